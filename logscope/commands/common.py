@@ -1,0 +1,58 @@
+"""Options and helpers shared by the verbs."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+
+from logscope.parsing.base import Parser
+from logscope.parsing.registry import FormatRegistry, builtin_registry
+from logscope.parsing.timestamps import resolve_zone
+from logscope.store.database import resolve_db_path
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="DuckDB file (default: $LOGSCOPE_DB, else $XDG_DATA_HOME/logscope/logscope.duckdb);"
+        " ':memory:' for none",
+    )
+
+
+def add_parse_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", dest="log_format", metavar="NAME", help="use this log format for every line"
+    )
+    parser.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="time zone for times written without one (default: the local zone)",
+    )
+
+
+def db_path(args: argparse.Namespace) -> str:
+    return resolve_db_path(args.db)
+
+
+def build_formats(args: argparse.Namespace) -> tuple[FormatRegistry, Parser | None]:
+    """The format registry for the options given, and the forced format if any."""
+    registry = builtin_registry(resolve_zone(args.tz))
+    forced = registry.get(args.log_format) if args.log_format else None
+    return registry, forced
+
+
+def warn(message: str) -> None:
+    print(f"logscope: {message}", file=sys.stderr, flush=True)
+
+
+def on_stop_signals(handler: Callable[[], None]) -> None:
+    """Call `handler` on SIGINT and SIGTERM instead of raising KeyboardInterrupt."""
+
+    def _handle(signum: int, frame: object) -> None:
+        handler()
+
+    signal.signal(signal.SIGINT, _handle)
+    signal.signal(signal.SIGTERM, _handle)

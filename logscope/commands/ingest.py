@@ -1,0 +1,131 @@
+"""`logscope ingest`: read sources into the database, then report what was read."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import nullcontext
+
+from logscope.commands.common import (
+    add_db_option,
+    add_parse_options,
+    build_formats,
+    db_path,
+    on_stop_signals,
+    warn,
+)
+from logscope.errors import LogscopeError
+from logscope.pipeline import Pipeline, Summary
+from logscope.sources.spec import expand_sources
+from logscope.store.database import open_for_writing
+from logscope.store.writer import LogWriter
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest",
+        help="read log files, directories, globs or stdin into the database",
+        description="Read every source to its end, store each line as a record, print a summary.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file, directory, glob, or - for stdin")
+    add_db_option(parser)
+    add_parse_options(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    registry, forced = build_formats(args)
+    expansion = expand_sources(args.sources)
+    for error in expansion.errors:
+        warn(f"error: {error}")
+    path = db_path(args)
+    con = open_for_writing(path)
+    try:
+        summary = _ingest(args, con, registry, forced, expansion.sources)
+    finally:
+        con.close()
+    failed = bool(expansion.errors or summary.errors)
+    if not args.quiet:
+        warn(_describe(summary, len(expansion.sources), path))
+    if failed and not expansion.sources and not summary.lines:
+        raise LogscopeError("nothing was ingested")
+    return 1 if failed else 0
+
+
+def _ingest(args, con, registry, forced, sources) -> Summary:
+    progress = None if args.quiet or not sys.stderr.isatty() else _progress_bar()
+
+    def report(message: str) -> None:
+        if progress is not None:
+            progress.console.print(f"logscope: error: {message}", markup=False, highlight=False)
+        else:
+            warn(f"error: {message}")
+
+    pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
+    for source in sources:
+        pipeline.add_source(source)
+    on_stop_signals(pipeline.request_stop)
+    total = sum(source.size_hint() or 0 for source in sources)
+    with progress or nullcontext():
+        task = progress.add_task("ingest", total=total or None) if progress else None
+        pipeline.start()
+        while not pipeline.wait(0.1):
+            if progress is not None:
+                done = sum(stats.bytes for stats in pipeline.stats.values())
+                lines = sum(stats.lines for stats in pipeline.stats.values())
+                progress.update(task, completed=done, lines=lines)
+    if pipeline.fatal:
+        raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
+    return pipeline.summary
+
+
+def _progress_bar():
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    class LinesPerSecond(TextColumn):
+        def __init__(self) -> None:
+            super().__init__("")
+
+        def render(self, task):
+            lines = task.fields.get("lines", 0)
+            elapsed = task.elapsed or 0
+            rate = lines / elapsed if elapsed > 0 else 0
+            return f"{lines:,} lines, {rate:,.0f} lines/s"
+
+    return Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        LinesPerSecond(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        redirect_stdout=False,
+    )
+
+
+def _describe(summary: Summary, sources: int, path: str) -> str:
+    rate = summary.lines / summary.seconds if summary.seconds > 0 else 0
+    formats = ", ".join(f"{name} {count:,}" for name, count in summary.formats.most_common())
+    text = (
+        f"ingested {summary.lines:,} lines from {sources} source{'s' if sources != 1 else ''}"
+        f" in {summary.seconds:.2f} s ({rate:,.0f} lines/s) into {path}"
+    )
+    if formats:
+        text += f": {formats}"
+    errors = len(summary.errors)
+    if errors:
+        text += f"; {errors} error{'s' if errors != 1 else ''}"
+    return text

@@ -1,0 +1,74 @@
+"""`logscope query`: run SQL over the database and print the rows."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+
+import duckdb
+
+from logscope.commands.common import add_db_option, db_path
+from logscope.errors import LogscopeError
+from logscope.output import FORMATS, default_format, write_rows
+from logscope.store.database import open_for_reading
+
+FETCH_ROWS = 10_000
+
+# sqlite-utils style shorthands for --format.
+_SHORTHANDS = {"csv": "csv", "tsv": "tsv", "json": "json", "nl": "jsonl", "table": "table"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "query",
+        help="run SQL over the stored records",
+        description="Run one SQL statement (DuckDB dialect) over the database and print the rows."
+        " Output is a table on a terminal and tab-separated values with a header when piped.",
+    )
+    parser.add_argument("sql", metavar="SQL", help="the statement, or - to read it from stdin")
+    add_db_option(parser)
+    parser.add_argument("--format", dest="output", choices=FORMATS, help="output format")
+    for flag, fmt in _SHORTHANDS.items():
+        parser.add_argument(
+            f"--{flag}", dest="output", action="store_const", const=fmt, help=f"same as --format {fmt}"
+        )
+    parser.set_defaults(handler=run)
+
+
+def one_line_error(exc: duckdb.Error) -> str:
+    """DuckDB's message, first line only (the rest is a caret drawing)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def run(args: argparse.Namespace) -> int:
+    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    if not sql.strip():
+        raise LogscopeError("query: no SQL given", 2)
+    fmt = args.output or default_format(sys.stdout.isatty())
+    con = open_for_reading(db_path(args))
+    try:
+        try:
+            result = con.execute(sql)
+        except duckdb.Error as exc:
+            raise LogscopeError(one_line_error(exc)) from exc
+        if result.description is None:
+            return 0
+        columns = [column[0] for column in result.description]
+        json_columns = {i for i, column in enumerate(result.description) if str(column[1]) == "JSON"}
+        try:
+            write_rows(sys.stdout, fmt, columns, _fetch(result), json_columns)
+        except duckdb.Error as exc:
+            raise LogscopeError(one_line_error(exc)) from exc
+    finally:
+        con.close()
+    return 0
+
+
+def _fetch(result: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+    while True:
+        rows = result.fetchmany(FETCH_ROWS)
+        if not rows:
+            return
+        yield from rows

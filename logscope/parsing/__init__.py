@@ -1,0 +1,1 @@
+"""The parse stage: turn raw lines into records with time, level, message and fields."""

@@ -1,0 +1,52 @@
+"""logfmt: `key=value key2="quoted value"` lines, as written by Heroku, logrus, go-kit and Loki."""
+
+from __future__ import annotations
+
+import re
+from datetime import tzinfo
+from typing import Any
+
+from logscope.parsing.base import Parsed
+from logscope.parsing.conventions import HOST_KEYS, MESSAGE_KEYS, take_level, take_string, take_time
+
+_PAIR = re.compile(r'([^\s=",]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)\s*')
+_ESCAPE = re.compile(r"\\(.)")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        inner = value[1:-1]
+        if "\\" in inner:
+            return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), inner)
+        return inner
+    return value
+
+
+class LogfmtParser:
+    """Accepts a line only when it is wholly key=value pairs (at least two of them)."""
+
+    name = "logfmt"
+    title = "logfmt key=value pairs"
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+
+    def parse(self, line: str) -> Parsed | None:
+        text = line.strip()
+        if "=" not in text:
+            return None
+        fields: dict[str, Any] = {}
+        position = 0
+        for match in _PAIR.finditer(text):
+            if match.start() != position:
+                return None
+            fields[match.group(1)] = _unquote(match.group(2))
+            position = match.end()
+        if position != len(text) or len(fields) < 2:
+            return None
+        ts = take_time(fields, self.zone)
+        level = take_level(fields)
+        message = take_string(fields, MESSAGE_KEYS) or ""
+        host = take_string(fields, HOST_KEYS)
+        return ts, level, message, fields or None, host

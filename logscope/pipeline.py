@@ -1,0 +1,229 @@
+"""The pipeline: sources → bounded queue → parse stage → batched DuckDB writer → subscribers."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from logscope.parsing.base import Parser
+from logscope.parsing.registry import FormatRegistry
+from logscope.parsing.stream import SourceParser
+from logscope.record import Checkpoint, LineBatch, Record
+from logscope.sources.base import Source
+from logscope.store.writer import LogWriter
+
+# Batches (not lines) the queue holds before a source has to wait: backpressure, never a drop.
+QUEUE_BATCHES = 64
+FLUSH_ROWS = 50_000
+FLUSH_SECONDS = 0.1
+
+RecordsCallback = Callable[[list[Record]], None]
+
+
+@dataclass
+class SourceStats:
+    """What one source has delivered so far."""
+
+    lines: int = 0
+    bytes: int = 0
+    errors: int = 0
+    done: bool = False
+
+
+@dataclass
+class Summary:
+    """What a run did, for the end-of-ingest report."""
+
+    lines: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _SourceDone:
+    __slots__ = ("source",)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+
+class Pipeline:
+    """Runs sources in threads and one parse-and-write thread that commits in batches."""
+
+    def __init__(
+        self,
+        writer: LogWriter | None,
+        registry: FormatRegistry,
+        forced: Parser | None = None,
+        *,
+        flush_rows: int = FLUSH_ROWS,
+        flush_seconds: float = FLUSH_SECONDS,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.registry = registry
+        self.forced = forced
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.on_error = on_error
+        self.stop = threading.Event()
+        self.stats: dict[str, SourceStats] = {}
+        self.summary = Summary()
+        self._queue: queue.Queue[LineBatch | _SourceDone] = queue.Queue(QUEUE_BATCHES)
+        self._sources: list[Source] = []
+        self._parsers: dict[str, SourceParser] = {}
+        self._subscribers: list[RecordsCallback] = []
+        self._threads: list[threading.Thread] = []
+        self._processor: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._started = 0.0
+        self.fatal: str | None = None
+
+    # --- what sources call (SourceContext) -------------------------------------------------
+
+    def emit(self, batch: LineBatch) -> None:
+        """Queue a batch, waiting while the queue is full unless the pipeline is stopping."""
+        while True:
+            try:
+                self._queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                if self.stop.is_set() and self._processor is not None and not self._processor.is_alive():
+                    return
+
+    def report_error(self, message: str) -> None:
+        with self._lock:
+            self.summary.errors.append(message)
+        if self.on_error:
+            self.on_error(message)
+
+    def add_bytes(self, source: str, count: int) -> None:
+        self._stats_for(source).bytes += count
+
+    # --- what the face calls ---------------------------------------------------------------
+
+    def add_source(self, source: Source) -> None:
+        self._sources.append(source)
+        self._stats_for(source.name)
+
+    def subscribe(self, callback: RecordsCallback) -> None:
+        """Call `callback` with every batch of records after it is committed."""
+        self._subscribers.append(callback)
+
+    def detected_format(self, source: str) -> str | None:
+        parser = self._parsers.get(source)
+        return parser.detected if parser else None
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
+        self._processor.start()
+        for source in self._sources:
+            thread = threading.Thread(
+                target=self._run_source, args=(source,), name=f"source:{source.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the parse-and-write thread to finish; True when it has."""
+        assert self._processor is not None
+        self._processor.join(timeout)
+        finished = not self._processor.is_alive()
+        if finished:
+            self.summary.seconds = time.monotonic() - self._started
+        return finished
+
+    def run(self) -> Summary:
+        """Start, then wait until every source has ended (or stop was requested)."""
+        self.start()
+        while not self.wait(0.2):
+            pass
+        return self.summary
+
+    def request_stop(self) -> None:
+        """Stop reading; what was read is parsed, written and committed before the run ends."""
+        self.stop.set()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _stats_for(self, source: str) -> SourceStats:
+        stats = self.stats.get(source)
+        if stats is None:
+            with self._lock:
+                stats = self.stats.setdefault(source, SourceStats())
+        return stats
+
+    def _run_source(self, source: Source) -> None:
+        try:
+            source.run(self)
+        except Exception as exc:  # a broken source must not take the others down
+            self.report_error(f"{source.name}: {type(exc).__name__}: {exc}")
+        finally:
+            self.emit_done(source.name)
+
+    def emit_done(self, name: str) -> None:
+        self._stats_for(name).done = True
+        self.emit(_SourceDone(name))  # type: ignore[arg-type]
+
+    def _parser_for(self, source: str) -> SourceParser:
+        parser = self._parsers.get(source)
+        if parser is None:
+            parser = self._parsers[source] = SourceParser(self.registry, self.forced)
+        return parser
+
+    def _process(self) -> None:
+        try:
+            self._process_items()
+        except Exception as exc:  # the store failed: nothing more can be kept, so stop cleanly
+            self.fatal = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            self.stop.set()
+
+    def _process_items(self) -> None:
+        pending: list[Record] = []
+        checkpoints: dict[str, Checkpoint] = {}
+        deadline = 0.0
+        running = len(self._sources)
+        while running > 0:
+            timeout = max(0.0, deadline - time.monotonic()) if pending else 0.2
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if isinstance(item, _SourceDone):
+                running -= 1
+            elif item is not None:
+                records = self._parser_for(item.source).parse_batch(item)
+                self._stats_for(item.source).lines += len(item.lines)
+                if records and not pending:
+                    deadline = time.monotonic() + self.flush_seconds
+                pending.extend(records)
+                if item.checkpoint is not None:
+                    checkpoints[item.checkpoint.key] = item.checkpoint
+            due = pending and (len(pending) >= self.flush_rows or time.monotonic() >= deadline)
+            if due or (checkpoints and not pending) or (running == 0 and (pending or checkpoints)):
+                self._flush(pending, list(checkpoints.values()))
+                pending, checkpoints = [], {}
+            if self.stop.is_set() and self._queue.empty() and not pending:
+                # Give sources a moment to hand over what they hold; anything later is not
+                # checkpointed, so a file source reads it again on the next run.
+                time.sleep(0.05)
+                if self._queue.empty():
+                    break
+
+    def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
+        if self.writer is not None:
+            self.writer.write(records, checkpoints)
+        formats = self.summary.formats
+        for record in records:
+            formats[record.format] += 1
+        self.summary.lines += len(records)
+        for callback in self._subscribers:
+            try:
+                callback(records)
+            except Exception as exc:
+                self.report_error(f"subscriber {getattr(callback, '__name__', callback)}: {exc}")

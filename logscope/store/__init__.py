@@ -1,0 +1,1 @@
+"""The store: an embedded DuckDB database holding every record."""

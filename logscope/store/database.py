@@ -1,0 +1,58 @@
+"""Where the database lives, and opening it for writing or reading."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from logscope.errors import LogscopeError
+from logscope.store.schema import ALL_DDL, SCHEMA_VERSION
+
+MEMORY = ":memory:"
+
+
+def default_db_path() -> str:
+    """`$LOGSCOPE_DB`, else `$XDG_DATA_HOME/logscope/logscope.duckdb` (~/.local/share by default)."""
+    explicit = os.environ.get("LOGSCOPE_DB")
+    if explicit:
+        return explicit
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return os.path.join(data_home, "logscope", "logscope.duckdb")
+
+
+def resolve_db_path(option: str | None) -> str:
+    """The database path from `--db`, or the default."""
+    return option if option else default_db_path()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def open_for_writing(path: str) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the database and its tables, in UTC."""
+    if path != MEMORY:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(path)
+    except duckdb.Error as exc:
+        raise LogscopeError(f"{path}: cannot open database: {_one_line(exc)}") from exc
+    con.execute("SET TimeZone = 'UTC'")
+    for ddl in ALL_DDL:
+        con.execute(ddl)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    return con
+
+
+def open_for_reading(path: str) -> duckdb.DuckDBPyConnection:
+    """Open an existing database read-only, in UTC."""
+    if path != MEMORY and not os.path.exists(path):
+        raise LogscopeError(f"{path}: no database here yet (run `logscope ingest` first)")
+    try:
+        con = duckdb.connect(path, read_only=path != MEMORY)
+    except duckdb.Error as exc:
+        raise LogscopeError(f"{path}: cannot open database: {_one_line(exc)}") from exc
+    con.execute("SET TimeZone = 'UTC'")
+    return con

@@ -1,0 +1,95 @@
+"""Write records to DuckDB in batches, as Arrow tables, one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from logscope.record import Checkpoint, Record
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+_INSERT = """
+INSERT INTO logs
+SELECT id, ts, received_at, source, host, format, level, message, fields::JSON, raw
+FROM _logscope_batch
+"""
+
+_UPSERT_CHECKPOINTS = """
+INSERT OR REPLACE INTO checkpoints
+SELECT key, dev, inode, fingerprint, "offset", now() FROM _logscope_checkpoints
+"""
+
+
+def _dump_fields(fields: dict | None) -> str | None:
+    if not fields:
+        return None
+    return orjson.dumps(fields, default=str).decode()
+
+
+class LogWriter:
+    """Owns the write side of one connection: assigns ids and inserts batches atomically."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM logs").fetchone()[0]
+        self.rows_written = 0
+
+    def write(self, records: list[Record], checkpoints: Iterable[Checkpoint] = ()) -> None:
+        """Insert the records and the checkpoints that cover them in one transaction."""
+        checkpoints = list(checkpoints)
+        if not records and not checkpoints:
+            return
+        first_id = self.next_id
+        for offset, record in enumerate(records):
+            record.id = first_id + offset
+        con = self.con
+        con.begin()
+        try:
+            if records:
+                con.register("_logscope_batch", _to_arrow(records))
+                con.execute(_INSERT)
+                con.unregister("_logscope_batch")
+            if checkpoints:
+                con.register("_logscope_checkpoints", _checkpoints_to_arrow(checkpoints))
+                con.execute(_UPSERT_CHECKPOINTS)
+                con.unregister("_logscope_checkpoints")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        self.next_id = first_id + len(records)
+        self.rows_written += len(records)
+
+
+def _to_arrow(records: list[Record]) -> pa.Table:
+    received = [r.received_at for r in records]
+    return pa.table(
+        {
+            "id": pa.array([r.id for r in records], pa.int64()),
+            "ts": pa.array([r.ts if r.ts is not None else r.received_at for r in records], TIMESTAMP),
+            "received_at": pa.array(received, TIMESTAMP),
+            "source": pa.array([r.source for r in records], pa.string()),
+            "host": pa.array([r.host for r in records], pa.string()),
+            "format": pa.array([r.format for r in records], pa.string()),
+            "level": pa.array([r.level for r in records], pa.string()),
+            "message": pa.array([r.message for r in records], pa.string()),
+            "fields": pa.array([_dump_fields(r.fields) for r in records], pa.string()),
+            "raw": pa.array([r.raw for r in records], pa.string()),
+        }
+    )
+
+
+def _checkpoints_to_arrow(checkpoints: list[Checkpoint]) -> pa.Table:
+    return pa.table(
+        {
+            "key": [c.key for c in checkpoints],
+            "dev": pa.array([c.dev for c in checkpoints], pa.int64()),
+            "inode": pa.array([c.inode for c in checkpoints], pa.int64()),
+            "fingerprint": [c.fingerprint for c in checkpoints],
+            "offset": pa.array([c.offset for c in checkpoints], pa.int64()),
+        }
+    )
