@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
@@ -31,6 +31,7 @@ class SourceStats:
     lines: int = 0
     bytes: int = 0
     errors: int = 0
+    drops: int = 0
     done: bool = False
 
 
@@ -42,6 +43,19 @@ class Summary:
     formats: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _checkpoint_before_held(batch: LineBatch, parser: SourceParser) -> Checkpoint:
+    """The batch's checkpoint, moved back to where a record the parser still holds begins.
+
+    A held (multiline, unfinished) record is not written yet, so a restart must read it again.
+    """
+    checkpoint = batch.checkpoint
+    assert checkpoint is not None
+    held_from = parser.pending_start
+    if held_from is None or held_from >= checkpoint.offset:
+        return checkpoint
+    return replace(checkpoint, offset=held_from)
 
 
 class _SourceDone:
@@ -103,6 +117,9 @@ class Pipeline:
 
     def add_bytes(self, source: str, count: int) -> None:
         self._stats_for(source).bytes += count
+
+    def add_drops(self, source: str, count: int) -> None:
+        self._stats_for(source).drops += count
 
     # --- what the face calls ---------------------------------------------------------------
 
@@ -197,13 +214,14 @@ class Pipeline:
             if isinstance(item, _SourceDone):
                 running -= 1
             elif item is not None:
-                records = self._parser_for(item.source).parse_batch(item)
+                parser = self._parser_for(item.source)
+                records = parser.parse_batch(item)
                 self._stats_for(item.source).lines += len(item.lines)
                 if records and not pending:
                     deadline = time.monotonic() + self.flush_seconds
                 pending.extend(records)
                 if item.checkpoint is not None:
-                    checkpoints[item.checkpoint.key] = item.checkpoint
+                    checkpoints[item.checkpoint.key] = _checkpoint_before_held(item, parser)
             due = pending and (len(pending) >= self.flush_rows or time.monotonic() >= deadline)
             if due or (checkpoints and not pending) or (running == 0 and (pending or checkpoints)):
                 self._flush(pending, list(checkpoints.values()))

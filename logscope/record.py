@@ -50,6 +50,9 @@ class LineBatch:
     # Per-line extras a source knows (e.g. a syslog peer address or stream name); None when absent.
     extras: list[dict[str, Any] | None] | None = None
     checkpoint: Checkpoint | None = None
+    # File sources: byte offsets with len(lines) + 1 entries; offsets[i] is where line i starts,
+    # offsets[-1] where the batch ends. Lets the parse stage checkpoint before a held record.
+    offsets: list[int] | None = None
     # Set by a source when it ends, so stateful parse stages can flush what they hold.
     final: bool = False
 

@@ -20,6 +20,11 @@ class SourceParser:
         self._sampled = 0
 
     @property
+    def pending_start(self) -> int | None:
+        """The byte offset where a record held for more lines begins (None: nothing held)."""
+        return None
+
+    @property
     def detected(self) -> str:
         """The format that matched most lines so far (`raw` when none matched any)."""
         if not self._candidates or not any(self._scores):

@@ -71,3 +71,16 @@ def parse_time_value(value: object, zone: tzinfo) -> int | None:
 def us_to_datetime(micros: int) -> datetime:
     """The inverse of `datetime_to_us`, as an aware UTC datetime."""
     return EPOCH + timedelta(microseconds=micros)
+
+
+def infer_year(month: int, day: int, now: datetime) -> int:
+    """The year of a year-less date (syslog `Oct 11`): this year, unless that is over a month
+    in the future, then last year (a December line read in January)."""
+    year = now.year
+    try:
+        candidate = datetime(year, month, day, tzinfo=now.tzinfo)
+    except ValueError:  # 29 Feb in a non-leap year: it was written in an earlier year
+        return year - 1
+    if candidate - now > timedelta(days=31):
+        return year - 1
+    return year

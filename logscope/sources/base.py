@@ -22,6 +22,9 @@ class SourceContext(Protocol):
     def add_bytes(self, source: str, count: int) -> None:
         """Count bytes read, for progress and statistics."""
 
+    def add_drops(self, source: str, count: int) -> None:
+        """Count messages a source had to drop (UDP under load): shown, never silent."""
+
 
 class Source(Protocol):
     """A running producer of line batches. `run` returns when the input ends or on stop."""

@@ -6,11 +6,20 @@ import glob
 import os
 from dataclasses import dataclass, field
 
+from logscope.errors import LogscopeError
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader, StdinReader
 
 GLOB_CHARS = frozenset("*?[")
 NETWORK_SCHEMES = ("tcp://", "udp://", "unix://", "unixgram://", "cmd:")
+
+
+@dataclass
+class FollowOptions:
+    """How sources are read in follow mode (`ingest --follow`, `tail`)."""
+
+    # Where to start a file never seen before: its beginning, or its current end.
+    from_start: bool = True
 
 
 @dataclass
@@ -39,15 +48,33 @@ def is_network_spec(argument: str) -> bool:
     return argument.startswith(NETWORK_SCHEMES)
 
 
-def expand_sources(arguments: list[str]) -> Expansion:
-    """Sources for one-shot reading: each file once, stdin for `-`."""
+def network_source(argument: str) -> Source:
+    """A listener or command source for `tcp://`, `udp://`, `unix://`, `unixgram://`, `cmd:`."""
+    raise LogscopeError(f"{argument}: network and command sources are not available yet", 2)
+
+
+def follow_files(argument: str, options: FollowOptions) -> Expansion:
+    """Followers for the files an argument names now and later (globs, directories)."""
+    raise LogscopeError(f"{argument}: following files is not available yet", 2)
+
+
+def expand_sources(arguments: list[str], follow: FollowOptions | None = None) -> Expansion:
+    """Sources for the arguments: read once to the end, or followed when `follow` is given."""
     result = Expansion()
     for argument in arguments:
         if argument == "-":
             result.sources.append(StdinReader())
             continue
         if is_network_spec(argument):
-            result.errors.append(f"{argument}: sockets and commands are read with --follow")
+            if follow is None:
+                result.errors.append(f"{argument}: sockets and commands are read with --follow")
+            else:
+                result.sources.append(network_source(argument))
+            continue
+        if follow is not None:
+            found = follow_files(argument, follow)
+            result.sources += found.sources
+            result.errors += found.errors
             continue
         paths = expand_files(argument)
         if not paths:
