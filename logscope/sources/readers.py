@@ -38,7 +38,8 @@ def pump(
         lines, extras = splitter.feed(data)
         if lines:
             ctx.emit(LineBatch(source, lines, now_us(), None, extras))
-    ctx.emit(LineBatch(source, splitter.flush(), now_us(), final=True))
+    lines, extras = splitter.flush()
+    ctx.emit(LineBatch(source, lines, now_us(), None, extras, final=True))
 
 
 class FileReader:
