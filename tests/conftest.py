@@ -1,0 +1,72 @@
+"""Shared test helpers: run the real CLI in a subprocess, read the real DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for CLI subprocesses: UTC, no user config leaking in."""
+    env = dict(os.environ)
+    env.pop("LOGSCOPE_DB", None)
+    env["TZ"] = "UTC"
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str,
+    input: bytes | str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m logscope ARGS` and capture its text output."""
+    data = input.encode() if isinstance(input, str) else input
+    completed = subprocess.run(
+        [sys.executable, "-m", "logscope", *args],
+        input=data,
+        capture_output=True,
+        env=env or cli_env(),
+        timeout=timeout,
+        cwd=cwd,
+    )
+    return subprocess.CompletedProcess(
+        completed.args,
+        completed.returncode,
+        completed.stdout.decode("utf-8", "replace"),
+        completed.stderr.decode("utf-8", "replace"),
+    )
+
+
+def query_db(path: Path | str, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows from the DuckDB file, opened read-only in UTC."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], code: int | None = None) -> None:
+    """A failed run: non-zero exit, `logscope: error:` lines, no traceback."""
+    assert result.returncode != 0, result
+    if code is not None:
+        assert result.returncode == code, result
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "logscope: error:" in result.stderr, result.stderr
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "test.duckdb"
