@@ -8,6 +8,7 @@ from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.jsonlines import JsonLinesParser
 from logscope.parsing.logfmt import LogfmtParser
+from logscope.parsing.syslog import Rfc3164Parser, Rfc5424Parser
 
 RAW = "raw"
 
@@ -30,4 +31,6 @@ class FormatRegistry:
 
 def builtin_registry(zone: tzinfo) -> FormatRegistry:
     """The built-in formats."""
-    return FormatRegistry([JsonLinesParser(zone), LogfmtParser(zone)])
+    return FormatRegistry(
+        [JsonLinesParser(zone), LogfmtParser(zone), Rfc5424Parser(zone), Rfc3164Parser(zone)]
+    )
