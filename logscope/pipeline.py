@@ -187,10 +187,17 @@ class Pipeline:
         self._stats_for(name).done = True
         self.emit(_SourceDone(name))  # type: ignore[arg-type]
 
-    def _parser_for(self, source: str) -> SourceParser:
-        parser = self._parsers.get(source)
+    def _parser_for(self, batch: LineBatch) -> SourceParser:
+        """One parser per source, and per file content for checkpointed file sources.
+
+        A rotated file and its successor share a source name; separate parsers keep a record
+        held from one from ever being continued by (or checkpointed against) the other.
+        """
+        key = batch.checkpoint.key if batch.checkpoint is not None else batch.source
+        parser = self._parsers.get(key)
         if parser is None:
-            parser = self._parsers[source] = SourceParser(self.registry, self.forced)
+            parser = self._parsers[key] = SourceParser(self.registry, self.forced)
+            self._parsers.setdefault(batch.source, parser)
         return parser
 
     def _process(self) -> None:
@@ -214,7 +221,7 @@ class Pipeline:
             if isinstance(item, _SourceDone):
                 running -= 1
             elif item is not None:
-                parser = self._parser_for(item.source)
+                parser = self._parser_for(item)
                 records = parser.parse_batch(item)
                 self._stats_for(item.source).lines += len(item.lines)
                 if records and not pending:
