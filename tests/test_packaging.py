@@ -1,0 +1,64 @@
+"""`pip install .` (not editable) ships the built-in format and rule packs inside the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=out,
+    )
+    return next(out.glob("logscope-*.whl"))
+
+
+def test_wheel_contains_every_format_and_rule_file(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, package in (("parsers", "logscope/builtin/parsers"), ("rules", "logscope/builtin/rules")):
+        shipped = sorted(p.relative_to(REPO / folder) for p in (REPO / folder).rglob("*.toml"))
+        assert shipped, f"{folder}/ has no TOML files"
+        for path in shipped:
+            assert f"{package}/{path.as_posix()}" in names
+
+
+def test_installed_wheel_finds_its_packs_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        "import importlib.resources as r, logscope;"
+        "print(logscope.__file__);"
+        "print(sum(1 for f in r.files('logscope.builtin.parsers').iterdir() if f.name.endswith('.toml')));"
+        "print(sum(1 for f in r.files('logscope.builtin.rules').iterdir() if f.name.endswith('.toml')))"
+    )
+    out = subprocess.run(
+        [str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path
+    ).stdout.split()
+    assert out[0].startswith(str(venv)), "imported the checkout instead of the installed package"
+    assert int(out[1]) > 0 and int(out[2]) > 0
