@@ -1,0 +1,46 @@
+"""The docs keep up with the code: every table column and every CLI verb is documented."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+from conftest import REPO
+
+from logscope.cli import build_parser
+from logscope.store.schema import ALL_DDL
+
+
+def documented_columns(table: str) -> set[str]:
+    text = (REPO / "docs" / "schema.md").read_text()
+    section = text.split(f"## `{table}`", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+
+
+def test_every_column_is_in_schema_md() -> None:
+    con = duckdb.connect()
+    for ddl in ALL_DDL:
+        con.execute(ddl)
+    tables = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    assert "logs" in tables
+    for table in tables:
+        columns = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]
+            ).fetchall()
+        }
+        assert columns == documented_columns(table), f"docs/schema.md is out of step for {table}"
+
+
+def verbs() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "verb")
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("verb", verbs())
+def test_every_command_has_a_docs_page_and_a_readme_row(verb: str) -> None:
+    assert (REPO / "docs" / f"{verb}.md").exists(), f"docs/{verb}.md is missing"
+    assert f"`logscope {verb}" in (REPO / "README.md").read_text()
