@@ -16,7 +16,8 @@ from logscope.commands.common import (
 )
 from logscope.errors import LogscopeError
 from logscope.pipeline import Pipeline, Summary
-from logscope.sources.spec import expand_sources
+from logscope.sources.spec import FollowOptions, expand_sources
+from logscope.store.checkpoints import load_checkpoints
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -31,20 +32,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_db_option(parser)
     add_parse_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep reading files as they grow, are rotated or appear, until SIGINT/SIGTERM;"
+        " resumes exactly where the last run stopped",
+    )
+    add_start_options(parser, from_start_default=True)
     parser.set_defaults(handler=run)
+
+
+def add_start_options(parser: argparse.ArgumentParser, from_start_default: bool) -> None:
+    """--from-start/--from-end: where following starts a file it has never seen (docs/tailing.md)."""
+    group = parser.add_mutually_exclusive_group()
+    default = " (the default)"
+    group.add_argument(
+        "--from-start",
+        dest="from_start",
+        action="store_true",
+        default=from_start_default,
+        help=f"read files never seen before from their beginning{default if from_start_default else ''}",
+    )
+    group.add_argument(
+        "--from-end",
+        dest="from_start",
+        action="store_false",
+        help=f"start files never seen before at their end{'' if from_start_default else default}",
+    )
+
+
+def follow_options(args: argparse.Namespace, con) -> FollowOptions:
+    """Follow-mode options from the arguments, with the checkpoints stored in the database."""
+    return FollowOptions(from_start=args.from_start, checkpoints=load_checkpoints(con))
 
 
 def run(args: argparse.Namespace) -> int:
     registry, forced = build_formats(args)
-    expansion = expand_sources(args.sources)
-    for error in expansion.errors:
-        warn(f"error: {error}")
     path = db_path(args)
     con = open_for_writing(path)
     try:
+        follow = follow_options(args, con) if args.follow else None
+        expansion = expand_sources(args.sources, follow)
+        for error in expansion.errors:
+            warn(f"error: {error}")
         summary = _ingest(args, con, registry, forced, expansion.sources)
     finally:
         con.close()
+    if args.follow and expansion.sources:
+        # Following ends on a signal, after committing what was read: problems with single
+        # files were reported as they happened and the rest went on.
+        return 0
     failed = bool(expansion.errors or summary.errors)
     if not args.quiet:
         warn(_describe(summary, len(expansion.sources), path))

@@ -7,19 +7,35 @@ import os
 from dataclasses import dataclass, field
 
 from logscope.errors import LogscopeError
+from logscope.record import Checkpoint
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader, StdinReader
+from logscope.sources.tail.source import TailSource
+from logscope.sources.tail.watcher import Pattern
 
 GLOB_CHARS = frozenset("*?[")
-NETWORK_SCHEMES = ("tcp://", "udp://", "unix://", "unixgram://", "cmd:")
+NETWORK_SCHEMES = ("tcp://", "udp://", "unix://", "unixgram://", "cmd:", "cmd+restart:")
 
 
 @dataclass
 class FollowOptions:
     """How sources are read in follow mode (`ingest --follow`, `tail`)."""
 
-    # Where to start a file never seen before: its beginning, or its current end.
+    # Where to start a file never seen before: its beginning, or its current end. Files that
+    # appear while following are always read from their beginning. docs/tailing.md has the rest.
     from_start: bool = True
+    # Checkpoints stored in the database (store/checkpoints.py loads them): where to resume.
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    # Seconds between full rescans and stats: the safety net for events inotify does not deliver.
+    poll_seconds: float = 1.0
+    # A last line without a newline is emitted on its own after the file is quiet this long.
+    partial_flush_seconds: float = 5.0
+    # A renamed or deleted file is read until it has been quiet this long, then closed.
+    rotate_wait_seconds: float = 5.0
+    # Open file handles kept at most; quiet files beyond it are closed and reopened on change.
+    max_open_files: int = 256
+    # The one follow-mode file source all file arguments share (so no file is read twice).
+    tail_source: TailSource | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -49,13 +65,32 @@ def is_network_spec(argument: str) -> bool:
 
 
 def network_source(argument: str) -> Source:
-    """A listener or command source for `tcp://`, `udp://`, `unix://`, `unixgram://`, `cmd:`."""
-    raise LogscopeError(f"{argument}: network and command sources are not available yet", 2)
+    """A listener or command source for `tcp://`, `udp://`, `unix://`, `unixgram://`, `cmd:`.
+
+    Listeners are bound here, before the pipeline starts: a port in use is a LogscopeError.
+    """
+    from logscope.sources.command import PREFIXES, CommandSource
+    from logscope.sources.net import listener
+
+    if argument.startswith(PREFIXES):
+        return CommandSource(argument)
+    return listener(argument)
 
 
 def follow_files(argument: str, options: FollowOptions) -> Expansion:
     """Followers for the files an argument names now and later (globs, directories)."""
-    raise LogscopeError(f"{argument}: following files is not available yet", 2)
+    result = Expansion()
+    source = options.tail_source
+    if source is None:
+        source = options.tail_source = TailSource(options)
+        result.sources.append(source)
+    pattern = Pattern(argument)
+    root, _ = pattern.watch_root()
+    if not os.path.isdir(root):
+        result.errors.append(f"{argument}: no such directory: {root}")
+        return result
+    source.add(argument)
+    return result
 
 
 def expand_sources(arguments: list[str], follow: FollowOptions | None = None) -> Expansion:

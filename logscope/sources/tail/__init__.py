@@ -1,0 +1,1 @@
+"""Following files as they grow: identity, per-file reading with rotation, and the watcher."""

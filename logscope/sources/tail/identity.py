@@ -1,0 +1,154 @@
+"""What makes a file the same file: device, inode and a fingerprint of its first bytes.
+
+An inode alone is not enough (a deleted file's inode is reused by the next new file), and a
+path even less (rotation moves content to another name). The fingerprint is a hash of the first
+FINGERPRINT_BYTES of the *uncompressed* content, written as ``"<length>:<hex>"`` so a file that
+was shorter when fingerprinted can still be compared once it has grown.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import threading
+import uuid
+from dataclasses import dataclass, replace
+
+from logscope.record import Checkpoint
+
+FINGERPRINT_BYTES = 1024
+# A file is recognized by content alone (a gzip or copy of a file read before) only when at least
+# this many first bytes were fingerprinted: a shorter prefix is too likely to be shared.
+MIN_CONTENT_MATCH = 64
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def fingerprint_of(head: bytes) -> str:
+    """The fingerprint string for a file whose first bytes are `head` (cut to FINGERPRINT_BYTES)."""
+    head = head[:FINGERPRINT_BYTES]
+    return f"{len(head)}:{hashlib.blake2b(head, digest_size=16).hexdigest()}"
+
+
+def fingerprint_length(fingerprint: str) -> int:
+    length, _, _ = fingerprint.partition(":")
+    return int(length) if length.isdigit() else 0
+
+
+def matches(fingerprint: str, head: bytes) -> bool:
+    """Whether content starting with `head` is the content `fingerprint` was taken from."""
+    length = fingerprint_length(fingerprint)
+    return len(head) >= length and fingerprint_of(head[:length]) == fingerprint
+
+
+def read_head(fd: int) -> bytes:
+    """The first FINGERPRINT_BYTES of an open plain file, without moving its position."""
+    return os.pread(fd, FINGERPRINT_BYTES, 0)
+
+
+def is_gzip(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def read_gzip_head(path: str) -> bytes:
+    """The first uncompressed bytes of a gzip file (empty when it is corrupt)."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read(FINGERPRINT_BYTES)
+    except (OSError, EOFError):
+        return b""
+
+
+def new_key(dev: int, inode: int) -> str:
+    """A checkpoint key for content seen for the first time: unique even when an inode is reused."""
+    return f"file:{dev}:{inode}:{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileId:
+    dev: int
+    inode: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> FileId:
+        return cls(stat.st_dev, stat.st_ino)
+
+
+class CheckpointBook:
+    """Every known file's checkpoint, from the database at start and then as batches are read.
+
+    Followers claim the checkpoint of the content they read, so two names for one file (a
+    rotated file matched by a glob, a symlink) are never read twice.
+    """
+
+    def __init__(self, checkpoints: list[Checkpoint] | None = None) -> None:
+        self._by_key: dict[str, Checkpoint] = {c.key: c for c in checkpoints or ()}
+        self._claimed: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def get(self, key: str) -> Checkpoint | None:
+        return self._by_key.get(key)
+
+    def update(self, checkpoint: Checkpoint) -> None:
+        with self._lock:
+            self._by_key[checkpoint.key] = checkpoint
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._claimed.discard(key)
+
+    def is_claimed(self, key: str) -> bool:
+        return key in self._claimed
+
+    def claim(self, file_id: FileId, head: bytes, *, by_content: bool) -> tuple[Checkpoint | None, bool]:
+        """The checkpoint for this content and whether someone else is already reading it.
+
+        A device+inode match whose fingerprint agrees wins; with `by_content`, a checkpoint whose
+        fingerprint agrees (a compressed or copied rotation of a file read before) is taken too.
+        """
+        with self._lock:
+            found = self._find(file_id, head, by_content)
+            if found is None:
+                return None, False
+            if found.key in self._claimed:
+                return found, True
+            self._claimed.add(found.key)
+            return found, False
+
+    def register(self, checkpoint: Checkpoint) -> None:
+        """A new checkpoint, claimed by the caller."""
+        with self._lock:
+            self._by_key[checkpoint.key] = checkpoint
+            self._claimed.add(checkpoint.key)
+
+    def _find(self, file_id: FileId, head: bytes, by_content: bool) -> Checkpoint | None:
+        same_inode = [
+            c
+            for c in self._by_key.values()
+            if c.dev == file_id.dev and c.inode == file_id.inode and matches(c.fingerprint, head)
+        ]
+        if same_inode:
+            return max(same_inode, key=lambda c: fingerprint_length(c.fingerprint))
+        if not by_content or not head:
+            return None
+        same_content = [
+            c
+            for c in self._by_key.values()
+            if fingerprint_length(c.fingerprint) >= MIN_CONTENT_MATCH and matches(c.fingerprint, head)
+        ]
+        if not same_content:
+            return None
+        unclaimed = [c for c in same_content if c.key not in self._claimed] or same_content
+        return max(unclaimed, key=lambda c: (fingerprint_length(c.fingerprint), c.offset))
+
+
+def moved(checkpoint: Checkpoint, file_id: FileId) -> Checkpoint:
+    """The checkpoint, now pointing at the file that holds its content (a copy or gzip of it)."""
+    return replace(checkpoint, dev=file_id.dev, inode=file_id.inode)

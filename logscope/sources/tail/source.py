@@ -1,0 +1,410 @@
+"""The follow-mode file source: every file the arguments name, now and later, read exactly once."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from typing import TYPE_CHECKING
+
+from logscope.record import Checkpoint
+from logscope.sources.base import SourceContext
+from logscope.sources.tail.follower import TURN_BYTES, Follower, read_gzip_rest
+from logscope.sources.tail.identity import (
+    FINGERPRINT_BYTES,
+    CheckpointBook,
+    FileId,
+    fingerprint_of,
+    is_gzip,
+    matches,
+    moved,
+    new_key,
+    read_gzip_head,
+    read_head,
+)
+from logscope.sources.tail.watcher import Pattern, Watcher
+
+if TYPE_CHECKING:
+    from logscope.sources.spec import FollowOptions
+
+ROTATED_SEPARATORS = (".", "-", "_")
+# How far back from the end a --from-end start looks for the start of the last complete line.
+TAIL_LOOKBACK = 64 * 1024
+
+
+class TailSource:
+    """Follows files, globs and directories; handles rotation; resumes from stored checkpoints."""
+
+    name = "files"
+
+    def __init__(self, options: FollowOptions) -> None:
+        self.options = options
+        self.patterns: list[Pattern] = []
+        self.book = CheckpointBook(list(options.checkpoints))
+        self.watcher = Watcher()
+        self.by_path: dict[str, Follower] = {}  # absolute path -> the follower reading it
+        self.by_id: dict[FileId, Follower] = {}
+        self.detached: list[Follower] = []
+        self.compressed_done: dict[str, tuple[FileId, int, int]] = {}
+        self.reported: set[str] = set()
+        self.ctx: SourceContext | None = None
+
+    def add(self, argument: str) -> None:
+        self.patterns.append(Pattern(argument))
+
+    def size_hint(self) -> int | None:
+        return None
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self, ctx: SourceContext) -> None:
+        self.ctx = ctx
+        try:
+            for pattern in self.patterns:
+                root, deep = pattern.watch_root()
+                self.watcher.watch(root, deep)
+            self.watcher.start()
+            for failure in self.watcher.failures:
+                ctx.report_error(failure)
+            self._discover(initial=True)
+            self._recover_rotated()
+            self._loop(ctx)
+        finally:
+            self.watcher.stop()
+            for follower in [*self.by_id.values(), *self.detached]:
+                follower.close()
+
+    def _loop(self, ctx: SourceContext) -> None:
+        next_poll = time.monotonic() + self.options.poll_seconds
+        while not ctx.stop.is_set():
+            changed, appeared = self.watcher.take()
+            now = time.monotonic()
+            polling = now >= next_poll
+            if polling:
+                next_poll = now + self.options.poll_seconds
+            if appeared or polling:
+                self._discover(initial=False)
+            busy = False
+            for follower in list(self.by_path.values()):
+                if follower.fd is not None or polling or os.path.abspath(follower.path) in changed:
+                    busy |= self._check(follower)
+            for follower in list(self.detached):
+                busy |= self._check_detached(follower)
+            self._flush_quiet_partials()
+            if not busy:
+                wait = min(max(0.0, next_poll - time.monotonic()), 0.25)
+                self.watcher.wake.wait(wait)
+
+    # --- finding files ----------------------------------------------------------------------
+
+    def _discover(self, initial: bool) -> None:
+        for pattern in self.patterns:
+            for path in pattern.files():
+                if os.path.abspath(path) not in self.by_path:
+                    self._track(path, initial)
+
+    def _track(self, path: str, initial: bool, name: str | None = None) -> Follower | None:
+        """Start following the file at `path`, unless its content is already being read."""
+        fd = self._open(path)
+        if fd is None:
+            return None
+        info = os.fstat(fd)
+        file_id = FileId.of(info)
+        if not stat.S_ISREG(info.st_mode) or file_id in self.by_id:
+            os.close(fd)
+            return None
+        if is_gzip(path):
+            os.close(fd)
+            self._read_compressed(path, file_id, info, name or path)
+            return None
+        head = read_head(fd)
+        checkpoint = self._checkpoint_for(fd, file_id, head, info.st_size, initial)
+        if checkpoint is None:
+            os.close(fd)
+            return None
+        follower = Follower(path, name or path, file_id, checkpoint, self.book, fd)
+        self.by_path[os.path.abspath(path)] = follower
+        self.by_id[file_id] = follower
+        if checkpoint.offset >= info.st_size:
+            follower.emit_checkpoint(self._context())
+        self._watch_target(path)
+        self._limit_open_files(keep=follower)
+        return follower
+
+    def _checkpoint_for(
+        self, fd: int, file_id: FileId, head: bytes, size: int, initial: bool
+    ) -> Checkpoint | None:
+        """Where to read this content from: its stored checkpoint, else its start or end."""
+        found, busy = self.book.claim(file_id, head, by_content=True)
+        if busy:
+            return None
+        if found is not None:
+            same_file = found.dev == file_id.dev and found.inode == file_id.inode
+            if not (same_file and found.offset > size):
+                return moved(found, file_id) if not same_file else found
+            self.book.release(found.key)  # truncated while we were away: new content
+        offset = 0 if (self.options.from_start or not initial) else _last_line_end(fd, size)
+        checkpoint = Checkpoint(
+            new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), offset
+        )
+        self.book.register(checkpoint)
+        return checkpoint
+
+    def _recover_rotated(self) -> None:
+        """Read what a restart would otherwise miss: the unread end of files rotated meanwhile."""
+        for follower in list(self.by_path.values()):
+            for path in _rotated_siblings(follower.path):
+                if os.path.abspath(path) in self.by_path:
+                    continue
+                self._resume_rotated(path, follower.name)
+
+    def _resume_rotated(self, path: str, name: str) -> None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return
+        file_id = FileId.of(info)
+        if file_id in self.by_id or not stat.S_ISREG(info.st_mode):
+            return
+        head = read_gzip_head(path) if is_gzip(path) else _head_of(path)
+        found, busy = self.book.claim(file_id, head, by_content=True)
+        if found is None or busy:
+            return
+        self.book.release(found.key)
+        if is_gzip(path):
+            self._read_compressed(path, file_id, info, name)
+            return
+        follower = self._track(path, initial=False, name=name)
+        if follower is not None:
+            self._detach(follower)
+
+    def _read_compressed(self, path: str, file_id: FileId, info: os.stat_result, name: str) -> None:
+        """A gzip file is read once: from its checkpoint when its content was read before."""
+        seen = (file_id, info.st_size, info.st_mtime_ns)
+        if self.compressed_done.get(path) == seen:
+            return
+        head = read_gzip_head(path)
+        found, busy = self.book.claim(file_id, head, by_content=True)
+        if busy:
+            return
+        if found is None:
+            found = Checkpoint(
+                new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), 0
+            )
+            self.book.register(found)
+        follower = Follower(path, name, file_id, moved(found, file_id), self.book)
+        ctx = self._context()
+        try:
+            read_gzip_rest(path, follower, ctx)
+            if follower.checkpoint.offset == found.offset:
+                follower.emit_checkpoint(ctx)  # this file's own identity, for the next start
+        except (OSError, EOFError) as exc:
+            self._report(path, f"{path}: cannot read compressed file ({exc})")
+        finally:
+            self.book.release(found.key)
+        if not ctx.stop.is_set():
+            self.compressed_done[path] = seen
+
+    # --- reading and rotation ---------------------------------------------------------------
+
+    def _check(self, follower: Follower) -> bool:
+        """Read what a live follower's file has new; notice rotation. True if it has more."""
+        try:
+            info = os.stat(follower.path)
+        except FileNotFoundError:
+            self._detach(follower)
+            return False
+        except OSError as exc:
+            self._report(follower.path, f"{follower.path}: {exc.strerror or exc}")
+            return False
+        if FileId.of(info) != follower.file_id:
+            self._detach(follower)
+            self._track(follower.path, initial=False)
+            return True
+        if follower.fd is None:
+            if info.st_size == follower.position:
+                return False
+            if not self._reopen(follower):
+                return False
+        return self._read(follower)
+
+    def _read(self, follower: Follower) -> bool:
+        ctx = self._context()
+        try:
+            if follower.replaced_in_place():
+                self._restart_content(follower)
+            return follower.read_available(ctx) >= TURN_BYTES
+        except OSError as exc:
+            self._report(follower.path, f"{follower.path}: {exc.strerror or exc}")
+            return False
+
+    def _restart_content(self, follower: Follower) -> None:
+        """The file was truncated (in place or by copytruncate): finish the old content, start anew.
+
+        With copytruncate the old content's rest is in the copy: it is read from there.
+        """
+        ctx = self._context()
+        self._read_rotated_copy(follower)
+        follower.flush_partial(ctx)
+        self.book.release(follower.key)
+        head = read_head(follower.fd) if follower.fd is not None else b""
+        file_id = follower.file_id
+        checkpoint = Checkpoint(
+            new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), 0
+        )
+        self.book.register(checkpoint)
+        follower.restart(checkpoint)
+
+    def _read_rotated_copy(self, follower: Follower) -> None:
+        ctx = self._context()
+        for path in _rotated_siblings(follower.path):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if FileId.of(info) == follower.file_id or FileId.of(info) in self.by_id:
+                continue
+            compressed = is_gzip(path)
+            head = read_gzip_head(path) if compressed else _head_of(path)
+            if not matches(follower.checkpoint.fingerprint, head):
+                continue
+            follower.checkpoint = moved(follower.checkpoint, FileId.of(info))
+            if compressed:
+                read_gzip_rest(path, follower, ctx)
+            else:
+                follower.read_other(ctx, path)
+            return
+
+    def _check_detached(self, follower: Follower) -> bool:
+        """Keep reading a renamed or deleted file until it has been quiet for a while, then close."""
+        busy = False
+        if follower.fd is not None:
+            try:
+                busy = follower.read_available(self._context()) >= TURN_BYTES
+            except OSError as exc:
+                self._report(follower.path, f"{follower.path}: {exc.strerror or exc}")
+        quiet = time.monotonic() - follower.last_growth
+        if not busy and (follower.fd is None or quiet >= self.options.rotate_wait_seconds):
+            self._finish(follower)
+        return busy
+
+    def _detach(self, follower: Follower) -> None:
+        self.by_path.pop(os.path.abspath(follower.path), None)
+        follower.detached = True
+        if follower.fd is None and not self._reopen_moved(follower):
+            self._finish(follower)
+            return
+        self.detached.append(follower)
+
+    def _finish(self, follower: Follower) -> None:
+        if follower.fd is not None and not self._context().stop.is_set():
+            follower.flush_partial(self._context())
+        follower.close()
+        if follower in self.detached:
+            self.detached.remove(follower)
+        if self.by_id.get(follower.file_id) is follower:
+            del self.by_id[follower.file_id]
+        self.book.release(follower.key)
+
+    def _flush_quiet_partials(self) -> None:
+        limit = self.options.partial_flush_seconds
+        now = time.monotonic()
+        for follower in self.by_path.values():
+            if follower.splitter.pending_bytes and now - follower.last_growth >= limit:
+                follower.flush_partial(self._context())
+
+    # --- file handles -----------------------------------------------------------------------
+
+    def _open(self, path: str) -> int | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._report(path, f"{path}: {exc.strerror or exc}")
+            return None
+        self.reported.discard(path)
+        return fd
+
+    def _reopen(self, follower: Follower) -> bool:
+        """Reopen a follower whose handle was closed to stay under the open-file limit."""
+        fd = self._open(follower.path)
+        if fd is None:
+            return False
+        if FileId.of(os.fstat(fd)) != follower.file_id:
+            os.close(fd)
+            return False
+        follower.fd = fd
+        self._limit_open_files(keep=follower)
+        return True
+
+    def _reopen_moved(self, follower: Follower) -> bool:
+        """Find a closed follower's file under its rotated name, and open it there."""
+        for path in _rotated_siblings(follower.path):
+            try:
+                if FileId.of(os.stat(path)) != follower.file_id:
+                    continue
+            except OSError:
+                continue
+            fd = self._open(path)
+            if fd is not None:
+                follower.fd = fd
+                return True
+        return False
+
+    def _limit_open_files(self, keep: Follower) -> None:
+        """Close the handles of the least recently active live files beyond the limit."""
+        open_live = [f for f in self.by_path.values() if f.fd is not None and f is not keep]
+        excess = len(open_live) + 1 + len(self.detached) - self.options.max_open_files
+        if excess <= 0:
+            return
+        open_live.sort(key=lambda f: f.last_used)
+        for follower in open_live[:excess]:
+            follower.close()
+
+    def _watch_target(self, path: str) -> None:
+        """A symlink's target may live elsewhere: watch its directory too."""
+        target_dir = os.path.dirname(os.path.realpath(path))
+        if target_dir != os.path.dirname(os.path.abspath(path)):
+            self.watcher.watch(target_dir, False)
+
+    def _report(self, key: str, message: str) -> None:
+        if key not in self.reported:
+            self.reported.add(key)
+            self._context().report_error(message)
+
+    def _context(self) -> SourceContext:
+        assert self.ctx is not None
+        return self.ctx
+
+
+def _head_of(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(FINGERPRINT_BYTES)
+    except OSError:
+        return b""
+
+
+def _rotated_siblings(path: str) -> list[str]:
+    """Files next to `path` whose names extend it (app.log.1, app.log-20240101, app.log.2.gz)."""
+    directory = os.path.dirname(path) or "."
+    base = os.path.basename(path)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    found = [
+        os.path.join(directory, name)
+        for name in names
+        if name != base and name.startswith(base) and name[len(base)] in ROTATED_SEPARATORS
+    ]
+    return sorted(found)
+
+
+def _last_line_end(fd: int, size: int) -> int:
+    """Where the last complete line of a file ends (a --from-end start never begins mid-line)."""
+    start = max(0, size - TAIL_LOOKBACK)
+    tail = os.pread(fd, size - start, start)
+    cut = tail.rfind(b"\n")
+    return start + cut + 1 if cut >= 0 else size
