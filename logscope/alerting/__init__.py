@@ -1,0 +1,1 @@
+"""The alert rule engine: rule files, evaluation on the record stream, alert life cycle, outputs."""

@@ -1,0 +1,278 @@
+"""The rule engine: evaluates rules on each committed batch, keeps alerts, hands them to outputs.
+
+It runs where the pipeline calls it (the writer thread): one sandboxed DuckDB query per batch
+computes every rule's predicate; windows advance on event time; notifications are queued to
+outputs that run in their own threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logscope.alerting.actions import ErrorCallback, Output, build_action
+from logscope.alerting.lifecycle import NOTIFY_EVENTS, AlertIdSource, Change
+from logscope.alerting.loader import RuleSet
+from logscope.alerting.model import Rule
+from logscope.alerting.predicates import PredicateEvaluator, RulePlan
+from logscope.alerting.sandbox import RuleSqlError, one_line
+from logscope.alerting.sqlrules import SqlRule
+from logscope.alerting.windows import Arrival, CountingRule
+from logscope.record import Record
+from logscope.store.alerts import next_alert_id, write_alerts
+
+ChangesCallback = Callable[[list[Change]], None]
+TICK_SECONDS = 0.5
+
+
+def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
+    """Field name -> DuckDB type from every format's `field_types`; VARCHAR where formats disagree."""
+    types: dict[str, str] = {}
+    for parser in parsers:
+        for name, kind in (getattr(parser, "field_types", None) or {}).items():
+            types[name] = kind if types.get(name, kind) == kind else "VARCHAR"
+    return types
+
+
+class RuleEngine:
+    """Rules over the record stream. Feed it with `on_records`; watch it with `subscribe`."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        store: duckdb.DuckDBPyConnection | None = None,
+        format_types: dict[str, str] | None = None,
+        outputs: Iterable[Output] = (),
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        self.on_error = on_error or (lambda message: None)
+        self.store = store.cursor() if store is not None else None
+        self.ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
+        self.changes: list[Change] = []
+        self.rules = list(ruleset.rules)
+        counting = [rule for rule in self.rules if rule.kind != "sql"]
+        self.evaluator = PredicateEvaluator(counting, format_types)
+        self.counting = {rule.name: CountingRule(rule, self.ids, self.changes) for rule in counting}
+        self.sql_rules = {}
+        for rule in self.rules:
+            if rule.kind == "sql":
+                self.sql_rules[rule.name] = SqlRule(rule, self.ids, self.changes)
+        self.outputs = list(outputs)
+        self.actions = {name: build_action(spec, self.on_error) for name, spec in ruleset.actions.items()
+                        if any(name in rule.actions for rule in self.rules)}  # fmt: skip
+        self.disabled: dict[str, str] = {}
+        self.now: int | None = None
+        self.notifications = 0
+        self._subscribers: list[ChangesCallback] = []
+        self._lock = threading.RLock()
+        self._anchor = (0, 0.0)  # (event time, monotonic time) when the last batch was seen
+        self._clock: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # --- what the pipeline and faces call --------------------------------------------------
+
+    def subscribe(self, callback: ChangesCallback) -> None:
+        """Call `callback` with every list of alert changes (in event-time order)."""
+        self._subscribers.append(callback)
+
+    def on_records(self, records: list[Record]) -> None:
+        """Evaluate a committed batch (the pipeline subscriber)."""
+        if not records:
+            return
+        with self._lock:
+            result = self._evaluate(records)
+            if result is None:
+                return
+            ts = pc.cast(result["ts"], pa.int64())
+            if self.now is None:
+                self._start(pc.min(ts).as_py())
+            for index, plan in enumerate(self.evaluator.compiled.plans):
+                state = self.counting.get(plan.rule.name)
+                if state is not None:
+                    state.feed(_arrivals(result, ts, index, plan))
+            self.now = max(self.now or 0, pc.max(ts).as_py())
+            self._anchor = (self.now, time.monotonic())
+            self._advance(self.now)
+            self._publish()
+
+    def advance(self, now: int) -> None:
+        """Move event time to `now` with no new records (ends of tests, live clock ticks)."""
+        with self._lock:
+            if self.now is None:
+                self._start(now)
+            self.now = max(self.now or now, now)
+            self._advance(self.now)
+            self._publish()
+
+    def start_clock(self, seconds: float = TICK_SECONDS) -> None:
+        """Live mode: while no records arrive, event time moves on with the wall clock."""
+        self._clock = threading.Thread(target=self._tick, args=(seconds,), name="alert-clock", daemon=True)
+        self._clock.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the clock, publish what is left, and let outputs deliver what is queued."""
+        self._stop.set()
+        if self._clock is not None:
+            self._clock.join()
+        with self._lock:
+            self._publish()
+        deadline = time.monotonic() + timeout
+        for output in [*self.outputs, *self.actions.values()]:
+            output.close(max(0.1, deadline - time.monotonic()))
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _start(self, origin: int) -> None:
+        self.now = origin
+        for state in self.counting.values():
+            state.start(origin)
+
+    def _tick(self, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            with self._lock:
+                if self.now is None:
+                    continue
+                anchor_ts, anchor_wall = self._anchor
+                target = anchor_ts + int((time.monotonic() - anchor_wall) * 1_000_000)
+                if target > self.now:
+                    self.now = target
+                    self._advance(target)
+                    self._publish()
+
+    def _evaluate(self, records: list[Record]) -> pa.Table | None:
+        """The predicate table for the batch; rules that fail are reported, disabled and left out."""
+        while self.evaluator.rules:
+            try:
+                return self.evaluator.evaluate(records)
+            except duckdb.Error as exc:
+                failed = self.evaluator.failing_rules(records)
+                if not failed:
+                    self.on_error(f"rules: evaluating a batch failed: {one_line(exc)}")
+                    return None
+                for rule, message in failed:
+                    self._disable(rule, message)
+                self.evaluator.without([rule for rule, _ in failed])
+        if self.now is None:
+            self._start(min(record.event_time() for record in records))
+        self.now = max(self.now or 0, max(record.event_time() for record in records))
+        self._anchor = (self.now, time.monotonic())
+        self._advance(self.now)
+        self._publish()
+        return None
+
+    def _disable(self, rule: Rule, message: str) -> None:
+        self.disabled[rule.name] = message
+        self.counting.pop(rule.name, None)
+        self.sql_rules.pop(rule.name, None)
+        self.on_error(f"{rule.file}: rule {rule.name!r} failed and is disabled: {message}")
+
+    def _advance(self, now: int) -> None:
+        for state in self.counting.values():
+            state.advance(now)
+        for sql_rule in list(self.sql_rules.values()):
+            try:
+                sql_rule.advance(now, self.store)
+            except (RuleSqlError, duckdb.Error) as exc:
+                self._disable(sql_rule.rule, str(exc) if isinstance(exc, RuleSqlError) else one_line(exc))
+
+    def _publish(self) -> None:
+        if not self.changes:
+            return
+        changes = sorted(self.changes, key=lambda change: change.at)
+        self.changes.clear()
+        if self.store is not None:
+            self._store(changes)
+        for change in changes:
+            if change.event not in NOTIFY_EVENTS:
+                continue
+            self.notifications += 1
+            for output in self.outputs:
+                output.send(change.payload)
+            for name in change.alert.rule.actions:
+                action = self.actions.get(name)
+                if action is not None:
+                    action.send(change.payload)
+        for callback in self._subscribers:
+            try:
+                callback(changes)
+            except Exception as exc:
+                self.on_error(f"alert subscriber {getattr(callback, '__name__', callback)}: {exc}")
+
+    def _store(self, changes: list[Change]) -> None:
+        rows: dict[int, dict[str, Any]] = {}
+        deleted = []
+        for change in changes:
+            if change.event == "cancelled":
+                rows.pop(change.alert.id, None)
+                deleted.append(change.alert.id)
+            else:
+                rows[change.alert.id] = _row(change)
+        try:
+            assert self.store is not None
+            write_alerts(self.store, rows.values(), deleted)
+        except duckdb.Error as exc:
+            self.on_error(f"writing alerts failed: {one_line(exc)}")
+
+
+def _row(change: Change) -> dict[str, Any]:
+    alert = change.alert
+    payload = change.payload
+    return {
+        "id": alert.id,
+        "rule": alert.rule.name,
+        "kind": alert.rule.kind,
+        "severity": alert.rule.severity,
+        "state": payload["state"],
+        "group_key": alert.group_key,
+        "labels": alert.labels,
+        "first_at": alert.first_at,
+        "fired_at": alert.fired_at,
+        "last_at": alert.last_at,
+        "resolved_at": alert.resolved_at,
+        "updated_at": change.at,
+        "count": alert.count,
+        "value": alert.value,
+        "summary": payload["summary"],
+        "example_ids": list(payload["example_ids"]),
+        "notifications": alert.notifications,
+    }
+
+
+def _arrivals(result: pa.Table, ts: pa.Array, index: int, plan: RulePlan) -> dict[tuple, list[Arrival]]:
+    """Per group: (ts, matches, totals, last matching id) at each instant, in time order."""
+    groups = [f"g{index}_{number}" for number in range(len(plan.groups))]
+    matches = result[f"m{index}"]
+    totals = result[f"t{index}"] if plan.total is not None else None
+    if not pc.any(matches).as_py() and (totals is None or not pc.any(totals).as_py()):
+        return {}
+    base = {name: result[name] for name in groups}
+    table = pa.table({**base, "ts": ts, "id": result["id"]})
+    merged: dict[tuple, dict[int, list]] = {}
+    keys = [*groups, "ts"]
+    hit_rows = table.filter(matches).group_by(keys).aggregate([("id", "count"), ("id", "max")])
+    for row in _rows(hit_rows, groups):
+        key, at, count, last_id = row
+        merged.setdefault(key, {})[at] = [count, 0, last_id]
+    if totals is not None:
+        total_rows = table.filter(totals).group_by(keys).aggregate([("id", "count"), ("id", "max")])
+        for key, at, count, _ in _rows(total_rows, groups):
+            entry = merged.setdefault(key, {}).setdefault(at, [0, 0, None])
+            entry[1] = count
+    return {
+        key: [(at, hits, total, last_id) for at, (hits, total, last_id) in sorted(instants.items())]
+        for key, instants in merged.items()
+    }
+
+
+def _rows(table: pa.Table, groups: list[str]) -> Iterable[tuple[tuple, int, int, int]]:
+    columns = [table[name].to_pylist() for name in groups]
+    keys = zip(*columns, strict=True) if columns else (() for _ in range(table.num_rows))
+    return zip(keys, table["ts"].to_pylist(), table["id_count"].to_pylist(), table["id_max"].to_pylist(),
+               strict=False)  # fmt: skip

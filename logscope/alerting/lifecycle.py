@@ -1,0 +1,213 @@
+"""The life of one alert: inactive → pending → firing (after `for`) → resolved, with re-notify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from logscope.alerting.model import Rule, format_duration
+from logscope.alerting.template import render
+
+EXAMPLES = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# What happened to an alert. Outputs are told about `firing`, `renotify` and `resolved`;
+# the alerts table and subscribers also see `pending` and `cancelled` (pending that never fired).
+NOTIFY_EVENTS = frozenset({"firing", "renotify", "resolved"})
+
+
+def iso(micros: int | None) -> str | None:
+    if micros is None:
+        return None
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Alert:
+    """One alert instance: a rule and a group, from the time its condition first held."""
+
+    id: int
+    rule: Rule
+    group: tuple[str | None, ...]
+    state: str = "pending"
+    first_at: int = 0
+    fired_at: int | None = None
+    last_at: int = 0
+    resolved_at: int | None = None
+    count: int = 0
+    value: float | None = None
+    summary: str = ""
+    example_ids: list[int] = field(default_factory=list)
+    notified_at: int | None = None
+    notifications: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group_labels(self) -> dict[str, str | None]:
+        return dict(zip(self.rule.group_names, self.group, strict=False))
+
+    @property
+    def group_key(self) -> str:
+        return ",".join(f"{name}={value}" for name, value in self.group_labels.items())
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return {**self.rule.labels, **self.group_labels}
+
+    def to_json(self, event: str, at: int) -> dict[str, Any]:
+        """The alert as sent to outputs: what happened (`event`) at event time `at`."""
+        return {
+            "event": event,
+            "at": iso(at),
+            "id": self.id,
+            "rule": self.rule.name,
+            "kind": self.rule.kind,
+            "severity": self.rule.severity,
+            "state": self.state,
+            "group": self.group_labels,
+            "labels": self.labels,
+            "summary": self.summary,
+            "description": self.rule.description,
+            "count": self.count,
+            "value": self.value,
+            "first_at": iso(self.first_at),
+            "fired_at": iso(self.fired_at),
+            "last_at": iso(self.last_at),
+            "resolved_at": iso(self.resolved_at),
+            "example_ids": list(self.example_ids),
+            "notifications": self.notifications,
+        }
+
+
+@dataclass
+class Change:
+    """An alert and what just happened to it, at which event time."""
+
+    alert: Alert
+    event: str
+    at: int
+    payload: dict[str, Any]
+
+
+class AlertIdSource:
+    """Hands out alert ids (continuing after the highest one stored)."""
+
+    def __init__(self, start: int = 1) -> None:
+        self.next = start
+
+    def take(self) -> int:
+        value = self.next
+        self.next += 1
+        return value
+
+
+class Tracker:
+    """Follows one rule+group's condition over event time and produces Changes."""
+
+    __slots__ = ("active", "alert", "changes", "group", "ids", "rule", "values")
+
+    def __init__(self, rule: Rule, group: tuple, ids: AlertIdSource, changes: list[Change]) -> None:
+        self.rule, self.group, self.ids, self.changes = rule, group, ids, changes
+        self.alert: Alert | None = None
+        self.active = False
+        self.values: dict[str, Any] = {}
+
+    @property
+    def busy(self) -> bool:
+        """Has a pending or firing alert."""
+        return self.alert is not None
+
+    def next_timer(self) -> int | None:
+        """When `for` runs out or a re-notification is due, if the condition keeps holding."""
+        alert = self.alert
+        if alert is None or not self.active:
+            return None
+        if alert.state == "pending":
+            return alert.first_at + self.rule.for_
+        if self.rule.renotify > 0 and alert.notified_at is not None:
+            return alert.notified_at + self.rule.renotify
+        return None
+
+    def advance(self, until: int) -> None:
+        """Nothing changed up to `until`: fire pending alerts whose `for` ran out, re-notify."""
+        while (due := self.next_timer()) is not None and due <= until:
+            alert = self.alert
+            assert alert is not None
+            if alert.state == "pending":
+                self._fire(due)
+            else:
+                alert.notified_at = due
+                alert.notifications += 1
+                self._emit("renotify", due)
+
+    def observe(self, at: int, active: bool, values: dict[str, Any], ids: list[int] = ()) -> None:
+        """The condition's value from `at` on, with the figures the summary shows."""
+        self.advance(at)
+        alert = self.alert
+        if active:
+            self.values = values
+            if alert is None:
+                alert = self.alert = Alert(self.ids.take(), self.rule, self.group, first_at=at, last_at=at)
+                self._update(alert, at, ids)
+                self.active = True
+                if self.rule.for_ == 0:
+                    self._fire(at)
+                else:
+                    self._emit("pending", at)
+                return
+            self._update(alert, at, ids)
+        elif alert is not None:
+            if ids:
+                alert.example_ids = (alert.example_ids + list(ids))[-EXAMPLES:]
+            if alert.state == "firing":
+                alert.state, alert.resolved_at = "resolved", at
+                self.values = {**self.values, **values}
+                alert.summary = self._summary(alert)
+                self._emit("resolved", at)
+            else:
+                alert.state = "cancelled"
+                self._emit("cancelled", at)
+            self.alert = None
+        self.active = active
+
+    def _update(self, alert: Alert, at: int, ids: list[int]) -> None:
+        if ids:
+            alert.last_at = at
+            alert.example_ids = (alert.example_ids + list(ids))[-EXAMPLES:]
+        alert.count = int(self.values.get("count") or 0)
+        value = self.values.get("value")
+        alert.value = float(value) if value is not None else None
+        alert.summary = self._summary(alert)
+
+    def _fire(self, at: int) -> None:
+        alert = self.alert
+        assert alert is not None
+        alert.state, alert.fired_at, alert.notified_at = "firing", at, at
+        alert.notifications += 1
+        self._emit("firing", at)
+
+    def _summary(self, alert: Alert) -> str:
+        rule = self.rule
+        values = {
+            "rule": rule.name,
+            "severity": rule.severity,
+            "description": rule.description,
+            "window": format_duration(rule.window),
+            "threshold": rule.threshold,
+            "factor": rule.factor,
+            "limit": rule.ratio,
+            "limit_pct": f"{rule.ratio:.1%}",
+            "state": alert.state,
+            "first": iso(alert.first_at),
+            "last": iso(alert.last_at),
+            **rule.labels,
+            **self.values,
+            **{k: v for k, v in alert.group_labels.items()},
+        }
+        return render(rule.summary, values)
+
+    def _emit(self, event: str, at: int) -> None:
+        alert = self.alert
+        assert alert is not None
+        self.changes.append(Change(alert, event, at, alert.to_json(event, at)))

@@ -1,0 +1,356 @@
+"""Read rule files (TOML) into Rules and ActionSpecs; every problem names file, rule and field."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from logscope.alerting.model import KINDS, SEVERITIES, ActionSpec, Rule, parse_duration
+from logscope.alerting.template import SUMMARY_KEYS, template_names
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+COMMON_KEYS = {
+    "name", "kind", "description", "severity", "labels", "summary", "for", "renotify", "actions",
+    "fields", "enabled",
+}  # fmt: skip
+KIND_KEYS: dict[str, set[str]] = {
+    "match": {"where", "group_by", "window"},
+    "threshold": {"where", "group_by", "window", "threshold"},
+    "ratio": {"where", "total", "group_by", "window", "ratio", "min_total"},
+    "spike": {"where", "group_by", "window", "factor", "min_count"},
+    "absence": {"where", "group_by", "window", "threshold"},
+    "new_value": {"where", "field", "window", "learn", "max_values"},
+    "sql": {"query", "interval", "lookback", "group_by"},
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "threshold": ("window", "threshold"),
+    "ratio": ("window", "ratio"),
+    "spike": ("window", "factor"),
+    "absence": ("window",),
+    "new_value": ("field",),
+    "sql": ("query",),
+}
+DURATIONS = {"window": "window", "for": "for_", "renotify": "renotify", "learn": "learn"}
+DURATIONS |= {"interval": "interval", "lookback": "lookback"}
+ACTION_TYPES = ("exec", "webhook")
+DUCKDB_TYPES = re.compile(
+    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UBIGINT|FLOAT|REAL|DOUBLE|VARCHAR|TEXT|"
+    r"DATE|TIMESTAMP|TIMESTAMPTZ|INTERVAL|JSON|DECIMAL\(\d+,\s*\d+\))$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class RuleProblem:
+    """One validation error: where it is and what is wrong."""
+
+    file: str
+    rule: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.rule:
+            where.append(f"rule {self.rule!r}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        return f"{': '.join(where)}: {self.message}"
+
+
+@dataclass
+class RuleSet:
+    """Rules and actions read from one or more files, and what was wrong with them."""
+
+    rules: list[Rule] = field(default_factory=list)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    problems: list[RuleProblem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def extend(self, other: RuleSet) -> None:
+        known = {rule.name for rule in self.rules}
+        for rule in other.rules:
+            if rule.name in known:
+                self.problems.append(RuleProblem(rule.file, rule.name, "name", "defined twice"))
+            else:
+                known.add(rule.name)
+                self.rules.append(rule)
+        for name, action in other.actions.items():
+            if name in self.actions:
+                self.problems.append(RuleProblem(action.file, None, f"actions.{name}", "defined twice"))
+            else:
+                self.actions[name] = action
+        self.problems += other.problems
+        self.files += other.files
+
+    def check_action_references(self) -> None:
+        for rule in self.rules:
+            for name in rule.actions:
+                if name not in self.actions:
+                    known = ", ".join(sorted(self.actions)) or "none defined"
+                    message = f"unknown action {name!r} (known: {known})"
+                    self.problems.append(RuleProblem(rule.file, rule.name, "actions", message))
+
+
+def builtin_rules_dir() -> Path:
+    """The bundled rule packs: the installed `logscope.builtin.rules`, else the repository's rules/."""
+    try:
+        return Path(str(resources.files("logscope.builtin.rules")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent.parent / "rules"
+
+
+def rule_files(path: str) -> list[str]:
+    """The rule files a path names: itself, or the *.toml files directly inside a directory."""
+    if os.path.isdir(path):
+        return sorted(str(p) for p in Path(path).glob("*.toml"))
+    return [path]
+
+
+def load_paths(paths: list[str], *, builtin: bool = False) -> RuleSet:
+    """Load every rule file named (and the bundled packs when `builtin`), checked together."""
+    result = RuleSet()
+    sources = ([str(builtin_rules_dir())] if builtin else []) + list(paths)
+    for path in sources:
+        files = rule_files(path)
+        if not files and os.path.isdir(path):
+            result.problems.append(RuleProblem(path, None, None, "no *.toml rule files in this directory"))
+        for file in files:
+            result.extend(load_file(file))
+    result.check_action_references()
+    return result
+
+
+def load_file(path: str) -> RuleSet:
+    """Rules and actions of one file; problems are collected, not raised."""
+    result = RuleSet(files=[path])
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        result.problems.append(RuleProblem(path, None, None, f"cannot read: {exc.strerror}"))
+        return result
+    except tomllib.TOMLDecodeError as exc:
+        result.problems.append(RuleProblem(path, None, None, f"not valid TOML: {exc}"))
+        return result
+    return load_document(document, path, result)
+
+
+def load_document(document: dict[str, Any], path: str, result: RuleSet | None = None) -> RuleSet:
+    result = result or RuleSet(files=[path])
+    for key in document:
+        if key not in ("rule", "actions"):
+            result.problems.append(RuleProblem(path, None, key, "unknown top-level key (use [[rule]])"))
+    actions = document.get("actions", {})
+    if not isinstance(actions, dict):
+        result.problems.append(RuleProblem(path, None, "actions", "must be a table of [actions.NAME]"))
+        actions = {}
+    for name, table in actions.items():
+        action = _read_action(path, name, table, result.problems)
+        if action is not None:
+            result.actions[name] = action
+    rules = document.get("rule", [])
+    if not isinstance(rules, list):
+        result.problems.append(RuleProblem(path, None, "rule", "must be an array of tables: [[rule]]"))
+        rules = []
+    seen: set[str] = set()
+    for index, table in enumerate(rules):
+        rule = _read_rule(path, index, table, result.problems)
+        if rule is None:
+            continue
+        if rule.name in seen:
+            result.problems.append(RuleProblem(path, rule.name, "name", "defined twice in this file"))
+            continue
+        seen.add(rule.name)
+        result.rules.append(rule)
+    return result
+
+
+class _Reader:
+    """Typed access to one table's keys, recording a problem for each bad value."""
+
+    def __init__(self, path: str, rule: str | None, table: dict, problems: list[RuleProblem]) -> None:
+        self.path, self.rule, self.table, self.problems = path, rule, table, problems
+        self.ok = True
+
+    def fail(self, key: str | None, message: str) -> None:
+        self.ok = False
+        self.problems.append(RuleProblem(self.path, self.rule, key, message))
+
+    def get(self, key: str, kind: type | tuple[type, ...], what: str, default: Any = None) -> Any:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            self.fail(key, f"expected {what}, got {value!r}")
+            return default
+        if not isinstance(value, kind):
+            self.fail(key, f"expected {what}, got {value!r}")
+            return default
+        return value
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.get(key, str, "a string", default)
+        return value
+
+    def names(self, key: str) -> list[str]:
+        value = self.get(key, (str, list), "a name or a list of names", [])
+        value = [value] if isinstance(value, str) else value
+        if not all(isinstance(item, str) and item for item in value):
+            self.fail(key, "expected a list of names (strings)")
+            return []
+        return value
+
+    def table_of_strings(self, key: str) -> dict[str, str]:
+        value = self.get(key, dict, "a table of strings", {})
+        if not all(isinstance(item, str) for item in value.values()):
+            self.fail(key, "every value must be a string")
+            return {}
+        return value
+
+    def duration(self, key: str, default: int) -> int:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        micros = parse_duration(value) if isinstance(value, str) else None
+        if micros is None:
+            self.fail(key, f"expected a duration like 30s, 5m, 1h, got {value!r}")
+            return default
+        return micros
+
+    def number(self, key: str, default: float, *, integer: bool, minimum: float, exclusive: bool = False):
+        if key not in self.table:
+            return default
+        kind = int if integer else (int, float)
+        what = "an integer" if integer else "a number"
+        value = self.get(key, kind, what, default)
+        if value is None:
+            return default
+        if value < minimum or (exclusive and value == minimum):
+            relation = "greater than" if exclusive else "at least"
+            self.fail(key, f"must be {relation} {minimum}, got {value}")
+            return default
+        return value
+
+
+def _read_rule(path: str, index: int, table: Any, problems: list[RuleProblem]) -> Rule | None:
+    if not isinstance(table, dict):
+        problems.append(RuleProblem(path, f"#{index + 1}", None, "a rule must be a table"))
+        return None
+    name = table.get("name")
+    label = name if isinstance(name, str) and name else f"#{index + 1}"
+    reader = _Reader(path, label, table, problems)
+    if not isinstance(name, str) or not NAME.match(name):
+        reader.fail("name", "required: letters, digits, _ . - (starting with a letter)")
+        return None
+    kind = table.get("kind", "match")
+    if kind not in KINDS:
+        reader.fail("kind", f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
+        return None
+    for key in table:
+        if key not in COMMON_KEYS and key not in KIND_KEYS[kind]:
+            reader.fail(key, f"not a field of a {kind} rule")
+    for key in REQUIRED.get(kind, ()):
+        if key not in table:
+            reader.fail(key, f"required for a {kind} rule")
+    if table.get("enabled", True) is False:
+        return None
+    rule = Rule(name=name, kind=kind, file=path)
+    _read_common(reader, rule)
+    _read_kind(reader, rule)
+    return rule if reader.ok else None
+
+
+def _read_common(reader: _Reader, rule: Rule) -> None:
+    rule.description = reader.text("description")
+    rule.severity = reader.text("severity", "warning")
+    if rule.severity not in SEVERITIES:
+        reader.fail("severity", f"one of: {', '.join(SEVERITIES)}")
+    rule.labels = reader.table_of_strings("labels")
+    rule.summary = reader.text("summary")
+    rule.for_ = reader.duration("for", 0)
+    rule.renotify = reader.duration("renotify", rule.renotify)
+    rule.actions = reader.names("actions")
+    rule.field_types = reader.table_of_strings("fields")
+    for column, type_name in rule.field_types.items():
+        if not DUCKDB_TYPES.match(type_name.strip()):
+            reader.fail("fields", f"{column}: not a DuckDB type this rule can use: {type_name!r}")
+    reader.get("enabled", bool, "true or false")
+
+
+def _read_kind(reader: _Reader, rule: Rule) -> None:
+    rule.where = reader.text("where", "true")
+    if not rule.where.strip():
+        reader.fail("where", "must not be empty (leave it out to match every record)")
+    rule.group_by = reader.names("group_by")
+    rule.window = reader.duration("window", rule.window)
+    if rule.window <= 0 and rule.kind != "new_value":
+        reader.fail("window", "must be longer than 0s")
+    rule.threshold = reader.number("threshold", 1, integer=True, minimum=1)
+    rule.ratio = reader.number("ratio", 0.0, integer=False, minimum=0, exclusive=True)
+    if rule.ratio > 1:
+        reader.fail("ratio", f"a fraction between 0 and 1, got {rule.ratio}")
+    rule.total = reader.text("total", "true")
+    rule.min_total = reader.number("min_total", 1, integer=True, minimum=1)
+    rule.factor = reader.number("factor", 2.0, integer=False, minimum=1, exclusive=True)
+    rule.min_count = reader.number("min_count", 1, integer=True, minimum=1)
+    rule.field = reader.names("field")
+    rule.learn = reader.duration("learn", 0)
+    rule.max_values = reader.number("max_values", 100_000, integer=True, minimum=1)
+    rule.query = reader.text("query")
+    rule.interval = reader.duration("interval", rule.interval)
+    rule.lookback = reader.duration("lookback", rule.lookback)
+    if rule.kind == "sql" and rule.interval <= 0:
+        reader.fail("interval", "must be longer than 0s")
+    if not rule.summary:
+        rule.summary = rule.default_summary()
+    allowed = SUMMARY_KEYS | set(rule.group_names) | set(rule.labels)
+    for name in template_names(rule.summary):
+        if name not in allowed and rule.kind != "sql":  # sql columns are checked against the query
+            known = ", ".join(sorted(allowed))
+            reader.fail("summary", f"unknown placeholder {{{name}}} (known: {known})")
+
+
+def _read_action(path: str, name: str, table: Any, problems: list[RuleProblem]) -> ActionSpec | None:
+    key = f"actions.{name}"
+    if not isinstance(table, dict):
+        problems.append(RuleProblem(path, None, key, "must be a table"))
+        return None
+    reader = _Reader(path, None, table, problems)
+    kind = table.get("type")
+    if kind not in ACTION_TYPES:
+        reader.fail(f"{key}.type", f"one of: {', '.join(ACTION_TYPES)}")
+        return None
+    allowed = {"type", "timeout", "retries", "backoff"}
+    allowed |= {"command"} if kind == "exec" else {"url", "headers"}
+    for item in table:
+        if item not in allowed:
+            reader.fail(f"{key}.{item}", f"not a field of a {kind} action")
+    action = ActionSpec(name=name, type=kind, file=path)
+    action.timeout = float(reader.number("timeout", 5.0 if kind == "webhook" else 10.0, integer=False,
+                                         minimum=0, exclusive=True))  # fmt: skip
+    action.retries = reader.number("retries", 3 if kind == "webhook" else 0, integer=True, minimum=0)
+    action.backoff = float(reader.number("backoff", 0.5, integer=False, minimum=0))
+    if kind == "exec":
+        command = table.get("command")
+        if isinstance(command, str):
+            import shlex
+
+            command = shlex.split(command)
+        if not command or not all(isinstance(part, str) for part in command):
+            reader.fail(f"{key}.command", "required: a command line or a list of arguments")
+            return None
+        action.command = command
+    else:
+        url = table.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            reader.fail(f"{key}.url", "required: an http:// or https:// URL")
+            return None
+        action.url = url
+        action.headers = reader.table_of_strings("headers")
+    return action if reader.ok else None

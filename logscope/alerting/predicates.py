@@ -1,0 +1,177 @@
+"""Evaluate every rule's `where` over a batch of records in one DuckDB query, in the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from logscope.alerting.model import Rule
+from logscope.alerting.sandbox import RuleSqlError, expression_columns, one_line, open_sandbox
+from logscope.record import Record
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+# The record columns a predicate can name (ts is the event time: the parsed time, else received_at).
+RECORD_COLUMNS: dict[str, str] = {
+    "id": "BIGINT",
+    "ts": "TIMESTAMPTZ",
+    "received_at": "TIMESTAMPTZ",
+    "source": "VARCHAR",
+    "host": "VARCHAR",
+    "format": "VARCHAR",
+    "level": "VARCHAR",
+    "message": "VARCHAR",
+    "raw": "VARCHAR",
+    "fields": "JSON",
+}
+_RECORD_ARROW = {
+    "id": pa.int64(),
+    "ts": TIMESTAMP,
+    "received_at": TIMESTAMP,
+    "fields": pa.string(),
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _field_text(value: object) -> str | None:
+    """A field value as text DuckDB can TRY_CAST to the column's type."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return orjson.dumps(value, default=str).decode()
+
+
+@dataclass
+class RulePlan:
+    """The SQL columns one rule needs from each batch, by output column name."""
+
+    rule: Rule
+    where: str
+    total: str | None = None
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Compiled:
+    """The batch query for a set of rules and the columns it needs built from records."""
+
+    plans: list[RulePlan]
+    record_columns: list[str]
+    field_columns: dict[str, str]  # field name -> DuckDB type
+    sql: str
+
+
+class PredicateEvaluator:
+    """Builds the batch table, runs the one query, and reports which rule failed if it fails."""
+
+    def __init__(self, rules: Iterable[Rule], format_types: dict[str, str] | None = None) -> None:
+        self.con = open_sandbox()
+        self.format_types = format_types or {}
+        self.rules = [rule for rule in rules if rule.kind != "sql"]
+        self.compiled = self.compile(self.rules)
+
+    def compile(self, rules: list[Rule]) -> Compiled:
+        """Work out columns and the query. Raises RuleSqlError naming the rule and field."""
+        used: set[str] = {"id", "ts"}
+        field_types: dict[str, str] = {}
+        plans = []
+        for rule in rules:
+            names: set[str] = set()
+            for key, expression in (("where", rule.where), ("total", rule.total)):
+                try:
+                    names |= expression_columns(self.con, expression)
+                except RuleSqlError as exc:
+                    raise RuleSqlError(f"rule {rule.name!r}: field {key!r}: {exc}") from None
+            names |= set(rule.group_names)
+            for name in names:
+                if name in RECORD_COLUMNS:
+                    used.add(name)
+                elif name not in field_types:
+                    field_types[name] = self._type_of(rule, name)
+            plans.append(RulePlan(rule, where=rule.where, total=rule.total if rule.kind == "ratio" else None,
+                                  groups=list(rule.group_names)))  # fmt: skip
+        record_columns = [name for name in RECORD_COLUMNS if name in used]
+        return Compiled(plans, record_columns, field_types, self._query(plans, record_columns, field_types))
+
+    def _type_of(self, rule: Rule, name: str) -> str:
+        return rule.field_types.get(name) or self.format_types.get(name) or "VARCHAR"
+
+    @staticmethod
+    def _query(plans: list[RulePlan], record_columns: list[str], field_types: dict[str, str]) -> str:
+        inner = [quote(name) for name in record_columns]
+        inner += [f"TRY_CAST({quote('__f_' + name)} AS {kind}) AS {quote(name)}"
+                  for name, kind in field_types.items()]  # fmt: skip
+        outer = ["id", "ts"]
+        for index, plan in enumerate(plans):
+            outer.append(f"coalesce(({plan.where}), false) AS m{index}")
+            if plan.total is not None:
+                outer.append(f"coalesce(({plan.total}), false) AS t{index}")
+            for number, name in enumerate(plan.groups):
+                outer.append(f"CAST({quote(name)} AS VARCHAR) AS g{index}_{number}")
+        return f"WITH b AS (SELECT {', '.join(inner)} FROM batch) SELECT {', '.join(outer)} FROM b"
+
+    def batch_table(self, records: list[Record], compiled: Compiled | None = None) -> pa.Table:
+        """The columns the rules need, built from the records."""
+        compiled = compiled or self.compiled
+        columns: dict[str, pa.Array] = {}
+        for name in compiled.record_columns:
+            if name == "ts":
+                values = [r.ts if r.ts is not None else r.received_at for r in records]
+            elif name == "fields":
+                values = [orjson.dumps(r.fields, default=str).decode() if r.fields else None for r in records]
+            else:
+                values = [getattr(r, name) for r in records]
+            columns[name] = pa.array(values, _RECORD_ARROW.get(name, pa.string()))
+        for name in compiled.field_columns:
+            values = [_field_text(r.fields.get(name)) if r.fields else None for r in records]
+            columns["__f_" + name] = pa.array(values, pa.string())
+        return pa.table(columns)
+
+    def check(self) -> None:
+        """Bind the query against an empty batch so type and name errors show up before data does."""
+        for plan in self.compiled.plans:
+            single = self.compile([plan.rule])
+            try:
+                self._run(single.sql, self.batch_table([], single))
+            except duckdb.Error as exc:
+                raise RuleSqlError(f"rule {plan.rule.name!r}: field 'where': {one_line(exc)}") from None
+
+    def evaluate(self, records: list[Record]) -> pa.Table:
+        """One row per record: id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups)."""
+        return self._run(self.compiled.sql, self.batch_table(records))
+
+    def _run(self, sql: str, table: pa.Table) -> pa.Table:
+        self.con.register("batch", table)
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        finally:
+            self.con.unregister("batch")
+
+    def failing_rules(self, records: list[Record]) -> list[tuple[Rule, str]]:
+        """Each rule whose query fails on these records alone, with the error."""
+        failed = []
+        for plan in self.compiled.plans:
+            single = self.compile([plan.rule])
+            try:
+                self._run(single.sql, self.batch_table(records, single))
+            except duckdb.Error as exc:
+                failed.append((plan.rule, one_line(exc)))
+        return failed
+
+    def without(self, rules: list[Rule]) -> None:
+        """Drop rules (they failed) and recompile for the rest."""
+        names = {rule.name for rule in rules}
+        self.rules = [rule for rule in self.rules if rule.name not in names]
+        self.compiled = self.compile(self.rules)

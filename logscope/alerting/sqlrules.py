@@ -1,0 +1,130 @@
+"""`sql` rules: a query over recent stored records, run every `interval` of event time.
+
+The query runs in the sandbox against `logs`: a snapshot of the store's records with
+ts in (T - lookback, T], handed over as an Arrow table; it cannot reach the database file.
+Each returned row is an alert; its group is the `group_by` columns (default: every column).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from logscope.alerting.lifecycle import AlertIdSource, Change, Tracker
+from logscope.alerting.model import Rule
+from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
+from logscope.alerting.template import SUMMARY_KEYS, template_names
+
+SNAPSHOT_SQL = (
+    "SELECT * FROM logs WHERE ts > make_timestamptz(?::BIGINT) AND ts <= make_timestamptz(?::BIGINT)"
+)
+EMPTY_LOGS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("received_at", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()),
+        ("host", pa.string()),
+        ("format", pa.string()),
+        ("level", pa.string()),
+        ("message", pa.string()),
+        ("fields", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+
+def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+    """Check a sql rule's query against an empty `logs`; its column names. Raises RuleSqlError."""
+    check_select(rule.query)
+    con = con or open_sandbox()
+    con.register("logs", EMPTY_LOGS.empty_table())
+    try:
+        result = con.execute(f"SELECT * FROM ({rule.query}) LIMIT 0")
+        columns = [column[0] for column in result.description]
+    except duckdb.Error as exc:
+        raise RuleSqlError(one_line(exc)) from None
+    finally:
+        con.unregister("logs")
+    for name in rule.group_by:
+        if name not in columns:
+            raise RuleSqlError(f"group_by: {name!r} is not a column of the query ({', '.join(columns)})")
+    allowed = SUMMARY_KEYS | set(columns) | set(rule.labels)
+    for name in template_names(rule.summary):
+        if name not in allowed:
+            raise RuleSqlError(f"summary: unknown placeholder {{{name}}} (columns: {', '.join(columns)})")
+    return columns
+
+
+class SqlRule:
+    """Runs one sql rule at each multiple of its interval the event clock passes."""
+
+    def __init__(self, rule: Rule, ids: AlertIdSource, changes: list[Change]) -> None:
+        self.rule, self.ids, self.changes = rule, ids, changes
+        self.con = open_sandbox()
+        self.trackers: dict[tuple, Tracker] = {}
+        self.last_run: int | None = None
+        self.columns = result_columns(rule, self.con)
+
+    def advance(self, now: int, store: duckdb.DuckDBPyConnection | None) -> None:
+        """Run the query at every interval boundary in (last run, now]."""
+        interval = self.rule.interval
+        if self.last_run is None:
+            self.last_run = now - now % interval
+            return
+        boundary = self.last_run + interval
+        while boundary <= now:
+            self.run_at(boundary, store)
+            self.last_run = boundary
+            boundary += interval
+        for tracker in self.trackers.values():
+            tracker.advance(now)
+
+    def run_at(self, at: int, store: duckdb.DuckDBPyConnection | None) -> None:
+        rows = self._query(self._snapshot(at, store))
+        names = self.rule.group_by or self.columns
+        returned: dict[tuple, dict[str, Any]] = {}
+        for row in rows:
+            key = tuple(None if row[name] is None else str(row[name]) for name in names)
+            returned[key] = row
+        for key, row in returned.items():
+            tracker = self.trackers.get(key)
+            if tracker is None:
+                tracker = self.trackers[key] = Tracker(self.rule, key, self.ids, self.changes)
+            values = {**row, "count": row.get("count", 1), "value": _number(row.get("value"))}
+            tracker.observe(at, True, values)
+        for key in [key for key in self.trackers if key not in returned]:
+            tracker = self.trackers[key]
+            tracker.observe(at, False, {})
+            if not tracker.busy:
+                del self.trackers[key]
+
+    def _snapshot(self, at: int, store: duckdb.DuckDBPyConnection | None) -> pa.Table:
+        if store is None:
+            return EMPTY_LOGS.empty_table()
+        table = store.sql(SNAPSHOT_SQL, params=[at - self.rule.lookback, at]).to_arrow_table()
+        return table.cast(
+            pa.schema([(f.name, pa.string()) if f.name == "fields" else f for f in table.schema])
+        )
+
+    def _query(self, logs: pa.Table) -> list[dict[str, Any]]:
+        con = self.con
+        con.register("logs", logs)
+        try:
+            with QueryTimer(con) as timer:
+                try:
+                    result = con.execute(self.rule.query)
+                    columns = [column[0] for column in result.description]
+                    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+                except duckdb.Error as exc:
+                    if timer.fired:
+                        raise RuleSqlError(f"query ran longer than {timer.seconds:g} s") from None
+                    raise RuleSqlError(one_line(exc)) from None
+        finally:
+            con.unregister("logs")
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
