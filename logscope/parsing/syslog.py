@@ -113,6 +113,7 @@ class Rfc3164Parser:
     name = "syslog"
     title = "Syslog RFC 3164 / BSD, and syslog files"
     field_types = FIELD_TYPES_3164
+    first_chars = frozenset("<JFMASOND0123456789")
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
@@ -200,6 +201,7 @@ class Rfc5424Parser:
     name = "syslog5424"
     title = "Syslog RFC 5424"
     field_types = FIELD_TYPES_5424
+    first_chars = frozenset("<")
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone

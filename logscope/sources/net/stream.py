@@ -1,0 +1,179 @@
+"""TCP and unix stream listeners: many clients on one asyncio loop in the source's thread.
+
+Each connection is read, framed and handed to the pipeline in bursts; while the pipeline is full
+a connection is not read (backpressure reaches the sender through TCP, nothing is lost). On stop,
+what connected clients already sent is read and handed over before the listener ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from logscope.record import LineBatch, now_us
+from logscope.sources.base import SourceContext
+from logscope.sources.net.address import ListenSpec, UnixSocketFile, bind_inet, format_address, listener_url
+from logscope.sources.net.framing import Extras, StreamFramer
+
+READ_BYTES = 256 * 1024
+# Beyond this many open connections, new ones are closed at once (and reported).
+MAX_CONNECTIONS = 1024
+# On stop: a connection quiet this long is closed; all are closed after DRAIN_LIMIT.
+DRAIN_IDLE_SECONDS = 0.2
+DRAIN_LIMIT_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.1
+EMIT_THREADS = 4
+
+
+@dataclass
+class _Connection:
+    peer: str | None
+    host: str | None
+    writer: asyncio.StreamWriter
+    last_read: float = field(default_factory=time.monotonic)
+    busy: bool = False
+
+
+class StreamListener:
+    """A `tcp://HOST:PORT` or `unix:///path` listener; the socket is bound when it is created."""
+
+    def __init__(self, spec: ListenSpec, argument: str) -> None:
+        self.spec = spec
+        self._unix: UnixSocketFile | None = None
+        if spec.is_unix:
+            self._unix = UnixSocketFile(spec, argument)
+            self.sock = self._unix.sock
+        else:
+            self.sock = bind_inet(spec, argument)
+        self.name = listener_url(spec, self.sock)
+        self.address = self.name
+        self._local_host = socket.gethostname() if spec.is_unix else None
+        self._connections: dict[asyncio.Task[Any], _Connection] = {}
+        self._refused = 0
+
+    def size_hint(self) -> int | None:
+        return None
+
+    def run(self, ctx: SourceContext) -> None:
+        try:
+            asyncio.run(self._serve(ctx))
+        finally:
+            if self._unix is not None:
+                self._unix.remove()
+            else:
+                self.sock.close()
+            ctx.emit(LineBatch(self.name, [], now_us(), final=True))
+
+    async def _serve(self, ctx: SourceContext) -> None:
+        executor = ThreadPoolExecutor(EMIT_THREADS, thread_name_prefix=f"emit:{self.name}")
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._handle(ctx, executor, reader, writer)
+
+        if self._unix is not None:
+            server = await asyncio.start_unix_server(handle, sock=self.sock, limit=READ_BYTES)
+        else:
+            server = await asyncio.start_server(handle, sock=self.sock, limit=READ_BYTES)
+        try:
+            while not ctx.stop.is_set():
+                await asyncio.sleep(STOP_POLL_SECONDS)
+                self._report_refused(ctx)
+            server.close()
+            await self._drain()
+        finally:
+            executor.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        """Read what open connections already sent, closing each once it goes quiet."""
+        deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
+        while self._connections:
+            now = time.monotonic()
+            for connection in list(self._connections.values()):
+                quiet = not connection.busy and now - connection.last_read >= DRAIN_IDLE_SECONDS
+                if quiet or now >= deadline:
+                    connection.writer.close()
+            await asyncio.wait(list(self._connections), timeout=0.05)
+
+    async def _handle(
+        self,
+        ctx: SourceContext,
+        executor: ThreadPoolExecutor,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if len(self._connections) >= MAX_CONNECTIONS:
+            self._refused += 1
+            writer.close()
+            return
+        connection = self._describe(writer)
+        self._connections[task] = connection
+        framer = StreamFramer(self.spec.max_message_bytes)
+        extra = {"peer": connection.peer} if connection.peer else None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    data = await reader.read(READ_BYTES)
+                except (ConnectionError, OSError):
+                    data = b""
+                connection.last_read = time.monotonic()
+                if not data:
+                    break
+                ctx.add_bytes(self.name, len(data))
+                lines, extras = framer.feed(data)
+                if lines:
+                    batch = self._batch(lines, extras, extra, connection.host)
+                    connection.busy = True
+                    await loop.run_in_executor(executor, ctx.emit, batch)
+                    connection.busy = False
+            lines, extras = framer.flush()
+            if lines:
+                await loop.run_in_executor(
+                    executor, ctx.emit, self._batch(lines, extras, extra, connection.host)
+                )
+        finally:
+            del self._connections[task]
+            writer.close()
+
+    def _describe(self, writer: asyncio.StreamWriter) -> _Connection:
+        if self._unix is not None:
+            return _Connection(_unix_peer(writer), self._local_host, writer)
+        address = writer.get_extra_info("peername")
+        host = address[0] if isinstance(address, tuple) else None
+        return _Connection(format_address(address), host, writer)
+
+    def _batch(self, lines: list[str], extras: Extras, extra: dict[str, Any] | None, host: str | None):
+        if extra is not None:
+            if extras is None:
+                extras = [extra] * len(lines)
+            else:
+                extras = [{**extra, **found} if found else extra for found in extras]
+        return LineBatch(self.name, lines, now_us(), host, extras)
+
+    def _report_refused(self, ctx: SourceContext) -> None:
+        if self._refused:
+            count, self._refused = self._refused, 0
+            ctx.report_error(
+                f"{self.name}: refused {count} connection{'s' if count != 1 else ''}"
+                f" beyond {MAX_CONNECTIONS} open ones"
+            )
+
+
+def _unix_peer(writer: asyncio.StreamWriter) -> str | None:
+    """`pid=… uid=…` of a unix-socket client, from its credentials (Linux)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    with contextlib.suppress(OSError):
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", raw)
+        return f"pid={pid} uid={uid}"
+    return None
