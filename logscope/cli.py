@@ -7,10 +7,10 @@ import os
 import sys
 
 from logscope import __version__
-from logscope.commands import ingest, parse, query
+from logscope.commands import ingest, parse, query, tail
 from logscope.errors import LogscopeError
 
-VERBS = (ingest, query, parse)
+VERBS = (ingest, query, parse, tail)
 
 
 def build_parser() -> argparse.ArgumentParser:

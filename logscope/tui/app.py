@@ -1,0 +1,415 @@
+"""The logscope app: log view, filter bar, alerts and sources beside it, SQL and overview screens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, tzinfo
+from typing import Any, ClassVar
+
+import duckdb
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+
+from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
+from logscope.tui.alerts_panel import PREDICATE_COLUMNS, AlertsPanel, alert_record_ids, pick
+from logscope.tui.detail_screen import DetailScreen
+from logscope.tui.filter_bar import FilterBar
+from logscope.tui.filters import (
+    LEVEL_CHOICES,
+    FilterError,
+    FilterState,
+    looks_like_sql,
+    parse_time_range,
+    text_match,
+)
+from logscope.tui.help_screen import HelpScreen
+from logscope.tui.level_toggles import LevelToggles
+from logscope.tui.live import LiveFeed, SourceLine
+from logscope.tui.log_view import LogView
+from logscope.tui.overview_screen import OverviewScreen
+from logscope.tui.source_toggles import SourceToggles
+from logscope.tui.sql_screen import SqlScreen
+from logscope.tui.store import Histogram, LogReader
+
+NEIGHBOURS = 5
+
+# (action, title, help) for the command palette; the key bindings call the same actions.
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("focus_filter", "Filter", "Filter by a SQL predicate, plain text or /regex/"),
+    ("focus_time_range", "Time range", "Show only a time window: 15m, or START..END"),
+    ("search", "Search", "Highlight matches and jump to the nearest"),
+    ("next_match", "Next match", "Jump to the next search match"),
+    ("previous_match", "Previous match", "Jump to the previous search match"),
+    ("clear_filters", "Clear filters", "Drop filter, time range, search, hidden levels and sources"),
+    ("follow", "Follow", "Jump to the newest record and follow new ones"),
+    ("pause", "Pause following", "Stop following new records"),
+    ("detail", "Detail", "Show the highlighted record in full"),
+    ("focus_alerts", "Alerts", "Go to the alerts panel"),
+    ("focus_sources", "Source toggles", "Go to the source toggles"),
+    ("toggle_sidebar", "Toggle side panel", "Show or hide alerts and sources"),
+    ("sql", "SQL", "Run SQL over the logs table"),
+    ("overview", "Overview", "Histogram by level, sources, rates and drops"),
+    ("help", "Help", "Every key"),
+    ("quit", "Quit", "Leave logscope"),
+)
+
+
+class RecordsCommitted(Message):
+    """The pipeline committed records up to `last_id`. Later notices replace waiting ones."""
+
+    def __init__(self, last_id: int) -> None:
+        super().__init__()
+        self.last_id = last_id
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RecordsCommitted)
+
+
+class SourceError(Message):
+    """A source or the pipeline reported a problem (posted from any thread)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class LogscopeApp(App[None]):
+    """Reads what the pipeline commits from DuckDB; the pipeline runs in its own threads."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "logscope"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("f", "focus_filter", "Filter"),
+        Binding("t", "focus_time_range", "Time", show=False),
+        Binding("slash", "search", "Search"),
+        Binding("c", "clear_filters", "Clear"),
+        Binding("a", "focus_alerts", "Alerts"),
+        Binding("l", "focus_sources", "Sources", show=False),
+        Binding("b", "toggle_sidebar", "Panel", show=False),
+        Binding("s", "sql", "SQL"),
+        Binding("o", "overview", "Overview"),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape", "focus_log", "Log view", show=False),
+        *(
+            Binding(str(number), f"toggle_level('{level}')", f"Toggle {level}", show=False)
+            for number, level in enumerate(LEVEL_CHOICES, start=1)
+        ),
+    ]
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        feed: LiveFeed | None = None,
+        zone: tzinfo = UTC,
+        poll_seconds: float = 1.0,
+        subtitle: str = "",
+    ) -> None:
+        super().__init__()
+        self.reader = LogReader(con)
+        self.feed = feed
+        self.zone = zone
+        self.poll_seconds = poll_seconds
+        self.sub_title = subtitle
+        self.filter_state = FilterState()
+        self.ingest_rate: float | None = None
+        self.alerts_available = False
+        self.polls = 0
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield FilterBar(id="filter-bar")
+        with Horizontal(id="body"):
+            yield LogView(self.reader, self.zone, id="log-view")
+            with Vertical(id="sidebar"):
+                yield AlertsPanel(self.zone, id="alerts")
+                yield SourceToggles(id="sources")
+        yield Label("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sources", SourceToggles).border_title = "Sources"
+        self.install_screen(SqlScreen(self.reader), "sql")
+        self.install_screen(OverviewScreen(self.zone), "overview")
+        self.log_view.load()
+        self.log_view.focus()
+        self.poll_now()
+        if self.feed is not None:
+            self.feed.connect(self._notify_committed)
+        if self.poll_seconds > 0:
+            self.set_interval(self.poll_seconds, self.poll)
+
+    @property
+    def log_view(self) -> LogView:
+        return self.query_one("#log-view", LogView)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter-bar", FilterBar)
+
+    # --- from the pipeline (writer thread) --------------------------------------------------
+
+    def _notify_committed(self, last_id: int) -> None:
+        self.post_message(RecordsCommitted(last_id))
+
+    def on_records_committed(self, message: RecordsCommitted) -> None:
+        self.log_view.records_committed(message.last_id)
+
+    def report_error(self, text: str) -> None:
+        """Show a source's error as a notification; safe to call from any thread."""
+        self.post_message(SourceError(text))
+
+    def on_source_error(self, message: SourceError) -> None:
+        self.notify(message.text, title="source error", severity="error", timeout=10)
+
+    # --- periodic: alerts, sources, overview (read in a worker thread) ----------------------
+
+    def poll(self) -> None:
+        self.poll_worker()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def poll_worker(self) -> None:
+        reader = self.reader.for_thread()
+        try:
+            snapshot = self._read_snapshot(reader)
+        except duckdb.Error:
+            return
+        finally:
+            reader.close()
+        self.call_from_thread(self._apply_snapshot, *snapshot)
+
+    def poll_now(self) -> None:
+        """Read alerts, sources and the overview on this thread (at start, and from tests)."""
+        self._apply_snapshot(*self._read_snapshot(self.reader))
+        if self.feed is not None:
+            self.log_view.records_committed(self.feed.last_id)
+
+    def _read_snapshot(self, reader: LogReader):
+        alerts_available = reader.has_table("alerts")
+        alerts = reader.alerts() if alerts_available else []
+        counts = reader.source_counts()
+        histogram = None
+        overview = self._overview_screen()
+        if overview is not None:
+            histogram = reader.histogram(self.filter_state, overview.histogram_columns)
+        return alerts_available, alerts, counts, histogram
+
+    def _overview_screen(self) -> OverviewScreen | None:
+        screen = self.screen
+        return screen if isinstance(screen, OverviewScreen) else None
+
+    def _apply_snapshot(
+        self,
+        alerts_available: bool,
+        alerts: list[dict[str, Any]],
+        counts: dict[str, int],
+        histogram: Histogram | None,
+    ) -> None:
+        self.polls += 1
+        self.alerts_available = alerts_available
+        self.query_one("#alerts", AlertsPanel).show_alerts(alerts, alerts_available)
+        self.query_one("#sources", SourceToggles).show_sources(counts)
+        if self.feed is not None:
+            sources, self.ingest_rate = self.feed.sample(counts)
+        else:
+            sources = [SourceLine(name, count) for name, count in counts.items()]
+        overview = self._overview_screen()
+        if overview is not None:
+            overview.show_histogram(histogram)
+            overview.show_sources(sources, self.ingest_rate, sum(counts.values()))
+        self._update_status()
+
+    # --- messages from the widgets ----------------------------------------------------------
+
+    def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
+        self._update_status()
+
+    def on_log_view_record_chosen(self, message: LogView.RecordChosen) -> None:
+        self.show_detail(message.row.id)
+
+    def on_log_view_search_result(self, message: LogView.SearchResult) -> None:
+        if not message.found:
+            self.notify(f"no match for {message.text!r}", severity="warning", timeout=3)
+
+    def on_filter_bar_filter_submitted(self, message: FilterBar.FilterSubmitted) -> None:
+        try:
+            state = self._filter_from(message.text, message.time_range)
+        except FilterError as exc:
+            self.filter_bar.show_error(str(exc))
+            return
+        self.filter_bar.show_error(None)
+        self.apply_filter(state)
+        self.log_view.focus()
+
+    def on_filter_bar_search_submitted(self, message: FilterBar.SearchSubmitted) -> None:
+        try:
+            match = text_match(message.text) if message.text else None
+        except FilterError as exc:
+            self.filter_bar.show_error(str(exc))
+            return
+        self.filter_bar.show_error(None)
+        self.log_view.focus()
+        self.log_view.set_search(match)
+
+    def on_level_toggles_toggled(self, message: LevelToggles.Toggled) -> None:
+        self.action_toggle_level(message.level)
+
+    def on_source_toggles_hidden_changed(self, message: SourceToggles.HiddenChanged) -> None:
+        self.apply_filter(self.filter_state.with_changes(hidden_sources=message.hidden))
+
+    def on_alerts_panel_alert_chosen(self, message: AlertsPanel.AlertChosen) -> None:
+        self.filter_to_alert(message.alert)
+
+    # --- what the view shows ----------------------------------------------------------------
+
+    def _filter_from(self, text: str, time_range: str) -> FilterState:
+        predicate, match = None, None
+        if text:
+            try:
+                self.reader.check_predicate(text)
+                predicate = text
+            except FilterError:
+                if looks_like_sql(text):
+                    raise
+                match = text_match(text)
+        return self.filter_state.with_changes(
+            predicate=predicate,
+            text=match,
+            time_range=parse_time_range(time_range, self.zone),
+            record_ids=None,
+            label=None,
+        )
+
+    def apply_filter(self, state: FilterState) -> None:
+        self.filter_state = state
+        self.filter_bar.levels.show_hidden(state.hidden_levels)
+        self.log_view.set_filter(state)
+        self._update_status()
+
+    def filter_to_alert(self, alert: dict[str, Any]) -> None:
+        """Show the records behind an alert: its example ids, else its rule's predicate."""
+        name = pick(alert, ALERT_NAME_COLUMNS, "alert")
+        ids = alert_record_ids(alert)
+        if ids:
+            state = FilterState(record_ids=tuple(ids), label=f"alert {name}: {len(ids)} records")
+            self.filter_bar.set_filter_text("")
+        else:
+            predicate = pick(alert, PREDICATE_COLUMNS)
+            if not predicate or not self.reader.is_predicate(str(predicate)):
+                self.notify(f"alert {name} names no records", severity="warning")
+                return
+            state = FilterState(predicate=str(predicate), label=f"alert {name}")
+            self.filter_bar.set_filter_text(str(predicate))
+        self.apply_filter(state)
+        self.log_view.focus()
+
+    def show_detail(self, record_id: int) -> None:
+        record = self.reader.record(record_id)
+        if record is None:
+            return
+        before, after = self.reader.neighbours(record["source"], record["ts_us"], record_id, NEIGHBOURS)
+        self.push_screen(DetailScreen(record, before, after, self.zone))
+
+    def _update_status(self) -> None:
+        view = self.log_view
+        parts = [
+            "▶ following" if view.following else "⏸ paused · End resumes",
+            f"{view.cursor + 1:,}/{view.total:,}" if view.total else "no records",
+        ]
+        described = self.filter_state.describe()
+        if described:
+            parts.append(f"filter: {described}")
+        if view.search is not None:
+            parts.append(f"search: {view.search.pattern}")
+        if self.ingest_rate is not None:
+            parts.append(f"{self.ingest_rate:,.0f} rec/s")
+        status = self.query_one("#status", Label)
+        status.update(" · ".join(parts))
+        status.set_class(not view.following, "-paused")
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_focus_filter(self) -> None:
+        self.filter_bar.focus_filter()
+
+    def action_focus_time_range(self) -> None:
+        self.filter_bar.focus_time_range()
+
+    def action_search(self) -> None:
+        self.filter_bar.focus_search()
+
+    def action_next_match(self) -> None:
+        self.log_view.action_next_match(True)
+
+    def action_previous_match(self) -> None:
+        self.log_view.action_next_match(False)
+
+    def action_follow(self) -> None:
+        self.log_view.action_follow()
+
+    def action_pause(self) -> None:
+        self.log_view.following = False
+        self._update_status()
+
+    def action_detail(self) -> None:
+        self.log_view.action_choose()
+
+    def action_focus_log(self) -> None:
+        self.log_view.focus()
+
+    def action_focus_alerts(self) -> None:
+        self._show_sidebar(True)
+        self.query_one("#alerts OptionList").focus()
+
+    def action_focus_sources(self) -> None:
+        self._show_sidebar(True)
+        self.query_one("#sources", SourceToggles).focus()
+
+    def action_toggle_sidebar(self) -> None:
+        self._show_sidebar(not self.query_one("#sidebar").display)
+
+    def _show_sidebar(self, shown: bool) -> None:
+        self.query_one("#sidebar").display = shown
+
+    def action_toggle_level(self, level: str) -> None:
+        hidden = set(self.filter_state.hidden_levels)
+        hidden.symmetric_difference_update({level})
+        self.apply_filter(self.filter_state.with_changes(hidden_levels=frozenset(hidden)))
+
+    def action_clear_filters(self) -> None:
+        self.filter_bar.set_filter_text("")
+        self.filter_bar.show_error(None)
+        self.filter_bar.query_one("#search").value = ""
+        sources = self.query_one("#sources", SourceToggles)
+        sources.select_all()
+        self.log_view.set_search(None)
+        self.apply_filter(FilterState())
+
+    def action_sql(self) -> None:
+        self.push_screen("sql")
+
+    def action_overview(self) -> None:
+        self.push_screen("overview")
+        self.call_after_refresh(self.poll)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action in the command palette, then Textual's own (theme, keys, screenshot)."""
+        for action, title, help_text in ACTIONS:
+            yield SystemCommand(title, help_text, lambda action=action: self.run_action(action))
+        for level in LEVEL_CHOICES:
+            yield SystemCommand(
+                f"Toggle level {level}",
+                f"Show or hide {level} records",
+                lambda level=level: self.action_toggle_level(level),
+            )
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,75 @@
+"""The filter bar: a filter (SQL predicate, text or /regex/), a time range, level chips, search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Label
+
+from logscope.tui.level_toggles import LevelToggles
+
+
+class FilterBar(Vertical):
+    """Posts FilterSubmitted / SearchSubmitted; the app validates and calls show_error on failure."""
+
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
+
+    class FilterSubmitted(Message):
+        def __init__(self, text: str, time_range: str) -> None:
+            super().__init__()
+            self.text = text
+            self.time_range = time_range
+
+    class SearchSubmitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="filter-row"):
+            yield Input(
+                placeholder="filter: level = 'error' AND source LIKE '%api%'  ·  text  ·  /regex/",
+                id="filter",
+            )
+            yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range")
+        with Horizontal(id="toggle-row"):
+            yield LevelToggles(id="levels")
+            yield Input(placeholder="search (n / N)", id="search")
+        yield Label("", id="filter-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "search":
+            self.post_message(self.SearchSubmitted(event.value.strip()))
+        else:
+            self.post_message(
+                self.FilterSubmitted(
+                    self.query_one("#filter", Input).value.strip(),
+                    self.query_one("#time-range", Input).value.strip(),
+                )
+            )
+
+    def show_error(self, message: str | None) -> None:
+        label = self.query_one("#filter-error", Label)
+        label.update(message or "")
+        label.set_class(bool(message), "-shown")
+
+    def set_filter_text(self, text: str, time_range: str = "") -> None:
+        self.query_one("#filter", Input).value = text
+        self.query_one("#time-range", Input).value = time_range
+
+    def focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def focus_time_range(self) -> None:
+        self.query_one("#time-range", Input).focus()
+
+    @property
+    def levels(self) -> LevelToggles:
+        return self.query_one(LevelToggles)

@@ -1,0 +1,56 @@
+"""`?`: every key, what it does."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓ / j k", "move the cursor (moving up pauses following)"),
+    ("PgUp PgDn / space", "page up / down"),
+    ("Home / g", "first record"),
+    ("End / G", "last record, resume following"),
+    ("Enter", "detail view: raw text, fields, format, neighbours"),
+    ("f", "filter: a SQL predicate (level = 'error'), plain text, or /regex/"),
+    ("t", "time range: 15m (last 15 minutes of data), START..END in ISO 8601"),
+    ("1 … 9", "show / hide a level (9 = records without a level)"),
+    ("/", "search: highlight matches and jump to the nearest"),
+    ("n / N", "next / previous match"),
+    ("c", "clear filter, time range, search and alert selection"),
+    ("a", "alerts panel (Enter filters the view to the alert's records)"),
+    ("l", "source toggles (space shows / hides a source)"),
+    ("b", "show / hide the side panel"),
+    ("s", "SQL screen (Escape returns)"),
+    ("o", "overview: histogram by level, sources, rates, drops"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("Escape", "back to the log view"),
+    ("q", "quit"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """A table of the keys."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen VerticalScroll {
+        width: 86; height: auto; max-height: 90%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="logscope tail — keys", expand=True, show_edge=False)
+        table.add_column("key", style="bold cyan", no_wrap=True)
+        table.add_column("does")
+        for key, does in KEYS:
+            table.add_row(key, does)
+        with VerticalScroll():
+            yield Static(table)

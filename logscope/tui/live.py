@@ -1,0 +1,82 @@
+"""The link from a running pipeline to the app: commit notices and per-source rates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from logscope.pipeline import Pipeline
+from logscope.record import Record
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One row of the sources table."""
+
+    name: str
+    records: int
+    lines: int | None = None
+    bytes: int | None = None
+    rate: float | None = None  # lines per second since the previous sample
+    errors: int | None = None
+    drops: int | None = None
+    done: bool = False
+
+
+class LiveFeed:
+    """Subscribes to the pipeline; calls `notify(last_id)` from the writer thread after each commit.
+
+    The callback only hands over the newest id: the app coalesces notices and reads the rows itself.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.last_id = 0
+        self.committed = 0
+        self._notify: Callable[[int], None] | None = None
+        self._previous: dict[str, tuple[float, int]] = {}
+        self._total_previous: tuple[float, int] | None = None
+        pipeline.subscribe(self._on_records)
+
+    def connect(self, notify: Callable[[int], None]) -> None:
+        self._notify = notify
+
+    def _on_records(self, records: list[Record]) -> None:
+        if not records:
+            return
+        self.last_id = max(self.last_id, records[-1].id)
+        self.committed += len(records)
+        if self._notify is not None:
+            self._notify(self.last_id)
+
+    def sample(self, record_counts: dict[str, int]) -> tuple[list[SourceLine], float]:
+        """The sources with their rates since the last sample, and the overall ingest rate."""
+        now = time.monotonic()
+        lines = []
+        names = sorted(set(record_counts) | set(self.pipeline.stats))
+        for name in names:
+            stats = self.pipeline.stats.get(name)
+            if stats is None:
+                lines.append(SourceLine(name, record_counts.get(name, 0)))
+                continue
+            before = self._previous.get(name)
+            rate = (stats.lines - before[1]) / (now - before[0]) if before and now > before[0] else None
+            self._previous[name] = (now, stats.lines)
+            lines.append(
+                SourceLine(
+                    name,
+                    record_counts.get(name, 0),
+                    stats.lines,
+                    stats.bytes,
+                    rate,
+                    stats.errors,
+                    stats.drops,
+                    stats.done,
+                )
+            )
+        total = self.committed
+        previous = self._total_previous
+        rate = (total - previous[1]) / (now - previous[0]) if previous and now > previous[0] else 0.0
+        self._total_previous = (now, total)
+        return lines, rate

@@ -1,0 +1,249 @@
+"""The log view: the filtered, merged stream in time order, read page by page from DuckDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, tzinfo
+from typing import ClassVar
+
+from rich.segment import Segment
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from logscope.tui.filters import FilterState, TextMatch
+from logscope.tui.rendering import render_line
+from logscope.tui.store import LogReader, Row
+
+# Rows fetched around the viewport: this many screens above and below it.
+WINDOW_SCREENS = 2
+
+
+class LogView(ScrollView, can_focus=True):
+    """Shows `total` rows; holds only a window of them, fetched when the viewport moves."""
+
+    DEFAULT_CSS = """
+    LogView { overflow-x: hidden; overflow-y: scroll; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"log-view--cursor"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "follow", "Follow"),
+        Binding("enter", "choose", "Detail"),
+        Binding("n", "next_match(True)", "Next match", show=False),
+        Binding("N", "next_match(False)", "Prev match", show=False),
+    ]
+
+    following: reactive[bool] = reactive(True)
+    cursor: reactive[int] = reactive(-1, always_update=True)
+
+    class StatusChanged(Message):
+        """The counts, cursor or follow state changed (for the status line)."""
+
+        def __init__(self, total: int, cursor: int, following: bool) -> None:
+            super().__init__()
+            self.total = total
+            self.cursor = cursor
+            self.following = following
+
+    class RecordChosen(Message):
+        """Enter was pressed on a row."""
+
+        def __init__(self, row: Row) -> None:
+            super().__init__()
+            self.row = row
+
+    class SearchResult(Message):
+        """A search found nothing (or found something) in the filtered records."""
+
+        def __init__(self, found: bool, text: str) -> None:
+            super().__init__()
+            self.found = found
+            self.text = text
+
+    def __init__(self, reader: LogReader, zone: tzinfo = UTC, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.reader = reader
+        self.zone = zone
+        self.state = FilterState()
+        self.search: TextMatch | None = None
+        self._search_pattern = None
+        self.total = 0
+        self.last_id = 0
+        self._window_start = 0
+        self._window: list[Row] = []
+        self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+
+    # --- methods the app calls -----------------------------------------------------------
+
+    def load(self, last_id: int | None = None) -> None:
+        """Count everything up to `last_id` (default: the newest) and show the end."""
+        self.last_id = self.reader.max_id() if last_id is None else last_id
+        self.total = self.reader.count(self.state, 0, self.last_id)
+        self._reset_window()
+        self.following = True
+        self._show_end()
+
+    def set_filter(self, state: FilterState) -> None:
+        self.state = state
+        self.load(self.last_id)
+
+    def set_search(self, match: TextMatch | None) -> None:
+        """Highlight `match` and jump to the nearest hit (backwards when following)."""
+        self.search = match
+        self._search_pattern = match.compiled() if match else None
+        self._strips.clear()
+        self.refresh()
+        if match is not None:
+            self.action_next_match(not self.following)
+
+    def records_committed(self, last_id: int) -> None:
+        """New records up to `last_id` are in the store: count those the filter keeps."""
+        if last_id <= self.last_id:
+            return
+        added = self.reader.count(self.state, self.last_id, last_id)
+        self.last_id = last_id
+        if not added:
+            return
+        self.total += added
+        self.virtual_size = Size(0, self.total)
+        if self.following:
+            self._reset_window()
+            self._show_end()
+        else:
+            self._post_status()
+
+    def current_row(self) -> Row | None:
+        return self._row(self.cursor) if 0 <= self.cursor < self.total else None
+
+    def rows_on_screen(self) -> list[Row]:
+        """The rows in the viewport, top to bottom (for tests and the status line)."""
+        top = int(self.scroll_y)
+        return [row for index in range(top, top + self.size.height) if (row := self._row(index))]
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_cursor(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_cursor(self.cursor + direction * max(1, self.size.height - 1))
+
+    def action_first(self) -> None:
+        self._move_cursor(0)
+
+    def action_follow(self) -> None:
+        self.following = True
+        self._reset_window()
+        self._show_end()
+
+    def action_choose(self) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.post_message(self.RecordChosen(row))
+
+    def action_next_match(self, forward: bool) -> None:
+        if self.search is None:
+            return
+        row = self.current_row()
+        ts, record_id = (row.ts, row.id) if row else ((-(2**62), 0) if forward else (2**62, 2**62))
+        found = self.reader.find(self.state, self.search, ts, record_id, forward)
+        if found is None:
+            found = self.reader.find(self.state, self.search, ts, record_id, not forward)
+        self.post_message(self.SearchResult(found is not None, self.search.pattern))
+        if found is not None:
+            self._move_cursor(self.reader.position(self.state, *found))
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _move_cursor(self, index: int) -> None:
+        if self.total == 0:
+            return
+        index = max(0, min(self.total - 1, index))
+        if self.following and index != self.total - 1:
+            self.following = False
+        self.cursor = index
+        height = max(1, self.scrollable_content_region.height)
+        if index < self.scroll_y:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= self.scroll_y + height:
+            self.scroll_to(y=index - height + 1, animate=False, immediate=True)
+        self._post_status()
+
+    def _show_end(self) -> None:
+        self.virtual_size = Size(0, self.total)
+        self.cursor = self.total - 1
+        height = max(1, self.scrollable_content_region.height)
+        self.scroll_to(y=max(0, self.total - height), animate=False, immediate=True)
+        self.refresh()
+        self._post_status()
+
+    def _post_status(self) -> None:
+        self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
+
+    def _reset_window(self) -> None:
+        self._window = []
+        self._window_start = 0
+        self._strips.clear()
+
+    def _row(self, index: int) -> Row | None:
+        if index < 0 or index >= self.total:
+            return None
+        offset = index - self._window_start
+        if not 0 <= offset < len(self._window):
+            height = max(1, self.size.height)
+            start = max(0, index - WINDOW_SCREENS * height)
+            self._window = self.reader.page(self.state, start, (2 * WINDOW_SCREENS + 1) * height)
+            self._window_start = start
+            offset = index - start
+            if not 0 <= offset < len(self._window):
+                return None
+        return self._window[offset]
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.following and new < old and new < self.max_scroll_y:
+            self.following = False
+            self._post_status()
+
+    def watch_following(self, following: bool) -> None:
+        self.set_class(not following, "-paused")
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(0, self.total)
+        self._reset_window()
+        if self.following:
+            self._show_end()
+
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_y) + y
+        width = self.scrollable_content_region.width
+        row = self._row(index)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        selected = index == self.cursor
+        key = (row.id, width, selected, self._search_pattern)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._render_row(row, width, selected)
+            self._strips[key] = strip
+        return strip
+
+    def _render_row(self, row: Row, width: int, selected: bool) -> Strip:
+        text = render_line(row.ts, row.source, row.level, row.message, self.zone, self._search_pattern)
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = list(text.render(self.app.console))
+        strip = Strip(Segment.apply_style(segments, self.rich_style), width).crop(0, width)
+        if selected:
+            strip = strip.apply_style(self.get_component_rich_style("log-view--cursor"))
+        return strip

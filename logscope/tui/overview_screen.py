@@ -1,0 +1,80 @@
+"""The overview: records per time bucket by level, the sources with rates and drops, the ingest rate."""
+
+from __future__ import annotations
+
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+
+from logscope.tui.histogram import HistogramChart
+from logscope.tui.live import SourceLine
+from logscope.tui.store import Histogram
+
+SOURCE_COLUMNS = ("source", "records", "lines read", "bytes", "lines/s", "errors", "drops", "state")
+
+
+def human_bytes(count: int | None) -> str:
+    if count is None:
+        return "-"
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} TB"
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+class OverviewScreen(Screen[None]):
+    """The app fills it with `show_*`; it refreshes while open."""
+
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,o", "app.pop_screen", "Back to logs")]
+
+    def __init__(self, zone: tzinfo = UTC) -> None:
+        super().__init__()
+        self.zone = zone
+
+    def compose(self) -> ComposeResult:
+        yield Label("Records per time bucket, by level (current filter)", classes="title")
+        yield HistogramChart(self.zone, id="histogram")
+        yield Label("", id="overview-totals")
+        yield Label("Sources", classes="title")
+        yield DataTable(id="sources-table", zebra_stripes=True, cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*SOURCE_COLUMNS)
+
+    @property
+    def histogram_columns(self) -> int:
+        return self.query_one(HistogramChart).columns
+
+    def show_histogram(self, histogram: Histogram | None) -> None:
+        self.query_one(HistogramChart).show(histogram)
+
+    def show_sources(self, sources: list[SourceLine], ingest_rate: float | None, total: int) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for line in sources:
+            state = "" if line.lines is None else ("ended" if line.done else "reading")
+            table.add_row(
+                line.name,
+                number(line.records),
+                number(line.lines),
+                human_bytes(line.bytes),
+                number(line.rate, 1),
+                number(line.errors),
+                number(line.drops),
+                state,
+            )
+        rate = "-" if ingest_rate is None else f"{ingest_rate:,.0f} records/s"
+        self.query_one("#overview-totals", Label).update(f"{total:,} records stored · ingest rate {rate}")

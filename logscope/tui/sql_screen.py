@@ -1,0 +1,94 @@
+"""The SQL screen: DuckDB SQL over the store, run off the UI thread, results in a table."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label
+
+from logscope.tui.history_input import HistoryInput
+from logscope.tui.store import LogReader, one_line_error
+
+MAX_ROWS = 1000
+EXAMPLE = "SELECT level, count(*) FROM logs GROUP BY level ORDER BY 2 DESC"
+
+
+def cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    text = str(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+class SqlScreen(Screen[None]):
+    """Type a statement, Enter runs it; Up/Down recall earlier ones; Escape goes back."""
+
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back to logs")]
+
+    def __init__(self, reader: LogReader) -> None:
+        super().__init__()
+        self.reader = reader
+        self.running = False
+        self.last_seconds = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Label("SQL over the logs table (DuckDB) · Enter runs · ↑/↓ history", id="sql-title")
+        yield HistoryInput(placeholder=EXAMPLE, id="sql-input")
+        yield Label("", id="sql-status")
+        yield DataTable(id="sql-results", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(HistoryInput).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        sql = event.value.strip() or EXAMPLE
+        history = self.query_one(HistoryInput)
+        history.remember(sql)
+        history.value = sql
+        self.show_status("running…", error=False)
+        self.running = True
+        self.run_query(sql)
+
+    @work(thread=True, exclusive=True, group="sql")
+    def run_query(self, sql: str) -> None:
+        reader = self.reader.for_thread()
+        started = time.perf_counter()
+        try:
+            columns, rows, more = reader.run_sql(sql, MAX_ROWS)
+        except duckdb.Error as exc:
+            self.app.call_from_thread(self.show_error, one_line_error(exc))
+            return
+        finally:
+            reader.close()
+        seconds = time.perf_counter() - started
+        self.app.call_from_thread(self.show_results, columns, rows, more, seconds)
+
+    def show_results(self, columns: list[str], rows: list[tuple], more: bool, seconds: float) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        table.add_rows([[cell(value) for value in row] for row in rows])
+        shown = f"first {len(rows):,} rows" if more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
+        self.show_status(shown, error=False)
+        self.last_seconds = seconds
+        self.running = False
+
+    def show_error(self, message: str) -> None:
+        self.query_one(DataTable).clear(columns=True)
+        self.show_status(message, error=True)
+        self.running = False
+
+    def show_status(self, message: str, error: bool) -> None:
+        status = self.query_one("#sql-status", Label)
+        status.update(message)
+        status.set_class(error, "-error")

@@ -1,0 +1,255 @@
+"""The read side of the TUI: every query the views run against the `logs` (and `alerts`) tables.
+
+One `LogReader` belongs to one thread (DuckDB cursors are per-thread); the UI thread owns the
+main one, workers open their own with `LogReader.for_thread()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import orjson
+
+from logscope.tui.filters import FilterError, FilterState, TextMatch
+
+VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format"
+_ORDER = "ORDER BY ts, id"
+# The alerts table column to show the newest first by, most telling first.
+ORDER_COLUMNS = ("last_at", "fired_at", "first_at", "ts", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the log view."""
+
+    id: int
+    ts: int
+    source: str
+    level: str | None
+    message: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Record counts per time bucket and level."""
+
+    start_us: int
+    bucket_us: int
+    counts: dict[str | None, list[int]]
+
+    @property
+    def buckets(self) -> int:
+        return max((len(v) for v in self.counts.values()), default=0)
+
+
+def one_line_error(exc: Exception) -> str:
+    """DuckDB's message, first line only (the rest is a caret drawing)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+class LogReader:
+    """Queries for the views, on one cursor of the pipeline's connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self.cursor = con.cursor()
+        self.cursor.execute("SET TimeZone = 'UTC'")
+
+    def for_thread(self) -> LogReader:
+        """A reader with its own cursor, for use in another thread."""
+        return LogReader(self._con)
+
+    def close(self) -> None:
+        self.cursor.close()
+
+    def _all(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self.cursor.execute(sql, params or []).fetchall()
+
+    def _one(self, sql: str, params: list | None = None) -> tuple:
+        return self.cursor.execute(sql, params or []).fetchone()
+
+    # --- filters ------------------------------------------------------------------------
+
+    def check_predicate(self, predicate: str) -> None:
+        """Raise FilterError unless `predicate` is a boolean SQL expression over the logs columns."""
+        if ";" in predicate:
+            raise FilterError("a filter is one expression, without ';'")
+        try:
+            described = self._all(f"DESCRIBE SELECT ({predicate}) AS keep FROM logs")
+        except duckdb.Error as exc:
+            raise FilterError(one_line_error(exc)) from exc
+        if described[0][1] != "BOOLEAN":
+            raise FilterError(f"not a condition: {predicate!r} is {described[0][1]}, not BOOLEAN")
+
+    def is_predicate(self, text: str) -> bool:
+        try:
+            self.check_predicate(text)
+        except FilterError:
+            return False
+        return True
+
+    def newest_us(self) -> int | None:
+        return self._one("SELECT epoch_us(max(ts)) FROM logs")[0]
+
+    def _where(self, state: FilterState, extra: str = "", extra_params: list | None = None):
+        newest = self.newest_us() if state.time_range.last_us is not None else None
+        where, params = state.where(newest)
+        if extra:
+            where = f"({where}) AND {extra}"
+            params = params + (extra_params or [])
+        return where, params
+
+    # --- the log view -------------------------------------------------------------------
+
+    def count(self, state: FilterState, after_id: int = 0, upto_id: int | None = None) -> int:
+        """Records the filter keeps, optionally only those with after_id < id <= upto_id."""
+        extra, extra_params = "id > ?", [after_id]
+        if upto_id is not None:
+            extra += " AND id <= ?"
+            extra_params.append(upto_id)
+        where, params = self._where(state, extra, extra_params)
+        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
+
+    def max_id(self) -> int:
+        return self._one("SELECT coalesce(max(id), 0) FROM logs")[0]
+
+    def page(self, state: FilterState, offset: int, limit: int) -> list[Row]:
+        """`limit` rows from position `offset` in time order (ids first, then their columns)."""
+        if limit <= 0:
+            return []
+        where, params = self._where(state)
+        ids = [
+            row[0]
+            for row in self._all(
+                f"SELECT id FROM logs WHERE {where} {_ORDER} LIMIT ? OFFSET ?",
+                [*params, limit, max(0, offset)],
+            )
+        ]
+        return self.rows_by_id(ids)
+
+    def rows_by_id(self, ids: list[int]) -> list[Row]:
+        if not ids:
+            return []
+        found = {
+            row[0]: Row(*row)
+            for row in self._all(f"SELECT {VIEW_COLUMNS} FROM logs WHERE id IN ({','.join(map(str, ids))})")
+        }
+        return [found[i] for i in ids if i in found]
+
+    def position(self, state: FilterState, ts: int, record_id: int) -> int:
+        """The index in the filtered view of the record at (ts, id)."""
+        where, params = self._where(
+            state,
+            "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))",
+            [ts, ts, record_id],
+        )
+        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
+
+    def find(self, state: FilterState, match: TextMatch, ts: int, record_id: int, forward: bool):
+        """The (ts, id) of the next (or previous) record after (ts, id) that `match` matches."""
+        sql, values = match.sql()
+        if forward:
+            after = "(ts > make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id > ?))"
+            order = "ORDER BY ts, id"
+        else:
+            after = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
+            order = "ORDER BY ts DESC, id DESC"
+        where, params = self._where(state, f"{sql} AND {after}", [*values, ts, ts, record_id])
+        row = self._one(f"SELECT epoch_us(ts), id FROM logs WHERE {where} {order} LIMIT 1", params)
+        return (row[0], row[1]) if row else None
+
+    # --- the detail view ----------------------------------------------------------------
+
+    def record(self, record_id: int) -> dict[str, Any] | None:
+        """Every column of one record; `fields` decoded."""
+        result = self.cursor.execute(
+            "SELECT id, ts, received_at, source, host, format, level, message, fields, raw"
+            " FROM logs WHERE id = ?",
+            [record_id],
+        )
+        row = result.fetchone()
+        if row is None:
+            return None
+        record = dict(zip([c[0] for c in result.description], row, strict=True))
+        record["ts_us"] = self._one("SELECT epoch_us(ts) FROM logs WHERE id = ?", [record_id])[0]
+        if record["fields"]:
+            record["fields"] = orjson.loads(record["fields"])
+        return record
+
+    def neighbours(self, source: str, ts: int, record_id: int, count: int) -> tuple[list[Row], list[Row]]:
+        """Up to `count` records before and after (ts, id) in the same source, in time order."""
+        before = self._all(
+            f"SELECT {VIEW_COLUMNS} FROM logs WHERE source = ? AND (ts < make_timestamptz(?::BIGINT)"
+            " OR (ts = make_timestamptz(?::BIGINT) AND id < ?)) ORDER BY ts DESC, id DESC LIMIT ?",
+            [source, ts, ts, record_id, count],
+        )
+        after = self._all(
+            f"SELECT {VIEW_COLUMNS} FROM logs WHERE source = ? AND (ts > make_timestamptz(?::BIGINT)"
+            " OR (ts = make_timestamptz(?::BIGINT) AND id > ?)) ORDER BY ts, id LIMIT ?",
+            [source, ts, ts, record_id, count],
+        )
+        return [Row(*r) for r in reversed(before)], [Row(*r) for r in after]
+
+    # --- the overview -------------------------------------------------------------------
+
+    def histogram(self, state: FilterState, buckets: int) -> Histogram | None:
+        """Counts per level in `buckets` equal slices of the filtered records' time span."""
+        where, params = self._where(state)
+        span = self._one(f"SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM logs WHERE {where}", params)
+        if span[0] is None or buckets <= 0:
+            return None
+        start, end = span
+        bucket_us = max(1_000_000, -(-(end - start + 1) // buckets))
+        rows = self._all(
+            f"SELECT (epoch_us(ts) - ?) // ? AS bucket, level, count(*) FROM logs WHERE {where} GROUP BY ALL",
+            [start, bucket_us, *params],
+        )
+        used = max((row[0] for row in rows), default=0) + 1
+        counts: dict[str | None, list[int]] = {}
+        for bucket, level, count in rows:
+            counts.setdefault(level, [0] * used)[bucket] = count
+        return Histogram(start, bucket_us, counts)
+
+    def source_counts(self) -> dict[str, int]:
+        return dict(self._all("SELECT source, count(*) FROM logs GROUP BY source ORDER BY source"))
+
+    # --- alerts ---------------------------------------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        return bool(
+            self._one("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])[0]
+        )
+
+    def alert_columns(self) -> list[str]:
+        return [
+            row[0]
+            for row in self._all(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts'"
+                " ORDER BY ordinal_position"
+            )
+        ]
+
+    def alerts(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest alerts as dicts of their columns; [] when there is no alerts table."""
+        if not self.has_table("alerts"):
+            return []
+        columns = self.alert_columns()
+        order = next((c for c in ORDER_COLUMNS if c in columns), columns[0])
+        result = self.cursor.execute(f"SELECT * FROM alerts ORDER BY {order} DESC LIMIT ?", [limit])
+        names = [c[0] for c in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+    # --- the SQL screen -------------------------------------------------------------------
+
+    def run_sql(self, sql: str, limit: int) -> tuple[list[str], list[tuple], bool]:
+        """Columns, up to `limit` rows, and whether there were more."""
+        result = self.cursor.execute(sql)
+        if result.description is None:
+            return [], [], False
+        columns = [c[0] for c in result.description]
+        rows = result.fetchmany(limit + 1)
+        return columns, rows[:limit], len(rows) > limit
