@@ -20,6 +20,8 @@ from logscope.store.writer import LogWriter
 QUEUE_BATCHES = 64
 FLUSH_ROWS = 50_000
 FLUSH_SECONDS = 0.1
+# After a stop request, the run ends once no source has handed anything over for this long.
+STOP_QUIET_SECONDS = 0.5
 
 RecordsCallback = Callable[[list[Record]], None]
 
@@ -166,6 +168,15 @@ class Pipeline:
         """Stop reading; what was read is parsed, written and committed before the run ends."""
         self.stop.set()
 
+    def _wait_for_items(self, seconds: float) -> bool:
+        """Whether something arrives in the queue within `seconds`."""
+        end = time.monotonic() + seconds
+        while self._queue.empty():
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.01)
+        return True
+
     # --- internals -------------------------------------------------------------------------
 
     def _stats_for(self, source: str) -> SourceStats:
@@ -233,12 +244,16 @@ class Pipeline:
             if due or (checkpoints and not pending) or (running == 0 and (pending or checkpoints)):
                 self._flush(pending, list(checkpoints.values()))
                 pending, checkpoints = [], {}
-            if self.stop.is_set() and self._queue.empty() and not pending:
-                # Give sources a moment to hand over what they hold; anything later is not
-                # checkpointed, so a file source reads it again on the next run.
-                time.sleep(0.05)
-                if self._queue.empty():
-                    break
+            # Give sources a moment to hand over what they hold (listeners read what their clients
+            # already sent); the run ends once none has for STOP_QUIET_SECONDS. Anything later is
+            # not checkpointed, so a file source reads it again on the next run.
+            if (
+                self.stop.is_set()
+                and self._queue.empty()
+                and not pending
+                and not self._wait_for_items(STOP_QUIET_SECONDS)
+            ):
+                break
 
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:

@@ -6,7 +6,6 @@ import glob
 import os
 from dataclasses import dataclass, field
 
-from logscope.errors import LogscopeError
 from logscope.record import Checkpoint
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader, StdinReader
