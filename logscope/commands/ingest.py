@@ -14,6 +14,7 @@ from logscope.commands.common import (
     on_stop_signals,
     warn,
 )
+from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.spec import FollowOptions, expand_sources
@@ -28,7 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="read log files, directories, globs or stdin into the database",
         description="Read every source to its end, store each line as a record, print a summary.",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file, directory, glob, or - for stdin")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="file, directory, glob, - for stdin; with --follow also tcp://, udp://, unix://,"
+        ' unixgram:// listeners and cmd:"COMMAND ARGS" (docs/sources.md)',
+    )
     add_db_option(parser)
     add_parse_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
@@ -39,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " resumes exactly where the last run stopped",
     )
     add_start_options(parser, from_start_default=True)
+    add_service_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -75,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         expansion = expand_sources(args.sources, follow)
         for error in expansion.errors:
             warn(f"error: {error}")
+        for source in expansion.sources:
+            if getattr(source, "address", None) and not args.quiet:
+                warn(f"listening on {source.address}")
         summary = _ingest(args, con, registry, forced, expansion.sources)
     finally:
         con.close()
@@ -104,7 +115,8 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
         pipeline.add_source(source)
     on_stop_signals(pipeline.request_stop)
     total = sum(source.size_hint() or 0 for source in sources)
-    with progress or nullcontext():
+    # While the run holds the database, others query it through `<db>.sock` (docs/query.md).
+    with serve_while_running(con, db_path(args), pipeline, args), progress or nullcontext():
         task = progress.add_task("ingest", total=total or None) if progress else None
         pipeline.start()
         while not pipeline.wait(0.1):
@@ -112,6 +124,9 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
                 done = sum(stats.bytes for stats in pipeline.stats.values())
                 lines = sum(stats.lines for stats in pipeline.stats.values())
                 progress.update(task, completed=done, lines=lines)
+    for name, stats in pipeline.stats.items():
+        if stats.drops:  # datagrams that arrived faster than they could be stored
+            report(f"{name}: dropped {stats.drops:,} messages (arriving faster than they were stored)")
     if pipeline.fatal:
         raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
     return pipeline.summary
