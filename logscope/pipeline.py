@@ -35,6 +35,10 @@ class SourceStats:
     errors: int = 0
     drops: int = 0
     done: bool = False
+    # Lines no format matched (stored as `raw` records), and the read-to-commit delay of the
+    # latest commit in seconds: the figures `logscope status` and the `stats` table show.
+    parse_failures: int = 0
+    lag: float = 0.0
 
 
 @dataclass
@@ -258,6 +262,7 @@ class Pipeline:
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:
             self.writer.write(records, checkpoints)
+        self._note_committed(records)
         formats = self.summary.formats
         for record in records:
             formats[record.format] += 1
@@ -267,3 +272,18 @@ class Pipeline:
                 callback(records)
             except Exception as exc:
                 self.report_error(f"subscriber {getattr(callback, '__name__', callback)}: {exc}")
+
+    def _note_committed(self, records: list[Record]) -> None:
+        """Per source: count unparsed (`raw`) records and measure how long lines took to commit."""
+        failures: Counter[str] = Counter()
+        oldest: dict[str, int] = {}
+        for record in records:
+            if record.format == "raw":
+                failures[record.source] += 1
+            if record.received_at < oldest.get(record.source, record.received_at + 1):
+                oldest[record.source] = record.received_at
+        now = time.time_ns() // 1000
+        for source, received_at in oldest.items():
+            stats = self._stats_for(source)
+            stats.parse_failures += failures[source]
+            stats.lag = max(0.0, (now - received_at) / 1e6)

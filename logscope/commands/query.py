@@ -11,7 +11,9 @@ import duckdb
 from logscope.commands.common import add_db_option, db_path
 from logscope.errors import LogscopeError
 from logscope.output import FORMATS, default_format, write_rows
-from logscope.store.database import open_for_reading
+from logscope.store.client import connect_if_served
+from logscope.store.database import MEMORY, open_for_reading
+from logscope.store.server import one_line_error  # the same one-line text on both paths
 
 FETCH_ROWS = 10_000
 
@@ -36,18 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def one_line_error(exc: duckdb.Error) -> str:
-    """DuckDB's message, first line only (the rest is a caret drawing)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
 def run(args: argparse.Namespace) -> int:
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     if not sql.strip():
         raise LogscopeError("query: no SQL given", 2)
     fmt = args.output or default_format(sys.stdout.isatty())
-    con = open_for_reading(db_path(args))
+    path = db_path(args)
+    client = connect_if_served(path) if path != MEMORY else None
+    if client is not None:
+        # Another process holds the database: it answers over `<db>.sock`, in the same formats.
+        with client:
+            return _run_remote(client, sql, fmt)
+    con = open_for_reading(path)
     try:
         try:
             result = con.execute(sql)
@@ -63,6 +65,18 @@ def run(args: argparse.Namespace) -> int:
             raise LogscopeError(one_line_error(exc)) from exc
     finally:
         con.close()
+    return 0
+
+
+def _run_remote(client, sql: str, fmt: str) -> int:
+    result = client.query(sql)
+    rows = result.rows(FETCH_ROWS)
+    if result.columns is None:
+        for _ in rows:
+            pass
+        return 0
+    json_columns = {i for i, kind in enumerate(result.types) if kind == "JSON"}
+    write_rows(sys.stdout, fmt, result.columns, rows, json_columns)
     return 0
 
 

@@ -35,4 +35,22 @@ CREATE TABLE IF NOT EXISTS meta (
 )
 """
 
-ALL_DDL = (LOGS_DDL, CHECKPOINTS_DDL, META_DDL)
+STATS_DDL = """
+CREATE TABLE IF NOT EXISTS stats (
+    ts             TIMESTAMPTZ NOT NULL,
+    pid            INTEGER NOT NULL,
+    source         VARCHAR NOT NULL,
+    lines          BIGINT NOT NULL,
+    bytes          BIGINT NOT NULL,
+    lines_per_s    DOUBLE NOT NULL,
+    parse_failures BIGINT NOT NULL,
+    errors         BIGINT NOT NULL,
+    drops          BIGINT NOT NULL,
+    lag_s          DOUBLE NOT NULL,
+    done           BOOLEAN NOT NULL
+)
+"""
+
+from logscope.store.alerts import ALERTS_DDL  # noqa: E402  (the rule engine's table)
+
+ALL_DDL = (LOGS_DDL, CHECKPOINTS_DDL, META_DDL, STATS_DDL, ALERTS_DDL)

@@ -1,0 +1,127 @@
+"""What runs beside a pipeline that holds the database: query service, stats writer, retention."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import duckdb
+
+from logscope.commands.common import warn
+from logscope.pipeline import Pipeline
+from logscope.store.database import MEMORY
+from logscope.store.retention import RetentionPolicy, RetentionWorker, parse_duration, parse_size
+from logscope.store.server import QueryServer
+from logscope.store.stats import DEFAULT_INTERVAL, StatsWriter, alert_summary
+
+RulesInfo = Callable[[], dict[str, Any]]
+
+
+def add_service_options(parser: argparse.ArgumentParser) -> None:
+    """`--retain`, `--max-db-size`, `--stats-interval` (and a hidden retention interval for tests)."""
+    parser.add_argument(
+        "--retain", metavar="AGE", help="delete records older than AGE (event time), e.g. 7d, 12h"
+    )
+    parser.add_argument(
+        "--max-db-size",
+        metavar="SIZE",
+        help="delete the oldest records while the database uses more than SIZE, e.g. 2GB, 500MiB",
+    )
+    parser.add_argument(
+        "--stats-interval",
+        type=float,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help=f"write the `stats` table every SECONDS (default {DEFAULT_INTERVAL:g})",
+    )
+    parser.add_argument("--retention-interval", type=float, default=60.0, help=argparse.SUPPRESS)
+
+
+def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
+    return RetentionPolicy(
+        retain_s=parse_duration(args.retain) if getattr(args, "retain", None) else None,
+        max_bytes=parse_size(args.max_db_size) if getattr(args, "max_db_size", None) else None,
+    )
+
+
+def source_figures(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    """The pipeline's per-source counters as plain dicts (the store does not know the pipeline)."""
+    return {
+        name: {
+            "lines": stats.lines,
+            "bytes": stats.bytes,
+            "parse_failures": getattr(stats, "parse_failures", 0),
+            "errors": stats.errors,
+            "drops": stats.drops,
+            "lag": getattr(stats, "lag", 0.0),
+            "done": stats.done,
+        }
+        for name, stats in list(pipeline.stats.items())
+    }
+
+
+@contextlib.contextmanager
+def serve_while_running(
+    con: duckdb.DuckDBPyConnection,
+    db_path: str,
+    pipeline: Pipeline,
+    args: argparse.Namespace,
+    rules_info: RulesInfo | None = None,
+) -> Iterator[QueryServer | None]:
+    """Serve queries on `<db>.sock`, write `stats`, apply retention, for the duration of the block.
+
+    When the block ends, a last retention pass runs (so a finished `ingest --max-db-size` leaves
+    the database within its limit) and the final figures are written."""
+    if db_path == MEMORY:
+        yield None
+        return
+
+    def report(message: str) -> None:
+        warn(f"error: {message}")
+
+    stats = StatsWriter(con, lambda: source_figures(pipeline), args.stats_interval, on_error=report)
+    policy = retention_policy(args)
+    retention = RetentionWorker(con, policy, db_path, args.retention_interval, on_error=report)
+
+    def status() -> dict[str, Any]:
+        cursor = con.cursor()
+        try:
+            alerts = alert_summary(cursor)
+        finally:
+            cursor.close()
+        info: dict[str, Any] = {
+            "sources": stats.sampler.current(),
+            "alerts": alerts,
+            "retention": {"policy": policy.__dict__, "last_pass": _report(retention)},
+        }
+        if rules_info is not None:
+            info["rules"] = rules_info()
+        return info
+
+    def vacuum(cursor: duckdb.DuckDBPyConnection, request: dict[str, Any]) -> dict[str, Any]:
+        asked = RetentionPolicy(request.get("retain_s"), request.get("max_bytes"))
+        done = retention.run_once(asked if asked else policy)
+        if done is None:
+            return {"error": "retention pass failed; see the output of the process holding the database"}
+        return {"report": done.as_dict(), "pid": os.getpid()}
+
+    server = QueryServer(con, db_path, status=status, vacuum_handler=vacuum)
+    server.start()
+    stats.start()
+    if policy:
+        retention.start()
+    try:
+        yield server
+    finally:
+        retention.stop()
+        if policy:
+            retention.run_once()
+        stats.stop()
+        server.stop()
+
+
+def _report(retention: RetentionWorker) -> dict[str, Any] | None:
+    return retention.last_report.as_dict() if retention.last_report else None
