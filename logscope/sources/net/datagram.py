@@ -50,6 +50,7 @@ class DatagramListener:
         self._dropped = 0  # by the receiver thread, reported by the emitting thread
         self._kernel_drops = KernelDrops(self.sock) if not spec.is_unix else None
         self._receiving = True
+        self.buffer_messages = BUFFER_MESSAGES
 
     def size_hint(self) -> int | None:
         return None
@@ -60,13 +61,15 @@ class DatagramListener:
         reported = 0
         try:
             while not ctx.stop.is_set():
-                self._arrived.wait(POLL_SECONDS)
-                self._arrived.clear()
-                self._emit_buffered(ctx)
+                if not self._buffer:
+                    self._arrived.wait(POLL_SECONDS)
+                    self._arrived.clear()
+                self._emit_burst(ctx)
                 reported = self._report_drops(ctx, reported)
             self._receiving = False
             receiver.join(2 * POLL_SECONDS + 1)
-            self._emit_buffered(ctx)
+            while self._buffer:
+                self._emit_burst(ctx)
             self._report_drops(ctx, reported, fresh=True)
         finally:
             self._receiving = False
@@ -80,9 +83,6 @@ class DatagramListener:
         """Take datagrams off the socket into the buffer, counting what does not fit."""
         sock = self.sock
         sock.settimeout(POLL_SECONDS)
-        buffer = self._buffer
-        arrived = self._arrived
-        limit = self.spec.max_message_bytes
         while self._receiving:
             try:
                 data, address = sock.recvfrom(RECEIVE_BYTES)
@@ -92,38 +92,52 @@ class DatagramListener:
                 if not self._receiving:
                     break
                 continue
-            if not data:
-                continue
-            ctx.add_bytes(self.name, len(data))
-            if len(buffer) >= BUFFER_MESSAGES or self._buffered_in - self._buffered_out >= BUFFER_BYTES:
-                self._dropped += 1
-                continue
-            cut = len(data) - limit if len(data) > limit else 0
-            if cut:
-                data = data[:limit]
-            self._buffered_in += len(data)
-            buffer.append((data, address, cut))
-            arrived.set()
+            self._keep(ctx, data, address)
+        self._receive_queued(ctx)
 
-    def _emit_buffered(self, ctx: SourceContext) -> None:
-        """Hand over what is buffered: one batch per peer per burst."""
+    def _receive_queued(self, ctx: SourceContext) -> None:
+        """On stop: take what the kernel already holds for us, without waiting for more."""
+        with contextlib.suppress(OSError):
+            self.sock.setblocking(False)
+            while True:
+                data, address = self.sock.recvfrom(RECEIVE_BYTES)
+                self._keep(ctx, data, address)
+
+    def _keep(self, ctx: SourceContext, data: bytes, address: Any) -> None:
+        """Buffer one datagram, or count it dropped when the buffer is full."""
+        if not data:
+            return
+        ctx.add_bytes(self.name, len(data))
         buffer = self._buffer
-        while buffer:
-            by_peer: dict[Any, tuple[list[str], list[dict[str, Any] | None]]] = {}
-            taken = 0
-            for _ in range(min(len(buffer), BURST_MESSAGES)):
-                data, address, cut = buffer.popleft()
-                taken += len(data)
-                text = decode_message(data)
-                if not text:
-                    continue
-                lines, extras = by_peer.setdefault(address, ([], []))
-                lines.append(text)
-                extras.append({"truncated": True, "truncated_bytes": cut} if cut else None)
-            self._buffered_out += taken
-            received = now_us()
-            for address, (lines, extras) in by_peer.items():
-                ctx.emit(self._batch(address, lines, extras, received))
+        if len(buffer) >= self.buffer_messages or self._buffered_in - self._buffered_out >= BUFFER_BYTES:
+            self._dropped += 1
+            return
+        limit = self.spec.max_message_bytes
+        cut = len(data) - limit if len(data) > limit else 0
+        if cut:
+            data = data[:limit]
+        self._buffered_in += len(data)
+        buffer.append((data, address, cut))
+        self._arrived.set()
+
+    def _emit_burst(self, ctx: SourceContext) -> None:
+        """Hand over what is buffered (up to BURST_MESSAGES): one batch per peer."""
+        buffer = self._buffer
+        by_peer: dict[Any, tuple[list[str], list[dict[str, Any] | None]]] = {}
+        taken = 0
+        for _ in range(min(len(buffer), BURST_MESSAGES)):
+            data, address, cut = buffer.popleft()
+            taken += len(data)
+            text = decode_message(data)
+            if not text:
+                continue
+            lines, extras = by_peer.setdefault(address, ([], []))
+            lines.append(text)
+            extras.append({"truncated": True, "truncated_bytes": cut} if cut else None)
+        self._buffered_out += taken
+        received = now_us()
+        for address, (lines, extras) in by_peer.items():
+            ctx.emit(self._batch(address, lines, extras, received))
 
     def _batch(self, address: Any, lines: list[str], extras: list[dict[str, Any] | None], received: int):
         peer = format_address(address)

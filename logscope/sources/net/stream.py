@@ -84,6 +84,7 @@ class StreamListener:
             while not ctx.stop.is_set():
                 await asyncio.sleep(STOP_POLL_SECONDS)
                 self._report_refused(ctx)
+            await asyncio.sleep(STOP_POLL_SECONDS)  # accept clients still in the listen backlog
             server.close()
             await self._drain()
         finally:
