@@ -15,6 +15,9 @@ class JsonLinesParser:
 
     name = "json"
     title = "JSON lines"
+    priority = 90
+    first_chars = frozenset("{ \t")
+    field_types: dict[str, str] = {}  # noqa: RUF012 - keys vary per line
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone

@@ -28,6 +28,8 @@ class LogfmtParser:
 
     name = "logfmt"
     title = "logfmt key=value pairs"
+    priority = 10
+    field_types: dict[str, str] = {}  # noqa: RUF012 - keys vary per line
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone

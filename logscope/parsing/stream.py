@@ -1,13 +1,32 @@
-"""Per-source parsing: detect a source's format on its first lines, then fall back per line."""
+"""Per-source parsing: detect a source's format on its first lines, then fall back per line.
+
+Multiline formats hold their last record until a line arrives that does not continue it, the
+source ends (`LineBatch.final`), or the source has been quiet for `QUIET_SECONDS` (`flush_held`).
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from logscope.parsing.base import Parsed, Parser
 from logscope.parsing.registry import RAW, FormatRegistry
-from logscope.record import LineBatch, Record
+from logscope.record import Checkpoint, LineBatch, Record
 
 # Lines of a source on which every format is tried and scored before an order is settled.
 SAMPLE_LINES = 64
+# A held multiline record is released after the source has sent nothing for this long.
+QUIET_SECONDS = 0.5
+
+
+@dataclass(slots=True)
+class _Held:
+    """A record that may still get continuation lines."""
+
+    record: Record
+    parser: Parser
+    start_offset: int | None
+    lines: int
 
 
 class SourceParser:
@@ -15,74 +34,151 @@ class SourceParser:
 
     def __init__(self, registry: FormatRegistry, forced: Parser | None = None) -> None:
         self.forced = forced
-        self._candidates = [forced] if forced else list(registry.ordered)
-        self._scores = [0] * len(self._candidates)
+        self._base = [forced] if forced else list(registry.ordered)
+        self._candidates = list(self._base)
+        self._scores = dict.fromkeys((parser.name for parser in self._base), 0)
         self._sampled = 0
+        self._by_first: dict[str, list[Parser]] = {}
+        self._held: _Held | None = None
+        self._last_input = time.monotonic()
+        # The source this parser serves and the checkpoint of its latest batch (file sources).
+        self.source: str | None = None
+        self.last_checkpoint: Checkpoint | None = None
 
     @property
     def pending_start(self) -> int | None:
         """The byte offset where a record held for more lines begins (None: nothing held)."""
-        return None
+        return self._held.start_offset if self._held is not None else None
 
     @property
     def detected(self) -> str:
         """The format that matched most lines so far (`raw` when none matched any)."""
-        if not self._candidates or not any(self._scores):
+        best = max(self._candidates, key=lambda parser: self._scores[parser.name], default=None)
+        if best is None or self._scores[best.name] == 0:
             return RAW
-        best = max(range(len(self._scores)), key=lambda i: (self._scores[i], -i))
-        return self._candidates[best].name
+        return best.name
+
+    def scores(self) -> dict[str, int]:
+        """Lines matched per format during detection."""
+        return dict(self._scores)
 
     def parse_batch(self, batch: LineBatch) -> list[Record]:
-        """Records for every line of the batch, in order; unmatched lines become `raw` records."""
-        records = []
+        """Records for the batch's lines, in order; unmatched lines become `raw` records.
+
+        A multiline record may be held back for the next batch (see `pending_start`)."""
+        self.source = batch.source
+        if batch.checkpoint is not None:
+            self.last_checkpoint = batch.checkpoint
+        records: list[Record] = []
         extras = batch.extras
+        offsets = batch.offsets
         for index, line in enumerate(batch.lines):
-            name, parsed = self.parse_line(line)
-            if parsed is None:
-                record = Record(
-                    None, batch.received_at, batch.source, batch.host, RAW, None, line, None, line
-                )
-            else:
-                ts, level, message, fields, host = parsed
-                record = Record(
-                    ts,
-                    batch.received_at,
-                    batch.source,
-                    host or batch.host,
-                    name,
-                    level,
-                    message,
-                    fields,
-                    line,
-                )
+            held = self._held
+            if held is not None:
+                if held.lines < held.parser.max_lines and held.parser.continues(line):  # type: ignore[attr-defined]
+                    _append_line(held, line)
+                    continue
+                records.append(held.record)
+                self._held = None
+            record, parser = self._record(batch, line)
             if extras is not None and extras[index]:
                 record.fields = {**(record.fields or {}), **extras[index]}
-            records.append(record)
+            if parser is not None and getattr(parser, "continuation", None) is not None:
+                start = offsets[index] if offsets is not None else None
+                self._held = _Held(record, parser, start, 1)
+            else:
+                records.append(record)
+        self._last_input = time.monotonic()
+        if batch.final:
+            records.extend(self.release())
         return records
+
+    def flush_held(self, now: float | None = None) -> list[Record]:
+        """Release a held record once the source has been quiet for QUIET_SECONDS (monotonic now)."""
+        if self._held is None:
+            return []
+        now = time.monotonic() if now is None else now
+        if now - self._last_input < QUIET_SECONDS:
+            return []
+        return self.release()
+
+    def release(self) -> list[Record]:
+        """Release the held record, if any, whatever the time."""
+        held, self._held = self._held, None
+        return [held.record] if held is not None else []
+
+    def _record(self, batch: LineBatch, line: str) -> tuple[Record, Parser | None]:
+        parser, parsed = self._match(line)
+        if parser is None or parsed is None:
+            raw = Record(None, batch.received_at, batch.source, batch.host, RAW, None, line, None, line)
+            return raw, None
+        ts, level, message, fields, host = parsed
+        record = Record(
+            ts, batch.received_at, batch.source, host or batch.host, parser.name, level, message, fields, line
+        )
+        return record, parser
 
     def parse_line(self, line: str) -> tuple[str, Parsed | None]:
         """The name of the format that accepted the line and its parts; (`raw`, None) if none did."""
+        parser, parsed = self._match(line)
+        return (parser.name, parsed) if parser is not None else (RAW, None)
+
+    def _match(self, line: str) -> tuple[Parser | None, Parsed | None]:
         if self._sampled < SAMPLE_LINES and self.forced is None:
             return self._sample(line)
-        for parser in self._candidates:
+        first = line[:1]
+        candidates = self._by_first.get(first)
+        if candidates is None:
+            candidates = self._by_first[first] = _accepting(self._candidates, first)
+        for parser in candidates:
             parsed = parser.parse(line)
             if parsed is not None:
-                return parser.name, parsed
-        return RAW, None
+                return parser, parsed
+        return None, None
 
-    def _sample(self, line: str) -> tuple[str, Parsed | None]:
+    def _sample(self, line: str) -> tuple[Parser | None, Parsed | None]:
         self._sampled += 1
-        first: tuple[str, Parsed | None] = (RAW, None)
-        for index, parser in enumerate(self._candidates):
+        found: tuple[Parser | None, Parsed | None] = (None, None)
+        for parser in _accepting(self._candidates, line[:1]):
             parsed = parser.parse(line)
             if parsed is not None:
-                self._scores[index] += 1
-                if first[1] is None:
-                    first = (parser.name, parsed)
+                self._scores[parser.name] += 1
+                if found[0] is None:
+                    found = (parser, parsed)
         self._rank()
-        return first
+        return found
 
     def _rank(self) -> None:
-        order = sorted(range(len(self._candidates)), key=lambda i: -self._scores[i])
-        self._candidates = [self._candidates[i] for i in order]
-        self._scores = [self._scores[i] for i in order]
+        base = {parser.name: index for index, parser in enumerate(self._base)}
+        self._candidates.sort(key=lambda parser: (-self._scores[parser.name], base[parser.name]))
+        self._by_first.clear()
+
+
+def _accepting(parsers: list[Parser], first: str) -> list[Parser]:
+    """The parsers whose matches can start with `first` (all of those without a `first_chars`)."""
+    accepted = []
+    for parser in parsers:
+        chars = getattr(parser, "first_chars", None)
+        if chars is None or first in chars:
+            accepted.append(parser)
+    return accepted
+
+
+def _append_line(held: _Held, line: str) -> None:
+    record = held.record
+    record.message = f"{record.message}\n{line}"
+    record.raw = f"{record.raw}\n{line}"
+    held.lines += 1
+
+
+def score_lines(registry: FormatRegistry, lines: list[str]) -> list[tuple[str, int]]:
+    """How many of `lines` each format accepts, best first (for `formats detect`)."""
+    counts = []
+    for parser in registry.ordered:
+        chars = getattr(parser, "first_chars", None)
+        matched = sum(
+            1 for line in lines if (chars is None or line[:1] in chars) and parser.parse(line) is not None
+        )
+        counts.append((parser.name, matched))
+    order = {name: index for index, (name, _) in enumerate(counts)}
+    return sorted(counts, key=lambda item: (-item[1], order[item[0]]))

@@ -1,0 +1,307 @@
+"""Format definitions as data: the TOML schema, checked strictly, into `FormatDefinition` objects.
+
+A file holds one or more `[[format]]` tables; docs/formats.md documents every key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+import regex
+
+from logscope.errors import LogscopeError
+from logscope.parsing.levels import normalize_level
+from logscope.parsing.timeformats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
+from logscope.record import LEVELS
+
+# Field type names in a definition -> the DuckDB column type of the typed view.
+FIELD_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+FORMAT_KEYS = frozenset(
+    (
+        "name",
+        "title",
+        "description",
+        "priority",
+        "patterns",
+        "time",
+        "level",
+        "message",
+        "host",
+        "types",
+        "null_values",
+        "multiline",
+        "samples",
+    )
+)
+TIME_KEYS = frozenset(("field", "formats"))
+LEVEL_KEYS = frozenset(("field", "map", "default"))
+MULTILINE_KEYS = frozenset(("continuation", "max_lines"))
+SAMPLE_KEYS = frozenset(("line", "lines", "ts", "level", "message", "host", "fields", "now"))
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+DEFAULT_PRIORITY = 50
+DEFAULT_MAX_LINES = 1000
+
+
+@dataclass
+class Sample:
+    """A line (or lines, for multiline formats) and what parsing it must give."""
+
+    lines: list[str]
+    expect: dict[str, Any]
+    now: str | None = None
+
+
+@dataclass
+class FormatDefinition:
+    """One declarative format, validated; `origin` is the file it came from."""
+
+    name: str
+    title: str
+    origin: str
+    patterns: list[str]
+    description: str = ""
+    priority: int = DEFAULT_PRIORITY
+    time_field: str | None = None
+    time_formats: list[str] = field(default_factory=list)
+    level_field: str | None = None
+    level_map: dict[str, str] = field(default_factory=dict)
+    level_default: str | None = None
+    message_field: str | None = None
+    host_field: str | None = None
+    types: dict[str, str] = field(default_factory=dict)
+    null_values: list[str] = field(default_factory=list)
+    continuation: str | None = None
+    max_lines: int = DEFAULT_MAX_LINES
+    samples: list[Sample] = field(default_factory=list)
+
+    def group_names(self) -> list[str]:
+        """Every named group of the patterns, in order of first appearance."""
+        names: list[str] = []
+        for pattern in self.patterns:
+            for name in regex.compile(pattern).groupindex:
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def field_names(self) -> list[str]:
+        """The groups that become entries of `fields` (all but time, level, message and host)."""
+        special = {self.time_field, self.level_field, self.message_field, self.host_field}
+        return [name for name in self.group_names() if name not in special]
+
+    def field_types(self) -> dict[str, str]:
+        """Field name -> DuckDB type, for the typed view and the rules engine."""
+        return {name: FIELD_TYPES[self.types.get(name, "string")] for name in self.field_names()}
+
+
+class _Checker:
+    """Raises errors that name the file, the format and the key."""
+
+    def __init__(self, origin: str, where: str = "") -> None:
+        self.origin = origin
+        self.where = where
+
+    def fail(self, key: str, problem: str) -> LogscopeError:
+        place = f"{self.origin}: {self.where}" if self.where else f"{self.origin}:"
+        return LogscopeError(f"{place} field {key!r}: {problem}", 2)
+
+    def known_keys(self, table: dict[str, Any], allowed: frozenset[str], prefix: str = "") -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(prefix + key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def string(self, table: dict[str, Any], key: str, required: bool = False) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(key, "missing")
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, "must be a non-empty string")
+        return value
+
+    def string_list(self, table: dict[str, Any], key: str, label: str | None = None) -> list[str]:
+        value = table.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(label or key, "must be a string or a list of strings")
+        return value
+
+    def table(self, parent: dict[str, Any], key: str) -> dict[str, Any]:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return value
+
+
+def load_definitions(text: str, origin: str) -> list[FormatDefinition]:
+    """Every format in one TOML document; a LogscopeError naming file and field otherwise."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
+    checker = _Checker(origin)
+    checker.known_keys(document, frozenset(("format",)))
+    tables = document.get("format")
+    if not isinstance(tables, list) or not tables:
+        raise checker.fail("format", "expected one or more [[format]] tables")
+    return [_definition(table, origin, index) for index, table in enumerate(tables)]
+
+
+def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
+    checker = _Checker(origin, f"format #{index + 1}:")
+    if not isinstance(table, dict):
+        raise checker.fail("format", "must be a table")
+    name = checker.string(table, "name", required=True)
+    assert name is not None
+    checker = _Checker(origin, f"format {name!r}:")
+    if not _NAME.fullmatch(name) or name == "raw":
+        raise checker.fail("name", "must be lower-case letters, digits and _ (and not 'raw')")
+    checker.known_keys(table, FORMAT_KEYS)
+    definition = FormatDefinition(
+        name=name,
+        title=checker.string(table, "title", required=True) or name,
+        origin=origin,
+        patterns=checker.string_list(table, "patterns"),
+        description=checker.string(table, "description") or "",
+    )
+    _read_priority(checker, table, definition)
+    _read_patterns(checker, definition)
+    _read_time(checker, table, definition)
+    _read_level(checker, table, definition)
+    definition.message_field = _group_option(checker, table, "message", definition)
+    definition.host_field = _group_option(checker, table, "host", definition)
+    _read_types(checker, table, definition)
+    definition.null_values = checker.string_list(table, "null_values")
+    _read_multiline(checker, table, definition)
+    definition.samples = _read_samples(checker, table)
+    return definition
+
+
+def _read_priority(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
+    priority = table.get("priority", DEFAULT_PRIORITY)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise checker.fail("priority", "must be an integer")
+    definition.priority = priority
+
+
+def _read_patterns(checker: _Checker, definition: FormatDefinition) -> None:
+    if not definition.patterns:
+        raise checker.fail("patterns", "at least one regular expression is needed")
+    for number, pattern in enumerate(definition.patterns, 1):
+        try:
+            regex.compile(pattern)
+        except regex.error as exc:
+            raise checker.fail(f"patterns[{number}]", f"bad regular expression: {exc}") from None
+
+
+def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
+    if "time" not in table:
+        return
+    time_table = checker.table(table, "time")
+    checker.known_keys(time_table, TIME_KEYS, "time.")
+    definition.time_field = checker.string(time_table, "field") or "time"
+    definition.time_formats = checker.string_list(time_table, "formats", "time.formats") or ["iso"]
+    if definition.time_field not in definition.group_names():
+        raise checker.fail("time.field", f"no group named {definition.time_field!r} in the patterns")
+    for spec in definition.time_formats:
+        if spec in NAMED_FORMATS:
+            continue
+        try:
+            pattern_to_regex(spec)
+        except TimeFormatError as exc:
+            raise checker.fail("time.formats", str(exc)) from None
+
+
+def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
+    if "level" not in table:
+        return
+    level_table = checker.table(table, "level")
+    checker.known_keys(level_table, LEVEL_KEYS, "level.")
+    definition.level_field = checker.string(level_table, "field")
+    if definition.level_field and definition.level_field not in definition.group_names():
+        raise checker.fail("level.field", f"no group named {definition.level_field!r} in the patterns")
+    mapping = checker.table(level_table, "map")
+    for written, level in mapping.items():
+        if level not in LEVELS:
+            raise checker.fail(f"level.map.{written}", f"{level!r} is not one of {', '.join(LEVELS)}")
+    definition.level_map = dict(mapping)
+    default = checker.string(level_table, "default")
+    if default is not None and normalize_level(default) is None:
+        raise checker.fail("level.default", f"{default!r} is not a level")
+    definition.level_default = normalize_level(default) if default else None
+
+
+def _group_option(
+    checker: _Checker, table: dict[str, Any], key: str, definition: FormatDefinition
+) -> str | None:
+    group = checker.string(table, key)
+    if group is not None and group not in definition.group_names():
+        raise checker.fail(key, f"no group named {group!r} in the patterns")
+    return group
+
+
+def _read_types(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
+    types = checker.table(table, "types")
+    groups = definition.group_names()
+    for name, type_name in types.items():
+        if type_name not in FIELD_TYPES:
+            raise checker.fail(f"types.{name}", f"{type_name!r} is not one of {', '.join(FIELD_TYPES)}")
+        if name not in groups:
+            raise checker.fail(f"types.{name}", "no group of that name in the patterns")
+    definition.types = dict(types)
+
+
+def _read_multiline(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
+    if "multiline" not in table:
+        return
+    multiline = checker.table(table, "multiline")
+    checker.known_keys(multiline, MULTILINE_KEYS, "multiline.")
+    continuation = checker.string(multiline, "continuation")
+    if continuation is None:
+        raise checker.fail("multiline.continuation", "missing")
+    try:
+        regex.compile(continuation)
+    except regex.error as exc:
+        raise checker.fail("multiline.continuation", f"bad regular expression: {exc}") from None
+    definition.continuation = continuation
+    max_lines = multiline.get("max_lines", DEFAULT_MAX_LINES)
+    if not isinstance(max_lines, int) or isinstance(max_lines, bool) or max_lines < 2:
+        raise checker.fail("multiline.max_lines", "must be an integer >= 2")
+    definition.max_lines = max_lines
+
+
+def _read_samples(checker: _Checker, table: dict[str, Any]) -> list[Sample]:
+    samples = table.get("samples", [])
+    if not isinstance(samples, list) or not samples:
+        raise checker.fail("samples", "at least one [[format.samples]] entry is needed")
+    result = []
+    for number, sample in enumerate(samples, 1):
+        label = f"samples[{number}]"
+        if not isinstance(sample, dict):
+            raise checker.fail(label, "must be a table")
+        checker.known_keys(sample, SAMPLE_KEYS, label + ".")
+        lines = checker.string_list(sample, "lines", label + ".lines")
+        line = sample.get("line")
+        if isinstance(line, str):
+            lines = [line, *lines]
+        if not lines:
+            raise checker.fail(label + ".line", "missing")
+        expect = {key: sample[key] for key in ("ts", "level", "message", "host", "fields") if key in sample}
+        if "fields" in expect and not isinstance(expect["fields"], dict):
+            raise checker.fail(label + ".fields", "must be a table")
+        now = sample.get("now")
+        if now is not None and not isinstance(now, str):
+            raise checker.fail(label + ".now", "must be an RFC 3339 time string")
+        result.append(Sample(lines, expect, now))
+    return result

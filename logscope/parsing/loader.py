@@ -1,0 +1,89 @@
+"""Finding format definitions: the built-in TOML files, then user directories (later ones override)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from logscope.errors import LogscopeError
+from logscope.parsing.definition import FormatDefinition, load_definitions
+
+BUILTIN_PACKAGE = "logscope.builtin.parsers"
+
+
+@dataclass
+class DefinitionFile:
+    """One TOML file's text and a name to report it by."""
+
+    origin: str
+    text: str
+
+
+def builtin_files() -> list[DefinitionFile]:
+    """The TOML files shipped in the package (the repository's parsers/ directory)."""
+    try:
+        root = resources.files(BUILTIN_PACKAGE)
+        entries = [entry for entry in root.iterdir() if entry.name.endswith(".toml")]
+    except (ModuleNotFoundError, FileNotFoundError):
+        # A source tree whose install does not map the package: read parsers/ next to logscope/.
+        folder = Path(__file__).resolve().parents[2] / "parsers"
+        return directory_files(folder) if folder.is_dir() else []
+    return [
+        DefinitionFile(f"parsers/{entry.name}", entry.read_text(encoding="utf-8"))
+        for entry in sorted(entries, key=lambda entry: entry.name)
+    ]
+
+
+def directory_files(folder: Path) -> list[DefinitionFile]:
+    """Every *.toml file in `folder`, sorted by name."""
+    files = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LogscopeError(f"{path}: cannot read format file: {exc}", 2) from exc
+        files.append(DefinitionFile(str(path), text))
+    return files
+
+
+def user_format_dirs(extra: list[str] | None = None) -> list[Path]:
+    """$XDG_CONFIG_HOME/logscope/formats (when it exists), then each --formats DIR (must exist)."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(Path.home(), ".config")
+    folders = []
+    default = Path(config_home) / "logscope" / "formats"
+    if default.is_dir():
+        folders.append(default)
+    for name in extra or []:
+        folder = Path(name)
+        if not folder.is_dir():
+            raise LogscopeError(f"--formats: {name}: not a directory", 2)
+        folders.append(folder)
+    return folders
+
+
+def definitions_in(files: list[DefinitionFile]) -> list[FormatDefinition]:
+    """The definitions of several files; a name defined twice among them is an error."""
+    seen: dict[str, str] = {}
+    result = []
+    for file in files:
+        for definition in load_definitions(file.text, file.origin):
+            if definition.name in seen:
+                raise LogscopeError(
+                    f"{file.origin}: format {definition.name!r}: field 'name': already defined in "
+                    f"{seen[definition.name]}",
+                    2,
+                )
+            seen[definition.name] = file.origin
+            result.append(definition)
+    return result
+
+
+def load_all_definitions(extra_dirs: list[str] | None = None) -> list[FormatDefinition]:
+    """Built-in definitions, overridden by name by the user's ($XDG_CONFIG_HOME, then --formats)."""
+    merged: dict[str, FormatDefinition] = {d.name: d for d in definitions_in(builtin_files())}
+    for folder in user_format_dirs(extra_dirs):
+        for definition in definitions_in(directory_files(folder)):
+            merged[definition.name] = definition
+    return list(merged.values())

@@ -1,0 +1,133 @@
+"""A parser built from a declarative format: regex groups -> time, level, message, typed fields."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import Any
+
+import regex
+
+from logscope.parsing.base import Parsed
+from logscope.parsing.definition import FormatDefinition
+from logscope.parsing.firstchars import first_chars
+from logscope.parsing.levels import normalize_level
+from logscope.parsing.timeformats import Clock, compile_time_formats
+
+Pattern = re.Pattern[str] | regex.Pattern[str]
+_TRUE = frozenset(("true", "yes", "on", "1", "t", "y"))
+_FALSE = frozenset(("false", "no", "off", "0", "f", "n"))
+
+
+def compile_pattern(pattern: str, flags: int = 0) -> Pattern:
+    """Compile with the faster `re` when it can; `regex` for what only it understands."""
+    try:
+        return re.compile(pattern, flags)
+    except re.error:
+        return regex.compile(pattern, flags)
+
+
+def _to_bool(text: str) -> bool | None:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _to_bool}
+
+
+class RegexFormat:
+    """Parses lines of one declarative format. `first_chars` (None: any) lets callers skip it cheaply."""
+
+    def __init__(self, definition: FormatDefinition, zone: tzinfo, clock: Clock | None = None) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.title = definition.title
+        self.priority = definition.priority
+        self.field_types = definition.field_types()
+        self.patterns = [compile_pattern(pattern) for pattern in definition.patterns]
+        self.first_chars = _union_first_chars(definition.patterns)
+        self.continuation = compile_pattern(definition.continuation) if definition.continuation else None
+        self.max_lines = definition.max_lines
+        self._time_field = definition.time_field
+        self._read_time = (
+            compile_time_formats(definition.time_formats, zone, clock) if definition.time_field else None
+        )
+        self._level_field = definition.level_field
+        self._level_map = definition.level_map
+        self._level_default = definition.level_default
+        self._message_field = definition.message_field
+        self._host_field = definition.host_field
+        self._converters = {
+            name: _CONVERTERS[type_name]
+            for name, type_name in definition.types.items()
+            if type_name in _CONVERTERS
+        }
+        self._nulls = frozenset(definition.null_values)
+
+    def parse(self, line: str) -> Parsed | None:
+        for pattern in self.patterns:
+            match = pattern.match(line)
+            if match is not None:
+                return self._parts(match.groupdict(), line)
+        return None
+
+    def _parts(self, groups: dict[str, str | None], line: str) -> Parsed | None:
+        ts = None
+        if self._time_field is not None:
+            text = groups.pop(self._time_field, None)
+            if text is not None:
+                assert self._read_time is not None
+                ts = self._read_time(text)
+                if ts is None:
+                    return None  # the shape matched but the time did not: not this format
+        level = self._level(groups.pop(self._level_field, None) if self._level_field else None)
+        message = (groups.pop(self._message_field, None) or "") if self._message_field else line
+        host = groups.pop(self._host_field, None) if self._host_field else None
+        return ts, level, message, self._fields(groups), host
+
+    def _level(self, text: str | None) -> str | None:
+        if text is None:
+            return self._level_default
+        mapped = self._level_map.get(text)
+        if mapped is not None:
+            return mapped
+        return normalize_level(text) or self._level_default
+
+    def _fields(self, groups: dict[str, str | None]) -> dict[str, Any] | None:
+        fields: dict[str, Any] = {}
+        nulls = self._nulls
+        converters = self._converters
+        for name, value in groups.items():
+            if value is None or value in nulls:
+                continue
+            convert = converters.get(name)
+            if convert is not None:
+                try:
+                    converted = convert(value)
+                except ValueError:
+                    continue
+                if converted is None:
+                    continue
+                fields[name] = converted
+            else:
+                fields[name] = value
+        return fields or None
+
+    def continues(self, line: str) -> bool:
+        """Whether `line` continues a record of this format (multiline formats only)."""
+        return self.continuation is not None and self.continuation.match(line) is not None
+
+
+def _union_first_chars(patterns: list[str]) -> frozenset[str] | None:
+    union: set[str] = set()
+    for pattern in patterns:
+        chars = first_chars(pattern)
+        if chars is None:
+            return None
+        union |= chars
+    return frozenset(union)

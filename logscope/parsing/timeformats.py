@@ -1,0 +1,289 @@
+"""Fast readers for the time formats a declarative format names (`%d/%b/%Y:%H:%M:%S %z`, `iso`, ...).
+
+A reader is compiled once per format: a `re` pattern for the directives, a cache of whole strings
+already seen (logs repeat the same second many times), a cache of day numbers per date and of the
+zone offset per local hour. No `strptime` per line.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+
+from logscope.parsing.timestamps import epoch_to_us, infer_year, parse_iso
+
+TimeReader = Callable[[str], "int | None"]
+Clock = Callable[[], datetime]
+
+# Names a format can give instead of a pattern.
+NAMED_FORMATS = ("iso", "epoch")
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_FULL_MONTHS = {
+    full: _MONTHS[full[:3]]
+    for full in (
+        *("january", "february", "march", "april", "may", "june"),
+        *("july", "august", "september", "october", "november", "december"),
+    )
+}
+
+_DIRECTIVES: dict[str, str] = {
+    "Y": r"(?P<Y>\d{4})",
+    "y": r"(?P<y>\d{2})",
+    "m": r"(?P<m>\d{1,2})",
+    "d": r" ?(?P<d>\d{1,2})",
+    "e": r" ?(?P<d>\d{1,2})",
+    "b": r"(?P<b>[A-Za-z]{3})",
+    "h": r"(?P<b>[A-Za-z]{3})",
+    "B": r"(?P<B>[A-Za-z]+)",
+    "a": r"[A-Za-z]{3}",
+    "A": r"[A-Za-z]+",
+    "H": r"(?P<H>\d{1,2})",
+    "I": r"(?P<I>\d{1,2})",
+    "p": r"(?P<p>[AaPp][Mm])",
+    "M": r"(?P<M>\d{1,2})",
+    "S": r"(?P<S>\d{1,2})",
+    "f": r"(?P<f>\d{1,9})",
+    "z": r"(?P<z>Z|[+-]\d{2}(?::?\d{2})?)",
+    "Z": r"(?P<Z>[A-Z]{1,5})",
+    "s": r"(?P<s>\d{1,19}(?:\.\d+)?)",
+    "%": "%",
+}
+_UTC_NAMES = frozenset(("UTC", "GMT", "Z", "UT"))
+_CACHE_LIMIT = 8192
+# A year-less reader re-reads the clock at most this often (seconds), so a long follow crosses New Year.
+_CLOCK_REFRESH = 600.0
+
+
+class TimeFormatError(ValueError):
+    """A time format pattern that cannot be compiled."""
+
+
+def pattern_to_regex(spec: str) -> str:
+    """The regular expression for a strftime-style pattern (one group per directive)."""
+    out: list[str] = []
+    index = 0
+    seen: set[str] = set()
+    while index < len(spec):
+        char = spec[index]
+        if char == "%":
+            if index + 1 >= len(spec):
+                raise TimeFormatError(f"{spec!r}: pattern ends with a lone %")
+            directive = spec[index + 1]
+            if directive not in _DIRECTIVES:
+                raise TimeFormatError(f"{spec!r}: unsupported directive %{directive}")
+            regex = _DIRECTIVES[directive]
+            group = regex.partition("(?P<")[2][:1]
+            if group and group in seen:
+                raise TimeFormatError(f"{spec!r}: directive %{directive} given twice")
+            seen.add(group)
+            out.append(regex)
+            index += 2
+        elif char == " ":
+            out.append(" +")
+            index += 1
+        else:
+            out.append(re.escape(char))
+            index += 1
+    if "s" not in seen and not ({"H"} <= seen or {"I"} <= seen):
+        raise TimeFormatError(f"{spec!r}: needs an hour (%H or %I) or epoch seconds (%s)")
+    if "s" not in seen and not ({"m", "b", "B"} & seen and "d" in seen):
+        raise TimeFormatError(f"{spec!r}: needs a month (%m, %b or %B) and a day (%d)")
+    return "".join(out)
+
+
+def _offset_seconds(text: str) -> int:
+    if text == "Z":
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
+
+
+class _PatternReader:
+    """Reads one strftime-style pattern; see the module docstring for the caches."""
+
+    def __init__(self, spec: str, zone: tzinfo, clock: Clock | None) -> None:
+        self.regex = re.compile(pattern_to_regex(spec))
+        self.zone = zone
+        self.fixed_offset = _fixed_offset(zone)
+        self.clock = clock
+        self.cache: dict[str, int | None] = {}
+        self.days: dict[tuple[int, int, int], int] = {}
+        self.zone_offsets: dict[int, int] = {}
+        self.year_cache: dict[tuple[int, int], int] = {}
+        self.year_checked = 0.0
+
+    def __call__(self, text: str) -> int | None:
+        cache = self.cache
+        found = cache.get(text, -1)
+        if found != -1:
+            return found
+        value = self._read(text)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[text] = value
+        return value
+
+    def _read(self, text: str) -> int | None:
+        match = self.regex.fullmatch(text.strip())
+        if match is None:
+            return None
+        parts = match.groupdict()
+        epoch = parts.get("s")
+        if epoch is not None:
+            return epoch_to_us(float(epoch) if "." in epoch else int(epoch))
+        month = _month(parts)
+        if month is None:
+            return None
+        day = int(parts["d"])
+        hour = int(parts["H"]) if parts.get("H") is not None else _hour_12(parts)
+        minute = int(parts["M"]) if parts.get("M") is not None else 0
+        second = int(parts["S"]) if parts.get("S") is not None else 0
+        year = self._year(parts, month, day)
+        try:
+            days = self._days(year, month, day)
+        except ValueError:
+            return None
+        if hour > 23 or minute > 59 or second > 60:
+            return None
+        local = days * 86400 + hour * 3600 + minute * 60 + second
+        utc = local - self._offset(parts, local, days, hour)
+        fraction = parts.get("f")
+        micros = int(fraction[:6].ljust(6, "0")) if fraction else 0
+        return utc * 1_000_000 + micros
+
+    def _year(self, parts: dict[str, str | None], month: int, day: int) -> int:
+        four = parts.get("Y")
+        if four is not None:
+            return int(four)
+        two = parts.get("y")
+        if two is not None:
+            value = int(two)
+            return 2000 + value if value < 69 else 1900 + value
+        return self._inferred_year(month, day)
+
+    def _inferred_year(self, month: int, day: int) -> int:
+        now_mono = time.monotonic()
+        if now_mono - self.year_checked > _CLOCK_REFRESH:
+            self.year_cache.clear()
+            self.year_checked = now_mono
+        year = self.year_cache.get((month, day))
+        if year is None:
+            now = self.clock() if self.clock else datetime.now(self.zone)
+            year = self.year_cache[(month, day)] = infer_year(month, day, now)
+        return year
+
+    def _days(self, year: int, month: int, day: int) -> int:
+        key = (year, month, day)
+        days = self.days.get(key)
+        if days is None:
+            days = self.days[key] = (date(year, month, day) - _EPOCH_DATE).days
+        return days
+
+    def _offset(self, parts: dict[str, str | None], local: int, days: int, hour: int) -> int:
+        explicit = parts.get("z")
+        if explicit is not None:
+            return _offset_seconds(explicit)
+        name = parts.get("Z")
+        if name is not None and name in _UTC_NAMES:
+            return 0
+        if self.fixed_offset is not None:
+            return self.fixed_offset
+        key = local // 3600
+        offset = self.zone_offsets.get(key)
+        if offset is None:
+            moment = datetime(1970, 1, 1) + timedelta(days=days, hours=hour)
+            delta = moment.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
+            offset = self.zone_offsets[key] = int(delta.total_seconds())
+        return offset
+
+
+_EPOCH_DATE = date(1970, 1, 1)
+
+
+def _fixed_offset(zone: tzinfo) -> int | None:
+    if zone is UTC:
+        return 0
+    if isinstance(zone, timezone):
+        delta = zone.utcoffset(None)
+        return int(delta.total_seconds())
+    return None
+
+
+def _month(parts: dict[str, str | None]) -> int | None:
+    number = parts.get("m")
+    if number is not None:
+        value = int(number)
+        return value if 1 <= value <= 12 else None
+    short = parts.get("b")
+    if short is not None:
+        return _MONTHS.get(short.lower())
+    full = parts.get("B")
+    if full is not None:
+        return _FULL_MONTHS.get(full.lower())
+    return None
+
+
+def _hour_12(parts: dict[str, str | None]) -> int:
+    hour = int(parts.get("I") or 0) % 12
+    meridian = parts.get("p")
+    return hour + 12 if meridian and meridian.lower() == "pm" else hour
+
+
+def _iso_reader(zone: tzinfo) -> TimeReader:
+    cache: dict[str, int | None] = {}
+
+    def read(text: str) -> int | None:
+        found = cache.get(text, -1)
+        if found != -1:
+            return found
+        value = parse_iso(text, zone)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[text] = value
+        return value
+
+    return read
+
+
+def _epoch_reader(text: str) -> int | None:
+    try:
+        return epoch_to_us(float(text) if "." in text else int(text))
+    except ValueError:
+        return None
+
+
+def compile_time_format(spec: str, zone: tzinfo, clock: Clock | None = None) -> TimeReader:
+    """A reader for `spec`: `iso`, `epoch` (s/ms/µs/ns by magnitude) or a strftime-style pattern."""
+    if spec == "iso":
+        return _iso_reader(zone)
+    if spec == "epoch":
+        return _epoch_reader
+    return _PatternReader(spec, zone, clock)
+
+
+def compile_time_formats(specs: list[str], zone: tzinfo, clock: Clock | None = None) -> TimeReader:
+    """A reader trying each spec in turn, starting with the one that worked last."""
+    readers = [compile_time_format(spec, zone, clock) for spec in specs]
+    if len(readers) == 1:
+        return readers[0]
+    order = list(readers)
+
+    def read(text: str) -> int | None:
+        for index, reader in enumerate(order):
+            value = reader(text)
+            if value is not None:
+                if index:
+                    order.insert(0, order.pop(index))
+                return value
+        return None
+
+    return read
