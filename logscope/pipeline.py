@@ -235,7 +235,14 @@ class Pipeline:
                 item = None
             if isinstance(item, _SourceDone):
                 running -= 1
-            elif item is not None:
+                released = self._release_held(checkpoints, item.source)
+            else:
+                released = self._release_held(checkpoints)
+            if released:
+                if not pending:
+                    deadline = time.monotonic() + self.flush_seconds
+                pending.extend(released)
+            if item is not None and not isinstance(item, _SourceDone):
                 parser = self._parser_for(item)
                 records = parser.parse_batch(item)
                 self._stats_for(item.source).lines += len(item.lines)
@@ -258,6 +265,21 @@ class Pipeline:
                 and not self._wait_for_items(STOP_QUIET_SECONDS)
             ):
                 break
+
+    def _release_held(self, checkpoints: dict[str, Checkpoint], ended: str | None = None) -> list[Record]:
+        """Multiline records held by the parsers: all of an ended source's, others after quiet time.
+
+        What is released covers its parser's last batch, so that batch's full checkpoint is due."""
+        released: list[Record] = []
+        now = time.monotonic()
+        for parser in {id(parser): parser for parser in self._parsers.values()}.values():
+            ending = ended is not None and parser.source == ended
+            records = parser.release() if ending else parser.flush_held(now)
+            if records:
+                released.extend(records)
+                if parser.last_checkpoint is not None:
+                    checkpoints[parser.last_checkpoint.key] = parser.last_checkpoint
+        return released
 
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:
