@@ -7,10 +7,10 @@ import os
 import sys
 
 from logscope import __version__
-from logscope.commands import ingest, parse, query, tail
+from logscope.commands import export, ingest, parse, query, status, tail, vacuum
 from logscope.errors import LogscopeError
 
-VERBS = (ingest, query, parse, tail)
+VERBS = (ingest, query, parse, tail, status, vacuum, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from logscope.commands.common import warn
+from logscope.commands.status import file_facts
 from logscope.pipeline import Pipeline
 from logscope.store.database import MEMORY
 from logscope.store.retention import RetentionPolicy, RetentionWorker, parse_duration, parse_size
@@ -89,10 +90,13 @@ def serve_while_running(
     def status() -> dict[str, Any]:
         cursor = con.cursor()
         try:
+            cursor.execute("SET SESSION TimeZone = 'UTC'")
             alerts = alert_summary(cursor)
+            facts = file_facts(cursor, db_path)
         finally:
             cursor.close()
         info: dict[str, Any] = {
+            **facts,
             "sources": stats.sampler.current(),
             "alerts": alerts,
             "retention": {"policy": policy.__dict__, "last_pass": _report(retention)},

@@ -1,0 +1,56 @@
+"""`logscope export`: records to Parquet files, hive-partitioned by UTC date, for other engines."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import duckdb
+
+from logscope.commands.common import add_db_option, db_path
+from logscope.errors import LogscopeError
+from logscope.store.client import connect_if_served
+from logscope.store.database import open_for_reading
+from logscope.store.export import check_target, export_sql, parse_time_bound
+from logscope.store.server import one_line_error
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write records to Parquet files partitioned by date (DIR/date=YYYY-MM-DD/*.parquet)",
+        description="Write the records with SINCE <= ts < UNTIL as Parquet, hive-partitioned by"
+        " UTC date, readable by DuckDB, Spark, Trino or ClickHouse.",
+    )
+    parser.add_argument("--to", required=True, metavar="DIR", help="directory to write into")
+    parser.add_argument(
+        "--since", metavar="TIME", help="first event time: 2026-11-20, an ISO time, or 2h (ago)"
+    )
+    parser.add_argument("--until", metavar="TIME", help="end of the range (exclusive), same forms")
+    parser.add_argument("--append", action="store_true", help="add files to a directory that has some")
+    add_db_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    since = parse_time_bound(args.since) if args.since else None
+    until = parse_time_bound(args.until) if args.until else None
+    check_target(args.to, args.append)
+    sql = export_sql(args.to, since, until, args.append)
+    path = db_path(args)
+    client = connect_if_served(path)
+    if client is not None:
+        with client:
+            rows = list(client.query(sql).rows())
+    else:
+        con = open_for_reading(path)
+        try:
+            rows = con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise LogscopeError(one_line_error(exc)) from exc
+        finally:
+            con.close()
+    count = rows[0][0] if rows and rows[0] else 0
+    target = os.path.abspath(args.to)
+    print(f"exported {count:,} records to {target} (date=YYYY-MM-DD/*.parquet)")
+    return 0

@@ -1,0 +1,73 @@
+"""`logscope vacuum`: a retention pass and checkpoint now; `--compact` rewrites the file smaller."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from logscope.commands.common import add_db_option, db_path
+from logscope.commands.status import human_bytes
+from logscope.errors import LogscopeError
+from logscope.store.client import connect_if_served
+from logscope.store.database import MEMORY, open_for_writing
+from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "vacuum",
+        help="delete old records now (--retain, --max-db-size), checkpoint, optionally compact",
+        description="Apply retention and CHECKPOINT so freed space is reused. Works while another"
+        " process holds the database (through its query service); --compact needs it free.",
+    )
+    add_db_option(parser)
+    parser.add_argument("--retain", metavar="AGE", help="delete records older than AGE, e.g. 7d")
+    parser.add_argument("--max-db-size", metavar="SIZE", help="delete the oldest records down to SIZE")
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="rewrite the database into a new file so the file itself shrinks (needs exclusive access)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = db_path(args)
+    if path == MEMORY:
+        raise LogscopeError("vacuum: an in-memory database has nothing to vacuum", 2)
+    policy = RetentionPolicy(
+        retain_s=parse_duration(args.retain) if args.retain else None,
+        max_bytes=parse_size(args.max_db_size) if args.max_db_size else None,
+    )
+    client = connect_if_served(path)
+    if client is not None:
+        with client:
+            if args.compact:
+                pid = client.call("status").get("pid")
+                held = f"PID {pid} holds the database; stop it first"
+                raise LogscopeError(f"{path}: cannot compact while {held}")
+            answer = client.call("vacuum", retain_s=policy.retain_s, max_bytes=policy.max_bytes)
+        print(describe(answer["report"], f" (by PID {answer['pid']})"))
+        return 0
+    con = open_for_writing(path)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        report = apply_retention(con, policy, path).as_dict()
+    finally:
+        con.close()
+    print(describe(report, ""))
+    if args.compact:
+        before, after = compact(path)
+        print(f"compacted {path}: {human_bytes(before)} → {human_bytes(after)}")
+    return 0
+
+
+def describe(report: dict[str, Any], by: str) -> str:
+    """One line: what was deleted, the bytes used and on disk before and after."""
+    return (
+        f"vacuum{by}: deleted {report['deleted_logs']:,} records, {report['deleted_alerts']:,} alerts,"
+        f" {report['deleted_stats']:,} stats rows; used {human_bytes(report['used_before'])}"
+        f" → {human_bytes(report['used_after'])}; file {human_bytes(report['file_before'])}"
+        f" → {human_bytes(report['file_after'])}"
+        + ("" if report["checkpointed"] else " (checkpoint deferred: a transaction was running)")
+    )
