@@ -19,8 +19,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 
 _OCTET_START = re.compile(rb"[1-9][0-9]{0,9} <")
 _OCTET_HEADER = re.compile(rb"([1-9][0-9]{0,9}) ")
-# Bytes that settle the framing even when no space has arrived yet.
-_DETECT_BYTES = 12
+# What the start of an octet-counted connection looks like before its `<` has arrived.
+_OCTET_PREFIX = re.compile(rb"[1-9][0-9]{0,9}(?: )?")
 _BLANKS = b"\r\n\x00 "
 
 
@@ -82,11 +82,9 @@ class StreamFramer:
         buffer = self._buffer
         if not buffer:
             return False
-        if not buffer[:1].isdigit():
-            self.mode = "newline"
-        elif _OCTET_START.match(buffer):
+        if _OCTET_START.match(buffer):
             self.mode = "octet-counting"
-        elif b" " in buffer or b"\n" in buffer or len(buffer) >= _DETECT_BYTES:
+        elif not _OCTET_PREFIX.fullmatch(buffer):
             self.mode = "newline"
         return self.mode is not None
 
