@@ -125,7 +125,13 @@ def test_rfc5424_nil_values_and_text_procid() -> None:
     ts, level, message, fields, host = IETF.parse("<11>1 - - - worker-3 - - something broke")
     assert (ts, level, message, host) == (None, "error", "something broke", None)
     assert fields == {"facility": "user", "severity": "err", "procid": "worker-3"}
-    assert IETF.parse("<11>1 - - - - - -") == (None, "error", "", {"facility": "user", "severity": "err"}, None)
+    assert IETF.parse("<11>1 - - - - - -") == (
+        None,
+        "error",
+        "",
+        {"facility": "user", "severity": "err"},
+        None,
+    )
 
 
 def test_structured_data_escapes_and_repeated_params() -> None:
