@@ -7,10 +7,10 @@ import os
 import sys
 
 from logscope import __version__
-from logscope.commands import export, ingest, parse, query, status, tail, vacuum
+from logscope.commands import export, formats, ingest, parse, query, rules, status, tail, vacuum
 from logscope.errors import LogscopeError
 
-VERBS = (ingest, query, parse, tail, status, vacuum, export)
+VERBS = (ingest, query, parse, tail, rules, status, vacuum, export, formats)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,8 +65,11 @@ class RuleEngine:
             if rule.kind == "sql":
                 self.sql_rules[rule.name] = SqlRule(rule, self.ids, self.changes)
         self.outputs = list(outputs)
-        self.actions = {name: build_action(spec, self.on_error) for name, spec in ruleset.actions.items()
-                        if any(name in rule.actions for rule in self.rules)}  # fmt: skip
+        self.actions = {
+            name: build_action(spec, self.on_error)
+            for name, spec in ruleset.actions.items()
+            if any(name in rule.actions for rule in self.rules)
+        }
         self.disabled: dict[str, str] = {}
         self.now: int | None = None
         self.notifications = 0
@@ -274,5 +277,10 @@ def _arrivals(result: pa.Table, ts: pa.Array, index: int, plan: RulePlan) -> dic
 def _rows(table: pa.Table, groups: list[str]) -> Iterable[tuple[tuple, int, int, int]]:
     columns = [table[name].to_pylist() for name in groups]
     keys = zip(*columns, strict=True) if columns else (() for _ in range(table.num_rows))
-    return zip(keys, table["ts"].to_pylist(), table["id_count"].to_pylist(), table["id_max"].to_pylist(),
-               strict=False)  # fmt: skip
+    return zip(
+        keys,
+        table["ts"].to_pylist(),
+        table["id_count"].to_pylist(),
+        table["id_max"].to_pylist(),
+        strict=False,
+    )

@@ -15,9 +15,19 @@ from logscope.alerting.template import SUMMARY_KEYS, template_names
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 COMMON_KEYS = {
-    "name", "kind", "description", "severity", "labels", "summary", "for", "renotify", "actions",
-    "fields", "enabled",
-}  # fmt: skip
+    "name",
+    "kind",
+    "description",
+    "severity",
+    "labels",
+    "summary",
+    "for",
+    "renotify",
+    "actions",
+    "fields",
+    "enabled",
+    "extract",
+}
 KIND_KEYS: dict[str, set[str]] = {
     "match": {"where", "group_by", "window"},
     "threshold": {"where", "group_by", "window", "threshold"},
@@ -277,6 +287,10 @@ def _read_common(reader: _Reader, rule: Rule) -> None:
     rule.renotify = reader.duration("renotify", rule.renotify)
     rule.actions = reader.names("actions")
     rule.field_types = reader.table_of_strings("fields")
+    rule.extract = reader.table_of_strings("extract")
+    for name in rule.extract:
+        if not NAME.match(name):
+            reader.fail("extract", f"{name!r}: a name is letters, digits and _ (starting with a letter)")
     for column, type_name in rule.field_types.items():
         if not DUCKDB_TYPES.match(type_name.strip()):
             reader.fail("fields", f"{column}: not a DuckDB type this rule can use: {type_name!r}")
@@ -332,8 +346,9 @@ def _read_action(path: str, name: str, table: Any, problems: list[RuleProblem]) 
         if item not in allowed:
             reader.fail(f"{key}.{item}", f"not a field of a {kind} action")
     action = ActionSpec(name=name, type=kind, file=path)
-    action.timeout = float(reader.number("timeout", 5.0 if kind == "webhook" else 10.0, integer=False,
-                                         minimum=0, exclusive=True))  # fmt: skip
+    action.timeout = float(
+        reader.number("timeout", 5.0 if kind == "webhook" else 10.0, integer=False, minimum=0, exclusive=True)
+    )
     action.retries = reader.number("retries", 3 if kind == "webhook" else 0, integer=True, minimum=0)
     action.backoff = float(reader.number("backoff", 0.5, integer=False, minimum=0))
     if kind == "exec":

@@ -89,6 +89,7 @@ class Rule:
     summary: str = ""
     actions: list[str] = dc_field(default_factory=list)
     field_types: dict[str, str] = dc_field(default_factory=dict)
+    extract: dict[str, str] = dc_field(default_factory=dict)  # name -> SQL expression, per record
 
     @property
     def group_names(self) -> list[str]:

@@ -94,14 +94,26 @@ class PredicateEvaluator:
                     names |= expression_columns(self.con, expression)
                 except RuleSqlError as exc:
                     raise RuleSqlError(f"rule {rule.name!r}: field {key!r}: {exc}") from None
-            names |= set(rule.group_names)
+            for name, expression in rule.extract.items():
+                try:
+                    names |= expression_columns(self.con, expression)
+                except RuleSqlError as exc:
+                    raise RuleSqlError(f"rule {rule.name!r}: field 'extract.{name}': {exc}") from None
+            names |= {name for name in rule.group_names if name not in rule.extract}
             for name in names:
                 if name in RECORD_COLUMNS:
                     used.add(name)
                 elif name not in field_types:
                     field_types[name] = self._type_of(rule, name)
-            plans.append(RulePlan(rule, where=rule.where, total=rule.total if rule.kind == "ratio" else None,
-                                  groups=list(rule.group_names)))  # fmt: skip
+            groups = [
+                f"({rule.extract[name]})" if name in rule.extract else quote(name)
+                for name in rule.group_names
+            ]
+            plans.append(
+                RulePlan(
+                    rule, where=rule.where, total=rule.total if rule.kind == "ratio" else None, groups=groups
+                )
+            )
         record_columns = [name for name in RECORD_COLUMNS if name in used]
         return Compiled(plans, record_columns, field_types, self._query(plans, record_columns, field_types))
 
@@ -109,18 +121,24 @@ class PredicateEvaluator:
         return rule.field_types.get(name) or self.format_types.get(name) or "VARCHAR"
 
     @staticmethod
-    def _query(plans: list[RulePlan], record_columns: list[str], field_types: dict[str, str]) -> str:
+    def _columns_cte(record_columns: list[str], field_types: dict[str, str]) -> str:
+        """`WITH b AS (...)`: record columns, and field columns cast to their types."""
         inner = [quote(name) for name in record_columns]
-        inner += [f"TRY_CAST({quote('__f_' + name)} AS {kind}) AS {quote(name)}"
-                  for name, kind in field_types.items()]  # fmt: skip
+        inner += [
+            f"TRY_CAST({quote('__f_' + name)} AS {kind}) AS {quote(name)}"
+            for name, kind in field_types.items()
+        ]
+        return f"WITH b AS (SELECT {', '.join(inner)} FROM batch)"
+
+    def _query(self, plans: list[RulePlan], record_columns: list[str], field_types: dict[str, str]) -> str:
         outer = ["id", "ts"]
         for index, plan in enumerate(plans):
             outer.append(f"coalesce(({plan.where}), false) AS m{index}")
             if plan.total is not None:
                 outer.append(f"coalesce(({plan.total}), false) AS t{index}")
-            for number, name in enumerate(plan.groups):
-                outer.append(f"CAST({quote(name)} AS VARCHAR) AS g{index}_{number}")
-        return f"WITH b AS (SELECT {', '.join(inner)} FROM batch) SELECT {', '.join(outer)} FROM b"
+            for number, expression in enumerate(plan.groups):
+                outer.append(f"CAST({expression} AS VARCHAR) AS g{index}_{number}")
+        return f"{self._columns_cte(record_columns, field_types)} SELECT {', '.join(outer)} FROM b"
 
     def batch_table(self, records: list[Record], compiled: Compiled | None = None) -> pa.Table:
         """The columns the rules need, built from the records."""
@@ -139,14 +157,33 @@ class PredicateEvaluator:
             columns["__f_" + name] = pa.array(values, pa.string())
         return pa.table(columns)
 
-    def check(self) -> None:
-        """Bind the query against an empty batch so type and name errors show up before data does."""
-        for plan in self.compiled.plans:
-            single = self.compile([plan.rule])
-            try:
-                self._run(single.sql, self.batch_table([], single))
-            except duckdb.Error as exc:
-                raise RuleSqlError(f"rule {plan.rule.name!r}: field 'where': {one_line(exc)}") from None
+    def bind_errors(self, rule: Rule) -> list[tuple[str, str]]:
+        """(field, message) for each of the rule's expressions that does not bind or is not boolean."""
+        single = self.compile([rule])
+        columns = self._columns_cte(single.record_columns, single.field_columns)
+        expressions = [("where", rule.where, True)]
+        if rule.kind == "ratio":
+            expressions.append(("total", rule.total, True))
+        expressions += [(f"extract.{name}", text, False) for name, text in rule.extract.items()]
+        expressions += [
+            (f"group_by.{name}", quote(name), False) for name in rule.group_names if name not in rule.extract
+        ]
+        problems = []
+        self.con.register("batch", self.batch_table([], single))
+        try:
+            for key, expression, predicate in expressions:
+                try:
+                    result = self.con.execute(f"{columns} SELECT ({expression}) FROM b")
+                    kind = str(result.description[0][1])
+                    result.fetchall()
+                except duckdb.Error as exc:
+                    problems.append((key, one_line(exc)))
+                    continue
+                if predicate and kind.upper() != "BOOLEAN":
+                    problems.append((key, f"must be a condition (true or false), but its type is {kind}"))
+        finally:
+            self.con.unregister("batch")
+        return problems
 
     def evaluate(self, records: list[Record]) -> pa.Table:
         """One row per record: id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups)."""

@@ -10,10 +10,25 @@ PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
 # Values every alert has; the group's names (group_by / field) and the rule's labels are added.
 SUMMARY_KEYS = frozenset(
     {
-        "rule", "severity", "count", "window", "threshold", "total", "ratio", "ratio_pct", "limit",
-        "limit_pct", "previous", "factor", "value", "first", "last", "description", "state",
+        "rule",
+        "severity",
+        "count",
+        "window",
+        "threshold",
+        "total",
+        "ratio",
+        "ratio_pct",
+        "limit",
+        "limit_pct",
+        "previous",
+        "factor",
+        "value",
+        "first",
+        "last",
+        "description",
+        "state",
     }
-)  # fmt: skip
+)
 
 
 def template_names(template: str) -> list[str]:

@@ -120,8 +120,13 @@ class GroupWindow:
         if kind == "ratio":
             total = self.totals.sum
             share = count / total if total else 0.0
-            values = {"count": count, "total": total, "ratio": share, "ratio_pct": f"{share:.1%}",
-                      "value": share}  # fmt: skip
+            values = {
+                "count": count,
+                "total": total,
+                "ratio": share,
+                "ratio_pct": f"{share:.1%}",
+                "value": share,
+            }
             return total >= rule.min_total and share >= rule.ratio, values
         if kind == "spike":
             previous = self.previous.sum
@@ -178,6 +183,8 @@ class CountingRule:
         """new_value: only a value met for the first time (after `learn`) opens a group."""
         if key in self.groups:
             return items
+        if all(value is None or value == "" for value in key):
+            return []
         if key in self.seen or self.full:
             return []
         if len(self.seen) >= self.rule.max_values:

@@ -1,0 +1,173 @@
+"""`logscope rules check|test|backtest`: validate rule files, unit-test them, replay logs through them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from logscope.alerting.check import check_ruleset
+from logscope.alerting.engine import RuleEngine, format_field_types
+from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
+from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
+from logscope.alerting.ruletest import describe_change, load_test_file, rules_under_test, run_test
+from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
+from logscope.errors import LogscopeError
+from logscope.output import FORMATS, default_format, write_rows
+from logscope.pipeline import Pipeline
+from logscope.sources.spec import expand_sources
+from logscope.store.database import MEMORY, open_for_writing
+from logscope.store.writer import LogWriter
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rules",
+        help="check, unit-test and backtest alert rules",
+        description="Work with alert rule files (docs/rules.md).",
+    )
+    actions = parser.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
+
+    check = actions.add_parser(
+        "check",
+        help="validate rule files",
+        description="Validate rule files:"
+        " every error names the file, the rule and the field; exit status 2 if any.",
+    )
+    check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the bundled packs)"
+    )
+    add_parse_options(check)
+    check.set_defaults(handler=run_check)
+
+    test = actions.add_parser(
+        "test",
+        help="run rule unit tests",
+        description="Run rule test files: input lines at event times, and the alerts expected from them.",
+    )
+    test.add_argument("files", nargs="+", metavar="FILE", help="rule test files (TOML)")
+    test.set_defaults(handler=run_tests)
+
+    backtest = actions.add_parser(
+        "backtest",
+        help="replay log files through rules and list the alerts that would have fired",
+        description="Read log files (without storing them) through the rules, on the logs' own event"
+        " time, and print every notification (firing, renotify, resolved) with its time.",
+    )
+    backtest.add_argument("rules", metavar="RULES", help="a rule file or a directory of them")
+    backtest.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files, directories, globs or -")
+    add_parse_options(backtest)
+    backtest.add_argument("--output", dest="output", choices=FORMATS, help="output format")
+    backtest.set_defaults(handler=run_backtest)
+
+
+def _format_types(args: argparse.Namespace) -> dict[str, str]:
+    registry, _ = build_formats(args)
+    return format_field_types(registry.ordered)
+
+
+def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str]) -> RuleSet:
+    """Rules that passed `rules check`; LogscopeError (exit 2) listing the problems otherwise."""
+    ruleset = load_paths(paths, builtin=builtin)
+    problems, _ = check_ruleset(ruleset, format_types)
+    if problems:
+        listing = "\n  ".join(str(problem) for problem in problems)
+        raise LogscopeError(
+            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in rule files:\n  {listing}", 2
+        )
+    return ruleset
+
+
+def run_check(args: argparse.Namespace) -> int:
+    paths = args.paths or [str(builtin_rules_dir())]
+    ruleset = load_paths(paths)
+    problems, warnings = check_ruleset(ruleset, _format_types(args))
+    for warning in warnings:
+        warn(f"warning: {warning}")
+    for problem in problems:
+        print(f"logscope: error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    files = len(ruleset.files)
+    plural = "s" if files != 1 else ""
+    print(f"ok: {len(ruleset.rules)} rules, {len(ruleset.actions)} actions in {files} file{plural}")
+    return 0
+
+
+def run_tests(args: argparse.Namespace) -> int:
+    registry, _ = build_formats(argparse.Namespace(tz="UTC", log_format=None))
+    format_types = format_field_types(registry.ordered)
+    failed = 0
+    total = 0
+    for path in args.files:
+        test_file = load_test_file(path)
+        problems, _ = check_ruleset(test_file.rules, format_types)
+        if problems:
+            listing = "\n  ".join(str(problem) for problem in problems)
+            raise LogscopeError(f"{path}: the rule files have problems:\n  {listing}", 2)
+        ruleset = rules_under_test(test_file.rules, test_file.only)
+        for case in test_file.tests:
+            total += 1
+            result = run_test(case, ruleset, registry, format_types)
+            if result.passed:
+                print(f"PASS {path}: {case.name}")
+                continue
+            failed += 1
+            print(f"FAIL {path}: {case.name}")
+            print("\n".join(result.diff()))
+    print(f"{total - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    registry, forced = build_formats(args)
+    format_types = format_field_types(registry.ordered)
+    ruleset = load_checked([args.rules], builtin=False, format_types=format_types)
+    ruleset.actions = {}  # a backtest notifies nobody
+    expansion = expand_sources(args.logs)
+    for error in expansion.errors:
+        warn(f"error: {error}")
+    if not expansion.sources:
+        raise LogscopeError("nothing to read")
+    con = open_for_writing(MEMORY)
+    notifications: list[Change] = []
+    try:
+        engine = RuleEngine(
+            ruleset, store=con, format_types=format_types, on_error=lambda m: warn(f"error: {m}")
+        )
+        engine.subscribe(lambda changes: notifications.extend(c for c in changes if c.event in NOTIFY_EVENTS))
+        pipeline = Pipeline(LogWriter(con), registry, forced, on_error=lambda m: warn(f"error: {m}"))
+        pipeline.subscribe(engine.on_records)
+        for source in expansion.sources:
+            pipeline.add_source(source)
+        on_stop_signals(pipeline.request_stop)
+        summary = pipeline.run()
+        engine.close()
+    finally:
+        con.close()
+    fmt = args.output or default_format(sys.stdout.isatty())
+    columns = ["at", "event", "rule", "severity", "group", "count", "summary"]
+    rows = (_backtest_row(change) for change in notifications)
+    write_rows(sys.stdout, fmt, columns, rows, set())
+    fired = sum(1 for change in notifications if change.event == "firing")
+    warn(
+        f"backtest: {summary.lines:,} lines, {fired} alert{'s' if fired != 1 else ''} fired,"
+        f" {len(notifications)} notifications"
+    )
+    return 1 if expansion.errors or summary.errors else 0
+
+
+def _backtest_row(change: Change) -> tuple:
+    payload = change.payload
+    group = ",".join(f"{key}={value}" for key, value in payload["group"].items())
+    return (
+        payload["at"],
+        change.event,
+        payload["rule"],
+        payload["severity"],
+        group,
+        payload["count"],
+        payload["summary"],
+    )
+
+
+__all__ = ["describe_change", "load_checked"]
