@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from logscope.parsing.base import Parser
-from logscope.parsing.registry import FormatRegistry, builtin_registry
+from logscope.parsing.registry import FormatRegistry, load_registry
 from logscope.parsing.timestamps import resolve_zone
 from logscope.store.database import resolve_db_path
 
@@ -31,6 +31,18 @@ def add_parse_options(parser: argparse.ArgumentParser) -> None:
         metavar="ZONE",
         help="time zone for times written without one (default: the local zone)",
     )
+    add_formats_option(parser)
+
+
+def add_formats_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--formats",
+        dest="formats_dirs",
+        metavar="DIR",
+        action="append",
+        help="also load format definitions (*.toml) from DIR; a format named like a built-in one"
+        " replaces it (repeatable; $XDG_CONFIG_HOME/logscope/formats is always read)",
+    )
 
 
 def db_path(args: argparse.Namespace) -> str:
@@ -39,8 +51,10 @@ def db_path(args: argparse.Namespace) -> str:
 
 def build_formats(args: argparse.Namespace) -> tuple[FormatRegistry, Parser | None]:
     """The format registry for the options given, and the forced format if any."""
-    registry = builtin_registry(resolve_zone(args.tz))
-    forced = registry.get(args.log_format) if args.log_format else None
+    zone = resolve_zone(getattr(args, "tz", None))
+    registry = load_registry(zone, getattr(args, "formats_dirs", None))
+    log_format = getattr(args, "log_format", None)
+    forced = registry.get(log_format) if log_format else None
     return registry, forced
 
 
