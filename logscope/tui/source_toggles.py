@@ -38,8 +38,8 @@ class SourceToggles(SelectionList[str]):
         self.add_options(
             [Selection(self._label(name, count), name, name not in hidden) for name, count in counts.items()]
         )
-        if highlighted is not None and self.option_count:
-            self.highlighted = min(highlighted, self.option_count - 1)
+        if self.option_count:
+            self.highlighted = min(highlighted or 0, self.option_count - 1)
 
     @property
     def hidden(self) -> frozenset[str]:
