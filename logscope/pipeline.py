@@ -14,6 +14,7 @@ from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
 from logscope.sources.base import Source
+from logscope.store.views import FormatViews
 from logscope.store.writer import LogWriter
 
 # Batches (not lines) the queue holds before a source has to wait: backpressure, never a drop.
@@ -85,6 +86,8 @@ class Pipeline:
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.writer = writer
+        # One typed view per format in the database (see store/views.py).
+        self.views = FormatViews(writer.con, registry.field_types) if writer is not None else None
         self.registry = registry
         self.forced = forced
         self.flush_rows = flush_rows
@@ -143,6 +146,8 @@ class Pipeline:
 
     def start(self) -> None:
         self._started = time.monotonic()
+        if self.views is not None:
+            self.views.refresh()
         self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
         self._processor.start()
         for source in self._sources:
@@ -284,6 +289,8 @@ class Pipeline:
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:
             self.writer.write(records, checkpoints)
+            if self.views is not None:
+                self.views.note({record.format for record in records})
         self._note_committed(records)
         formats = self.summary.formats
         for record in records:
