@@ -1,0 +1,58 @@
+"""Imports flow one way: cli/commands/tui → pipeline → stages → record model."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+PACKAGE = REPO / "logscope"
+STAGES = ("sources", "parsing", "store", "alerting")
+# What each layer must never import.
+FORBIDDEN = {
+    "stage": ("logscope.cli", "logscope.commands", "logscope.tui", "logscope.pipeline"),
+    "pipeline": ("logscope.cli", "logscope.commands", "logscope.tui"),
+    "record": ("logscope.",),
+}
+RECORD_ALLOWED = ("logscope.errors",)
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def layer_of(path: Path) -> str | None:
+    relative = path.relative_to(PACKAGE).parts
+    if relative[0] in STAGES:
+        return "stage"
+    if relative == ("pipeline.py",):
+        return "pipeline"
+    if relative == ("record.py",):
+        return "record"
+    return None
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if layer_of(p))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_import_against_the_flow(path: Path) -> None:
+    layer = layer_of(path)
+    assert layer is not None
+    bad = sorted(
+        module
+        for module in imported_modules(path)
+        if module.startswith(FORBIDDEN[layer])
+        and not (layer == "record" and module.startswith(RECORD_ALLOWED))
+    )
+    assert not bad, f"{path.relative_to(REPO)} imports {bad} against the pipeline's direction"
+
