@@ -36,6 +36,7 @@ class Alert:
     last_at: int = 0
     resolved_at: int | None = None
     count: int = 0
+    matched: int = 0  # matching records counted into this alert since it began
     value: float | None = None
     summary: str = ""
     example_ids: list[int] = field(default_factory=list)
@@ -141,29 +142,32 @@ class Tracker:
                 alert.notifications += 1
                 self._emit("renotify", due)
 
-    def observe(self, at: int, active: bool, values: dict[str, Any], ids: list[int] = ()) -> None:
-        """The condition's value from `at` on, with the figures the summary shows."""
+    def observe(
+        self, at: int, active: bool, values: dict[str, Any], ids: list[int] = (), hits: int = 0
+    ) -> None:
+        """The condition's value from `at` on, with the figures the summary shows.
+
+        `ids` are the latest matching records (when a record just arrived), kept as examples;
+        `hits` how many matching records arrived at `at`.
+        """
         self.advance(at)
         alert = self.alert
         if active:
             self.values = values
             if alert is None:
                 alert = self.alert = Alert(self.ids.take(), self.rule, self.group, first_at=at, last_at=at)
-                self._update(alert, at, ids)
+                self._update(alert, at, ids, hits)
                 self.active = True
                 if self.rule.for_ == 0:
                     self._fire(at)
                 else:
                     self._emit("pending", at)
                 return
-            self._update(alert, at, ids)
+            self._update(alert, at, ids, hits)
         elif alert is not None:
-            if ids:
-                alert.example_ids = (alert.example_ids + list(ids))[-EXAMPLES:]
+            # A resolved alert keeps the figures and summary it last fired with.
             if alert.state == "firing":
                 alert.state, alert.resolved_at = "resolved", at
-                self.values = {**self.values, **values}
-                alert.summary = self._summary(alert)
                 self._emit("resolved", at)
             else:
                 alert.state = "cancelled"
@@ -171,10 +175,14 @@ class Tracker:
             self.alert = None
         self.active = active
 
-    def _update(self, alert: Alert, at: int, ids: list[int]) -> None:
+    def _update(self, alert: Alert, at: int, ids: list[int], hits: int) -> None:
+        alert.matched += hits
+        if self.rule.kind in ("match", "new_value"):
+            # Every match is deduplicated into the open alert: count them all, not the window.
+            self.values = {**self.values, "count": alert.matched}
         if ids:
             alert.last_at = at
-            alert.example_ids = (alert.example_ids + list(ids))[-EXAMPLES:]
+            alert.example_ids = list(ids)[-EXAMPLES:]
         alert.count = int(self.values.get("count") or 0)
         value = self.values.get("value")
         alert.value = float(value) if value is not None else None

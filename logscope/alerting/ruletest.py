@@ -21,12 +21,13 @@ from logscope.errors import LogscopeError
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.parsing.timestamps import datetime_to_us, us_to_datetime
-from logscope.record import LineBatch, Record
+from logscope.record import LineBatch, Record, now_us
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.writer import LogWriter
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
 CHUNK = 500
+RECENT = 2 * 3600 * 1_000_000
 _TIME_PLACEHOLDER = re.compile(r"\{(time|epoch|epoch_ms)(?::([^{}]*))?\}")
 
 
@@ -153,7 +154,7 @@ def _read_test(path: str, index: int, table: Any) -> TestCase:
     for key in table:
         if key not in ("name", "start", "format", "input", "expect", "until"):
             raise TestFileError(path, f"{where}: {key}", "unknown key")
-    start = _when(path, f"{where}: start", table.get("start", DEFAULT_START), 0)
+    start = _start(path, where, table.get("start", DEFAULT_START))
     lines: list[tuple[int, str]] = []
     for number, item in enumerate(table.get("input", [])):
         lines += _read_input(path, f"{where}: input #{number + 1}", item, start)
@@ -165,6 +166,14 @@ def _read_test(path: str, index: int, table: Any) -> TestCase:
     until = _when(path, f"{where}: until", table["until"], start) if "until" in table else None
     log_format = table.get("format")
     return TestCase(name, lines, expected, log_format, until)
+
+
+def _start(path: str, where: str, value: Any) -> int:
+    """The test's time zero; `now` is two hours ago (to the minute), for year-less syslog lines."""
+    if value == "now":
+        minute = 60_000_000
+        return (now_us() - RECENT) // minute * minute
+    return _when(path, f"{where}: start", value, 0)
 
 
 def _read_input(path: str, where: str, item: Any, start: int) -> list[tuple[int, str]]:

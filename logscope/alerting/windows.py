@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from logscope.alerting.lifecycle import AlertIdSource, Change, Tracker
+from logscope.alerting.lifecycle import EXAMPLES, AlertIdSource, Change, Tracker
 from logscope.alerting.model import Rule
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
@@ -47,13 +47,14 @@ class Window:
 class GroupWindow:
     """One group's windows and alert tracker for a counting rule."""
 
-    __slots__ = ("clock", "current", "previous", "ready_at", "rule", "totals", "tracker")
+    __slots__ = ("clock", "current", "previous", "ready_at", "recent", "rule", "totals", "tracker")
 
     def __init__(self, rule: Rule, tracker: Tracker, created: int, ready_at: int) -> None:
         self.rule, self.tracker = rule, tracker
         self.current, self.previous, self.totals = Window(), Window(), Window()
         self.clock = created
         self.ready_at = ready_at
+        self.recent: deque[int] = deque(maxlen=EXAMPLES)  # ids of the latest matching records
 
     @property
     def idle(self) -> bool:
@@ -69,15 +70,17 @@ class GroupWindow:
             self.run_until(ts)
             if hits:
                 self.current.add(ts, hits)
+                if last_id is not None:
+                    self.recent.append(last_id)
             if totals:
                 self.totals.add(ts, totals)
-            self.observe(ts, [last_id] if hits and last_id is not None else [])
+            self.observe(ts, list(self.recent) if hits else [], hits)
 
     def run_until(self, now: int) -> None:
         """Step through every instant up to `now` where a record leaves a window."""
         while (change := self.next_change()) is not None and change <= now:
             self.expire(change)
-            self.observe(change, [])
+            self.observe(change, [], 0)
         self.tracker.advance(now)
         self.clock = max(self.clock, now)
 
@@ -106,9 +109,9 @@ class GroupWindow:
         self.totals.pop_until(now - window)
         self.clock = max(self.clock, now)
 
-    def observe(self, now: int, ids: list[int]) -> None:
+    def observe(self, now: int, ids: list[int], hits: int) -> None:
         active, values = self.condition(now)
-        self.tracker.observe(now, active, values, ids)
+        self.tracker.observe(now, active, values, ids, hits)
 
     def condition(self, now: int) -> tuple[bool, dict[str, Any]]:
         """Whether the rule's condition holds for this group at `now`, and the figures."""

@@ -14,6 +14,7 @@ from logscope.commands.common import (
     on_stop_signals,
     warn,
 )
+from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.pipeline import Pipeline, Summary
@@ -47,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_start_options(parser, from_start_default=True)
     add_service_options(parser)
+    add_rule_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -116,7 +118,8 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     on_stop_signals(pipeline.request_stop)
     total = sum(source.size_hint() or 0 for source in sources)
     # While the run holds the database, others query it through `<db>.sock` (docs/query.md).
-    with serve_while_running(con, db_path(args), pipeline, args), progress or nullcontext():
+    rules = rules_running(args, con, registry, pipeline, report, live=args.follow)
+    with rules, serve_while_running(con, db_path(args), pipeline, args), progress or nullcontext():
         task = progress.add_task("ingest", total=total or None) if progress else None
         pipeline.start()
         while not pipeline.wait(0.1):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from logscope.alerting.actions import JsonLinesOutput
 from logscope.alerting.check import check_ruleset
 from logscope.alerting.engine import RuleEngine, format_field_types
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
-from logscope.alerting.ruletest import describe_change, load_test_file, rules_under_test, run_test
+from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
 from logscope.errors import LogscopeError
 from logscope.output import FORMATS, default_format, write_rows
@@ -170,4 +173,59 @@ def _backtest_row(change: Change) -> tuple:
     )
 
 
-__all__ = ["describe_change", "load_checked"]
+# --- the rule engine in `ingest` ---------------------------------------------------------------
+
+
+def add_rule_options(parser: argparse.ArgumentParser) -> None:
+    """--rules, --no-default-rules, --alerts-out for verbs that run the rule engine."""
+    group = parser.add_argument_group("alert rules (docs/rules.md)")
+    group.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a rule file or directory of them; repeat for more",
+    )
+    group.add_argument(
+        "--no-default-rules",
+        dest="default_rules",
+        action="store_false",
+        help="do not load the bundled web/system/app rule packs",
+    )
+    group.add_argument(
+        "--alerts-out",
+        metavar="FILE",
+        help="also write alert notifications as JSON lines to FILE (- for stdout)",
+    )
+
+
+@contextmanager
+def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool) -> Iterator[None]:
+    """Run the rule engine on the pipeline's committed records for the duration of the block."""
+    format_types = format_field_types(registry.ordered)
+    ruleset = load_checked(args.rules, builtin=args.default_rules, format_types=format_types)
+    if not ruleset.rules:
+        yield
+        return
+    outputs, stream = [], None
+    if args.alerts_out:
+        try:
+            stream = sys.stdout.buffer if args.alerts_out == "-" else open(args.alerts_out, "ab")  # noqa: SIM115
+        except OSError as exc:
+            raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
+        outputs.append(JsonLinesOutput(stream, on_error=report))
+    engine = RuleEngine(ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report)
+    pipeline.subscribe(engine.on_records)
+    if live:
+        engine.start_clock()
+    try:
+        yield
+    finally:
+        engine.close()
+        if stream is not None and stream is not sys.stdout.buffer:
+            stream.close()
+    if engine.notifications and not args.quiet:
+        warn(
+            f"alerts: {engine.notifications} notification{'s' if engine.notifications != 1 else ''}"
+            " (see `logscope query 'FROM alerts'`)"
+        )
