@@ -56,6 +56,7 @@ class StreamListener:
         self._local_host = socket.gethostname() if spec.is_unix else None
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
         self._refused = 0
+        self.read_bytes = READ_BYTES
 
     def size_hint(self) -> int | None:
         return None
@@ -122,7 +123,7 @@ class StreamListener:
         try:
             while True:
                 try:
-                    data = await reader.read(READ_BYTES)
+                    data = await reader.read(self.read_bytes)
                 except (ConnectionError, OSError):
                     data = b""
                 connection.last_read = time.monotonic()
