@@ -9,7 +9,7 @@ import duckdb
 
 from logscope.commands.common import add_db_option, db_path
 from logscope.errors import LogscopeError
-from logscope.store.client import connect_if_served
+from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import open_for_reading
 from logscope.store.export import check_target, export_sql, parse_time_bound
 from logscope.store.server import one_line_error
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             rows = list(client.query(sql).rows())
     else:
         con = open_for_reading(path)
+        remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
         try:
             rows = con.execute(sql).fetchall()
         except duckdb.Error as exc:

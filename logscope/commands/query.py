@@ -11,7 +11,7 @@ import duckdb
 from logscope.commands.common import add_db_option, db_path
 from logscope.errors import LogscopeError
 from logscope.output import FORMATS, default_format, write_rows
-from logscope.store.client import connect_if_served
+from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import MEMORY, open_for_reading
 from logscope.store.server import one_line_error  # the same one-line text on both paths
 
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         with client:
             return _run_remote(client, sql, fmt)
     con = open_for_reading(path)
+    if path != MEMORY:
+        remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
     try:
         try:
             result = con.execute(sql)

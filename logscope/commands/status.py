@@ -14,7 +14,7 @@ import orjson
 from logscope.commands.common import add_db_option, db_path
 from logscope.errors import LogscopeError
 from logscope.output import write_rows
-from logscope.store.client import connect_if_served, socket_path
+from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import MEMORY, open_for_reading
 from logscope.store.retention import storage_used
 from logscope.store.stats import alert_summary, latest_stats
@@ -68,6 +68,7 @@ def gather_status(path: str) -> dict[str, Any]:
             raise
         # Held by a process that serves no queries (an older logscope, or not logscope at all).
         return {"db": path, "held": True, "pid": int(match.group(1)), "serving": False}
+    remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
     try:
         return {
             "db": path,

@@ -8,7 +8,7 @@ from typing import Any
 from logscope.commands.common import add_db_option, db_path
 from logscope.commands.status import human_bytes
 from logscope.errors import LogscopeError
-from logscope.store.client import connect_if_served
+from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
 
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(describe(answer["report"], f" (by PID {answer['pid']})"))
         return 0
     con = open_for_writing(path)
+    remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
     try:
         con.execute("SET TimeZone = 'UTC'")
         report = apply_retention(con, policy, path).as_dict()

@@ -235,21 +235,27 @@ def service_state(path: str) -> str:
 
 
 def remove_stale_socket(path: str) -> bool:
-    """Delete a socket nobody listens on (left by a crashed process); True when one was removed."""
+    """Delete a socket nobody listens on (left by a crashed process); True when one was removed.
+
+    Call it only while holding the database open: then no process can be starting a service."""
+    try:
+        before = os.lstat(path).st_ino
+    except FileNotFoundError:
+        return False
     if service_state(path) != "stale":
         return False
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    return True
+        if os.lstat(path).st_ino == before:
+            os.unlink(path)
+            return True
+    return False
 
 
 def connect_if_served(db_path: str) -> QueryClient | None:
-    """A client for the service of the process holding `db_path`, or None when none is running."""
+    """A client for the service of the process holding `db_path`, or None when none is running.
+
+    A stale socket is left for `remove_stale_socket`, once the caller holds the database."""
     path = socket_path(db_path)
-    state = service_state(path)
-    if state == "stale":
-        remove_stale_socket(path)
-        return None
-    if state != "live":
+    if service_state(path) != "live":
         return None
     return QueryClient(path)
