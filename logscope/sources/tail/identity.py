@@ -47,6 +47,9 @@ def read_head(fd: int) -> bytes:
 
 
 def is_gzip(path: str) -> bool:
+    """By magic bytes, or by name: a `.gz` file still being created has no magic bytes yet."""
+    if path.endswith(".gz"):
+        return True
     try:
         with open(path, "rb") as handle:
             return handle.read(2) == GZIP_MAGIC

@@ -46,6 +46,7 @@ class TailSource:
         self.by_id: dict[FileId, Follower] = {}
         self.detached: list[Follower] = []
         self.compressed_done: dict[str, tuple[FileId, int, int]] = {}
+        self.rotated_later: dict[str, str] = {}  # rotated files to resume once they settle
         self.reported: set[str] = set()
         self.ctx: SourceContext | None = None
 
@@ -84,6 +85,10 @@ class TailSource:
                 next_poll = now + self.options.poll_seconds
             if appeared or polling:
                 self._discover(initial=False)
+            if polling and self.rotated_later:
+                for path, name in list(self.rotated_later.items()):
+                    if self._resume_rotated(path, name):
+                        del self.rotated_later[path]
             busy = False
             for follower in list(self.by_path.values()):
                 if follower.fd is not None or polling or os.path.abspath(follower.path) in changed:
@@ -156,37 +161,51 @@ class TailSource:
             for path in _rotated_siblings(follower.path):
                 if os.path.abspath(path) in self.by_path:
                     continue
-                self._resume_rotated(path, follower.name)
+                if not self._resume_rotated(path, follower.name):
+                    self.rotated_later[path] = follower.name
 
-    def _resume_rotated(self, path: str, name: str) -> None:
+    def _resume_rotated(self, path: str, name: str) -> bool:
+        """Read the rest of a rotated file whose content was read before; False: try again later."""
         try:
             info = os.stat(path)
         except OSError:
-            return
+            return True
         file_id = FileId.of(info)
         if file_id in self.by_id or not stat.S_ISREG(info.st_mode):
-            return
-        head = read_gzip_head(path) if is_gzip(path) else _head_of(path)
+            return True
+        if is_gzip(path):
+            if time.time() - info.st_mtime < self.options.rotate_wait_seconds:
+                return False
+            head = read_gzip_head(path)
+        else:
+            head = _head_of(path)
         found, busy = self.book.claim(file_id, head, by_content=True)
-        if found is None or busy:
-            return
+        if busy:
+            return False
+        if found is None:
+            return True
         self.book.release(found.key)
         if is_gzip(path):
-            self._read_compressed(path, file_id, info, name)
-            return
+            return self._read_compressed(path, file_id, info, name)
         follower = self._track(path, initial=False, name=name)
         if follower is not None:
             self._detach(follower)
+        return True
 
-    def _read_compressed(self, path: str, file_id: FileId, info: os.stat_result, name: str) -> None:
-        """A gzip file is read once: from its checkpoint when its content was read before."""
+    def _read_compressed(self, path: str, file_id: FileId, info: os.stat_result, name: str) -> bool:
+        """A gzip file is read once: from its checkpoint when its content was read before.
+
+        False when it is not time yet (still being written, or its content is being read).
+        """
         seen = (file_id, info.st_size, info.st_mtime_ns)
         if self.compressed_done.get(path) == seen:
-            return
+            return True
+        if time.time() - info.st_mtime < self.options.rotate_wait_seconds:
+            return False  # still being written (logrotate compressing): a later poll reads it whole
         head = read_gzip_head(path)
         found, busy = self.book.claim(file_id, head, by_content=True)
         if busy:
-            return
+            return False
         if found is None:
             found = Checkpoint(
                 new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), 0
@@ -202,8 +221,10 @@ class TailSource:
             self._report(path, f"{path}: cannot read compressed file ({exc})")
         finally:
             self.book.release(found.key)
-        if not ctx.stop.is_set():
-            self.compressed_done[path] = seen
+        if ctx.stop.is_set():
+            return False
+        self.compressed_done[path] = seen
+        return True
 
     # --- reading and rotation ---------------------------------------------------------------
 
