@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
-from logscope.alerting.lifecycle import NOTIFY_EVENTS, AlertIdSource, Change
+from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import PredicateEvaluator, RulePlan
@@ -55,15 +55,15 @@ class RuleEngine:
         self.on_error = on_error or (lambda message: None)
         self.store = store.cursor() if store is not None else None
         self.ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
-        self.changes: list[Change] = []
+        self.outbox = Outbox()
         self.rules = list(ruleset.rules)
         counting = [rule for rule in self.rules if rule.kind != "sql"]
         self.evaluator = PredicateEvaluator(counting, format_types)
-        self.counting = {rule.name: CountingRule(rule, self.ids, self.changes) for rule in counting}
+        self.counting = {rule.name: CountingRule(rule, self.ids, self.outbox) for rule in counting}
         self.sql_rules = {}
         for rule in self.rules:
             if rule.kind == "sql":
-                self.sql_rules[rule.name] = SqlRule(rule, self.ids, self.changes)
+                self.sql_rules[rule.name] = SqlRule(rule, self.ids, self.outbox)
         self.outputs = list(outputs)
         self.actions = {
             name: build_action(spec, self.on_error)
@@ -186,12 +186,11 @@ class RuleEngine:
                 self._disable(sql_rule.rule, str(exc) if isinstance(exc, RuleSqlError) else one_line(exc))
 
     def _publish(self) -> None:
-        if not self.changes:
+        changes, touched = self.outbox.take()
+        if self.store is not None and touched:
+            self._store(touched)
+        if not changes:
             return
-        changes = sorted(self.changes, key=lambda change: change.at)
-        self.changes.clear()
-        if self.store is not None:
-            self._store(changes)
         for change in changes:
             if change.event not in NOTIFY_EVENTS:
                 continue
@@ -208,42 +207,35 @@ class RuleEngine:
             except Exception as exc:
                 self.on_error(f"alert subscriber {getattr(callback, '__name__', callback)}: {exc}")
 
-    def _store(self, changes: list[Change]) -> None:
-        rows: dict[int, dict[str, Any]] = {}
-        deleted = []
-        for change in changes:
-            if change.event == "cancelled":
-                rows.pop(change.alert.id, None)
-                deleted.append(change.alert.id)
-            else:
-                rows[change.alert.id] = _row(change)
+    def _store(self, alerts: list[Alert]) -> None:
+        """Upsert the latest state of each alert; a pending alert that was cancelled is deleted."""
+        rows = [_row(alert) for alert in alerts if alert.state != "cancelled"]
+        deleted = [alert.id for alert in alerts if alert.state == "cancelled"]
         try:
             assert self.store is not None
-            write_alerts(self.store, rows.values(), deleted)
+            write_alerts(self.store, rows, deleted)
         except duckdb.Error as exc:
             self.on_error(f"writing alerts failed: {one_line(exc)}")
 
 
-def _row(change: Change) -> dict[str, Any]:
-    alert = change.alert
-    payload = change.payload
+def _row(alert: Alert) -> dict[str, Any]:
     return {
         "id": alert.id,
         "rule": alert.rule.name,
         "kind": alert.rule.kind,
         "severity": alert.rule.severity,
-        "state": payload["state"],
+        "state": alert.state,
         "group_key": alert.group_key,
         "labels": alert.labels,
         "first_at": alert.first_at,
         "fired_at": alert.fired_at,
         "last_at": alert.last_at,
         "resolved_at": alert.resolved_at,
-        "updated_at": change.at,
+        "updated_at": alert.updated_at,
         "count": alert.count,
         "value": alert.value,
-        "summary": payload["summary"],
-        "example_ids": list(payload["example_ids"]),
+        "summary": alert.summary,
+        "example_ids": list(alert.example_ids),
         "notifications": alert.notifications,
     }
 

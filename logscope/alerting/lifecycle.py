@@ -41,6 +41,7 @@ class Alert:
     summary: str = ""
     example_ids: list[int] = field(default_factory=list)
     notified_at: int | None = None
+    updated_at: int = 0
     notifications: int = 0
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -91,6 +92,21 @@ class Change:
     payload: dict[str, Any]
 
 
+class Outbox:
+    """What trackers report: changes in the order they happened, and alerts whose figures moved."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.touched: dict[int, Alert] = {}
+
+    def take(self) -> tuple[list[Change], list[Alert]]:
+        """The changes (in event-time order) and every alert touched since the last call."""
+        changes = sorted(self.changes, key=lambda change: change.at)
+        touched = list(self.touched.values())
+        self.changes, self.touched = [], {}
+        return changes, touched
+
+
 class AlertIdSource:
     """Hands out alert ids (continuing after the highest one stored)."""
 
@@ -106,10 +122,10 @@ class AlertIdSource:
 class Tracker:
     """Follows one rule+group's condition over event time and produces Changes."""
 
-    __slots__ = ("active", "alert", "changes", "group", "ids", "rule", "values")
+    __slots__ = ("active", "alert", "group", "ids", "outbox", "rule", "values")
 
-    def __init__(self, rule: Rule, group: tuple, ids: AlertIdSource, changes: list[Change]) -> None:
-        self.rule, self.group, self.ids, self.changes = rule, group, ids, changes
+    def __init__(self, rule: Rule, group: tuple, ids: AlertIdSource, outbox: Outbox) -> None:
+        self.rule, self.group, self.ids, self.outbox = rule, group, ids, outbox
         self.alert: Alert | None = None
         self.active = False
         self.values: dict[str, Any] = {}
@@ -130,9 +146,9 @@ class Tracker:
             return alert.notified_at + self.rule.renotify
         return None
 
-    def advance(self, until: int) -> None:
+    def advance(self, until: int, *, inclusive: bool = True) -> None:
         """Nothing changed up to `until`: fire pending alerts whose `for` ran out, re-notify."""
-        while (due := self.next_timer()) is not None and due <= until:
+        while (due := self.next_timer()) is not None and (due < until or (inclusive and due == until)):
             alert = self.alert
             assert alert is not None
             if alert.state == "pending":
@@ -150,7 +166,7 @@ class Tracker:
         `ids` are the latest matching records (when a record just arrived), kept as examples;
         `hits` how many matching records arrived at `at`.
         """
-        self.advance(at)
+        self.advance(at, inclusive=False)  # what falls due at `at` depends on the new value
         alert = self.alert
         if active:
             self.values = values
@@ -164,6 +180,7 @@ class Tracker:
                     self._emit("pending", at)
                 return
             self._update(alert, at, ids, hits)
+            self.advance(at)
         elif alert is not None:
             # A resolved alert keeps the figures and summary it last fired with.
             if alert.state == "firing":
@@ -176,6 +193,8 @@ class Tracker:
         self.active = active
 
     def _update(self, alert: Alert, at: int, ids: list[int], hits: int) -> None:
+        self.outbox.touched[alert.id] = alert
+        alert.updated_at = at
         alert.matched += hits
         if self.rule.kind in ("match", "new_value"):
             # Every match is deduplicated into the open alert: count them all, not the window.
@@ -218,4 +237,6 @@ class Tracker:
     def _emit(self, event: str, at: int) -> None:
         alert = self.alert
         assert alert is not None
-        self.changes.append(Change(alert, event, at, alert.to_json(event, at)))
+        alert.updated_at = max(alert.updated_at, at)
+        self.outbox.touched[alert.id] = alert
+        self.outbox.changes.append(Change(alert, event, at, alert.to_json(event, at)))

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from logscope.alerting.lifecycle import AlertIdSource, Change, Tracker
+from logscope.alerting.lifecycle import AlertIdSource, Outbox, Tracker
 from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
 from logscope.alerting.template import SUMMARY_KEYS, template_names
@@ -61,8 +61,8 @@ def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> 
 class SqlRule:
     """Runs one sql rule at each multiple of its interval the event clock passes."""
 
-    def __init__(self, rule: Rule, ids: AlertIdSource, changes: list[Change]) -> None:
-        self.rule, self.ids, self.changes = rule, ids, changes
+    def __init__(self, rule: Rule, ids: AlertIdSource, outbox: Outbox) -> None:
+        self.rule, self.ids, self.outbox = rule, ids, outbox
         self.con = open_sandbox()
         self.trackers: dict[tuple, Tracker] = {}
         self.last_run: int | None = None
@@ -92,7 +92,7 @@ class SqlRule:
         for key, row in returned.items():
             tracker = self.trackers.get(key)
             if tracker is None:
-                tracker = self.trackers[key] = Tracker(self.rule, key, self.ids, self.changes)
+                tracker = self.trackers[key] = Tracker(self.rule, key, self.ids, self.outbox)
             values = {**row, "count": row.get("count", 1), "value": _number(row.get("value"))}
             tracker.observe(at, True, values)
         for key in [key for key in self.trackers if key not in returned]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from logscope.alerting.lifecycle import EXAMPLES, AlertIdSource, Change, Tracker
+from logscope.alerting.lifecycle import EXAMPLES, AlertIdSource, Outbox, Tracker
 from logscope.alerting.model import Rule
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
@@ -144,10 +144,10 @@ class GroupWindow:
 class CountingRule:
     """A counting rule's groups: feeds them arrivals and moves them along event time."""
 
-    def __init__(self, rule: Rule, ids: AlertIdSource, changes: list[Change]) -> None:
+    def __init__(self, rule: Rule, ids: AlertIdSource, outbox: Outbox) -> None:
         if rule.kind == "match":
             rule.threshold = 1
-        self.rule, self.ids, self.changes = rule, ids, changes
+        self.rule, self.ids, self.outbox = rule, ids, outbox
         self.groups: dict[tuple, GroupWindow] = {}
         self.origin: int | None = None  # the first event time the engine saw
         self.seen: set[tuple] = set()  # new_value: every value met so far
@@ -163,7 +163,7 @@ class CountingRule:
         group = self.groups.get(key)
         if group is None:
             rule = self.rule
-            tracker = Tracker(rule, key, self.ids, self.changes)
+            tracker = Tracker(rule, key, self.ids, self.outbox)
             origin = self.origin if self.origin is not None else at
             if rule.kind == "absence":
                 ready = at + rule.window
@@ -177,27 +177,31 @@ class CountingRule:
     def feed(self, arrivals: dict[tuple, list[Arrival]]) -> None:
         for key, items in arrivals.items():
             if self.rule.kind == "new_value":
-                items = self._new_values(key, items)
-                if not items:
-                    continue
-            self._group(key, items[0][0]).feed(items)
+                for item in items:
+                    self._feed_new_value(key, item)
+            else:
+                self._group(key, items[0][0]).feed(items)
 
-    def _new_values(self, key: tuple, items: list[Arrival]) -> list[Arrival]:
-        """new_value: only a value met for the first time (after `learn`) opens a group."""
-        if key in self.groups:
-            return items
-        if all(value is None or value == "" for value in key):
-            return []
-        if key in self.seen or self.full:
-            return []
+    def _feed_new_value(self, key: tuple, item: Arrival) -> None:
+        """Only a value met for the first time (after `learn`) opens an alert; its repeats join it
+        while it lasts, and after it resolved the value is known."""
+        group = self.groups.get(key)
+        if group is not None:
+            group.run_until(item[0])
+            if group.idle:
+                del self.groups[key]
+            else:
+                group.feed([item])
+                return
+        if key in self.seen or self.full or all(value is None or value == "" for value in key):
+            return
         if len(self.seen) >= self.rule.max_values:
             self.full = True
-            return []
+            return
         self.seen.add(key)
         assert self.origin is not None
-        if items[0][0] < self.origin + self.rule.learn:
-            return []
-        return items
+        if item[0] >= self.origin + self.rule.learn:
+            self._group(key, item[0]).feed([item])
 
     def advance(self, now: int) -> None:
         """Move every group to `now`; forget groups that hold nothing any more."""
