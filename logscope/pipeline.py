@@ -146,8 +146,6 @@ class Pipeline:
 
     def start(self) -> None:
         self._started = time.monotonic()
-        if self.views is not None:
-            self.views.refresh()
         self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
         self._processor.start()
         for source in self._sources:
@@ -222,6 +220,8 @@ class Pipeline:
 
     def _process(self) -> None:
         try:
+            if self.views is not None:
+                self.views.refresh()
             self._process_items()
         except Exception as exc:  # the store failed: nothing more can be kept, so stop cleanly
             self.fatal = f"{type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -30,7 +30,7 @@ class _Held:
 
 
 class SourceParser:
-    """Parses one source's lines. Formats that match more of the first lines are tried first."""
+    """Parses one source's lines. Formats that matched some of the first lines are tried first."""
 
     def __init__(self, registry: FormatRegistry, forced: Parser | None = None) -> None:
         self.forced = forced
@@ -53,10 +53,10 @@ class SourceParser:
     @property
     def detected(self) -> str:
         """The format that matched most lines so far (`raw` when none matched any)."""
-        best = max(self._candidates, key=lambda parser: self._scores[parser.name], default=None)
+        best = max(self._base, key=lambda parser: self._scores[parser.name], default=None)
         if best is None or self._scores[best.name] == 0:
             return RAW
-        return best.name
+        return best.name  # ties go to the more specific format: max keeps the first
 
     def scores(self) -> dict[str, int]:
         """Lines matched per format during detection."""
@@ -149,8 +149,10 @@ class SourceParser:
         return found
 
     def _rank(self) -> None:
+        """Formats that matched any sampled line first, in their specificity order (a generic
+        format matching more lines must not take them from a specific one); the rest after."""
         base = {parser.name: index for index, parser in enumerate(self._base)}
-        self._candidates.sort(key=lambda parser: (-self._scores[parser.name], base[parser.name]))
+        self._candidates.sort(key=lambda parser: (self._scores[parser.name] == 0, base[parser.name]))
         self._by_first.clear()
 
 

@@ -66,6 +66,8 @@ class FormatViews:
         self.con = con
         self.types_for = types_for
         self.known: set[str] = set()
+        # Views that could not be made (a view is a convenience: the records are stored anyway).
+        self.errors: list[str] = []
 
     def refresh(self) -> list[str]:
         """(Re)create the views of every format already in the database; returns their names."""
@@ -84,7 +86,10 @@ class FormatViews:
         self.known.add(name)
         if self._is_table(name):
             return  # a format named like one of our tables (logs, meta, ...) gets no view
-        self.con.execute(view_sql(name, self.types_for(name)))
+        try:
+            self.con.execute(view_sql(name, self.types_for(name)))
+        except duckdb.Error as exc:
+            self.errors.append(f"view {name}: {' '.join(str(exc).split())}")
 
     def _is_table(self, name: str) -> bool:
         row = self.con.execute(

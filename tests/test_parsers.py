@@ -1,0 +1,120 @@
+"""Regex formats, the first-character prefilter, the registry order and detection internals."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+
+import regex
+
+from logscope.parsing.definition import load_definitions
+from logscope.parsing.firstchars import first_chars
+from logscope.parsing.loader import builtin_files, definitions_in
+from logscope.parsing.regexformat import RegexFormat, compile_pattern
+from logscope.parsing.registry import builtin_registry
+from logscope.parsing.stream import SourceParser
+from logscope.record import LineBatch
+
+FORMAT = """
+[[format]]
+name = "demo"
+title = "Demo"
+patterns = [
+  '''^(?P<time>\\S+ \\S+) (?P<level>\\w+) ok=(?P<ok>\\w+) n=(?P<n>\\S+) r=(?P<r>\\S+) (?P<message>.*)$''',
+]
+time = { field = "time", formats = ["%Y-%m-%d %H:%M:%S"] }
+level = { field = "level", map = { NOTE = "notice" } }
+message = "message"
+types = { ok = "bool", n = "int", r = "float" }
+null_values = ["-"]
+
+[[format.samples]]
+line = "2026-11-26 02:00:00 NOTE ok=yes n=3 r=0.5 hi"
+"""
+
+
+def demo() -> RegexFormat:
+    (definition,) = load_definitions(FORMAT, "demo.toml")
+    return RegexFormat(definition, UTC)
+
+
+def test_typed_fields_are_converted_and_nulls_dropped() -> None:
+    parser = demo()
+    _, level, message, fields, host = parser.parse("2026-11-26 02:00:00 NOTE ok=yes n=3 r=0.5 hi")  # type: ignore[misc]
+    assert (level, message, host) == ("notice", "hi", None)
+    assert fields == {"ok": True, "n": 3, "r": 0.5}
+    _, _, _, fields, _ = parser.parse("2026-11-26 02:00:00 info ok=no n=- r=x bye")  # type: ignore[misc]
+    assert fields == {"ok": False}  # '-' is null, 'x' is not a float: both left out
+    assert parser.field_types == {"ok": "BOOLEAN", "n": "BIGINT", "r": "DOUBLE"}
+
+
+def test_a_shape_match_with_an_unreadable_time_is_declined() -> None:
+    assert demo().parse("2026-13-45 02:00:00 info ok=yes n=1 r=1 x") is None
+
+
+def test_patterns_use_re_unless_they_need_regex() -> None:
+    assert isinstance(compile_pattern(r"^(?P<a>\d+) (?P<b>.*)$"), re.Pattern)
+    assert isinstance(compile_pattern(r"^(?P<word>\p{L}+) (?P<rest>.*)$"), regex.Pattern)
+    builtin = builtin_registry(UTC)
+    for parser in builtin.ordered:
+        for pattern in getattr(parser, "patterns", []):
+            assert isinstance(pattern, re.Pattern), f"{parser.name} falls back to the slower regex module"
+
+
+def test_first_chars() -> None:
+    assert first_chars(r"^\[(?P<t>[^\]]+)\]") == frozenset("[")
+    assert first_chars(r"^(?P<t>\d{4})-") == frozenset("0123456789")
+    assert first_chars(r"^(?:<\d+>)?[A-Z][a-z]{2}") == frozenset("<ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    assert first_chars(r"^(?P<level>DEBUG|INFO):") == frozenset("DI")
+    assert first_chars(r"^\S+ ") is None  # too broad to filter on
+    assert first_chars(r"^(?:x)?.*") is None  # can start with anything
+    assert first_chars(r"(?i)^error") == frozenset("eE")
+
+
+def test_every_builtin_sample_passes_its_own_prefilter() -> None:
+    for definition in definitions_in(builtin_files()):
+        chars = RegexFormat(definition, UTC).first_chars
+        for sample in definition.samples:
+            assert chars is None or sample.lines[0][:1] in chars, (definition.name, sample.lines[0])
+
+
+def test_every_parser_declares_field_types() -> None:
+    for parser in builtin_registry(UTC).ordered:
+        assert isinstance(getattr(parser, "field_types", None), dict), parser.name
+
+
+def test_registry_tries_specific_formats_before_generic_ones() -> None:
+    names = [parser.name for parser in builtin_registry(UTC).ordered]
+    assert names.index("openssh") < names.index("bsd_syslog") < names.index("syslog") < names.index("logfmt")
+    assert names.index("spring_boot") < names.index("log4j")
+
+
+def test_detection_keeps_specific_formats_ahead_of_generic_ones() -> None:
+    parser = SourceParser(builtin_registry(UTC))
+    sshd = [f"Dec 10 06:55:{n % 60:02d} LabSZ sshd[24200]: Invalid user admin{n}" for n in range(100)]
+    cron = "Dec 10 06:56:00 LabSZ CRON[1]: (root) CMD (true)"
+    lines = [line for pair in zip(sshd, [cron] * 100, strict=True) for line in pair]
+    records = parser.parse_batch(LineBatch("auth.log", lines, final=True))
+    # bsd_syslog matches every line, openssh half of them: both are plausible, the specific one first.
+    assert parser.detected == "bsd_syslog"
+    assert [r.format for r in records[0::2]] == ["openssh"] * 100
+    assert [r.format for r in records[1::2]] == ["bsd_syslog"] * 100
+    assert records[1].fields == {"app": "CRON", "pid": 1}
+
+
+def test_formats_unseen_in_the_sample_are_tried_last() -> None:
+    parser = SourceParser(builtin_registry(UTC))
+    access = '1.2.3.4 - - [26/Nov/2026:02:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"'
+    parser.parse_batch(LineBatch("a", [access] * 70))
+    assert parser._candidates[0].name == "nginx_access"
+    assert parser.detected == "nginx_access"
+    late = parser.parse_batch(LineBatch("a", ['{"msg": "json after all"}'], final=True))
+    assert late[0].format == "json"  # still found per line
+
+
+def test_raw_lines_skip_formats_by_first_character() -> None:
+    parser = SourceParser(builtin_registry(UTC))
+    parser.parse_batch(LineBatch("x", ["~~~ nothing parses this ~~~"] * 70))
+    candidates = parser._by_first["~"]
+    every = builtin_registry(UTC).ordered
+    assert 0 < len(candidates) < len(every) / 2  # most formats are not even tried on such lines
