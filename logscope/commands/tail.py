@@ -39,6 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="start files never seen before at their end instead of their beginning",
     )
     parser.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="alert rule file or directory (repeatable; the bundled packs are always loaded)",
+    )
+    parser.add_argument("--no-rules", action="store_true", help="run no alert rules")
+    parser.add_argument(
         "--memory-limit",
         default=DEFAULT_MEMORY_LIMIT,
         metavar="SIZE",
@@ -115,6 +123,16 @@ def run(args: argparse.Namespace) -> int:
         con.close()
 
 
+def _rule_engine(args: argparse.Namespace, con, registry):
+    """The bundled rules plus --rules, checked; their alerts go to the `alerts` table."""
+    from logscope.alerting.engine import RuleEngine, format_field_types
+    from logscope.commands.rules import load_checked
+
+    format_types = format_field_types(registry.ordered)
+    ruleset = load_checked(args.rules, builtin=True, format_types=format_types)
+    return RuleEngine(ruleset, store=con, format_types=format_types)
+
+
 def _memory_limit(text: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", text.strip(), re.IGNORECASE):
         raise LogscopeError(f"--memory-limit: not a size: {text!r} (e.g. 256MB, 1GB)", 2)
@@ -128,20 +146,30 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> int:
     pipeline = Pipeline(LogWriter(con), registry, forced)
     for source in sources:
         pipeline.add_source(source)
+    engine = None if args.no_rules else _rule_engine(args, con, registry)
+    if engine is not None:
+        pipeline.subscribe(engine.on_records)
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(con, feed=feed, zone=zone, subtitle=f"{names} → {path}")
     pipeline.on_error = app.report_error
+    if engine is not None:
+        engine.on_error = app.report_error
+        engine.subscribe(lambda changes: app.alerts_changed())
     for error in errors:
         app.report_error(error)
     if sources:
         pipeline.start()
+    if engine is not None:
+        engine.start_clock()
     try:
         app.run()
     finally:
         if sources:
             pipeline.request_stop()
             pipeline.wait(STOP_SECONDS)
+        if engine is not None:
+            engine.close(timeout=2.0)
     if pipeline.fatal:
         raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
     warn(f"tail: {pipeline.summary.lines:,} records stored in {path}")
