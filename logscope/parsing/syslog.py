@@ -69,15 +69,19 @@ FIELD_TYPES_3164: dict[str, str] = {
 FIELD_TYPES_5424: dict[str, str] = {**FIELD_TYPES_3164, "msgid": "VARCHAR"}
 
 
+_PRIORITIES: dict[str, tuple[str, str, str]] = {
+    str(priority): (FACILITIES[priority // 8], SEVERITIES[priority % 8], SYSLOG_SEVERITY[priority % 8])
+    for priority in range(192)
+}
+
+
 def decode_priority(text: str, fields: dict[str, Any]) -> str | None:
     """Put facility and severity names into `fields`; return the normalized level (None if invalid)."""
-    priority = int(text)
-    if priority > 191:
+    found = _PRIORITIES.get(text) or _PRIORITIES.get(text.lstrip("0") or "0")
+    if found is None:
         return None
-    facility, severity = divmod(priority, 8)
-    fields["facility"] = FACILITIES[facility]
-    fields["severity"] = SEVERITIES[severity]
-    return SYSLOG_SEVERITY[severity]
+    fields["facility"], fields["severity"], level = found
+    return level
 
 
 def _put_procid(procid: str, fields: dict[str, Any]) -> None:
@@ -94,13 +98,20 @@ class _YearClock:
         self.zone = zone
         self._checked = 0.0
         self._now = datetime.now(zone)
+        self._times: dict[str, int] = {}
 
     def now(self) -> datetime:
         current = time.monotonic()
         if current - self._checked >= 1.0:
             self._checked = current
             self._now = datetime.now(self.zone)
+            self.times.clear()
         return self._now
+
+    @property
+    def times(self) -> dict[str, int]:
+        """Converted `Mmm dd hh:mm:ss` times (µs), valid until the reference time moves on."""
+        return self._times
 
 
 class Rfc3164Parser:
@@ -126,12 +137,15 @@ class Rfc3164Parser:
         header = _HEADER_3164.match(line)
         if header is None or (header["pri"] is None and header.end() == 0):
             return None
-        if header["pri"] is not None and _HEADER_5424.match(line):
-            return None  # RFC 5424: the `syslog5424` parser's
+        pri = header["pri"]
         fields: dict[str, Any] = {}
-        level = decode_priority(header["pri"], fields) if header["pri"] is not None else None
-        if header["pri"] is not None and level is None:
-            return None
+        level = None
+        if pri is not None:
+            if line.startswith("1 ", len(pri) + 2) and _HEADER_5424.match(line):
+                return None  # RFC 5424: the `syslog5424` parser's
+            level = decode_priority(pri, fields)
+            if level is None:
+                return None
         ts = self._time(header)
         rest = line[header.end() :]
         host = None
@@ -155,13 +169,22 @@ class Rfc3164Parser:
             return parse_iso(header["iso"], self.zone)
         if header["mon"] is None:
             return None
+        now = self._clock.now()
+        key = header.group(0)[header.start("mon") : header.end("hms")]
+        whole = self._clock.times.get(key)
+        if whole is None:
+            whole = self._convert(header, now)
+            if whole is None:
+                return None
+            self._clock.times[key] = whole
+        frac = header["frac"]
+        return whole + int(frac.ljust(6, "0")) if frac else whole
+
+    def _convert(self, header: re.Match[str], now: datetime) -> int | None:
         month, day = MONTHS[header["mon"]], int(header["day"])
         hours, minutes, seconds = (int(part) for part in header["hms"].split(":"))
-        micros = int(header["frac"].ljust(6, "0")) if header["frac"] else 0
         try:
-            moment = datetime(
-                infer_year(month, day, self._clock.now()), month, day, hours, minutes, seconds, micros
-            )
+            moment = datetime(infer_year(month, day, now), month, day, hours, minutes, seconds)
         except ValueError:
             return None
         return datetime_to_us(moment, self.zone)
