@@ -117,6 +117,8 @@ def _alert_time_column(con: duckdb.DuckDBPyConnection) -> str | None:
     if not table_exists(con, "alerts"):
         return None
     columns = {name: kind for name, kind in table_columns(con, "alerts").items() if "TIMESTAMP" in kind}
+    if "last_at" in columns:
+        return "last_at"  # the rule engine's: the event time of the alert's latest record
     for name in columns:
         if name.startswith("last"):
             return name
