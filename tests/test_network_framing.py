@@ -97,6 +97,30 @@ def test_listener_specs() -> None:
     assert parse_listen_spec("udp://0.0.0.0:514").host == "0.0.0.0"
     assert parse_listen_spec("unix:///run/app.sock").path == "/run/app.sock"
     assert parse_listen_spec("unixgram://rel.sock?max_message=8k").max_message_bytes == 8192
-    for bad in ("tcp://127.0.0.1", "tcp://host:99999", "unix://", "tcp://:1?size=3", "udp://:1?max_message=0"):
+    for bad in (
+        "tcp://127.0.0.1",
+        "tcp://host:99999",
+        "unix://",
+        "tcp://:1?size=3",
+        "udp://:1?max_message=0",
+    ):
         with pytest.raises(LogscopeError):
             parse_listen_spec(bad)
+
+
+def test_unix_socket_left_by_a_dead_process_is_replaced_but_a_live_one_is_not(tmp_path) -> None:
+    import os
+    import socket
+
+    from logscope.sources.spec import network_source
+
+    path = tmp_path / "stale.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays behind, nobody listens
+    listener = network_source(f"unix://{path}")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with pytest.raises(LogscopeError, match="another program is listening"):
+        network_source(f"unix://{path}")
+    listener._unix.remove()
+    assert not path.exists()

@@ -21,7 +21,7 @@ from logscope.sources.base import SourceContext
 from logscope.sources.net.address import ListenSpec, UnixSocketFile, bind_inet, format_address, listener_url
 from logscope.sources.net.framing import Extras, StreamFramer
 
-READ_BYTES = 256 * 1024
+READ_BYTES = 64 * 1024
 # Beyond this many open connections, new ones are closed at once (and reported).
 MAX_CONNECTIONS = 1024
 # On stop: a connection quiet this long is closed; all are closed after DRAIN_LIMIT.
