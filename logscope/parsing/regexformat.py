@@ -67,6 +67,7 @@ class RegexFormat:
             for name, type_name in definition.types.items()
             if type_name in _CONVERTERS
         }
+        self._converter_items = tuple(self._converters.items())
         self._nulls = frozenset(definition.null_values)
 
     def parse(self, line: str) -> Parsed | None:
@@ -99,23 +100,23 @@ class RegexFormat:
         return normalize_level(text) or self._level_default
 
     def _fields(self, groups: dict[str, str | None]) -> dict[str, Any] | None:
-        fields: dict[str, Any] = {}
         nulls = self._nulls
-        converters = self._converters
-        for name, value in groups.items():
-            if value is None or value in nulls:
+        if nulls:
+            fields: dict[str, Any] = {k: v for k, v in groups.items() if v is not None and v not in nulls}
+        else:
+            fields = {k: v for k, v in groups.items() if v is not None}
+        for name, convert in self._converter_items:
+            value = fields.get(name)
+            if value is None:
                 continue
-            convert = converters.get(name)
-            if convert is not None:
-                try:
-                    converted = convert(value)
-                except ValueError:
-                    continue
-                if converted is None:
-                    continue
-                fields[name] = converted
+            try:
+                converted = convert(value)
+            except ValueError:
+                converted = None
+            if converted is None:
+                del fields[name]  # not a number (or bool) after all: leave it out
             else:
-                fields[name] = value
+                fields[name] = converted
         return fields or None
 
     def continues(self, line: str) -> bool:
