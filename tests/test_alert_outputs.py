@@ -148,7 +148,10 @@ def test_webhook_to_a_closed_port_reports_the_connection_error() -> None:
 
 def test_exec_runs_the_command_with_the_alert_json_on_stdin(tmp_path: Path) -> None:
     out = tmp_path / "alerts.txt"
-    script = "import os, sys; open(sys.argv[1], 'a').write(os.environ['LOGSCOPE_ALERT_RULE'] + ' ' + sys.stdin.read() + '\\n')"
+    script = (
+        "import os, sys; open(sys.argv[1], 'a')"
+        ".write(os.environ['LOGSCOPE_ALERT_RULE'] + ' ' + sys.stdin.read() + '\\n')"
+    )
     errors, report = errors_list()
     action = ExecAction(ActionSpec("log", "exec", command=[sys.executable, "-c", script, str(out)]), report)
     action.send({"rule": "disk_full", "event": "firing"})

@@ -98,9 +98,8 @@ where = "true) AS m0 FROM b; COPY b TO '/tmp/stolen.csv'; SELECT (true"
         in lines[0]
     )
     assert "file system operations are disabled by configuration" in lines[0]
-    assert lines[1] == (
-        f"logscope: error: {path}: rule 'export': field 'query': only a SELECT query is allowed here, not COPY"
-    )
+    refused = "only a SELECT query is allowed here, not COPY"
+    assert lines[1] == f"logscope: error: {path}: rule 'export': field 'query': {refused}"
     assert f"{path}: rule 'sneaky_where': field 'where': Permission Error" in lines[2]
     assert f"{path}: rule 'injected': field 'where': not a valid SQL expression" in lines[3]
     assert not Path("/tmp/stolen.csv").exists()
