@@ -59,6 +59,29 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Actions that work on the log view's screen; disabled while another screen is on top.
+MAIN_ACTIONS = frozenset(
+    {
+        "focus_filter",
+        "focus_time_range",
+        "search",
+        "clear_filters",
+        "focus_alerts",
+        "focus_sources",
+        "toggle_sidebar",
+        "sql",
+        "overview",
+        "focus_log",
+        "toggle_level",
+        "next_match",
+        "previous_match",
+        "follow",
+        "pause",
+        "detail",
+    }
+)
+
+
 class RecordsCommitted(Message):
     """The pipeline committed records up to `last_id`. Later notices replace waiting ones."""
 
@@ -142,7 +165,7 @@ class LogscopeApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#sources", SourceToggles).border_title = "Sources"
+        self.main.query_one("#sources", SourceToggles).border_title = "Sources"
         self.install_screen(SqlScreen(self.reader), "sql")
         self.install_screen(OverviewScreen(self.zone), "overview")
         self.log_view.load()
@@ -154,12 +177,26 @@ class LogscopeApp(App[None]):
             self.set_interval(self.poll_seconds, self.poll)
 
     @property
+    def main(self) -> Screen:
+        """The screen with the log view (at the bottom of the stack)."""
+        return self.screen_stack[0]
+
+    def back_to_main(self) -> None:
+        """Close the screens above the log view."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys for the log view act only while it is on top (other screens have their own)."""
+        return action not in MAIN_ACTIONS or self.screen is self.main
+
+    @property
     def log_view(self) -> LogView:
-        return self.query_one("#log-view", LogView)
+        return self.main.query_one("#log-view", LogView)
 
     @property
     def filter_bar(self) -> FilterBar:
-        return self.query_one("#filter-bar", FilterBar)
+        return self.main.query_one("#filter-bar", FilterBar)
 
     # --- from the pipeline (writer thread) --------------------------------------------------
 
@@ -228,8 +265,8 @@ class LogscopeApp(App[None]):
     ) -> None:
         self.polls += 1
         self.alerts_available = alerts_available
-        self.query_one("#alerts", AlertsPanel).show_alerts(alerts, alerts_available)
-        self.query_one("#sources", SourceToggles).show_sources(counts)
+        self.main.query_one("#alerts", AlertsPanel).show_alerts(alerts, alerts_available)
+        self.main.query_one("#sources", SourceToggles).show_sources(counts)
         if self.feed is not None:
             sources, self.ingest_rate = self.feed.sample(counts)
         else:
@@ -344,7 +381,7 @@ class LogscopeApp(App[None]):
             parts.append(f"search: {view.search.pattern}")
         if self.ingest_rate is not None:
             parts.append(f"{self.ingest_rate:,.0f} rec/s")
-        status = self.query_one("#status", Label)
+        status = self.main.query_one("#status", Label)
         status.update(" · ".join(parts))
         status.set_class(not view.following, "-paused")
 
@@ -380,17 +417,17 @@ class LogscopeApp(App[None]):
 
     def action_focus_alerts(self) -> None:
         self._show_sidebar(True)
-        self.query_one("#alerts OptionList").focus()
+        self.main.query_one("#alerts OptionList").focus()
 
     def action_focus_sources(self) -> None:
         self._show_sidebar(True)
-        self.query_one("#sources", SourceToggles).focus()
+        self.main.query_one("#sources", SourceToggles).focus()
 
     def action_toggle_sidebar(self) -> None:
-        self._show_sidebar(not self.query_one("#sidebar").display)
+        self._show_sidebar(not self.main.query_one("#sidebar").display)
 
     def _show_sidebar(self, shown: bool) -> None:
-        self.query_one("#sidebar").display = shown
+        self.main.query_one("#sidebar").display = shown
 
     def action_toggle_level(self, level: str) -> None:
         hidden = set(self.filter_state.hidden_levels)
@@ -401,7 +438,7 @@ class LogscopeApp(App[None]):
         self.filter_bar.set_filter_text("")
         self.filter_bar.show_error(None)
         self.filter_bar.query_one("#search").value = ""
-        sources = self.query_one("#sources", SourceToggles)
+        sources = self.main.query_one("#sources", SourceToggles)
         sources.select_all()
         self.log_view.set_search(None)
         self.apply_filter(FilterState())
@@ -416,14 +453,19 @@ class LogscopeApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def _run_on_main(self, action: str) -> None:
+        if action != "quit":
+            self.back_to_main()
+        self.call_later(self.run_action, action)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action in the command palette, then Textual's own (theme, keys, screenshot)."""
         for action, title, help_text in ACTIONS:
-            yield SystemCommand(title, help_text, lambda action=action: self.run_action(action))
+            yield SystemCommand(title, help_text, lambda action=action: self._run_on_main(action))
         for level in LEVEL_CHOICES:
             yield SystemCommand(
                 f"Toggle level {level}",
                 f"Show or hide {level} records",
-                lambda level=level: self.action_toggle_level(level),
+                lambda level=level: self._run_on_main(f"toggle_level('{level}')"),
             )
         yield from super().get_system_commands(screen)

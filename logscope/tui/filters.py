@@ -125,7 +125,7 @@ class FilterState:
         if self.text is not None:
             parts.append(f"{'/' if self.text.is_regex else ''}{self.text.pattern}")
         if self.hidden_levels:
-            parts.append("levels: " + ",".join(lv for lv in LEVEL_CHOICES if lv not in self.hidden_levels))
+            parts.append("hiding " + ",".join(lv for lv in LEVEL_CHOICES if lv in self.hidden_levels))
         if self.hidden_sources:
             parts.append(f"{len(self.hidden_sources)} sources hidden")
         window = self.time_range
