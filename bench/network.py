@@ -9,6 +9,7 @@ all on loopback. Prints one table per part. Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import re
@@ -27,9 +28,11 @@ UDP_SECONDS = 2.0
 
 
 def line(client: int, index: int) -> bytes:
-    return (
-        b"<134>Nov 26 10:00:00 web-%d api[%d]: GET /v1/items/%d 200 12ms user=alice request_id=%08x\n"
-        % (client, 1000 + client, index % 977, index)
+    return b"<134>Nov 26 10:00:00 web-%d api[%d]: GET /v1/items/%d 200 12ms user=alice request_id=%08x\n" % (
+        client,
+        1000 + client,
+        index % 977,
+        index,
     )
 
 
@@ -88,7 +91,8 @@ def bench_tcp(clients: int, messages: int, work: Path) -> None:
     ingest = Ingest("tcp://127.0.0.1:0", db)
     ready = multiprocessing.Event()
     procs = [
-        multiprocessing.Process(target=tcp_client, args=(ingest.port, c, messages, ready)) for c in range(clients)
+        multiprocessing.Process(target=tcp_client, args=(ingest.port, c, messages, ready))
+        for c in range(clients)
     ]
     for proc in procs:
         proc.start()
@@ -125,10 +129,8 @@ def udp_sender(port: int, rate: int, seconds: float, result: multiprocessing.Que
         while sent < total:
             due = min(total, int((time.perf_counter() - started) * rate) + 1)
             while sent < due:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendto(datagrams[sent % len(datagrams)], target)
-                except OSError:
-                    pass
                 sent += 1
             if sent < total:
                 time.sleep(0.0005)
