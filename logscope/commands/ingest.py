@@ -85,9 +85,6 @@ def run(args: argparse.Namespace) -> int:
         expansion = expand_sources(args.sources, follow)
         for error in expansion.errors:
             warn(f"error: {error}")
-        for source in expansion.sources:
-            if getattr(source, "address", None) and not args.quiet:
-                warn(f"listening on {source.address}")
         summary = _ingest(args, con, registry, forced, expansion.sources)
     finally:
         con.close()
@@ -116,6 +113,9 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     for source in sources:
         pipeline.add_source(source)
     on_stop_signals(pipeline.request_stop)
+    for source in sources:  # once SIGTERM stops us cleanly: clients may start at this line
+        if getattr(source, "address", None) and not args.quiet:
+            warn(f"listening on {source.address}")
     total = sum(source.size_hint() or 0 for source in sources)
     # While the run holds the database, others query it through `<db>.sock` (docs/query.md).
     rules = rules_running(args, con, registry, pipeline, report, live=args.follow)
