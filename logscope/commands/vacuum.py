@@ -70,5 +70,11 @@ def describe(report: dict[str, Any], by: str) -> str:
         f" {report['deleted_stats']:,} stats rows; used {human_bytes(report['used_before'])}"
         f" → {human_bytes(report['used_after'])}; file {human_bytes(report['file_before'])}"
         f" → {human_bytes(report['file_after'])}"
+        + (
+            f"; live data {human_bytes(report['live_after'])}, the rest is reclaimed"
+            " as whole row groups empty"
+            if report["live_after"] < report["used_after"] * 0.9
+            else ""
+        )
         + ("" if report["checkpointed"] else " (checkpoint deferred: a transaction was running)")
     )
