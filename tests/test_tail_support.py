@@ -19,11 +19,13 @@ from pathlib import Path
 
 from conftest import cli_env, query_db
 
+from logscope.errors import LogscopeError
 from logscope.parsing.registry import builtin_registry
 from logscope.pipeline import Pipeline
 from logscope.record import Record
 from logscope.sources.spec import FollowOptions, expand_sources
 from logscope.store.checkpoints import load_checkpoints
+from logscope.store.client import QueryClient, socket_path
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -128,7 +130,7 @@ def assert_exactly_once(counts: Counter[int], expected: range | set[int]) -> Non
 
 WRITER = r"""
 import os, signal, sys, time
-path, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, start, count, pause_every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 reopen = False
 def on_hup(signum, frame):
     global reopen
@@ -143,15 +145,19 @@ for n in range(start, start + count):
         handle.close()
         handle = open(path, "a", buffering=1)
     handle.write(f"seq={n:07d} payload={'x' * 40}\n")
-    if n % 200 == 0:
+    if n % pause_every == 0:
         time.sleep(0.001)
 handle.close()
 """
 
 
-def start_writer(path: Path, start: int, count: int) -> subprocess.Popen:
-    """A process appending `seq=N` lines as fast as it can (reopens the file on SIGHUP)."""
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(start), str(count)])
+def start_writer(path: Path, start: int, count: int, pause_every: int = 200) -> subprocess.Popen:
+    """A process appending `seq=N` lines as fast as it can (reopens the file on SIGHUP).
+
+    It sleeps a millisecond every `pause_every` lines, so a run spans several rotations.
+    """
+    arguments = [str(path), str(start), str(count), str(pause_every)]
+    return subprocess.Popen([sys.executable, "-c", WRITER, *arguments])
 
 
 def start_follow_cli(db: Path, *sources: str, extra: tuple[str, ...] = ()) -> subprocess.Popen:
@@ -177,3 +183,41 @@ def wait_until_ready(db: Path, timeout: float = 20) -> None:
         assert time.monotonic() < deadline, "the ingest process never opened its database"
         time.sleep(0.05)
     time.sleep(0.5)  # imports done, watches set
+
+
+def live_query(db: Path, sql: str) -> list[tuple] | None:
+    """Rows from the running ingest's query service (`<db>.sock`); None while it is not serving."""
+    try:
+        with QueryClient(socket_path(str(db)), timeout=2) as client:
+            return list(client.query(sql).rows())
+    except (LogscopeError, OSError):
+        return None
+
+
+def wait_until_serving(db: Path, process: subprocess.Popen, timeout: float = 30) -> None:
+    """The ingest process answers queries and has committed at least one checkpoint."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, "the ingest process exited"
+        rows = live_query(db, "SELECT count(*) FROM checkpoints")
+        if rows and rows[0][0] > 0:
+            return
+        assert time.monotonic() < deadline, "the ingest process never started following"
+        time.sleep(0.05)
+
+
+def wait_until_stored(db: Path, count: int | None, timeout: float = 30) -> int:
+    """Wait until the running ingest stored `count` rows (None: until the count stops moving)."""
+    deadline = time.monotonic() + timeout
+    last, steady_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        rows = live_query(db, "SELECT count(*) FROM logs")
+        stored = rows[0][0] if rows else -1
+        if count is not None and stored >= count:
+            return stored
+        if stored != last:
+            last, steady_since = stored, time.monotonic()
+        elif count is None and stored >= 0 and time.monotonic() - steady_since > 1.5:
+            return stored
+        time.sleep(0.1)
+    return last

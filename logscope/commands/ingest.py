@@ -88,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
         summary = _ingest(args, con, registry, forced, expansion.sources)
     finally:
         con.close()
+    failed = bool(expansion.errors or summary.errors)
+    if not args.quiet:
+        warn(_describe(summary, len(expansion.sources), path))
     if args.follow and expansion.sources:
         # Following ends on a signal, after committing what was read: problems with single
         # files were reported as they happened and the rest went on.
         return 0
-    failed = bool(expansion.errors or summary.errors)
-    if not args.quiet:
-        warn(_describe(summary, len(expansion.sources), path))
     if failed and not expansion.sources and not summary.lines:
         raise LogscopeError("nothing was ingested")
     return 1 if failed else 0
