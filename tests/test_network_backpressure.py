@@ -91,3 +91,22 @@ def test_tcp_stops_reading_instead_of_dropping() -> None:
     assert stalled.pipeline.stats[listener.name].drops == 0
     assert len(stalled.stored) == sent + 1
     assert stalled.stored[-1].message == f"tcp message {sent - 1}"
+
+
+def test_udp_datagram_over_the_cap_is_cut_and_marked() -> None:
+    listener = network_source("udp://127.0.0.1:0?max_message=100")
+    pipeline = Pipeline(None, builtin_registry(UTC))
+    stored: list[Record] = []
+    pipeline.subscribe(stored.extend)
+    pipeline.add_source(listener)
+    pipeline.start()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(b"<14>" + b"a" * 996, listener.sock.getsockname())
+        sender.sendto(b"<14>short\n", listener.sock.getsockname())
+    time.sleep(0.3)
+    pipeline.request_stop()
+    assert pipeline.wait(30)
+    long, short = stored
+    assert long.raw == "<14>" + "a" * 96
+    assert long.fields["truncated"] is True and long.fields["truncated_bytes"] == 900
+    assert short.message == "short" and "truncated" not in short.fields
