@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import regex
 
@@ -118,3 +118,36 @@ def test_raw_lines_skip_formats_by_first_character() -> None:
     candidates = parser._by_first["~"]
     every = builtin_registry(UTC).ordered
     assert 0 < len(candidates) < len(every) / 2  # most formats are not even tried on such lines
+
+
+def epoch_us(text: str) -> int:
+    return (datetime.fromisoformat(text) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def test_json_conventions_docker_bunyan_zap_structlog() -> None:
+    parser = SourceParser(builtin_registry(UTC))
+    lines = [
+        '{"log":"listening on :8080\\n","stream":"stdout","time":"2026-11-26T02:00:00.123456789Z"}',
+        '{"name":"api","hostname":"web-1","pid":42,"level":30,"msg":"hello","time":"2026-11-26T02:00:01.000Z","v":0}',
+        '{"level":"warn","ts":1795658402.5,"caller":"main.go:12","msg":"slow","took":1.5}',
+        '{"event":"user logged in","level":"error","timestamp":"2026-11-26T02:00:03Z","user":"ann"}',
+    ]
+    docker, bunyan, zap, structlog = parser.parse_batch(LineBatch("c", lines, final=True))
+    assert (docker.format, docker.message, docker.fields) == (
+        "json",
+        "listening on :8080",
+        {"stream": "stdout"},
+    )
+    assert docker.ts == epoch_us("2026-11-26T02:00:00.123456+00:00")
+    assert (bunyan.level, bunyan.message, bunyan.host, bunyan.fields["pid"]) == ("info", "hello", "web-1", 42)
+    assert (zap.level, zap.message, zap.ts, zap.fields) == (
+        "warning",
+        "slow",
+        epoch_us("2026-11-26T02:00:02.5+00:00"),
+        {"caller": "main.go:12", "took": 1.5},
+    )
+    assert (structlog.level, structlog.message, structlog.fields) == (
+        "error",
+        "user logged in",
+        {"user": "ann"},
+    )
