@@ -48,6 +48,9 @@ class RegexFormat:
         self.name = definition.name
         self.title = definition.title
         self.priority = definition.priority
+        # The zone and clock times are read with (the bulk-import plans read them the same way).
+        self.zone = zone
+        self.clock = clock
         self.field_types = definition.field_types()
         self.patterns = [compile_pattern(pattern) for pattern in definition.patterns]
         self.first_chars = _union_first_chars(definition.patterns)

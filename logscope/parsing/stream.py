@@ -58,6 +58,16 @@ class SourceParser:
             return RAW
         return best.name  # ties go to the more specific format: max keeps the first
 
+    @property
+    def sampling(self) -> bool:
+        """Whether the first lines are still being scored against every format."""
+        return self._sampled < SAMPLE_LINES and self.forced is None
+
+    @property
+    def order(self) -> list[Parser]:
+        """The formats in the order lines are tried (settled once sampling ends)."""
+        return list(self._candidates)
+
     def scores(self) -> dict[str, int]:
         """Lines matched per format during detection."""
         return dict(self._scores)

@@ -1,0 +1,221 @@
+"""Bulk import of whole files: the fast path of one-shot `ingest` (docs/benchmarks.md).
+
+A file is read in blocks of complete lines (never whole: memory stays bounded). The first lines
+go through the streaming `SourceParser`, which detects the format exactly as the streaming path
+does. When the detected format has a vectorized plan (parsing/bulk.py), each block is parsed by
+RE2 and DuckDB and written in one transaction (store/bulk.py); the lines the plan cannot read
+exactly, and everything after them that a multiline format holds, go through the same
+`SourceParser`, line by line, in order. Without a plan, blocks go through `parse_batch` whole.
+Either way the stored rows equal the streaming path's (tests/test_bulk_identity.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC
+
+import pyarrow as pa
+
+from logscope.parsing.base import Parser
+from logscope.parsing.bulk import RegexPlan, plan_for
+from logscope.parsing.registry import FormatRegistry
+from logscope.parsing.stream import SourceParser
+from logscope.record import LineBatch, Record, now_us
+from logscope.sources.lines import Extras, LineSplitter
+from logscope.sources.readers import GZIP_MAGIC
+from logscope.store.bulk import BLOCK_TABLE, LEVELS_TABLE, BulkStore
+from logscope.store.writer import LogWriter
+
+BLOCK_BYTES = 16 << 20
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BulkResult:
+    """What importing one file did."""
+
+    lines: int = 0
+    records: int = 0
+    fast_records: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
+    plan: str | None = None  # the format the fast path parsed, or why there was none
+
+
+def read_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
+    """The file's bytes in blocks, with the bytes of the file consumed so far (gzip by magic)."""
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        if compressed:
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                while data := unzipped.read(block_bytes):
+                    yield data, raw.tell()
+        else:
+            consumed = 0
+            while data := raw.read(block_bytes):
+                consumed += len(data)
+                yield data, consumed
+
+
+class BulkImporter:
+    """Imports whole files through the fast path, writing with the pipeline's `LogWriter`."""
+
+    def __init__(self, writer: LogWriter, registry: FormatRegistry, forced: Parser | None = None) -> None:
+        self.writer = writer
+        self.store = BulkStore(writer)
+        self.registry = registry
+        self.forced = forced
+
+    def import_file(
+        self, path: str, source: str | None = None, progress: Progress | None = None
+    ) -> BulkResult:
+        run = _FileRun(self, source or path)
+        splitter = LineSplitter()
+        counted = 0
+        for data, consumed in read_blocks(path):
+            lines, extras = splitter.feed(data)
+            run.block(lines, extras, final=False)
+            if progress is not None:
+                progress(consumed - counted, len(lines))
+            counted = consumed
+        lines, extras = splitter.flush()
+        run.block(lines, extras, final=True)
+        if progress is not None:
+            progress(0, len(lines))
+        return run.result
+
+
+class _FileRun:
+    """The state of one file's import: its parser, the plan, the next line number."""
+
+    def __init__(self, importer: BulkImporter, source: str) -> None:
+        self.importer = importer
+        self.source = source
+        self.parser = SourceParser(importer.registry, importer.forced)
+        self.plan: RegexPlan | None = None
+        self.next_key = 0
+        self.result = BulkResult()
+
+    def block(self, lines: list[str], extras: Extras | None, final: bool) -> None:
+        first_key = self.next_key
+        self.next_key += len(lines)
+        self.result.lines += len(lines)
+        received_at = now_us()
+        keyed: list[tuple[int, Record]] = []
+        handled: list[int] = []
+        if self.parser.sampling:
+            sampled = range(min(len(lines), _sampling_left(self.parser)))
+            keyed, handled = self._python(lines, extras, list(sampled), first_key, received_at, 0)
+        start = handled[-1] + 1 if handled else 0
+        plan = self._settle_plan()
+        if plan is None:
+            self._write_records(lines[start:], extras[start:] if extras else None, keyed, received_at, final)
+            return
+        store = self.importer.store
+        block = plan.prepare(pa.array(lines, pa.string()))
+        block = block.append_column("key", pa.array(range(len(lines)), pa.int64()))
+        select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
+        not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
+        del block
+        wanted = set(not_ok)
+        if extras is not None:
+            wanted.update(index for index, extra in enumerate(extras) if extra)
+        more, more_handled = self._python(
+            lines, extras, sorted(i for i in wanted if i >= start), first_key, received_at, start
+        )
+        keyed += more
+        handled += more_handled
+        if final:
+            keyed += self._release(first_key + len(lines))
+        not_ok_set = set(not_ok)
+        fast = store.write(
+            parsed=True,
+            format_name=plan.name,
+            source=self.source,
+            received_at=received_at,
+            fallback=keyed,
+            skip=[first_key + i for i in handled if i not in not_ok_set],
+            key_offset=first_key,
+        )
+        self._count(fast, plan, keyed)
+
+    def _write_records(self, lines, extras, keyed, received_at, final) -> None:
+        """No plan (yet): the streaming parser takes the block whole, as the streaming path does."""
+        records = [record for _, record in sorted(keyed, key=lambda item: item[0])]
+        batch = LineBatch(self.source, lines, received_at, None, extras, final=final)
+        if lines or final:
+            records += self.parser.parse_batch(batch)
+        self.importer.writer.write(records)
+        self._count(0, None, [(0, record) for record in records])
+
+    def _settle_plan(self) -> RegexPlan | None:
+        """Once sampling is over, the plan for the format lines are tried against first."""
+        if self.plan is not None or self.result.plan is not None or self.parser.sampling:
+            return self.plan
+        order = self.parser.order
+        top = order[0] if order else None
+        if top is None:
+            planned: RegexPlan | str = "no formats"
+        else:
+            clock = getattr(top, "clock", None)
+            planned = plan_for(top, getattr(top, "zone", UTC), clock() if clock else None)
+        if isinstance(planned, str):
+            self.result.plan = f"none ({planned})"
+            return None
+        self.plan = planned
+        self.result.plan = planned.name
+        return planned
+
+    def _python(self, lines, extras, indices, first_key, received_at, start):
+        """Parse lines `indices` (and the lines a held record may take) with the streaming parser.
+
+        Returns the records, each with the line number it starts at, and the lines parsed."""
+        parser = self.parser
+        keyed: list[tuple[int, Record]] = []
+        handled: list[int] = []
+        wanted = iter(indices)
+        holding = parser.pending_start is not None and start < len(lines)
+        position = start if holding else next(wanted, None)
+        while position is not None:
+            held_from = parser.pending_start
+            batch = LineBatch(
+                self.source,
+                [lines[position]],
+                received_at,
+                None,
+                [extras[position]] if extras is not None else None,
+                offsets=[first_key + position, first_key + position + 1],
+            )
+            records = parser.parse_batch(batch)
+            handled.append(position)
+            released = held_from is not None and len(records) > 0
+            keys = ([held_from] if released else []) + [first_key + position] * (len(records) - released)
+            keyed.extend(zip(keys, records, strict=True))
+            if parser.pending_start is not None and position + 1 < len(lines):
+                position += 1
+            else:
+                position = next((index for index in wanted if index > position), None)
+        return keyed, handled
+
+    def _release(self, end_key: int) -> list[tuple[int, Record]]:
+        held_from = self.parser.pending_start
+        return [(held_from if held_from is not None else end_key, r) for r in self.parser.release()]
+
+    def _count(self, fast: int, plan: RegexPlan | None, fallback: list[tuple[int, Record]]) -> None:
+        result = self.result
+        if plan is not None and fast:
+            result.formats[plan.name] += fast
+            result.fast_records += fast
+        for _, record in fallback:
+            result.formats[record.format] += 1
+        result.records += fast + len(fallback)
+
+
+def _sampling_left(parser: SourceParser) -> int:
+    from logscope.parsing.stream import SAMPLE_LINES
+
+    return SAMPLE_LINES - parser._sampled if parser.sampling else 0
