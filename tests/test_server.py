@@ -227,3 +227,17 @@ def test_in_process_server_refuses_nothing_it_should_allow(tmp_path: Path) -> No
         assert list(result.rows()) == [("UTC", 10)]
     assert not Path(str(path) + ".sock").exists()
     con.close()
+
+
+def test_a_database_path_longer_than_a_socket_address_still_serves(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    db = deep / "test.duckdb"
+    assert len(str(db) + ".sock") > 108  # more than sun_path holds
+    log = deep / "app.jsonl"
+    log.write_text(json_line("2026-01-01T00:00:00Z", "one"))
+    with LiveIngest(db, log) as live:
+        wait_until(lambda: count(db) == 1)
+        assert connect_if_served(str(db)) is not None
+        live.stop()
+    assert not Path(str(db) + ".sock").exists()

@@ -33,6 +33,19 @@ MAX_JSON_FRAME = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 5.0
 
 
+@contextlib.contextmanager
+def reachable(path: str) -> Iterator[str]:
+    """`path`, or an equivalent short enough for a unix socket address (108 bytes on Linux)."""
+    if len(os.fsencode(path)) < 100:
+        yield path
+        return
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{directory}/{os.path.basename(path)}"
+    finally:
+        os.close(directory)
+
+
 def socket_path(db_path: str) -> str:
     """Where the process that holds `db_path` serves queries: next to it, `<db>.sock`."""
     return db_path + SOCKET_SUFFIX
@@ -151,7 +164,8 @@ class QueryClient:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
-            self.sock.connect(path)
+            with reachable(path) as address:
+                self.sock.connect(address)
         except OSError as exc:
             self.sock.close()
             raise LogscopeError(
@@ -221,7 +235,8 @@ def service_state(path: str) -> str:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(CONNECT_TIMEOUT)
     try:
-        probe.connect(path)
+        with reachable(path) as address:
+            probe.connect(address)
     except ConnectionRefusedError:
         return "stale"
     except FileNotFoundError:

@@ -28,6 +28,7 @@ from logscope.errors import LogscopeError
 from logscope.store.client import (
     ARROW_FRAME,
     ProtocolError,
+    reachable,
     recv_json,
     remove_stale_socket,
     send_frame,
@@ -313,7 +314,8 @@ class QueryServer:
         temporary = os.path.join(private, "s")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            listener.bind(temporary)
+            with reachable(temporary) as address:
+                listener.bind(address)
             os.chmod(temporary, 0o600)
             listener.listen(MAX_CLIENTS)
             os.rename(temporary, self.path)
