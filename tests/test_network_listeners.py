@@ -403,3 +403,22 @@ def test_listeners_bind_only_the_address_given(tmp_path: Path) -> None:
     assert udp.startswith("udp://0.0.0.0:")  # all interfaces only when asked
     status, stderr = follower.stop()
     assert status == 0, stderr
+
+
+def test_many_concurrent_clients(tmp_path: Path) -> None:
+    db = tmp_path / "many.duckdb"
+    follower = Follower(db, "tcp://127.0.0.1:0")
+    clients = [socket.create_connection(("127.0.0.1", follower.port()), timeout=60) for _ in range(200)]
+    for round_ in range(5):  # every client is open at once, their messages interleave
+        for number, client in enumerate(clients):
+            client.sendall(b"<14>Nov 26 10:00:00 c%d app: round %d\n" % (number, round_))
+    for client in clients:
+        client.shutdown(socket.SHUT_WR)
+    for client in clients:
+        while client.recv(4096):
+            pass
+        client.close()
+    status, stderr = follower.stop()
+    assert status == 0, stderr
+    per_host = query_db(db, "SELECT host, count(*), count(DISTINCT fields->>'peer') FROM logs GROUP BY host")
+    assert len(per_host) == 200 and all(count == 5 and peers == 1 for _, count, peers in per_host)
