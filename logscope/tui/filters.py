@@ -46,11 +46,18 @@ class TextMatch:
             return "regexp_matches(raw, ?)", [self.pattern]
         return "contains(lower(raw), ?)", [self.pattern.lower()]
 
-    def compiled(self) -> regex.Pattern:
-        """The pattern for highlighting matches in the view."""
-        if self.is_regex:
+    def compiled(self) -> re.Pattern | regex.Pattern:
+        """The pattern for highlighting matches in the view.
+
+        The stdlib `re` where it can: it keeps the GIL while matching, where `regex` hands it to
+        the busy pipeline threads and waits to get it back, which makes drawing slow.
+        """
+        if not self.is_regex:
+            return re.compile(re.escape(self.pattern), re.IGNORECASE)
+        try:
+            return re.compile(self.pattern)
+        except re.error:
             return regex.compile(self.pattern)
-        return regex.compile(regex.escape(self.pattern), regex.IGNORECASE)
 
 
 @dataclass(frozen=True)

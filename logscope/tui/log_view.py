@@ -189,9 +189,9 @@ class LogView(ScrollView, can_focus=True):
         self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
 
     def _reset_window(self) -> None:
+        """Forget the fetched rows (their rendered lines stay cached by record id)."""
         self._window = []
         self._window_start = 0
-        self._strips.clear()
 
     def _row(self, index: int) -> Row | None:
         if index < 0 or index >= self.total:
@@ -222,6 +222,7 @@ class LogView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self.virtual_size = Size(0, self.total)
         self._reset_window()
+        self._strips.clear()
         if self.following:
             self._show_end()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, tzinfo
 
-import regex
 from rich.text import Text
 
 LEVEL_STYLES: dict[str | None, str] = {
@@ -36,10 +36,10 @@ SOURCE_WIDTH = 14
 TIME_FORMAT = "%m-%d %H:%M:%S"
 
 # "key": in JSON, and key=value / key="quoted value" pairs (logfmt, access-log extras).
-_JSON_KEY = regex.compile(r'"((?:[^"\\]|\\.)*)"(?=\s*:)')
-_JSON_STRING = regex.compile(r':\s*("(?:[^"\\]|\\.)*")')
-_KEY_VALUE = regex.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|[^\s,;]*)')
-_NUMBER = regex.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"(?=\s*:)')
+_JSON_STRING = re.compile(r':\s*("(?:[^"\\]|\\.)*")')
+_KEY_VALUE = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|[^\s,;]*)')
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 
 KEY_STYLE = "bold cyan"
 VALUE_STYLE = "green"
@@ -60,7 +60,7 @@ def short_source(source: str, width: int = SOURCE_WIDTH) -> str:
     return name.ljust(width)
 
 
-def highlight_message(message: str, search: regex.Pattern | None = None) -> Text:
+def highlight_message(message: str, search: re.Pattern | None = None) -> Text:
     """The message with JSON keys/strings, key=value pairs and numbers styled, search hits marked."""
     text = Text(message, no_wrap=True, end="")
     if message.lstrip().startswith("{"):
@@ -87,7 +87,7 @@ def render_line(
     level: str | None,
     message: str,
     zone: tzinfo = UTC,
-    search: regex.Pattern | None = None,
+    search: re.Pattern | None = None,
 ) -> Text:
     """One log-view line."""
     line = Text(no_wrap=True, end="")
