@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, query_db
+from conftest import REPO, query_db, run_cli
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
@@ -37,7 +37,7 @@ def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
     lines = 'level=info msg="hello from a pipe"\\nlevel=error msg="second piped line"\\n'
     command = (
         f"sleep 0.5; cd {shlex.quote(str(REPO))} && printf '{lines}' | TZ=UTC {shlex.quote(sys.executable)}"
-        f" -m logscope tail - --db {shlex.quote(str(db))} --no-rules;"
+        f" -m logscope tail - --db {shlex.quote(str(db))} --no-default-rules;"
         f" echo $? > {shlex.quote(str(status))}; sleep 30"
     )
     tmux(socket, "new-session", "-d", "-x", "120", "-y", "30", command)
@@ -59,3 +59,35 @@ def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
         tmux(socket, "kill-server")
     rows = query_db(db, "SELECT source, level, message FROM logs ORDER BY id")
     assert rows == [("stdin", "info", "hello from a pipe"), ("stdin", "error", "second piped line")]
+
+
+def test_tail_follows_a_growing_file_and_answers_queries_meanwhile(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_text('level=info msg="before start"\n')
+    db = tmp_path / "follow.duckdb"
+    status = tmp_path / "status"
+    socket = f"logscope-test-{tmp_path.name}"
+    command = (
+        f"sleep 0.5; cd {shlex.quote(str(REPO))} && TZ=UTC {shlex.quote(sys.executable)} -m logscope tail"
+        f" {shlex.quote(str(log.parent))} --db {shlex.quote(str(db))};"
+        f" echo $? > {shlex.quote(str(status))}; sleep 30"
+    )
+    tmux(socket, "new-session", "-d", "-x", "120", "-y", "30", command)
+    tmux(socket, "resize-window", "-x", "120", "-y", "30")
+    try:
+        wait_until(lambda: "before start" in tmux(socket, "capture-pane", "-p"))
+        with log.open("a") as out:
+            out.write('level=error msg="appended while tailing"\n')
+        wait_until(lambda: "appended while tailing" in tmux(socket, "capture-pane", "-p"))
+        # The app holds the database; other commands reach it through the query service.
+        result = run_cli("query", "SELECT count(*) FROM logs", "--db", str(db), "--format", "csv")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "2"
+        tmux(socket, "send-keys", "q")
+        wait_until(lambda: status.exists() and status.read_text().strip() != "", timeout=20)
+        assert status.read_text().strip() == "0"
+    finally:
+        tmux(socket, "kill-server")
+    rows = query_db(db, "SELECT level, message FROM logs ORDER BY id")
+    assert rows == [("info", "before start"), ("error", "appended while tailing")]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 
 from logscope.commands.common import add_db_option, add_parse_options, build_formats, db_path, warn
+from logscope.commands.ingest import add_start_options, follow_options
+from logscope.commands.rules import add_rule_options, rules_running
+from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.parsing.timestamps import resolve_zone
-from logscope.pipeline import Pipeline
+from logscope.pipeline import Pipeline, Summary
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
-from logscope.sources.spec import Expansion, FollowOptions, expand_sources
+from logscope.sources.spec import Expansion, expand_sources
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -27,32 +29,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "tail",
         help="follow sources live in a terminal UI (filters, search, SQL, alerts)",
         description="Follow files, directories, globs, sockets, commands or stdin (-) into the"
-        " database and show the merged stream live. With no SOURCE, browse what the database holds."
-        " Piped input works with the keyboard: `kubectl logs -f pod | logscope tail -`.",
+        " database and show the merged stream live (docs/tui.md). With no SOURCE, browse what the"
+        " database holds. Piped input works with the keyboard: `kubectl logs -f pod | logscope tail -`.",
     )
-    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="file, directory, glob, URL, or -")
+    parser.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="file, directory, glob, -, tcp://, udp://, unix://, unixgram://, cmd:",
+    )
     add_db_option(parser)
     add_parse_options(parser)
-    parser.add_argument(
-        "--from-end",
-        action="store_true",
-        help="start files never seen before at their end instead of their beginning",
-    )
-    parser.add_argument(
-        "--rules",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="alert rule file or directory (repeatable; the bundled packs are always loaded)",
-    )
-    parser.add_argument("--no-rules", action="store_true", help="run no alert rules")
+    add_start_options(parser, from_start_default=True)
     parser.add_argument(
         "--memory-limit",
         default=DEFAULT_MEMORY_LIMIT,
         metavar="SIZE",
         help=f"DuckDB memory limit (default: {DEFAULT_MEMORY_LIMIT})",
     )
-    parser.set_defaults(handler=run)
+    add_service_options(parser)
+    add_rule_options(parser)
+    parser.set_defaults(handler=run, quiet=False)
 
 
 class PipeReader:
@@ -96,41 +93,22 @@ def take_keyboard_from_tty(sources: list[Source]) -> list[Source]:
     return [PipeReader(pipe) if isinstance(source, StdinReader) else source for source in sources]
 
 
-def follow_sources(arguments: list[str], from_end: bool) -> Expansion:
-    """The sources, followed when this build can follow them, else read once."""
-    try:
-        return expand_sources(arguments, FollowOptions(from_start=not from_end))
-    except LogscopeError:
-        # Until follow mode covers every source kind, fall back to reading what can be read.
-        return expand_sources(arguments)
-
-
 def run(args: argparse.Namespace) -> int:
-    if not sys.stdout.isatty() and not sys.stderr.isatty():
-        raise LogscopeError("tail needs a terminal; use `logscope ingest --follow` to only store")
     registry, forced = build_formats(args)
     zone = resolve_zone(args.tz)
-    expansion = follow_sources(args.sources, args.from_end) if args.sources else Expansion()
-    if args.sources and not expansion.sources:
-        raise LogscopeError("; ".join(expansion.errors) or "no sources")
-    sources = take_keyboard_from_tty(expansion.sources)
     path = db_path(args)
     con = open_for_writing(path)
     try:
         con.execute(f"SET memory_limit = '{_memory_limit(args.memory_limit)}'")
-        return _run_app(con, args, registry, forced, sources, expansion.errors, zone, path)
+        expansion = expand_sources(args.sources, follow_options(args, con)) if args.sources else Expansion()
+        if args.sources and not expansion.sources:
+            raise LogscopeError("; ".join(expansion.errors) or "no sources")
+        sources = take_keyboard_from_tty(expansion.sources)
+        summary = _run_app(con, args, registry, forced, sources, expansion.errors, zone, path)
     finally:
         con.close()
-
-
-def _rule_engine(args: argparse.Namespace, con, registry):
-    """The bundled rules plus --rules, checked; their alerts go to the `alerts` table."""
-    from logscope.alerting.engine import RuleEngine, format_field_types
-    from logscope.commands.rules import load_checked
-
-    format_types = format_field_types(registry.ordered)
-    ruleset = load_checked(args.rules, builtin=True, format_types=format_types)
-    return RuleEngine(ruleset, store=con, format_types=format_types)
+    warn(f"tail: {summary.lines:,} records stored in {path}")
+    return 0
 
 
 def _memory_limit(text: str) -> str:
@@ -139,38 +117,30 @@ def _memory_limit(text: str) -> str:
     return text.strip()
 
 
-def _run_app(con, args, registry, forced, sources, errors, zone, path) -> int:
+def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summary:
+    """Run the pipeline, rules and query service in threads while the app runs in this one."""
     from logscope.tui.app import LogscopeApp
     from logscope.tui.live import LiveFeed
 
     pipeline = Pipeline(LogWriter(con), registry, forced)
     for source in sources:
         pipeline.add_source(source)
-    engine = None if args.no_rules else _rule_engine(args, con, registry)
-    if engine is not None:
-        pipeline.subscribe(engine.on_records)
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(con, feed=feed, zone=zone, subtitle=f"{names} → {path}")
     pipeline.on_error = app.report_error
-    if engine is not None:
-        engine.on_error = app.report_error
-        engine.subscribe(lambda changes: app.alerts_changed())
     for error in errors:
         app.report_error(error)
-    if sources:
-        pipeline.start()
-    if engine is not None:
-        engine.start_clock()
-    try:
-        app.run()
-    finally:
+    rules = rules_running(args, con, registry, pipeline, app.report_error, live=True)
+    with rules, serve_while_running(con, path, pipeline, args):
         if sources:
-            pipeline.request_stop()
-            pipeline.wait(STOP_SECONDS)
-        if engine is not None:
-            engine.close(timeout=2.0)
+            pipeline.start()
+        try:
+            app.run()
+        finally:
+            if sources:
+                pipeline.request_stop()
+                pipeline.wait(STOP_SECONDS)
     if pipeline.fatal:
         raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
-    warn(f"tail: {pipeline.summary.lines:,} records stored in {path}")
-    return 0
+    return pipeline.summary

@@ -101,13 +101,6 @@ class SourceError(Message):
         self.text = text
 
 
-class AlertsChanged(Message):
-    """The rule engine stored alert changes (posted from the writer thread)."""
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, AlertsChanged)
-
-
 class LogscopeApp(App[None]):
     """Reads what the pipeline commits from DuckDB; the pipeline runs in its own threads."""
 
@@ -209,13 +202,6 @@ class LogscopeApp(App[None]):
     def report_error(self, text: str) -> None:
         """Show a source's error as a notification; safe to call from any thread."""
         self.post_message(SourceError(text))
-
-    def alerts_changed(self) -> None:
-        """The rule engine changed alerts: read them now; safe to call from any thread."""
-        self.post_message(AlertsChanged())
-
-    def on_alerts_changed(self, message: AlertsChanged) -> None:
-        self.poll()
 
     def on_source_error(self, message: SourceError) -> None:
         self.notify(message.text, title="source error", severity="error", timeout=10)
