@@ -19,6 +19,7 @@ REQUIRED = {
     "python_basic",
     "python_logging",
     "log4j",
+    "logback",
     "glog",
     "cri",
     "postgresql",

@@ -149,3 +149,13 @@ def test_unknown_zone_is_a_clean_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "Mars/Olympus" in result.stderr
+
+
+def test_time_of_day_only_takes_todays_date_or_yesterdays_just_after_midnight() -> None:
+    read = compile_time_format("%H:%M:%S.%f", UTC, fixed_clock("2026-11-26T00:10:00+00:00"))
+    assert read("00:05:00.123") == us("2026-11-26T00:05:00.123+00:00")
+    assert read("23:59:59.999") == us("2026-11-25T23:59:59.999+00:00")
+    berlin = compile_time_format(
+        "%H:%M:%S.%f", ZoneInfo("Europe/Berlin"), fixed_clock("2026-11-26T00:10:00+00:00")
+    )
+    assert berlin("01:05:00.000") == us("2026-11-26T00:05:00+00:00")  # 01:10 in Berlin now

@@ -94,8 +94,9 @@ def pattern_to_regex(spec: str) -> str:
             index += 1
     if "s" not in seen and not ({"H"} <= seen or {"I"} <= seen):
         raise TimeFormatError(f"{spec!r}: needs an hour (%H or %I) or epoch seconds (%s)")
-    if "s" not in seen and not ({"m", "b", "B"} & seen and "d" in seen):
-        raise TimeFormatError(f"{spec!r}: needs a month (%m, %b or %B) and a day (%d)")
+    date_parts = {"Y", "y", "m", "b", "B", "d"} & seen
+    if "s" not in seen and date_parts and not ({"m", "b", "B"} & seen and "d" in seen):
+        raise TimeFormatError(f"{spec!r}: needs a month (%m, %b or %B) and a day (%d), or no date at all")
     return "".join(out)
 
 
@@ -112,6 +113,10 @@ class _PatternReader:
 
     def __init__(self, spec: str, zone: tzinfo, clock: Clock | None) -> None:
         self.regex = re.compile(pattern_to_regex(spec))
+        # A time of day only (logback's `%d{HH:mm:ss.SSS}`): the date is today's, in the zone.
+        self.time_only = not ({"Y", "y", "m", "b", "B", "d", "s"} & set(self.regex.groupindex))
+        self.today: tuple[int, int] = (0, 0)  # (day number, local seconds now)
+        self.today_checked = -1.0
         self.zone = zone
         self.fixed_offset = _fixed_offset(zone)
         self.clock = clock
@@ -122,6 +127,8 @@ class _PatternReader:
         self.year_checked = 0.0
 
     def __call__(self, text: str) -> int | None:
+        if self.time_only:  # the same text means another moment tomorrow: no string cache
+            return self._read(text)
         cache = self.cache
         found = cache.get(text, -1)
         if found != -1:
@@ -140,25 +147,40 @@ class _PatternReader:
         epoch = parts.get("s")
         if epoch is not None:
             return epoch_to_us(float(epoch) if "." in epoch else int(epoch))
-        month = _month(parts)
-        if month is None:
-            return None
-        day = int(parts["d"])
         hour = int(parts["H"]) if parts.get("H") is not None else _hour_12(parts)
         minute = int(parts["M"]) if parts.get("M") is not None else 0
         second = int(parts["S"]) if parts.get("S") is not None else 0
-        year = self._year(parts, month, day)
-        try:
-            days = self._days(year, month, day)
-        except ValueError:
-            return None
         if hour > 23 or minute > 59 or second > 60:
             return None
+        if self.time_only:
+            days, now_local = self._today()
+            if (hour * 3600 + minute * 60 + second) - now_local > 3600:
+                days -= 1  # a time well after now was written yesterday (read just after midnight)
+        else:
+            month = _month(parts)
+            if month is None:
+                return None
+            day = int(parts["d"])
+            try:
+                days = self._days(self._year(parts, month, day), month, day)
+            except ValueError:
+                return None
         local = days * 86400 + hour * 3600 + minute * 60 + second
         utc = local - self._offset(parts, local, days, hour)
         fraction = parts.get("f")
         micros = int(fraction[:6].ljust(6, "0")) if fraction else 0
         return utc * 1_000_000 + micros
+
+    def _today(self) -> tuple[int, int]:
+        """Today's day number and the local seconds of now, re-read at most once a second."""
+        now_mono = time.monotonic()
+        if now_mono - self.today_checked >= 1.0:
+            now = self.clock() if self.clock else datetime.now(self.zone)
+            now = now.astimezone(self.zone) if now.tzinfo is not None else now
+            seconds = now.hour * 3600 + now.minute * 60 + now.second
+            self.today = ((now.date() - _EPOCH_DATE).days, seconds)
+            self.today_checked = now_mono
+        return self.today
 
     def _year(self, parts: dict[str, str | None], month: int, day: int) -> int:
         four = parts.get("Y")
