@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import regex
 
+from logscope.errors import LogscopeError
 from logscope.parsing.definition import load_definitions
 from logscope.parsing.firstchars import first_chars
 from logscope.parsing.loader import builtin_files, definitions_in
@@ -151,3 +152,26 @@ def test_json_conventions_docker_bunyan_zap_structlog() -> None:
         "user logged in",
         {"user": "ann"},
     )
+
+
+def schema_error(text: str) -> str:
+    try:
+        load_definitions(text, "mine.toml")
+    except LogscopeError as exc:
+        return str(exc)
+    raise AssertionError("the definition was accepted")
+
+
+def test_schema_errors_name_the_file_and_the_field() -> None:
+    nested = FORMAT.replace(
+        'formats = ["%Y-%m-%d %H:%M:%S"] }', 'formats = ["%Y-%m-%d %H:%M:%S"], zone = "UTC" }'
+    )
+    assert schema_error(nested).startswith("mine.toml: format 'demo': field 'time.zone': unknown key")
+    bad_level = FORMAT.replace('NOTE = "notice"', 'NOTE = "loud"')
+    assert "field 'level.map.NOTE'" in schema_error(bad_level)
+    no_samples = FORMAT.split("[[format.samples]]")[0]
+    assert "field 'samples'" in schema_error(no_samples)
+    no_group = FORMAT.replace('message = "message"', 'message = "text"')
+    assert "field 'message': no group named 'text'" in schema_error(no_group)
+    assert "field 'name'" in schema_error(FORMAT.replace('name = "demo"', 'name = "Demo-1"'))
+    assert "not valid TOML" in schema_error("[[format]\n")
