@@ -209,6 +209,8 @@ class TimePlan:
         part = {name: f"nullif({column}.{name}, '')" for name in self.groups}
         if "s" in part:
             return _epoch_sql(part["s"])
+        if "d" not in part:
+            return None  # a time of day only (logback): the date comes from the clock, not the line
         month = _month_sql(part)
         day = f"CAST({part['d']} AS INTEGER)"
         hour = f"CAST({part['H']} AS INTEGER)" if "H" in part else _hour12_sql(part)
