@@ -48,6 +48,8 @@ class DatagramListener:
         self._buffered_in = 0  # bytes put into the buffer (receiver thread only)
         self._buffered_out = 0  # bytes taken out of it (emitting thread only)
         self._dropped = 0  # by the receiver thread, reported by the emitting thread
+        self._received_bytes = 0  # likewise
+        self._reported_bytes = 0
         self._kernel_drops = KernelDrops(self.sock) if not spec.is_unix else None
         self._receiving = True
         self.buffer_messages = BUFFER_MESSAGES
@@ -107,7 +109,7 @@ class DatagramListener:
         """Buffer one datagram, or count it dropped when the buffer is full."""
         if not data:
             return
-        ctx.add_bytes(self.name, len(data))
+        self._received_bytes += len(data)
         buffer = self._buffer
         if len(buffer) >= self.buffer_messages or self._buffered_in - self._buffered_out >= BUFFER_BYTES:
             self._dropped += 1
@@ -118,7 +120,8 @@ class DatagramListener:
             data = data[:limit]
         self._buffered_in += len(data)
         buffer.append((data, address, cut))
-        self._arrived.set()
+        if not self._arrived.is_set():
+            self._arrived.set()
 
     def _emit_burst(self, ctx: SourceContext) -> None:
         """Hand over what is buffered (up to BURST_MESSAGES): one batch per peer."""
@@ -149,7 +152,11 @@ class DatagramListener:
         return LineBatch(self.name, lines, received, host, merged)
 
     def _report_drops(self, ctx: SourceContext, reported: int, fresh: bool = False) -> int:
-        """Pass drops counted since the last call to the pipeline; returns the new total reported."""
+        """Pass drops (and bytes) counted since the last call to the pipeline; returns the drops reported."""
+        received = self._received_bytes  # only ever grows (receiver thread); we report the growth
+        if received > self._reported_bytes:
+            ctx.add_bytes(self.name, received - self._reported_bytes)
+            self._reported_bytes = received
         kernel = self._kernel_drops.read(fresh) if self._kernel_drops else 0
         total = self._dropped + kernel
         if total > reported:
