@@ -17,13 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
+from logscope.alerting.arrivals import ArrivalCollector
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
-from logscope.alerting.predicates import PredicateEvaluator, RulePlan
+from logscope.alerting.predicates import PredicateEvaluator
 from logscope.alerting.sandbox import RuleSqlError, one_line
 from logscope.alerting.sqlrules import SqlRule
-from logscope.alerting.windows import Arrival, CountingRule
+from logscope.alerting.windows import CountingRule
 from logscope.record import Record
 from logscope.store.alerts import next_alert_id, write_alerts
 
@@ -71,6 +72,7 @@ class RuleEngine:
             if any(name in rule.actions for rule in self.rules)
         }
         self.disabled: dict[str, str] = {}
+        self.collectors: dict[str, ArrivalCollector] = {}
         self.now: int | None = None
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
@@ -96,11 +98,9 @@ class RuleEngine:
             ts = pc.cast(result["ts"], pa.int64())
             if self.now is None:
                 self._start(pc.min(ts).as_py())
-            for index, plan in enumerate(self.evaluator.compiled.plans):
-                state = self.counting.get(plan.rule.name)
-                if state is not None:
-                    state.feed(_arrivals(result, ts, index, plan))
-            self.now = max(self.now or 0, pc.max(ts).as_py())
+            now = max(self.now or 0, pc.max(ts).as_py())
+            self._feed(result, now)
+            self.now = now
             self._anchor = (self.now, time.monotonic())
             self._advance(self.now)
             self._publish()
@@ -170,6 +170,24 @@ class RuleEngine:
         self._publish()
         return None
 
+    def _feed(self, result: pa.Table, now: int) -> None:
+        """Hand each counting rule the arrivals of its groups in this batch."""
+        con = self.evaluator.con
+        con.register("r", result)
+        try:
+            for index, plan in enumerate(self.evaluator.compiled.plans):
+                state = self.counting.get(plan.rule.name)
+                if state is None or not (
+                    _any(result[f"m{index}"]) or (plan.total and _any(result[f"t{index}"]))
+                ):
+                    continue
+                collector = self.collectors.get(plan.rule.name)
+                if collector is None or collector.index != index:
+                    collector = self.collectors[plan.rule.name] = ArrivalCollector(index, plan)
+                state.feed(collector.collect(con, now, list(state.groups)))
+        finally:
+            con.unregister("r")
+
     def _disable(self, rule: Rule, message: str) -> None:
         self.disabled[rule.name] = message
         self.counting.pop(rule.name, None)
@@ -209,7 +227,11 @@ class RuleEngine:
 
     def _store(self, alerts: list[Alert]) -> None:
         """Upsert the latest state of each alert; a pending alert that was cancelled is deleted."""
-        rows = [_row(alert) for alert in alerts if alert.state != "cancelled"]
+        rows = []
+        for alert in alerts:
+            if alert.state != "cancelled":
+                alert.render_summary()
+                rows.append(_row(alert))
         deleted = [alert.id for alert in alerts if alert.state == "cancelled"]
         try:
             assert self.store is not None
@@ -240,39 +262,5 @@ def _row(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _arrivals(result: pa.Table, ts: pa.Array, index: int, plan: RulePlan) -> dict[tuple, list[Arrival]]:
-    """Per group: (ts, matches, totals, last matching id) at each instant, in time order."""
-    groups = [f"g{index}_{number}" for number in range(len(plan.groups))]
-    matches = result[f"m{index}"]
-    totals = result[f"t{index}"] if plan.total is not None else None
-    if not pc.any(matches).as_py() and (totals is None or not pc.any(totals).as_py()):
-        return {}
-    base = {name: result[name] for name in groups}
-    table = pa.table({**base, "ts": ts, "id": result["id"]})
-    merged: dict[tuple, dict[int, list]] = {}
-    keys = [*groups, "ts"]
-    hit_rows = table.filter(matches).group_by(keys).aggregate([("id", "count"), ("id", "max")])
-    for row in _rows(hit_rows, groups):
-        key, at, count, last_id = row
-        merged.setdefault(key, {})[at] = [count, 0, last_id]
-    if totals is not None:
-        total_rows = table.filter(totals).group_by(keys).aggregate([("id", "count"), ("id", "max")])
-        for key, at, count, _ in _rows(total_rows, groups):
-            entry = merged.setdefault(key, {}).setdefault(at, [0, 0, None])
-            entry[1] = count
-    return {
-        key: [(at, hits, total, last_id) for at, (hits, total, last_id) in sorted(instants.items())]
-        for key, instants in merged.items()
-    }
-
-
-def _rows(table: pa.Table, groups: list[str]) -> Iterable[tuple[tuple, int, int, int]]:
-    columns = [table[name].to_pylist() for name in groups]
-    keys = zip(*columns, strict=True) if columns else (() for _ in range(table.num_rows))
-    return zip(
-        keys,
-        table["ts"].to_pylist(),
-        table["id_count"].to_pylist(),
-        table["id_max"].to_pylist(),
-        strict=False,
-    )
+def _any(column: pa.ChunkedArray) -> bool:
+    return bool(pc.any(column).as_py())

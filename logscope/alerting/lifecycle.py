@@ -43,7 +43,29 @@ class Alert:
     notified_at: int | None = None
     updated_at: int = 0
     notifications: int = 0
-    details: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # the figures the summary can show
+
+    def render_summary(self) -> str:
+        """Fill in the rule's summary template with the alert's latest figures."""
+        rule = self.rule
+        values = {
+            "rule": rule.name,
+            "severity": rule.severity,
+            "description": rule.description,
+            "window": format_duration(rule.window),
+            "threshold": rule.threshold,
+            "factor": rule.factor,
+            "limit": rule.ratio,
+            "limit_pct": f"{rule.ratio:.1%}",
+            "state": self.state,
+            "first": iso(self.first_at),
+            "last": iso(self.last_at),
+            **rule.labels,
+            **self.values,
+            **self.group_labels,
+        }
+        self.summary = render(rule.summary, values)
+        return self.summary
 
     @property
     def group_labels(self) -> dict[str, str | None]:
@@ -205,7 +227,7 @@ class Tracker:
         alert.count = int(self.values.get("count") or 0)
         value = self.values.get("value")
         alert.value = float(value) if value is not None else None
-        alert.summary = self._summary(alert)
+        alert.values = self.values  # the summary is filled in when someone looks (render_summary)
 
     def _fire(self, at: int) -> None:
         alert = self.alert
@@ -214,29 +236,10 @@ class Tracker:
         alert.notifications += 1
         self._emit("firing", at)
 
-    def _summary(self, alert: Alert) -> str:
-        rule = self.rule
-        values = {
-            "rule": rule.name,
-            "severity": rule.severity,
-            "description": rule.description,
-            "window": format_duration(rule.window),
-            "threshold": rule.threshold,
-            "factor": rule.factor,
-            "limit": rule.ratio,
-            "limit_pct": f"{rule.ratio:.1%}",
-            "state": alert.state,
-            "first": iso(alert.first_at),
-            "last": iso(alert.last_at),
-            **rule.labels,
-            **self.values,
-            **{k: v for k, v in alert.group_labels.items()},
-        }
-        return render(rule.summary, values)
-
     def _emit(self, event: str, at: int) -> None:
         alert = self.alert
         assert alert is not None
         alert.updated_at = max(alert.updated_at, at)
+        alert.render_summary()
         self.outbox.touched[alert.id] = alert
         self.outbox.changes.append(Change(alert, event, at, alert.to_json(event, at)))

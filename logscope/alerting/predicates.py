@@ -40,17 +40,10 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _field_text(value: object) -> str | None:
-    """A field value as text DuckDB can TRY_CAST to the column's type."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return orjson.dumps(value, default=str).decode()
+def json_path(name: str) -> str:
+    """A SQL string literal holding the JSON path of a top-level key."""
+    key = name.replace("\\", "\\\\").replace('"', '\\"')
+    return "'" + f'$."{key}"'.replace("'", "''") + "'"
 
 
 @dataclass
@@ -114,6 +107,8 @@ class PredicateEvaluator:
                     rule, where=rule.where, total=rule.total if rule.kind == "ratio" else None, groups=groups
                 )
             )
+        if field_types:
+            used.add("fields")  # field columns are read from the record's fields as JSON
         record_columns = [name for name in RECORD_COLUMNS if name in used]
         return Compiled(plans, record_columns, field_types, self._query(plans, record_columns, field_types))
 
@@ -125,7 +120,7 @@ class PredicateEvaluator:
         """`WITH b AS (...)`: record columns, and field columns cast to their types."""
         inner = [quote(name) for name in record_columns]
         inner += [
-            f"TRY_CAST({quote('__f_' + name)} AS {kind}) AS {quote(name)}"
+            f"TRY_CAST(json_extract_string(fields, {json_path(name)}) AS {kind}) AS {quote(name)}"
             for name, kind in field_types.items()
         ]
         return f"WITH b AS (SELECT {', '.join(inner)} FROM batch)"
@@ -152,9 +147,6 @@ class PredicateEvaluator:
             else:
                 values = [getattr(r, name) for r in records]
             columns[name] = pa.array(values, _RECORD_ARROW.get(name, pa.string()))
-        for name in compiled.field_columns:
-            values = [_field_text(r.fields.get(name)) if r.fields else None for r in records]
-            columns["__f_" + name] = pa.array(values, pa.string())
         return pa.table(columns)
 
     def bind_errors(self, rule: Rule) -> list[tuple[str, str]]:

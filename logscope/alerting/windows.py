@@ -8,6 +8,7 @@ window, so each group is stepped through exactly those instants, in time order.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from logscope.alerting.lifecycle import EXAMPLES, AlertIdSource, Outbox, Tracker
@@ -33,6 +34,17 @@ class Window:
     def head(self) -> int | None:
         return self.entries[0][0] if self.entries else None
 
+    def extend(self, entries: Iterable[tuple[int, int]]) -> None:
+        for entry in entries:
+            self.entries.append(entry)
+            self.sum += entry[1]
+
+    def drop_until(self, ts: int) -> None:
+        """Remove the entries at or before `ts`."""
+        entries = self.entries
+        while entries and entries[0][0] <= ts:
+            self.sum -= entries.popleft()[1]
+
     def pop_until(self, ts: int) -> list[tuple[int, int]]:
         """Remove and return the entries at or before `ts`."""
         removed = []
@@ -47,7 +59,17 @@ class Window:
 class GroupWindow:
     """One group's windows and alert tracker for a counting rule."""
 
-    __slots__ = ("clock", "current", "previous", "ready_at", "recent", "rule", "totals", "tracker")
+    __slots__ = (
+        "clock",
+        "current",
+        "deferred",
+        "previous",
+        "ready_at",
+        "recent",
+        "rule",
+        "totals",
+        "tracker",
+    )
 
     def __init__(self, rule: Rule, tracker: Tracker, created: int, ready_at: int) -> None:
         self.rule, self.tracker = rule, tracker
@@ -55,6 +77,9 @@ class GroupWindow:
         self.clock = created
         self.ready_at = ready_at
         self.recent: deque[int] = deque(maxlen=EXAMPLES)  # ids of the latest matching records
+        # An open alert's latest observation that changed nothing but its figures, not yet told
+        # to the tracker: (instant, count, total, previous, ids, matching records since told).
+        self.deferred: tuple[int, int, int, int, list[int], int] | None = None
 
     @property
     def idle(self) -> bool:
@@ -65,9 +90,17 @@ class GroupWindow:
 
     def feed(self, arrivals: list[Arrival]) -> None:
         """Arrivals in time order; a late one counts as arriving at the group's clock."""
+        if arrivals[0][0] >= self.clock and self._cannot_fire(arrivals):
+            self._feed_quietly(arrivals)
+            return
+        tracker = self.tracker
         for ts, hits, totals, last_id in arrivals:
             ts = max(ts, self.clock)
-            self.run_until(ts)
+            self._step_until(ts)
+            due = tracker.next_timer()
+            if due is not None and due <= ts:  # timers due now go off before this instant's records
+                self.flush()
+                tracker.advance(ts)
             if hits:
                 self.current.add(ts, hits)
                 if last_id is not None:
@@ -75,70 +108,148 @@ class GroupWindow:
             if totals:
                 self.totals.add(ts, totals)
             self.observe(ts, list(self.recent) if hits else [], hits)
+        self.flush()
+
+    def _cannot_fire(self, arrivals: list[Arrival]) -> bool:
+        """No alert is open and even counting every arrival at once would not reach the condition."""
+        if self.tracker.busy:
+            return False
+        rule, kind = self.rule, self.rule.kind
+        if kind in ("match", "threshold", "new_value"):
+            return self.current.sum + sum(item[1] for item in arrivals) < rule.threshold
+        if kind == "spike":
+            return self.current.sum + sum(item[1] for item in arrivals) < rule.min_count
+        if kind == "ratio":
+            hits = self.current.sum + sum(item[1] for item in arrivals)
+            return hits == 0 or self.totals.sum + sum(item[2] for item in arrivals) < rule.min_total
+        return False  # absence: every gap between arrivals matters
+
+    def _feed_quietly(self, arrivals: list[Arrival]) -> None:
+        """Add arrivals in bulk: the condition stays false throughout, so there is nothing to observe."""
+        self.current.extend((item[0], item[1]) for item in arrivals if item[1])
+        self.totals.extend((item[0], item[2]) for item in arrivals if item[2])
+        self.recent.extend(item[3] for item in arrivals if item[1] and item[3] is not None)
+        self.clock = arrivals[-1][0]
+        self._expire_quietly(self.clock)
 
     def run_until(self, now: int) -> None:
         """Step through every instant up to `now` where a record leaves a window."""
-        while (change := self.next_change()) is not None and change <= now:
-            self.expire(change)
-            self.observe(change, [], 0)
+        self._step_until(now)
+        self.flush()
         self.tracker.advance(now)
+
+    def _step_until(self, now: int) -> None:
+        if self._expiry_cannot_fire():
+            self._expire_quietly(now)
+        else:
+            while (change := self.next_change()) is not None and change <= now:
+                self.expire(change)
+                self.observe(change, [], 0)
         self.clock = max(self.clock, now)
+
+    def _expiry_cannot_fire(self) -> bool:
+        """Records leaving windows cannot make the condition hold (and no alert is open)."""
+        if self.tracker.busy:
+            return False
+        kind = self.rule.kind
+        if kind in ("match", "threshold", "new_value"):
+            return True  # counts only fall
+        if kind == "ratio":
+            return self.totals.sum < self.rule.min_total or self.current.sum == 0
+        if kind == "spike":
+            return self.current.sum < self.rule.min_count
+        return False
+
+    def _expire_quietly(self, now: int) -> None:
+        window = self.rule.window
+        if self.rule.kind == "spike":
+            self.previous.extend(self.current.pop_until(now - window))
+            self.previous.pop_until(now - 2 * window)
+        else:
+            self.current.drop_until(now - window)
+        self.totals.drop_until(now - window)
 
     def next_change(self) -> int | None:
         window = self.rule.window
-        candidates = [
-            head + span
-            for head, span in (
-                (self.current.head(), window),
-                (self.previous.head(), 2 * window),
-                (self.totals.head(), window),
-            )
-            if head is not None
-        ]
-        if self.ready_at > self.clock:
-            candidates.append(self.ready_at)
-        return min(candidates) if candidates else None
+        best = None
+        for head, span in (
+            (self.current.head(), window),
+            (self.previous.head(), 2 * window),
+            (self.totals.head(), window),
+        ):
+            if head is not None and (best is None or head + span < best):
+                best = head + span
+        if self.ready_at > self.clock and (best is None or self.ready_at < best):
+            best = self.ready_at
+        return best
 
     def expire(self, now: int) -> None:
         window = self.rule.window
-        moved = self.current.pop_until(now - window)
         if self.rule.kind == "spike":
-            for ts, count in moved:
-                self.previous.add(ts, count)
+            self.previous.extend(self.current.pop_until(now - window))
             self.previous.pop_until(now - 2 * window)
-        self.totals.pop_until(now - window)
+        else:
+            self.current.drop_until(now - window)
+        self.totals.drop_until(now - window)
         self.clock = max(self.clock, now)
 
     def observe(self, now: int, ids: list[int], hits: int) -> None:
-        active, values = self.condition(now)
-        self.tracker.observe(now, active, values, ids, hits)
+        """Tell the tracker when the condition changes; while it holds, only remember the figures."""
+        active = self.holds(now)
+        tracker = self.tracker
+        due = tracker.next_timer() if active and tracker.busy and tracker.active else now
+        if due is None or due > now:  # nothing falls due before this instant: remember only
+            earlier = self.deferred
+            told = earlier[5] if earlier else 0
+            ids = ids or (earlier[4] if earlier else [])
+            self.deferred = (now, self.current.sum, self.totals.sum, self.previous.sum, ids, told + hits)
+            return
+        self.flush()
+        if active or tracker.busy:
+            tracker.observe(
+                now, active, self.figures(self.current.sum, self.totals.sum, self.previous.sum), ids, hits
+            )
 
-    def condition(self, now: int) -> tuple[bool, dict[str, Any]]:
-        """Whether the rule's condition holds for this group at `now`, and the figures."""
+    def flush(self) -> None:
+        """Hand a remembered observation to the tracker."""
+        if self.deferred is not None:
+            now, count, total, previous, ids, hits = self.deferred
+            self.deferred = None
+            self.tracker.observe(now, True, self.figures(count, total, previous), ids, hits)
+
+    def holds(self, now: int) -> bool:
+        """Whether the rule's condition holds for this group at `now`."""
         rule = self.rule
         count = self.current.sum
         kind = rule.kind
         if kind in ("match", "threshold", "new_value"):
-            return count >= rule.threshold, {"count": count, "value": count}
+            return count >= rule.threshold
         if kind == "ratio":
             total = self.totals.sum
+            return total >= rule.min_total and count >= rule.ratio * total
+        if kind == "spike":
+            return (
+                now >= self.ready_at and count >= rule.min_count and count >= rule.factor * self.previous.sum
+            )
+        if kind == "absence":
+            return now >= self.ready_at and count < rule.threshold
+        raise ValueError(f"not a counting kind: {kind}")
+
+    def figures(self, count: int, total: int, previous: int) -> dict[str, Any]:
+        """The numbers a summary can show."""
+        kind = self.rule.kind
+        if kind == "ratio":
             share = count / total if total else 0.0
-            values = {
+            return {
                 "count": count,
                 "total": total,
                 "ratio": share,
                 "ratio_pct": f"{share:.1%}",
                 "value": share,
             }
-            return total >= rule.min_total and share >= rule.ratio, values
         if kind == "spike":
-            previous = self.previous.sum
-            values = {"count": count, "previous": previous, "value": count / previous if previous else None}
-            ready = now >= self.ready_at
-            return ready and count >= rule.min_count and count >= rule.factor * previous, values
-        if kind == "absence":
-            return now >= self.ready_at and count < rule.threshold, {"count": count, "value": count}
-        raise ValueError(f"not a counting kind: {kind}")
+            return {"count": count, "previous": previous, "value": count / previous if previous else None}
+        return {"count": count, "value": count}
 
 
 class CountingRule:
@@ -177,6 +288,8 @@ class CountingRule:
     def feed(self, arrivals: dict[tuple, list[Arrival]]) -> None:
         for key, items in arrivals.items():
             if self.rule.kind == "new_value":
+                if key in self.seen and key not in self.groups:
+                    continue  # a known value: the common case
                 for item in items:
                     self._feed_new_value(key, item)
             else:

@@ -1,0 +1,228 @@
+"""What alert rules cost: ingest throughput with 50 rules vs none, and line-to-alert latency.
+
+1. Throughput: `logscope ingest` of the same nginx combined file (bench/data.py) into a fresh
+   database, with `--no-default-rules` and no rules, then with 50 rules of every kind (threshold,
+   match, ratio, spike, absence, new_value over typed fields, regexes and groups). Goal: at most
+   20 % slower. Each configuration runs `--runs` times, alternating; the best run counts.
+2. Latency in follow mode: `logscope ingest --follow FILE --alerts-out -` with the 50 rules plus
+   a probe rule; a writer appends a probe line every 20 ms among background lines, and the time
+   from the write to the probe's alert on stdout is measured. Goal: p99 under 500 ms.
+
+    python bench/rules_overhead.py [--lines 300000] [--runs 3] [--probes 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # bench/data.py
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fifty_rules() -> str:
+    """50 rules of every counting kind over the nginx format's fields."""
+    rules = []
+
+    def add(name: str, kind: str, body: str) -> None:
+        rules.append(f'[[rule]]\nname = "{name}"\nkind = "{kind}"\n{body}\n')
+
+    for index, status in enumerate([200, 201, 301, 302, 304, 400, 401, 403, 404, 429]):
+        add(
+            f"status_{status}",
+            "threshold",
+            f'where = "status = {status}"\ngroup_by = ["client"]\nwindow = "1m"\nthreshold = {500 + index}',
+        )
+    for index, prefix in enumerate(
+        ["/api/v1/items", "/api/v1/users", "/static", "/login", "/search", "/images", "/logout", "/index"]
+    ):
+        add(
+            f"errors_{index}",
+            "match",
+            f'where = "path LIKE \'{prefix}%\' AND status >= 500"\ngroup_by = ["method"]\nwindow = "5m"',
+        )
+    for index, method in enumerate(["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "TRACE"]):
+        add(
+            f"ratio_{method}",
+            "ratio",
+            f'where = "status >= 500"\ntotal = "method = \'{method}\'"\n'
+            f'window = "5m"\nratio = 0.{index + 2}\nmin_total = 100',
+        )
+    for index, status in enumerate([404, 403, 401, 429, 500, 502, 503, 504]):
+        add(
+            f"spike_{status}",
+            "spike",
+            f'where = "status = {status}"\ngroup_by = ["method"]\n'
+            f'window = "10m"\nfactor = {3 + index}\nmin_count = 50',
+        )
+    for index, path in enumerate(
+        ["/healthz", "/login", "/logout", "/", "/index.html", "/static/css/site.css"]
+    ):
+        add(f"absent_{index}", "absence", f'where = "path = \'{path}\'"\nwindow = "10m"')
+    for index, name in enumerate(["user_agent", "referer", "method", "protocol", "status"]):
+        add(
+            f"new_{name}",
+            "new_value",
+            f'field = "{name}"\nwhere = "status < 600"\nlearn = "1h"\nwindow = "10m"',
+        )
+    for index, pattern in enumerate(
+        ["\\\\d{4}", "^/api/.*orders", "photo_[0-9]+", "app\\\\.[0-9]+\\\\.js", "q=term1"]
+    ):
+        add(
+            f"regex_{index}",
+            "threshold",
+            f'where = "regexp_matches(path, \'{pattern}\')"\nwindow = "1m"\nthreshold = {5000 + index}',
+        )
+    assert len(rules) == 50, len(rules)
+    return "\n".join(rules)
+
+
+PROBE_RULE = """
+[[rule]]
+name = "probe"
+kind = "match"
+where = "message = 'probe'"
+group_by = ["n"]
+window = "1s"
+"""
+
+
+def ingest(log: Path, db: Path, rules: Path | None) -> tuple[float, float]:
+    """(wall seconds, lines/s the run reported) for one ingest into a fresh database."""
+    db.unlink(missing_ok=True)
+    args = [sys.executable, "-m", "logscope", "ingest", str(log), "--db", str(db), "--no-default-rules"]
+    if rules is not None:
+        args += ["--rules", str(rules)]
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=True, cwd=REPO)
+    wall = time.perf_counter() - started
+    reported = done.stderr.split(" lines/s)")[0].rsplit("(", 1)[1].replace(",", "")
+    return wall, float(reported)
+
+
+def throughput(lines: int, runs: int, workdir: Path) -> None:
+    log = data.write_dataset("nginx", lines, workdir)
+    rules = workdir / "fifty.toml"
+    rules.write_text(fifty_rules())
+    check = subprocess.run(
+        [sys.executable, "-m", "logscope", "rules", "check", str(rules)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert check.returncode == 0, check.stderr
+    results: dict[str, list[tuple[float, float]]] = {"no rules": [], "50 rules": []}
+    for _ in range(runs):
+        results["no rules"].append(ingest(log, workdir / "a.duckdb", None))
+        results["50 rules"].append(ingest(log, workdir / "b.duckdb", rules))
+    print(f"ingest of {lines:,} nginx lines, best of {runs}:")
+    best = {}
+    for name, values in results.items():
+        wall = min(value[0] for value in values)
+        rate = max(value[1] for value in values)
+        best[name] = (wall, rate)
+        print(
+            f"  {name:>8}: {wall:6.2f} s wall, {lines / wall:9,.0f} lines/s wall, {rate:9,.0f} lines/s in the pipeline"
+        )
+    slower_wall = best["50 rules"][0] / best["no rules"][0] - 1
+    slower_rate = best["no rules"][1] / best["50 rules"][1] - 1
+    print(f"  50 rules cost: {slower_wall:+.1%} wall time, {slower_rate:+.1%} pipeline time (goal: <= +20%)")
+
+
+def latency(probes: int, workdir: Path) -> None:
+    log = workdir / "follow.jsonl"
+    log.write_text("")
+    rules = workdir / "latency.toml"
+    rules.write_text(fifty_rules() + PROBE_RULE)
+    db = workdir / "follow.duckdb"
+    db.unlink(missing_ok=True)
+    args = [
+        sys.executable,
+        "-m",
+        "logscope",
+        "ingest",
+        "--follow",
+        str(log),
+        "--db",
+        str(db),
+        "--no-default-rules",
+        "--rules",
+        str(rules),
+        "--alerts-out",
+        "-",
+        "-q",
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    received: dict[str, float] = {}
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            alert = json.loads(line)
+            if alert["rule"] == "probe" and alert["event"] == "firing":
+                received[alert["group"]["n"]] = time.perf_counter()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(2.0)  # startup
+    sent: dict[str, float] = {}
+    background = data.json_lines(probes * 10)
+    with open(log, "a", buffering=1) as out:
+        for n in range(probes):
+            for _ in range(10):
+                out.write(next(background) + "\n")
+            out.flush()
+            sent[str(n)] = time.perf_counter()
+            out.write(json.dumps({"ts": time.time(), "level": "info", "msg": "probe", "n": n}) + "\n")
+            out.flush()
+            time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while len(received) < probes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.terminate()
+    process.wait(10)
+    delays = sorted((received[n] - sent[n]) * 1000 for n in sent if n in received)
+    missing = probes - len(delays)
+    if not delays:
+        print("follow-mode latency: no probe alert arrived", process.stderr.read().decode()[-2000:])
+        return
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+    print(
+        f"line-to-alert latency in follow mode (50 rules + probe, {len(delays)} probes at 50/s"
+        f" among 500 lines/s, {missing} missing):"
+    )
+    print(
+        f"  p50 {statistics.median(delays):.0f} ms, p90 {delays[int(len(delays) * 0.9)]:.0f} ms,"
+        f" p99 {p99:.0f} ms, max {delays[-1]:.0f} ms (goal: p99 < 500 ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="logscope-rules-bench-") as directory:
+        workdir = Path(directory)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+        if not args.skip_throughput:
+            throughput(args.lines, args.runs, workdir)
+        if not args.skip_latency:
+            latency(args.probes, workdir)
+
+
+if __name__ == "__main__":
+    main()
