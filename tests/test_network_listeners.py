@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import shutil
 import signal
 import socket
@@ -422,3 +423,19 @@ def test_many_concurrent_clients(tmp_path: Path) -> None:
     assert status == 0, stderr
     per_host = query_db(db, "SELECT host, count(*), count(DISTINCT fields->>'peer') FROM logs GROUP BY host")
     assert len(per_host) == 200 and all(count == 5 and peers == 1 for _, count, peers in per_host)
+
+
+def test_udp_drops_are_reported_by_ingest(tmp_path: Path) -> None:
+    db = tmp_path / "drops.duckdb"
+    follower = Follower(db, "udp://127.0.0.1:0?buffer=10")  # a tiny buffer: a flood must overflow it
+    sent = 20_000
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(sent):
+            sender.sendto(b"<14>flood %d" % i, ("127.0.0.1", follower.port()))
+    status, stderr = follower.stop()
+    assert status == 0, stderr
+    found = re.search(r"logscope: error: udp://127\.0\.0\.1:\d+: dropped ([\d,]+) messages", stderr)
+    assert found, stderr
+    dropped = int(found.group(1).replace(",", ""))
+    (stored,) = query_db(db, "SELECT count(*) FROM logs")[0]
+    assert dropped > 0 and stored + dropped == sent

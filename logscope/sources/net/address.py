@@ -30,6 +30,8 @@ class ListenSpec:
     port: int | None = None
     path: str | None = None
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    # Datagram listeners: datagrams held for the pipeline before more are dropped (None: default).
+    buffer_messages: int | None = None
 
     @property
     def is_stream(self) -> bool:
@@ -41,7 +43,7 @@ class ListenSpec:
 
 
 def parse_listen_spec(argument: str) -> ListenSpec:
-    """Read `SCHEME://ADDRESS[?max_message=BYTES]`; a one-line error for anything else."""
+    """Read `SCHEME://ADDRESS[?max_message=BYTES][&buffer=DATAGRAMS]`; a one-line error otherwise."""
     scheme, _, rest = argument.partition("://")
     address, _, query = rest.partition("?")
     spec = ListenSpec(scheme)
@@ -62,9 +64,15 @@ def parse_listen_spec(argument: str) -> ListenSpec:
     else:
         raise LogscopeError(f"{argument}: unknown listener scheme {scheme!r}", 2)
     for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in ("max_message", "max_message_bytes"):
-            raise LogscopeError(f"{argument}: unknown option {key!r} (known: max_message)", 2)
-        spec.max_message_bytes = _parse_size(argument, value)
+        if key in ("max_message", "max_message_bytes"):
+            spec.max_message_bytes = _parse_size(argument, value)
+        elif key == "buffer" and not spec.is_stream:
+            if not value.isdigit() or int(value) == 0:
+                raise LogscopeError(f"{argument}: buffer: expected a number of datagrams like 100000", 2)
+            spec.buffer_messages = int(value)
+        else:
+            known = "max_message" if spec.is_stream else "max_message, buffer"
+            raise LogscopeError(f"{argument}: unknown option {key!r} (known: {known})", 2)
     return spec
 
 

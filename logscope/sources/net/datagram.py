@@ -52,7 +52,7 @@ class DatagramListener:
         self._reported_bytes = 0
         self._kernel_drops = KernelDrops(self.sock) if not spec.is_unix else None
         self._receiving = True
-        self.buffer_messages = BUFFER_MESSAGES
+        self.buffer_messages = spec.buffer_messages or BUFFER_MESSAGES
 
     def size_hint(self) -> int | None:
         return None
