@@ -439,3 +439,5 @@ def test_udp_drops_are_reported_by_ingest(tmp_path: Path) -> None:
     dropped = int(found.group(1).replace(",", ""))
     (stored,) = query_db(db, "SELECT count(*) FROM logs")[0]
     assert dropped > 0 and stored + dropped == sent
+    # The `stats` table (what `logscope status` and the TUI read) has the same count.
+    assert query_db(db, "SELECT max(drops) FROM stats WHERE source LIKE 'udp://%'") == [(dropped,)]
