@@ -136,6 +136,7 @@ class StreamListener:
                     connection.busy = True
                     await loop.run_in_executor(executor, ctx.emit, batch)
                     connection.busy = False
+                    connection.last_read = time.monotonic()  # quiet counts from here
             lines, extras = framer.flush()
             if lines:
                 await loop.run_in_executor(
