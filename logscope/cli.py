@@ -7,10 +7,10 @@ import os
 import sys
 
 from logscope import __version__
-from logscope.commands import export, formats, ingest, parse, query, rules, status, tail, vacuum
+from logscope.commands import demo, export, formats, ingest, parse, query, rules, status, tail, vacuum
 from logscope.errors import LogscopeError
 
-VERBS = (ingest, query, parse, tail, rules, status, vacuum, export, formats)
+VERBS = (ingest, query, parse, tail, demo, rules, status, vacuum, export, formats)
 
 
 def build_parser() -> argparse.ArgumentParser:

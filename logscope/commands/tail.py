@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run, quiet=False)
 
 
+def build_args(argv: list[str]) -> argparse.Namespace:
+    """Parse `tail` arguments on their own (for verbs that run tail, like `demo`)."""
+    parser = argparse.ArgumentParser(prog="logscope tail")
+    register(parser.add_subparsers())
+    return parser.parse_args(["tail", *argv])
+
+
 class PipeReader:
     """A pipe that was standard input, read from the descriptor it was moved to."""
 

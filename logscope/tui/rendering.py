@@ -54,7 +54,10 @@ def format_time(ts_us: int, zone: tzinfo = UTC) -> str:
 
 def short_source(source: str, width: int = SOURCE_WIDTH) -> str:
     """The source's last path part, cut to `width` (keeping its end, which tells files apart)."""
-    name = os.path.basename(source.rstrip("/")) or source
+    if "://" in source:  # a listener: its address tells it apart
+        name = source.split("://", 1)[1] or source
+    else:
+        name = os.path.basename(source.rstrip("/")) or source
     if len(name) > width:
         name = "…" + name[-(width - 1) :]
     return name.ljust(width)

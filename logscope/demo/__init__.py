@@ -1,0 +1,1 @@
+"""`logscope demo`: a simulated microservice fleet with incidents, to watch in the TUI."""

@@ -1,0 +1,3 @@
+from logscope.demo.fleet import main
+
+main()
