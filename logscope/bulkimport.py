@@ -12,6 +12,7 @@ Either way the stored rows equal the streaming path's (tests/test_bulk_identity.
 from __future__ import annotations
 
 import gzip
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,17 +72,30 @@ class BulkImporter:
         self.forced = forced
 
     def import_file(
-        self, path: str, source: str | None = None, progress: Progress | None = None
+        self,
+        path: str,
+        source: str | None = None,
+        progress: Progress | None = None,
+        *,
+        stop: threading.Event | None = None,
+        block_bytes: int = BLOCK_BYTES,
     ) -> BulkResult:
+        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block."""
         run = _FileRun(self, source or path)
         splitter = LineSplitter()
         counted = 0
-        for data, consumed in read_blocks(path):
-            lines, extras = splitter.feed(data)
-            run.block(lines, extras, final=False)
-            if progress is not None:
-                progress(consumed - counted, len(lines))
-            counted = consumed
+        try:
+            for data, consumed in read_blocks(path, block_bytes):
+                if stop is not None and stop.is_set():
+                    break
+                lines, extras = splitter.feed(data)
+                run.block(lines, extras, final=False)
+                if progress is not None:
+                    progress(consumed - counted, len(lines))
+                counted = consumed
+        except (EOFError, gzip.BadGzipFile):
+            run.block([], None, final=True)  # keep what was read, as the streaming path does
+            raise
         lines, extras = splitter.flush()
         run.block(lines, extras, final=True)
         if progress is not None:

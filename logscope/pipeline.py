@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import queue
 import threading
 import time
@@ -9,11 +10,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from logscope.bulkimport import BulkImporter
 from logscope.parsing.base import Parser
-from logscope.parsing.registry import FormatRegistry
+from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
 from logscope.sources.base import Source
+from logscope.sources.readers import FileReader
 from logscope.store.views import FormatViews
 from logscope.store.writer import LogWriter
 
@@ -98,6 +101,8 @@ class Pipeline:
         self.summary = Summary()
         self._queue: queue.Queue[LineBatch | _SourceDone] = queue.Queue(QUEUE_BATCHES)
         self._sources: list[Source] = []
+        # Whole files for the bulk-import fast path (bulkimport.py): (path, source name).
+        self._bulk_files: list[tuple[str, str]] = []
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
         self._threads: list[threading.Thread] = []
@@ -144,8 +149,18 @@ class Pipeline:
         parser = self._parsers.get(source)
         return parser.detected if parser else None
 
+    def add_bulk_file(self, path: str, name: str | None = None) -> None:
+        """Read a whole file through the fast path; with subscribers (rules) it is a plain source."""
+        self._bulk_files.append((path, name or path))
+        self._stats_for(name or path)
+
     def start(self) -> None:
         self._started = time.monotonic()
+        if self._subscribers or self.writer is None:
+            # Subscribers get Record objects per batch: the streaming path makes them anyway.
+            for path, _ in self._bulk_files:
+                self._sources.append(FileReader(path))
+            self._bulk_files = []
         self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
         self._processor.start()
         for source in self._sources:
@@ -222,6 +237,7 @@ class Pipeline:
         try:
             if self.views is not None:
                 self.views.refresh()
+            self._import_bulk_files()
             self._process_items()
         except Exception as exc:  # the store failed: nothing more can be kept, so stop cleanly
             self.fatal = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
@@ -270,6 +286,35 @@ class Pipeline:
                 and not self._wait_for_items(STOP_QUIET_SECONDS)
             ):
                 break
+
+    def _import_bulk_files(self) -> None:
+        """The fast path: each file parsed and written in blocks, before any source's batches."""
+        assert self.writer is not None or not self._bulk_files
+        for path, name in self._bulk_files:
+            if self.stop.is_set():
+                break
+            stats = self._stats_for(name)
+
+            def progress(count_bytes: int, lines: int, stats: SourceStats = stats) -> None:
+                stats.bytes += count_bytes
+                stats.lines += lines
+
+            importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
+            try:
+                result = importer.import_file(path, name, progress, stop=self.stop)
+            except OSError as exc:
+                self.report_error(f"{path}: {exc.strerror or exc}")
+                continue
+            except (EOFError, gzip.BadGzipFile) as exc:
+                self.report_error(f"{path}: corrupt gzip data ({exc})")
+                continue
+            finally:
+                stats.done = True
+            stats.parse_failures += result.formats.get(RAW, 0)
+            self.summary.lines += result.records
+            self.summary.formats.update(result.formats)
+            if self.views is not None:
+                self.views.note(set(result.formats))
 
     def _release_held(self, checkpoints: dict[str, Checkpoint], ended: str | None = None) -> list[Record]:
         """Multiline records held by the parsers: all of an ended source's, others after quiet time.

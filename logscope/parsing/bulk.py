@@ -206,7 +206,8 @@ class TimePlan:
 
     def sql(self, column: str, zone_offset: int | None, year_map: str | None) -> str | None:
         """SQL for the time in µs from struct column `column`; None when the zone is not fixed."""
-        part = {name: f"nullif({column}.{name}, '')" for name in self.groups}
+        # DuckDB names are case-blind (`M` would read `m`): the struct fields carry long names.
+        part = {name: f"nullif({column}.{_TIME_GROUPS[name]}, '')" for name in self.groups}
         if "s" in part:
             return _epoch_sql(part["s"])
         if "d" not in part:
@@ -293,14 +294,26 @@ def _offset_sql(part: dict[str, str], zone_offset: int | None) -> str | None:
     return fallback
 
 
+_TIME_GROUPS = {
+    **{"Y": "year4", "y": "year2", "m": "month", "d": "day", "b": "month_abbr", "B": "month_name"},
+    **{"H": "hour", "I": "hour12", "p": "ampm", "M": "minute", "S": "second", "f": "fraction"},
+    **{"z": "utc_offset", "Z": "zone_name", "s": "epoch"},
+}
+
+
+def _long_names(regex: str) -> str:
+    return re.sub(r"\(\?P<(\w)>", lambda m: f"(?P<{_TIME_GROUPS[m.group(1)]}>", regex)
+
+
 def time_plan(spec: str) -> TimePlan:
     if spec == "iso":
-        return TimePlan(f"^{_ISO}$", ["Y", "m", "d", "H", "M", "S", "f", "z"], max_second=59, strip=False)
+        groups = ["Y", "m", "d", "H", "M", "S", "f", "z"]
+        return TimePlan(_long_names(f"^{_ISO}$"), groups, max_second=59, strip=False)
     if spec == "epoch":
-        return TimePlan(f"^{_EPOCH}$", ["s"], strip=False)
+        return TimePlan(_long_names(f"^{_EPOCH}$"), ["s"], strip=False)
     body = pattern_to_regex(spec)
     groups = list(re.compile(body).groupindex)
-    return TimePlan(rf"^[ \t\n\r\f]*(?:{body})[ \t\n\r\f]*$", groups)
+    return TimePlan(_long_names(rf"^[ \t\n\r\f]*(?:{body})[ \t\n\r\f]*$"), groups)
 
 
 def _fixed_offset(zone: tzinfo) -> int | None:
@@ -467,6 +480,9 @@ def plan_for(parser: object, zone: tzinfo, now: datetime | None = None) -> Regex
     definition = parser.definition
     if parser.continuation is not None:
         return f"{parser.name}: multiline"
+    names = definition.group_names()
+    if len({name.lower() for name in names}) < len(names):
+        return f"{parser.name}: group names that differ only in case (DuckDB names are case-blind)"
     nullable: set[str] = set()
     for pattern in definition.patterns:
         nullable |= {name for name, width in group_min_widths(pattern).items() if width == 0}

@@ -99,7 +99,7 @@ class BulkStore:
             key = f"key + {int(key_offset)}"
             where = "ok" if not skip else f"ok AND {key} NOT IN (SELECT key FROM {SKIP_TABLE})"
             parts.append(
-                f"SELECT {key} AS key, {ts} AS ts, {received} AS received_at, ? AS source, NULL AS host, "
+                f"SELECT {key} AS key, {ts} AS ts, {received} AS received_at, ? AS source, host, "
                 f"? AS format, level, message, fields, raw FROM {PARSED_TABLE} WHERE {where}"
             )
         if fallback:
