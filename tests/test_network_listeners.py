@@ -441,3 +441,21 @@ def test_udp_drops_are_reported_by_ingest(tmp_path: Path) -> None:
     assert dropped > 0 and stored + dropped == sent
     # The `stats` table (what `logscope status` and the TUI read) has the same count.
     assert query_db(db, "SELECT max(drops) FROM stats WHERE source LIKE 'udp://%'") == [(dropped,)]
+
+
+@needs_logger
+def test_logger_output_piped_into_ingest_stdin_is_detected_as_syslog(tmp_path: Path) -> None:
+    db = tmp_path / "logger-pipe.duckdb"
+    quiet = "--no-act -s -n 127.0.0.1 -P 9 -d"  # format and print to stderr, send nothing
+    command = (
+        f"( {LOGGER} {quiet} --rfc5424 -p local2.err -t etl --sd-id job@1 --sd-param 'run=\"42\"'"
+        " 'load failed'"
+        f" && {LOGGER} {quiet} --rfc3164 -p local2.info -t etl 'retrying' ) 2>&1"
+        f" | {sys.executable} -m logscope ingest - --db {db}"
+    )
+    result = subprocess.run(command, shell=True, capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    first, second = rows(db)
+    assert first[:5] == ("stdin", HOSTNAME, "syslog5424", "error", "load failed")
+    assert first[5]["facility"] == "local2" and first[5]["job@1"] == {"run": "42"}
+    assert second[:5] == ("stdin", HOSTNAME.split(".")[0], "syslog", "info", "retrying")
