@@ -132,27 +132,31 @@ def facts(db: Path) -> dict:
 
 def test_size_limit_deletes_the_oldest_and_space_is_reused(tmp_path: Path, db: Path) -> None:
     assert run_cli("ingest", "--db", str(db), "-q", "-", input='{"msg": "first"}\n').returncode == 0
-    fill(db, 400_000, 10, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # a few of DuckDB's row groups
+    fill(db, 300_000, 10, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # a few of DuckDB's row groups
     before = facts(db)
     limit = before["used_bytes"] // 2
     result = run_cli("vacuum", "--db", str(db), "--max-db-size", str(limit))
     assert result.returncode == 0, result.stderr
     after = facts(db)
-    assert after["used_bytes"] <= limit, (before, after)  # whole row groups went back to the free list
+    # DuckDB frees space a row group (122,880 rows) at a time: within one of the limit, and
+    # whole row groups went back to the free list.
+    slack = before["used_bytes"] * 122_880 // before["records"]
+    assert after["used_bytes"] <= limit + slack, (before, after)
+    assert after["used_bytes"] < 0.75 * before["used_bytes"], (before, after)
     assert 0 < after["records"] < before["records"]
     assert after["last_ts"] == before["last_ts"], "the newest records are kept"
     kept_from = query_db(db, "SELECT min(ts) FROM logs")[0][0]
     assert query_db(db, "SELECT count(*) FROM logs WHERE ts < ?", [kept_from]) == [(0,)]
     # Keep adding under the same limit: freed blocks are reused, so the file settles.
     sizes = []
-    for round_ in range(5):
+    for round_ in range(4):
         start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC) + dt.timedelta(days=10 * round_)
         fill(db, 150_000, 1_000_000 * (round_ + 1), start)
         assert run_cli("vacuum", "--db", str(db), "--max-db-size", str(limit)).returncode == 0
         state = facts(db)
-        assert state["used_bytes"] <= limit
+        assert state["used_bytes"] <= limit + slack
         sizes.append(state["file_bytes"])
-    # 750,000 more records (about twice the first 400,000) went through a file that did not grow.
+    # 600,000 more records (twice the first 300,000) went through a file that did not grow.
     assert max(sizes[2:]) <= max(before["file_bytes"], *sizes[:2]), sizes
     assert sizes[-1] < 1.3 * before["file_bytes"], sizes
     # Compaction rewrites the file: now the file itself is as small as what it holds.
