@@ -14,6 +14,7 @@ from logscope.commands.common import warn
 from logscope.commands.status import file_facts
 from logscope.pipeline import Pipeline
 from logscope.store.database import MEMORY
+from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
 from logscope.store.retention import RetentionPolicy, RetentionWorker, parse_duration, parse_size
 from logscope.store.server import QueryServer
 from logscope.store.stats import DEFAULT_INTERVAL, StatsWriter, alert_summary
@@ -38,7 +39,9 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"write the `stats` table every SECONDS (default {DEFAULT_INTERVAL:g})",
     )
-    parser.add_argument("--retention-interval", type=float, default=60.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--retention-interval", type=float, default=RETENTION_INTERVAL, help=argparse.SUPPRESS
+    )
 
 
 def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
@@ -71,6 +74,7 @@ def serve_while_running(
     pipeline: Pipeline,
     args: argparse.Namespace,
     rules_info: RulesInfo | None = None,
+    on_error: Callable[[str], None] | None = None,
 ) -> Iterator[QueryServer | None]:
     """Serve queries on `<db>.sock`, write `stats`, apply retention, for the duration of the block.
 
@@ -80,12 +84,16 @@ def serve_while_running(
         yield None
         return
 
-    def report(message: str) -> None:
+    def warn_error(message: str) -> None:
         warn(f"error: {message}")
 
-    stats = StatsWriter(con, lambda: source_figures(pipeline), args.stats_interval, on_error=report)
+    report = on_error or warn_error
+    # Verbs without the service options (e.g. `tail`) get the defaults.
+    interval = getattr(args, "stats_interval", DEFAULT_INTERVAL)
+    stats = StatsWriter(con, lambda: source_figures(pipeline), interval, on_error=report)
     policy = retention_policy(args)
-    retention = RetentionWorker(con, policy, db_path, args.retention_interval, on_error=report)
+    every = getattr(args, "retention_interval", RETENTION_INTERVAL)
+    retention = RetentionWorker(con, policy, db_path, every, on_error=report)
 
     def status() -> dict[str, Any]:
         cursor = con.cursor()

@@ -125,6 +125,9 @@ class _Client:
             self._serve()
         except (OSError, ProtocolError, ValueError):
             pass  # the client went away or spoke nonsense; only this connection ends
+        except Exception as exc:  # a bad request must not leave the client waiting, nor print
+            with contextlib.suppress(OSError):
+                send_json(self.sock, {"error": f"query service: {type(exc).__name__}: {exc}"})
         finally:
             self.done.set()
             self._close_cursor()
