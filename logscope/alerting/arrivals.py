@@ -55,7 +55,7 @@ class ArrivalCollector:
         if not self.backlogged:
             return _by_group(con.sql(self.select + " ORDER BY tsu").to_arrow_table(), self.groups)
         con.register("backlog", self.backlog)
-        con.register("live", pa.table({"key": pa.array([list(key) for key in live], pa.list_(pa.string()))}))
+        con.register("live", pa.table({"key": pa.array([_key_text(key) for key in live], pa.string())}))
         try:
             table = con.sql(self._backlog_sql(now)).to_arrow_table()
         finally:
@@ -68,7 +68,7 @@ class ArrivalCollector:
     def _backlog_sql(self, now: int) -> str:
         rule = self.rule
         window = rule.window
-        keys = ", ".join(f"g{n}" for n in range(self.groups))
+        key = "concat_ws(chr(31), " + ", ".join(f"coalesce(g{n}, chr(0))" for n in range(self.groups)) + ")"
         horizon = now - (2 * window if rule.kind == "spike" else window)
         if rule.kind == "threshold":
             bound = f"max(h2) >= {rule.threshold}"
@@ -79,15 +79,20 @@ class ArrivalCollector:
         following = "CASE WHEN lead(bucket) OVER w = bucket + 1 THEN lead({0}) OVER w ELSE 0 END"
         return f"""
             WITH c AS (SELECT * FROM ({self.select}) UNION ALL BY NAME SELECT * FROM backlog),
-            k AS (SELECT *, [{keys}] AS key, tsu // {window} AS bucket FROM c),
+            k AS (SELECT *, {key} AS key, tsu // {window} AS bucket FROM c),
             b AS (SELECT key, bucket, sum(hits) AS h, sum(totals) AS t FROM k GROUP BY key, bucket),
             p AS (SELECT key, h, h + {following.format("h")} AS h2, t + {following.format("t")} AS t2
                   FROM b WINDOW w AS (PARTITION BY key ORDER BY bucket)),
             hot AS (SELECT key FROM p GROUP BY key HAVING {bound} UNION SELECT key FROM live)
-            SELECT k.* EXCLUDE (key, bucket), key IN (SELECT key FROM hot) AS hot,
-                   NOT (key IN (SELECT key FROM hot)) AND tsu > {horizon} AS keep
-            FROM k ORDER BY tsu
+            SELECT k.* EXCLUDE (key, bucket), hot.key IS NOT NULL AS hot,
+                   hot.key IS NULL AND tsu > {horizon} AS keep
+            FROM k LEFT JOIN hot USING (key) ORDER BY tsu
         """
+
+
+def _key_text(key: tuple) -> str:
+    """A group's key as the SQL above writes it."""
+    return "\x1f".join("\x00" if value is None else value for value in key)
 
 
 def _by_group(table: pa.Table, groups: int) -> dict[tuple, list[Arrival]]:

@@ -119,11 +119,18 @@ class PredicateEvaluator:
     def _columns_cte(record_columns: list[str], field_types: dict[str, str]) -> str:
         """`WITH b AS (...)`: record columns, and field columns cast to their types."""
         inner = [quote(name) for name in record_columns]
+        if not field_types:
+            return f"WITH b AS (SELECT {', '.join(inner)} FROM batch)"
+        # One JSON parse per record for all fields: extract a list, then cast each element.
+        paths = ", ".join(json_path(name) for name in field_types)
         inner += [
-            f"TRY_CAST(json_extract_string(fields, {json_path(name)}) AS {kind}) AS {quote(name)}"
-            for name, kind in field_types.items()
+            f"TRY_CAST(__fields[{number}] AS {kind}) AS {quote(name)}"
+            for number, (name, kind) in enumerate(field_types.items(), start=1)
         ]
-        return f"WITH b AS (SELECT {', '.join(inner)} FROM batch)"
+        return (
+            f"WITH j AS (SELECT *, json_extract_string(fields, [{paths}]) AS __fields FROM batch),"
+            f" b AS (SELECT {', '.join(inner)} FROM j)"
+        )
 
     def _query(self, plans: list[RulePlan], record_columns: list[str], field_types: dict[str, str]) -> str:
         outer = ["id", "ts"]
