@@ -104,7 +104,9 @@ def ingest(log: Path, db: Path, rules: Path | None) -> tuple[float, float]:
     if rules is not None:
         args += ["--rules", str(rules)]
     started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, check=True, cwd=REPO)
+    done = subprocess.run(args, capture_output=True, text=True, check=False, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"ingest failed ({done.returncode}): {done.stderr.strip()}")
     wall = time.perf_counter() - started
     reported = done.stderr.split(" lines/s)")[0].rsplit("(", 1)[1].replace(",", "")
     return wall, float(reported)

@@ -224,7 +224,7 @@ def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool
         engine.close()
         if stream is not None and stream is not sys.stdout.buffer:
             stream.close()
-    if engine.notifications and not args.quiet:
+    if engine.notifications and not getattr(args, "quiet", False):
         warn(
             f"alerts: {engine.notifications} notification{'s' if engine.notifications != 1 else ''}"
             " (see `logscope query 'FROM alerts'`)"
