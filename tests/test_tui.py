@@ -319,3 +319,25 @@ def test_overview_and_help_and_palette(db_app: LogscopeApp) -> None:
                 assert title in titles
 
     asyncio.run(scenario())
+
+
+def test_relative_time_range_moves_with_the_newest_record(tmp_path: Path) -> None:
+    con, writer = make_db(tmp_path / "window.duckdb", 120)
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("t")
+            app.filter_bar.query_one("#time-range", Input).value = "9s"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert [row.id for row in app.log_view.rows_on_screen()] == list(range(111, 121))
+            from test_tui_helpers import record
+
+            writer.write([record(130, "stdin", "info", "ten seconds later")])
+            app.log_view.records_committed(writer.next_id - 1)
+            await pilot.pause()
+            assert [row.message for row in app.log_view.rows_on_screen()] == ["ten seconds later"]
+
+    asyncio.run(scenario())
+    con.close()

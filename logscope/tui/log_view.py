@@ -108,6 +108,17 @@ class LogView(ScrollView, can_focus=True):
         """New records up to `last_id` are in the store: count those the filter keeps."""
         if last_id <= self.last_id:
             return
+        if self.state.time_range.last_us is not None:
+            # "The last 15m" moves with the newest record: older records drop out, so recount.
+            self.last_id = last_id
+            self.total = self.reader.count(self.state, 0, last_id)
+            self.virtual_size = Size(0, self.total)
+            self._reset_window()
+            if self.following:
+                self._show_end()
+            else:
+                self._post_status()
+            return
         added = self.reader.count(self.state, self.last_id, last_id)
         self.last_id = last_id
         if not added:
