@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ import pytest
 from conftest import assert_clean_error, cli_env, run_cli
 from server_helpers import CLI, LiveIngest, count, json_line, wait_until
 
+from logscope.errors import LogscopeError
 from logscope.store.client import QueryClient, connect_if_served
 
 
@@ -242,3 +244,30 @@ def test_a_database_path_longer_than_a_socket_address_still_serves(tmp_path: Pat
         assert connect_if_served(str(db)) is not None
         live.stop()
     assert not Path(str(db) + ".sock").exists()
+
+
+def test_garbage_on_the_socket_ends_only_that_connection(tmp_path: Path, db: Path) -> None:
+    log = tmp_path / "app.jsonl"
+    log.write_text(json_line("2026-01-01T00:00:00Z", "one"))
+    with LiveIngest(db, log) as live:
+        wait_until(lambda: count(db) == 1)
+        for junk in (
+            b"hello\n",
+            b"J\xff\xff\xff\xff",
+            b"J\x00\x00\x00\x05[1,2]",
+            b'J\x00\x00\x00\x0b{"op":"no"}',
+        ):
+            raw = socket.socket(socket.AF_UNIX)
+            raw.connect(str(live.socket))
+            raw.sendall(junk)
+            raw.shutdown(socket.SHUT_WR)
+            raw.settimeout(10)
+            with contextlib.suppress(ConnectionResetError):
+                while raw.recv(65536):
+                    pass  # the server answers (an error) or just closes; either way it ends
+            raw.close()
+        with pytest.raises(LogscopeError, match="query service: TypeError"):
+            QueryClient(str(live.socket)).call("vacuum", retain_s="not a number")
+        assert count(db) == 1 and live.process.poll() is None
+        stderr = live.stop()
+    assert "Traceback" not in stderr
