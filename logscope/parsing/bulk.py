@@ -204,31 +204,65 @@ class TimePlan:
     max_second: int = 60
     strip: bool = True
 
-    def sql(self, column: str, zone_offset: int | None, year_map: str | None) -> str | None:
-        """SQL for the time in µs from struct column `column`; None when the zone is not fixed."""
+    def columns(
+        self, index: int, zone_offset: int | None, year_map: str | None
+    ) -> tuple[dict[str, str], dict[str, str], str] | None:
+        """SQL in three stages for time format `index` (struct column `t<index>`): its texts, its
+        numbers, and the time in µs (NULL when Python's reader gives None). None: not computable
+        (a time of day without a date, or a zone with daylight saving time and no written offset).
+        """
+        prefix = f"t{index}_"
         # DuckDB names are case-blind (`M` would read `m`): the struct fields carry long names.
-        part = {name: f"nullif({column}.{_TIME_GROUPS[name]}, '')" for name in self.groups}
+        texts = {f"{prefix}{_TIME_GROUPS[g]}": f"nullif(t{index}.{_TIME_GROUPS[g]}, '')" for g in self.groups}
+        part = {g: f"{prefix}{_TIME_GROUPS[g]}" for g in self.groups}
         if "s" in part:
-            return _epoch_sql(part["s"])
+            return texts, {f"{prefix}us": _epoch_sql(part["s"])}, f"{prefix}us"
         if "d" not in part:
             return None  # a time of day only (logback): the date comes from the clock, not the line
         month = _month_sql(part)
         day = f"CAST({part['d']} AS INTEGER)"
-        hour = f"CAST({part['H']} AS INTEGER)" if "H" in part else _hour12_sql(part)
-        minute = f"coalesce(CAST({part.get('M', 'NULL')} AS INTEGER), 0)"
-        second = f"coalesce(CAST({part.get('S', 'NULL')} AS INTEGER), 0)"
         year = _year_sql(part, month, day, year_map)
-        if year is None:
-            return None
         offset = _offset_sql(part, zone_offset)
-        if offset is None:
+        if year is None or offset is None:
             return None
-        date = f"TRY_CAST(printf('%04d-%02d-%02d', {year}, {month}, {day}) AS DATE)"
-        days = f"date_diff('day', DATE '1970-01-01', {date})"
-        micros = f"coalesce(CAST(rpad(left({part['f']}, 6), 6, '0') AS BIGINT), 0)" if "f" in part else "0"
-        valid = f"{hour} <= 23 AND {minute} <= 59 AND {second} <= {self.max_second} AND {year} >= 1"
-        local = f"{days} * 86400 + {hour} * 3600 + {minute} * 60 + {second}"
-        return f"CASE WHEN {valid} THEN (({local}) - ({offset})) * 1000000 + {micros} END"
+        numbers = {
+            f"{prefix}m": month,
+            f"{prefix}d": day,
+            f"{prefix}hh": f"CAST({part['H']} AS INTEGER)" if "H" in part else _hour12_sql(part),
+            f"{prefix}mi": f"coalesce(CAST({part.get('M', 'NULL')} AS INTEGER), 0)",
+            f"{prefix}ss": f"coalesce(CAST({part.get('S', 'NULL')} AS INTEGER), 0)",
+            f"{prefix}us": f"coalesce(CAST(rpad(left({part['f']}, 6), 6, '0') AS BIGINT), 0)"
+            if "f" in part
+            else "0",
+            f"{prefix}off": offset,
+            f"{prefix}y": year,
+        }
+        y, m, d = f"{prefix}y", f"{prefix}m", f"{prefix}d"
+        hour, minute, second = f"{prefix}hh", f"{prefix}mi", f"{prefix}ss"
+        valid = (
+            f"{hour} <= 23 AND {minute} <= 59 AND {second} <= {self.max_second} AND {y} >= 1"
+            f" AND {d} >= 1 AND {d} <= {_days_in_month(y, m)}"
+        )
+        local = (
+            f"CAST({_days_from_civil(y, m, d)} AS BIGINT) * 86400 + {hour} * 3600 + {minute} * 60 + {second}"
+        )
+        value = f"CASE WHEN {valid} THEN ((({local}) - {prefix}off) * 1000000 + {prefix}us) END"
+        return texts, numbers, value
+
+
+def _days_in_month(year: str, month: str) -> str:
+    leap = f"CASE WHEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0) THEN 1 ELSE 0 END"
+    return f"CASE WHEN {month} = 2 THEN 28 + {leap} ELSE 30 + (({month} + {month} // 8) % 2) END"
+
+
+def _days_from_civil(year: str, month: str, day: str) -> str:
+    """Days since 1970-01-01 of a proleptic Gregorian date with year >= 1 (H. Hinnant's formula)."""
+    shifted = f"({year} - CASE WHEN {month} <= 2 THEN 1 ELSE 0 END)"
+    era = f"({shifted} // 400)"
+    year_of_era = f"({shifted} - {era} * 400)"
+    day_of_year = f"((153 * ({month} + CASE WHEN {month} > 2 THEN -3 ELSE 9 END) + 2) // 5 + {day} - 1)"
+    day_of_era = f"({year_of_era} * 365 + {year_of_era} // 4 - {year_of_era} // 100 + {day_of_year})"
+    return f"({era} * 146097 + {day_of_era} - 719468)"
 
 
 def _epoch_sql(text: str) -> str:
@@ -341,7 +375,8 @@ class RegexPlan:
     patterns: list[str]
     guards: list[str | None]
     time_plans: list[TimePlan]
-    time_sql: list[str]
+    zone_offset: int | None
+    year_map: str
     nullable_groups: set[str] = field(default_factory=set)
     # Per pattern, the nullable groups with a `__w_<name>` wrapper (see `wrap_nullable`).
     wrapped: list[set[str]] = field(default_factory=list)
@@ -380,6 +415,10 @@ class RegexPlan:
 
     def group_sql(self, name: str) -> str:
         """The text of group `name` from the first pattern that matched (NULL if it has none)."""
+        if len(self.patterns) == 1:
+            # Rows where the pattern did not match are not `ok`: what they read does not matter.
+            has = name in re.compile(self.parser.patterns[0]).groupindex
+            return f"p0.{sql_name(name)}" if has else "NULL"
         cases = [
             f"WHEN p{index} IS NOT NULL THEN p{index}.{sql_name(name)}"
             for index, pattern in enumerate(self.parser.patterns)
@@ -396,9 +435,8 @@ class RegexPlan:
             if name not in self.wrapped[index]:
                 return None
             wrapper = sql_name(f"__w_{name}")
-            cases.append(
-                f"WHEN p{index} IS NOT NULL THEN CASE WHEN p{index}.{wrapper} <> '' THEN p{index}.{sql_name(name)} END"
-            )
+            value = f"CASE WHEN p{index}.{wrapper} <> '' THEN p{index}.{sql_name(name)} END"
+            cases.append(f"WHEN p{index} IS NOT NULL THEN {value}")
         return f"CASE {' '.join(cases)} END" if cases else "NULL"
 
     def matched_sql(self) -> str:
@@ -440,37 +478,58 @@ class RegexPlan:
             }
         )
 
-    def time_sql_parts(self) -> tuple[str, str]:
-        """(the time in µs or NULL, whether the plan read the time as Python does)."""
-        time_field = self.parser.definition.time_field
-        if time_field is None:
-            return "NULL", "true"
-        text = self.group_sql(time_field)
-        value = f"coalesce({', '.join(self.time_sql)})"
-        # '' from a group that may match empty: a bad time (rejects the line) or no time at all.
-        empty_ok = "false" if time_field in self.nullable_groups else "true"
-        ok = f"CASE WHEN {text} IS NULL THEN true WHEN {text} = '' THEN {empty_ok}"
-        ok += f" ELSE {value} IS NOT NULL END"
-        return f"CASE WHEN nullif({text}, '') IS NOT NULL THEN {value} END", ok
-
     def select_sql(self, block: str, levels: str) -> str:
-        """Rows (key, ts_us, level, message, host, fields, raw, ok) for every line of `block`."""
+        """Rows (key, ts_us, level, message, host, fields, raw, ok) for every line of `block`.
+
+        Three nested SELECTs, so that each group text, number and typed value is computed once:
+        texts (s1), numbers and typed values (s2), times (s3), then the row."""
         definition = self.parser.definition
-        ts, ts_ok = self.time_sql_parts()
-        fields, fields_ok = fields_sql(self)
-        message = (
-            f"coalesce({self.group_sql(definition.message_field)}, '')"
+        texts = {
+            "key": "key",
+            "line": "line",
+            "matched": self.matched_sql(),
+            "level_text": self.level_text_sql(),
+            "message": f"coalesce({self.group_sql(definition.message_field)}, '')"
             if definition.message_field
-            else "line"
+            else "line",
+            "host": f"nullif({self.group_sql(definition.host_field)}, '')"
+            if definition.host_field
+            else "NULL",
+            "time_text": self.group_sql(definition.time_field) if definition.time_field else "NULL",
+        }
+        numbers: dict[str, str] = {}
+        times: list[str] = []
+        for index, plan in enumerate(self.time_plans):
+            staged = plan.columns(index, self.zone_offset, self.year_map)
+            assert staged is not None
+            texts.update(staged[0])
+            numbers.update(staged[1])
+            times.append(staged[2])
+        field_texts, typed, checks, fields = _field_stages(self)
+        texts.update(field_texts)
+        numbers.update(typed)
+        time_values = {f"tv{index}": value for index, value in enumerate(times)}
+        s1 = _select(texts, f"{block}")
+        s2 = _select({"*": "*", **numbers}, f"({s1}) s1")
+        s3 = _select({"*": "*", **time_values}, f"({s2}) s2")
+        time_value = f"coalesce({', '.join(time_values)})" if time_values else "NULL"
+        # '' from a group that may match empty: a bad time (rejects the line) or no time at all.
+        empty_ok = "false" if definition.time_field in self.nullable_groups else "true"
+        ts_ok = (
+            f"CASE WHEN time_text IS NULL THEN true WHEN time_text = '' THEN {empty_ok}"
+            f" ELSE {time_value} IS NOT NULL END"
         )
-        host = f"nullif({self.group_sql(definition.host_field)}, '')" if definition.host_field else "NULL"
-        matched = self.matched_sql()
+        ok = " AND ".join(["matched", ts_ok, *checks, "lv.exact"])
         return (
-            f"SELECT b.key, {ts} AS ts_us, lv.level, {message} AS message, {host} AS host, "
-            f"{fields} AS fields, line AS raw, "
-            f"coalesce({matched} AND {ts_ok} AND {fields_ok} AND lv.exact, false) AS ok "
-            f"FROM {block} b LEFT JOIN {levels} lv ON lv.text = ({self.level_text_sql()})"
+            f"SELECT key, CASE WHEN nullif(time_text, '') IS NOT NULL THEN {time_value} END AS ts_us, "
+            f"lv.level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok "
+            f"FROM ({s3}) s3 LEFT JOIN {levels} lv ON lv.text = s3.level_text"
         )
+
+
+def _select(columns: dict[str, str], source: str) -> str:
+    items = [expr if name == "*" else f"{expr} AS {sql_name(name)}" for name, expr in columns.items()]
+    return f"SELECT {', '.join(items)} FROM {source}"
 
 
 def plan_for(parser: object, zone: tzinfo, now: datetime | None = None) -> RegexPlan | str:
@@ -486,43 +545,37 @@ def plan_for(parser: object, zone: tzinfo, now: datetime | None = None) -> Regex
     nullable: set[str] = set()
     for pattern in definition.patterns:
         nullable |= {name for name, width in group_min_widths(pattern).items() if width == 0}
-    patterns: list[str | None] = []
+    patterns: list[str] = []
     wrapped: list[set[str]] = []
     for pattern in definition.patterns:
         converted = re2_pattern(pattern)
         if converted is None:
             return f"{parser.name}: a pattern RE2 cannot run the same way"
-        converted, names = wrap_nullable(converted, nullable & set(re.compile(pattern).groupindex))
+        converted, names_wrapped = wrap_nullable(converted, nullable & set(re.compile(pattern).groupindex))
         patterns.append(converted)
-        wrapped.append(names)
+        wrapped.append(names_wrapped)
     zone_offset = _fixed_offset(zone)
     years = year_map_sql(zone, now)
-    time_plans, time_sql = [], []
+    time_plans = []
     for index, spec in enumerate(definition.time_formats if definition.time_field else []):
         plan = time_plan(spec)
-        sql = plan.sql(f"t{index}", zone_offset, years)
-        if sql is None:
-            return f"{parser.name}: time format {spec!r} in a zone with daylight saving time"
+        if plan.columns(index, zone_offset, years) is None:
+            return f"{parser.name}: time format {spec!r} needs the clock or a zone without daylight saving"
         time_plans.append(plan)
-        time_sql.append(sql)
-    return RegexPlan(
-        parser,
-        [p for p in patterns if p is not None],
-        [guard_regex(pattern) for pattern in definition.patterns],
-        time_plans,
-        time_sql,
-        nullable,
-        wrapped,
-    )
+    guards = [guard_regex(pattern) for pattern in definition.patterns]
+    return RegexPlan(parser, patterns, guards, time_plans, zone_offset, years, nullable, wrapped)
 
 
-def fields_sql(plan: RegexPlan) -> tuple[str, str]:
-    """(the `fields` JSON expression, the condition under which every field is read exactly)."""
+def _field_stages(plan: RegexPlan) -> tuple[dict[str, str], dict[str, str], list[str], str]:
+    """Per field: its text (s1), its typed value (s2); the checks; the `fields` JSON expression."""
     definition = plan.parser.definition
     nulls = list(definition.null_values)
     null_list = ", ".join(sql_literal(value) for value in nulls)
-    parts, checks = [], []
-    for name in definition.field_names():
+    texts: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    checks: list[str] = []
+    parts: list[str] = []
+    for index, name in enumerate(definition.field_names()):
         text = plan.group_sql(name)
         value_text = f"nullif({text}, '')"
         participating = plan.participating_sql(name) if name in plan.nullable_groups else None
@@ -530,31 +583,32 @@ def fields_sql(plan: RegexPlan) -> tuple[str, str]:
             text = value_text = participating
         elif name in plan.nullable_groups and "" not in nulls:
             # An empty match and a group that took no part both read as '': only Python can tell.
-            checks.append(f"({text} IS NULL OR {text} <> '')")
+            texts[f"c{index}"] = f"({text} IS NULL OR {text} <> '')"
+            checks.append(f"c{index}")
         if null_list:
             value_text = f"CASE WHEN {text} IN ({null_list}) THEN NULL ELSE {value_text} END"
-        value, check = _typed(value_text, definition.types.get(name, "string"))
-        if check:
-            checks.append(check)
+        texts[f"f{index}"] = value_text
+        kind = definition.types.get(name, "string")
+        typed[f"v{index}"] = _typed(f"f{index}", kind)
+        if kind in ("int", "float"):
+            checks.append(f"(f{index} IS NULL OR v{index} IS NOT NULL)")
         key = sql_literal(json.dumps(name) + ":")
-        parts.append(f"CASE WHEN {value} IS NOT NULL THEN {key} || to_json({value}) END")
+        parts.append(f"CASE WHEN v{index} IS NOT NULL THEN {key} || to_json(v{index}) END")
     body = f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'" if parts else "'{}'"
-    return f"nullif({body}, '{{}}')", " AND ".join(checks) or "true"
+    return texts, typed, checks, f"nullif({body}, '{{}}')"
 
 
-def _typed(text: str, kind: str) -> tuple[str, str | None]:
-    """(the typed value or NULL when Python skips it, a check that SQL reads it as Python does)."""
+def _typed(text: str, kind: str) -> str:
+    """The typed value, NULL where Python skips the field or might read it otherwise."""
     if kind == "int":
-        cast = f"TRY_CAST({text} AS BIGINT)"
-        strict = f"regexp_full_match({text}, {sql_literal(_INT)})"
-        return f"CASE WHEN {strict} THEN {cast} END", f"({text} IS NULL OR ({strict} AND {cast} IS NOT NULL))"
+        return f"CASE WHEN regexp_full_match({text}, {sql_literal(_INT)}) THEN TRY_CAST({text} AS BIGINT) END"
     if kind == "float":
-        cast = f"TRY_CAST({text} AS DOUBLE)"
-        strict = f"regexp_full_match({text}, {sql_literal(_FLOAT)})"
-        return f"CASE WHEN {strict} THEN {cast} END", f"({text} IS NULL OR ({strict} AND {cast} IS NOT NULL))"
+        return (
+            f"CASE WHEN regexp_full_match({text}, {sql_literal(_FLOAT)}) THEN TRY_CAST({text} AS DOUBLE) END"
+        )
     if kind == "bool":
         true = ", ".join(sql_literal(v) for v in _BOOL_TRUE)
         false = ", ".join(sql_literal(v) for v in _BOOL_FALSE)
         lowered = f"lower({text})"
-        return f"CASE WHEN {lowered} IN ({true}) THEN true WHEN {lowered} IN ({false}) THEN false END", None
-    return text, None
+        return f"CASE WHEN {lowered} IN ({true}) THEN true WHEN {lowered} IN ({false}) THEN false END"
+    return text
