@@ -105,8 +105,12 @@ def test_logrotate_create_mode_with_compression_stores_every_line_exactly_once(t
     assert_exactly_once(stored, range(LINES))
 
 
-def test_logrotate_copytruncate_mode_stores_every_line_left_on_disk_exactly_once(tmp_path: Path) -> None:
-    stored = follow_through_rotations(tmp_path, COPYTRUNCATE, "app.log", None)
+@pytest.mark.parametrize("source", ["app.log", "app.log*"])
+def test_logrotate_copytruncate_mode_stores_every_line_left_on_disk_exactly_once(
+    tmp_path: Path, source: str
+) -> None:
+    # With "app.log*" the copies themselves are followed too: they must be recognized as read.
+    stored = follow_through_rotations(tmp_path, COPYTRUNCATE, source, None)
     on_disk = sequence_numbers_on_disk(tmp_path)
     doubled = sorted(n for n, times in stored.items() if times > 1)
     assert not doubled, f"{len(doubled)} lines stored twice, first {doubled[:10]}"

@@ -154,4 +154,6 @@ class CheckpointBook:
 
 def moved(checkpoint: Checkpoint, file_id: FileId) -> Checkpoint:
     """The checkpoint, now pointing at the file that holds its content (a copy or gzip of it)."""
+    if checkpoint.dev == file_id.dev and checkpoint.inode == file_id.inode:
+        return checkpoint
     return replace(checkpoint, dev=file_id.dev, inode=file_id.inode)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from logscope.record import Checkpoint
@@ -14,6 +15,7 @@ from logscope.sources.tail.identity import (
     FINGERPRINT_BYTES,
     CheckpointBook,
     FileId,
+    fingerprint_length,
     fingerprint_of,
     is_gzip,
     matches,
@@ -47,6 +49,7 @@ class TailSource:
         self.detached: list[Follower] = []
         self.compressed_done: dict[str, tuple[FileId, int, int]] = {}
         self.rotated_later: dict[str, str] = {}  # rotated files to resume once they settle
+        self.empty_new: dict[str, str] = {}  # absolute path -> path of new files still empty
         self.reported: set[str] = set()
         self.ctx: SourceContext | None = None
 
@@ -85,6 +88,8 @@ class TailSource:
                 next_poll = now + self.options.poll_seconds
             if appeared or polling:
                 self._discover(initial=False)
+            for path in changed & self.empty_new.keys():
+                self._track(self.empty_new.pop(path), initial=False)
             if polling and self.rotated_later:
                 for path, name in list(self.rotated_later.items()):
                     if self._resume_rotated(path, name):
@@ -118,6 +123,12 @@ class TailSource:
         if not stat.S_ISREG(info.st_mode) or file_id in self.by_id:
             os.close(fd)
             return None
+        if info.st_size == 0 and not initial and name is None:
+            # A file just created has no first bytes to recognize it by: it may be a copy being
+            # written (copytruncate) of content read before. Its first write wakes us again.
+            os.close(fd)
+            self.empty_new[os.path.abspath(path)] = path
+            return None
         if is_gzip(path):
             os.close(fd)
             self._read_compressed(path, file_id, info, name or path)
@@ -144,9 +155,12 @@ class TailSource:
         if busy:
             return None
         if found is not None:
-            same_file = found.dev == file_id.dev and found.inode == file_id.inode
-            if not (same_file and found.offset > size):
-                return moved(found, file_id) if not same_file else found
+            if found.offset <= size:
+                return moved(found, file_id)
+            if fingerprint_length(found.fingerprint) >= FINGERPRINT_BYTES:
+                # Shorter than what we read, yet the same first KiB: a copy (copytruncate) that was
+                # made before we read further in the original. Nothing of it is unread.
+                return replace(moved(found, file_id), offset=size)
             self.book.release(found.key)  # truncated while we were away: new content
         offset = 0 if (self.options.from_start or not initial) else _last_line_end(fd, size)
         checkpoint = Checkpoint(
