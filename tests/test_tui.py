@@ -254,7 +254,7 @@ def test_sql_screen_shows_results_and_errors(db_app: LogscopeApp) -> None:
     asyncio.run(scenario())
 
 
-def alert_row(alert_id: int, rule: str, example_ids: list[int]) -> dict:
+def alert_row(alert_id: int, rule: str, example_ids: list[int], group_key: str = "") -> dict:
     at = START_US + 105_000_000
     return {
         "id": alert_id,
@@ -262,7 +262,7 @@ def alert_row(alert_id: int, rule: str, example_ids: list[int]) -> dict:
         "kind": "threshold",
         "severity": "critical",
         "state": "firing",
-        "group_key": "",
+        "group_key": group_key,
         "labels": {},
         "first_at": at,
         "fired_at": at,
@@ -338,6 +338,23 @@ def test_relative_time_range_moves_with_the_newest_record(tmp_path: Path) -> Non
             app.log_view.records_committed(writer.next_id - 1)
             await pilot.pause()
             assert [row.message for row in app.log_view.rows_on_screen()] == ["ten seconds later"]
+
+    asyncio.run(scenario())
+    con.close()
+
+
+def test_an_alert_without_example_records_filters_to_its_group(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "absence.duckdb")
+    write_alerts(con.cursor(), [alert_row(7, "app_missing_heartbeat", [], "source=/var/log/worker.jsonl")])
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("a", "enter")
+            await pilot.pause()
+            assert app.log_view.total == 40
+            assert {row.source for row in app.log_view.rows_on_screen()} == {"/var/log/worker.jsonl"}
+            assert app.filter_bar.query_one("#filter", Input).value == "source = '/var/log/worker.jsonl'"
 
     asyncio.run(scenario())
     con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,29 @@ def alert_record_ids(alert: dict[str, Any]) -> list[int] | None:
     if not isinstance(value, list):
         return None
     return [int(v) for v in value if isinstance(v, int | float | str) and str(v).lstrip("-").isdigit()]
+
+
+_GROUP_NAME = re.compile(r"(?:^|,)([A-Za-z_][\w.]*)=")
+LOG_COLUMNS = frozenset({"source", "host", "level", "format"})
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def alert_group_predicate(alert: dict[str, Any]) -> str | None:
+    """A SQL predicate for the alert's group (`group_key` like `source=/var/log/a.log`), if any."""
+    group_key = alert.get("group_key")
+    if not group_key:
+        return None
+    names = list(_GROUP_NAME.finditer(group_key))
+    clauses = []
+    for index, match in enumerate(names):
+        end = names[index + 1].start() if index + 1 < len(names) else len(group_key)
+        name, value = match.group(1), group_key[match.end() : end]
+        column = name if name in LOG_COLUMNS else f"fields->>{sql_string(name)}"
+        clauses.append(f"{column} IS NULL" if value == "None" else f"{column} = {sql_string(value)}")
+    return " AND ".join(clauses) or None
 
 
 def alert_key(alert: dict[str, Any]) -> tuple:

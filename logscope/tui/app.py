@@ -16,7 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
-from logscope.tui.alerts_panel import PREDICATE_COLUMNS, AlertsPanel, alert_record_ids, pick
+from logscope.tui.alerts_panel import (
+    PREDICATE_COLUMNS,
+    AlertsPanel,
+    alert_group_predicate,
+    alert_record_ids,
+    pick,
+)
 from logscope.tui.detail_screen import DetailScreen
 from logscope.tui.filter_bar import FilterBar
 from logscope.tui.filters import (
@@ -331,14 +337,14 @@ class LogscopeApp(App[None]):
         self._update_status()
 
     def filter_to_alert(self, alert: dict[str, Any]) -> None:
-        """Show the records behind an alert: its example ids, else its rule's predicate."""
+        """Show the records behind an alert: its example ids, else the records of its group."""
         name = pick(alert, ALERT_NAME_COLUMNS, "alert")
         ids = alert_record_ids(alert)
         if ids:
             state = FilterState(record_ids=tuple(ids), label=f"alert {name}: {len(ids)} records")
             self.filter_bar.set_filter_text("")
         else:
-            predicate = pick(alert, PREDICATE_COLUMNS)
+            predicate = pick(alert, PREDICATE_COLUMNS) or alert_group_predicate(alert)
             if not predicate or not self.reader.is_predicate(str(predicate)):
                 self.notify(f"alert {name} names no records", severity="warning")
                 return
