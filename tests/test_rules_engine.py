@@ -348,3 +348,66 @@ def test_alerts_table_keeps_state_times_and_example_ids(harness) -> None:
     assert row == [
         ("errors", "threshold", "warning", "firing", "api", 2.0, 4, "4 errors in 10s", [1, 2, 3, 4])
     ]
+
+
+ERRORS_BY_SERVICE = 'where = "level = \'error\'"\ngroup_by = ["service"]\n'
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        f'kind = "spike"\n{ERRORS_BY_SERVICE}window = "5s"\nfactor = 2\nmin_count = 3',
+        f'kind = "ratio"\n{ERRORS_BY_SERVICE}window = "5s"\nratio = 0.5\nmin_total = 4',
+        f'kind = "absence"\n{ERRORS_BY_SERVICE}window = "3s"\nthreshold = 2',
+        'kind = "new_value"\nfield = "code"\nwindow = "4s"\nlearn = "5s"',
+    ],
+)
+def test_every_kind_gives_the_same_alerts_however_records_are_batched(tmp_path: Path, rule: str) -> None:
+    rules = f'[[rule]]\nname = "r"\nfor = "1s"\nrenotify = "3s"\n{rule}\n'
+    stream = []
+    for i in range(120):
+        burst = 40 <= i < 60 or 90 <= i < 95  # a stretch where service s0 logs errors fast
+        level = "error" if burst or i % 4 == 0 else "info"
+        stream.append(
+            record(i * 0.5, level=level, service=f"s{i % 2 if not burst else 0}", code=str(i % 7 + i // 50))
+        )
+    one = Harness(tmp_path, rules)
+    one.feed(*stream)
+    one.advance(100)
+    many = Harness(tmp_path, rules)
+    for begin in range(0, len(stream), 7):
+        many.feed(*stream[begin : begin + 7])
+    many.advance(100)
+    assert one.events() == many.events()
+    assert one.events(), "the stream should raise at least one alert"
+    summaries = [c.payload["summary"] for c in one.changes if c.event in ("firing", "resolved")]
+    assert summaries == [c.payload["summary"] for c in many.changes if c.event in ("firing", "resolved")]
+    one.close()
+    many.close()
+
+
+def test_for_that_runs_out_the_instant_the_condition_stops_does_not_fire(harness) -> None:
+    h = harness(THRESHOLD + 'for = "8s"\n')
+    h.feed(*[record(i, level="error") for i in range(3)])  # holds from 2 s to 10 s exactly
+    h.advance(30)
+    assert h.events("pending", "firing", "cancelled") == [
+        ("errors", "pending", 2.0, {}),
+        ("errors", "cancelled", 10.0, {}),
+    ]
+
+
+def test_the_live_clock_fires_absence_when_nothing_arrives_at_all(harness) -> None:
+    import time
+
+    from logscope.record import now_us
+
+    h = harness('[[rule]]\nname = "quiet"\nkind = "absence"\nwhere = "true"\nwindow = "1s"\n')
+    now = now_us()
+    h.engine.on_records([Record(now, now, "s", None, "json", "info", "hello", None, "hello")])
+    h.engine.start_clock(0.05)
+    deadline = time.monotonic() + 5
+    while not h.events() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(rule, event) for rule, event, *_ in h.events()] == [("quiet", "firing")]
+    fired_at = h.changes[-1].at
+    assert now + S <= fired_at <= now + 3 * S
