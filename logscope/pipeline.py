@@ -43,6 +43,7 @@ class SourceStats:
     # latest commit in seconds: the figures `logscope status` and the `stats` table show.
     parse_failures: int = 0
     lag: float = 0.0
+    pending_since: int = 0  # receive time (µs) of the oldest line parsed but not yet committed
 
 
 @dataclass
@@ -267,6 +268,7 @@ class Pipeline:
                 parser = self._parser_for(item)
                 records = parser.parse_batch(item)
                 self._stats_for(item.source).lines += len(item.lines)
+                self._note_parsed(item, records)
                 if records and not pending:
                     deadline = time.monotonic() + self.flush_seconds
                 pending.extend(records)
@@ -347,17 +349,17 @@ class Pipeline:
             except Exception as exc:
                 self.report_error(f"subscriber {getattr(callback, '__name__', callback)}: {exc}")
 
+    def _note_parsed(self, batch: LineBatch, records: list[Record]) -> None:
+        """Count unparsed (`raw`) records; remember when the oldest uncommitted line was read."""
+        stats = self._stats_for(batch.source)
+        stats.parse_failures += [record.format for record in records].count("raw")
+        if not stats.pending_since:
+            stats.pending_since = batch.received_at
+
     def _note_committed(self, records: list[Record]) -> None:
-        """Per source: count unparsed (`raw`) records and measure how long lines took to commit."""
-        failures: Counter[str] = Counter()
-        oldest: dict[str, int] = {}
-        for record in records:
-            if record.format == "raw":
-                failures[record.source] += 1
-            if record.received_at < oldest.get(record.source, record.received_at + 1):
-                oldest[record.source] = record.received_at
+        """Lag per source: how long its oldest line of this commit waited since it was read."""
         now = time.time_ns() // 1000
-        for source, received_at in oldest.items():
-            stats = self._stats_for(source)
-            stats.parse_failures += failures[source]
-            stats.lag = max(0.0, (now - received_at) / 1e6)
+        for stats in list(self.stats.values()):
+            if stats.pending_since:
+                stats.lag = max(0.0, (now - stats.pending_since) / 1e6)
+                stats.pending_since = 0
