@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,11 +61,18 @@ def source_figures(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
             "parse_failures": getattr(stats, "parse_failures", 0),
             "errors": stats.errors,
             "drops": stats.drops,
-            "lag": getattr(stats, "lag", 0.0),
+            "lag": _lag(stats),
             "done": stats.done,
         }
         for name, stats in list(pipeline.stats.items())
     }
+
+
+def _lag(stats: Any) -> float:
+    """The last commit's lag, or longer while lines wait uncommitted (a stalled writer shows)."""
+    waiting = getattr(stats, "pending_since", 0)
+    stalled = (time.time_ns() // 1000 - waiting) / 1e6 if waiting else 0.0
+    return max(getattr(stats, "lag", 0.0), stalled)
 
 
 @contextlib.contextmanager
