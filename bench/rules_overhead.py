@@ -69,7 +69,7 @@ def fifty_rules() -> str:
         ["/healthz", "/login", "/logout", "/", "/index.html", "/static/css/site.css"]
     ):
         add(f"absent_{index}", "absence", f'where = "path = \'{path}\'"\nwindow = "10m"')
-    for index, name in enumerate(["user_agent", "referer", "method", "protocol", "status"]):
+    for name in ["user_agent", "referer", "method", "protocol", "status"]:
         add(
             f"new_{name}",
             "new_value",
@@ -134,7 +134,8 @@ def throughput(lines: int, runs: int, workdir: Path) -> None:
         rate = max(value[1] for value in values)
         best[name] = (wall, rate)
         print(
-            f"  {name:>8}: {wall:6.2f} s wall, {lines / wall:9,.0f} lines/s wall, {rate:9,.0f} lines/s in the pipeline"
+            f"  {name:>8}: {wall:6.2f} s wall, {lines / wall:9,.0f} lines/s wall,"
+            f" {rate:9,.0f} lines/s in the pipeline"
         )
     slower_wall = best["50 rules"][0] / best["no rules"][0] - 1
     slower_rate = best["no rules"][1] / best["50 rules"][1] - 1
