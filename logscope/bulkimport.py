@@ -11,7 +11,9 @@ Either way the stored rows equal the streaming path's (tests/test_bulk_identity.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -80,27 +82,96 @@ class BulkImporter:
         stop: threading.Event | None = None,
         block_bytes: int = BLOCK_BYTES,
     ) -> BulkResult:
-        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block."""
+        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block.
+
+        A reader thread reads, splits and (once the plan is known) runs RE2 on the next block
+        while this thread parses and writes the current one in DuckDB: both release the GIL."""
         run = _FileRun(self, source or path)
-        splitter = LineSplitter()
+        reader = _BlockReader(path, block_bytes, run)
         counted = 0
         try:
-            for data, consumed in read_blocks(path, block_bytes):
-                if stop is not None and stop.is_set():
+            for lines, extras, consumed, prepared, final in reader:
+                if stop is not None and stop.is_set() and not final:
                     break
-                lines, extras = splitter.feed(data)
-                run.block(lines, extras, final=False)
+                run.block(lines, extras, final, prepared)
                 if progress is not None:
                     progress(consumed - counted, len(lines))
                 counted = consumed
         except (EOFError, gzip.BadGzipFile):
-            run.block([], None, final=True)  # keep what was read, as the streaming path does
+            run.block([], None, True)  # keep what was read, as the streaming path does
             raise
-        lines, extras = splitter.flush()
-        run.block(lines, extras, final=True)
-        if progress is not None:
-            progress(0, len(lines))
+        finally:
+            reader.close()
         return run.result
+
+
+_Item = tuple[list[str], Extras | None, int, pa.Table | None, bool]
+
+
+class _BlockReader:
+    """Blocks of lines from a file, read ahead by one thread (at most `AHEAD` blocks wait)."""
+
+    AHEAD = 1
+
+    def __init__(self, path: str, block_bytes: int, run: _FileRun) -> None:
+        self.path = path
+        self.block_bytes = block_bytes
+        self.run = run
+        self.queue: queue.Queue[_Item | BaseException | None] = queue.Queue(self.AHEAD)
+        self.cancelled = threading.Event()
+        self.thread = threading.Thread(target=self._read, name=f"bulk:{path}", daemon=True)
+        self.thread.start()
+
+    def __iter__(self) -> Iterator[_Item]:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.cancelled.set()
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
+        self.thread.join()
+
+    def _put(self, item: _Item | BaseException | None) -> None:
+        while not self.cancelled.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _read(self) -> None:
+        splitter = LineSplitter()
+        try:
+            consumed = 0
+            for data, consumed in read_blocks(self.path, self.block_bytes):
+                if self.cancelled.is_set():
+                    return
+                lines, extras = splitter.feed(data)
+                self._put((lines, extras, consumed, self._prepare(lines), False))
+            lines, extras = splitter.flush()
+            self._put((lines, extras, consumed, None, True))
+            self._put(None)
+        except BaseException as exc:  # handed to the importing thread, which raises it
+            self._put(exc)
+
+    def _prepare(self, lines: list[str]) -> pa.Table | None:
+        plan = self.run.plan
+        if plan is None or not lines:
+            return None
+        return prepare_block(plan, lines)
+
+
+def prepare_block(plan: RegexPlan, lines: list[str]) -> pa.Table:
+    """The Arrow table of a block the plan's SQL reads, with the line numbers in it."""
+    block = plan.prepare(pa.array(lines, pa.string()))
+    return block.append_column("key", pa.array(range(len(lines)), pa.int64()))
 
 
 class _FileRun:
@@ -114,7 +185,9 @@ class _FileRun:
         self.next_key = 0
         self.result = BulkResult()
 
-    def block(self, lines: list[str], extras: Extras | None, final: bool) -> None:
+    def block(
+        self, lines: list[str], extras: Extras | None, final: bool, prepared: pa.Table | None = None
+    ) -> None:
         first_key = self.next_key
         self.next_key += len(lines)
         self.result.lines += len(lines)
@@ -130,8 +203,7 @@ class _FileRun:
             self._write_records(lines[start:], extras[start:] if extras else None, keyed, received_at, final)
             return
         store = self.importer.store
-        block = plan.prepare(pa.array(lines, pa.string()))
-        block = block.append_column("key", pa.array(range(len(lines)), pa.int64()))
+        block = prepared if prepared is not None else prepare_block(plan, lines)
         select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
         not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
         del block
@@ -154,6 +226,7 @@ class _FileRun:
             fallback=keyed,
             skip=[first_key + i for i in handled if i not in not_ok_set],
             key_offset=first_key,
+            all_parsed=not not_ok,
         )
         self._count(fast, plan, keyed)
 

@@ -87,8 +87,12 @@ class BulkStore:
         fallback: list[tuple[int, Record]],
         skip: Iterable[int] = (),
         key_offset: int = 0,
+        all_parsed: bool = False,
     ) -> int:
-        """Insert the block's rows in one transaction; returns how many the plan read."""
+        """Insert the block's rows in one transaction; returns how many the plan read.
+
+        `all_parsed`: every line of the block is an `ok` row, so ids follow the line numbers
+        without sorting."""
         skip = list(skip)
         con = self.con
         first_id = self.writer.next_id
@@ -117,8 +121,14 @@ class BulkStore:
             if fallback:
                 con.register(FALLBACK_TABLE, records_table(fallback))
             union = " UNION ALL ".join(parts)
+            contiguous = all_parsed and parsed and not fallback and not skip
+            ids = (
+                f"key - {int(key_offset)} + {first_id}"
+                if contiguous
+                else f"{first_id} - 1 + row_number() OVER (ORDER BY key)"
+            )
             count = con.execute(
-                f"INSERT INTO logs SELECT {first_id} - 1 + row_number() OVER (ORDER BY key), ts, received_at,"
+                f"INSERT INTO logs SELECT {ids}, ts, received_at,"
                 f" source, host, format, level, message, fields::JSON, raw FROM ({union})",
                 parameters,
             ).fetchall()
