@@ -46,6 +46,7 @@ class TailSource:
         self.watcher = Watcher()
         self.by_path: dict[str, Follower] = {}  # absolute path -> the follower reading it
         self.by_id: dict[FileId, Follower] = {}
+        self.by_event_path: dict[str, Follower] = {}  # path and symlink target -> live follower
         self.detached: list[Follower] = []
         self.compressed_done: dict[str, tuple[FileId, int, int]] = {}
         self.rotated_later: dict[str, str] = {}  # rotated files to resume once they settle
@@ -80,6 +81,7 @@ class TailSource:
 
     def _loop(self, ctx: SourceContext) -> None:
         next_poll = time.monotonic() + self.options.poll_seconds
+        more: set[Follower] = set()  # followers that stopped at their turn's budget
         while not ctx.stop.is_set():
             changed, appeared = self.watcher.take()
             now = time.monotonic()
@@ -94,16 +96,24 @@ class TailSource:
                 for path, name in list(self.rotated_later.items()):
                     if self._resume_rotated(path, name):
                         del self.rotated_later[path]
-            busy = False
-            for follower in list(self.by_path.values()):
-                if follower.fd is not None or polling or os.path.abspath(follower.path) in changed:
-                    busy |= self._check(follower)
+            due = list(self.by_path.values()) if polling else self._changed_followers(changed, more)
+            more = set()
+            for follower in due:
+                if not follower.detached and self._check(follower):
+                    more.add(follower)
             for follower in list(self.detached):
-                busy |= self._check_detached(follower)
+                if self._check_detached(follower):
+                    more.add(follower)
             self._flush_quiet_partials()
-            if not busy:
+            if not more:
                 wait = min(max(0.0, next_poll - time.monotonic()), 0.25)
                 self.watcher.wake.wait(wait)
+
+    def _changed_followers(self, changed: set[str], more: set[Follower]) -> list[Follower]:
+        """The live followers an event named (by path or symlink target), and those with more."""
+        due = {self.by_event_path[path] for path in changed if path in self.by_event_path}
+        due |= {follower for follower in more if not follower.detached}
+        return list(due)
 
     # --- finding files ----------------------------------------------------------------------
 
@@ -141,6 +151,8 @@ class TailSource:
         follower = Follower(path, name or path, file_id, checkpoint, self.book, fd)
         self.by_path[os.path.abspath(path)] = follower
         self.by_id[file_id] = follower
+        self.by_event_path[os.path.abspath(path)] = follower
+        self.by_event_path[os.path.realpath(path)] = follower
         if checkpoint.offset >= info.st_size:
             follower.emit_checkpoint(self._context())
         self._watch_target(path)
@@ -325,6 +337,8 @@ class TailSource:
 
     def _detach(self, follower: Follower) -> None:
         self.by_path.pop(os.path.abspath(follower.path), None)
+        for path in [p for p, f in self.by_event_path.items() if f is follower]:
+            del self.by_event_path[path]
         follower.detached = True
         if follower.fd is None and not self._reopen_moved(follower):
             self._finish(follower)
