@@ -155,3 +155,12 @@ def test_follow_mode_flushes_a_pending_record_after_quiet_time(tmp_path: Path) -
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_detect_counts_continuation_lines_for_their_format(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("\n".join(java_trace(30)) + "\n")
+    result = run_cli("formats", "detect", str(log), "--output", "jsonl")
+    assert result.returncode == 0, result.stderr
+    best = json.loads(result.stdout.splitlines()[0])
+    assert best == {"format": "log4j", "lines": 30, "share": "100.0%"}

@@ -184,13 +184,23 @@ def _append_line(held: _Held, line: str) -> None:
 
 
 def score_lines(registry: FormatRegistry, lines: list[str]) -> list[tuple[str, int]]:
-    """How many of `lines` each format accepts, best first (for `formats detect`)."""
-    counts = []
-    for parser in registry.ordered:
-        chars = getattr(parser, "first_chars", None)
-        matched = sum(
-            1 for line in lines if (chars is None or line[:1] in chars) and parser.parse(line) is not None
-        )
-        counts.append((parser.name, matched))
+    """How many of `lines` each format accepts, best first (for `formats detect`). Continuation
+    lines of a multiline format's records count for that format."""
+    counts = [(parser.name, _lines_accepted(parser, lines)) for parser in registry.ordered]
     order = {name: index for index, (name, _) in enumerate(counts)}
     return sorted(counts, key=lambda item: (-item[1], order[item[0]]))
+
+
+def _lines_accepted(parser: Parser, lines: list[str]) -> int:
+    chars = getattr(parser, "first_chars", None)
+    multiline = getattr(parser, "continuation", None) is not None
+    accepted = 0
+    in_record = False
+    for line in lines:
+        if in_record and parser.continues(line):  # type: ignore[attr-defined]
+            accepted += 1
+            continue
+        in_record = (chars is None or line[:1] in chars) and parser.parse(line) is not None
+        accepted += in_record
+        in_record = in_record and multiline
+    return accepted
