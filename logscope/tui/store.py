@@ -16,6 +16,7 @@ from logscope.tui.filters import FilterError, FilterState, TextMatch
 
 VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format"
 _ORDER = "ORDER BY ts, id"
+_ORDER_DESC = "ORDER BY ts DESC, id DESC"
 # The alerts table column to show the newest first by, most telling first.
 ORDER_COLUMNS = ("last_at", "fired_at", "first_at", "ts", "id")
 
@@ -117,18 +118,34 @@ class LogReader:
     def max_id(self) -> int:
         return self._one("SELECT coalesce(max(id), 0) FROM logs")[0]
 
-    def page(self, state: FilterState, offset: int, limit: int) -> list[Row]:
-        """`limit` rows from position `offset` in time order (ids first, then their columns)."""
+    def page(
+        self,
+        state: FilterState,
+        offset: int,
+        limit: int,
+        upto_id: int | None = None,
+        total: int | None = None,
+    ) -> list[Row]:
+        """`limit` rows from position `offset` in time order, among records with id <= `upto_id`.
+
+        Ids first, then their columns. In the second half of `total` rows the page is read from
+        the end (ORDER BY … DESC with a small OFFSET), which DuckDB answers with a top-N heap
+        instead of sorting everything before it: following the newest records stays cheap.
+        """
+        offset = max(0, offset)
+        if total is not None:
+            limit = min(limit, total - offset)
         if limit <= 0:
             return []
-        where, params = self._where(state)
-        ids = [
-            row[0]
-            for row in self._all(
-                f"SELECT id FROM logs WHERE {where} {_ORDER} LIMIT ? OFFSET ?",
-                [*params, limit, max(0, offset)],
-            )
-        ]
+        extra, extra_params = ("id <= ?", [upto_id]) if upto_id is not None else ("", [])
+        where, params = self._where(state, extra, extra_params)
+        if total is not None and offset > total // 2:
+            from_end = max(0, total - offset - limit)
+            sql = f"SELECT id FROM logs WHERE {where} {_ORDER_DESC} LIMIT ? OFFSET ?"
+            ids = [row[0] for row in self._all(sql, [*params, limit, from_end])][::-1]
+        else:
+            sql = f"SELECT id FROM logs WHERE {where} {_ORDER} LIMIT ? OFFSET ?"
+            ids = [row[0] for row in self._all(sql, [*params, limit, offset])]
         return self.rows_by_id(ids)
 
     def rows_by_id(self, ids: list[int]) -> list[Row]:
