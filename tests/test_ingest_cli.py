@@ -282,3 +282,46 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, db: Path)
     assert result.stderr.splitlines() == [
         line for line in result.stderr.splitlines() if line.startswith("logscope: ")
     ]
+
+
+def test_ingest_waits_out_a_brief_reader_lock(tmp_path: Path, db: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("x=1 y=2\n")
+    assert run_cli("ingest", str(log), "--db", str(db)).returncode == 0
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}, read_only=True);"
+            "print('open', flush=True); time.sleep(0.7)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout and reader.stdout.readline() == "open\n"
+    result = run_cli("ingest", str(log), "--db", str(db))
+    reader.wait(10)
+    assert result.returncode == 0, result.stderr
+    assert query_db(db, "SELECT count(*) FROM logs")[0][0] == 2
+
+
+def test_a_database_held_too_long_is_one_clear_line(tmp_path: Path, db: Path) -> None:
+    assert run_cli("ingest", "-", "--db", str(db), input="x=1 y=2\n").returncode == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r});print('open', flush=True); time.sleep(20)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout and holder.stdout.readline() == "open\n"
+        result = run_cli("ingest", "-", "--db", str(db), input="x=2 y=3\n")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_clean_error(result, 1)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"{db}: cannot open database" in result.stderr and "lock" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,8 @@ from logscope.errors import LogscopeError
 from logscope.store.schema import ALL_DDL, SCHEMA_VERSION
 
 MEMORY = ":memory:"
+# How long a writer waits for a lock another process holds briefly (a direct `query`).
+LOCK_WAIT_SECONDS = 2.0
 
 
 def default_db_path() -> str:
@@ -31,12 +34,24 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def open_for_writing(path: str) -> duckdb.DuckDBPyConnection:
+def _connect_when_free(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Connect for writing, waiting out a lock held for a moment (a `logscope query` reading)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def open_for_writing(path: str, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database and its tables, in UTC."""
     if path != MEMORY:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(path)
+        con = _connect_when_free(path, wait_seconds)
     except duckdb.Error as exc:
         raise LogscopeError(f"{path}: cannot open database: {_one_line(exc)}") from exc
     con.execute("SET TimeZone = 'UTC'")
