@@ -7,6 +7,7 @@ outputs that run in their own threads.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from logscope.store.alerts import next_alert_id, write_alerts
 
 ChangesCallback = Callable[[list[Change]], None]
 TICK_SECONDS = 0.5
+QUEUE_BATCHES = 4
 
 
 def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
@@ -52,6 +54,7 @@ class RuleEngine:
         format_types: dict[str, str] | None = None,
         outputs: Iterable[Output] = (),
         on_error: ErrorCallback | None = None,
+        threaded: bool = False,
     ) -> None:
         self.on_error = on_error or (lambda message: None)
         self.store = store.cursor() if store is not None else None
@@ -72,7 +75,7 @@ class RuleEngine:
             if any(name in rule.actions for rule in self.rules)
         }
         self.disabled: dict[str, str] = {}
-        self.collectors: dict[str, ArrivalCollector] = {}
+        self.collector = ArrivalCollector(self.evaluator.compiled.plans)
         self.now: int | None = None
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
@@ -80,6 +83,14 @@ class RuleEngine:
         self._anchor = (0, 0.0)  # (event time, monotonic time) when the last batch was seen
         self._clock: threading.Thread | None = None
         self._stop = threading.Event()
+        # threaded: batches wait in a bounded queue for the engine's own thread (the writer only
+        # waits when it is full), so rule evaluation overlaps parsing and writing.
+        self._queue: queue.Queue[list[Record] | None] | None = None
+        self._worker: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(QUEUE_BATCHES)
+            self._worker = threading.Thread(target=self._work, name="alert-engine", daemon=True)
+            self._worker.start()
 
     # --- what the pipeline and faces call --------------------------------------------------
 
@@ -91,6 +102,20 @@ class RuleEngine:
         """Evaluate a committed batch (the pipeline subscriber)."""
         if not records:
             return
+        if self._queue is not None:
+            self._queue.put(records)
+            return
+        self._process(records)
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while (records := self._queue.get()) is not None:
+            try:
+                self._process(records)
+            except Exception as exc:  # a bug must not stop alerting for the rest of the run
+                self.on_error(f"rules: {type(exc).__name__}: {exc}")
+
+    def _process(self, records: list[Record]) -> None:
         with self._lock:
             result = self._evaluate(records)
             if result is None:
@@ -120,7 +145,11 @@ class RuleEngine:
         self._clock.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the clock, publish what is left, and let outputs deliver what is queued."""
+        """Evaluate what is queued, stop the clock, publish, and let outputs deliver what is queued."""
+        if self._queue is not None and self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._queue = None
         self._stop.set()
         if self._clock is not None:
             self._clock.join()
@@ -172,25 +201,28 @@ class RuleEngine:
 
     def _feed(self, result: pa.Table, now: int) -> None:
         """Hand each counting rule the arrivals of its groups in this batch."""
+        plans = [
+            (index, plan)
+            for index, plan in enumerate(self.evaluator.compiled.plans)
+            if plan.rule.name in self.counting
+            and (_any(result[f"m{index}"]) or (plan.total is not None and _any(result[f"t{index}"])))
+        ]
+        if not plans:
+            return
         con = self.evaluator.con
+        live = {name: list(state.groups) for name, state in self.counting.items() if state.groups}
         con.register("r", result)
         try:
-            for index, plan in enumerate(self.evaluator.compiled.plans):
-                state = self.counting.get(plan.rule.name)
-                if state is None or not (
-                    _any(result[f"m{index}"]) or (plan.total and _any(result[f"t{index}"]))
-                ):
-                    continue
-                collector = self.collectors.get(plan.rule.name)
-                if collector is None or collector.index != index:
-                    collector = self.collectors[plan.rule.name] = ArrivalCollector(index, plan)
-                state.feed(collector.collect(con, now, list(state.groups)))
+            arrivals = self.collector.collect(con, plans, now, live)
         finally:
             con.unregister("r")
+        for name, groups in arrivals.items():
+            self.counting[name].feed(groups)
 
     def _disable(self, rule: Rule, message: str) -> None:
         self.disabled[rule.name] = message
         self.counting.pop(rule.name, None)
+        self.collector.forget(rule.name)
         self.sql_rules.pop(rule.name, None)
         self.on_error(f"{rule.file}: rule {rule.name!r} failed and is disabled: {message}")
 

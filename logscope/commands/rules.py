@@ -214,7 +214,9 @@ def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool
         except OSError as exc:
             raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
         outputs.append(JsonLinesOutput(stream, on_error=report))
-    engine = RuleEngine(ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report)
+    engine = RuleEngine(
+        ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report, threaded=True
+    )
     pipeline.subscribe(engine.on_records)
     if live:
         engine.start_clock()
