@@ -40,7 +40,7 @@ from logscope.tui.log_view import LogView
 from logscope.tui.overview_screen import OverviewScreen
 from logscope.tui.source_toggles import SourceToggles
 from logscope.tui.sql_screen import SqlScreen
-from logscope.tui.store import Histogram, LogReader
+from logscope.tui.store import Histogram, LogReader, SourceCounts
 
 NEIGHBOURS = 5
 
@@ -150,6 +150,7 @@ class LogscopeApp(App[None]):
         self.ingest_rate: float | None = None
         self.alerts_available = False
         self.polls = 0
+        self.source_counts = SourceCounts()
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class LogscopeApp(App[None]):
     def _read_snapshot(self, reader: LogReader):
         alerts_available = reader.has_table("alerts")
         alerts = reader.alerts() if alerts_available else []
-        counts = reader.source_counts()
+        counts = self.source_counts.read(reader)
         histogram = None
         overview = self._overview_screen()
         if overview is not None:

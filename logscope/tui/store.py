@@ -6,6 +6,7 @@ main one, workers open their own with `LogReader.for_thread()`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,30 @@ def one_line_error(exc: Exception) -> str:
     """DuckDB's message, first line only (the rest is a caret drawing)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+class SourceCounts:
+    """Records per source, counted by new ids only; a full recount every `full_every` reads
+    (retention may have deleted records). Safe to share between threads."""
+
+    def __init__(self, full_every: int = 60) -> None:
+        self.full_every = full_every
+        self.counts: dict[str, int] = {}
+        self.upto = 0
+        self.reads = 0
+        self._lock = threading.Lock()
+
+    def read(self, reader: LogReader) -> dict[str, int]:
+        with self._lock:
+            newest = reader.max_id()
+            if self.reads % self.full_every == 0 or newest < self.upto:
+                self.counts = reader.source_counts(0, newest)
+            else:
+                for source, count in reader.source_counts(self.upto, newest).items():
+                    self.counts[source] = self.counts.get(source, 0) + count
+            self.reads += 1
+            self.upto = newest
+            return dict(sorted(self.counts.items()))
 
 
 class LogReader:
@@ -231,8 +256,13 @@ class LogReader:
             counts.setdefault(level, [0] * used)[bucket] = count
         return Histogram(start, bucket_us, counts)
 
-    def source_counts(self) -> dict[str, int]:
-        return dict(self._all("SELECT source, count(*) FROM logs GROUP BY source ORDER BY source"))
+    def source_counts(self, after_id: int = 0, upto_id: int | None = None) -> dict[str, int]:
+        """Records per source with after_id < id <= upto_id."""
+        upto = "AND id <= ?" if upto_id is not None else ""
+        params = [after_id] + ([upto_id] if upto_id is not None else [])
+        return dict(
+            self._all(f"SELECT source, count(*) FROM logs WHERE id > ? {upto} GROUP BY source", params)
+        )
 
     # --- alerts ---------------------------------------------------------------------------
 
