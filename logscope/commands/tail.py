@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 
 from logscope.commands.common import add_db_option, add_parse_options, build_formats, db_path, warn
 from logscope.commands.ingest import add_start_options, follow_options
@@ -80,21 +81,24 @@ class PipeReader:
 
 
 def take_keyboard_from_tty(sources: list[Source]) -> list[Source]:
-    """Move piped stdin to a new descriptor for its source, and put the terminal on fd 0.
+    """Put the terminal on fd 0 (Textual reads keys there), moving piped stdin out of the way.
 
-    Textual reads keys from fd 0, so the pipe has to make way for /dev/tty.
+    A `-` source reads the pipe from the new descriptor it was moved to.
     """
-    if not any(isinstance(source, StdinReader) for source in sources):
-        return sources
+    if not sys.__stderr__.isatty():  # Textual draws on standard error
+        raise LogscopeError("tail draws on the terminal, but standard error is not one")
+    reads_stdin = any(isinstance(source, StdinReader) for source in sources)
     if os.isatty(0):
-        raise LogscopeError(
-            "-: standard input is the terminal; pipe something in, e.g. `cmd | logscope tail -`"
-        )
+        if reads_stdin:
+            raise LogscopeError(
+                "-: standard input is the terminal; pipe something in, e.g. `cmd | logscope tail -`"
+            )
+        return sources
     try:
         tty = os.open("/dev/tty", os.O_RDWR)
     except OSError as exc:
         raise LogscopeError(f"/dev/tty: {exc.strerror}: tail needs a terminal for the keyboard") from exc
-    pipe = os.dup(0)
+    pipe = os.dup(0) if reads_stdin else None
     os.dup2(tty, 0)
     os.close(tty)
     return [PipeReader(pipe) if isinstance(source, StdinReader) else source for source in sources]
