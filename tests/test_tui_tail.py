@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, query_db, run_cli
+from conftest import REPO, assert_clean_error, query_db, run_cli
 
 TMUX = shutil.which("tmux")
-pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+needs_tmux = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
 
 
 def tmux(socket: str, *args: str) -> str:
@@ -30,6 +30,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
+@needs_tmux
 def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
     db = tmp_path / "tail.duckdb"
     status = tmp_path / "status"
@@ -61,6 +62,7 @@ def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
     assert rows == [("stdin", "info", "hello from a pipe"), ("stdin", "error", "second piped line")]
 
 
+@needs_tmux
 def test_tail_follows_a_growing_file_and_answers_queries_meanwhile(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "app.log"
     log.parent.mkdir()
@@ -91,3 +93,9 @@ def test_tail_follows_a_growing_file_and_answers_queries_meanwhile(tmp_path: Pat
         tmux(socket, "kill-server")
     rows = query_db(db, "SELECT level, message FROM logs ORDER BY id")
     assert rows == [("info", "before start"), ("error", "appended while tailing")]
+
+
+def test_tail_without_a_terminal_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run_cli("tail", "--db", str(tmp_path / "x.duckdb"), input=b"")
+    assert_clean_error(result, 1)
+    assert "standard error is not" in result.stderr
