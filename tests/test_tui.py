@@ -376,3 +376,18 @@ def test_source_counts_follow_new_records_and_recount_after_deletes(tmp_path: Pa
     assert "stdin" not in counts.read(reader)  # ...the periodic full recount does
     reader.close()
     con.close()
+
+
+def test_clicking_a_line_selects_it_and_a_double_click_opens_it(db_app: LogscopeApp) -> None:
+    async def scenario() -> None:
+        async with db_app.run_test(size=SIZE) as pilot:
+            view = db_app.log_view
+            top = view.rows_on_screen()[0]
+            await pilot.click("#log-view", offset=(5, 0))
+            assert view.current_row() == top and not view.following
+            await pilot.click("#log-view", offset=(5, 1), times=2)
+            await pilot.pause()
+            assert isinstance(db_app.screen, DetailScreen)
+            assert db_app.screen.record["id"] == top.id + 1
+
+    asyncio.run(scenario())

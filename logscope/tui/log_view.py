@@ -6,6 +6,7 @@ from datetime import UTC, tzinfo
 from typing import ClassVar
 
 from rich.segment import Segment
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -218,6 +219,14 @@ class LogView(ScrollView, can_focus=True):
             if not 0 <= offset < len(self._window):
                 return None
         return self._window[offset]
+
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the line; a double click opens it."""
+        index = int(self.scroll_y) + event.y
+        if 0 <= index < self.total:
+            self._move_cursor(index)
+            if event.chain >= 2:
+                self.action_choose()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
