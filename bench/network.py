@@ -39,10 +39,12 @@ def line(client: int, index: int) -> bytes:
 class Ingest:
     """`logscope ingest --follow SPEC` in a subprocess; the address it listens on."""
 
+    extra_args: tuple[str, ...] = ()
+
     def __init__(self, spec: str, db: Path) -> None:
         env = {**os.environ, "TZ": "UTC"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "logscope", "ingest", "--follow", spec, "--db", str(db)],
+            [sys.executable, "-m", "logscope", "ingest", "--follow", spec, "--db", str(db), *self.extra_args],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
@@ -169,8 +171,17 @@ def main() -> None:
     parser.add_argument("--rates", default="5000,20000,50000,100000", help="UDP datagrams/s to offer")
     parser.add_argument("--skip-udp", action="store_true")
     parser.add_argument("--skip-tcp", action="store_true")
+    parser.add_argument(
+        "--no-default-rules", action="store_true", help="run ingest without the bundled alert rule packs"
+    )
     args = parser.parse_args()
-    print(f"logscope network benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, loopback")
+    if args.no_default_rules:
+        Ingest.extra_args = ("--no-default-rules",)
+    rules = "without" if args.no_default_rules else "with"
+    print(
+        f"logscope network benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, loopback,"
+        f" ingest {rules} the default rule packs"
+    )
     with tempfile.TemporaryDirectory(prefix="logscope-bench-") as work:
         if not args.skip_tcp:
             bench_tcp(args.clients, args.messages, Path(work))
