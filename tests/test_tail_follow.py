@@ -181,3 +181,15 @@ def test_files_appearing_while_following_are_read_from_their_start_even_with_fro
         append(tmp_path / "new.log", "new-1", "new-2")
         tail.wait_for(2)
         assert tail.settle() == ["new-1", "new-2"]
+
+
+def test_growth_is_noticed_by_inotify_write_events_when_the_sweep_is_off(tmp_path: Path) -> None:
+    log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
+    # A poll far away: only the write events can wake the reader in time.
+    with Tailing(db, str(log), growth_sweep_seconds=None, poll_seconds=60) as tail:
+        append(log, *seq_lines(0, 10))
+        tail.wait_for(10, timeout=5)
+        os.rename(log, tmp_path / "app.log.1")
+        append(log, *seq_lines(10, 20))
+        tail.wait_for(20, timeout=5)
+    assert stored_raw(db) == seq_lines(0, 20)

@@ -33,6 +33,10 @@ class FollowOptions:
     rotate_wait_seconds: float = 5.0
     # Open file handles kept at most; quiet files beyond it are closed and reopened on change.
     max_open_files: int = 256
+    # Growth of open files is noticed by an fstat sweep this often; None: by inotify write events
+    # (lower latency, but about a fifth of a core at 1,000 writes/s). Appearing, moving and
+    # vanishing files are always noticed by inotify events.
+    growth_sweep_seconds: float | None = 0.05
     # The one follow-mode file source all file arguments share (so no file is read twice).
     tail_source: TailSource | None = field(default=None, repr=False)
 

@@ -20,14 +20,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 GLOB_CHARS = frozenset("*?[")
-EVENTS = [
-    FileCreatedEvent,
-    FileMovedEvent,
-    FileModifiedEvent,
-    FileDeletedEvent,
-    DirCreatedEvent,
-    DirMovedEvent,
-]
+# What inotify reports: files and directories appearing, moving and vanishing. Writes are added only
+# when growth is noticed by events rather than by the sweep (FollowOptions.growth_sweep_seconds).
+STRUCTURE_EVENTS = [FileCreatedEvent, FileMovedEvent, FileDeletedEvent, DirCreatedEvent, DirMovedEvent]
 
 
 @dataclass(frozen=True)
@@ -81,7 +76,8 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Collects the paths that changed since the last `take`, and wakes the reader."""
 
-    def __init__(self) -> None:
+    def __init__(self, write_events: bool = False) -> None:
+        self.events = STRUCTURE_EVENTS + ([FileModifiedEvent] if write_events else [])
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._changed: set[str] = set()
@@ -106,7 +102,7 @@ class Watcher:
         if directory in self._watched or not os.path.isdir(directory):
             return
         try:
-            self._observer.schedule(self._handler, directory, recursive=recursive, event_filter=EVENTS)
+            self._observer.schedule(self._handler, directory, recursive=recursive, event_filter=self.events)
         except OSError as exc:  # e.g. the inotify watch limit: the poll still covers it
             self.failures.append(f"{directory}: cannot watch ({exc.strerror or exc}); polling instead")
         self._watched.add(directory)
