@@ -391,3 +391,32 @@ def test_clicking_a_line_selects_it_and_a_double_click_opens_it(db_app: Logscope
             assert db_app.screen.record["id"] == top.id + 1
 
     asyncio.run(scenario())
+
+
+def test_following_keeps_time_order_when_a_late_record_arrives(tmp_path: Path) -> None:
+    from test_tui_helpers import record
+
+    con, writer = make_db(tmp_path / "order.duckdb", 120)
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.log_view
+            writer.write(
+                [record(150, "stdin", "info", "newest"), record(151, "stdin", "info", "newer still")]
+            )
+            view.records_committed(writer.next_id - 1)
+            await pilot.pause()
+            assert shown_messages(app)[-2:] == ["newest", "newer still"]
+            appended = view._window
+            assert appended == view.reader.page(view.state, view.total - len(appended), len(appended))
+            writer.write([record(60, "stdin", "warning", "late arrival from the past")])
+            view.records_committed(writer.next_id - 1)
+            await pilot.pause()
+            assert shown_messages(app)[-2:] == ["newest", "newer still"]
+            assert view.total == 123
+            expected = view.reader.page(view.state, view.total - len(view._window), len(view._window))
+            assert view._window == expected  # what is held is exactly what DuckDB orders there
+
+    asyncio.run(scenario())
+    con.close()

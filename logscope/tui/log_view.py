@@ -120,17 +120,31 @@ class LogView(ScrollView, can_focus=True):
             else:
                 self._post_status()
             return
-        added = self.reader.count(self.state, self.last_id, last_id)
+        previous_id, previous_total = self.last_id, self.total
+        added, earliest = self.reader.count_new(self.state, previous_id, last_id)
         self.last_id = last_id
         if not added:
             return
         self.total += added
         self.virtual_size = Size(0, self.total)
-        if self.following:
-            self._reset_window()
-            self._show_end()
-        else:
+        if not self.following:
             self._post_status()
+            return
+        if not self._append_to_window(previous_id, previous_total, earliest):
+            self._reset_window()
+        self._show_end()
+
+    def _append_to_window(self, previous_id: int, previous_total: int, earliest: int) -> bool:
+        """Extend the fetched rows with the new ones when they all sort after them (the usual case:
+        reading only the new ids is much cheaper than a page from the end of millions of rows)."""
+        window = self._window
+        if not window or self._window_start + len(window) != previous_total or earliest < window[-1].ts:
+            return False
+        keep = (2 * WINDOW_SCREENS + 1) * max(1, self.size.height)
+        newest = self.reader.newest_rows(self.state, previous_id, self.last_id, keep)
+        window = (window + newest)[-keep:]
+        self._window, self._window_start = window, self.total - len(window)
+        return True
 
     def current_row(self) -> Row | None:
         return self._row(self.cursor) if 0 <= self.cursor < self.total else None

@@ -140,6 +140,20 @@ class LogReader:
         where, params = self._where(state, extra, extra_params)
         return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
 
+    def count_new(self, state: FilterState, after_id: int, upto_id: int) -> tuple[int, int]:
+        """How many records with after_id < id <= upto_id the filter keeps, and their earliest time."""
+        where, params = self._where(state, "id > ? AND id <= ?", [after_id, upto_id])
+        count, earliest = self._one(f"SELECT count(*), epoch_us(min(ts)) FROM logs WHERE {where}", params)
+        return count, earliest if earliest is not None else 0
+
+    def newest_rows(self, state: FilterState, after_id: int, upto_id: int, limit: int) -> list[Row]:
+        """The last `limit` records, in time order, among after_id < id <= upto_id."""
+        where, params = self._where(state, "id > ? AND id <= ?", [after_id, upto_id])
+        rows = self._all(
+            f"SELECT {VIEW_COLUMNS} FROM logs WHERE {where} {_ORDER_DESC} LIMIT ?", [*params, limit]
+        )
+        return [Row(*row) for row in reversed(rows)]
+
     def max_id(self) -> int:
         return self._one("SELECT coalesce(max(id), 0) FROM logs")[0]
 
