@@ -170,9 +170,9 @@ class LogscopeApp(App[None]):
         self.install_screen(OverviewScreen(self.zone), "overview")
         self.log_view.load()
         self.log_view.focus()
-        self.poll_now()
         if self.feed is not None:
             self.feed.connect(self._notify_committed)
+        self.poll_now()
         if self.poll_seconds > 0:
             self.set_interval(self.poll_seconds, self.poll)
 
@@ -216,13 +216,18 @@ class LogscopeApp(App[None]):
     # --- periodic: alerts, sources, overview (read in a worker thread) ----------------------
 
     def poll(self) -> None:
-        self.poll_worker()
+        self.poll_worker(self._histogram_request())
+
+    def _histogram_request(self) -> tuple[FilterState, int] | None:
+        """What the overview's chart needs (filter, bars), read on the UI thread; None if closed."""
+        overview = self._overview_screen()
+        return (self.filter_state, overview.histogram_columns) if overview is not None else None
 
     @work(thread=True, exclusive=True, group="poll")
-    def poll_worker(self) -> None:
+    def poll_worker(self, histogram_request: tuple[FilterState, int] | None) -> None:
         reader = self.reader.for_thread()
         try:
-            snapshot = self._read_snapshot(reader)
+            snapshot = self._read_snapshot(reader, histogram_request)
         except duckdb.Error:
             return
         finally:
@@ -231,18 +236,16 @@ class LogscopeApp(App[None]):
 
     def poll_now(self) -> None:
         """Read alerts, sources and the overview on this thread (at start, and from tests)."""
-        self._apply_snapshot(*self._read_snapshot(self.reader))
+        self._apply_snapshot(*self._read_snapshot(self.reader, self._histogram_request()))
         if self.feed is not None:
             self.log_view.records_committed(self.feed.last_id)
 
-    def _read_snapshot(self, reader: LogReader):
+    def _read_snapshot(self, reader: LogReader, histogram_request: tuple[FilterState, int] | None):
+        """Alerts, source counts and the chart's data (this runs in a worker thread)."""
         alerts_available = reader.has_table("alerts")
         alerts = reader.alerts() if alerts_available else []
         counts = self.source_counts.read(reader)
-        histogram = None
-        overview = self._overview_screen()
-        if overview is not None:
-            histogram = reader.histogram(self.filter_state, overview.histogram_columns)
+        histogram = reader.histogram(*histogram_request) if histogram_request else None
         return alerts_available, alerts, counts, histogram
 
     def _overview_screen(self) -> OverviewScreen | None:
