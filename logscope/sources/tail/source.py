@@ -85,7 +85,7 @@ class TailSource:
         # file created just after the first look may have slipped past both.
         next_poll = time.monotonic() + min(self.options.poll_seconds, 0.2)
         next_sweep = time.monotonic() + (sweep_every or 0.0)
-        more: set[Follower] = set()  # followers that stopped at their turn's budget
+        more = set(self.by_path.values())  # to read now: just found, or stopped at their budget
         while not ctx.stop.is_set():
             changed, appeared = self.watcher.take()
             now = time.monotonic()
