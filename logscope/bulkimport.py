@@ -32,7 +32,7 @@ from logscope.sources.readers import GZIP_MAGIC
 from logscope.store.bulk import BLOCK_TABLE, LEVELS_TABLE, BulkStore
 from logscope.store.writer import LogWriter
 
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 8 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -86,12 +86,17 @@ class BulkImporter:
 
         A reader thread reads, splits and (once the plan is known) runs RE2 on the next block
         while this thread parses and writes the current one in DuckDB: both release the GIL."""
+        with self.store.memory_limited():
+            return self._import(path, source, progress, stop, block_bytes)
+
+    def _import(self, path, source, progress, stop, block_bytes) -> BulkResult:
         run = _FileRun(self, source or path)
         reader = _BlockReader(path, block_bytes, run)
         counted = 0
         try:
             for lines, extras, consumed, prepared, final in reader:
                 if stop is not None and stop.is_set() and not final:
+                    run.block([], None, True)  # what was read is kept, held records included
                     break
                 run.block(lines, extras, final, prepared)
                 if progress is not None:

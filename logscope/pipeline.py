@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from logscope.bulkimport import BulkImporter
+from logscope.bulkimport import BulkImporter, BulkResult
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
@@ -104,6 +104,7 @@ class Pipeline:
         self._sources: list[Source] = []
         # Whole files for the bulk-import fast path (bulkimport.py): (path, source name).
         self._bulk_files: list[tuple[str, str]] = []
+        self.bulk_results: dict[str, BulkResult] = {}
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
         self._threads: list[threading.Thread] = []
@@ -312,6 +313,7 @@ class Pipeline:
                 continue
             finally:
                 stats.done = True
+            self.bulk_results[name] = result
             stats.parse_failures += result.formats.get(RAW, 0)
             self.summary.lines += result.records
             self.summary.formats.update(result.formats)

@@ -9,7 +9,7 @@ streaming path numbers records in the order it writes them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import orjson
 import pyarrow as pa
@@ -22,6 +22,9 @@ LEVELS_TABLE = "_logscope_bulk_levels"
 PARSED_TABLE = "_logscope_bulk_parsed"
 FALLBACK_TABLE = "_logscope_bulk_fallback"
 SKIP_TABLE = "_logscope_bulk_skip"
+# DuckDB's memory limit during a bulk import: without it, writing a million wide rows peaks near
+# 800 MB (buffers DuckDB frees only at its limit); with it, near 450 MB (docs/benchmarks.md).
+BULK_MEMORY_LIMIT = "256MB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
@@ -60,6 +63,17 @@ class BulkStore:
         self.con = writer.con
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
         self.con.execute("SELECT 1").fetchall()
+
+    @contextlib.contextmanager
+    def memory_limited(self, limit: str = BULK_MEMORY_LIMIT) -> Iterator[None]:
+        """Cap DuckDB's memory while a bulk import runs (its write path keeps a lot otherwise)."""
+        con = self.con
+        previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            con.execute(f"SET memory_limit = '{previous}'")
 
     def parse(self, block: pa.Table, levels_sql: str, level_table, select_sql: str) -> list[int]:
         """Parse `block` into the temp table; the keys of lines the plan could not read."""

@@ -1,0 +1,149 @@
+"""One-shot `ingest` routes whole files through the bulk fast path, and it is bounded and exact."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import REPO
+
+from logscope.bulkimport import BulkImporter
+from logscope.parsing.bulk import group_min_widths, plan_for, re2_pattern, wrap_nullable
+from logscope.parsing.registry import builtin_registry
+from logscope.pipeline import Pipeline
+from logscope.store.database import open_for_writing
+from logscope.store.writer import LogWriter
+
+SQL = "SELECT id, ts, level, message, fields::VARCHAR, raw FROM logs ORDER BY id"
+
+
+def nginx_lines(count: int) -> list[str]:
+    return [
+        f"10.1.{i % 200}.{i % 250} - - [26/Nov/2026:03:{i // 60 % 60:02d}:{i % 60:02d} +0100] "
+        f'"GET /page/{i} HTTP/1.1" {500 + i % 4 if i % 10 == 0 else 200} {i} "-" "agent {i % 7}"'
+        for i in range(count)
+    ]
+
+
+def rows(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        found = con.execute(SQL).fetchall()
+    finally:
+        con.close()
+    return [(*row[:4], json.loads(row[4]) if row[4] else None, row[5]) for row in found]
+
+
+def ingest(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "logscope", "ingest", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> None:
+    """With rules (subscribers) a file goes through the streaming path; without, the fast path."""
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(nginx_lines(3000)) + "\n")
+    fast = ingest("--db", str(tmp_path / "fast.duckdb"), "--no-default-rules", str(log))
+    streamed = ingest("--db", str(tmp_path / "streamed.duckdb"), str(log))
+    assert fast.returncode == 0, fast.stderr
+    assert streamed.returncode == 0, streamed.stderr
+    assert "ingested 3,000 lines" in fast.stderr
+    assert rows(tmp_path / "fast.duckdb") == rows(tmp_path / "streamed.duckdb")
+    answer = subprocess.run(
+        [
+            *(sys.executable, "-m", "logscope", "query", "--db", str(tmp_path / "fast.duckdb"), "--csv"),
+            "SELECT count(*) FROM nginx_access WHERE status >= 500",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert answer.stdout.split()[-1] == "300"
+
+
+def test_pipeline_takes_the_fast_path_only_without_subscribers(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(nginx_lines(500)) + "\n")
+    registry = builtin_registry(UTC)
+
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    pipeline = Pipeline(LogWriter(con), registry)
+    pipeline.add_bulk_file(str(log))
+    summary = pipeline.run()
+    con.close()
+    result = pipeline.bulk_results[str(log)]
+    assert result.plan == "nginx_access"
+    assert result.fast_records == 500 - 64  # the first 64 lines decide the format, in Python
+    assert summary.lines == 500 and summary.formats["nginx_access"] == 500
+    assert pipeline.stats[str(log)].done
+
+    con = open_for_writing(str(tmp_path / "b.duckdb"))
+    pipeline = Pipeline(LogWriter(con), registry)
+    pipeline.add_bulk_file(str(log))
+    seen: list[int] = []
+    pipeline.subscribe(lambda records: seen.append(len(records)))
+    pipeline.run()
+    con.close()
+    assert pipeline.bulk_results == {} and sum(seen) == 500
+    assert rows(tmp_path / "a.duckdb") == rows(tmp_path / "b.duckdb")
+
+
+def test_blocks_bound_what_is_held_in_memory(tmp_path: Path) -> None:
+    """The reader hands over one block at a time; a stop keeps what was read, nothing more."""
+    log = tmp_path / "big.log"
+    log.write_text("\n".join(nginx_lines(20_000)) + "\n")
+    con = open_for_writing(str(tmp_path / "big.duckdb"))
+    stop = threading.Event()
+    sizes: list[int] = []
+
+    def progress(count_bytes: int, lines: int) -> None:
+        sizes.append(lines)
+        if len(sizes) == 3:
+            stop.set()
+
+    importer = BulkImporter(LogWriter(con), builtin_registry(UTC))
+    result = importer.import_file(str(log), progress=progress, stop=stop, block_bytes=64 * 1024)
+    stored = con.execute("SELECT count(*) FROM logs").fetchall()[0][0]
+    con.close()
+    assert max(sizes) < 1000  # 64 KB blocks of ~120-byte lines
+    assert stored == result.records == sum(sizes) < 20_000
+
+
+def test_plans_refuse_what_they_cannot_read_exactly() -> None:
+    registry = builtin_registry(UTC)
+    assert isinstance(plan_for(registry.get("json"), UTC), str)  # code parser: streaming path
+    assert "multiline" in plan_for(registry.get("log4j"), UTC)
+    assert re2_pattern(r"(?P<a>\w+)(?=x)") is None  # lookahead: RE2 has none
+    assert re2_pattern(r"(?P<a>a){,3}") is None  # `{,n}` means different things
+    assert re2_pattern(r"(\d+) (?P<b>\w+)\Z") == r"^(?:(?:\d+) (?P<b>\w+)\z)"
+    assert group_min_widths(r"(?P<a>x*)(?P<b>y+)") == {"a": 0, "b": 1}
+    wrapped, names = wrap_nullable(r'^"(?P<a>[^"]*)" (?P<b>\d*)', {"a", "b"})
+    assert wrapped == r'^(?P<__w_a>"(?P<a>[^"]*))"(?P<__w_b> (?P<b>\d*))' and names == {"a", "b"}
+
+
+@pytest.mark.parametrize("zone", ["UTC", "+05:30"])
+def test_times_in_a_fixed_zone_are_planned(zone: str, tmp_path: Path) -> None:
+    """Naive times (nginx_error) read in a fixed --tz zone, through the real CLI both ways."""
+    log = tmp_path / "error.log"
+    lines = [
+        f"2026/11/{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d} [error] 123#0: *{i} boom {i}"
+        for i in range(300)
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    tz = "UTC" if zone == "UTC" else "Asia/Kolkata"
+    fast = ingest("--db", str(tmp_path / "f.duckdb"), "--tz", tz, "--no-default-rules", str(log))
+    slow = ingest("--db", str(tmp_path / "s.duckdb"), "--tz", tz, str(log))
+    assert fast.returncode == 0 and slow.returncode == 0, fast.stderr + slow.stderr
+    assert rows(tmp_path / "f.duckdb") == rows(tmp_path / "s.duckdb")
