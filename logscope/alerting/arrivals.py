@@ -19,16 +19,6 @@ from logscope.alerting.windows import Arrival
 
 BACKLOG_KINDS = ("threshold", "spike", "ratio")
 SEPARATOR, NULL = "\x1f", "\x00"
-BACKLOG = pa.schema(
-    [
-        ("rule", pa.int32()),
-        ("key", pa.string()),
-        ("tsu", pa.int64()),
-        ("hits", pa.int64()),
-        ("totals", pa.int64()),
-        ("last_id", pa.int64()),
-    ]
-)
 _PARAMS = pa.schema(
     [
         ("rule", pa.int32()),
@@ -52,30 +42,39 @@ def key_tuple(text: str, groups: int) -> tuple:
 
 
 class ArrivalCollector:
-    """Builds and runs the batch's arrivals query over the predicate table `r`; keeps the backlog."""
+    """Runs the batch's arrivals statements over the predicate table `r`; keeps the backlog.
 
-    def __init__(self, plans: list[RulePlan]) -> None:
+    The backlog is a table in the rules' in-memory DuckDB: only groups this batch touches are
+    checked against their bound, so the work per batch follows the batch, not the backlog.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, plans: list[RulePlan]) -> None:
         # Every counting rule gets a number for good: the backlog's `rule` column.
+        self.con = con
         self.numbers = {plan.rule.name: number for number, plan in enumerate(plans)}
         self.groups = {number: len(plan.groups) for number, plan in enumerate(plans)}
         self.names = {number: plan.rule.name for number, plan in enumerate(plans)}
         self.backlogged = [(number, plan.rule) for number, plan in enumerate(plans)
                            if plan.rule.kind in BACKLOG_KINDS and plan.rule.group_names]  # fmt: skip
-        self.backlog = BACKLOG.empty_table()
+        self.batches = 0
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __logscope_backlog (rule INTEGER, key VARCHAR, tsu BIGINT,"
+            " hits BIGINT, totals BIGINT, last_id BIGINT)"
+        )
 
     def collect(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        plans: list[tuple[int, RulePlan]],
-        now: int,
-        live: dict[str, list[tuple]],
+        self, plans: list[tuple[int, RulePlan]], now: int, live: dict[str, list[tuple]]
     ) -> dict[str, dict[tuple, list[Arrival]]]:
         """Per rule name, the arrivals of each group Python must step through, in time order.
 
         `plans` are (column index in `r`, plan) of the rules with records in this batch; `live`
         the groups each rule already holds in Python (always stepped through).
         """
-        selects = [_select(self.numbers[plan.rule.name], index, plan) for index, plan in plans]
+        con = self.con
+        entries = [_entry(self.numbers[plan.rule.name], index, plan) for index, plan in plans]
+        conditions = [
+            f"m{index}" + (f" OR t{index}" if plan.total is not None else "") for index, plan in plans
+        ]
         params = [_params(number, rule, now) for number, rule in self.backlogged]
         live_rules, live_keys = [], []
         for name, keys in live.items():
@@ -83,19 +82,23 @@ class ArrivalCollector:
             if number is not None:
                 live_rules += [number] * len(keys)
                 live_keys += [key_text(key) for key in keys]
-        con.register("backlog", self.backlog)
-        con.register("params", pa.Table.from_pylist(params, schema=_PARAMS))
-        con.register(
-            "live",
-            pa.table({"rule": pa.array(live_rules, pa.int32()), "key": pa.array(live_keys, pa.string())}),
-        )
+        con.register("__logscope_params", pa.Table.from_pylist(params, schema=_PARAMS))
+        con.register("__logscope_live", pa.table({
+            "rule": pa.array(live_rules, pa.int32()), "key": pa.array(live_keys, pa.string()),
+        }))  # fmt: skip
         try:
-            table = con.sql(_QUERY.format(arrivals=" UNION ALL ".join(selects))).to_arrow_table()
+            con.execute(arrivals_sql(entries, conditions))
+            con.execute(_HOT)
+            table = con.sql(_HOT_ROWS).to_arrow_table()
+            for statement in _KEEP:
+                con.execute(statement)
+            self.batches += 1
+            if self.batches % PRUNE_EVERY == 0:
+                con.execute(_PRUNE)
         finally:
-            for name in ("backlog", "params", "live"):
-                con.unregister(name)
-        self.backlog = table.filter(table["keep"]).select(BACKLOG.names).cast(BACKLOG)
-        return _split(table.filter(table["hot"]), self.names, self.groups)
+            con.unregister("__logscope_params")
+            con.unregister("__logscope_live")
+        return _split(table, self.names, self.groups)
 
     def forget(self, name: str) -> None:
         """Drop a rule (it failed and was disabled)."""
@@ -103,17 +106,27 @@ class ArrivalCollector:
         self.backlogged = [(n, rule) for n, rule in self.backlogged if n != number]
 
 
-def _select(number: int, index: int, plan: RulePlan) -> str:
+def _entry(number: int, index: int, plan: RulePlan) -> str:
+    """One rule's part of a record: its number, group key, whether it matches and counts."""
     groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
     key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
-    match, total = f"m{index}", f"t{index}" if plan.total is not None else None
-    totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
-    where = f"{match} OR {total}" if total else match
-    return (
-        f"SELECT {number}::INTEGER AS rule, {key} AS key, epoch_us(ts) AS tsu,"
-        f" count(*) FILTER (WHERE {match}) AS hits, {totals} AS totals,"
-        f" max(id) FILTER (WHERE {match}) AS last_id FROM r WHERE {where} GROUP BY ALL"
+    total = f"t{index}" if plan.total is not None else "false"
+    return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
+
+
+def arrivals_sql(entries: list[str], conditions: list[str]) -> str:
+    """One pass over `r`: each record unnested into the rules it matches or counts for."""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS
+    WITH x AS (
+        SELECT id, ts, unnest(list_filter([{", ".join(entries)}], lambda e: e.m OR e.t)) AS e
+        FROM r WHERE {" OR ".join(conditions)}
     )
+    SELECT e.rule::INTEGER AS rule, e.key AS key, epoch_us(ts) AS tsu,
+           count(*) FILTER (WHERE e.m) AS hits, count(*) FILTER (WHERE e.t) AS totals,
+           max(id) FILTER (WHERE e.m) AS last_id
+    FROM x GROUP BY e.rule, e.key, tsu
+    """
 
 
 def _params(number: int, rule: Rule, now: int) -> dict:
@@ -130,19 +143,38 @@ def _params(number: int, rule: Rule, now: int) -> dict:
 
 
 _NEXT = "CASE WHEN lead(bucket) OVER w = bucket + 1 THEN lead({0}) OVER w ELSE 0 END"
-_QUERY = f"""
-WITH c AS (SELECT * FROM ({{arrivals}}) UNION ALL BY NAME SELECT * FROM backlog),
+PRUNE_EVERY = 20  # batches between dropping backlog entries older than their rule's window
+
+# Groups to step through in Python: every group of a rule without a backlog, the groups Python
+# holds already, and backlogged groups this batch touches whose bound reaches the rule's.
+_HOT = f"""
+CREATE OR REPLACE TEMP TABLE __logscope_hot AS
+WITH touched AS (SELECT DISTINCT rule, key FROM __logscope_arrivals JOIN __logscope_params USING (rule)),
+c AS (SELECT * FROM __logscope_arrivals WHERE rule IN (SELECT rule FROM __logscope_params)
+      UNION ALL SELECT b.* FROM __logscope_backlog b SEMI JOIN touched USING (rule, key)),
 b AS (SELECT c.rule, key, tsu // width AS bucket, sum(hits) AS h, sum(totals) AS t
-      FROM c JOIN params USING (rule) GROUP BY ALL),
+      FROM c JOIN __logscope_params USING (rule) GROUP BY ALL),
 p AS (SELECT rule, key, h, h + {_NEXT.format("h")} AS h2, t + {_NEXT.format("t")} AS t2
-      FROM b WINDOW w AS (PARTITION BY rule, key ORDER BY bucket)),
-hot AS (SELECT rule, key FROM p JOIN params USING (rule) GROUP BY rule, key, on_totals, bound
-        HAVING CASE WHEN on_totals THEN max(t2) >= bound AND sum(h) > 0 ELSE max(h2) >= bound END
-        UNION SELECT rule, key FROM live)
-SELECT c.*, params.rule IS NULL OR hot.key IS NOT NULL AS hot,
-       params.rule IS NOT NULL AND hot.key IS NULL AND tsu > horizon AS keep
-FROM c LEFT JOIN params USING (rule) LEFT JOIN hot USING (rule, key)
-ORDER BY c.rule, key, tsu
+      FROM b WINDOW w AS (PARTITION BY rule, key ORDER BY bucket))
+SELECT rule, key FROM p JOIN __logscope_params USING (rule) GROUP BY rule, key, on_totals, bound
+HAVING CASE WHEN on_totals THEN max(t2) >= bound AND sum(h) > 0 ELSE max(h2) >= bound END
+UNION SELECT rule, key FROM __logscope_live
+UNION SELECT DISTINCT rule, key FROM __logscope_arrivals
+      WHERE rule NOT IN (SELECT rule FROM __logscope_params)
+"""
+_HOT_ROWS = """
+SELECT * FROM (SELECT * FROM __logscope_arrivals UNION ALL SELECT * FROM __logscope_backlog) c
+SEMI JOIN __logscope_hot USING (rule, key) ORDER BY rule, key, tsu
+"""
+# The backlog loses the groups that went hot (Python has them now) and gains this batch's
+# arrivals of backlogged rules' groups that did not.
+_KEEP = (
+    "DELETE FROM __logscope_backlog b USING __logscope_hot h WHERE b.rule = h.rule AND b.key = h.key",
+    "INSERT INTO __logscope_backlog SELECT a.* FROM __logscope_arrivals a"
+    " SEMI JOIN __logscope_params USING (rule) ANTI JOIN __logscope_hot USING (rule, key)",
+)
+_PRUNE = """
+DELETE FROM __logscope_backlog b USING __logscope_params p WHERE b.rule = p.rule AND b.tsu <= p.horizon
 """
 
 

@@ -31,7 +31,8 @@ from logscope.store.alerts import next_alert_id, write_alerts
 
 ChangesCallback = Callable[[list[Change]], None]
 TICK_SECONDS = 0.5
-QUEUE_BATCHES = 4
+QUEUE_BATCHES = 8
+MERGE_RECORDS = 100_000
 
 
 def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
@@ -75,7 +76,7 @@ class RuleEngine:
             if any(name in rule.actions for rule in self.rules)
         }
         self.disabled: dict[str, str] = {}
-        self.collector = ArrivalCollector(self.evaluator.compiled.plans)
+        self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans)
         self.now: int | None = None
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
@@ -108,8 +109,22 @@ class RuleEngine:
         self._process(records)
 
     def _work(self) -> None:
+        """Evaluate queued batches; batches that queued up meanwhile are evaluated as one."""
         assert self._queue is not None
-        while (records := self._queue.get()) is not None:
+        ending = False
+        while not ending:
+            records = self._queue.get()
+            if records is None:
+                break
+            while len(records) < MERGE_RECORDS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    ending = True
+                    break
+                records = records + more
             try:
                 self._process(records)
             except Exception as exc:  # a bug must not stop alerting for the rest of the run
@@ -213,7 +228,7 @@ class RuleEngine:
         live = {name: list(state.groups) for name, state in self.counting.items() if state.groups}
         con.register("r", result)
         try:
-            arrivals = self.collector.collect(con, plans, now, live)
+            arrivals = self.collector.collect(plans, now, live)
         finally:
             con.unregister("r")
         for name, groups in arrivals.items():
