@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -114,3 +115,28 @@ def test_a_directory_of_1000_files_is_read_with_bounded_open_handles(tmp_path: P
     assert peak[0] - baseline <= 50 + 20, f"{peak[0] - baseline} more handles open"
     raw = stored_raw(db)
     assert len(raw) == len(set(raw)) == 2100
+
+
+def test_running_out_of_file_handles_is_said_once_and_every_file_is_still_read(tmp_path: Path) -> None:
+    logs, db = tmp_path / "logs", tmp_path / "db.duckdb"
+    logs.mkdir()
+    for index in range(300):
+        append(logs / f"f{index:03d}.log", f"file={index:03d} line=1")
+    command = [sys.executable, "-m", "logscope", "ingest", "--follow", str(logs), "--db", str(db)]
+
+    def few_handles() -> None:  # far below the 256 files follow mode would keep open
+        resource.setrlimit(resource.RLIMIT_NOFILE, (120, 120))
+
+    follower = subprocess.Popen(
+        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=few_handles
+    )
+    try:
+        wait_until_serving(db, follower)
+        assert wait_until_stored(db, 300, timeout=60) == 300
+    finally:
+        status, stderr = stop_cli(follower)
+    assert status == 0, stderr
+    problems = [line for line in stderr.splitlines() if "error:" in line]
+    assert len(problems) == 1 and "too many open files" in problems[0], stderr
+    raw = stored_raw(db)
+    assert len(raw) == len(set(raw)) == 300

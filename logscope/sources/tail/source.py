@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -24,14 +25,11 @@ from logscope.sources.tail.identity import (
     read_gzip_head,
     read_head,
 )
+from logscope.sources.tail.rotated import head_of, last_line_end, rotated_siblings
 from logscope.sources.tail.watcher import Pattern, Watcher
 
 if TYPE_CHECKING:
     from logscope.sources.spec import FollowOptions
-
-ROTATED_SEPARATORS = (".", "-", "_")
-# How far back from the end a --from-end start looks for the start of the last complete line.
-TAIL_LOOKBACK = 64 * 1024
 
 
 class TailSource:
@@ -203,7 +201,7 @@ class TailSource:
                 # made before we read further in the original. Nothing of it is unread.
                 return replace(moved(found, file_id), offset=size)
             self.book.release(found.key)  # truncated while we were away: new content
-        offset = 0 if (self.options.from_start or not initial) else _last_line_end(fd, size)
+        offset = 0 if (self.options.from_start or not initial) else last_line_end(fd, size)
         checkpoint = Checkpoint(
             new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), offset
         )
@@ -213,7 +211,7 @@ class TailSource:
     def _recover_rotated(self) -> None:
         """Read what a restart would otherwise miss: the unread end of files rotated meanwhile."""
         for follower in list(self.by_path.values()):
-            for path in _rotated_siblings(follower.path):
+            for path in rotated_siblings(follower.path):
                 if os.path.abspath(path) in self.by_path:
                     continue
                 if not self._resume_rotated(path, follower.name):
@@ -233,7 +231,7 @@ class TailSource:
                 return False
             head = read_gzip_head(path)
         else:
-            head = _head_of(path)
+            head = head_of(path)
         found, busy = self.book.claim(file_id, head, by_content=True)
         if busy:
             return False
@@ -333,7 +331,7 @@ class TailSource:
 
     def _read_rotated_copy(self, follower: Follower) -> None:
         ctx = self._context()
-        for path in _rotated_siblings(follower.path):
+        for path in rotated_siblings(follower.path):
             try:
                 info = os.stat(path)
             except OSError:
@@ -341,7 +339,7 @@ class TailSource:
             if FileId.of(info) == follower.file_id or FileId.of(info) in self.by_id:
                 continue
             compressed = is_gzip(path)
-            head = read_gzip_head(path) if compressed else _head_of(path)
+            head = read_gzip_head(path) if compressed else head_of(path)
             if not matches(follower.checkpoint.fingerprint, head):
                 continue
             follower.checkpoint = moved(follower.checkpoint, FileId.of(info))
@@ -399,10 +397,27 @@ class TailSource:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            self._report(path, f"{path}: {exc.strerror or exc}")
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                self._out_of_handles()
+            else:
+                self._report(path, f"{path}: {exc.strerror or exc}")
             return None
         self.reported.discard(path)
         return fd
+
+    def _out_of_handles(self) -> None:
+        """The process or system ran out of file handles: keep fewer open (said once)."""
+        open_now = sum(1 for f in [*self.by_path.values(), *self.detached] if f.fd is not None)
+        limit = max(8, open_now - 16)
+        if limit < self.options.max_open_files:
+            self.options.max_open_files = limit
+            self._report(
+                "too many open files",
+                f"too many open files: following with at most {limit} files open at once",
+            )
+            lru = sorted((f for f in self.by_path.values() if f.fd is not None), key=lambda f: f.last_used)
+            for follower in lru[: max(0, open_now - limit)]:
+                follower.close()
 
     def _reopen(self, follower: Follower) -> bool:
         """Reopen a follower whose handle was closed to stay under the open-file limit."""
@@ -418,7 +433,7 @@ class TailSource:
 
     def _reopen_moved(self, follower: Follower) -> bool:
         """Find a closed follower's file under its rotated name, and open it there."""
-        for path in _rotated_siblings(follower.path):
+        for path in rotated_siblings(follower.path):
             try:
                 if FileId.of(os.stat(path)) != follower.file_id:
                     continue
@@ -454,35 +469,3 @@ class TailSource:
     def _context(self) -> SourceContext:
         assert self.ctx is not None
         return self.ctx
-
-
-def _head_of(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(FINGERPRINT_BYTES)
-    except OSError:
-        return b""
-
-
-def _rotated_siblings(path: str) -> list[str]:
-    """Files next to `path` whose names extend it (app.log.1, app.log-20240101, app.log.2.gz)."""
-    directory = os.path.dirname(path) or "."
-    base = os.path.basename(path)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    found = [
-        os.path.join(directory, name)
-        for name in names
-        if name != base and name.startswith(base) and name[len(base)] in ROTATED_SEPARATORS
-    ]
-    return sorted(found)
-
-
-def _last_line_end(fd: int, size: int) -> int:
-    """Where the last complete line of a file ends (a --from-end start never begins mid-line)."""
-    start = max(0, size - TAIL_LOOKBACK)
-    tail = os.pread(fd, size - start, start)
-    cut = tail.rfind(b"\n")
-    return start + cut + 1 if cut >= 0 else size
