@@ -122,3 +122,18 @@ def test_copytruncate_while_following_reads_unread_lines_from_the_copy(tmp_path:
         tail.wait_for(25)
         assert sorted(tail.settle()) == seq_lines(0, 25)
     assert sorted(stored_raw(db)) == seq_lines(0, 25)
+
+
+def test_from_end_still_reads_a_file_that_replaced_a_followed_one_while_stopped(tmp_path: Path) -> None:
+    log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
+    append(log, *seq_lines(0, 10))
+    with Tailing(db, str(log), from_start=False) as tail:
+        append(log, *seq_lines(10, 20))
+        tail.wait_for(10)
+    append(log, *seq_lines(20, 25))
+    os.rename(log, tmp_path / "app.log.1")  # rotated while stopped: the new file is not "new to us"
+    append(log, *seq_lines(25, 30))
+    with Tailing(db, str(log), from_start=False) as tail:
+        tail.wait_for(10)
+        assert sorted(tail.settle()) == seq_lines(20, 30)
+    assert sorted(stored_raw(db)) == seq_lines(10, 30)

@@ -125,6 +125,11 @@ class CheckpointBook:
             self._claimed.add(found.key)
             return found, False
 
+    def knows(self, file_id: FileId, head: bytes) -> bool:
+        """Whether this content has a checkpoint (by inode or by content), claimed or not."""
+        with self._lock:
+            return self._find(file_id, head, by_content=True) is not None
+
     def register(self, checkpoint: Checkpoint) -> None:
         """A new checkpoint, claimed by the caller."""
         with self._lock:

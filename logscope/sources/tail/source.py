@@ -171,7 +171,7 @@ class TailSource:
             self._read_compressed(path, file_id, info, name or path)
             return None
         head = read_head(fd)
-        checkpoint = self._checkpoint_for(fd, file_id, head, info.st_size, initial)
+        checkpoint = self._checkpoint_for(path, fd, file_id, head, info.st_size, initial)
         if checkpoint is None:
             os.close(fd)
             return None
@@ -187,7 +187,7 @@ class TailSource:
         return follower
 
     def _checkpoint_for(
-        self, fd: int, file_id: FileId, head: bytes, size: int, initial: bool
+        self, path: str, fd: int, file_id: FileId, head: bytes, size: int, initial: bool
     ) -> Checkpoint | None:
         """Where to read this content from: its stored checkpoint, else its start or end."""
         found, busy = self.book.claim(file_id, head, by_content=True)
@@ -201,12 +201,29 @@ class TailSource:
                 # made before we read further in the original. Nothing of it is unread.
                 return replace(moved(found, file_id), offset=size)
             self.book.release(found.key)  # truncated while we were away: new content
-        offset = 0 if (self.options.from_start or not initial) else last_line_end(fd, size)
+        from_end = initial and not self.options.from_start and not self._followed_before(path)
+        offset = last_line_end(fd, size) if from_end else 0
         checkpoint = Checkpoint(
             new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), offset
         )
         self.book.register(checkpoint)
         return checkpoint
+
+    def _followed_before(self, path: str) -> bool:
+        """Whether a rotated sibling holds content read before: then `path` is not new to us.
+
+        A file that replaced a followed one while logscope was stopped is read from its start,
+        even with --from-end, so no line written meanwhile is skipped.
+        """
+        for sibling in rotated_siblings(path):
+            try:
+                file_id = FileId.of(os.stat(sibling))
+            except OSError:
+                continue
+            head = read_gzip_head(sibling) if is_gzip(sibling) else head_of(sibling)
+            if self.book.knows(file_id, head):
+                return True
+        return False
 
     def _recover_rotated(self) -> None:
         """Read what a restart would otherwise miss: the unread end of files rotated meanwhile."""
