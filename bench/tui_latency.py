@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,8 @@ while sent < lines:
     out.write(batch(sent, count, t0))
     sent += count
 out.flush()
+if rate <= 0:
+    sys.exit(0)
 tick = 0.01
 per_tick = max(1, int(rate * tick))
 next_at = time.monotonic()
@@ -219,10 +222,40 @@ def main() -> None:
     parser.add_argument(
         "--switch-interval", type=float, default=0.005, help="Python thread switch interval, seconds"
     )
+    parser.add_argument(
+        "--lnav", action="store_true", help="also: lnav's peak memory opening the same lines as a file"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args()
     sys.setswitchinterval(args.switch_interval)
     asyncio.run(run(args))
+    if args.lnav:
+        lnav_memory(args.lines, args.dir)
+
+
+def lnav_memory(lines: int, directory: str | None) -> None:
+    """lnav 'opening' the same lines from a file (headless, one SQL count): its peak RSS."""
+    lnav = shutil.which("lnav")
+    if lnav is None:
+        print("lnav: not installed")
+        return
+    with tempfile.TemporaryDirectory(dir=directory) as workdir:
+        path = Path(workdir) / "lines.log"
+        with path.open("wb") as out:
+            subprocess.run([sys.executable, "-c", PRODUCER, str(lines), "0"], stdout=out, check=True)
+        started = time.monotonic()
+        result = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", lnav, "-n", "-c", ";SELECT count(*) FROM all_logs", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HOME": workdir},
+        )
+        seconds = time.monotonic() - started
+        peak_kb = int(result.stderr.strip().splitlines()[-1])
+        size = path.stat().st_size / 2**20
+        print(
+            f"lnav {lines:,} lines ({size:,.0f} MB file): peak RSS {peak_kb / 1024:.0f} MB, {seconds:.1f} s"
+        )
 
 
 if __name__ == "__main__":
