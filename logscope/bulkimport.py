@@ -24,7 +24,6 @@ import pyarrow as pa
 
 from logscope.parsing.base import Parser
 from logscope.parsing.bulk import RegexPlan, plan_for
-from logscope.parsing.bulkjson import json_plan_for
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import LineBatch, Record, now_us
@@ -210,8 +209,8 @@ class _FileRun:
             return
         store = self.importer.store
         block = prepared if prepared is not None else prepare_block(plan, lines)
-        select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE, block)
-        not_ok = store.parse(block, plan.level_text_sql(block), plan.level_table, select)
+        select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
+        not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
         del block
         wanted = set(not_ok)
         if extras is not None:
@@ -255,8 +254,7 @@ class _FileRun:
             planned: RegexPlan | str = "no formats"
         else:
             clock = getattr(top, "clock", None)
-            zone = getattr(top, "zone", UTC)
-            planned = json_plan_for(top, zone) or plan_for(top, zone, clock() if clock else None)
+            planned = plan_for(top, getattr(top, "zone", UTC), clock() if clock else None)
         if isinstance(planned, str):
             self.result.plan = f"none ({planned})"
             return None

@@ -450,7 +450,7 @@ class RegexPlan:
         first = "first_ok AND " if self.parser.first_chars is not None else ""
         return f"{first}coalesce(CASE {' '.join(checks)} END, false)"
 
-    def level_text_sql(self, table: pa.Table | None = None) -> str:
+    def level_text_sql(self) -> str:
         """The level group's text ('' when absent): the key of the level table."""
         field_name = self.parser.definition.level_field
         return f"coalesce({self.group_sql(field_name)}, '')" if field_name else "''"
@@ -478,7 +478,7 @@ class RegexPlan:
             }
         )
 
-    def select_sql(self, block: str, levels: str, table: pa.Table | None = None) -> str:
+    def select_sql(self, block: str, levels: str) -> str:
         """Rows (key, ts_us, level, message, host, fields, raw, ok) for every line of `block`.
 
         Three nested SELECTs, so that each group text, number and typed value is computed once:
