@@ -32,16 +32,23 @@ _PATHS = [
     "/healthz",
     "/images/photo_{n}.jpg",
 ]
-_STATUSES = [200] * 70 + [201, 204, 206] + [301, 302, 304] * 3 + [400, 401, 403, 404, 404, 404, 429] + [
-    500,
-    502,
-    503,
-    504,
-]
+_STATUSES = (
+    [200] * 70
+    + [201, 204, 206]
+    + [301, 302, 304] * 3
+    + [400, 401, 403, 404, 404, 404, 429]
+    + [
+        500,
+        502,
+        503,
+        504,
+    ]
+)
 _REFERERS = ["-", "-", "-", "https://www.example.com/", "https://search.example.org/?q=logs", "-"]
 _AGENTS = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/131.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
     "curl/8.5.0",
     "Go-http-client/1.1",
@@ -130,7 +137,7 @@ def logfmt_lines(count: int, seed: int = SEED) -> Iterator[str]:
         moment = clock.tick()
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         yield (
-            f'time={stamp} level={rng.choice(_LEVELS)} service={rng.choice(_SERVICES)} '
+            f"time={stamp} level={rng.choice(_LEVELS)} service={rng.choice(_SERVICES)} "
             f'msg="{_fill(rng.choice(_MESSAGES), rng)}" duration={rng.randint(1, 900)}ms '
             f"status={rng.choice(_STATUSES)}"
         )

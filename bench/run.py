@@ -84,7 +84,8 @@ def ingest(kind: str, path: Path, work: Path, streaming: bool = False) -> tuple[
     else:
         command = logscope("ingest", "-q", "--no-default-rules", "--db", str(db), str(path))
     run = lnav.timed(command)
-    lines = sum(1 for _ in open(path, "rb"))
+    with open(path, "rb") as lines_of:
+        lines = sum(1 for _ in lines_of)
     size = path.stat().st_size / 1e6
     result = Import(kind, lines, size, run.seconds, run.peak_mb, count_rows(db))
     result.path = "streaming" if streaming else "bulk"
@@ -219,8 +220,9 @@ def main() -> None:
             if not streaming:
                 imports[kind] = (result, db)
             print(
-                f"| {kind} | {result.lines:,} | {result.megabytes:.0f} | {result.seconds:.2f} | {result.rate:,.0f}"
-                f" | {result.mb_rate:.1f} | {result.peak_mb:.0f} | {result.rows:,} | {result.path} |",
+                f"| {kind} | {result.lines:,} | {result.megabytes:.0f} | {result.seconds:.2f}"
+                f" | {result.rate:,.0f} | {result.mb_rate:.1f} | {result.peak_mb:.0f} | {result.rows:,}"
+                f" | {result.path} |",
                 flush=True,
             )
     for kind, (result, _) in imports.items():
