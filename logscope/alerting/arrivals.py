@@ -55,20 +55,24 @@ class ArrivalCollector:
         self.groups = {number: len(plan.groups) for number, plan in enumerate(plans)}
         self.names = {number: plan.rule.name for number, plan in enumerate(plans)}
         self.backlogged = [(number, plan.rule) for number, plan in enumerate(plans)
-                           if plan.rule.kind in BACKLOG_KINDS and plan.rule.group_names]  # fmt: skip
+                           if plan.rule.kind in BACKLOG_KINDS]  # fmt: skip
+        # new_value rules: values Python has already met (and holds no alert for) stay in SQL.
+        self.new_value = [number for number, plan in enumerate(plans) if plan.rule.kind == "new_value"]
         self.batches = 0
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __logscope_backlog (rule INTEGER, key VARCHAR, tsu BIGINT,"
             " hits BIGINT, totals BIGINT, last_id BIGINT)"
         )
+        con.execute("CREATE OR REPLACE TEMP TABLE __logscope_seen (rule INTEGER, key VARCHAR)")
 
     def collect(
-        self, plans: list[tuple[int, RulePlan]], now: int, live: dict[str, list[tuple]]
+        self, plans: list[tuple[int, RulePlan]], now: int, live: dict[str, list[tuple]], clock: int | None
     ) -> dict[str, dict[tuple, list[Arrival]]]:
         """Per rule name, the arrivals of each group Python must step through, in time order.
 
         `plans` are (column index in `r`, plan) of the rules with records in this batch; `live`
-        the groups each rule already holds in Python (always stepped through).
+        the groups each rule already holds in Python (always stepped through); `clock` the event
+        time before this batch: a record older than that counts as arriving then.
         """
         con = self.con
         entries = [_entry(self.numbers[plan.rule.name], index, plan) for index, plan in plans]
@@ -87,11 +91,14 @@ class ArrivalCollector:
             "rule": pa.array(live_rules, pa.int32()), "key": pa.array(live_keys, pa.string()),
         }))  # fmt: skip
         try:
-            con.execute(arrivals_sql(entries, conditions))
-            con.execute(_HOT)
+            con.execute(arrivals_sql(entries, conditions, clock))
+            new_value = ", ".join(str(number) for number in self.new_value) or "NULL"
+            con.execute(_HOT.format(new_value=new_value))
             table = con.sql(_HOT_ROWS).to_arrow_table()
             for statement in _KEEP:
                 con.execute(statement)
+            if self.new_value:
+                con.execute(_SEEN.format(new_value=new_value))
             self.batches += 1
             if self.batches % PRUNE_EVERY == 0:
                 con.execute(_PRUNE)
@@ -114,15 +121,16 @@ def _entry(number: int, index: int, plan: RulePlan) -> str:
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
 
 
-def arrivals_sql(entries: list[str], conditions: list[str]) -> str:
+def arrivals_sql(entries: list[str], conditions: list[str], clock: int | None) -> str:
     """One pass over `r`: each record unnested into the rules it matches or counts for."""
+    tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
     return f"""
     CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS
     WITH x AS (
         SELECT id, ts, unnest(list_filter([{", ".join(entries)}], lambda e: e.m OR e.t)) AS e
         FROM r WHERE {" OR ".join(conditions)}
     )
-    SELECT e.rule::INTEGER AS rule, e.key AS key, epoch_us(ts) AS tsu,
+    SELECT e.rule::INTEGER AS rule, e.key AS key, {tsu} AS tsu,
            count(*) FILTER (WHERE e.m) AS hits, count(*) FILTER (WHERE e.t) AS totals,
            max(id) FILTER (WHERE e.m) AS last_id
     FROM x GROUP BY e.rule, e.key, tsu
@@ -159,8 +167,13 @@ p AS (SELECT rule, key, h, h + {_NEXT.format("h")} AS h2, t + {_NEXT.format("t")
 SELECT rule, key FROM p JOIN __logscope_params USING (rule) GROUP BY rule, key, on_totals, bound
 HAVING CASE WHEN on_totals THEN max(t2) >= bound AND sum(h) > 0 ELSE max(h2) >= bound END
 UNION SELECT rule, key FROM __logscope_live
-UNION SELECT DISTINCT rule, key FROM __logscope_arrivals
-      WHERE rule NOT IN (SELECT rule FROM __logscope_params)
+UNION (SELECT DISTINCT a.rule, a.key FROM __logscope_arrivals a
+       ANTI JOIN (SELECT * FROM __logscope_seen WHERE rule IN ({{new_value}})) s USING (rule, key)
+       WHERE a.rule NOT IN (SELECT rule FROM __logscope_params))
+"""
+_SEEN = """
+INSERT INTO __logscope_seen SELECT DISTINCT a.rule, a.key FROM __logscope_arrivals a
+ANTI JOIN __logscope_seen USING (rule, key) WHERE a.rule IN ({new_value})
 """
 _HOT_ROWS = """
 SELECT * FROM (SELECT * FROM __logscope_arrivals UNION ALL SELECT * FROM __logscope_backlog) c

@@ -136,10 +136,11 @@ class RuleEngine:
             if result is None:
                 return
             ts = pc.cast(result["ts"], pa.int64())
+            clock = self.now  # event time before this batch
             if self.now is None:
                 self._start(pc.min(ts).as_py())
             now = max(self.now or 0, pc.max(ts).as_py())
-            self._feed(result, now)
+            self._feed(result, now, clock)
             self.now = now
             self._anchor = (self.now, time.monotonic())
             self._advance(self.now)
@@ -214,7 +215,7 @@ class RuleEngine:
         self._publish()
         return None
 
-    def _feed(self, result: pa.Table, now: int) -> None:
+    def _feed(self, result: pa.Table, now: int, clock: int | None) -> None:
         """Hand each counting rule the arrivals of its groups in this batch."""
         plans = [
             (index, plan)
@@ -228,7 +229,7 @@ class RuleEngine:
         live = {name: list(state.groups) for name, state in self.counting.items() if state.groups}
         con.register("r", result)
         try:
-            arrivals = self.collector.collect(plans, now, live)
+            arrivals = self.collector.collect(plans, now, live, clock)
         finally:
             con.unregister("r")
         for name, groups in arrivals.items():
