@@ -128,6 +128,7 @@ def test_from_end_still_reads_a_file_that_replaced_a_followed_one_while_stopped(
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
     append(log, *seq_lines(0, 10))
     with Tailing(db, str(log), from_start=False) as tail:
+        assert tail.settle(0.5) == []  # started at the end
         append(log, *seq_lines(10, 20))
         tail.wait_for(10)
     append(log, *seq_lines(20, 25))

@@ -90,6 +90,7 @@ class CheckpointBook:
 
     def __init__(self, checkpoints: list[Checkpoint] | None = None) -> None:
         self._by_key: dict[str, Checkpoint] = {c.key: c for c in checkpoints or ()}
+        self._loaded = dict(self._by_key)
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
 
@@ -98,6 +99,10 @@ class CheckpointBook:
 
     def get(self, key: str) -> Checkpoint | None:
         return self._by_key.get(key)
+
+    def stored(self, key: str) -> Checkpoint | None:
+        """The checkpoint as loaded from the database at start (None: new since)."""
+        return self._loaded.get(key)
 
     def update(self, checkpoint: Checkpoint) -> None:
         with self._lock:

@@ -175,13 +175,14 @@ class TailSource:
         if checkpoint is None:
             os.close(fd)
             return None
+        stored = self.book.stored(checkpoint.key)
         follower = Follower(path, name or path, file_id, checkpoint, self.book, fd)
         self.by_path[os.path.abspath(path)] = follower
         self.by_id[file_id] = follower
         self.by_event_path[os.path.abspath(path)] = follower
         self.by_event_path[os.path.realpath(path)] = follower
-        if checkpoint.offset >= info.st_size:
-            follower.emit_checkpoint(self._context())
+        if checkpoint.offset >= info.st_size and checkpoint != stored:
+            follower.emit_checkpoint(self._context())  # nothing to read yet: record it now
         self._watch_target(path)
         self._limit_open_files(keep=follower)
         return follower
