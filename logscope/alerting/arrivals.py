@@ -66,7 +66,12 @@ class ArrivalCollector:
         con.execute("CREATE OR REPLACE TEMP TABLE __logscope_seen (rule INTEGER, key VARCHAR)")
 
     def collect(
-        self, plans: list[tuple[int, RulePlan]], now: int, live: dict[str, list[tuple]], clock: int | None
+        self,
+        plans: list[tuple[int, RulePlan]],
+        now: int,
+        live: dict[str, list[tuple]],
+        clock: int | None,
+        rows: int,
     ) -> dict[str, dict[tuple, list[Arrival]]]:
         """Per rule name, the arrivals of each group Python must step through, in time order.
 
@@ -91,7 +96,13 @@ class ArrivalCollector:
             "rule": pa.array(live_rules, pa.int32()), "key": pa.array(live_keys, pa.string()),
         }))  # fmt: skip
         try:
-            con.execute(arrivals_sql(entries, conditions, clock))
+            if rows > UNNEST_ROWS:
+                selects = [_select(self.numbers[plan.rule.name], index, plan, clock) for index, plan in plans]
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {' UNION ALL '.join(selects)}"
+                )
+            else:
+                con.execute(arrivals_sql(entries, conditions, clock))
             new_value = ", ".join(str(number) for number in self.new_value) or "NULL"
             con.execute(_HOT.format(new_value=new_value))
             table = con.sql(_HOT_ROWS).to_arrow_table()
@@ -119,6 +130,21 @@ def _entry(number: int, index: int, plan: RulePlan) -> str:
     key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
     total = f"t{index}" if plan.total is not None else "false"
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
+
+
+def _select(number: int, index: int, plan: RulePlan, clock: int | None) -> str:
+    """One rule's arrivals, as one branch of a UNION ALL (for large batches)."""
+    groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
+    key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
+    match, total = f"m{index}", f"t{index}" if plan.total is not None else None
+    totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
+    where = f"{match} OR {total}" if total else match
+    tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
+    return (
+        f"SELECT {number}::INTEGER AS rule, {key} AS key, {tsu} AS tsu,"
+        f" count(*) FILTER (WHERE {match}) AS hits, {totals} AS totals,"
+        f" max(id) FILTER (WHERE {match}) AS last_id FROM r WHERE {where} GROUP BY ALL"
+    )
 
 
 def arrivals_sql(entries: list[str], conditions: list[str], clock: int | None) -> str:
@@ -151,7 +177,10 @@ def _params(number: int, rule: Rule, now: int) -> dict:
 
 
 _NEXT = "CASE WHEN lead(bucket) OVER w = bucket + 1 THEN lead({0}) OVER w ELSE 0 END"
-PRUNE_EVERY = 20  # batches between dropping backlog entries older than their rule's window
+PRUNE_EVERY = 20
+# Below this many records a batch's arrivals are built in one pass (planning a UNION of every
+# rule costs more than running it); above, a UNION ALL of one GROUP BY per rule runs faster.
+UNNEST_ROWS = 5_000  # batches between dropping backlog entries older than their rule's window
 
 # Groups to step through in Python: every group of a rule without a backlog, the groups Python
 # holds already, and backlogged groups this batch touches whose bound reaches the rule's.

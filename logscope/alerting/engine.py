@@ -229,7 +229,7 @@ class RuleEngine:
         live = {name: list(state.groups) for name, state in self.counting.items() if state.groups}
         con.register("r", result)
         try:
-            arrivals = self.collector.collect(plans, now, live, clock)
+            arrivals = self.collector.collect(plans, now, live, clock, result.num_rows)
         finally:
             con.unregister("r")
         for name, groups in arrivals.items():
