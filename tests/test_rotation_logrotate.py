@@ -99,8 +99,13 @@ def follow_through_rotations(tmp_path: Path, config: str, source: str, expect: i
     return stored_sequence_numbers(db)
 
 
-def test_logrotate_create_mode_with_compression_stores_every_line_exactly_once(tmp_path: Path) -> None:
-    stored = follow_through_rotations(tmp_path, CREATE, "app.log*", LINES)
+@pytest.mark.parametrize("source", ["app.log", "app.log*"])
+def test_logrotate_create_mode_with_compression_stores_every_line_exactly_once(
+    tmp_path: Path, source: str
+) -> None:
+    # "app.log": rotated files are read through the handle kept open; "app.log*": the rotated and
+    # compressed files are followed too and must be recognized as already read.
+    stored = follow_through_rotations(tmp_path, CREATE, source, LINES)
     assert list(tmp_path.glob("app.log.*.gz")), "logrotate compressed nothing"
     assert_exactly_once(stored, range(LINES))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from conftest import query_db
 from test_tail_support import Tailing, append, seq_lines, stored_raw
 
@@ -193,3 +194,26 @@ def test_growth_is_noticed_by_inotify_write_events_when_the_sweep_is_off(tmp_pat
         append(log, *seq_lines(10, 20))
         tail.wait_for(20, timeout=5)
     assert stored_raw(db) == seq_lines(0, 20)
+
+
+def test_a_reused_inode_is_told_apart_by_the_fingerprint(tmp_path: Path) -> None:
+    log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
+    append(log, *seq_lines(0, 40, tag="old"))
+    with Tailing(db, str(log)) as tail:
+        tail.wait_for(40)
+    # While stopped: the file is deleted, and a new file gets its inode (filesystems hand a freed
+    # inode to a later new file: create files until one has it, then make it app.log).
+    reused = log.stat().st_ino
+    log.unlink()
+    for index in range(500):
+        candidate = tmp_path / f"candidate-{index}"
+        candidate.touch()
+        if candidate.stat().st_ino == reused:
+            candidate.rename(log)
+            break
+    else:
+        pytest.skip("this filesystem did not reuse the inode")
+    append(log, *seq_lines(0, 60, tag="new"))
+    with Tailing(db, str(log)) as tail:
+        tail.wait_for(60)
+        assert tail.settle() == seq_lines(0, 60, tag="new")  # all of it: not resumed at offset 40
