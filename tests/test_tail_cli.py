@@ -140,3 +140,20 @@ def test_running_out_of_file_handles_is_said_once_and_every_file_is_still_read(t
     assert len(problems) == 1 and "too many open files" in problems[0], stderr
     raw = stored_raw(db)
     assert len(raw) == len(set(raw)) == 300
+
+
+def test_following_the_directory_that_holds_the_database_does_not_read_the_database(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "db.duckdb"
+    append(tmp_path / "app.log", *seq_lines(0, 5))
+    follower = start_follow_cli(db, str(tmp_path))
+    try:
+        wait_until_serving(db, follower)
+        append(tmp_path / "app.log", *seq_lines(5, 10))
+        assert wait_until_stored(db, 10) == 10
+        time.sleep(1.5)  # commits change db.duckdb and its .wal: none of that may come back in
+    finally:
+        status, stderr = stop_cli(follower)
+    assert status == 0, stderr
+    assert stored_raw(db) == seq_lines(0, 10)

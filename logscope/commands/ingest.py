@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import nullcontext
 
@@ -74,7 +75,12 @@ def add_start_options(parser: argparse.ArgumentParser, from_start_default: bool)
 
 def follow_options(args: argparse.Namespace, con) -> FollowOptions:
     """Follow-mode options from the arguments, with the checkpoints stored in the database."""
-    return FollowOptions(from_start=args.from_start, checkpoints=load_checkpoints(con))
+    path = db_path(args)
+    return FollowOptions(
+        from_start=args.from_start,
+        checkpoints=load_checkpoints(con),
+        ignore_prefixes=() if path == ":memory:" else (os.path.abspath(path),),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,6 +37,9 @@ class FollowOptions:
     # (lower latency, but about a fifth of a core at 1,000 writes/s). Appearing, moving and
     # vanishing files are always noticed by inotify events.
     growth_sweep_seconds: float | None = 0.05
+    # Files never followed, by path prefix: the database itself and its companions (`.wal`,
+    # `.sock`), so following the directory that holds it cannot feed it its own bytes.
+    ignore_prefixes: tuple[str, ...] = ()
     # The one follow-mode file source all file arguments share (so no file is read twice).
     tail_source: TailSource | None = field(default=None, repr=False)
 

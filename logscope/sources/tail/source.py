@@ -152,6 +152,8 @@ class TailSource:
 
     def _track(self, path: str, initial: bool, name: str | None = None) -> Follower | None:
         """Start following the file at `path`, unless its content is already being read."""
+        if os.path.abspath(path).startswith(self.options.ignore_prefixes):
+            return None
         fd = self._open(path)
         if fd is None:
             return None
