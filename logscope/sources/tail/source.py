@@ -128,12 +128,12 @@ class TailSource:
                     grown.add(path)
             except OSError:
                 grown.add(path)
-        for path in self.empty_new:
+        for path in list(self.empty_new):
             try:
                 if os.stat(path).st_size > 0:
                     grown.add(path)
             except OSError:
-                continue
+                del self.empty_new[path]  # gone before it had a byte
         return grown
 
     def _changed_followers(self, changed: set[str], more: set[Follower]) -> list[Follower]:
