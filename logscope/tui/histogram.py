@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 
 from rich.text import Text
 from textual.widget import Widget
@@ -37,9 +38,7 @@ def describe_span(microseconds: int) -> str:
 class HistogramChart(Widget):
     """Renders a Histogram to fit its size; the app asks the store for one bucket per column."""
 
-    DEFAULT_CSS = """
-    HistogramChart { height: 10; }
-    """
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
 
     def __init__(self, zone: tzinfo = UTC, **kwargs) -> None:
         super().__init__(**kwargs)

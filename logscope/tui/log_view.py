@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
+from pathlib import Path
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -26,9 +27,7 @@ WINDOW_SCREENS = 2
 class LogView(ScrollView, can_focus=True):
     """Shows `total` rows; holds only a window of them, fetched when the viewport moves."""
 
-    DEFAULT_CSS = """
-    LogView { overflow-x: hidden; overflow-y: scroll; }
-    """
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
     COMPONENT_CLASSES: ClassVar[set[str]] = {"log-view--cursor"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
