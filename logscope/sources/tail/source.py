@@ -94,6 +94,8 @@ class TailSource:
             if sweeping:
                 next_sweep = now + sweep_every
                 changed |= self._grown_paths()
+            if polling:
+                self.empty_new.clear()  # the rescan finds those still there (and still empty)
             if appeared or polling:
                 self._discover(initial=False)
             for path in changed & self.empty_new.keys():
