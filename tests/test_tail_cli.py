@@ -157,3 +157,12 @@ def test_following_the_directory_that_holds_the_database_does_not_read_the_datab
         status, stderr = stop_cli(follower)
     assert status == 0, stderr
     assert stored_raw(db) == seq_lines(0, 10)
+
+
+def test_following_a_file_in_a_missing_directory_is_an_error(tmp_path: Path) -> None:
+    result = run_cli(
+        "ingest", "--follow", str(tmp_path / "nowhere" / "app.log"), "--db", str(tmp_path / "db")
+    )
+    assert result.returncode == 1
+    assert f"no such directory: {tmp_path / 'nowhere'}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -86,15 +86,14 @@ def network_source(argument: str) -> Source:
 def follow_files(argument: str, options: FollowOptions) -> Expansion:
     """Followers for the files an argument names now and later (globs, directories)."""
     result = Expansion()
+    root, _ = Pattern(argument).watch_root()
+    if not os.path.isdir(root):
+        result.errors.append(f"{argument}: no such directory: {root}")
+        return result
     source = options.tail_source
     if source is None:
         source = options.tail_source = TailSource(options)
         result.sources.append(source)
-    pattern = Pattern(argument)
-    root, _ = pattern.watch_root()
-    if not os.path.isdir(root):
-        result.errors.append(f"{argument}: no such directory: {root}")
-        return result
     source.add(argument)
     return result
 
