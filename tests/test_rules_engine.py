@@ -411,3 +411,24 @@ def test_the_live_clock_fires_absence_when_nothing_arrives_at_all(harness) -> No
     assert [(rule, event) for rule, event, *_ in h.events()] == [("quiet", "firing")]
     fired_at = h.changes[-1].at
     assert now + S <= fired_at <= now + 3 * S
+
+
+def test_a_failing_sql_rule_is_disabled_and_the_others_keep_running(harness) -> None:
+    h = harness(
+        THRESHOLD
+        + """
+[[rule]]
+name = "bad_cast"
+kind = "sql"
+query = "SELECT CAST(message AS INTEGER) AS n FROM logs"
+interval = "5s"
+"""
+    )
+    h.feed(*[record(i, "not a number", level="error") for i in range(12)])
+    h.advance(20)  # the first run is at the first 5 s boundary after the engine started: 15 s
+    assert "bad_cast" in h.engine.disabled
+    assert len(h.errors) == 1
+    assert "rule 'bad_cast' failed and is disabled: Conversion Error" in h.errors[0]
+    assert [name for name, *_ in h.events()] == ["errors"]
+    h.advance(60)
+    assert len(h.errors) == 1
