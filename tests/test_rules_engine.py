@@ -429,6 +429,6 @@ interval = "5s"
     assert "bad_cast" in h.engine.disabled
     assert len(h.errors) == 1
     assert "rule 'bad_cast' failed and is disabled: Conversion Error" in h.errors[0]
-    assert [name for name, *_ in h.events()] == ["errors"]
+    assert [(name, event) for name, event, *_ in h.events()] == [("errors", "firing"), ("errors", "resolved")]
     h.advance(60)
     assert len(h.errors) == 1
