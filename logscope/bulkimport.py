@@ -33,6 +33,8 @@ from logscope.store.bulk import BLOCK_TABLE, LEVELS_TABLE, BulkStore
 from logscope.store.writer import LogWriter
 
 BLOCK_BYTES = 8 << 20
+# When more of a block's lines than this share need the streaming parser, the plan is dropped.
+MAX_FALLBACK_SHARE = 0.2
 
 Progress = Callable[[int, int], None]
 
@@ -212,6 +214,13 @@ class _FileRun:
         select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
         not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
         del block
+        if len(not_ok) > MAX_FALLBACK_SHARE * len(lines):
+            # Most lines are in other formats: line-by-line fallback would cost more than the
+            # streaming parser on the whole block, so that takes this block and the rest.
+            self.plan = None
+            self.result.plan = f"none ({plan.name}: {len(not_ok):,} of {len(lines):,} lines in other formats)"
+            self._write_records(lines[start:], extras[start:] if extras else None, keyed, received_at, final)
+            return
         wanted = set(not_ok)
         if extras is not None:
             wanted.update(index for index, extra in enumerate(extras) if extra)
