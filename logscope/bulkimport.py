@@ -35,6 +35,7 @@ from logscope.store.writer import LogWriter
 BLOCK_BYTES = 8 << 20
 # When more of a block's lines than this share need the streaming parser, the plan is dropped.
 MAX_FALLBACK_SHARE = 0.2
+JUDGED_BLOCK_LINES = 1000  # smaller blocks (a file's tail) say too little to drop the plan
 
 Progress = Callable[[int, int], None]
 
@@ -214,7 +215,7 @@ class _FileRun:
         select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
         not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
         del block
-        if len(not_ok) > MAX_FALLBACK_SHARE * len(lines):
+        if len(lines) >= JUDGED_BLOCK_LINES and len(not_ok) > MAX_FALLBACK_SHARE * len(lines):
             # Most lines are in other formats: line-by-line fallback would cost more than the
             # streaming parser on the whole block, so that takes this block and the rest.
             self.plan = None

@@ -17,6 +17,7 @@ from logscope.bulkimport import BulkImporter
 from logscope.parsing.bulk import group_min_widths, plan_for, re2_pattern, wrap_nullable
 from logscope.parsing.registry import builtin_registry
 from logscope.pipeline import Pipeline
+from logscope.sources.readers import FileReader
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -147,3 +148,23 @@ def test_times_in_a_fixed_zone_are_planned(zone: str, tmp_path: Path) -> None:
     slow = ingest("--db", str(tmp_path / "s.duckdb"), "--tz", tz, str(log))
     assert fast.returncode == 0 and slow.returncode == 0, fast.stderr + slow.stderr
     assert rows(tmp_path / "f.duckdb") == rows(tmp_path / "s.duckdb")
+
+
+def test_a_plan_that_reads_few_lines_is_dropped(tmp_path: Path) -> None:
+    """Detection settles on nginx, then the file turns to syslog: blocks go to the streaming parser."""
+    syslog = [f"Nov 26 03:{i // 60 % 60:02d}:{i % 60:02d} web-1 cron[{i}]: job {i} done" for i in range(3000)]
+    log = tmp_path / "mixed.log"
+    log.write_text("\n".join(nginx_lines(100) + syslog) + "\n")
+    registry = builtin_registry(UTC)
+    con = open_for_writing(str(tmp_path / "bulk.duckdb"))
+    result = BulkImporter(LogWriter(con), registry).import_file(str(log), block_bytes=64 * 1024)
+    con.close()
+    assert result.plan is not None and result.plan.startswith("none (nginx_access: ")
+    assert result.formats["nginx_access"] == 100 and result.records == 3100
+
+    con = open_for_writing(str(tmp_path / "stream.duckdb"))
+    pipeline = Pipeline(LogWriter(con), registry)
+    pipeline.add_source(FileReader(str(log)))
+    pipeline.run()
+    con.close()
+    assert rows(tmp_path / "bulk.duckdb") == rows(tmp_path / "stream.duckdb")
