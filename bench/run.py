@@ -170,7 +170,8 @@ def _tail_latency(work: Path) -> tuple[str, str]:
         import tail_latency
     except ImportError:
         return "n/a", "bench/tail_latency.py not found"
-    result = tail_latency.measure(20_000, 5.0, work, ["--no-default-rules"])
+    with tempfile.TemporaryDirectory(prefix="logscope-tail-", dir=work) as fresh:
+        result = tail_latency.measure(20_000, 5.0, Path(fresh), ["--no-default-rules"])
     figure = f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms ({result['lines']:,} lines)"
     return figure, "met" if result["p99"] < 250 else "missed"
 
