@@ -213,8 +213,18 @@ class _FileRun:
         store = self.importer.store
         block = prepared if prepared is not None else prepare_block(plan, lines)
         select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
-        not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
-        del block
+        try:
+            not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
+            self._write_planned(
+                plan, lines, extras, final, not_ok, keyed, handled, first_key, start, received_at
+            )
+        finally:
+            store.done()
+
+    def _write_planned(
+        self, plan, lines, extras, final, not_ok, keyed, handled, first_key, start, received_at
+    ) -> None:
+        """Write a block the plan parsed: its `ok` rows and what the streaming parser made."""
         if len(lines) >= JUDGED_BLOCK_LINES and len(not_ok) > MAX_FALLBACK_SHARE * len(lines):
             # Most lines are in other formats: line-by-line fallback would cost more than the
             # streaming parser on the whole block, so that takes this block and the rest.
@@ -233,7 +243,7 @@ class _FileRun:
         if final:
             keyed += self._release(first_key + len(lines))
         not_ok_set = set(not_ok)
-        fast = store.write(
+        fast = self.importer.store.write(
             parsed=True,
             format_name=plan.name,
             source=self.source,

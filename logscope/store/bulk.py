@@ -19,7 +19,6 @@ from logscope.store.writer import TIMESTAMP, LogWriter
 
 BLOCK_TABLE = "_logscope_bulk_block"
 LEVELS_TABLE = "_logscope_bulk_levels"
-PARSED_TABLE = "_logscope_bulk_parsed"
 FALLBACK_TABLE = "_logscope_bulk_fallback"
 SKIP_TABLE = "_logscope_bulk_skip"
 # DuckDB's memory limit during a bulk import: without it, writing a million wide rows peaks near
@@ -61,6 +60,7 @@ class BulkStore:
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
         self.con = writer.con
+        self._select: str | None = None
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
         self.con.execute("SELECT 1").fetchall()
 
@@ -76,20 +76,24 @@ class BulkStore:
             con.execute(f"SET memory_limit = '{previous}'")
 
     def parse(self, block: pa.Table, levels_sql: str, level_table, select_sql: str) -> list[int]:
-        """Parse `block` into the temp table; the keys of lines the plan could not read."""
+        """Register `block` for `write`; the keys of lines the plan could not read.
+
+        Nothing is materialized: this pass computes only what `ok` needs (DuckDB prunes the
+        rest), and `write` computes the rows as it inserts them. Call `done` after `write`."""
         con = self.con
         con.register(BLOCK_TABLE, block)
-        try:
-            texts = [
-                row[0] for row in con.execute(f"SELECT DISTINCT {levels_sql} FROM {BLOCK_TABLE}").fetchall()
-            ]
-            con.register(LEVELS_TABLE, level_table(texts))
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS {select_sql}")
-            con.unregister(LEVELS_TABLE)
-        finally:
-            con.unregister(BLOCK_TABLE)
-        rows = con.execute(f"SELECT key FROM {PARSED_TABLE} WHERE NOT ok ORDER BY key").fetchall()
+        self._select = select_sql
+        texts = [row[0] for row in con.execute(f"SELECT DISTINCT {levels_sql} FROM {BLOCK_TABLE}").fetchall()]
+        con.register(LEVELS_TABLE, level_table(texts))
+        rows = con.execute(f"SELECT key FROM ({select_sql}) WHERE NOT ok ORDER BY key").fetchall()
         return [row[0] for row in rows]
+
+    def done(self) -> None:
+        """Forget the block `parse` registered."""
+        for name in (BLOCK_TABLE, LEVELS_TABLE):
+            with contextlib.suppress(Exception):
+                self.con.unregister(name)
+        self._select = None
 
     def write(
         self,
@@ -118,7 +122,7 @@ class BulkStore:
             where = "ok" if not skip else f"ok AND {key} NOT IN (SELECT key FROM {SKIP_TABLE})"
             parts.append(
                 f"SELECT {key} AS key, {ts} AS ts, {received} AS received_at, ? AS source, host, "
-                f"? AS format, level, message, fields, raw FROM {PARSED_TABLE} WHERE {where}"
+                f"? AS format, level, message, fields, raw FROM ({self._select}) WHERE {where}"
             )
         if fallback:
             parts.append(
