@@ -217,3 +217,15 @@ def test_a_reused_inode_is_told_apart_by_the_fingerprint(tmp_path: Path) -> None
     with Tailing(db, str(log)) as tail:
         tail.wait_for(60)
         assert tail.settle() == seq_lines(0, 60, tag="new")  # all of it: not resumed at offset 40
+
+
+def test_a_file_deleted_while_its_writer_goes_on_is_read_to_its_end(tmp_path: Path) -> None:
+    log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
+    with open(log, "a", buffering=1) as writer, Tailing(db, str(log)) as tail:
+        writer.write("".join(f"{line}\n" for line in seq_lines(0, 50)))
+        tail.wait_for(50)
+        log.unlink()  # vanishes; the writer still has it open and goes on
+        writer.write("".join(f"{line}\n" for line in seq_lines(50, 100)))
+        tail.wait_for(100)
+        assert tail.errors == []
+    assert stored_raw(db) == seq_lines(0, 100)
