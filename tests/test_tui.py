@@ -38,6 +38,12 @@ def shown_messages(app: LogscopeApp) -> list[str]:
     return [row.message for row in app.log_view.rows_on_screen()]
 
 
+async def settle(pilot) -> None:
+    """Let workers (filter loads, queries) finish and their results reach the screen."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def type_into(pilot, text: str) -> None:
     for char in text:
         await pilot.press(char if char != " " else "space")
@@ -47,7 +53,7 @@ async def submit_filter(pilot, app: LogscopeApp, text: str) -> None:
     await pilot.press("f")
     app.filter_bar.query_one("#filter", Input).value = text
     await pilot.press("enter")
-    await pilot.pause()
+    await settle(pilot)
 
 
 @pytest.fixture
@@ -103,6 +109,7 @@ def test_sql_predicate_text_and_regex_filters_change_what_is_shown(db_app: Logsc
             assert "levle" in str(error.content) and error.has_class("-shown")
             assert db_app.log_view.total == 1  # a bad filter leaves the last good one in place
             await pilot.press("escape", "c")
+            await settle(pilot)
             assert db_app.log_view.total == 120
 
     asyncio.run(scenario())
@@ -112,24 +119,28 @@ def test_level_toggles_and_time_range(db_app: LogscopeApp) -> None:
     async def scenario() -> None:
         async with db_app.run_test(size=SIZE) as pilot:
             await pilot.press("3")  # hide info: 4 of every 8
+            await settle(pilot)
             assert db_app.log_view.total == 60
             assert all(row.level != "info" for row in db_app.log_view.rows_on_screen())
             await pilot.press("9")  # hide records without a level: 1 of every 8
+            await settle(pilot)
             assert db_app.log_view.total == 45
             await pilot.press("3")
+            await settle(pilot)
             assert db_app.log_view.total == 105
             await pilot.press("c")
+            await settle(pilot)
             await pilot.press("t")
             db_app.filter_bar.query_one("#time-range", Input).value = "30s"
             await pilot.press("enter")
-            await pilot.pause()
+            await settle(pilot)
             assert db_app.log_view.total == 31  # the last 30 s of data, both ends included
             db_app.filter_bar.query_one(
                 "#time-range", Input
             ).value = "2026-11-25T14:00:10..2026-11-25T14:00:19"
             db_app.filter_bar.query_one("#time-range", Input).focus()
             await pilot.press("enter")
-            await pilot.pause()
+            await settle(pilot)
             assert db_app.log_view.total == 10
 
     asyncio.run(scenario())
@@ -154,7 +165,7 @@ def test_search_highlights_and_jumps_between_matches(db_app: LogscopeApp) -> Non
             await pilot.press("slash")
             await type_into(pilot, "payment")
             await pilot.press("enter")
-            await pilot.pause()
+            await settle(pilot)
             view = db_app.log_view
             assert view.current_row().message == "payment failed order=117 reason=timeout"
             await pilot.press("N")
@@ -189,7 +200,7 @@ def test_following_pauses_on_scroll_back_and_resumes_on_end(tmp_path: Path) -> N
                 r.ts += 120_000_000
             writer.write(more)
             view.records_committed(writer.next_id - 1)
-            await pilot.pause()
+            await settle(pilot)
             assert view.total == 130
             assert shown_messages(app) == top_before  # paused: the screen stays put
             assert "paused" in str(app.query_one("#status").content)
@@ -206,7 +217,7 @@ def test_detail_view_shows_raw_fields_format_and_neighbours(db_app: LogscopeApp)
         async with db_app.run_test(size=SIZE) as pilot:
             await submit_filter(pilot, db_app, "message = 'job 118 done'")
             await pilot.press("enter")
-            await pilot.pause()
+            await settle(pilot)
             screen = db_app.screen
             assert isinstance(screen, DetailScreen)
             fields = screen.query_one("#detail-fields").content.code
@@ -291,7 +302,7 @@ def test_new_alert_appears_without_a_key_and_selecting_it_filters(tmp_path: Path
             assert "1 firing" in title
             assert "error-storm" in str(panel_list.get_option_at_index(0).prompt)
             await pilot.press("a", "enter")
-            await pilot.pause()
+            await settle(pilot)
             assert app.log_view.total == 3
             assert [row.id for row in app.log_view.rows_on_screen()] == [102, 110, 118]
             assert "alert error-storm" in str(app.query_one("#status").content)
@@ -304,7 +315,7 @@ def test_overview_and_help_and_palette(db_app: LogscopeApp) -> None:
     async def scenario() -> None:
         async with db_app.run_test(size=SIZE) as pilot:
             await pilot.press("o")
-            await pilot.pause()
+            await settle(pilot)
             db_app.poll_now()
             chart = db_app.screen.query_one("#histogram")
             assert chart.histogram is not None
@@ -330,13 +341,13 @@ def test_relative_time_range_moves_with_the_newest_record(tmp_path: Path) -> Non
             await pilot.press("t")
             app.filter_bar.query_one("#time-range", Input).value = "9s"
             await pilot.press("enter")
-            await pilot.pause()
+            await settle(pilot)
             assert [row.id for row in app.log_view.rows_on_screen()] == list(range(111, 121))
             from test_tui_helpers import record
 
             writer.write([record(130, "stdin", "info", "ten seconds later")])
             app.log_view.records_committed(writer.next_id - 1)
-            await pilot.pause()
+            await settle(pilot)
             assert [row.message for row in app.log_view.rows_on_screen()] == ["ten seconds later"]
 
     asyncio.run(scenario())
@@ -351,7 +362,7 @@ def test_an_alert_without_example_records_filters_to_its_group(tmp_path: Path) -
     async def scenario() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("a", "enter")
-            await pilot.pause()
+            await settle(pilot)
             assert app.log_view.total == 40
             assert {row.source for row in app.log_view.rows_on_screen()} == {"/var/log/worker.jsonl"}
             assert app.filter_bar.query_one("#filter", Input).value == "source = '/var/log/worker.jsonl'"
@@ -386,7 +397,7 @@ def test_clicking_a_line_selects_it_and_a_double_click_opens_it(db_app: Logscope
             await pilot.click("#log-view", offset=(5, 0))
             assert view.current_row() == top and not view.following
             await pilot.click("#log-view", offset=(5, 1), times=2)
-            await pilot.pause()
+            await settle(pilot)
             assert isinstance(db_app.screen, DetailScreen)
             assert db_app.screen.record["id"] == top.id + 1
 
@@ -406,13 +417,13 @@ def test_following_keeps_time_order_when_a_late_record_arrives(tmp_path: Path) -
                 [record(150, "stdin", "info", "newest"), record(151, "stdin", "info", "newer still")]
             )
             view.records_committed(writer.next_id - 1)
-            await pilot.pause()
+            await settle(pilot)
             assert shown_messages(app)[-2:] == ["newest", "newer still"]
             appended = view._window
             assert appended == view.reader.page(view.state, view.total - len(appended), len(appended))
             writer.write([record(60, "stdin", "warning", "late arrival from the past")])
             view.records_committed(writer.next_id - 1)
-            await pilot.pause()
+            await settle(pilot)
             assert shown_messages(app)[-2:] == ["newest", "newer still"]
             assert view.total == 123
             expected = view.reader.page(view.state, view.total - len(view._window), len(view._window))
@@ -420,3 +431,17 @@ def test_following_keeps_time_order_when_a_late_record_arrives(tmp_path: Path) -
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_a_filter_that_fails_only_when_it_runs_shows_the_error(db_app: LogscopeApp) -> None:
+    async def scenario() -> None:
+        async with db_app.run_test(size=SIZE) as pilot:
+            await submit_filter(pilot, db_app, "CAST(message AS INTEGER) > 3")
+            error = db_app.filter_bar.query_one("#filter-error")
+            assert "Conversion Error" in str(error.content) and error.has_class("-shown")
+            assert not db_app.log_view.filtering
+            await pilot.press("escape", "end")
+            await settle(pilot)
+            assert db_app.log_view.following
+
+    asyncio.run(scenario())

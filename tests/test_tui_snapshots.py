@@ -22,6 +22,12 @@ def app(tmp_path: Path):
     con.close()
 
 
+async def settle(pilot) -> None:
+    """Let workers (filter loads, queries) finish and their results reach the screen."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def no_blink(pilot) -> None:
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
@@ -35,6 +41,7 @@ def test_main_view_following(app, snap_compare) -> None:
 def test_search_and_level_filter(app, snap_compare) -> None:
     async def run_before(pilot) -> None:
         await pilot.press("2")  # hide debug
+        await settle(pilot)
         await pilot.press("slash", *"payment", "enter")
         await pilot.press("N", "N")
         await no_blink(pilot)
@@ -47,6 +54,7 @@ def test_sql_predicate_filter(app, snap_compare) -> None:
         await pilot.press("f")
         app.filter_bar.query_one("#filter", Input).value = "source = 'stdin' AND level = 'warning'"
         await pilot.press("enter")
+        await settle(pilot)
         await no_blink(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
@@ -150,6 +158,6 @@ def test_alert_selected(app, snap_compare) -> None:
     async def run_before(pilot) -> None:
         pilot.app.poll_now()
         await pilot.press("a", "enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

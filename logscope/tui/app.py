@@ -204,7 +204,9 @@ class LogscopeApp(App[None]):
         self.post_message(RecordsCommitted(last_id))
 
     def on_records_committed(self, message: RecordsCommitted) -> None:
-        self.log_view.records_committed(message.last_id)
+        view = self.main.query("#log-view").first(LogView) if self.main.query("#log-view") else None
+        if view is not None:  # None while the app is shutting down
+            view.records_committed(message.last_id)
 
     def report_error(self, text: str) -> None:
         """Show a source's error as a notification; safe to call from any thread."""
@@ -259,6 +261,8 @@ class LogscopeApp(App[None]):
         counts: dict[str, int],
         histogram: Histogram | None,
     ) -> None:
+        if not self.main.query("#alerts"):
+            return  # the app is shutting down
         self.polls += 1
         self.alerts_available = alerts_available
         self.main.query_one("#alerts", AlertsPanel).show_alerts(alerts, alerts_available)
@@ -280,6 +284,15 @@ class LogscopeApp(App[None]):
 
     def on_log_view_record_chosen(self, message: LogView.RecordChosen) -> None:
         self.show_detail(message.row.id)
+
+    def on_log_view_filter_loaded(self, message: LogView.FilterLoaded) -> None:
+        self._update_status()
+
+    def on_log_view_filter_failed(self, message: LogView.FilterFailed) -> None:
+        self.filter_bar.show_error(message.message)
+        self.filter_state = self.log_view.state  # the view still shows the last filter that ran
+        self.filter_bar.levels.show_hidden(self.filter_state.hidden_levels)
+        self._update_status()
 
     def on_log_view_search_result(self, message: LogView.SearchResult) -> None:
         if not message.found:
@@ -366,8 +379,9 @@ class LogscopeApp(App[None]):
 
     def _update_status(self) -> None:
         view = self.log_view
+        state = "▶ following" if view.following else "⏸ paused · End resumes"
         parts = [
-            "▶ following" if view.following else "⏸ paused · End resumes",
+            "… filtering" if view.filtering else state,
             f"{view.cursor + 1:,}/{view.total:,}" if view.total else "no records",
         ]
         described = self.filter_state.describe()

@@ -6,8 +6,9 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import ClassVar
 
+import duckdb
 from rich.segment import Segment
-from textual import events
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -18,7 +19,7 @@ from textual.strip import Strip
 
 from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.rendering import render_line
-from logscope.tui.store import LogReader, Row
+from logscope.tui.store import LogReader, Row, one_line_error
 
 # Rows fetched around the viewport: this many screens above and below it.
 WINDOW_SCREENS = 2
@@ -60,6 +61,20 @@ class LogView(ScrollView, can_focus=True):
             super().__init__()
             self.row = row
 
+    class FilterLoaded(Message):
+        """A new filter's records are counted and shown."""
+
+        def __init__(self, total: int) -> None:
+            super().__init__()
+            self.total = total
+
+    class FilterFailed(Message):
+        """DuckDB could not run the filter (an error that only shows when it runs)."""
+
+        def __init__(self, message: str) -> None:
+            super().__init__()
+            self.message = message
+
     class SearchResult(Message):
         """A search found nothing (or found something) in the filtered records."""
 
@@ -80,6 +95,9 @@ class LogView(ScrollView, can_focus=True):
         self._window_start = 0
         self._window: list[Row] = []
         self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+        self.filtering = False
+        self._pending_state = self.state
+        self._latest_seen = 0
 
     # --- methods the app calls -----------------------------------------------------------
 
@@ -92,8 +110,47 @@ class LogView(ScrollView, can_focus=True):
         self._show_end()
 
     def set_filter(self, state: FilterState) -> None:
+        """Show what `state` keeps: counted and fetched in a worker thread, then shown at the end.
+
+        Until then the view keeps showing (and scrolling) what the previous filter kept."""
+        self._pending_state = state
+        self.filtering = True
+        self._post_status()
+        self._load_filtered(state, self.last_id, max(1, self.size.height))
+
+    @work(thread=True, exclusive=True, group="filter")
+    def _load_filtered(self, state: FilterState, last_id: int, height: int) -> None:
+        reader = self.reader.for_thread()
+        try:
+            total = reader.count(state, 0, last_id)
+            limit = (2 * WINDOW_SCREENS + 1) * height
+            start = max(0, total - limit)
+            rows = reader.page(state, start, limit, last_id, total)
+        except duckdb.Error as exc:
+            self.app.call_from_thread(self._load_failed, state, one_line_error(exc))
+            return
+        finally:
+            reader.close()
+        self.app.call_from_thread(self._show_loaded, state, last_id, total, start, rows)
+
+    def _show_loaded(self, state: FilterState, last_id: int, total: int, start: int, rows: list[Row]) -> None:
+        if state is not self._pending_state:
+            return  # a newer filter is on its way
         self.state = state
-        self.load(self.last_id)
+        caught_up = self._latest_seen
+        self.last_id, self.total = last_id, total
+        self._window, self._window_start = rows, start
+        self.filtering = False
+        self.following = True
+        self._show_end()
+        if caught_up > last_id:
+            self.records_committed(caught_up)
+        self.post_message(self.FilterLoaded(total))
+
+    def _load_failed(self, state: FilterState, message: str) -> None:
+        if state is self._pending_state:
+            self.filtering = False
+            self.post_message(self.FilterFailed(message))
 
     def set_search(self, match: TextMatch | None) -> None:
         """Highlight `match` and jump to the nearest hit (backwards when following)."""
@@ -106,8 +163,9 @@ class LogView(ScrollView, can_focus=True):
 
     def records_committed(self, last_id: int) -> None:
         """New records up to `last_id` are in the store: count those the filter keeps."""
-        if last_id <= self.last_id:
-            return
+        self._latest_seen = max(self._latest_seen, last_id)
+        if self.filtering or last_id <= self.last_id:
+            return  # a filter being loaded catches up when it is shown
         if self.state.time_range.last_us is not None:
             # "The last 15m" moves with the newest record: older records drop out, so recount.
             self.last_id = last_id
