@@ -133,14 +133,22 @@ class PredicateEvaluator:
         )
 
     def _query(self, plans: list[RulePlan], record_columns: list[str], field_types: dict[str, str]) -> str:
-        outer = ["id", "ts"]
+        # Conditions first; group values (often regex extractions) only for the rows that count.
+        conditions, outer = [], ["id", "ts"]
         for index, plan in enumerate(plans):
-            outer.append(f"coalesce(({plan.where}), false) AS m{index}")
+            conditions.append(f"coalesce(({plan.where}), false) AS m{index}")
+            outer.append(f"m{index}")
+            counted = f"m{index}"
             if plan.total is not None:
-                outer.append(f"coalesce(({plan.total}), false) AS t{index}")
+                conditions.append(f"coalesce(({plan.total}), false) AS t{index}")
+                outer.append(f"t{index}")
+                counted = f"m{index} OR t{index}"
             for number, expression in enumerate(plan.groups):
-                outer.append(f"CAST({expression} AS VARCHAR) AS g{index}_{number}")
-        return f"{self._columns_cte(record_columns, field_types)} SELECT {', '.join(outer)} FROM b"
+                outer.append(
+                    f"CASE WHEN {counted} THEN CAST({expression} AS VARCHAR) END AS g{index}_{number}"
+                )
+        columns = self._columns_cte(record_columns, field_types)
+        return f"{columns}, c AS (SELECT *, {', '.join(conditions)} FROM b) SELECT {', '.join(outer)} FROM c"
 
     def batch_table(self, records: list[Record], compiled: Compiled | None = None) -> pa.Table:
         """The columns the rules need, built from the records."""
