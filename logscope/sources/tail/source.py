@@ -67,8 +67,7 @@ class TailSource:
                 root, deep = pattern.watch_root()
                 self.watcher.watch(root, deep)
             self.watcher.start()
-            for failure in self.watcher.failures:
-                ctx.report_error(failure)
+            self._report_watch_failures()
             self._discover(initial=True)
             self._recover_rotated()
             self._loop(ctx)
@@ -482,6 +481,11 @@ class TailSource:
         target_dir = os.path.dirname(os.path.realpath(path))
         if target_dir != os.path.dirname(os.path.abspath(path)):
             self.watcher.watch(target_dir, False)
+            self._report_watch_failures()
+
+    def _report_watch_failures(self) -> None:
+        while self.watcher.failures:
+            self._context().report_error(self.watcher.failures.pop(0))
 
     def _report(self, key: str, message: str) -> None:
         if key not in self.reported:
