@@ -1,8 +1,11 @@
 """The rule engine: evaluates rules on each committed batch, keeps alerts, hands them to outputs.
 
-It runs where the pipeline calls it (the writer thread): one sandboxed DuckDB query per batch
-computes every rule's predicate; windows advance on event time; notifications are queued to
-outputs that run in their own threads.
+Per committed batch: one sandboxed DuckDB query computes every rule's predicate, one more turns
+the matches into arrivals per rule and group (predicates.py, arrivals.py); groups that could fire
+step through their windows on event time (windows.py) and their alerts' life cycle
+(lifecycle.py); changes go to the alerts table, to subscribers and to outputs, which deliver in
+their own threads (actions.py). With `threaded=True` the evaluation itself runs in the engine's
+own thread behind a bounded queue, so the pipeline's writer only waits when that queue is full.
 """
 
 from __future__ import annotations
