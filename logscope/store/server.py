@@ -228,9 +228,16 @@ class _Client:
     def _watch_hangup(self) -> None:
         """Interrupt the running query when the client closes its end (Ctrl-C, crash)."""
         with selectors.DefaultSelector() as selector:
-            selector.register(self.sock, selectors.EVENT_READ)
+            try:
+                selector.register(self.sock, selectors.EVENT_READ)
+            except (ValueError, OSError):  # the connection is already closed
+                return
             while not self.done.is_set():
-                if not selector.select(0.2):
+                try:
+                    ready = selector.select(0.2)
+                except (ValueError, OSError):  # closed under us by the answering thread
+                    return
+                if not ready:
                     continue
                 try:
                     data = self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
