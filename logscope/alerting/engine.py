@@ -89,7 +89,7 @@ class RuleEngine:
         self._stop = threading.Event()
         # threaded: batches wait in a bounded queue for the engine's own thread (the writer only
         # waits when it is full), so rule evaluation overlaps parsing and writing.
-        self._queue: queue.Queue[list[Record] | None] | None = None
+        self._queue: queue.Queue[tuple[list[Record], pa.Table | None] | None] | None = None
         self._worker: threading.Thread | None = None
         if threaded:
             self._queue = queue.Queue(QUEUE_BATCHES)
@@ -102,23 +102,27 @@ class RuleEngine:
         """Call `callback` with every list of alert changes (in event-time order)."""
         self._subscribers.append(callback)
 
-    def on_records(self, records: list[Record]) -> None:
-        """Evaluate a committed batch (the pipeline subscriber)."""
+    def on_records(self, records: list[Record], table: pa.Table | None = None) -> None:
+        """Evaluate a committed batch (the pipeline subscriber).
+
+        `table`: the store writer's Arrow table of these records, whose columns are reused.
+        """
         if not records:
             return
         if self._queue is not None:
-            self._queue.put(records)
+            self._queue.put((records, table))
             return
-        self._process(records)
+        self._process(records, table)
 
     def _work(self) -> None:
         """Evaluate queued batches; batches that queued up meanwhile are evaluated as one."""
         assert self._queue is not None
         ending = False
         while not ending:
-            records = self._queue.get()
-            if records is None:
+            item = self._queue.get()
+            if item is None:
                 break
+            records, tables = item[0], [item[1]]
             while len(records) < MERGE_RECORDS:
                 try:
                     more = self._queue.get_nowait()
@@ -127,15 +131,19 @@ class RuleEngine:
                 if more is None:
                     ending = True
                     break
-                records = records + more
+                records = records + more[0]
+                tables.append(more[1])
+            table = None
+            if all(t is not None for t in tables):
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             try:
-                self._process(records)
+                self._process(records, table)
             except Exception as exc:  # a bug must not stop alerting for the rest of the run
                 self.on_error(f"rules: {type(exc).__name__}: {exc}")
 
-    def _process(self, records: list[Record]) -> None:
+    def _process(self, records: list[Record], table: pa.Table | None = None) -> None:
         with self._lock:
-            result = self._evaluate(records)
+            result = self._evaluate(records, table)
             if result is None:
                 return
             ts = pc.cast(result["ts"], pa.int64())
@@ -197,11 +205,11 @@ class RuleEngine:
                     self._advance(target)
                     self._publish()
 
-    def _evaluate(self, records: list[Record]) -> pa.Table | None:
+    def _evaluate(self, records: list[Record], table: pa.Table | None = None) -> pa.Table | None:
         """The predicate table for the batch; rules that fail are reported, disabled and left out."""
         while self.evaluator.rules:
             try:
-                return self.evaluator.evaluate(records)
+                return self.evaluator.evaluate(records, table)
             except duckdb.Error as exc:
                 failed = self.evaluator.failing_rules(records)
                 if not failed:

@@ -192,9 +192,16 @@ class PredicateEvaluator:
             self.con.unregister("batch")
         return problems
 
-    def evaluate(self, records: list[Record]) -> pa.Table:
-        """One row per record: id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups)."""
-        return self._run(self.compiled.sql, self.batch_table(records))
+    def evaluate(self, records: list[Record], table: pa.Table | None = None) -> pa.Table:
+        """One row per record: id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups).
+
+        `table` is the store writer's Arrow table of the same records, when there is one.
+        """
+        if table is not None and table.num_rows == len(records):
+            batch = table.select(self.compiled.record_columns)
+        else:
+            batch = self.batch_table(records)
+        return self._run(self.compiled.sql, batch)
 
     def _run(self, sql: str, table: pa.Table) -> pa.Table:
         self.con.register("batch", table)

@@ -249,7 +249,7 @@ def run_test(case: TestCase, ruleset: RuleSet, registry: FormatRegistry, format_
         for begin in range(0, len(records), CHUNK):
             chunk = records[begin : begin + CHUNK]
             writer.write(chunk)
-            engine.on_records(chunk)
+            engine.on_records(chunk, writer.last_table)
         if case.until is not None:
             engine.advance(case.until)
         engine.close()

@@ -138,8 +138,9 @@ def run_backtest(args: argparse.Namespace) -> int:
             ruleset, store=con, format_types=format_types, on_error=lambda m: warn(f"error: {m}")
         )
         engine.subscribe(lambda changes: notifications.extend(c for c in changes if c.event in NOTIFY_EVENTS))
-        pipeline = Pipeline(LogWriter(con), registry, forced, on_error=lambda m: warn(f"error: {m}"))
-        pipeline.subscribe(engine.on_records)
+        writer = LogWriter(con)
+        pipeline = Pipeline(writer, registry, forced, on_error=lambda m: warn(f"error: {m}"))
+        pipeline.subscribe(lambda records: engine.on_records(records, writer.last_table))
         for source in expansion.sources:
             pipeline.add_source(source)
         on_stop_signals(pipeline.request_stop)
@@ -217,7 +218,12 @@ def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool
     engine = RuleEngine(
         ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report, threaded=True
     )
-    pipeline.subscribe(engine.on_records)
+    writer = pipeline.writer
+
+    def evaluate(records: list) -> None:
+        engine.on_records(records, writer.last_table if writer is not None else None)
+
+    pipeline.subscribe(evaluate)
     if live:
         engine.start_clock()
     try:

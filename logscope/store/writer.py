@@ -37,6 +37,8 @@ class LogWriter:
         self.con = con
         self.next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM logs").fetchone()[0]
         self.rows_written = 0
+        # The Arrow table of the latest batch written (the rule engine reuses its columns).
+        self.last_table: pa.Table | None = None
 
     def write(self, records: list[Record], checkpoints: Iterable[Checkpoint] = ()) -> None:
         """Insert the records and the checkpoints that cover them in one transaction."""
@@ -50,7 +52,8 @@ class LogWriter:
         con.begin()
         try:
             if records:
-                con.register("_logscope_batch", _to_arrow(records))
+                self.last_table = _to_arrow(records)
+                con.register("_logscope_batch", self.last_table)
                 con.execute(_INSERT)
                 con.unregister("_logscope_batch")
             if checkpoints:
