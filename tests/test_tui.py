@@ -445,3 +445,34 @@ def test_a_filter_that_fails_only_when_it_runs_shows_the_error(db_app: LogscopeA
             assert db_app.log_view.following
 
     asyncio.run(scenario())
+
+
+def palette_shows(app: LogscopeApp, title: str) -> bool:
+    """The command palette's highlighted entry is `title`."""
+    from textual.command import CommandList
+
+    commands = app.screen.query(CommandList)
+    if not commands or commands.first().highlighted is None:
+        return False
+    option = commands.first().get_option_at_index(commands.first().highlighted)
+    return str(option.prompt).splitlines()[0].strip() == title
+
+
+def test_the_command_palette_runs_actions(db_app: LogscopeApp) -> None:
+    async def scenario() -> None:
+        async with db_app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+p")
+            await type_into(pilot, "Toggle level error")
+            await wait_for(pilot, lambda: palette_shows(db_app, "Toggle level error"))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "error" in db_app.filter_state.hidden_levels
+            assert db_app.log_view.total == 105
+            await pilot.press("ctrl+p")
+            await type_into(pilot, "SQL")
+            await wait_for(pilot, lambda: palette_shows(db_app, "SQL"))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(db_app.screen, SqlScreen)
+
+    asyncio.run(scenario())
