@@ -20,6 +20,7 @@ from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 from logscope.tui.app import LogscopeApp
 from logscope.tui.detail_screen import DetailScreen
+from logscope.tui.filters import text_match
 from logscope.tui.help_screen import HelpScreen
 from logscope.tui.live import LiveFeed
 from logscope.tui.sql_screen import SqlScreen
@@ -474,5 +475,17 @@ def test_the_command_palette_runs_actions(db_app: LogscopeApp) -> None:
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(db_app.screen, SqlScreen)
+
+    asyncio.run(scenario())
+
+
+def test_a_search_typed_while_a_filter_loads_jumps_once_it_is_shown(db_app: LogscopeApp) -> None:
+    async def scenario() -> None:
+        async with db_app.run_test(size=SIZE) as pilot:
+            db_app.apply_filter(db_app.filter_state.with_changes(hidden_levels=frozenset({"debug"})))
+            db_app.log_view.set_search(text_match("order=101"))
+            await settle(pilot)
+            assert db_app.log_view.total == 105
+            assert db_app.log_view.current_row().message == "payment failed order=101 reason=timeout"
 
     asyncio.run(scenario())

@@ -98,6 +98,7 @@ class LogView(ScrollView, can_focus=True):
         self.filtering = False
         self._pending_state = self.state
         self._latest_seen = 0
+        self._search_when_loaded = False
 
     # --- methods the app calls -----------------------------------------------------------
 
@@ -145,6 +146,9 @@ class LogView(ScrollView, can_focus=True):
         self._show_end()
         if caught_up > last_id:
             self.records_committed(caught_up)
+        if self._search_when_loaded:
+            self._search_when_loaded = False
+            self.action_next_match(False)
         self.post_message(self.FilterLoaded(total))
 
     def _load_failed(self, state: FilterState, message: str) -> None:
@@ -158,7 +162,9 @@ class LogView(ScrollView, can_focus=True):
         self._search_pattern = match.compiled() if match else None
         self._strips.clear()
         self.refresh()
-        if match is not None:
+        if match is not None and self.filtering:
+            self._search_when_loaded = True  # jump once the new filter's records are in
+        elif match is not None:
             self.action_next_match(not self.following)
 
     def records_committed(self, last_id: int) -> None:
