@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logscope.parsing.base import Parser
 from logscope.parsing.bulk import RegexPlan, plan_for
@@ -29,12 +30,13 @@ from logscope.parsing.stream import SourceParser
 from logscope.record import LineBatch, Record, now_us
 from logscope.sources.lines import Extras, LineSplitter
 from logscope.sources.readers import GZIP_MAGIC
-from logscope.store.bulk import BLOCK_TABLE, LEVELS_TABLE, BulkStore
+from logscope.store.bulk import BulkStore
 from logscope.store.writer import LogWriter
 
 BLOCK_BYTES = 8 << 20
 # When more of a block's lines than this share need the streaming parser, the plan is dropped.
 MAX_FALLBACK_SHARE = 0.2
+MAX_PLANS = 3  # formats planned in the order lines are tried
 JUDGED_BLOCK_LINES = 1000  # smaller blocks (a file's tail) say too little to drop the plan
 
 Progress = Callable[[int, int], None]
@@ -176,10 +178,10 @@ class _BlockReader:
         return prepare_block(plan, lines)
 
 
-def prepare_block(plan: RegexPlan, lines: list[str]) -> pa.Table:
+def prepare_block(plan: RegexPlan, lines: list[str], keys: list[int] | None = None) -> pa.Table:
     """The Arrow table of a block the plan's SQL reads, with the line numbers in it."""
     block = plan.prepare(pa.array(lines, pa.string()))
-    return block.append_column("key", pa.array(range(len(lines)), pa.int64()))
+    return block.append_column("key", pa.array(range(len(lines)) if keys is None else keys, pa.int64()))
 
 
 class _FileRun:
@@ -189,7 +191,8 @@ class _FileRun:
         self.importer = importer
         self.source = source
         self.parser = SourceParser(importer.registry, importer.forced)
-        self.plan: RegexPlan | None = None
+        self.plans: list[RegexPlan] = []
+        self.plan: RegexPlan | None = None  # the first plan: the reader thread prepares blocks for it
         self.next_key = 0
         self.result = BulkResult()
 
@@ -206,30 +209,48 @@ class _FileRun:
             sampled = range(min(len(lines), _sampling_left(self.parser)))
             keyed, handled = self._python(lines, extras, list(sampled), first_key, received_at, 0)
         start = handled[-1] + 1 if handled else 0
-        plan = self._settle_plan()
-        if plan is None:
+        plans = self._settle_plans()
+        if not plans:
             self._write_records(lines[start:], extras[start:] if extras else None, keyed, received_at, final)
             return
         store = self.importer.store
-        block = prepared if prepared is not None else prepare_block(plan, lines)
-        select = plan.select_sql(BLOCK_TABLE, LEVELS_TABLE)
         try:
-            not_ok = store.parse(block, plan.level_text_sql(), plan.level_table, select)
+            not_ok = self._parse_passes(plans, lines, prepared)
             self._write_planned(
-                plan, lines, extras, final, not_ok, keyed, handled, first_key, start, received_at
+                plans, lines, extras, final, not_ok, keyed, handled, first_key, start, received_at
             )
         finally:
             store.done()
 
+    def _parse_passes(self, plans: list[RegexPlan], lines: list[str], prepared: pa.Table | None) -> list[int]:
+        """Parse the block with the first plan, the lines it surely rejects with the next, and so
+        on, as the streaming parser tries the formats in order; the lines left to that parser."""
+        store = self.importer.store
+        table = prepared if prepared is not None else prepare_block(plans[0], lines)
+        uncertain: list[int] = []
+        for number, plan in enumerate(plans):
+            not_ok = store.parse(table, plan.level_text_sql(), plan.level_table, plan.select_sql, plan.name)
+            if number == len(plans) - 1 or not not_ok:
+                break
+            rejected = pc.filter(table.column("key"), plan.rejected(table)).to_pylist()
+            refused = set(rejected)
+            uncertain += [key for key in not_ok if key not in refused]
+            if not rejected:
+                not_ok = []
+                break
+            table = prepare_block(plans[number + 1], [lines[key] for key in rejected], rejected)
+        return sorted(uncertain + not_ok)
+
     def _write_planned(
-        self, plan, lines, extras, final, not_ok, keyed, handled, first_key, start, received_at
+        self, plans, lines, extras, final, not_ok, keyed, handled, first_key, start, received_at
     ) -> None:
-        """Write a block the plan parsed: its `ok` rows and what the streaming parser made."""
+        """Write a block the plans parsed: their `ok` rows and what the streaming parser made."""
         if len(lines) >= JUDGED_BLOCK_LINES and len(not_ok) > MAX_FALLBACK_SHARE * len(lines):
-            # Most lines are in other formats: line-by-line fallback would cost more than the
-            # streaming parser on the whole block, so that takes this block and the rest.
+            # Most lines are in formats without a plan: line-by-line fallback would cost more
+            # than the streaming parser on the whole block, so that takes this block and the rest.
+            self.plans = []
             self.plan = None
-            self.result.plan = f"none ({plan.name}: {len(not_ok):,} of {len(lines):,} lines in other formats)"
+            self.result.plan = f"none ({len(not_ok):,} of {len(lines):,} lines in formats without a plan)"
             self._write_records(lines[start:], extras[start:] if extras else None, keyed, received_at, final)
             return
         wanted = set(not_ok)
@@ -243,9 +264,7 @@ class _FileRun:
         if final:
             keyed += self._release(first_key + len(lines))
         not_ok_set = set(not_ok)
-        fast = self.importer.store.write(
-            parsed=True,
-            format_name=plan.name,
+        formats = self.importer.store.write(
             source=self.source,
             received_at=received_at,
             fallback=keyed,
@@ -253,7 +272,10 @@ class _FileRun:
             key_offset=first_key,
             all_parsed=not not_ok,
         )
-        self._count(fast, plan, keyed)
+        fast = sum(formats.values()) - len(keyed)
+        self.result.fast_records += fast
+        self.result.records += sum(formats.values())
+        self.result.formats.update(formats)
 
     def _write_records(self, lines, extras, keyed, received_at, final) -> None:
         """No plan (yet): the streaming parser takes the block whole, as the streaming path does."""
@@ -264,23 +286,25 @@ class _FileRun:
         self.importer.writer.write(records)
         self._count(0, None, [(0, record) for record in records])
 
-    def _settle_plan(self) -> RegexPlan | None:
-        """Once sampling is over, the plan for the format lines are tried against first."""
-        if self.plan is not None or self.result.plan is not None or self.parser.sampling:
-            return self.plan
-        order = self.parser.order
-        top = order[0] if order else None
-        if top is None:
-            planned: RegexPlan | str = "no formats"
-        else:
-            clock = getattr(top, "clock", None)
-            planned = plan_for(top, getattr(top, "zone", UTC), clock() if clock else None)
-        if isinstance(planned, str):
-            self.result.plan = f"none ({planned})"
-            return None
-        self.plan = planned
-        self.result.plan = planned.name
-        return planned
+    def _settle_plans(self) -> list[RegexPlan]:
+        """Once sampling is over, the plans for the formats lines are tried against first, in
+        that order, up to the first format without one (at most MAX_PLANS)."""
+        if self.plans or self.result.plan is not None or self.parser.sampling:
+            return self.plans
+        reason = "no formats"
+        for candidate in self.parser.order[:MAX_PLANS]:
+            clock = getattr(candidate, "clock", None)
+            planned = plan_for(candidate, getattr(candidate, "zone", UTC), clock() if clock else None)
+            if isinstance(planned, str):
+                reason = planned
+                break
+            self.plans.append(planned)
+        if not self.plans:
+            self.result.plan = f"none ({reason})"
+            return []
+        self.plan = self.plans[0]
+        self.result.plan = ", ".join(plan.name for plan in self.plans)
+        return self.plans
 
     def _python(self, lines, extras, indices, first_key, received_at, start):
         """Parse lines `indices` (and the lines a held record may take) with the streaming parser.

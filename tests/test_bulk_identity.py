@@ -29,7 +29,10 @@ from logscope.store.writer import LogWriter
 CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
 DEFINITIONS = definitions_in(builtin_files())
 # A record without a time of its own has ts = received_at: compared as NULL.
-COLUMNS = "id, CASE WHEN ts = received_at THEN NULL ELSE ts END, source, host, format, level, message, fields::VARCHAR, raw"
+COLUMNS = (
+    "id, CASE WHEN ts = received_at THEN NULL ELSE ts END, source, host, format, level, message,"
+    " fields::VARCHAR, raw"
+)
 
 
 def _rows(db: Path) -> list[tuple]:
@@ -81,7 +84,7 @@ def test_every_builtin_format_sample_forced(definition, tmp_path: Path) -> None:
     result = assert_identical(path, tmp_path, forced=definition.name)
     plan = plan_for(builtin_registry(UTC).get(definition.name), UTC)
     if not isinstance(plan, str):
-        assert result.plan == definition.name
+        assert result.plan is not None and result.plan.startswith(definition.name)
 
 
 def test_all_samples_together_detected(tmp_path: Path) -> None:
@@ -118,7 +121,7 @@ def test_awkward_lines_inside_a_planned_file(tmp_path: Path) -> None:
     path = tmp_path / "awkward.log"
     path.write_bytes(("\n".join(lines) + "\n").encode() + b"bad \xff\xfe utf8 and a \x00 NUL\nno newline")
     result = assert_identical(path, tmp_path)
-    assert result.plan == "nginx_access"
+    assert result.plan is not None and result.plan.startswith("nginx_access")
     assert result.fast_records >= 120  # 64 sampled lines and the awkward ones went through Python
 
 

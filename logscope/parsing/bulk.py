@@ -405,6 +405,20 @@ class RegexPlan:
                 columns[f"t{index}"] = pc.extract_regex(time_text, plan.regex)
         return pa.table(columns)
 
+    def rejected(self, table: pa.Table) -> pa.Array:
+        """Lines `prepare` shows the format surely does not accept (so the next format is tried):
+        a first character it cannot start with, or no pattern matching where RE2 and `re` agree."""
+        refused = None
+        for index in range(len(self.patterns)):
+            none = pc.is_null(table.column(f"p{index}"))
+            if f"g{index}" in table.column_names:
+                none = pc.and_(none, pc.invert(table.column(f"g{index}")))
+            refused = none if refused is None else pc.and_(refused, none)
+        assert refused is not None
+        if "first_ok" in table.column_names:
+            refused = pc.or_(refused, pc.invert(pc.fill_null(table.column("first_ok"), False)))
+        return pc.fill_null(refused, False)
+
     def _first_group(self, structs: list[pa.Array], name: str) -> pa.Array:
         """Group `name` of the first pattern that matched each line (null where none did)."""
         result = pa.nulls(len(structs[0]), pa.string())

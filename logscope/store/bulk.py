@@ -9,6 +9,7 @@ streaming path numbers records in the order it writes them.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import orjson
@@ -27,6 +28,10 @@ BULK_MEMORY_LIMIT = "256MB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _dump_fields(fields: dict | None) -> str | None:
@@ -60,7 +65,8 @@ class BulkStore:
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
         self.con = writer.con
-        self._select: str | None = None
+        self._passes: list[tuple[str, str]] = []  # (select, format) per parse() of the block
+        self._registered: list[str] = []
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
         self.con.execute("SELECT 1").fetchall()
 
@@ -75,39 +81,42 @@ class BulkStore:
         finally:
             con.execute(f"SET memory_limit = '{previous}'")
 
-    def parse(self, block: pa.Table, levels_sql: str, level_table, select_sql: str) -> list[int]:
-        """Register `block` for `write`; the keys of lines the plan could not read.
+    def parse(self, block: pa.Table, levels_sql: str, level_table, select_sql, format_name: str) -> list[int]:
+        """Register `block` for `write` as one more pass; the keys of lines its plan could not read.
 
-        Nothing is materialized: this pass computes only what `ok` needs (DuckDB prunes the
-        rest), and `write` computes the rows as it inserts them. Call `done` after `write`."""
+        `select_sql(block_table, levels_table)` gives the plan's rows. Nothing is materialized:
+        this pass computes only what `ok` needs (DuckDB prunes the rest), and `write` computes the
+        rows as it inserts them. Call `done` after `write`."""
         con = self.con
-        con.register(BLOCK_TABLE, block)
-        self._select = select_sql
-        texts = [row[0] for row in con.execute(f"SELECT DISTINCT {levels_sql} FROM {BLOCK_TABLE}").fetchall()]
-        con.register(LEVELS_TABLE, level_table(texts))
-        rows = con.execute(f"SELECT key FROM ({select_sql}) WHERE NOT ok ORDER BY key").fetchall()
+        tag = len(self._passes)
+        block_name, levels_name = f"{BLOCK_TABLE}_{tag}", f"{LEVELS_TABLE}_{tag}"
+        con.register(block_name, block)
+        self._registered += [block_name, levels_name]
+        texts = [row[0] for row in con.execute(f"SELECT DISTINCT {levels_sql} FROM {block_name}").fetchall()]
+        con.register(levels_name, level_table(texts))
+        select = select_sql(block_name, levels_name)
+        self._passes.append((select, format_name))
+        rows = con.execute(f"SELECT key FROM ({select}) WHERE NOT ok ORDER BY key").fetchall()
         return [row[0] for row in rows]
 
     def done(self) -> None:
-        """Forget the block `parse` registered."""
-        for name in (BLOCK_TABLE, LEVELS_TABLE):
+        """Forget the blocks `parse` registered."""
+        for name in self._registered:
             with contextlib.suppress(Exception):
                 self.con.unregister(name)
-        self._select = None
+        self._registered, self._passes = [], []
 
     def write(
         self,
         *,
-        parsed: bool,
-        format_name: str,
         source: str,
         received_at: int,
         fallback: list[tuple[int, Record]],
         skip: Iterable[int] = (),
         key_offset: int = 0,
         all_parsed: bool = False,
-    ) -> int:
-        """Insert the block's rows in one transaction; returns how many the plan read.
+    ) -> Counter[str]:
+        """Insert the block's rows in one transaction; returns the rows written per format.
 
         `all_parsed`: every line of the block is an `ok` row, so ids follow the line numbers
         without sorting."""
@@ -115,14 +124,16 @@ class BulkStore:
         con = self.con
         first_id = self.writer.next_id
         parts = []
-        if parsed:
-            received = _FROM_US.format(us=received_at)
-            ts = f"coalesce({_FROM_US.format(us='ts_us')}, {received})"
-            key = f"key + {int(key_offset)}"
-            where = "ok" if not skip else f"ok AND {key} NOT IN (SELECT key FROM {SKIP_TABLE})"
+        received = _FROM_US.format(us=received_at)
+        ts = f"coalesce({_FROM_US.format(us='ts_us')}, {received})"
+        key = f"key + {int(key_offset)}"
+        where = "ok" if not skip else f"ok AND {key} NOT IN (SELECT key FROM {SKIP_TABLE})"
+        for select, format_name in self._passes:
             parts.append(
-                f"SELECT {key} AS key, {ts} AS ts, {received} AS received_at, ? AS source, host, "
-                f"? AS format, level, message, fields, raw FROM ({self._select}) WHERE {where}"
+                f"SELECT {key} AS key, {ts} AS ts, {received} AS received_at,"
+                f" {sql_literal(source)} AS source, host, {sql_literal(format_name)} AS format,"
+                f" level, message, fields, raw FROM ({select})"
+                f" WHERE {where}"
             )
         if fallback:
             parts.append(
@@ -130,8 +141,7 @@ class BulkStore:
                 f"FROM {FALLBACK_TABLE}"
             )
         if not parts:
-            return 0
-        parameters = [source, format_name] if parsed else []
+            return Counter()
         con.begin()
         try:
             if skip:
@@ -139,7 +149,7 @@ class BulkStore:
             if fallback:
                 con.register(FALLBACK_TABLE, records_table(fallback))
             union = " UNION ALL ".join(parts)
-            contiguous = all_parsed and parsed and not fallback and not skip
+            contiguous = all_parsed and len(self._passes) == 1 and not fallback and not skip
             ids = (
                 f"key - {int(key_offset)} + {first_id}"
                 if contiguous
@@ -148,7 +158,9 @@ class BulkStore:
             count = con.execute(
                 f"INSERT INTO logs SELECT {ids}, ts, received_at,"
                 f" source, host, format, level, message, fields::JSON, raw FROM ({union})",
-                parameters,
+            ).fetchall()
+            formats = con.execute(
+                f"SELECT format, count(*) FROM logs WHERE id >= {first_id} GROUP BY 1"
             ).fetchall()
             con.commit()
         except BaseException:
@@ -161,4 +173,4 @@ class BulkStore:
         written = int(count[0][0]) if count else 0
         self.writer.next_id = first_id + written
         self.writer.rows_written += written
-        return written - len(fallback)
+        return Counter(dict(formats))
