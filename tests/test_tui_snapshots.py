@@ -28,6 +28,16 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+async def query_done(pilot) -> None:
+    """Wait until the SQL screen has shown its query's result (it runs in a worker thread)."""
+    for _ in range(200):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not pilot.app.screen.running:
+            return
+    raise AssertionError("the query did not finish")
+
+
 async def no_blink(pilot) -> None:
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
@@ -76,8 +86,7 @@ def test_sql_screen_results(app, snap_compare) -> None:
             Input
         ).value = "SELECT level, count(*) AS records FROM logs GROUP BY level ORDER BY records DESC, level"
         await pilot.press("enter")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await query_done(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -88,8 +97,7 @@ def test_sql_screen_error(app, snap_compare) -> None:
         await no_blink(pilot)
         pilot.app.screen.query_one(Input).value = "SELECT * FROM nowhere"
         await pilot.press("enter")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await query_done(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
