@@ -141,11 +141,35 @@ class GroupWindow:
     def _step_until(self, now: int) -> None:
         if self._expiry_cannot_fire():
             self._expire_quietly(now)
-        else:
+        elif self.rule.kind == "spike":
             while (change := self.next_change()) is not None and change <= now:
                 self.expire(change)
                 self.observe(change, [], 0)
+        else:
+            self._step_one_window(now)
         self.clock = max(self.clock, now)
+
+    def _step_one_window(self, now: int) -> None:
+        """`_step_until` for kinds with one window (all but spike), with the lookups inlined:
+        this loop runs once per instant of every group that could fire."""
+        window = self.rule.window
+        current, totals = self.current, self.totals
+        hits_entries, total_entries = current.entries, totals.entries
+        while True:
+            change = hits_entries[0][0] + window if hits_entries else None
+            if total_entries:
+                other = total_entries[0][0] + window
+                if change is None or other < change:
+                    change = other
+            if self.ready_at > self.clock and (change is None or self.ready_at < change):
+                change = self.ready_at
+            if change is None or change > now:
+                return
+            current.drop_until(change - window)
+            totals.drop_until(change - window)
+            if change > self.clock:
+                self.clock = change
+            self.observe(change, [], 0)
 
     def _expiry_cannot_fire(self) -> bool:
         """Records leaving windows cannot make the condition hold (and no alert is open)."""
