@@ -186,8 +186,9 @@ UNNEST_ROWS = 5_000  # batches between dropping backlog entries older than their
 # holds already, and backlogged groups this batch touches whose bound reaches the rule's.
 _HOT = f"""
 CREATE OR REPLACE TEMP TABLE __logscope_hot AS
-WITH touched AS (SELECT DISTINCT rule, key FROM __logscope_arrivals JOIN __logscope_params USING (rule)),
-c AS (SELECT * FROM __logscope_arrivals WHERE rule IN (SELECT rule FROM __logscope_params)
+WITH touched AS (SELECT DISTINCT rule, key FROM __logscope_arrivals JOIN __logscope_params USING (rule)
+                 ANTI JOIN __logscope_live USING (rule, key)),
+c AS (SELECT a.* FROM __logscope_arrivals a SEMI JOIN touched USING (rule, key)
       UNION ALL SELECT b.* FROM __logscope_backlog b SEMI JOIN touched USING (rule, key)),
 b AS (SELECT c.rule, key, tsu // width AS bucket, sum(hits) AS h, sum(totals) AS t
       FROM c JOIN __logscope_params USING (rule) GROUP BY ALL),
