@@ -432,3 +432,30 @@ interval = "5s"
     assert [(name, event) for name, event, *_ in h.events()] == [("errors", "firing"), ("errors", "resolved")]
     h.advance(60)
     assert len(h.errors) == 1
+
+
+def test_sql_rules_can_watch_the_stats_table(harness) -> None:
+    h = harness(
+        """
+[[rule]]
+name = "stalled_source"
+kind = "sql"
+query = """SELECT source FROM stats WHERE ts > now() - INTERVAL 1 MINUTE
+           GROUP BY source HAVING max(lines) = min(lines)"""
+interval = "10s"
+group_by = ["source"]
+summary = "{source} stopped delivering"
+"""
+    )
+    insert = "INSERT INTO stats VALUES (now() - INTERVAL (?) SECOND, 1, ?, ?, 0, 0, 0, 0, 0, 0, false)"
+    for ago, source, lines in [
+        (30, "stuck.log", 100),
+        (5, "stuck.log", 100),
+        (30, "busy.log", 5),
+        (5, "busy.log", 90),
+    ]:
+        h.con.execute(insert, [ago, source, lines])
+    h.feed(record(0))
+    h.advance(25)
+    assert h.events() == [("stalled_source", "firing", 10.0, {"source": "stuck.log"})]
+    assert h.changes[-1].payload["summary"] == "stuck.log stopped delivering"

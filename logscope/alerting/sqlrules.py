@@ -1,12 +1,15 @@
 """`sql` rules: a query over recent stored records, run every `interval` of event time.
 
 The query runs in the sandbox against `logs`: a snapshot of the store's records with
-ts in (T - lookback, T], handed over as an Arrow table; it cannot reach the database file.
+ts in (T - lookback, T], handed over as an Arrow table; it cannot reach the database file. A
+query that names `stats` (the tool's own health) also gets that table's rows of the last
+`lookback` of wall-clock time.
 Each returned row is an alert; its group is the `group_by` columns (default: every column).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
@@ -16,6 +19,7 @@ from logscope.alerting.lifecycle import AlertIdSource, Outbox, Tracker
 from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
 from logscope.alerting.template import SUMMARY_KEYS, template_names
+from logscope.store.schema import STATS_DDL
 
 SNAPSHOT_SQL = (
     "SELECT * FROM logs WHERE ts > make_timestamptz(?::BIGINT) AND ts <= make_timestamptz(?::BIGINT)"
@@ -36,11 +40,35 @@ EMPTY_LOGS = pa.schema(
 )
 
 
+def _stats_schema() -> pa.Schema:
+    """The `stats` table's columns, as Arrow (from its DDL, in a scratch in-memory database)."""
+    scratch = duckdb.connect(":memory:")
+    try:
+        scratch.execute(STATS_DDL)
+        return scratch.sql("SELECT * FROM stats LIMIT 0").to_arrow_table().schema
+    finally:
+        scratch.close()
+
+
+STATS = _stats_schema()
+_USES_STATS = re.compile(r"\bstats\b", re.IGNORECASE)
+STATS_SNAPSHOT_SQL = "SELECT * FROM stats WHERE ts > now() - to_microseconds(?::BIGINT)"
+
+
+def uses_stats(rule: Rule) -> bool:
+    """Whether the query names the `stats` table (the tool's own health, docs/schema.md)."""
+    return bool(_USES_STATS.search(rule.query))
+
+
 def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
-    """Check a sql rule's query against an empty `logs`; its column names. Raises RuleSqlError."""
+    """Check a sql rule's query against an empty `logs` (and `stats`); its column names.
+
+    Raises RuleSqlError.
+    """
     check_select(rule.query)
     con = con or open_sandbox()
     con.register("logs", EMPTY_LOGS.empty_table())
+    con.register("stats", STATS.empty_table())
     try:
         result = con.execute(f"SELECT * FROM ({rule.query}) LIMIT 0")
         columns = [column[0] for column in result.description]
@@ -48,6 +76,7 @@ def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> 
         raise RuleSqlError(one_line(exc)) from None
     finally:
         con.unregister("logs")
+        con.unregister("stats")
     for name in rule.group_by:
         if name not in columns:
             raise RuleSqlError(f"group_by: {name!r} is not a column of the query ({', '.join(columns)})")
@@ -83,7 +112,8 @@ class SqlRule:
             tracker.advance(now)
 
     def run_at(self, at: int, store: duckdb.DuckDBPyConnection | None) -> None:
-        rows = self._query(self._snapshot(at, store))
+        stats = self._stats(store) if uses_stats(self.rule) else STATS.empty_table()
+        rows = self._query(self._snapshot(at, store), stats)
         names = self.rule.group_by or self.columns
         returned: dict[tuple, dict[str, Any]] = {}
         for row in rows:
@@ -109,9 +139,16 @@ class SqlRule:
             pa.schema([(f.name, pa.string()) if f.name == "fields" else f for f in table.schema])
         )
 
-    def _query(self, logs: pa.Table) -> list[dict[str, Any]]:
+    def _stats(self, store: duckdb.DuckDBPyConnection | None) -> pa.Table:
+        """The `stats` rows of the last `lookback` of wall-clock time (they are written on it)."""
+        if store is None:
+            return STATS.empty_table()
+        return store.sql(STATS_SNAPSHOT_SQL, params=[self.rule.lookback]).to_arrow_table()
+
+    def _query(self, logs: pa.Table, stats: pa.Table) -> list[dict[str, Any]]:
         con = self.con
         con.register("logs", logs)
+        con.register("stats", stats)
         try:
             with QueryTimer(con) as timer:
                 try:
@@ -124,6 +161,7 @@ class SqlRule:
                     raise RuleSqlError(one_line(exc)) from None
         finally:
             con.unregister("logs")
+            con.unregister("stats")
 
 
 def _number(value: object) -> float | None:
