@@ -440,8 +440,8 @@ def test_sql_rules_can_watch_the_stats_table(harness) -> None:
 [[rule]]
 name = "stalled_source"
 kind = "sql"
-query = """SELECT source FROM stats WHERE ts > now() - INTERVAL 1 MINUTE
-           GROUP BY source HAVING max(lines) = min(lines)"""
+query = '''SELECT source FROM stats WHERE ts > now() - INTERVAL 1 MINUTE
+           GROUP BY source HAVING max(lines) = min(lines)'''
 interval = "10s"
 group_by = ["source"]
 summary = "{source} stopped delivering"
