@@ -79,6 +79,7 @@ class RuleEngine:
             if any(name in rule.actions for rule in self.rules)
         }
         self.disabled: dict[str, str] = {}
+        self.writer: Any = None  # a LogWriter whose `last_table` holds the batch just committed
         self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans)
         self.now: int | None = None
         self.notifications = 0
@@ -105,10 +106,13 @@ class RuleEngine:
     def on_records(self, records: list[Record], table: pa.Table | None = None) -> None:
         """Evaluate a committed batch (the pipeline subscriber).
 
-        `table`: the store writer's Arrow table of these records, whose columns are reused.
+        `table`: the store writer's Arrow table of these records, whose columns are reused;
+        by default the `writer`'s latest (set `engine.writer` to the pipeline's LogWriter).
         """
         if not records:
             return
+        if table is None and self.writer is not None:
+            table = self.writer.last_table
         if self._queue is not None:
             self._queue.put((records, table))
             return

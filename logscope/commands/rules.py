@@ -218,12 +218,8 @@ def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool
     engine = RuleEngine(
         ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report, threaded=True
     )
-    writer = pipeline.writer
-
-    def evaluate(records: list) -> None:
-        engine.on_records(records, writer.last_table if writer is not None else None)
-
-    pipeline.subscribe(evaluate)
+    engine.writer = pipeline.writer  # its Arrow table of each batch is reused
+    pipeline.subscribe(engine.on_records)
     if live:
         engine.start_clock()
     try:
