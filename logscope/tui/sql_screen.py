@@ -17,6 +17,7 @@ from logscope.tui.history_input import HistoryInput
 from logscope.tui.store import LogReader, one_line_error
 
 MAX_ROWS = 1000
+MAX_COLUMN_WIDTH = 60
 EXAMPLE = "SELECT level, count(*) FROM logs GROUP BY level ORDER BY 2 DESC"
 
 
@@ -76,8 +77,12 @@ class SqlScreen(Screen[None]):
     def show_results(self, columns: list[str], rows: list[tuple], more: bool, seconds: float) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns(*columns)
-        table.add_rows([[cell(value) for value in row] for row in rows])
+        cells = [[cell(value) for value in row] for row in rows]
+        # Widths from the cells themselves, so the table is laid out once, fully, right away.
+        for index, name in enumerate(columns):
+            width = max([len(name), *(len(row[index]) for row in cells)])
+            table.add_column(name, width=min(width, MAX_COLUMN_WIDTH))
+        table.add_rows(cells)
         shown = f"first {len(rows):,} rows" if more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
         self.show_status(shown, error=False)
         self.last_seconds = seconds
