@@ -51,9 +51,6 @@ class OverviewScreen(Screen[None]):
         yield DataTable(id="sources-table", zebra_stripes=True, cursor_type="row")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*SOURCE_COLUMNS)
-
     @property
     def histogram_columns(self) -> int:
         return self.query_one(HistogramChart).columns
@@ -62,11 +59,8 @@ class OverviewScreen(Screen[None]):
         self.query_one(HistogramChart).show(histogram)
 
     def show_sources(self, sources: list[SourceLine], ingest_rate: float | None, total: int) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for line in sources:
-            state = "" if line.lines is None else ("ended" if line.done else "reading")
-            table.add_row(
+        rows = [
+            (
                 line.name,
                 number(line.records),
                 number(line.lines),
@@ -74,7 +68,18 @@ class OverviewScreen(Screen[None]):
                 number(line.rate, 1),
                 number(line.errors),
                 number(line.drops),
-                state,
+                "" if line.lines is None else ("ended" if line.done else "reading"),
             )
+            for line in sources
+        ]
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        # Widths from the cells, so the table is laid out at once (not after a deferred measure).
+        for index, name in enumerate(SOURCE_COLUMNS):
+            table.add_column(name, width=max([len(name), *(len(row[index]) for row in rows)]))
+        table.add_rows(rows)
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
         rate = "-" if ingest_rate is None else f"{ingest_rate:,.0f} records/s"
         self.query_one("#overview-totals", Label).update(f"{total:,} records stored · ingest rate {rate}")
