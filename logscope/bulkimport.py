@@ -40,6 +40,7 @@ MAX_PLANS = 3  # formats planned in the order lines are tried
 JUDGED_BLOCK_LINES = 1000  # smaller blocks (a file's tail) say too little to drop the plan
 
 Progress = Callable[[int, int], None]
+RecordsCallback = Callable[[list[Record]], None]
 
 
 @dataclass
@@ -86,16 +87,18 @@ class BulkImporter:
         *,
         stop: threading.Event | None = None,
         block_bytes: int = BLOCK_BYTES,
+        on_records: RecordsCallback | None = None,
     ) -> BulkResult:
         """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block.
 
         A reader thread reads, splits and (once the plan is known) runs RE2 on the next block
         while this thread parses and writes the current one in DuckDB: both release the GIL."""
         with self.store.memory_limited():
-            return self._import(path, source, progress, stop, block_bytes)
+            return self._import(path, source, progress, stop, block_bytes, on_records)
 
-    def _import(self, path, source, progress, stop, block_bytes) -> BulkResult:
+    def _import(self, path, source, progress, stop, block_bytes, on_records) -> BulkResult:
         run = _FileRun(self, source or path)
+        run.on_records = on_records
         reader = _BlockReader(path, block_bytes, run)
         counted = 0
         try:
@@ -193,6 +196,7 @@ class _FileRun:
         self.parser = SourceParser(importer.registry, importer.forced)
         self.plans: list[RegexPlan] = []
         self.plan: RegexPlan | None = None  # the first plan: the reader thread prepares blocks for it
+        self.on_records: RecordsCallback | None = None
         self.next_key = 0
         self.result = BulkResult()
 
@@ -264,6 +268,7 @@ class _FileRun:
         if final:
             keyed += self._release(first_key + len(lines))
         not_ok_set = set(not_ok)
+        first_id = self.importer.writer.next_id
         formats = self.importer.store.write(
             source=self.source,
             received_at=received_at,
@@ -276,6 +281,8 @@ class _FileRun:
         self.result.fast_records += fast
         self.result.records += sum(formats.values())
         self.result.formats.update(formats)
+        if self.on_records is not None and formats:
+            self.on_records(self.importer.store.records_since(first_id))
 
     def _write_records(self, lines, extras, keyed, received_at, final) -> None:
         """No plan (yet): the streaming parser takes the block whole, as the streaming path does."""
@@ -285,6 +292,8 @@ class _FileRun:
             records += self.parser.parse_batch(batch)
         self.importer.writer.write(records)
         self._count(0, None, [(0, record) for record in records])
+        if self.on_records is not None and records:
+            self.on_records(records)
 
     def _settle_plans(self) -> list[RegexPlan]:
         """Once sampling is over, the plans for the formats lines are tried against first, in

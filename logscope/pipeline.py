@@ -152,14 +152,13 @@ class Pipeline:
         return parser.detected if parser else None
 
     def add_bulk_file(self, path: str, name: str | None = None) -> None:
-        """Read a whole file through the fast path; with subscribers (rules) it is a plain source."""
+        """Read a whole file through the fast path (subscribers get each committed block)."""
         self._bulk_files.append((path, name or path))
         self._stats_for(name or path)
 
     def start(self) -> None:
         self._started = time.monotonic()
-        if self._subscribers or self.writer is None:
-            # Subscribers get Record objects per batch: the streaming path makes them anyway.
+        if self.writer is None:
             for path, _ in self._bulk_files:
                 self._sources.append(FileReader(path))
             self._bulk_files = []
@@ -304,7 +303,8 @@ class Pipeline:
 
             importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
             try:
-                result = importer.import_file(path, name, progress, stop=self.stop)
+                on_records = self._hand_on if self._subscribers else None
+                result = importer.import_file(path, name, progress, stop=self.stop, on_records=on_records)
             except OSError as exc:
                 self.report_error(f"{path}: {exc.strerror or exc}")
                 continue
@@ -319,6 +319,14 @@ class Pipeline:
             self.summary.formats.update(result.formats)
             if self.views is not None:
                 self.views.note(set(result.formats))
+
+    def _hand_on(self, records: list[Record]) -> None:
+        """Give a committed bulk block's records to the subscribers (the rule engine)."""
+        for callback in self._subscribers:
+            try:
+                callback(records)
+            except Exception as exc:
+                self.report_error(f"subscriber {getattr(callback, '__name__', callback)}: {exc}")
 
     def _release_held(self, checkpoints: dict[str, Checkpoint], ended: str | None = None) -> list[Record]:
         """Multiline records held by the parsers: all of an ended source's, others after quiet time.

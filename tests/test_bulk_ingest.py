@@ -15,7 +15,7 @@ from conftest import REPO
 
 from logscope.bulkimport import BulkImporter
 from logscope.parsing.bulk import group_min_widths, plan_for, re2_pattern, wrap_nullable
-from logscope.parsing.registry import builtin_registry
+from logscope.parsing.registry import builtin_registry, load_registry
 from logscope.pipeline import Pipeline
 from logscope.sources.readers import FileReader
 from logscope.store.database import open_for_writing
@@ -52,14 +52,17 @@ def ingest(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> None:
-    """With rules (subscribers) a file goes through the streaming path; without, the fast path."""
+    """`logscope ingest FILE` (rules on, the default) against the streaming pipeline in process."""
     log = tmp_path / "access.log"
     log.write_text("\n".join(nginx_lines(3000)) + "\n")
-    fast = ingest("--db", str(tmp_path / "fast.duckdb"), "--no-default-rules", str(log))
-    streamed = ingest("--db", str(tmp_path / "streamed.duckdb"), str(log))
+    fast = ingest("--db", str(tmp_path / "fast.duckdb"), "--tz", "UTC", str(log))
     assert fast.returncode == 0, fast.stderr
-    assert streamed.returncode == 0, streamed.stderr
     assert "ingested 3,000 lines" in fast.stderr
+    con = open_for_writing(str(tmp_path / "streamed.duckdb"))
+    pipeline = Pipeline(LogWriter(con), load_registry(UTC))
+    pipeline.add_source(FileReader(str(log)))
+    pipeline.run()
+    con.close()
     assert rows(tmp_path / "fast.duckdb") == rows(tmp_path / "streamed.duckdb")
     answer = subprocess.run(
         [
@@ -74,13 +77,42 @@ def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> 
     assert answer.stdout.split()[-1] == "300"
 
 
-def test_pipeline_takes_the_fast_path_only_without_subscribers(tmp_path: Path) -> None:
+def _seen(records: list) -> list[tuple]:
+    return [(r.id, r.ts, r.source, r.host, r.format, r.level, r.message, r.fields, r.raw) for r in records]
+
+
+def test_subscribers_get_the_records_the_streaming_path_hands_on(tmp_path: Path) -> None:
+    """The rule engine subscribes to committed records: the fast path hands on the same ones."""
+    log = tmp_path / "access.log"
+    lines = nginx_lines(500)
+    lines[300:300] = [
+        "not a log line",
+        "2024-01-02 03:04:05,678 ERROR [main] a.B: boom",
+        "\tat a.B(B.java:1)",
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    registry = builtin_registry(UTC)
+    seen: dict[str, list] = {"bulk": [], "streaming": []}
+    for path in seen:
+        con = open_for_writing(str(tmp_path / f"{path}.duckdb"))
+        pipeline = Pipeline(LogWriter(con), registry)
+        if path == "bulk":
+            pipeline.add_bulk_file(str(log))
+        else:
+            pipeline.add_source(FileReader(str(log)))
+        pipeline.subscribe(seen[path].extend)
+        summary = pipeline.run()
+        con.close()
+        assert summary.lines == 502 and pipeline.stats[str(log)].done
+    assert _seen(seen["bulk"]) == _seen(seen["streaming"])
+    assert [r.id for r in seen["bulk"]] == list(range(1, 503))
+
+
+def test_pipeline_reports_the_fast_path(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text("\n".join(nginx_lines(500)) + "\n")
-    registry = builtin_registry(UTC)
-
     con = open_for_writing(str(tmp_path / "a.duckdb"))
-    pipeline = Pipeline(LogWriter(con), registry)
+    pipeline = Pipeline(LogWriter(con), builtin_registry(UTC))
     pipeline.add_bulk_file(str(log))
     summary = pipeline.run()
     con.close()
@@ -88,17 +120,6 @@ def test_pipeline_takes_the_fast_path_only_without_subscribers(tmp_path: Path) -
     assert result.plan is not None and result.plan.startswith("nginx_access")
     assert result.fast_records == 500 - 64  # the first 64 lines decide the format, in Python
     assert summary.lines == 500 and summary.formats["nginx_access"] == 500
-    assert pipeline.stats[str(log)].done
-
-    con = open_for_writing(str(tmp_path / "b.duckdb"))
-    pipeline = Pipeline(LogWriter(con), registry)
-    pipeline.add_bulk_file(str(log))
-    seen: list[int] = []
-    pipeline.subscribe(lambda records: seen.append(len(records)))
-    pipeline.run()
-    con.close()
-    assert pipeline.bulk_results == {} and sum(seen) == 500
-    assert rows(tmp_path / "a.duckdb") == rows(tmp_path / "b.duckdb")
 
 
 def test_blocks_bound_what_is_held_in_memory(tmp_path: Path) -> None:

@@ -106,6 +106,29 @@ class BulkStore:
                 self.con.unregister(name)
         self._registered, self._passes = [], []
 
+    def records_since(self, first_id: int) -> list[Record]:
+        """The records written from id `first_id` on, as the streaming path hands them on (a
+        record without a time of its own has ts None)."""
+        rows = self.con.execute(
+            "SELECT id, epoch_us(ts), epoch_us(received_at), source, host, format, level, message,"
+            f" fields::VARCHAR, raw FROM logs WHERE id >= {int(first_id)} ORDER BY id"
+        ).fetchall()
+        return [
+            Record(
+                ts if ts != received else None,
+                received,
+                source,
+                host,
+                format_name,
+                level,
+                message,
+                orjson.loads(fields) if fields is not None else None,
+                raw,
+                record_id,
+            )
+            for record_id, ts, received, source, host, format_name, level, message, fields, raw in rows
+        ]
+
     def write(
         self,
         *,
