@@ -120,7 +120,7 @@ def regex_engines(sample_lines: int) -> list[tuple[str, float, float, float | No
     import pyarrow.compute as pc
     import regex as regex_module
 
-    from logscope.parsing.bulk import re2_pattern
+    from logscope.parsing.bulkpatterns import re2_pattern
     from logscope.parsing.loader import builtin_files, definitions_in
 
     rows = []

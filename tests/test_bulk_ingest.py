@@ -14,7 +14,8 @@ import pytest
 from conftest import REPO
 
 from logscope.bulkimport import BulkImporter
-from logscope.parsing.bulk import group_min_widths, plan_for, re2_pattern, wrap_nullable
+from logscope.parsing.bulk import plan_for
+from logscope.parsing.bulkpatterns import group_min_widths, re2_pattern, wrap_nullable
 from logscope.parsing.registry import builtin_registry, load_registry
 from logscope.pipeline import Pipeline
 from logscope.sources.readers import FileReader
