@@ -11,10 +11,10 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from logscope.tui.actions import ACTIONS, MAIN_ACTIONS
 from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
 from logscope.tui.alerts_panel import (
     PREDICATE_COLUMNS,
@@ -37,74 +37,13 @@ from logscope.tui.help_screen import HelpScreen
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, SourceLine
 from logscope.tui.log_view import LogView
+from logscope.tui.messages import RecordsCommitted, SourceError
 from logscope.tui.overview_screen import OverviewScreen
 from logscope.tui.source_toggles import SourceToggles
 from logscope.tui.sql_screen import SqlScreen
 from logscope.tui.store import Histogram, LogReader, SourceCounts
 
 NEIGHBOURS = 5
-
-# (action, title, help) for the command palette; the key bindings call the same actions.
-ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("focus_filter", "Filter", "Filter by a SQL predicate, plain text or /regex/"),
-    ("focus_time_range", "Time range", "Show only a time window: 15m, or START..END"),
-    ("search", "Search", "Highlight matches and jump to the nearest"),
-    ("next_match", "Next match", "Jump to the next search match"),
-    ("previous_match", "Previous match", "Jump to the previous search match"),
-    ("clear_filters", "Clear filters", "Drop filter, time range, search, hidden levels and sources"),
-    ("follow", "Follow", "Jump to the newest record and follow new ones"),
-    ("pause", "Pause following", "Stop following new records"),
-    ("detail", "Detail", "Show the highlighted record in full"),
-    ("focus_alerts", "Alerts", "Go to the alerts panel"),
-    ("focus_sources", "Source toggles", "Go to the source toggles"),
-    ("toggle_sidebar", "Toggle side panel", "Show or hide alerts and sources"),
-    ("sql", "SQL", "Run SQL over the logs table"),
-    ("overview", "Overview", "Histogram by level, sources, rates and drops"),
-    ("help", "Help", "Every key"),
-    ("quit", "Quit", "Leave logscope"),
-)
-
-
-# Actions that work on the log view's screen; disabled while another screen is on top.
-MAIN_ACTIONS = frozenset(
-    {
-        "focus_filter",
-        "focus_time_range",
-        "search",
-        "clear_filters",
-        "focus_alerts",
-        "focus_sources",
-        "toggle_sidebar",
-        "sql",
-        "overview",
-        "focus_log",
-        "toggle_level",
-        "next_match",
-        "previous_match",
-        "follow",
-        "pause",
-        "detail",
-    }
-)
-
-
-class RecordsCommitted(Message):
-    """The pipeline committed records up to `last_id`. Later notices replace waiting ones."""
-
-    def __init__(self, last_id: int) -> None:
-        super().__init__()
-        self.last_id = last_id
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RecordsCommitted)
-
-
-class SourceError(Message):
-    """A source or the pipeline reported a problem (posted from any thread)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
 
 
 class LogscopeApp(App[None]):
