@@ -280,7 +280,7 @@ def _versus_lnav(nginx: tuple[Import, Path], out: Path) -> list[tuple[str, str, 
         f" | {theirs.peak_mb:.0f} | {lnav_answer if lnav_answer is not None else '?'} |"
     )
     same = "same answer" if lnav_answer == answer else f"answers differ: {answer} vs {lnav_answer}"
-    print(f"lnav / logscope: {ratio:.2f}x ({same})", flush=True)
+    print(f"\nlnav / logscope: {ratio:.2f}x ({same})", flush=True)
     return [
         (
             "nginx ingest + first query vs lnav",
