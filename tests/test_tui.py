@@ -40,9 +40,14 @@ def shown_messages(app: LogscopeApp) -> list[str]:
 
 
 async def settle(pilot) -> None:
-    """Let workers (filter loads, queries) finish and their results reach the screen."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let workers (filter loads, searches, queries) finish and their results reach the screen.
+
+    A result can start another worker (a search waiting for a filter), so repeat until none runs."""
+    for _ in range(100):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            return
 
 
 async def type_into(pilot, text: str) -> None:
@@ -170,9 +175,11 @@ def test_search_highlights_and_jumps_between_matches(db_app: LogscopeApp) -> Non
             view = db_app.log_view
             assert view.current_row().message == "payment failed order=117 reason=timeout"
             await pilot.press("N")
+            await settle(pilot)
             assert view.current_row().message == "payment failed order=109 reason=timeout"
             assert not view.following  # jumping back pauses following
             await pilot.press("n")
+            await settle(pilot)
             assert view.current_row().message == "payment failed order=117 reason=timeout"
             strip = view.render_line(view.cursor - int(view.scroll_y))
             highlighted = [

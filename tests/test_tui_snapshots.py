@@ -23,9 +23,14 @@ def app(tmp_path: Path):
 
 
 async def settle(pilot) -> None:
-    """Let workers (filter loads, queries) finish and their results reach the screen."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let workers (filter loads, searches, queries) finish and their results reach the screen.
+
+    A result can start another worker (a search waiting for a filter), so repeat until none runs."""
+    for _ in range(100):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            return
 
 
 async def query_done(pilot) -> None:
@@ -53,7 +58,11 @@ def test_search_and_level_filter(app, snap_compare) -> None:
         await pilot.press("2")  # hide debug
         await settle(pilot)
         await pilot.press("slash", *"payment", "enter")
-        await pilot.press("N", "N")
+        await settle(pilot)
+        await pilot.press("N")
+        await settle(pilot)
+        await pilot.press("N")
+        await settle(pilot)
         await no_blink(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -243,12 +243,32 @@ class LogView(ScrollView, can_focus=True):
             return
         row = self.current_row()
         ts, record_id = (row.ts, row.id) if row else ((-(2**62), 0) if forward else (2**62, 2**62))
-        found = self.reader.find(self.state, self.search, ts, record_id, forward)
-        if found is None:
-            found = self.reader.find(self.state, self.search, ts, record_id, not forward)
-        self.post_message(self.SearchResult(found is not None, self.search.pattern))
-        if found is not None:
-            self._move_cursor(self.reader.position(self.state, *found))
+        self._find_match(self.state, self.search, ts, record_id, forward, self.last_id)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _find_match(
+        self, state: FilterState, match: TextMatch, ts: int, record_id: int, forward: bool, upto_id: int
+    ) -> None:
+        """Find the next match (wrapping around) and its position, off the UI thread."""
+        reader = self.reader.for_thread()
+        try:
+            found = reader.find(state, match, ts, record_id, forward, upto_id)
+            if found is None:
+                found = reader.find(state, match, ts, record_id, not forward, upto_id)
+            index = reader.position(state, *found, upto_id) if found else None
+        except duckdb.Error as exc:
+            self.app.call_from_thread(self.post_message, self.FilterFailed(one_line_error(exc)))
+            return
+        finally:
+            reader.close()
+        self.app.call_from_thread(self._jump_to_match, state, match, index)
+
+    def _jump_to_match(self, state: FilterState, match: TextMatch, index: int | None) -> None:
+        if state is not self.state or match is not self.search:
+            return  # the filter or the search changed meanwhile
+        self.post_message(self.SearchResult(index is not None, match.pattern))
+        if index is not None:
+            self._move_cursor(index)
 
     # --- internals -----------------------------------------------------------------------
 

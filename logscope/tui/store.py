@@ -200,18 +200,26 @@ class LogReader:
         }
         return [found[i] for i in ids if i in found]
 
-    def position(self, state: FilterState, ts: int, record_id: int) -> int:
-        """The index in the filtered view of the record at (ts, id)."""
-        where, params = self._where(
-            state,
-            "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))",
-            [ts, ts, record_id],
-        )
+    def position(self, state: FilterState, ts: int, record_id: int, upto_id: int | None = None) -> int:
+        """The index in the filtered view (of records with id <= `upto_id`) of the record at (ts, id)."""
+        before = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
+        bound, bound_params = (" AND id <= ?", [upto_id]) if upto_id is not None else ("", [])
+        where, params = self._where(state, before + bound, [ts, ts, record_id, *bound_params])
         return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
 
-    def find(self, state: FilterState, match: TextMatch, ts: int, record_id: int, forward: bool):
+    def find(
+        self,
+        state: FilterState,
+        match: TextMatch,
+        ts: int,
+        record_id: int,
+        forward: bool,
+        upto_id: int | None = None,
+    ):
         """The (ts, id) of the next (or previous) record after (ts, id) that `match` matches."""
         sql, values = match.sql()
+        if upto_id is not None:
+            sql, values = f"{sql} AND id <= ?", [*values, upto_id]
         if forward:
             after = "(ts > make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id > ?))"
             order = "ORDER BY ts, id"
