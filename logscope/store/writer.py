@@ -35,7 +35,7 @@ class LogWriter:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self.next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM logs").fetchone()[0]
+        self.next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM logs").fetchall()[0][0]
         self.rows_written = 0
         # The Arrow table of the latest batch written (the rule engine reuses its columns).
         self.last_table: pa.Table | None = None
