@@ -94,6 +94,7 @@ class LogView(ScrollView, can_focus=True):
         self.last_id = 0
         self._window_start = 0
         self._window: list[Row] = []
+        self._window_as_of: tuple[int, int] = (0, -1)  # (last id, total) when the rows were read
         self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
         self.filtering = False
         self._pending_state = self.state
@@ -141,6 +142,7 @@ class LogView(ScrollView, can_focus=True):
         caught_up = self._latest_seen
         self.last_id, self.total = last_id, total
         self._window, self._window_start = rows, start
+        self._window_as_of = (last_id, total)
         self.filtering = False
         self.following = True
         self._show_end()
@@ -207,6 +209,7 @@ class LogView(ScrollView, can_focus=True):
         newest = self.reader.newest_rows(self.state, previous_id, self.last_id, keep)
         window = (window + newest)[-keep:]
         self._window, self._window_start = window, self.total - len(window)
+        self._window_as_of = (self.last_id, self.total)
         return True
 
     def current_row(self) -> Row | None:
@@ -230,8 +233,19 @@ class LogView(ScrollView, can_focus=True):
 
     def action_follow(self) -> None:
         self.following = True
-        self._reset_window()
+        if not self._catch_up_window():
+            self._reset_window()
         self._show_end()
+
+    def _catch_up_window(self) -> bool:
+        """Bring the held rows to the end by reading only the ids committed since they were read."""
+        as_of_id, as_of_total = self._window_as_of
+        if not self._window or self.state.time_range.last_us is not None:
+            return False
+        if as_of_id == self.last_id:
+            return self._window_start + len(self._window) == self.total
+        added, earliest = self.reader.count_new(self.state, as_of_id, self.last_id)
+        return added == self.total - as_of_total and self._append_to_window(as_of_id, as_of_total, earliest)
 
     def action_choose(self) -> None:
         row = self.current_row()
@@ -301,6 +315,7 @@ class LogView(ScrollView, can_focus=True):
         """Forget the fetched rows (their rendered lines stay cached by record id)."""
         self._window = []
         self._window_start = 0
+        self._window_as_of = (0, -1)
 
     def _row(self, index: int) -> Row | None:
         if index < 0 or index >= self.total:
@@ -312,6 +327,7 @@ class LogView(ScrollView, can_focus=True):
             limit = (2 * WINDOW_SCREENS + 1) * height
             self._window = self.reader.page(self.state, start, limit, self.last_id, self.total)
             self._window_start = start
+            self._window_as_of = (self.last_id, self.total)
             offset = index - start
             if not 0 <= offset < len(self._window):
                 return None
