@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -103,7 +103,7 @@ class RuleEngine:
         """Call `callback` with every list of alert changes (in event-time order)."""
         self._subscribers.append(callback)
 
-    def on_records(self, records: list[Record], table: pa.Table | None = None) -> None:
+    def on_records(self, records: Sequence[Record], table: pa.Table | None = None) -> None:
         """Evaluate a committed batch (the pipeline subscriber).
 
         `table`: the store writer's Arrow table of these records, whose columns are reused;
@@ -111,8 +111,12 @@ class RuleEngine:
         """
         if not records:
             return
+        if table is None:
+            table = getattr(records, "table", None)  # records read back from the store carry theirs
         if table is None and self.writer is not None:
             table = self.writer.last_table
+        if table is not None and not _same_records(table, records):
+            table = None  # the writer's table is of an earlier batch
         if self._queue is not None:
             self._queue.put((records, table))
             return
@@ -126,8 +130,9 @@ class RuleEngine:
             item = self._queue.get()
             if item is None:
                 break
-            records, tables = item[0], [item[1]]
-            while len(records) < MERGE_RECORDS:
+            parts, tables = [item[0]], [item[1]]
+            count = len(item[0])
+            while count < MERGE_RECORDS:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -135,8 +140,10 @@ class RuleEngine:
                 if more is None:
                     ending = True
                     break
-                records = records + more[0]
+                parts.append(more[0])
                 tables.append(more[1])
+                count += len(more[0])
+            records = parts[0] if len(parts) == 1 else _Joined(parts)
             table = None
             if all(t is not None for t in tables):
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -327,3 +334,30 @@ def _row(alert: Alert) -> dict[str, Any]:
 
 def _any(column: pa.ChunkedArray) -> bool:
     return bool(pc.any(column).as_py())
+
+
+def _same_records(table: pa.Table, records: Sequence[Record]) -> bool:
+    """Whether `table` holds exactly these records (same count, same first and last id)."""
+    if table.num_rows != len(records):
+        return False
+    if getattr(records, "table", None) is table:
+        return True
+    ids = table["id"]
+    return ids[0].as_py() == records[0].id and ids[-1].as_py() == records[-1].id
+
+
+class _Joined(Sequence[Record]):
+    """Batches that queued up together, as one sequence; nothing is copied until it is read."""
+
+    def __init__(self, parts: list[Sequence[Record]]) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def __iter__(self) -> Iterator[Record]:
+        for part in self.parts:
+            yield from part
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return list(self)[index]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logscope.record import Record
 from logscope.store.writer import TIMESTAMP, LogWriter
@@ -28,6 +29,66 @@ BULK_MEMORY_LIMIT = "256MB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
+
+
+_STORED_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("ts", TIMESTAMP),
+        ("received_at", TIMESTAMP),
+        ("source", pa.string()),
+        ("host", pa.string()),
+        ("format", pa.string()),
+        ("level", pa.string()),
+        ("message", pa.string()),
+        ("fields", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+
+class StoredRecords(Sequence[Record]):
+    """Records read back from the store, held as the writer's Arrow table (`table`: the columns
+    the rule engine reads without building a Record); the Records are made when first used."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._records: list[Record] | None = None
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.records()[index]
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records())
+
+    def records(self) -> list[Record]:
+        if self._records is None:
+            table = self.table
+            columns = [table[name].to_pylist() for name in ("id", "source", "host", "format", "level")]
+            columns += [table[name].to_pylist() for name in ("message", "fields", "raw")]
+            ts = pc.cast(table["ts"], pa.int64()).to_pylist()
+            received = pc.cast(table["received_at"], pa.int64()).to_pylist()
+            self._records = [
+                Record(
+                    at if at != got else None,
+                    got,
+                    source,
+                    host,
+                    format_name,
+                    level,
+                    message,
+                    orjson.loads(fields) if fields is not None else None,
+                    raw,
+                    record_id,
+                )
+                for at, got, (record_id, source, host, format_name, level, message, fields, raw) in zip(
+                    ts, received, zip(*columns, strict=True), strict=True
+                )
+            ]
+        return self._records
 
 
 def sql_literal(text: str) -> str:
@@ -106,28 +167,14 @@ class BulkStore:
                 self.con.unregister(name)
         self._registered, self._passes = [], []
 
-    def records_since(self, first_id: int) -> list[Record]:
+    def records_since(self, first_id: int) -> StoredRecords:
         """The records written from id `first_id` on, as the streaming path hands them on (a
-        record without a time of its own has ts None)."""
-        rows = self.con.execute(
-            "SELECT id, epoch_us(ts), epoch_us(received_at), source, host, format, level, message,"
-            f" fields::VARCHAR, raw FROM logs WHERE id >= {int(first_id)} ORDER BY id"
-        ).fetchall()
-        return [
-            Record(
-                ts if ts != received else None,
-                received,
-                source,
-                host,
-                format_name,
-                level,
-                message,
-                orjson.loads(fields) if fields is not None else None,
-                raw,
-                record_id,
-            )
-            for record_id, ts, received, source, host, format_name, level, message, fields, raw in rows
-        ]
+        record without a time of its own has ts None), read as one Arrow table."""
+        table = self.con.sql(
+            "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
+            f" raw FROM logs WHERE id >= {int(first_id)} ORDER BY id"
+        ).to_arrow_table()
+        return StoredRecords(table.cast(_STORED_SCHEMA))
 
     def write(
         self,
