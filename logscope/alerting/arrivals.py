@@ -97,9 +97,14 @@ class ArrivalCollector:
         }))  # fmt: skip
         try:
             if rows > UNNEST_ROWS:
-                selects = [_select(self.numbers[plan.rule.name], index, plan, clock) for index, plan in plans]
+                selects = [
+                    _select(self.numbers[plan.rule.name], index, plan, clock, self.numbers[plan.rule.name]
+                            in self.new_value)
+                    for index, plan in plans
+                ]  # fmt: skip
                 con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {' UNION ALL '.join(selects)}"
+                    f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {_KNOWN}"
+                    f" {' UNION ALL '.join(selects)}"
                 )
             else:
                 con.execute(arrivals_sql(entries, conditions, clock))
@@ -132,7 +137,7 @@ def _entry(number: int, index: int, plan: RulePlan) -> str:
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
 
 
-def _select(number: int, index: int, plan: RulePlan, clock: int | None) -> str:
+def _select(number: int, index: int, plan: RulePlan, clock: int | None, new_value: bool = False) -> str:
     """One rule's arrivals, as one branch of a UNION ALL (for large batches)."""
     groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
     key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
@@ -140,6 +145,12 @@ def _select(number: int, index: int, plan: RulePlan, clock: int | None) -> str:
     totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
     where = f"{match} OR {total}" if total else match
     tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
+    if new_value:  # values met before, with no alert open, change nothing: left out before grouping
+        return (
+            f"SELECT {number}::INTEGER AS rule, key, {tsu} AS tsu, count(*) AS hits, 0::BIGINT AS totals,"
+            f" max(id) AS last_id FROM (SELECT {key} AS key, ts, id FROM r WHERE {match}) x"
+            f" ANTI JOIN (SELECT key FROM known WHERE rule = {number}) k USING (key) GROUP BY ALL"
+        )
     return (
         f"SELECT {number}::INTEGER AS rule, {key} AS key, {tsu} AS tsu,"
         f" count(*) FILTER (WHERE {match}) AS hits, {totals} AS totals,"
@@ -147,19 +158,27 @@ def _select(number: int, index: int, plan: RulePlan, clock: int | None) -> str:
     )
 
 
+# new_value rules' values met before whose groups Python does not hold: their arrivals can change
+# nothing (Python skips them; _HOT leaves them out), so they are dropped before grouping.
+_KNOWN = "WITH known AS (SELECT rule, key FROM __logscope_seen ANTI JOIN __logscope_live USING (rule, key))"
+
+
 def arrivals_sql(entries: list[str], conditions: list[str], clock: int | None) -> str:
     """One pass over `r`: each record unnested into the rules it matches or counts for."""
     tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
     return f"""
     CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS
-    WITH x AS (
+    {_KNOWN}, x AS (
         SELECT id, ts, unnest(list_filter([{", ".join(entries)}], lambda e: e.m OR e.t)) AS e
         FROM r WHERE {" OR ".join(conditions)}
+    ), y AS (
+        SELECT id, ts, e.rule::INTEGER AS rule, e.key AS key, e.m AS m, e.t AS t FROM x
+        ANTI JOIN known ON known.rule = e.rule AND known.key = e.key
     )
-    SELECT e.rule::INTEGER AS rule, e.key AS key, {tsu} AS tsu,
-           count(*) FILTER (WHERE e.m) AS hits, count(*) FILTER (WHERE e.t) AS totals,
-           max(id) FILTER (WHERE e.m) AS last_id
-    FROM x GROUP BY e.rule, e.key, tsu
+    SELECT rule, key, {tsu} AS tsu,
+           count(*) FILTER (WHERE m) AS hits, count(*) FILTER (WHERE t) AS totals,
+           max(id) FILTER (WHERE m) AS last_id
+    FROM y GROUP BY rule, key, tsu
     """
 
 
