@@ -148,6 +148,9 @@ for n in range(start, start + count):
     if n % pause_every == 0:
         time.sleep(0.001)
 handle.close()
+# Interpreter shutdown restores SIGHUP's default action (death) unless it is ignored: a rotation's
+# postrotate `kill -HUP` landing in that window would otherwise kill the finished writer.
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
 """
 
 
