@@ -237,3 +237,39 @@ def test_ingest_refuses_bad_rules_before_reading_anything(tmp_path: Path, db: Pa
     assert_clean_error(result, 2)
     assert f"{rules}: rule 'x': field 'threshold': must be at least 1, got 0" in result.stderr
     assert query_db(db, "SELECT count(*) FROM logs") == [(0,)]
+
+
+def test_backtest_over_several_files_replays_them_in_time_order(tmp_path: Path) -> None:
+    # Two services log heartbeats every 30 s among much busier lines; one falls silent from 00:10
+    # to 00:20. Read side by side, one file's blocks run ahead of the other's in event time, and
+    # an engine fed in arrival order would see silences that never were.
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def service(silent: range, busy_ms: int) -> str:
+        lines = []
+        for n in range(40 * 60_000 // busy_ms):
+            at = start + timedelta(milliseconds=busy_ms * n)
+            text = at.isoformat().replace("+00:00", "Z")
+            lines.append(json.dumps({"time": text, "level": "info", "msg": "busy", "n": n}))
+            second = busy_ms * n / 1000
+            if second % 30 == 0 and not (silent.start <= second < silent.stop):
+                lines.append(json.dumps({"time": text, "level": "info", "msg": "heartbeat"}))
+        return "\n".join(lines) + "\n"
+
+    (tmp_path / "a.jsonl").write_text(service(range(600, 1200), 50))
+    (tmp_path / "b.jsonl").write_text(service(range(0), 40))
+    runs = [
+        run_cli("rules", "backtest", str(REPO / "rules" / "app.toml"), str(tmp_path), "--output", "jsonl")
+        for _ in range(3)
+    ]
+    assert all(run.returncode == 0 for run in runs), runs[0].stderr
+    rows = [json.loads(text) for text in runs[0].stdout.splitlines()]
+    silent = [
+        (row["at"], row["event"], row["group"]) for row in rows if row["rule"] == "app_missing_heartbeat"
+    ]
+    assert silent[:2] == [
+        ("2020-01-01T00:14:30Z", "firing", f"source={tmp_path / 'a.jsonl'}"),
+        ("2020-01-01T00:20:00Z", "resolved", f"source={tmp_path / 'a.jsonl'}"),
+    ]
+    assert {group for _, _, group in silent} == {f"source={tmp_path / 'a.jsonl'}"}
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout

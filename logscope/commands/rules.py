@@ -18,6 +18,7 @@ from logscope.errors import LogscopeError
 from logscope.output import FORMATS, default_format, write_rows
 from logscope.pipeline import Pipeline
 from logscope.sources.spec import expand_sources
+from logscope.store.bulk import stored_records_in_time_order
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -138,13 +139,15 @@ def run_backtest(args: argparse.Namespace) -> int:
             ruleset, store=con, format_types=format_types, on_error=lambda m: warn(f"error: {m}")
         )
         engine.subscribe(lambda changes: notifications.extend(c for c in changes if c.event in NOTIFY_EVENTS))
-        writer = LogWriter(con)
-        pipeline = Pipeline(writer, registry, forced, on_error=lambda m: warn(f"error: {m}"))
-        pipeline.subscribe(lambda records: engine.on_records(records, writer.last_table))
+        # Store everything first, then replay it in event-time order: files read side by side
+        # interleave by chance, and a backtest must give the same alerts every time.
+        pipeline = Pipeline(LogWriter(con), registry, forced, on_error=lambda m: warn(f"error: {m}"))
         for source in expansion.sources:
             pipeline.add_source(source)
         on_stop_signals(pipeline.request_stop)
         summary = pipeline.run()
+        for records in stored_records_in_time_order(con):
+            engine.on_records(records)
         engine.close()
     finally:
         con.close()

@@ -12,6 +12,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -89,6 +90,18 @@ class StoredRecords(Sequence[Record]):
                 )
             ]
         return self._records
+
+
+def stored_records_in_time_order(
+    con: duckdb.DuckDBPyConnection, rows: int = 50_000
+) -> Iterator[StoredRecords]:
+    """Every stored record, in event-time order (ties by id), `rows` at a time."""
+    reader = con.sql(
+        "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
+        " raw FROM logs ORDER BY ts, id"
+    ).to_arrow_reader(rows)
+    for batch in reader:
+        yield StoredRecords(pa.Table.from_batches([batch]).cast(_STORED_SCHEMA))
 
 
 def sql_literal(text: str) -> str:
