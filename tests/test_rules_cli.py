@@ -273,3 +273,24 @@ def test_backtest_over_several_files_replays_them_in_time_order(tmp_path: Path) 
     ]
     assert {group for _, _, group in silent} == {f"source={tmp_path / 'a.jsonl'}"}
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+
+
+def test_ingest_of_several_files_fires_what_a_backtest_fires(tmp_path: Path, db: Path) -> None:
+    # Files are imported one after another; the rules must still see them in event-time order,
+    # so the alerts stored are those a backtest of the same files reports, at the same times.
+    samples = REPO / "sample_logs"
+    result = run_cli("ingest", str(samples), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    stored = {
+        (rule, fired.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for rule, fired in query_db(db, "SELECT rule, fired_at FROM alerts WHERE fired_at IS NOT NULL")
+    }
+    backtest = run_cli("rules", "backtest", str(REPO / "rules"), str(samples), "--output", "jsonl")
+    assert backtest.returncode == 0, backtest.stderr
+    fired = {
+        (row["rule"], row["at"])
+        for row in map(json.loads, backtest.stdout.splitlines())
+        if row["event"] == "firing"
+    }
+    assert stored == fired
+    assert ("web_5xx_burst", "2026-11-20T14:06:30Z") in stored

@@ -128,7 +128,8 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
             warn(f"listening on {source.address}")
     total = sum(source.size_hint() or 0 for source in sources)
     # While the run holds the database, others query it through `<db>.sock` (docs/query.md).
-    rules = rules_running(args, con, registry, pipeline, report, live=args.follow)
+    whole_files = not args.follow and all(isinstance(source, FileReader) for source in sources)
+    rules = rules_running(args, con, registry, pipeline, report, live=args.follow, replay=whole_files)
     with rules, serve_while_running(con, db_path(args), pipeline, args), progress or nullcontext():
         task = progress.add_task("ingest", total=total or None) if progress else None
         pipeline.start()

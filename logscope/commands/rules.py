@@ -204,8 +204,14 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool) -> Iterator[None]:
-    """Run the rule engine on the pipeline's committed records for the duration of the block."""
+def rules_running(
+    args, con, registry, pipeline: Pipeline, report, *, live: bool, replay: bool = False
+) -> Iterator[None]:
+    """Run the rule engine on the pipeline's committed records for the duration of the block.
+
+    With `replay` (a one-shot import of whole files) the records are evaluated when the block
+    ends, in event-time order: files are imported one after another, and each would otherwise
+    reach the engine late against the ones before it."""
     format_types = format_field_types(registry.ordered)
     ruleset = load_checked(args.rules, builtin=args.default_rules, format_types=format_types)
     if not ruleset.rules:
@@ -222,11 +228,16 @@ def rules_running(args, con, registry, pipeline: Pipeline, report, *, live: bool
         ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report, threaded=True
     )
     engine.writer = pipeline.writer  # its Arrow table of each batch is reused
-    pipeline.subscribe(engine.on_records)
+    first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
+    if not replay:
+        pipeline.subscribe(engine.on_records)
     if live:
         engine.start_clock()
     try:
         yield
+        if replay and not pipeline.fatal:
+            for records in stored_records_in_time_order(con, first_id):
+                engine.on_records(records)
     finally:
         engine.close()
         if stream is not None and stream is not sys.stdout.buffer:

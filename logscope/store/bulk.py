@@ -93,12 +93,12 @@ class StoredRecords(Sequence[Record]):
 
 
 def stored_records_in_time_order(
-    con: duckdb.DuckDBPyConnection, rows: int = 50_000
+    con: duckdb.DuckDBPyConnection, first_id: int = 0, rows: int = 50_000
 ) -> Iterator[StoredRecords]:
-    """Every stored record, in event-time order (ties by id), `rows` at a time."""
+    """The stored records from id `first_id` on, in event-time order (ties by id), `rows` at a time."""
     reader = con.sql(
         "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
-        " raw FROM logs ORDER BY ts, id"
+        f" raw FROM logs WHERE id >= {int(first_id)} ORDER BY ts, id"
     ).to_arrow_reader(rows)
     for batch in reader:
         yield StoredRecords(pa.Table.from_batches([batch]).cast(_STORED_SCHEMA))
