@@ -203,15 +203,19 @@ PRUNE_EVERY = 20  # batches between dropping backlog entries older than their ru
 UNNEST_ROWS = 20_000
 
 # Groups to step through in Python: every group of a rule without a backlog, the groups Python
-# holds already, and backlogged groups this batch touches whose bound reaches the rule's.
+# holds already, and backlogged groups this batch touches whose bound reaches the rule's. Groups
+# whose counts over all their rows fall short of it cannot reach it in two buckets either: they
+# are left out (`s`) before the buckets are summed.
 _HOT = f"""
 CREATE OR REPLACE TEMP TABLE __logscope_hot AS
 WITH touched AS (SELECT DISTINCT rule, key FROM __logscope_arrivals JOIN __logscope_params USING (rule)
                  ANTI JOIN __logscope_live USING (rule, key)),
 c AS (SELECT a.* FROM __logscope_arrivals a SEMI JOIN touched USING (rule, key)
       UNION ALL SELECT b.* FROM __logscope_backlog b SEMI JOIN touched USING (rule, key)),
+s AS (SELECT c.rule, key FROM c JOIN __logscope_params USING (rule) GROUP BY c.rule, key, on_totals, bound
+      HAVING CASE WHEN on_totals THEN sum(totals) >= bound AND sum(hits) > 0 ELSE sum(hits) >= bound END),
 b AS (SELECT c.rule, key, tsu // width AS bucket, sum(hits) AS h, sum(totals) AS t
-      FROM c JOIN __logscope_params USING (rule) GROUP BY ALL),
+      FROM c SEMI JOIN s USING (rule, key) JOIN __logscope_params USING (rule) GROUP BY ALL),
 p AS (SELECT rule, key, h, h + {_NEXT.format("h")} AS h2, t + {_NEXT.format("t")} AS t2
       FROM b WINDOW w AS (PARTITION BY rule, key ORDER BY bucket))
 SELECT rule, key FROM p JOIN __logscope_params USING (rule) GROUP BY rule, key, on_totals, bound
