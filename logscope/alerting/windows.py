@@ -16,6 +16,10 @@ from logscope.alerting.model import Rule
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
 Arrival = tuple[int, int, int, int | None]
+# Kinds whose condition can start to hold when records leave a window: a batch's arrivals are
+# first stepped through on copies of the windows (`_ran_quietly`), and only if the condition
+# holds somewhere are they stepped through again, telling the tracker.
+DRY_RUN_KINDS = ("ratio", "absence")
 
 
 class Window:
@@ -90,9 +94,12 @@ class GroupWindow:
 
     def feed(self, arrivals: list[Arrival]) -> None:
         """Arrivals in time order; a late one counts as arriving at the group's clock."""
-        if arrivals[0][0] >= self.clock and self._cannot_fire(arrivals):
-            self._feed_quietly(arrivals)
-            return
+        if arrivals[0][0] >= self.clock:
+            if self._cannot_fire(arrivals):
+                self._feed_quietly(arrivals)
+                return
+            if self.rule.kind in DRY_RUN_KINDS and not self.tracker.busy and self._ran_quietly(arrivals):
+                return
         tracker = self.tracker
         for ts, hits, totals, last_id in arrivals:
             ts = max(ts, self.clock)
@@ -123,6 +130,58 @@ class GroupWindow:
             hits = self.current.sum + sum(item[1] for item in arrivals)
             return hits == 0 or self.totals.sum + sum(item[2] for item in arrivals) < rule.min_total
         return False  # absence: every gap between arrivals matters
+
+    def _ran_quietly(self, arrivals: list[Arrival]) -> bool:
+        """Step through the arrivals on copies of the windows, as `feed` does, but only to see
+        whether the condition holds at any instant; if it never does (so the tracker would be
+        told nothing), keep the copies as the windows and return True."""
+        rule = self.rule
+        window, absence = rule.window, rule.kind == "absence"
+        threshold, ratio, min_total = rule.threshold, rule.ratio, rule.min_total
+        hits_entries, total_entries = deque(self.current.entries), deque(self.totals.entries)
+        count, total = self.current.sum, self.totals.sum
+        clock, ready_at = self.clock, self.ready_at
+        for ts, hits, totals, _ in arrivals:
+            while True:  # the instants where records leave the windows, up to ts (_step_one_window)
+                change = hits_entries[0][0] + window if hits_entries else None
+                if total_entries:
+                    other = total_entries[0][0] + window
+                    if change is None or other < change:
+                        change = other
+                if ready_at > clock and (change is None or ready_at < change):
+                    change = ready_at
+                if change is None or change > ts:
+                    break
+                edge = change - window
+                while hits_entries and hits_entries[0][0] <= edge:
+                    count -= hits_entries.popleft()[1]
+                while total_entries and total_entries[0][0] <= edge:
+                    total -= total_entries.popleft()[1]
+                clock = max(clock, change)
+                if (
+                    (change >= ready_at and count < threshold)
+                    if absence
+                    else (total >= min_total and count >= ratio * total)
+                ):
+                    return False
+            clock = max(clock, ts)
+            if hits:
+                hits_entries.append((ts, hits))
+                count += hits
+            if totals:
+                total_entries.append((ts, totals))
+                total += totals
+            if (
+                (ts >= ready_at and count < threshold)
+                if absence
+                else (total >= min_total and count >= ratio * total)
+            ):
+                return False
+        self.current.entries, self.current.sum = hits_entries, count
+        self.totals.entries, self.totals.sum = total_entries, total
+        self.recent.extend(item[3] for item in arrivals if item[1] and item[3] is not None)
+        self.clock = clock
+        return True
 
     def _feed_quietly(self, arrivals: list[Arrival]) -> None:
         """Add arrivals in bulk: the condition stays false throughout, so there is nothing to observe."""
