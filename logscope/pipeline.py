@@ -24,6 +24,9 @@ from logscope.store.writer import LogWriter
 QUEUE_BATCHES = 64
 FLUSH_ROWS = 50_000
 FLUSH_SECONDS = 0.1
+# When no batch is waiting, pending records are committed at once, but commits are kept at least
+# this far apart (a commit costs a few ms; more often would slow a busy stream).
+MIN_COMMIT_SECONDS = 0.025
 # After a stop request, the run ends once no source has handed anything over for this long.
 STOP_QUIET_SECONDS = 0.5
 
@@ -248,9 +251,12 @@ class Pipeline:
         pending: list[Record] = []
         checkpoints: dict[str, Checkpoint] = {}
         deadline = 0.0
+        last_flush = 0.0
         running = len(self._sources)
         while running > 0:
             timeout = max(0.0, deadline - time.monotonic()) if pending else 0.2
+            if pending and self._queue.empty():
+                timeout = min(timeout, max(0.0, last_flush + MIN_COMMIT_SECONDS - time.monotonic()))
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
@@ -274,10 +280,18 @@ class Pipeline:
                 pending.extend(records)
                 if item.checkpoint is not None:
                     checkpoints[item.checkpoint.key] = _checkpoint_before_held(item, parser)
-            due = pending and (len(pending) >= self.flush_rows or time.monotonic() >= deadline)
+            now = time.monotonic()
+            due = pending and (
+                len(pending) >= self.flush_rows
+                or now >= deadline
+                # Nothing more is waiting: commit now rather than at the deadline (low latency when
+                # following), but not more often than every MIN_COMMIT_SECONDS.
+                or (self._queue.empty() and now - last_flush >= MIN_COMMIT_SECONDS)
+            )
             if due or (checkpoints and not pending) or (running == 0 and (pending or checkpoints)):
                 self._flush(pending, list(checkpoints.values()))
                 pending, checkpoints = [], {}
+                last_flush = now
             # Give sources a moment to hand over what they hold (listeners read what their clients
             # already sent); the run ends once none has for STOP_QUIET_SECONDS. Anything later is
             # not checkpointed, so a file source reads it again on the next run.
