@@ -20,23 +20,10 @@ from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
 from logscope.alerting.template import SUMMARY_KEYS, template_names
 from logscope.store.schema import STATS_DDL
+from logscope.store.writer import LOGS_SCHEMA
 
 SNAPSHOT_SQL = (
     "SELECT * FROM logs WHERE ts > make_timestamptz(?::BIGINT) AND ts <= make_timestamptz(?::BIGINT)"
-)
-EMPTY_LOGS = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("received_at", pa.timestamp("us", tz="UTC")),
-        ("source", pa.string()),
-        ("host", pa.string()),
-        ("format", pa.string()),
-        ("level", pa.string()),
-        ("message", pa.string()),
-        ("fields", pa.string()),
-        ("raw", pa.string()),
-    ]
 )
 
 
@@ -67,7 +54,7 @@ def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> 
     """
     check_select(rule.query)
     con = con or open_sandbox()
-    con.register("logs", EMPTY_LOGS.empty_table())
+    con.register("logs", LOGS_SCHEMA.empty_table())
     con.register("stats", STATS.empty_table())
     try:
         result = con.execute(f"SELECT * FROM ({rule.query}) LIMIT 0")
@@ -133,7 +120,7 @@ class SqlRule:
 
     def _snapshot(self, at: int, store: duckdb.DuckDBPyConnection | None) -> pa.Table:
         if store is None:
-            return EMPTY_LOGS.empty_table()
+            return LOGS_SCHEMA.empty_table()
         table = store.sql(SNAPSHOT_SQL, params=[at - self.rule.lookback, at]).to_arrow_table()
         return table.cast(
             pa.schema([(f.name, pa.string()) if f.name == "fields" else f for f in table.schema])

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.record import Record
-from logscope.store.writer import TIMESTAMP, LogWriter
+from logscope.store.writer import LOGS_SCHEMA, TIMESTAMP, LogWriter
 
 BLOCK_TABLE = "_logscope_bulk_block"
 LEVELS_TABLE = "_logscope_bulk_levels"
@@ -30,22 +30,6 @@ BULK_MEMORY_LIMIT = "256MB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
-
-
-_STORED_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("ts", TIMESTAMP),
-        ("received_at", TIMESTAMP),
-        ("source", pa.string()),
-        ("host", pa.string()),
-        ("format", pa.string()),
-        ("level", pa.string()),
-        ("message", pa.string()),
-        ("fields", pa.string()),
-        ("raw", pa.string()),
-    ]
-)
 
 
 class StoredRecords(Sequence[Record]):
@@ -101,7 +85,7 @@ def stored_records_in_time_order(
         f" raw FROM logs WHERE id >= {int(first_id)} ORDER BY ts, id"
     ).to_arrow_reader(rows)
     for batch in reader:
-        yield StoredRecords(pa.Table.from_batches([batch]).cast(_STORED_SCHEMA))
+        yield StoredRecords(pa.Table.from_batches([batch]).cast(LOGS_SCHEMA))
 
 
 def sql_literal(text: str) -> str:
@@ -187,7 +171,7 @@ class BulkStore:
             "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
             f" raw FROM logs WHERE id >= {int(first_id)} ORDER BY id"
         ).to_arrow_table()
-        return StoredRecords(table.cast(_STORED_SCHEMA))
+        return StoredRecords(table.cast(LOGS_SCHEMA))
 
     def write(
         self,

@@ -11,6 +11,21 @@ import pyarrow as pa
 from logscope.record import Checkpoint, Record
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+# The `logs` table's columns as Arrow, `fields` as JSON text.
+LOGS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("ts", TIMESTAMP),
+        ("received_at", TIMESTAMP),
+        ("source", pa.string()),
+        ("host", pa.string()),
+        ("format", pa.string()),
+        ("level", pa.string()),
+        ("message", pa.string()),
+        ("fields", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
 
 _INSERT = """
 INSERT INTO logs
