@@ -196,3 +196,11 @@ def _remove_stale(path: str, kind: int, argument: str) -> None:
     finally:
         probe.close()
     raise LogscopeError(f"{argument}: cannot listen: another program is listening on {path}")
+
+
+def bind_listener(spec: ListenSpec, argument: str) -> tuple[socket.socket, UnixSocketFile | None]:
+    """The bound socket for any listener spec, and the socket file that owns it (unix only)."""
+    if spec.is_unix:
+        unix = UnixSocketFile(spec, argument)
+        return unix.sock, unix
+    return bind_inet(spec, argument), None

@@ -18,7 +18,12 @@ from typing import Any
 
 from logscope.record import LineBatch, now_us
 from logscope.sources.base import SourceContext
-from logscope.sources.net.address import ListenSpec, UnixSocketFile, bind_inet, format_address, listener_url
+from logscope.sources.net.address import (
+    ListenSpec,
+    bind_listener,
+    format_address,
+    listener_url,
+)
 from logscope.sources.net.framing import decode_message
 
 # Buffered between the socket and the pipeline before datagrams are dropped.
@@ -34,12 +39,7 @@ class DatagramListener:
 
     def __init__(self, spec: ListenSpec, argument: str) -> None:
         self.spec = spec
-        self._unix: UnixSocketFile | None = None
-        if spec.is_unix:
-            self._unix = UnixSocketFile(spec, argument)
-            self.sock = self._unix.sock
-        else:
-            self.sock = bind_inet(spec, argument)
+        self.sock, self._unix = bind_listener(spec, argument)
         self.name = listener_url(spec, self.sock)
         self.address = self.name
         self._local_host = socket.gethostname() if spec.is_unix else None
