@@ -72,12 +72,14 @@ class ArrivalCollector:
         live: dict[str, list[tuple]],
         clock: int | None,
         rows: int,
+        origin: int | None = None,
     ) -> dict[str, dict[tuple, list[Arrival]]]:
         """Per rule name, the arrivals of each group Python must step through, in time order.
 
         `plans` are (column index in `r`, plan) of the rules with records in this batch; `live`
         the groups each rule already holds in Python (always stepped through); `clock` the event
-        time before this batch: a record older than that counts as arriving then.
+        time before this batch: a record older than that counts as arriving then; `origin` the
+        first event time (new_value rules learn values until `origin + learn`).
         """
         con = self.con
         entries = [_entry(self.numbers[plan.rule.name], index, plan) for index, plan in plans]
@@ -98,10 +100,8 @@ class ArrivalCollector:
         try:
             if rows > UNNEST_ROWS:
                 selects = [
-                    _select(self.numbers[plan.rule.name], index, plan, clock, self.numbers[plan.rule.name]
-                            in self.new_value)
-                    for index, plan in plans
-                ]  # fmt: skip
+                    _select(self.numbers[plan.rule.name], index, plan, clock, origin) for index, plan in plans
+                ]
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {_KNOWN}"
                     f" {' UNION ALL '.join(selects)}"
@@ -137,7 +137,7 @@ def _entry(number: int, index: int, plan: RulePlan) -> str:
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
 
 
-def _select(number: int, index: int, plan: RulePlan, clock: int | None, new_value: bool = False) -> str:
+def _select(number: int, index: int, plan: RulePlan, clock: int | None, origin: int | None = None) -> str:
     """One rule's arrivals, as one branch of a UNION ALL (for large batches)."""
     groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
     key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
@@ -145,11 +145,19 @@ def _select(number: int, index: int, plan: RulePlan, clock: int | None, new_valu
     totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
     where = f"{match} OR {total}" if total else match
     tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
-    if new_value:  # values met before, with no alert open, change nothing: left out before grouping
+    if plan.rule.kind == "new_value":
+        # Values met before, with no alert open, change nothing: left out before grouping. A
+        # value first met while learning becomes known and opens nothing, so its later arrivals
+        # in the batch change nothing either (unless Python holds its group).
+        learned = "NULL" if origin is None else str(int(origin) + plan.rule.learn)
         return (
-            f"SELECT {number}::INTEGER AS rule, key, {tsu} AS tsu, count(*) AS hits, 0::BIGINT AS totals,"
-            f" max(id) AS last_id FROM (SELECT {key} AS key, ts, id FROM r WHERE {match}) x"
-            f" ANTI JOIN (SELECT key FROM known WHERE rule = {number}) k USING (key) GROUP BY ALL"
+            f"SELECT {number}::INTEGER AS rule, key, tsu, hits, 0::BIGINT AS totals, last_id FROM ("
+            f"SELECT key, {tsu} AS tsu, count(*) AS hits, max(id) AS last_id"
+            f" FROM (SELECT {key} AS key, ts, id FROM r WHERE {match}) x"
+            f" ANTI JOIN (SELECT key FROM known WHERE rule = {number}) k USING (key) GROUP BY ALL)"
+            f" QUALIFY tsu = min(tsu) OVER (PARTITION BY key) OR NOT coalesce(min(tsu) OVER"
+            f" (PARTITION BY key) < {learned}, false)"
+            f" OR key IN (SELECT key FROM __logscope_live WHERE rule = {number})"
         )
     return (
         f"SELECT {number}::INTEGER AS rule, {key} AS key, {tsu} AS tsu,"

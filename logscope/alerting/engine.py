@@ -82,6 +82,7 @@ class RuleEngine:
         self.writer: Any = None  # a LogWriter whose `last_table` holds the batch just committed
         self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans)
         self.now: int | None = None
+        self.origin: int | None = None  # the first event time: new_value rules learn from it
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
         self._lock = threading.RLock()
@@ -200,7 +201,7 @@ class RuleEngine:
     # --- internals -------------------------------------------------------------------------
 
     def _start(self, origin: int) -> None:
-        self.now = origin
+        self.now = self.origin = origin
         for state in self.counting.values():
             state.start(origin)
 
@@ -251,7 +252,7 @@ class RuleEngine:
         live = {name: list(state.groups) for name, state in self.counting.items() if state.groups}
         con.register("r", result)
         try:
-            arrivals = self.collector.collect(plans, now, live, clock, result.num_rows)
+            arrivals = self.collector.collect(plans, now, live, clock, result.num_rows, self.origin)
         finally:
             con.unregister("r")
         for name, groups in arrivals.items():
