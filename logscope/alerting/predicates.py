@@ -178,6 +178,20 @@ class PredicateEvaluator:
         problems = []
         self.con.register("batch", self.batch_table([], single))
         try:
+            # All of the rule's expressions in one query; one at a time only to say which fails.
+            every = ", ".join(f"({expression}) AS e{n}" for n, (_, expression, _) in enumerate(expressions))
+            try:
+                result = self.con.execute(f"{columns} SELECT {every} FROM b")
+                kinds = [str(column[1]) for column in result.description]
+                result.fetchall()
+            except duckdb.Error:
+                kinds = None
+            if kinds is not None:
+                return [
+                    (key, f"must be a condition (true or false), but its type is {kind}")
+                    for (key, _, predicate), kind in zip(expressions, kinds, strict=True)
+                    if predicate and kind.upper() != "BOOLEAN"
+                ]
             for key, expression, predicate in expressions:
                 try:
                     result = self.con.execute(f"{columns} SELECT ({expression}) FROM b")

@@ -52,11 +52,31 @@ def check_select(sql: str) -> None:
         raise RuleSqlError(f"only a SELECT query is allowed here, not {name}")
 
 
+_PARSED: dict[str, frozenset[str] | str] = {}  # expression -> its column names, or why it was refused
+_PARSED_MAX = 10_000
+
+
 def expression_columns(con: duckdb.DuckDBPyConnection, expression: str) -> set[str]:
     """The column names an SQL expression refers to (first part of qualified names).
 
-    Raises RuleSqlError when the text is not exactly one expression.
+    Raises RuleSqlError when the text is not exactly one expression. Parses each text once
+    (checking a rule set asks about each expression several times).
     """
+    known = _PARSED.get(expression)
+    if known is None:
+        try:
+            known = frozenset(_parse_columns(con, expression))
+        except RuleSqlError as exc:
+            known = str(exc)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[expression] = known
+    if isinstance(known, str):
+        raise RuleSqlError(known)
+    return set(known)
+
+
+def _parse_columns(con: duckdb.DuckDBPyConnection, expression: str) -> set[str]:
     try:
         tree = con.execute("SELECT json_serialize_sql(?)", [f"SELECT ({expression})"]).fetchall()[0][0]
     except duckdb.Error as exc:
