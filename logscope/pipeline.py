@@ -144,7 +144,8 @@ class Pipeline:
 
     def add_source(self, source: Source) -> None:
         self._sources.append(source)
-        self._stats_for(source.name)
+        if not getattr(source, "reports_per_file", False):  # a follower's files appear as read
+            self._stats_for(source.name)
 
     def subscribe(self, callback: RecordsCallback) -> None:
         """Call `callback` with every batch of records after it is committed."""
@@ -221,7 +222,9 @@ class Pipeline:
             self.emit_done(source.name)
 
     def emit_done(self, name: str) -> None:
-        self._stats_for(name).done = True
+        stats = self.stats.get(name)
+        if stats is not None:
+            stats.done = True
         self.emit(_SourceDone(name))  # type: ignore[arg-type]
 
     def _parser_for(self, batch: LineBatch) -> SourceParser:

@@ -48,6 +48,7 @@ def test_status_while_running_and_after(tmp_path: Path, db: Path) -> None:
         assert live_status["held"] is True and live_status["serving"] is True
         assert live_status["pid"] == live.process.pid
         assert live_status["records"] == 35
+        assert set(by_source(live_status)) == {str(log)}  # the file, not the follower ("files")
         source = by_source(live_status)[str(log)]
         assert source["parse_failures"] == 4 and source["drops"] == 0 and not source["done"]
         assert source["bytes"] == log.stat().st_size

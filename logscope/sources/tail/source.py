@@ -36,6 +36,8 @@ class TailSource:
     """Follows files, globs and directories; handles rotation; resumes from stored checkpoints."""
 
     name = "files"
+    # Its batches are named after each file it follows; it has no figures of its own.
+    reports_per_file = True
 
     def __init__(self, options: FollowOptions) -> None:
         self.options = options
