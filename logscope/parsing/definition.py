@@ -42,7 +42,7 @@ FORMAT_KEYS = frozenset(
     )
 )
 TIME_KEYS = frozenset(("field", "formats"))
-LEVEL_KEYS = frozenset(("field", "map", "default"))
+LEVEL_KEYS = frozenset(("field", "map", "default", "keep"))
 MULTILINE_KEYS = frozenset(("continuation", "max_lines"))
 SAMPLE_KEYS = frozenset(("line", "lines", "ts", "level", "message", "host", "fields", "now"))
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -74,6 +74,8 @@ class FormatDefinition:
     level_field: str | None = None
     level_map: dict[str, str] = field(default_factory=dict)
     level_default: str | None = None
+    # Keep the level group in `fields` too (a level derived from e.g. an HTTP status).
+    level_keep: bool = False
     message_field: str | None = None
     host_field: str | None = None
     types: dict[str, str] = field(default_factory=dict)
@@ -93,7 +95,8 @@ class FormatDefinition:
 
     def field_names(self) -> list[str]:
         """The groups that become entries of `fields` (all but time, level, message and host)."""
-        special = {self.time_field, self.level_field, self.message_field, self.host_field}
+        level = None if self.level_keep else self.level_field
+        special = {self.time_field, level, self.message_field, self.host_field}
         return [name for name in self.group_names() if name not in special]
 
     def field_types(self) -> dict[str, str]:
@@ -240,6 +243,12 @@ def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefi
     if default is not None and normalize_level(default) is None:
         raise checker.fail("level.default", f"{default!r} is not a level")
     definition.level_default = normalize_level(default) if default else None
+    keep = level_table.get("keep", False)
+    if not isinstance(keep, bool):
+        raise checker.fail("level.keep", "must be true or false")
+    if keep and not definition.level_field:
+        raise checker.fail("level.keep", "needs level.field")
+    definition.level_keep = keep
 
 
 def _group_option(

@@ -62,6 +62,12 @@ class RegexFormat:
         )
         self._level_field = definition.level_field
         self._level_map = definition.level_map
+        # Map keys ending in `*` match any text starting with what precedes it (`"5*" = "error"`).
+        self._level_prefixes = sorted(
+            ((key[:-1], level) for key, level in definition.level_map.items() if key.endswith("*")),
+            key=lambda item: -len(item[0]),
+        )
+        self._level_keep = definition.level_keep
         self._level_default = definition.level_default
         self._message_field = definition.message_field
         self._host_field = definition.host_field
@@ -89,7 +95,12 @@ class RegexFormat:
                 ts = self._read_time(text)
                 if ts is None:
                     return None  # the shape matched but the time did not: not this format
-        level = self._level(groups.pop(self._level_field, None) if self._level_field else None)
+        if self._level_field is None:
+            level = self._level(None)
+        elif self._level_keep:
+            level = self._level(groups.get(self._level_field))
+        else:
+            level = self._level(groups.pop(self._level_field, None))
         message = (groups.pop(self._message_field, None) or "") if self._message_field else line
         host = groups.pop(self._host_field, None) if self._host_field else None
         return ts, level, message, self._fields(groups), host
@@ -100,6 +111,9 @@ class RegexFormat:
         mapped = self._level_map.get(text)
         if mapped is not None:
             return mapped
+        for prefix, level in self._level_prefixes:
+            if text.startswith(prefix):
+                return level
         return normalize_level(text) or self._level_default
 
     def _fields(self, groups: dict[str, str | None]) -> dict[str, Any] | None:
