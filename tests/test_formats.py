@@ -111,6 +111,22 @@ def test_check_reports_a_sample_that_does_not_match(tmp_path: Path) -> None:
     assert f"{path}: format 'myapp': field 'samples[1].fields.took'" in result.stderr
 
 
+def test_level_derived_from_a_kept_field_with_prefix_keys(tmp_path: Path) -> None:
+    text = CUSTOM.format(name="myapp").replace(
+        'level = {{ field = "level" }}'.replace("{{", "{").replace("}}", "}"),
+        'level = { field = "took", keep = true, map = { "9*" = "warning", "99*" = "error" } }',
+    )
+    text = text.replace('level = "info"', 'level = "error"').replace("took=15ms", "took=995ms")
+    text = text.replace("fields = { took = 15 }", "fields = { took = 995, level = 'INFO' }")
+    write_format(tmp_path / "formats", text=text)
+    result = run_cli("formats", "check", str(tmp_path / "formats"))
+    assert result.returncode == 0, result.stderr  # the longest prefix wins; the field is kept
+    unkept = text.replace("keep = true, ", "keep = 1, ")
+    write_format(tmp_path / "bad", text=unkept)
+    result = run_cli("formats", "check", str(tmp_path / "bad"))
+    assert result.returncode == 1 and "field 'level.keep': must be true or false" in result.stderr
+
+
 def test_check_reports_bad_regex_and_time_format(tmp_path: Path) -> None:
     text = CUSTOM.format(name="myapp").replace("(?P<message>.*)$", "(?P<message>.*$")
     write_format(tmp_path / "a", text=text)
