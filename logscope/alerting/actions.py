@@ -86,13 +86,17 @@ class JsonLinesOutput(Output):
         self.stream.flush()
 
 
-class ExecAction(Output):
-    """Runs a command for each notification, with the alert JSON on its standard input."""
+class ConfiguredAction(Output):
+    """An output configured by a rule file's `[[action]]` table."""
 
     def __init__(self, spec: ActionSpec, on_error: ErrorCallback | None = None) -> None:
         self.spec = spec
         self.name = f"action {spec.name!r}"
         super().__init__(on_error)
+
+
+class ExecAction(ConfiguredAction):
+    """Runs a command for each notification, with the alert JSON on its standard input."""
 
     def deliver(self, payload: dict[str, Any]) -> None:
         spec = self.spec
@@ -123,13 +127,8 @@ class ExecAction(Output):
             raise RuntimeError(f"{spec.command[0]} exited with status {done.returncode}{detail}")
 
 
-class WebhookAction(Output):
+class WebhookAction(ConfiguredAction):
     """POSTs the alert JSON to a URL, with a timeout and retries (exponential backoff)."""
-
-    def __init__(self, spec: ActionSpec, on_error: ErrorCallback | None = None) -> None:
-        self.spec = spec
-        self.name = f"action {spec.name!r}"
-        super().__init__(on_error)
 
     def deliver(self, payload: dict[str, Any]) -> None:
         spec = self.spec

@@ -267,13 +267,7 @@ class GroupWindow:
         return best
 
     def expire(self, now: int) -> None:
-        window = self.rule.window
-        if self.rule.kind == "spike":
-            self.previous.extend(self.current.pop_until(now - window))
-            self.previous.pop_until(now - 2 * window)
-        else:
-            self.current.drop_until(now - window)
-        self.totals.drop_until(now - window)
+        self._expire_quietly(now)
         self.clock = max(self.clock, now)
 
     def observe(self, now: int, ids: list[int], hits: int) -> None:
