@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from logscope.errors import LogscopeError
+from logscope.record import LineBatch, now_us
+from logscope.sources.base import SourceContext
 from logscope.sources.net.framing import MAX_MESSAGE_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
@@ -198,9 +200,28 @@ def _remove_stale(path: str, kind: int, argument: str) -> None:
     raise LogscopeError(f"{argument}: cannot listen: another program is listening on {path}")
 
 
-def bind_listener(spec: ListenSpec, argument: str) -> tuple[socket.socket, UnixSocketFile | None]:
-    """The bound socket for any listener spec, and the socket file that owns it (unix only)."""
-    if spec.is_unix:
-        unix = UnixSocketFile(spec, argument)
-        return unix.sock, unix
-    return bind_inet(spec, argument), None
+class BoundListener:
+    """What every listener shares: its socket, bound when it is created, and its closing."""
+
+    def __init__(self, spec: ListenSpec, argument: str) -> None:
+        self.spec = spec
+        self._unix: UnixSocketFile | None = None
+        if spec.is_unix:
+            self._unix = UnixSocketFile(spec, argument)
+            self.sock = self._unix.sock
+        else:
+            self.sock = bind_inet(spec, argument)
+        self.name = listener_url(spec, self.sock)
+        self.address = self.name
+        self._local_host = socket.gethostname() if spec.is_unix else None
+
+    def size_hint(self) -> int | None:
+        return None
+
+    def _close(self, ctx: SourceContext) -> None:
+        """Close the socket (removing a unix socket's file) and tell the pipeline the source ended."""
+        if self._unix is not None:
+            self._unix.remove()
+        else:
+            self.sock.close()
+        ctx.emit(LineBatch(self.name, [], now_us(), final=True))

@@ -19,10 +19,9 @@ from typing import Any
 from logscope.record import LineBatch, now_us
 from logscope.sources.base import SourceContext
 from logscope.sources.net.address import (
+    BoundListener,
     ListenSpec,
-    bind_listener,
     format_address,
-    listener_url,
 )
 from logscope.sources.net.framing import decode_message
 
@@ -34,15 +33,11 @@ RECEIVE_BYTES = 65536
 POLL_SECONDS = 0.1
 
 
-class DatagramListener:
+class DatagramListener(BoundListener):
     """A `udp://HOST:PORT` or `unixgram:///path` listener; the socket is bound when it is created."""
 
     def __init__(self, spec: ListenSpec, argument: str) -> None:
-        self.spec = spec
-        self.sock, self._unix = bind_listener(spec, argument)
-        self.name = listener_url(spec, self.sock)
-        self.address = self.name
-        self._local_host = socket.gethostname() if spec.is_unix else None
+        super().__init__(spec, argument)
         self._buffer: deque[tuple[bytes, Any, int]] = deque()
         self._arrived = threading.Event()
         self._buffered_in = 0  # bytes put into the buffer (receiver thread only)
@@ -53,9 +48,6 @@ class DatagramListener:
         self._kernel_drops = KernelDrops(self.sock) if not spec.is_unix else None
         self._receiving = True
         self.buffer_messages = spec.buffer_messages or BUFFER_MESSAGES
-
-    def size_hint(self) -> int | None:
-        return None
 
     def run(self, ctx: SourceContext) -> None:
         receiver = threading.Thread(target=self._receive, args=(ctx,), name=f"recv:{self.name}", daemon=True)
@@ -75,11 +67,7 @@ class DatagramListener:
             self._report_drops(ctx, reported, fresh=True)
         finally:
             self._receiving = False
-            if self._unix is not None:
-                self._unix.remove()
-            else:
-                self.sock.close()
-            ctx.emit(LineBatch(self.name, [], now_us(), final=True))
+            self._close(ctx)
 
     def _receive(self, ctx: SourceContext) -> None:
         """Take datagrams off the socket into the buffer, counting what does not fit."""

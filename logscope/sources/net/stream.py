@@ -19,10 +19,9 @@ from typing import Any
 from logscope.record import LineBatch, now_us
 from logscope.sources.base import SourceContext
 from logscope.sources.net.address import (
+    BoundListener,
     ListenSpec,
-    bind_listener,
     format_address,
-    listener_url,
 )
 from logscope.sources.net.framing import Extras, StreamFramer
 
@@ -45,31 +44,20 @@ class _Connection:
     busy: bool = False
 
 
-class StreamListener:
+class StreamListener(BoundListener):
     """A `tcp://HOST:PORT` or `unix:///path` listener; the socket is bound when it is created."""
 
     def __init__(self, spec: ListenSpec, argument: str) -> None:
-        self.spec = spec
-        self.sock, self._unix = bind_listener(spec, argument)
-        self.name = listener_url(spec, self.sock)
-        self.address = self.name
-        self._local_host = socket.gethostname() if spec.is_unix else None
+        super().__init__(spec, argument)
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
         self._refused = 0
         self.read_bytes = READ_BYTES
-
-    def size_hint(self) -> int | None:
-        return None
 
     def run(self, ctx: SourceContext) -> None:
         try:
             asyncio.run(self._serve(ctx))
         finally:
-            if self._unix is not None:
-                self._unix.remove()
-            else:
-                self.sock.close()
-            ctx.emit(LineBatch(self.name, [], now_us(), final=True))
+            self._close(ctx)
 
     async def _serve(self, ctx: SourceContext) -> None:
         executor = ThreadPoolExecutor(EMIT_THREADS, thread_name_prefix=f"emit:{self.name}")
