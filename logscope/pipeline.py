@@ -110,7 +110,6 @@ class Pipeline:
         self.bulk_results: dict[str, BulkResult] = {}
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
-        self._threads: list[threading.Thread] = []
         self._processor: threading.Thread | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -151,10 +150,6 @@ class Pipeline:
         """Call `callback` with every batch of records after it is committed."""
         self._subscribers.append(callback)
 
-    def detected_format(self, source: str) -> str | None:
-        parser = self._parsers.get(source)
-        return parser.detected if parser else None
-
     def add_bulk_file(self, path: str, name: str | None = None) -> None:
         """Read a whole file through the fast path (subscribers get each committed block)."""
         self._bulk_files.append((path, name or path))
@@ -169,11 +164,9 @@ class Pipeline:
         self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
         self._processor.start()
         for source in self._sources:
-            thread = threading.Thread(
+            threading.Thread(
                 target=self._run_source, args=(source,), name=f"source:{source.name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            ).start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the parse-and-write thread to finish; True when it has."""
@@ -219,9 +212,9 @@ class Pipeline:
         except Exception as exc:  # a broken source must not take the others down
             self.report_error(f"{source.name}: {type(exc).__name__}: {exc}")
         finally:
-            self.emit_done(source.name)
+            self._emit_done(source.name)
 
-    def emit_done(self, name: str) -> None:
+    def _emit_done(self, name: str) -> None:
         stats = self.stats.get(name)
         if stats is not None:
             stats.done = True
