@@ -76,14 +76,18 @@ class StoredRecords(Sequence[Record]):
         return self._records
 
 
+# Stored records as the writer wrote them (LOGS_SCHEMA: `fields` as JSON text).
+_STORED_FROM = (
+    "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
+    " raw FROM logs"
+)
+
+
 def stored_records_in_time_order(
     con: duckdb.DuckDBPyConnection, first_id: int = 0, rows: int = 50_000
 ) -> Iterator[StoredRecords]:
     """The stored records from id `first_id` on, in event-time order (ties by id), `rows` at a time."""
-    reader = con.sql(
-        "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
-        f" raw FROM logs WHERE id >= {int(first_id)} ORDER BY ts, id"
-    ).to_arrow_reader(rows)
+    reader = con.sql(f"{_STORED_FROM} WHERE id >= {int(first_id)} ORDER BY ts, id").to_arrow_reader(rows)
     for batch in reader:
         yield StoredRecords(pa.Table.from_batches([batch]).cast(LOGS_SCHEMA))
 
@@ -167,10 +171,7 @@ class BulkStore:
     def records_since(self, first_id: int) -> StoredRecords:
         """The records written from id `first_id` on, as the streaming path hands them on (a
         record without a time of its own has ts None), read as one Arrow table."""
-        table = self.con.sql(
-            "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
-            f" raw FROM logs WHERE id >= {int(first_id)} ORDER BY id"
-        ).to_arrow_table()
+        table = self.con.sql(f"{_STORED_FROM} WHERE id >= {int(first_id)} ORDER BY id").to_arrow_table()
         return StoredRecords(table.cast(LOGS_SCHEMA))
 
     def write(
