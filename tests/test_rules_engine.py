@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from logscope.alerting import engine as engine_module
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import Change
 from logscope.alerting.loader import load_paths
@@ -25,7 +26,7 @@ def record(at: float, message: str = "x", level: str | None = "info", **fields) 
 class Harness:
     """Rules from TOML text, an in-memory store, and every change the engine reports."""
 
-    def __init__(self, tmp_path: Path, toml: str) -> None:
+    def __init__(self, tmp_path: Path, toml: str, *, threaded: bool = False) -> None:
         path = tmp_path / "rules.toml"
         path.write_text(toml)
         ruleset = load_paths([str(path)])
@@ -33,7 +34,7 @@ class Harness:
         self.con = open_for_writing(MEMORY)
         self.writer = LogWriter(self.con)
         self.errors: list[str] = []
-        self.engine = RuleEngine(ruleset, store=self.con, on_error=self.errors.append)
+        self.engine = RuleEngine(ruleset, store=self.con, on_error=self.errors.append, threaded=threaded)
         self.changes: list[Change] = []
         self.engine.subscribe(self.changes.extend)
 
@@ -312,6 +313,41 @@ where = "CAST(message AS INTEGER) > 3"
     h.feed(*[record(20 + i, "still not a number", level="error") for i in range(3)])
     assert len(h.errors) == 1
     assert [event for _, event, *_ in h.events()] == ["firing", "resolved", "firing"]
+
+
+def test_threaded_engine_computing_predicates_ahead_gives_the_same_alerts(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Batches queue up behind the engine's thread, which computes the next batch's predicates
+    # while it steps through this one (one queued batch at a time here: none are merged); a rule
+    # that fails is disabled between batches, and the batch after it, computed ahead with the
+    # failed rule still in, is computed again without it.
+    monkeypatch.setattr(engine_module, "MERGE_RECORDS", 1)
+    rules = (
+        """
+[[rule]]
+name = "broken"
+kind = "match"
+where = "CAST(message AS INTEGER) > 3"
+"""
+        + THRESHOLD
+    )
+    batches = [
+        [record(b * 4 + i, "not a number" if b == 3 else "7", level="info") for i in range(4)]
+        for b in range(12)
+    ]
+    results = []
+    for threaded in (False, True):
+        h = Harness(tmp_path, rules, threaded=threaded)
+        for batch in batches:
+            h.feed(*batch)
+        h.engine.close()
+        results.append((h.events(), h.errors, dict(h.engine.disabled)))
+        h.con.close()
+    assert results[0] == results[1]
+    events, errors, disabled = results[1]
+    assert ("broken", "firing", 0.0, {}) in events
+    assert len(errors) == 1 and list(disabled) == ["broken"]
 
 
 def test_results_do_not_depend_on_how_records_are_batched(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import duckdb
@@ -36,6 +37,7 @@ ChangesCallback = Callable[[list[Change]], None]
 TICK_SECONDS = 0.5
 QUEUE_BATCHES = 8
 MERGE_RECORDS = 100_000
+_NOTHING = object()  # nothing queued
 
 
 def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
@@ -95,6 +97,7 @@ class RuleEngine:
         self._worker: threading.Thread | None = None
         if threaded:
             self._queue = queue.Queue(QUEUE_BATCHES)
+            self._ending = False
             self._worker = threading.Thread(target=self._work, name="alert-engine", daemon=True)
             self._worker.start()
 
@@ -124,38 +127,80 @@ class RuleEngine:
         self._process(records, table)
 
     def _work(self) -> None:
-        """Evaluate queued batches; batches that queued up meanwhile are evaluated as one."""
-        assert self._queue is not None
-        ending = False
-        while not ending:
-            item = self._queue.get()
-            if item is None:
-                break
-            parts, tables = [item[0]], [item[1]]
-            count = len(item[0])
-            while count < MERGE_RECORDS:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    ending = True
-                    break
-                parts.append(more[0])
-                tables.append(more[1])
-                count += len(more[0])
-            records = parts[0] if len(parts) == 1 else _Joined(parts)
-            table = None
-            if all(t is not None for t in tables):
-                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            try:
-                self._process(records, table)
-            except Exception as exc:  # a bug must not stop alerting for the rest of the run
-                self.on_error(f"rules: {type(exc).__name__}: {exc}")
+        """Evaluate queued batches in order; batches that queued up meanwhile are evaluated as one.
 
-    def _process(self, records: list[Record], table: pa.Table | None = None) -> None:
+        While one batch steps through its windows, the next one's predicates are computed on
+        another thread (DuckDB works without the GIL), on a cursor of the sandbox.
+        """
+        ahead = ThreadPoolExecutor(1, thread_name_prefix="alert-predicates")
+        cursor = self.evaluator.con.cursor()
+        try:
+            current = self._take(wait=True)
+            future = self._predicates_ahead(ahead, cursor, current)
+            while current is not None:
+                following = self._take(wait=False)
+                upcoming = self._predicates_ahead(ahead, cursor, following)
+                try:
+                    self._process(*current, ahead=future)
+                except Exception as exc:  # a bug must not stop alerting for the rest of the run
+                    self.on_error(f"rules: {type(exc).__name__}: {exc}")
+                if following is _NOTHING:
+                    following = self._take(wait=True)
+                    upcoming = self._predicates_ahead(ahead, cursor, following)
+                current, future = following, upcoming
+        finally:
+            ahead.shutdown()
+            cursor.close()
+
+    def _take(self, *, wait: bool) -> Any:
+        """The next batch with what queued up behind it: (records, table); None at the end;
+        _NOTHING when nothing is queued and `wait` is false."""
+        assert self._queue is not None
+        if self._ending:
+            return None
+        try:
+            item = self._queue.get(block=wait)
+        except queue.Empty:
+            return _NOTHING
+        if item is None:
+            return None
+        parts, tables = [item[0]], [item[1]]
+        count = len(item[0])
+        while count < MERGE_RECORDS:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._ending = True
+                break
+            parts.append(more[0])
+            tables.append(more[1])
+            count += len(more[0])
+        records = parts[0] if len(parts) == 1 else _Joined(parts)
+        table = None
+        if all(t is not None for t in tables):
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        return records, table
+
+    def _predicates_ahead(
+        self, ahead: ThreadPoolExecutor, cursor: duckdb.DuckDBPyConnection, batch: Any
+    ) -> Future | None:
+        """Start computing a batch's predicate table: (the compiled rules used, the table)."""
+        if batch is None or batch is _NOTHING or not self.evaluator.rules:
+            return None
+        compiled = self.evaluator.compiled
+        return ahead.submit(
+            lambda: (compiled, self.evaluator.evaluate(*batch, con=cursor, compiled=compiled))
+        )
+
+    def _process(
+        self, records: Sequence[Record], table: pa.Table | None = None, ahead: Future | None = None
+    ) -> None:
         with self._lock:
-            result = self._evaluate(records, table)
+            result = self._ahead_result(ahead)
+            if result is None:
+                result = self._evaluate(records, table)
             if result is None:
                 return
             ts = pc.cast(result["ts"], pa.int64())
@@ -168,6 +213,17 @@ class RuleEngine:
             self._anchor = (self.now, time.monotonic())
             self._advance(self.now)
             self._publish()
+
+    def _ahead_result(self, ahead: Future | None) -> pa.Table | None:
+        """The predicate table computed ahead, if it is for the rules in force (else None: a
+        failure is left to `_evaluate`, which finds and disables the failing rules)."""
+        if ahead is None:
+            return None
+        try:
+            compiled, result = ahead.result()
+        except duckdb.Error:
+            return None
+        return result if compiled is self.evaluator.compiled else None
 
     def advance(self, now: int) -> None:
         """Move event time to `now` with no new records (ends of tests, live clock ticks)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -150,7 +150,7 @@ class PredicateEvaluator:
         columns = self._columns_cte(record_columns, field_types)
         return f"{columns}, c AS (SELECT *, {', '.join(conditions)} FROM b) SELECT {', '.join(outer)} FROM c"
 
-    def batch_table(self, records: list[Record], compiled: Compiled | None = None) -> pa.Table:
+    def batch_table(self, records: Sequence[Record], compiled: Compiled | None = None) -> pa.Table:
         """The columns the rules need, built from the records."""
         compiled = compiled or self.compiled
         columns: dict[str, pa.Array] = {}
@@ -206,23 +206,33 @@ class PredicateEvaluator:
             self.con.unregister("batch")
         return problems
 
-    def evaluate(self, records: list[Record], table: pa.Table | None = None) -> pa.Table:
+    def evaluate(
+        self,
+        records: Sequence[Record],
+        table: pa.Table | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
+        compiled: Compiled | None = None,
+    ) -> pa.Table:
         """One row per record: id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups).
 
-        `table` is the store writer's Arrow table of the same records, when there is one.
+        `table` is the store writer's Arrow table of the same records, when there is one; `con`
+        a cursor of the sandbox to run on (to evaluate one batch while another thread uses `con`);
+        `compiled` the rules to evaluate (by default the current ones).
         """
+        compiled = compiled or self.compiled
         if table is not None and table.num_rows == len(records):
-            batch = table.select(self.compiled.record_columns)
+            batch = table.select(compiled.record_columns)
         else:
-            batch = self.batch_table(records)
-        return self._run(self.compiled.sql, batch)
+            batch = self.batch_table(records, compiled)
+        return self._run(compiled.sql, batch, con)
 
-    def _run(self, sql: str, table: pa.Table) -> pa.Table:
-        self.con.register("batch", table)
+    def _run(self, sql: str, table: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        con = con or self.con
+        con.register("batch", table)
         try:
-            return self.con.sql(sql).to_arrow_table()
+            return con.sql(sql).to_arrow_table()
         finally:
-            self.con.unregister("batch")
+            con.unregister("batch")
 
     def failing_rules(self, records: list[Record]) -> list[tuple[Rule, str]]:
         """Each rule whose query fails on these records alone, with the error."""
