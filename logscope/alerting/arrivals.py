@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from logscope.alerting.model import Rule
-from logscope.alerting.predicates import RulePlan
+from logscope.alerting.predicates import BatchPredicates, RulePlan
 from logscope.alerting.windows import Arrival
 
 BACKLOG_KINDS = ("threshold", "spike", "ratio")
@@ -42,7 +42,7 @@ def key_tuple(text: str, groups: int) -> tuple:
 
 
 class ArrivalCollector:
-    """Runs the batch's arrivals statements over the predicate table `r`; keeps the backlog.
+    """Runs the batch's arrivals statements over its predicate table; keeps the backlog.
 
     The backlog is a table in the rules' in-memory DuckDB: only groups this batch touches are
     checked against their bound, so the work per batch follows the batch, not the backlog.
@@ -71,12 +71,13 @@ class ArrivalCollector:
         now: int,
         live: dict[str, list[tuple]],
         clock: int | None,
-        rows: int,
+        batch: BatchPredicates,
         origin: int | None = None,
     ) -> dict[str, dict[tuple, list[Arrival]]]:
         """Per rule name, the arrivals of each group Python must step through, in time order.
 
-        `plans` are (column index in `r`, plan) of the rules with records in this batch; `live`
+        `plans` are (column index in the batch's predicate table, plan) of the rules with records
+        in this batch; `live`
         the groups each rule already holds in Python (always stepped through); `clock` the event
         time before this batch: a record older than that counts as arriving then; `origin` the
         first event time (new_value rules learn values until `origin + learn`).
@@ -98,16 +99,17 @@ class ArrivalCollector:
             "rule": pa.array(live_rules, pa.int32()), "key": pa.array(live_keys, pa.string()),
         }))  # fmt: skip
         try:
-            if rows > UNNEST_ROWS:
+            if batch.rows > UNNEST_ROWS:
                 selects = [
-                    _select(self.numbers[plan.rule.name], index, plan, clock, origin) for index, plan in plans
+                    _select(self.numbers[plan.rule.name], index, plan, clock, batch.name, origin)
+                    for index, plan in plans
                 ]
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {_KNOWN}"
                     f" {' UNION ALL '.join(selects)}"
                 )
             else:
-                con.execute(arrivals_sql(entries, conditions, clock))
+                con.execute(arrivals_sql(entries, conditions, clock, batch.name))
             new_value = ", ".join(str(number) for number in self.new_value) or "NULL"
             con.execute(_HOT.format(new_value=new_value))
             table = con.sql(_HOT_ROWS).to_arrow_table()
@@ -137,8 +139,11 @@ def _entry(number: int, index: int, plan: RulePlan) -> str:
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
 
 
-def _select(number: int, index: int, plan: RulePlan, clock: int | None, origin: int | None = None) -> str:
-    """One rule's arrivals, as one branch of a UNION ALL (for large batches)."""
+def _select(
+    number: int, index: int, plan: RulePlan, clock: int | None, source: str, origin: int | None = None
+) -> str:
+    """One rule's arrivals from the predicate table `source`, as one branch of a UNION ALL (for
+    large batches)."""
     groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
     key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
     match, total = f"m{index}", f"t{index}" if plan.total is not None else None
@@ -153,7 +158,7 @@ def _select(number: int, index: int, plan: RulePlan, clock: int | None, origin: 
         return (
             f"SELECT {number}::INTEGER AS rule, key, tsu, hits, 0::BIGINT AS totals, last_id FROM ("
             f"SELECT key, {tsu} AS tsu, count(*) AS hits, max(id) AS last_id"
-            f" FROM (SELECT {key} AS key, ts, id FROM r WHERE {match}) x"
+            f" FROM (SELECT {key} AS key, ts, id FROM {source} WHERE {match}) x"
             f" ANTI JOIN (SELECT key FROM known WHERE rule = {number}) k USING (key) GROUP BY ALL)"
             f" QUALIFY tsu = min(tsu) OVER (PARTITION BY key) OR NOT coalesce(min(tsu) OVER"
             f" (PARTITION BY key) < {learned}, false)"
@@ -162,7 +167,7 @@ def _select(number: int, index: int, plan: RulePlan, clock: int | None, origin: 
     return (
         f"SELECT {number}::INTEGER AS rule, {key} AS key, {tsu} AS tsu,"
         f" count(*) FILTER (WHERE {match}) AS hits, {totals} AS totals,"
-        f" max(id) FILTER (WHERE {match}) AS last_id FROM r WHERE {where} GROUP BY ALL"
+        f" max(id) FILTER (WHERE {match}) AS last_id FROM {source} WHERE {where} GROUP BY ALL"
     )
 
 
@@ -171,14 +176,15 @@ def _select(number: int, index: int, plan: RulePlan, clock: int | None, origin: 
 _KNOWN = "WITH known AS (SELECT rule, key FROM __logscope_seen ANTI JOIN __logscope_live USING (rule, key))"
 
 
-def arrivals_sql(entries: list[str], conditions: list[str], clock: int | None) -> str:
-    """One pass over `r`: each record unnested into the rules it matches or counts for."""
+def arrivals_sql(entries: list[str], conditions: list[str], clock: int | None, source: str) -> str:
+    """One pass over the predicate table `source`: each record unnested into the rules it
+    matches or counts for."""
     tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
     return f"""
     CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS
     {_KNOWN}, x AS (
         SELECT id, ts, unnest(list_filter([{", ".join(entries)}], lambda e: e.m OR e.t)) AS e
-        FROM r WHERE {" OR ".join(conditions)}
+        FROM {source} WHERE {" OR ".join(conditions)}
     ), y AS (
         SELECT id, ts, e.rule::INTEGER AS rule, e.key AS key, e.m AS m, e.t AS t FROM x
         ANTI JOIN known ON known.rule = e.rule AND known.key = e.key

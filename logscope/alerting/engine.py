@@ -19,14 +19,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
 from logscope.alerting.arrivals import ArrivalCollector
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
-from logscope.alerting.predicates import PredicateEvaluator
+from logscope.alerting.predicates import BatchPredicates, PredicateEvaluator
 from logscope.alerting.sandbox import RuleSqlError, one_line
 from logscope.alerting.sqlrules import SqlRule
 from logscope.alerting.windows import CountingRule
@@ -190,40 +189,41 @@ class RuleEngine:
         if batch is None or batch is _NOTHING or not self.evaluator.rules:
             return None
         compiled = self.evaluator.compiled
-        return ahead.submit(
-            lambda: (compiled, self.evaluator.evaluate(*batch, con=cursor, compiled=compiled))
-        )
+        return ahead.submit(lambda: self.evaluator.evaluate(*batch, con=cursor, compiled=compiled))
 
     def _process(
         self, records: Sequence[Record], table: pa.Table | None = None, ahead: Future | None = None
     ) -> None:
         with self._lock:
-            result = self._ahead_result(ahead)
-            if result is None:
-                result = self._evaluate(records, table)
-            if result is None:
+            batch = self._ahead_result(ahead) or self._evaluate(records, table)
+            if batch is None:
                 return
-            ts = pc.cast(result["ts"], pa.int64())
-            clock = self.now  # event time before this batch
-            if self.now is None:
-                self._start(pc.min(ts).as_py())
-            now = max(self.now or 0, pc.max(ts).as_py())
-            self._feed(result, now, clock)
+            try:
+                clock = self.now  # event time before this batch
+                if self.now is None:
+                    self._start(batch.first)
+                now = max(self.now or 0, batch.last)
+                self._feed(batch, now, clock)
+            finally:
+                batch.drop(self.evaluator.con)
             self.now = now
             self._anchor = (self.now, time.monotonic())
             self._advance(self.now)
             self._publish()
 
-    def _ahead_result(self, ahead: Future | None) -> pa.Table | None:
+    def _ahead_result(self, ahead: Future | None) -> BatchPredicates | None:
         """The predicate table computed ahead, if it is for the rules in force (else None: a
         failure is left to `_evaluate`, which finds and disables the failing rules)."""
         if ahead is None:
             return None
         try:
-            compiled, result = ahead.result()
+            batch = ahead.result()
         except duckdb.Error:
             return None
-        return result if compiled is self.evaluator.compiled else None
+        if batch.compiled is not self.evaluator.compiled:
+            batch.drop(self.evaluator.con)
+            return None
+        return batch
 
     def advance(self, now: int) -> None:
         """Move event time to `now` with no new records (ends of tests, live clock ticks)."""
@@ -273,7 +273,7 @@ class RuleEngine:
                     self._advance(target)
                     self._publish()
 
-    def _evaluate(self, records: list[Record], table: pa.Table | None = None) -> pa.Table | None:
+    def _evaluate(self, records: Sequence[Record], table: pa.Table | None = None) -> BatchPredicates | None:
         """The predicate table for the batch; rules that fail are reported, disabled and left out."""
         while self.evaluator.rules:
             try:
@@ -294,23 +294,17 @@ class RuleEngine:
         self._publish()
         return None
 
-    def _feed(self, result: pa.Table, now: int, clock: int | None) -> None:
+    def _feed(self, batch: BatchPredicates, now: int, clock: int | None) -> None:
         """Hand each counting rule the arrivals of its groups in this batch."""
         plans = [
             (index, plan)
-            for index, plan in enumerate(self.evaluator.compiled.plans)
-            if plan.rule.name in self.counting
-            and (_any(result[f"m{index}"]) or (plan.total is not None and _any(result[f"t{index}"])))
+            for index, plan in enumerate(batch.compiled.plans)
+            if plan.rule.name in self.counting and batch.matched[index]
         ]
         if not plans:
             return
-        con = self.evaluator.con
         live = {name: list(state.groups) for name, state in self.counting.items() if state.groups}
-        con.register("r", result)
-        try:
-            arrivals = self.collector.collect(plans, now, live, clock, result.num_rows, self.origin)
-        finally:
-            con.unregister("r")
+        arrivals = self.collector.collect(plans, now, live, clock, batch, self.origin)
         for name, groups in arrivals.items():
             self.counting[name].feed(groups)
 
@@ -387,10 +381,6 @@ def _row(alert: Alert) -> dict[str, Any]:
         "example_ids": list(alert.example_ids),
         "notifications": alert.notifications,
     }
-
-
-def _any(column: pa.ChunkedArray) -> bool:
-    return bool(pc.any(column).as_py())
 
 
 def _same_records(table: pa.Table, records: Sequence[Record]) -> bool:

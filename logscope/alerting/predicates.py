@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -64,6 +65,25 @@ class Compiled:
     record_columns: list[str]
     field_columns: dict[str, str]  # field name -> DuckDB type
     sql: str
+
+
+@dataclass
+class BatchPredicates:
+    """A batch's predicate table, a table `name` in the sandbox (so that any cursor reads it
+    where it is, column by column): what it was computed for and what it holds."""
+
+    name: str
+    compiled: Compiled
+    rows: int
+    first: int  # the earliest and latest event time in the batch (µs)
+    last: int
+    matched: list[bool]  # per plan of `compiled`: whether any record matches or counts for it
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {self.name}")
+
+
+_TABLE_NUMBERS = itertools.count()
 
 
 class PredicateEvaluator:
@@ -212,8 +232,9 @@ class PredicateEvaluator:
         table: pa.Table | None = None,
         con: duckdb.DuckDBPyConnection | None = None,
         compiled: Compiled | None = None,
-    ) -> pa.Table:
-        """One row per record: id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups).
+    ) -> BatchPredicates:
+        """The batch's predicate table, kept in the sandbox (see BatchPredicates): one row per
+        record with id, ts, m<i> (rule i matched), t<i> (ratio total), g<i>_<n> (groups).
 
         `table` is the store writer's Arrow table of the same records, when there is one; `con`
         a cursor of the sandbox to run on (to evaluate one batch while another thread uses `con`);
@@ -224,7 +245,30 @@ class PredicateEvaluator:
             batch = table.select(compiled.record_columns)
         else:
             batch = self.batch_table(records, compiled)
-        return self._run(compiled.sql, batch, con)
+        con = con or self.con
+        name = f"__logscope_r{next(_TABLE_NUMBERS)}"
+        con.register("batch", batch)
+        try:
+            con.execute(f"CREATE TABLE {name} AS {compiled.sql}")
+        finally:
+            con.unregister("batch")
+        try:
+            return self._summary(con, name, compiled)
+        except BaseException:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+            raise
+
+    @staticmethod
+    def _summary(con: duckdb.DuckDBPyConnection, name: str, compiled: Compiled) -> BatchPredicates:
+        flags = [
+            f"coalesce(bool_or(m{index}{f' OR t{index}' if plan.total is not None else ''}), false)"
+            for index, plan in enumerate(compiled.plans)
+        ]
+        row = con.execute(
+            f"SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)){''.join(', ' + f for f in flags)}"
+            f" FROM {name}"
+        ).fetchall()[0]
+        return BatchPredicates(name, compiled, row[0], row[1], row[2], list(row[3:]))
 
     def _run(self, sql: str, table: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         con = con or self.con
