@@ -133,10 +133,15 @@ class ArrivalCollector:
 
 def _entry(number: int, index: int, plan: RulePlan) -> str:
     """One rule's part of a record: its number, group key, whether it matches and counts."""
-    groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
-    key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
+    key = _key(plan)
     total = f"t{index}" if plan.total is not None else "false"
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
+
+
+def _key(plan: RulePlan) -> str:
+    """A rule's group key: its group values joined (NULL written as chr(0))."""
+    groups = [f"coalesce({column}, chr(0))" for column in plan.columns]
+    return f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
 
 
 def _select(
@@ -144,8 +149,7 @@ def _select(
 ) -> str:
     """One rule's arrivals from the predicate table `source`, as one branch of a UNION ALL (for
     large batches)."""
-    groups = [f"coalesce(g{index}_{n}, chr(0))" for n in range(len(plan.groups))]
-    key = f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
+    key = _key(plan)
     match, total = f"m{index}", f"t{index}" if plan.total is not None else None
     totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
     where = f"{match} OR {total}" if total else match

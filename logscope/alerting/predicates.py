@@ -54,7 +54,8 @@ class RulePlan:
     rule: Rule
     where: str
     total: str | None = None
-    groups: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # expressions
+    columns: list[str] = field(default_factory=list)  # the predicate table's columns holding them
 
 
 @dataclass
@@ -153,9 +154,12 @@ class PredicateEvaluator:
         )
 
     def _query(self, plans: list[RulePlan], record_columns: list[str], field_types: dict[str, str]) -> str:
-        # Conditions first; group values (often regex extractions) only for the rows that count.
+        # Conditions first; group values that are extractions (often regexes) only for the rows
+        # that count. A group that is a column is one column for every rule grouping by it.
         conditions, outer = [], ["id", "ts"]
+        shared: dict[str, str] = {}
         for index, plan in enumerate(plans):
+            plan.columns = []
             conditions.append(f"coalesce(({plan.where}), false) AS m{index}")
             outer.append(f"m{index}")
             counted = f"m{index}"
@@ -163,10 +167,17 @@ class PredicateEvaluator:
                 conditions.append(f"coalesce(({plan.total}), false) AS t{index}")
                 outer.append(f"t{index}")
                 counted = f"m{index} OR t{index}"
-            for number, expression in enumerate(plan.groups):
+            for number, (name, expression) in enumerate(zip(plan.rule.group_names, plan.groups, strict=True)):
+                if name not in plan.rule.extract:
+                    if expression not in shared:
+                        shared[expression] = f"k{len(shared)}"
+                        outer.append(f"CAST({expression} AS VARCHAR) AS {shared[expression]}")
+                    plan.columns.append(shared[expression])
+                    continue
                 outer.append(
                     f"CASE WHEN {counted} THEN CAST({expression} AS VARCHAR) END AS g{index}_{number}"
                 )
+                plan.columns.append(f"g{index}_{number}")
         columns = self._columns_cte(record_columns, field_types)
         return f"{columns}, c AS (SELECT *, {', '.join(conditions)} FROM b) SELECT {', '.join(outer)} FROM c"
 
