@@ -148,6 +148,8 @@ def _entry(number: int, index: int, plan: RulePlan) -> str:
 def _key(plan: RulePlan) -> str:
     """A rule's group key: its group values joined (NULL written as chr(0))."""
     groups = [f"coalesce({column}, chr(0))" for column in plan.columns]
+    if len(groups) == 1:
+        return groups[0]
     return f"concat_ws(chr(31), {', '.join(groups)})" if groups else "''"
 
 
