@@ -12,7 +12,8 @@ What it measures, every figure on this machine in this run:
    (`lnav -n -c ';SELECT count(*) FROM access_log WHERE sc_status >= 500'`) on the same file.
    lnav is installed from Debian (apt-get) when missing (bench/lnav.py). Also timed on the same
    file: DuckDB alone persisting only the raw lines and extracting the status at query time
-   (bench/duckdb_floor.py), the floor of any design that keeps every line in DuckDB.
+   (bench/duckdb_floor.py), the floor of any design that keeps every line in DuckDB; and
+   DuckDB's `read_ndjson` alone persisting the JSON file, the floor of a JSON import.
 3. Regex engines on every built-in pattern: Python `re`, the `regex` module, and RE2 as the fast
    path runs it (pyarrow `extract_regex` over an Arrow array).
 4. The other helpers' benchmarks, run as they are: live-tail append-to-queryable latency at
@@ -238,6 +239,8 @@ def main() -> None:
                 "" if met is None else ("met" if met else "missed"),
             )
         )
+    if "json" in imports:
+        summary.append(_json_floor(*imports["json"], args.out))
     peak = max(result.peak_mb for result, _ in imports.values()) if imports else 0
     summary.append(
         ("peak memory of an import", f"{peak:.0f} MB", "< 300 MB", "met" if peak < 300 else "missed")
@@ -264,6 +267,15 @@ def main() -> None:
         print("| " + " | ".join(row) + " |")
 
 
+def _json_floor(result: Import, db: Path, out: Path) -> tuple[str, str, str, str]:
+    """DuckDB's own `read_ndjson` persisting the same JSON file: the least a JSON import can do."""
+    path = data.write_dataset("json", result.lines, out)
+    floor = lnav.timed([PYTHON, str(BENCH / "duckdb_floor.py"), "json", str(path), f"{db}.floor"])
+    rate = result.lines / floor.seconds
+    print(f"\nfloor, json: DuckDB's read_ndjson alone {floor.seconds:.2f} s, {rate:,.0f} lines/s", flush=True)
+    return ("the floor: DuckDB's read_ndjson alone, json", f"{rate:,.0f} lines/s", "", "")
+
+
 def _versus_lnav(nginx: tuple[Import, Path], out: Path) -> list[tuple[str, str, str, str]]:
     result, db = nginx
     query, answer = first_query(db)
@@ -282,7 +294,7 @@ def _versus_lnav(nginx: tuple[Import, Path], out: Path) -> list[tuple[str, str, 
         f"| {lnav.lnav_version(lnav_path)} `-n -c ';{lnav.NGINX_QUERY}'` | {theirs.seconds:.2f}"
         f" | {theirs.peak_mb:.0f} | {lnav_answer if lnav_answer is not None else '?'} |"
     )
-    floor = lnav.timed([PYTHON, str(BENCH / "duckdb_floor.py"), str(nginx_path), str(db) + ".floor"])
+    floor = lnav.timed([PYTHON, str(BENCH / "duckdb_floor.py"), "nginx", str(nginx_path), f"{db}.floor"])
     print(
         f"| floor: DuckDB alone, raw lines only, status extracted at query time (bench/duckdb_floor.py)"
         f" | {floor.seconds:.2f} | {floor.peak_mb:.0f} | {int(floor.stdout.split()[-1]):,} |"
