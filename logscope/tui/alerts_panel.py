@@ -124,10 +124,11 @@ class AlertsPanel(Vertical):
         keys = [alert_key(alert) for alert in alerts]
         title = self.query_one("#alerts-title", Label)
         firing = sum(1 for a in alerts if str(pick(a, STATE_COLUMNS, "")).lower() == "firing")
-        if not available:
-            title.update("Alerts · no alert rules running")
-        else:
-            title.update(f"Alerts · {firing} firing · {len(alerts)} recent")
+        text = "Alerts · no alert rules running"
+        if available:
+            text = f"Alerts · {firing} firing · {len(alerts)} recent"
+        if text != str(title.content):  # an update lays out the screen: only when it changed
+            title.update(text)
         title.set_class(firing > 0, "-firing")
         if keys == self._keys:
             return

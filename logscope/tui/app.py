@@ -90,13 +90,14 @@ class LogscopeApp(App[None]):
         self.alerts_available = False
         self.polls = 0
         self.source_counts = SourceCounts()
+        self._status_text = ""
 
     # --- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield FilterBar(id="filter-bar")
         with Horizontal(id="body"):
-            yield LogView(self.reader, self.zone, id="log-view")
+            yield LogView(self.reader, self.zone, self.source_counts, id="log-view")
             with Vertical(id="sidebar"):
                 yield AlertsPanel(self.zone, id="alerts")
                 yield SourceToggles(id="sources")
@@ -143,9 +144,9 @@ class LogscopeApp(App[None]):
         self.post_message(RecordsCommitted(last_id))
 
     def on_records_committed(self, message: RecordsCommitted) -> None:
-        view = self.main.query("#log-view").first(LogView) if self.main.query("#log-view") else None
-        if view is not None:  # None while the app is shutting down
-            view.records_committed(message.last_id)
+        if not self.screen_stack or not self.main.query("#log-view"):
+            return  # the app is shutting down
+        self.log_view.records_committed(message.last_id)
 
     def report_error(self, text: str) -> None:
         """Show a source's error as a notification; safe to call from any thread."""
@@ -331,7 +332,10 @@ class LogscopeApp(App[None]):
         if self.ingest_rate is not None:
             parts.append(f"{self.ingest_rate:,.0f} rec/s")
         status = self.main.query_one("#status", Label)
-        status.update(" · ".join(parts))
+        text = " · ".join(parts)
+        if text != self._status_text:  # one line of fixed size: no layout needed
+            self._status_text = text
+            status.update(text, layout=False)
         status.set_class(not view.following, "-paused")
 
     # --- actions ------------------------------------------------------------------------------

@@ -78,6 +78,20 @@ class FilterState:
     def is_empty(self) -> bool:
         return self == FilterState()
 
+    def toggles_only(self) -> bool:
+        """Nothing narrows the view but hidden levels and sources (counted per cell, no scan)."""
+        return self == FilterState(hidden_levels=self.hidden_levels, hidden_sources=self.hidden_sources)
+
+    def keeps(self, source: str, level: str | None) -> bool:
+        """Whether the level and source toggles keep records of this source and level."""
+        if source in self.hidden_sources:
+            return False
+        if not self.hidden_levels:
+            return True
+        if level is None:
+            return NO_LEVEL not in self.hidden_levels
+        return level in LEVELS and level not in self.hidden_levels
+
     def where(self, newest_us: int | None = None) -> tuple[str, list]:
         """The WHERE clause (without the keyword) and its parameters; 'true' when unfiltered."""
         clauses: list[str] = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import ClassVar
@@ -19,10 +22,24 @@ from textual.strip import Strip
 
 from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.rendering import render_line
-from logscope.tui.store import LogReader, Row, one_line_error
+from logscope.tui.store import LogReader, Row, SourceCounts, one_line_error
 
 # Rows fetched around the viewport: this many screens above and below it.
 WINDOW_SCREENS = 2
+# New records are read and shown at most this often (a frame rate for following): each update
+# redraws the whole view, and the time it takes is time a key press may wait for.
+LIVE_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUpdate:
+    """What a live read found among the ids after the view's last one, up to `upto`."""
+
+    upto: int
+    added: int = 0
+    earliest: int = 0  # the earliest time among the added records (µs)
+    rows: tuple[Row, ...] = ()  # the newest of them, in time order (when following)
+    total: int | None = None  # a full recount (a relative time range drops old records)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -83,9 +100,12 @@ class LogView(ScrollView, can_focus=True):
             self.found = found
             self.text = text
 
-    def __init__(self, reader: LogReader, zone: tzinfo = UTC, **kwargs) -> None:
+    def __init__(
+        self, reader: LogReader, zone: tzinfo = UTC, counts: SourceCounts | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.reader = reader
+        self.counts = counts
         self.zone = zone
         self.state = FilterState()
         self.search: TextMatch | None = None
@@ -100,6 +120,8 @@ class LogView(ScrollView, can_focus=True):
         self._pending_state = self.state
         self._latest_seen = 0
         self._search_when_loaded = False
+        self._live_reading = False
+        self._live_due = 0.0  # not before this (monotonic seconds)
 
     # --- methods the app calls -----------------------------------------------------------
 
@@ -124,7 +146,11 @@ class LogView(ScrollView, can_focus=True):
     def _load_filtered(self, state: FilterState, last_id: int, height: int) -> None:
         reader = self.reader.for_thread()
         try:
-            total = reader.count(state, 0, last_id)
+            kept = self.counts.kept(reader, state) if self.counts is not None else None
+            if kept is not None:
+                total, last_id = kept  # level and source toggles: counted per cell, no scan
+            else:
+                total = reader.count(state, 0, last_id)
             limit = (2 * WINDOW_SCREENS + 1) * height
             start = max(0, total - limit)
             rows = reader.page(state, start, limit, last_id, total)
@@ -170,44 +196,77 @@ class LogView(ScrollView, can_focus=True):
             self.action_next_match(not self.following)
 
     def records_committed(self, last_id: int) -> None:
-        """New records up to `last_id` are in the store: count those the filter keeps."""
+        """New records up to `last_id` are in the store: read those the filter keeps in a worker
+        thread (at most every LIVE_SECONDS), then count and show them."""
         self._latest_seen = max(self._latest_seen, last_id)
-        if self.filtering or last_id <= self.last_id:
-            return  # a filter being loaded catches up when it is shown
-        if self.state.time_range.last_us is not None:
-            # "The last 15m" moves with the newest record: older records drop out, so recount.
-            self.last_id = last_id
-            self.total = self.reader.count(self.state, 0, last_id)
-            self.virtual_size = Size(0, self.total)
+        if self.filtering or self._live_reading or self._latest_seen <= self.last_id:
+            return  # a filter being loaded, or the read under way, catches up when it is shown
+        self._live_reading = True
+        keep = self._window_size() if self.following else 0
+        self._read_live(self.state, self.last_id, keep, self._live_due)
+
+    @work(thread=True, group="live")
+    def _read_live(self, state: FilterState, after_id: int, keep: int, due: float) -> None:
+        time.sleep(max(0.0, due - time.monotonic()))
+        upto = self._latest_seen
+        reader = self.reader.for_thread()
+        try:
+            if state.time_range.last_us is not None:
+                # "The last 15m" moves with the newest record: older records drop out, so recount.
+                update = LiveUpdate(upto, total=reader.count(state, 0, upto))
+            else:
+                added, earliest = reader.count_new(state, after_id, upto)
+                rows = reader.newest_rows(state, after_id, upto, keep) if added and keep else []
+                update = LiveUpdate(upto, added, earliest, tuple(rows))
+        except duckdb.Error:
+            update = None  # the filter fails only now; its own load shows why
+        finally:
+            reader.close()
+        self.app.call_from_thread(self._apply_live, state, after_id, update)
+
+    def _apply_live(self, state: FilterState, after_id: int, update: LiveUpdate | None) -> None:
+        self._live_reading = False
+        self._live_due = time.monotonic() + LIVE_SECONDS
+        if update is not None and state is self.state and after_id == self.last_id and not self.filtering:
+            self._show_update(update)
+        if self._latest_seen > self.last_id:
+            self.records_committed(self._latest_seen)
+
+    def _show_update(self, update: LiveUpdate) -> None:
+        previous_total = self.total
+        self.last_id = update.upto
+        if update.total is not None:
+            self.total = update.total
+            self._size_to_total()
             self._reset_window()
             if self.following:
                 self._show_end()
             else:
                 self._post_status()
             return
-        previous_id, previous_total = self.last_id, self.total
-        added, earliest = self.reader.count_new(self.state, previous_id, last_id)
-        self.last_id = last_id
-        if not added:
+        if not update.added:
             return
-        self.total += added
-        self.virtual_size = Size(0, self.total)
+        self.total += update.added
+        self._size_to_total()
         if not self.following:
             self._post_status()
             return
-        if not self._append_to_window(previous_id, previous_total, earliest):
+        appended = update.rows and self._append_rows(previous_total, update.earliest, update.rows)
+        if not appended:
             self._reset_window()
         self._show_end()
 
-    def _append_to_window(self, previous_id: int, previous_total: int, earliest: int) -> bool:
-        """Extend the fetched rows with the new ones when they all sort after them (the usual case:
-        reading only the new ids is much cheaper than a page from the end of millions of rows)."""
+    def _window_size(self) -> int:
+        return (2 * WINDOW_SCREENS + 1) * max(1, self.size.height)
+
+    def _append_rows(self, previous_total: int, earliest: int, rows: Sequence[Row]) -> bool:
+        """Extend the fetched rows with the newest of the records added after `previous_total` when they
+        all sort after them (the usual case: reading only the new ids is much cheaper than a page
+        from the end of millions of rows)."""
         window = self._window
         if not window or self._window_start + len(window) != previous_total or earliest < window[-1].ts:
             return False
-        keep = (2 * WINDOW_SCREENS + 1) * max(1, self.size.height)
-        newest = self.reader.newest_rows(self.state, previous_id, self.last_id, keep)
-        window = (window + newest)[-keep:]
+        window = (window + list(rows))[-self._window_size() :]
         self._window, self._window_start = window, self.total - len(window)
         self._window_as_of = (self.last_id, self.total)
         return True
@@ -245,7 +304,10 @@ class LogView(ScrollView, can_focus=True):
         if as_of_id == self.last_id:
             return self._window_start + len(self._window) == self.total
         added, earliest = self.reader.count_new(self.state, as_of_id, self.last_id)
-        return added == self.total - as_of_total and self._append_to_window(as_of_id, as_of_total, earliest)
+        if added != self.total - as_of_total:
+            return False
+        rows = self.reader.newest_rows(self.state, as_of_id, self.last_id, self._window_size())
+        return self._append_rows(as_of_total, earliest, rows)
 
     def action_choose(self) -> None:
         row = self.current_row()
@@ -301,12 +363,23 @@ class LogView(ScrollView, can_focus=True):
         self._post_status()
 
     def _show_end(self) -> None:
-        self.virtual_size = Size(0, self.total)
+        self._size_to_total()
         self.cursor = self.total - 1
         height = max(1, self.scrollable_content_region.height)
         self.scroll_to(y=max(0, self.total - height), animate=False, immediate=True)
         self.refresh()
         self._post_status()
+
+    def _size_to_total(self) -> None:
+        """Make the scrollable height `total` rows without laying out the screen again.
+
+        Assigning `virtual_size` lays out every widget (~10-20 ms, on every live update); the view's
+        own size does not depend on it, so only its scrollbar is updated, as ScrollView does when
+        its container resizes (which lays out only when the scrollbar appears or goes)."""
+        size = Size(0, self.total)
+        if size != self.virtual_size:
+            self.set_reactive(LogView.virtual_size, size)
+            self._scroll_update(size)
 
     def _post_status(self) -> None:
         self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
@@ -322,9 +395,8 @@ class LogView(ScrollView, can_focus=True):
             return None
         offset = index - self._window_start
         if not 0 <= offset < len(self._window):
-            height = max(1, self.size.height)
-            start = max(0, index - WINDOW_SCREENS * height)
-            limit = (2 * WINDOW_SCREENS + 1) * height
+            start = max(0, index - WINDOW_SCREENS * max(1, self.size.height))
+            limit = self._window_size()
             self._window = self.reader.page(self.state, start, limit, self.last_id, self.total)
             self._window_start = start
             self._window_as_of = (self.last_id, self.total)
@@ -354,7 +426,7 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(0, self.total)
+        self._size_to_total()
         self._reset_window()
         self._strips.clear()
         if self.following:

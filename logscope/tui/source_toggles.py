@@ -31,6 +31,11 @@ class SourceToggles(SelectionList[str]):
         """Add sources not seen before and refresh the counts, keeping what is checked."""
         if counts == self.counts:
             return
+        if list(counts) == list(self.counts):  # the same sources: new counts in place, no layout
+            self.counts = dict(counts)
+            for index, (name, count) in enumerate(counts.items()):
+                self.replace_option_prompt_at_index(index, self._label(name, count))
+            return
         hidden = self.hidden
         highlighted = self.highlighted
         self.counts = dict(counts)

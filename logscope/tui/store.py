@@ -18,6 +18,9 @@ from logscope.tui.filters import FilterError, FilterState, TextMatch
 VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format"
 _ORDER = "ORDER BY ts, id"
 _ORDER_DESC = "ORDER BY ts DESC, id DESC"
+# Pages this far from the end are read with a time bound found among the newest ids.
+TAIL_BOUND_MAX = 50_000
+_TS = "make_timestamptz(?::BIGINT)"
 # The alerts table column to show the newest first by, most telling first.
 ORDER_COLUMNS = ("last_at", "fired_at", "first_at", "ts", "id")
 
@@ -54,27 +57,48 @@ def one_line_error(exc: Exception) -> str:
 
 
 class SourceCounts:
-    """Records per source, counted by new ids only; a full recount every `full_every` reads
-    (retention may have deleted records). Safe to share between threads."""
+    """Records per source and level, counted by new ids only; a full recount every `full_every`
+    reads (retention may have deleted records). Safe to share between threads.
+
+    The per-level cells also count what a level or source toggle keeps without a scan."""
 
     def __init__(self, full_every: int = 60) -> None:
         self.full_every = full_every
-        self.counts: dict[str, int] = {}
+        self.cells: dict[tuple[str, str | None], int] = {}
         self.upto = 0
         self.reads = 0
         self._lock = threading.Lock()
 
     def read(self, reader: LogReader) -> dict[str, int]:
+        """Records per source, up to the newest record."""
         with self._lock:
-            newest = reader.max_id()
-            if self.reads % self.full_every == 0 or newest < self.upto:
-                self.counts = reader.source_counts(0, newest)
-            else:
-                for source, count in reader.source_counts(self.upto, newest).items():
-                    self.counts[source] = self.counts.get(source, 0) + count
+            self._refresh(reader, full=self.reads % self.full_every == 0)
             self.reads += 1
-            self.upto = newest
-            return dict(sorted(self.counts.items()))
+            by_source: dict[str, int] = {}
+            for (source, _), count in self.cells.items():
+                by_source[source] = by_source.get(source, 0) + count
+            return dict(sorted(by_source.items()))
+
+    def kept(self, reader: LogReader, state: FilterState) -> tuple[int, int] | None:
+        """How many records `state` keeps and up to which id, from the cells; None when the filter
+        needs more than level and source toggles (or records were deleted since the last count)."""
+        if not state.toggles_only():
+            return None
+        with self._lock:
+            self._refresh(reader, full=False)
+            if sum(self.cells.values()) != reader.count_upto(self.upto):
+                self._refresh(reader, full=True)  # retention deleted records: recount
+            total = sum(n for (source, level), n in self.cells.items() if state.keeps(source, level))
+            return total, self.upto
+
+    def _refresh(self, reader: LogReader, full: bool) -> None:
+        newest = reader.max_id()
+        if full or newest < self.upto:
+            self.cells = reader.cell_counts(0, newest)
+        else:
+            for cell, count in reader.cell_counts(self.upto, newest).items():
+                self.cells[cell] = self.cells.get(cell, 0) + count
+        self.upto = newest
 
 
 class LogReader:
@@ -169,17 +193,24 @@ class LogReader:
 
         Ids first, then their columns. In the second half of `total` rows the page is read from
         the end (ORDER BY … DESC with a small OFFSET), which DuckDB answers with a top-N heap
-        instead of sorting everything before it: following the newest records stays cheap.
+        instead of sorting everything before it; near the end, only records at least as new as a
+        bound found among the newest ids are read (see `_tail_bound`), so following millions of
+        records does not scan them all.
         """
         offset = max(0, offset)
         if total is not None:
             limit = min(limit, total - offset)
         if limit <= 0:
             return []
-        extra, extra_params = ("id <= ?", [upto_id]) if upto_id is not None else ("", [])
-        where, params = self._where(state, extra, extra_params)
+        upto_id = self.max_id() if upto_id is None else upto_id
+        where, params = self._where(state, "id <= ?", [upto_id])
         if total is not None and offset > total // 2:
             from_end = max(0, total - offset - limit)
+            bound = self._tail_bound(state, from_end + limit, upto_id)
+            if bound is not None:  # few rows pass: read their columns at once
+                sql = f"SELECT {VIEW_COLUMNS} FROM logs WHERE {where} AND ts >= {_TS} {_ORDER_DESC}"
+                sql += " LIMIT ? OFFSET ?"
+                return [Row(*row) for row in reversed(self._all(sql, [*params, bound, limit, from_end]))]
             sql = f"SELECT id FROM logs WHERE {where} {_ORDER_DESC} LIMIT ? OFFSET ?"
             ids = [row[0] for row in self._all(sql, [*params, limit, from_end])][::-1]
         else:
@@ -187,15 +218,38 @@ class LogReader:
             ids = [row[0] for row in self._all(sql, [*params, limit, offset])]
         return self.rows_by_id(ids)
 
+    def _tail_bound(self, state: FilterState, count: int, upto_id: int) -> int | None:
+        """A time no later than that of the `count`-th newest record the filter keeps (id <= upto_id).
+
+        The newest `count` kept records among the last ids are a lower bound of the true newest
+        `count`, whatever order records arrived in; they are found in a small id range (records
+        mostly arrive in time order), widened until it holds `count`. Zone maps then let DuckDB
+        skip every row group older than the bound. None when the range would cover everything."""
+        if count > TAIL_BOUND_MAX:
+            return None
+        span = max(16 * count, 4096)
+        while span < upto_id:
+            where, params = self._where(state, "id > ? AND id <= ?", [upto_id - span, upto_id])
+            earliest, found = self._one(
+                f"SELECT epoch_us(min(ts)), count(*) FROM (SELECT ts FROM logs WHERE {where}"
+                f" {_ORDER_DESC} LIMIT ?)",
+                [*params, count],
+            )
+            if found >= count:
+                return earliest
+            span *= 16
+        return None
+
     def rows_by_id(self, ids: list[int]) -> list[Row]:
         if not ids:
             return []
         found = {
             row[0]: Row(*row)
-            # The BETWEEN lets DuckDB skip row groups by their id range (zone maps).
+            # The BETWEEN lets DuckDB skip row groups by their id range (zone maps); the ids as one
+            # list parameter bind faster than as an IN list of literals.
             for row in self._all(
-                f"SELECT {VIEW_COLUMNS} FROM logs WHERE id BETWEEN {min(ids)} AND {max(ids)}"
-                f" AND id IN ({','.join(map(str, ids))})"
+                f"SELECT {VIEW_COLUMNS} FROM logs WHERE id BETWEEN ? AND ? AND list_contains(?, id)",
+                [min(ids), max(ids), ids],
             )
         }
         return [found[i] for i in ids if i in found]
@@ -282,13 +336,16 @@ class LogReader:
             counts.setdefault(level, [0] * used)[bucket] = count
         return Histogram(start, bucket_us, counts)
 
-    def source_counts(self, after_id: int = 0, upto_id: int | None = None) -> dict[str, int]:
-        """Records per source with after_id < id <= upto_id."""
-        upto = "AND id <= ?" if upto_id is not None else ""
-        params = [after_id] + ([upto_id] if upto_id is not None else [])
-        return dict(
-            self._all(f"SELECT source, count(*) FROM logs WHERE id > ? {upto} GROUP BY source", params)
+    def cell_counts(self, after_id: int, upto_id: int) -> dict[tuple[str, str | None], int]:
+        """Records per (source, level) with after_id < id <= upto_id."""
+        rows = self._all(
+            "SELECT source, level, count(*) FROM logs WHERE id > ? AND id <= ? GROUP BY ALL",
+            [after_id, upto_id],
         )
+        return {(source, level): count for source, level, count in rows}
+
+    def count_upto(self, upto_id: int) -> int:
+        return self._one("SELECT count(*) FROM logs WHERE id <= ?", [upto_id])[0]
 
     # --- alerts ---------------------------------------------------------------------------
 
