@@ -381,20 +381,24 @@ def test_an_alert_without_example_records_filters_to_its_group(tmp_path: Path) -
     con.close()
 
 
-def test_source_counts_follow_new_records_and_recount_after_deletes(tmp_path: Path) -> None:
+def test_source_and_level_counts_follow_new_records_and_recount_after_deletes(tmp_path: Path) -> None:
     from test_tui_helpers import record
 
+    from logscope.tui.filters import FilterState
     from logscope.tui.store import LogReader, SourceCounts
 
     con, writer = make_db(tmp_path / "counts.duckdb")
     reader = LogReader(con)
-    counts = SourceCounts(full_every=3)
+    counts = SourceCounts()
     assert counts.read(reader) == {"/var/log/api.log": 40, "/var/log/worker.jsonl": 40, "stdin": 40}
     writer.write([record(200 + i, "udp://127.0.0.1:5514", "info", f"m{i}") for i in range(5)])
     assert counts.read(reader)["udp://127.0.0.1:5514"] == 5
+    hide_info = FilterState(hidden_levels=frozenset({"info"}))
+    assert counts.kept(reader, hide_info) == (reader.count(hide_info), writer.next_id - 1)
+    assert counts.kept(reader, FilterState(predicate="true")) is None  # not a toggle: a scan
     con.execute("DELETE FROM logs WHERE source = 'stdin'")  # as retention would
-    assert counts.read(reader)["stdin"] == 40  # incremental reads do not see deletes...
-    assert "stdin" not in counts.read(reader)  # ...the periodic full recount does
+    assert "stdin" not in counts.read(reader)  # a delete is seen at the next read: all recounted
+    assert counts.kept(reader, hide_info) == (reader.count(hide_info), writer.next_id - 1)
     reader.close()
     con.close()
 

@@ -57,23 +57,19 @@ def one_line_error(exc: Exception) -> str:
 
 
 class SourceCounts:
-    """Records per source and level, counted by new ids only; a full recount every `full_every`
-    reads (retention may have deleted records). Safe to share between threads.
+    """Records per source and level, counted by new ids only; everything again when records were
+    deleted (retention), which one count of the ids already counted tells. Safe to share between
+    threads. The per-level cells also count what a level or source toggle keeps without a scan."""
 
-    The per-level cells also count what a level or source toggle keeps without a scan."""
-
-    def __init__(self, full_every: int = 60) -> None:
-        self.full_every = full_every
+    def __init__(self) -> None:
         self.cells: dict[tuple[str, str | None], int] = {}
         self.upto = 0
-        self.reads = 0
         self._lock = threading.Lock()
 
     def read(self, reader: LogReader) -> dict[str, int]:
         """Records per source, up to the newest record."""
         with self._lock:
-            self._refresh(reader, full=self.reads % self.full_every == 0)
-            self.reads += 1
+            self._refresh(reader)
             by_source: dict[str, int] = {}
             for (source, _), count in self.cells.items():
                 by_source[source] = by_source.get(source, 0) + count
@@ -81,24 +77,22 @@ class SourceCounts:
 
     def kept(self, reader: LogReader, state: FilterState) -> tuple[int, int] | None:
         """How many records `state` keeps and up to which id, from the cells; None when the filter
-        needs more than level and source toggles (or records were deleted since the last count)."""
+        needs more than level and source toggles."""
         if not state.toggles_only():
             return None
         with self._lock:
-            self._refresh(reader, full=False)
-            if sum(self.cells.values()) != reader.count_upto(self.upto):
-                self._refresh(reader, full=True)  # retention deleted records: recount
+            self._refresh(reader)
             total = sum(n for (source, level), n in self.cells.items() if state.keeps(source, level))
             return total, self.upto
 
-    def _refresh(self, reader: LogReader, full: bool) -> None:
-        newest = reader.max_id()
-        if full or newest < self.upto:
-            self.cells = reader.cell_counts(0, newest)
-        else:
-            for cell, count in reader.cell_counts(self.upto, newest).items():
-                self.cells[cell] = self.cells.get(cell, 0) + count
-        self.upto = newest
+    def _refresh(self, reader: LogReader) -> None:
+        cells, newest, before = reader.cells_after(self.upto)
+        if before != sum(self.cells.values()):  # records were deleted: count everything again
+            self.cells, self.upto = {}, 0
+            cells, newest, _ = reader.cells_after(0)
+        for cell, count in cells.items():
+            self.cells[cell] = self.cells.get(cell, 0) + count
+        self.upto = max(self.upto, newest)
 
 
 class LogReader:
@@ -336,16 +330,18 @@ class LogReader:
             counts.setdefault(level, [0] * used)[bucket] = count
         return Histogram(start, bucket_us, counts)
 
-    def cell_counts(self, after_id: int, upto_id: int) -> dict[tuple[str, str | None], int]:
-        """Records per (source, level) with after_id < id <= upto_id."""
+    def cells_after(self, after_id: int) -> tuple[dict[tuple[str, str | None], int], int, int]:
+        """Records per (source, level) with id > after_id, the newest id among them (0 if none),
+        and how many records have id <= after_id: one query, so one snapshot."""
         rows = self._all(
-            "SELECT source, level, count(*) FROM logs WHERE id > ? AND id <= ? GROUP BY ALL",
-            [after_id, upto_id],
+            "SELECT source, level, count(*), max(id) FROM logs WHERE id > ? GROUP BY ALL"
+            " UNION ALL SELECT NULL, NULL, count(*), NULL FROM logs WHERE id <= ?",
+            [after_id, after_id],
         )
-        return {(source, level): count for source, level, count in rows}
-
-    def count_upto(self, upto_id: int) -> int:
-        return self._one("SELECT count(*) FROM logs WHERE id <= ?", [upto_id])[0]
+        cells = {(source, level): count for source, level, count, _ in rows if source is not None}
+        newest = max((newest for source, _, _, newest in rows if source is not None), default=0)
+        before = next(count for source, _, count, _ in rows if source is None)
+        return cells, newest, before
 
     # --- alerts ---------------------------------------------------------------------------
 
