@@ -17,7 +17,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 
 import pyarrow as pa
@@ -27,7 +27,7 @@ from logscope.parsing.base import Parser
 from logscope.parsing.bulk import RegexPlan, plan_for
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import SourceParser
-from logscope.record import LineBatch, Record, now_us
+from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.lines import Extras, LineSplitter
 from logscope.sources.readers import GZIP_MAGIC
 from logscope.store.bulk import BulkStore
@@ -52,19 +52,24 @@ class BulkResult:
     fast_records: int = 0
     formats: Counter[str] = field(default_factory=Counter)
     plan: str | None = None  # the format the fast path parsed, or why there was none
+    skipped_bytes: int = 0  # (uncompressed) bytes an earlier run had read already
+    checkpoint: Checkpoint | None = None  # how far the file is read now
 
 
-def read_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
-    """The file's bytes in blocks, with the bytes of the file consumed so far (gzip by magic)."""
+def read_blocks(path: str, block_bytes: int = BLOCK_BYTES, start: int = 0) -> Iterator[tuple[bytes, int]]:
+    """The file's bytes from (uncompressed) offset `start` in blocks, with the bytes of the file
+    consumed so far (gzip by magic)."""
     with open(path, "rb") as raw:
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         if compressed:
             with gzip.GzipFile(fileobj=raw) as unzipped:
+                unzipped.seek(start)
                 while data := unzipped.read(block_bytes):
                     yield data, raw.tell()
         else:
-            consumed = 0
+            raw.seek(start)
+            consumed = start
             while data := raw.read(block_bytes):
                 consumed += len(data)
                 yield data, consumed
@@ -88,24 +93,32 @@ class BulkImporter:
         stop: threading.Event | None = None,
         block_bytes: int = BLOCK_BYTES,
         on_records: RecordsCallback | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> BulkResult:
         """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block.
+
+        With a `checkpoint`, reading starts at its offset, and each block's rows are committed
+        with the checkpoint moved past them (sources/tail/resume.py).
 
         A reader thread reads, splits and (once the plan is known) runs RE2 on the next block
         while this thread parses and writes the current one in DuckDB: both release the GIL."""
         with self.store.memory_limited():
-            return self._import(path, source, progress, stop, block_bytes, on_records)
+            return self._import(path, source, progress, stop, block_bytes, on_records, checkpoint)
 
-    def _import(self, path, source, progress, stop, block_bytes, on_records) -> BulkResult:
+    def _import(self, path, source, progress, stop, block_bytes, on_records, checkpoint) -> BulkResult:
         run = _FileRun(self, source or path)
         run.on_records = on_records
-        reader = _BlockReader(path, block_bytes, run)
+        run.checkpoint = checkpoint
+        start = checkpoint.offset if checkpoint is not None else 0
+        run.result.skipped_bytes = start
+        reader = _BlockReader(path, block_bytes, run, start)
         counted = 0
         try:
-            for lines, extras, consumed, prepared, final in reader:
+            for lines, extras, consumed, prepared, final, end in reader:
                 if stop is not None and stop.is_set() and not final:
                     run.block([], None, True)  # what was read is kept, held records included
                     break
+                run.end_offset = end
                 run.block(lines, extras, final, prepared)
                 if progress is not None:
                     progress(consumed - counted, len(lines))
@@ -118,7 +131,8 @@ class BulkImporter:
         return run.result
 
 
-_Item = tuple[list[str], Extras | None, int, pa.Table | None, bool]
+# lines, their extras, bytes of the file consumed, the plan's Arrow table, final, end offset
+_Item = tuple[list[str], Extras | None, int, pa.Table | None, bool, int]
 
 
 class _BlockReader:
@@ -126,10 +140,11 @@ class _BlockReader:
 
     AHEAD = 1
 
-    def __init__(self, path: str, block_bytes: int, run: _FileRun) -> None:
+    def __init__(self, path: str, block_bytes: int, run: _FileRun, start: int = 0) -> None:
         self.path = path
         self.block_bytes = block_bytes
         self.run = run
+        self.start = start
         self.queue: queue.Queue[_Item | BaseException | None] = queue.Queue(self.AHEAD)
         self.cancelled = threading.Event()
         self.thread = threading.Thread(target=self._read, name=f"bulk:{path}", daemon=True)
@@ -160,16 +175,16 @@ class _BlockReader:
                 continue
 
     def _read(self) -> None:
-        splitter = LineSplitter()
+        splitter = LineSplitter(offset=self.start)
         try:
             consumed = 0
-            for data, consumed in read_blocks(self.path, self.block_bytes):
+            for data, consumed in read_blocks(self.path, self.block_bytes, self.start):
                 if self.cancelled.is_set():
                     return
                 lines, extras = splitter.feed(data)
-                self._put((lines, extras, consumed, self._prepare(lines), False))
+                self._put((lines, extras, consumed, self._prepare(lines), False, splitter.offset))
             lines, extras = splitter.flush()
-            self._put((lines, extras, consumed, None, True))
+            self._put((lines, extras, consumed, None, True, splitter.offset))
             self._put(None)
         except BaseException as exc:  # handed to the importing thread, which raises it
             self._put(exc)
@@ -197,6 +212,8 @@ class _FileRun:
         self.plans: list[RegexPlan] = []
         self.plan: RegexPlan | None = None  # the first plan: the reader thread prepares blocks for it
         self.on_records: RecordsCallback | None = None
+        self.checkpoint: Checkpoint | None = None  # the file's, at the start of the next block
+        self.end_offset = 0  # the offset after the current block's lines
         self.next_key = 0
         self.result = BulkResult()
 
@@ -276,6 +293,7 @@ class _FileRun:
             skip=[first_key + i for i in handled if i not in not_ok_set],
             key_offset=first_key,
             all_parsed=not not_ok,
+            checkpoints=self._checkpoints(),
         )
         fast = sum(formats.values()) - len(keyed)
         self.result.fast_records += fast
@@ -290,10 +308,19 @@ class _FileRun:
         batch = LineBatch(self.source, lines, received_at, None, extras, final=final)
         if lines or final:
             records += self.parser.parse_batch(batch)
-        self.importer.writer.write(records)
+        self.importer.writer.write(records, self._checkpoints())
         self._count(0, None, [(0, record) for record in records])
         if self.on_records is not None and records:
             self.on_records(records)
+
+    def _checkpoints(self) -> list[Checkpoint]:
+        """The file's checkpoint moved past this block, unless the parser holds a record begun in
+        it (then the next block's checkpoint covers it)."""
+        if self.checkpoint is None or self.parser.pending_start is not None:
+            return []
+        self.checkpoint = replace(self.checkpoint, offset=self.end_offset)
+        self.result.checkpoint = self.checkpoint
+        return [self.checkpoint]
 
     def _settle_plans(self) -> list[RegexPlan]:
         """Once sampling is over, the plans for the formats lines are tried against first, in

@@ -17,6 +17,8 @@ from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader
+from logscope.sources.tail.identity import CheckpointBook
+from logscope.sources.tail.resume import import_checkpoint
 from logscope.store.views import FormatViews
 from logscope.store.writer import LogWriter
 
@@ -57,6 +59,8 @@ class Summary:
     formats: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    resumed_files: int = 0  # whole files an earlier run had read part or all of
+    skipped_bytes: int = 0  # what those runs had read (not read again)
 
 
 def _checkpoint_before_held(batch: LineBatch, parser: SourceParser) -> Checkpoint:
@@ -108,6 +112,8 @@ class Pipeline:
         # Whole files for the bulk-import fast path (bulkimport.py): (path, source name).
         self._bulk_files: list[tuple[str, str]] = []
         self.bulk_results: dict[str, BulkResult] = {}
+        # Set to resume whole files where earlier runs left them (None: read them from the start).
+        self.checkpoint_book: CheckpointBook | None = None
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
         self._processor: threading.Thread | None = None
@@ -312,9 +318,13 @@ class Pipeline:
                 stats.lines += lines
 
             importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
+            book = self.checkpoint_book
             try:
+                checkpoint = import_checkpoint(book, path) if book is not None else None
                 on_records = self._hand_on if self._subscribers else None
-                result = importer.import_file(path, name, progress, stop=self.stop, on_records=on_records)
+                result = importer.import_file(
+                    path, name, progress, stop=self.stop, on_records=on_records, checkpoint=checkpoint
+                )
             except OSError as exc:
                 self.report_error(f"{path}: {exc.strerror or exc}")
                 continue
@@ -324,6 +334,11 @@ class Pipeline:
             finally:
                 stats.done = True
             self.bulk_results[name] = result
+            if book is not None and result.checkpoint is not None:
+                book.update(result.checkpoint)
+            if result.skipped_bytes:
+                self.summary.resumed_files += 1
+                self.summary.skipped_bytes += result.skipped_bytes
             stats.parse_failures += result.formats.get(RAW, 0)
             self.summary.lines += result.records
             self.summary.formats.update(result.formats)

@@ -227,7 +227,7 @@ def test_ids_stay_monotonic_across_runs(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("x=1 y=2\nx=2 y=3\n")
     run_cli("ingest", str(log), "--db", str(db))
-    run_cli("ingest", str(log), "--db", str(db))
+    run_cli("ingest", "--reread", str(log), "--db", str(db))
     assert query_db(db, "SELECT list(id ORDER BY id) FROM logs")[0][0] == [1, 2, 3, 4]
 
 
@@ -299,7 +299,7 @@ def test_ingest_waits_out_a_brief_reader_lock(tmp_path: Path, db: Path) -> None:
         text=True,
     )
     assert reader.stdout and reader.stdout.readline() == "open\n"
-    result = run_cli("ingest", str(log), "--db", str(db))
+    result = run_cli("ingest", "--reread", str(log), "--db", str(db))
     reader.wait(10)
     assert result.returncode == 0, result.stderr
     assert query_db(db, "SELECT count(*) FROM logs")[0][0] == 2

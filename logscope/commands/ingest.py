@@ -21,6 +21,7 @@ from logscope.errors import LogscopeError
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.readers import FileReader
 from logscope.sources.spec import FollowOptions, expand_sources
+from logscope.sources.tail.identity import CheckpointBook
 from logscope.store.checkpoints import load_checkpoints
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -47,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep reading files as they grow, are rotated or appear, until SIGINT/SIGTERM;"
         " resumes exactly where the last run stopped",
+    )
+    parser.add_argument(
+        "--reread",
+        action="store_true",
+        help="read whole files from their beginning even where an earlier run stored them already"
+        " (by default only what was appended since is read)",
     )
     add_start_options(parser, from_start_default=True)
     add_service_options(parser)
@@ -79,8 +86,13 @@ def follow_options(args: argparse.Namespace, con) -> FollowOptions:
     return FollowOptions(
         from_start=args.from_start,
         checkpoints=load_checkpoints(con),
-        ignore_prefixes=() if path == ":memory:" else (os.path.abspath(path),),
+        ignore_prefixes=_database_files(path),
     )
+
+
+def _database_files(path: str) -> tuple[str, ...]:
+    """The prefix of the database's own files (`<db>`, `<db>.wal`, `<db>.sock`), never read."""
+    return () if path == ":memory:" else (os.path.abspath(path),)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     con = open_for_writing(path)
     try:
         follow = follow_options(args, con) if args.follow else None
-        expansion = expand_sources(args.sources, follow)
+        expansion = expand_sources(args.sources, follow, _database_files(path))
         for error in expansion.errors:
             warn(f"error: {error}")
         summary = _ingest(args, con, registry, forced, expansion.sources)
@@ -117,6 +129,8 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
             warn(f"error: {message}")
 
     pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
+    if not args.reread:
+        pipeline.checkpoint_book = CheckpointBook(load_checkpoints(con))
     for source in sources:
         if isinstance(source, FileReader) and not args.follow:
             pipeline.add_bulk_file(source.path, source.name)  # the fast path (docs/benchmarks.md)
@@ -191,6 +205,12 @@ def _describe(summary: Summary, sources: int, path: str) -> str:
     )
     if formats:
         text += f": {formats}"
+    if summary.skipped_bytes:
+        files = summary.resumed_files
+        text += (
+            f"; {files} file{'s' if files != 1 else ''} read before: {summary.skipped_bytes:,} bytes"
+            " already stored were skipped (--reread reads them again)"
+        )
     errors = len(summary.errors)
     if errors:
         text += f"; {errors} error{'s' if errors != 1 else ''}"

@@ -98,8 +98,13 @@ def follow_files(argument: str, options: FollowOptions) -> Expansion:
     return result
 
 
-def expand_sources(arguments: list[str], follow: FollowOptions | None = None) -> Expansion:
-    """Sources for the arguments: read once to the end, or followed when `follow` is given."""
+def expand_sources(
+    arguments: list[str], follow: FollowOptions | None = None, ignore_prefixes: tuple[str, ...] = ()
+) -> Expansion:
+    """Sources for the arguments: read once to the end, or followed when `follow` is given.
+
+    Files whose absolute path starts with one of `ignore_prefixes` (the database and its `.wal`
+    and `.sock`) are never read, even when a directory or glob holds them."""
     result = Expansion()
     for argument in arguments:
         if argument == "-":
@@ -116,9 +121,12 @@ def expand_sources(arguments: list[str], follow: FollowOptions | None = None) ->
             result.sources += found.sources
             result.errors += found.errors
             continue
-        paths = expand_files(argument)
-        if not paths:
+        found_paths = expand_files(argument)
+        paths = [path for path in found_paths if not os.path.abspath(path).startswith(ignore_prefixes)]
+        if not found_paths:
             result.errors.append(f"{argument}: no files match")
+        elif not paths and len(found_paths) == 1:
+            result.errors.append(f"{argument}: is the database itself")
         for path in paths:
             if not os.path.exists(path):
                 result.errors.append(f"{path}: No such file or directory")

@@ -17,8 +17,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logscope.record import Record
-from logscope.store.writer import LOGS_SCHEMA, TIMESTAMP, LogWriter
+from logscope.record import Checkpoint, Record
+from logscope.store.writer import LOGS_SCHEMA, TIMESTAMP, LogWriter, upsert_checkpoints
 
 BLOCK_TABLE = "_logscope_bulk_block"
 LEVELS_TABLE = "_logscope_bulk_levels"
@@ -183,8 +183,10 @@ class BulkStore:
         skip: Iterable[int] = (),
         key_offset: int = 0,
         all_parsed: bool = False,
+        checkpoints: list[Checkpoint] | None = None,
     ) -> Counter[str]:
-        """Insert the block's rows in one transaction; returns the rows written per format.
+        """Insert the block's rows, and the `checkpoints` that cover them, in one transaction;
+        returns the rows written per format.
 
         `all_parsed`: every line of the block is an `ok` row, so ids follow the line numbers
         without sorting."""
@@ -209,6 +211,7 @@ class BulkStore:
                 f"FROM {FALLBACK_TABLE}"
             )
         if not parts:
+            self.writer.write([], checkpoints or [])
             return Counter()
         con.begin()
         try:
@@ -230,6 +233,7 @@ class BulkStore:
             formats = con.execute(
                 f"SELECT format, count(*) FROM logs WHERE id >= {first_id} GROUP BY 1"
             ).fetchall()
+            upsert_checkpoints(con, checkpoints or [])
             con.commit()
         except BaseException:
             con.rollback()

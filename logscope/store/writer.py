@@ -71,10 +71,7 @@ class LogWriter:
                 con.register("_logscope_batch", self.last_table)
                 con.execute(_INSERT)
                 con.unregister("_logscope_batch")
-            if checkpoints:
-                con.register("_logscope_checkpoints", _checkpoints_to_arrow(checkpoints))
-                con.execute(_UPSERT_CHECKPOINTS)
-                con.unregister("_logscope_checkpoints")
+            upsert_checkpoints(con, checkpoints)
             con.commit()
         except BaseException:
             con.rollback()
@@ -99,6 +96,14 @@ def _to_arrow(records: list[Record]) -> pa.Table:
             "raw": pa.array([r.raw for r in records], pa.string()),
         }
     )
+
+
+def upsert_checkpoints(con: duckdb.DuckDBPyConnection, checkpoints: list[Checkpoint]) -> None:
+    """Store the checkpoints (in the caller's transaction, with the rows they cover)."""
+    if checkpoints:
+        con.register("_logscope_checkpoints", _checkpoints_to_arrow(checkpoints))
+        con.execute(_UPSERT_CHECKPOINTS)
+        con.unregister("_logscope_checkpoints")
 
 
 def _checkpoints_to_arrow(checkpoints: list[Checkpoint]) -> pa.Table:
