@@ -124,7 +124,7 @@ def test_the_bundled_packs_pass_their_own_tests() -> None:
     result = run_cli("rules", "test", *PACK_TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
-    assert result.stdout.strip().endswith("11 passed, 0 failed")
+    assert result.stdout.strip().endswith("12 passed, 0 failed")
 
 
 def test_a_wrong_expectation_fails_with_a_diff(tmp_path: Path) -> None:
