@@ -93,29 +93,47 @@ class GroupWindow:
         return not (self.current.entries or self.previous.entries or self.totals.entries)
 
     def feed(self, arrivals: list[Arrival]) -> None:
-        """Arrivals in time order; a late one counts as arriving at the group's clock."""
-        if arrivals[0][0] >= self.clock:
-            if self._cannot_fire(arrivals):
-                self._feed_quietly(arrivals)
-                return
-            if self.rule.kind in DRY_RUN_KINDS and not self.tracker.busy and self._ran_quietly(arrivals):
-                return
-        tracker = self.tracker
-        for ts, hits, totals, last_id in arrivals:
-            ts = max(ts, self.clock)
-            self._step_until(ts)
-            due = tracker.next_timer()
-            if due is not None and due <= ts:  # timers due now go off before this instant's records
-                self.flush()
-                tracker.advance(ts)
-            if hits:
-                self.current.add(ts, hits)
-                if last_id is not None:
-                    self.recent.append(last_id)
-            if totals:
-                self.totals.add(ts, totals)
-            self.observe(ts, list(self.recent) if hits else [], hits)
+        """Arrivals in time order; a late one counts as arriving at the group's clock.
+
+        For DRY_RUN_KINDS, while no alert is open, the arrivals before the first instant where
+        the condition holds are added quietly; from there they are stepped through one by one
+        until no alert is open any more."""
+        in_order = arrivals[0][0] >= self.clock
+        if in_order and self._cannot_fire(arrivals):
+            self._feed_quietly(arrivals)
+            return
+        dry_run = in_order and self.rule.kind in DRY_RUN_KINDS
+        position, count = 0, len(arrivals)
+        while position < count:
+            if dry_run and not self.tracker.busy and self.deferred is None:
+                rest = arrivals[position:] if position else arrivals
+                quiet = self._ran_quietly(rest)
+                if quiet == len(rest):
+                    break
+                if quiet:
+                    self._feed_quietly(rest[:quiet])
+                    position += quiet
+            self._step(arrivals[position])
+            position += 1
         self.flush()
+
+    def _step(self, arrival: Arrival) -> None:
+        """Step through one arrival: the instants before it, timers due, then its records."""
+        ts, hits, totals, last_id = arrival
+        tracker = self.tracker
+        ts = max(ts, self.clock)
+        self._step_until(ts)
+        due = tracker.next_timer()
+        if due is not None and due <= ts:  # timers due now go off before this instant's records
+            self.flush()
+            tracker.advance(ts)
+        if hits:
+            self.current.add(ts, hits)
+            if last_id is not None:
+                self.recent.append(last_id)
+        if totals:
+            self.totals.add(ts, totals)
+        self.observe(ts, list(self.recent) if hits else [], hits)
 
     def _cannot_fire(self, arrivals: list[Arrival]) -> bool:
         """No alert is open and even counting every arrival at once would not reach the condition."""
@@ -131,17 +149,18 @@ class GroupWindow:
             return hits == 0 or self.totals.sum + sum(item[2] for item in arrivals) < rule.min_total
         return False  # absence: every gap between arrivals matters
 
-    def _ran_quietly(self, arrivals: list[Arrival]) -> bool:
+    def _ran_quietly(self, arrivals: list[Arrival]) -> int:
         """Step through the arrivals on copies of the windows, as `feed` does, but only to see
-        whether the condition holds at any instant; if it never does (so the tracker would be
-        told nothing), keep the copies as the windows and return True."""
+        whether the condition holds at any instant: the number of arrivals stepped through
+        before it first does. If it never does (so the tracker would be told nothing), the
+        copies become the windows (and the result is the number of arrivals)."""
         rule = self.rule
         window, absence = rule.window, rule.kind == "absence"
         threshold, ratio, min_total = rule.threshold, rule.ratio, rule.min_total
         hits_entries, total_entries = deque(self.current.entries), deque(self.totals.entries)
         count, total = self.current.sum, self.totals.sum
         clock, ready_at = self.clock, self.ready_at
-        for ts, hits, totals, _ in arrivals:
+        for index, (ts, hits, totals, _) in enumerate(arrivals):
             while True:  # the instants where records leave the windows, up to ts (_step_one_window)
                 change = hits_entries[0][0] + window if hits_entries else None
                 if total_entries:
@@ -163,7 +182,7 @@ class GroupWindow:
                     if absence
                     else (total >= min_total and count >= ratio * total)
                 ):
-                    return False
+                    return index
             clock = max(clock, ts)
             if hits:
                 hits_entries.append((ts, hits))
@@ -176,12 +195,12 @@ class GroupWindow:
                 if absence
                 else (total >= min_total and count >= ratio * total)
             ):
-                return False
+                return index
         self.current.entries, self.current.sum = hits_entries, count
         self.totals.entries, self.totals.sum = total_entries, total
         self.recent.extend(item[3] for item in arrivals if item[1] and item[3] is not None)
         self.clock = clock
-        return True
+        return len(arrivals)
 
     def _feed_quietly(self, arrivals: list[Arrival]) -> None:
         """Add arrivals in bulk: the condition stays false throughout, so there is nothing to observe."""
