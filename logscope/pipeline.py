@@ -59,6 +59,7 @@ class Summary:
     formats: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stop_requested: bool = False  # asked to stop (a signal, the app quitting), not out of input
     resumed_files: int = 0  # whole files an earlier run had read part or all of
     skipped_bytes: int = 0  # what those runs had read (not read again)
 
@@ -192,6 +193,7 @@ class Pipeline:
 
     def request_stop(self) -> None:
         """Stop reading; what was read is parsed, written and committed before the run ends."""
+        self.summary.stop_requested = True
         self.stop.set()
 
     def _wait_for_items(self, seconds: float) -> bool:

@@ -41,7 +41,8 @@ def test_quoted_command_form_and_a_failing_exit_status(tmp_path: Path) -> None:
     db = tmp_path / "fail.duckdb"
     # The shell keeps the quotes when the whole spec is quoted once more: cmd:"sh -c '...'".
     result = run_cli("ingest", "--follow", "cmd:\"sh -c 'echo doomed; exit 3'\"", "--db", str(db), timeout=60)
-    # Follow mode reports a source's problems as they happen (its exit status stays 0).
+    # Every source ended by itself and one failed: the run fails (what it printed is kept).
+    assert result.returncode == 1
     assert "logscope: error: cmd:sh -c 'echo doomed; exit 3': exited with status 3" in result.stderr
     assert [row[2] for row in records(db)] == ["doomed"]
 

@@ -110,9 +110,10 @@ def run(args: argparse.Namespace) -> int:
     failed = bool(expansion.errors or summary.errors)
     if not args.quiet:
         warn(_describe(summary, len(expansion.sources), path))
-    if args.follow and expansion.sources:
+    if args.follow and expansion.sources and summary.stop_requested:
         # Following ends on a signal, after committing what was read: problems with single
-        # files were reported as they happened and the rest went on.
+        # files were reported as they happened and the rest went on. (When every source ended
+        # by itself, e.g. a `cmd:` source that failed, its errors decide the status below.)
         return 0
     if failed and not expansion.sources and not summary.lines:
         raise LogscopeError("nothing was ingested")
