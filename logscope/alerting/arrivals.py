@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import BatchPredicates, RulePlan
@@ -296,13 +297,18 @@ def _split(
 ) -> dict[str, dict[tuple, list[Arrival]]]:
     """Rows ordered by rule, key and time, as {rule name: {group: [arrival, ...]}}."""
     result: dict[str, dict[tuple, list[Arrival]]] = {}
-    if table.num_rows == 0:
+    count = table.num_rows
+    if count == 0:
         return result
-    columns = [table[name].to_pylist() for name in ("rule", "key", "tsu", "hits", "totals", "last_id")]
-    current_rule, current_key, items = None, None, None
-    for number, key, ts, hits, totals, last_id in zip(*columns, strict=True):
-        if number != current_rule or key != current_key:
-            current_rule, current_key = number, key
-            items = result.setdefault(names[number], {}).setdefault(key_tuple(key, groups[number]), [])
-        items.append((ts, hits, totals, last_id))
+    table = table.combine_chunks()
+    rule, key = table["rule"], table["key"]
+    changed = pc.or_(
+        pc.not_equal(rule.slice(1), rule.slice(0, count - 1)),
+        pc.not_equal(key.slice(1), key.slice(0, count - 1)),
+    )
+    starts = [0, *[index + 1 for index in pc.indices_nonzero(changed).to_pylist()]]
+    rows = list(zip(*(table[name].to_pylist() for name in ("tsu", "hits", "totals", "last_id")), strict=True))
+    numbers, keys = rule.take(starts).to_pylist(), key.take(starts).to_pylist()
+    for begin, end, number, text in zip(starts, [*starts[1:], count], numbers, keys, strict=True):
+        result.setdefault(names[number], {})[key_tuple(text, groups[number])] = rows[begin:end]
     return result
