@@ -145,7 +145,11 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     # While the run holds the database, others query it through `<db>.sock` (docs/query.md).
     whole_files = not args.follow and all(isinstance(source, FileReader) for source in sources)
     rules = rules_running(args, con, registry, pipeline, report, live=args.follow, replay=whole_files)
-    with rules, serve_while_running(con, db_path(args), pipeline, args), progress or nullcontext():
+    with (
+        rules as rules_info,
+        serve_while_running(con, db_path(args), pipeline, args, rules_info),
+        progress or nullcontext(),
+    ):
         task = progress.add_task("ingest", total=total or None) if progress else None
         pipeline.start()
         while not pipeline.wait(0.1):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from logscope.alerting.actions import JsonLinesOutput
 from logscope.alerting.check import check_ruleset
@@ -206,8 +207,9 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def rules_running(
     args, con, registry, pipeline: Pipeline, report, *, live: bool, replay: bool = False
-) -> Iterator[None]:
-    """Run the rule engine on the pipeline's committed records for the duration of the block.
+) -> Iterator[Callable[[], dict[str, Any]] | None]:
+    """Run the rule engine on the pipeline's committed records for the duration of the block,
+    which gets a function giving the rules loaded and disabled (None without rules).
 
     With `replay` (a one-shot import of whole files) the records are evaluated when the block
     ends, in event-time order: files are imported one after another, and each would otherwise
@@ -215,7 +217,7 @@ def rules_running(
     format_types = format_field_types(registry.ordered)
     ruleset = load_checked(args.rules, builtin=args.default_rules, format_types=format_types)
     if not ruleset.rules:
-        yield
+        yield None
         return
     outputs, stream = [], None
     if args.alerts_out:
@@ -234,7 +236,7 @@ def rules_running(
     if live:
         engine.start_clock()
     try:
-        yield
+        yield lambda: {"loaded": len(engine.rules), "disabled": len(engine.disabled)}
         if replay and not pipeline.fatal:
             for records in stored_records_in_time_order(con, first_id):
                 engine.on_records(records)

@@ -117,9 +117,8 @@ def serve_while_running(
             "alerts": alerts,
             "retention": {"policy": policy.__dict__, "last_pass": _report(retention)},
         }
-        rules = rules_info() if rules_info is not None else rule_counts(pipeline)
-        if rules is not None:
-            info["rules"] = rules
+        if rules_info is not None:
+            info["rules"] = rules_info()
         return info
 
     def vacuum(cursor: duckdb.DuckDBPyConnection, request: dict[str, Any]) -> dict[str, Any]:
@@ -142,15 +141,6 @@ def serve_while_running(
             retention.run_once()
         stats.stop()
         server.stop()
-
-
-def rule_counts(pipeline: Pipeline) -> dict[str, Any] | None:
-    """Rules loaded and disabled, from the rule engine subscribed to the pipeline (if any)."""
-    for callback in pipeline._subscribers:
-        engine = getattr(callback, "__self__", None)
-        if engine is not None and hasattr(engine, "rules") and hasattr(engine, "disabled"):
-            return {"loaded": len(engine.rules), "disabled": len(engine.disabled)}
-    return None
 
 
 def _report(retention: RetentionWorker) -> dict[str, Any] | None:

@@ -143,7 +143,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     for error in errors:
         app.report_error(error)
     rules = rules_running(args, con, registry, pipeline, app.report_error, live=True)
-    with rules, serve_while_running(con, path, pipeline, args, on_error=app.report_error):
+    with rules as rules_info, serve_while_running(con, path, pipeline, args, rules_info, app.report_error):
         if sources:
             pipeline.start()
         try:
