@@ -25,8 +25,10 @@ LEVELS_TABLE = "_logscope_bulk_levels"
 FALLBACK_TABLE = "_logscope_bulk_fallback"
 SKIP_TABLE = "_logscope_bulk_skip"
 # DuckDB's memory limit during a bulk import: without it, writing a million wide rows peaks near
-# 800 MB (buffers DuckDB frees only at its limit); with it, near 450 MB (docs/benchmarks.md).
-BULK_MEMORY_LIMIT = "256MB"
+# 800 MB (buffers DuckDB frees only at its limit). A million nginx lines peak at about 530 MB
+# with 256MB, 450 MB with 128MB (same CPU time), 380 MB with 64MB (5-8% more CPU time): the
+# 128MB middle keeps room for wide rows (docs/benchmarks.md).
+BULK_MEMORY_LIMIT = "128MB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
