@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from logscope.alerting import engine as engine_module
+from logscope.alerting import windows as windows_module
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import Change
 from logscope.alerting.loader import load_paths
@@ -495,3 +496,33 @@ summary = "{source} stopped delivering"
     h.advance(25)
     assert h.events() == [("stalled_source", "firing", 10.0, {"source": "stuck.log"})]
     assert h.changes[-1].payload["summary"] == "stuck.log stopped delivering"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'kind = "ratio"\nwhere = "level = \'error\'"\ntotal = "true"\nwindow = "60s"\n'
+        "ratio = 0.3\nmin_total = 10",
+        'kind = "absence"\nwhere = "level = \'error\'"\nwindow = "20s"',
+    ],
+)
+def test_bounds_that_skip_stretches_give_the_alerts_of_stepping_through_them(
+    tmp_path: Path, monkeypatch, rule: str
+) -> None:
+    # Errors are 10% of 1,200 records at 0.5 s, but 60% for a while in the middle, and none for
+    # a while later: each kind's condition holds only briefly, inside one large batch.
+    stream = []
+    for i in range(1200):
+        share = 6 if 500 <= i < 560 else 0 if 800 <= i < 900 else 1
+        stream.append(record(i * 0.5, level="error" if i % 10 < share else "info"))
+    results = []
+    for bounds in (True, False):
+        if not bounds:
+            monkeypatch.setattr(windows_module, "quiet_span", lambda group, arrivals: 0)
+        h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n')
+        h.feed(*stream)
+        h.advance(700)
+        results.append([(c.event, c.at, c.payload["count"], c.payload["value"]) for c in h.changes])
+        h.close()
+    assert results[0] == results[1]
+    assert [event for event, *_ in results[0]].count("firing") >= 1

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from logscope.alerting.bounds import quiet_span
 from logscope.alerting.lifecycle import EXAMPLES, AlertIdSource, Outbox, Tracker
 from logscope.alerting.model import Rule
 
@@ -106,16 +107,26 @@ class GroupWindow:
         position, count = 0, len(arrivals)
         while position < count:
             if dry_run and not self.tracker.busy and self.deferred is None:
-                rest = arrivals[position:] if position else arrivals
-                quiet = self._ran_quietly(rest)
-                if quiet == len(rest):
+                position += self._skip_quiet(arrivals[position:] if position else arrivals)
+                if position == count:
                     break
-                if quiet:
-                    self._feed_quietly(rest[:quiet])
-                    position += quiet
             self._step(arrivals[position])
             position += 1
         self.flush()
+
+    def _skip_quiet(self, arrivals: list[Arrival]) -> int:
+        """Add the leading arrivals that leave the condition false at every instant (first those
+        the bounds rule out, then those a dry run shows); how many there were."""
+        proven = quiet_span(self, arrivals)
+        if proven:
+            self._feed_quietly(arrivals[:proven])
+            if proven == len(arrivals):
+                return proven
+            arrivals = arrivals[proven:]
+        quiet = self._ran_quietly(arrivals)
+        if 0 < quiet < len(arrivals):  # (all of them: the dry run kept its windows)
+            self._feed_quietly(arrivals[:quiet])
+        return proven + quiet
 
     def _step(self, arrival: Arrival) -> None:
         """Step through one arrival: the instants before it, timers due, then its records."""
