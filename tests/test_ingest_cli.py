@@ -120,6 +120,20 @@ def test_a_5mb_line_is_capped_and_the_next_line_still_arrives(tmp_path: Path, db
     assert len(rows) == 3
 
 
+def test_a_long_run_without_spaces_before_a_pair_is_one_raw_record_read_in_linear_time(
+    tmp_path: Path, db: Path
+) -> None:
+    """Binary junk (a database file in a followed directory) has long runs of key characters that
+    end without `=`: logfmt used to search on from every position (hours for this line); the
+    timeout guards against that coming back, it measures nothing."""
+    log = tmp_path / "junk.log"
+    log.write_bytes(b"a" * 600_000 + b"\x00" * 100_000 + b" x=1 y=2\nk=v n=1\n")
+    result = run_cli("ingest", str(log), "--db", str(db), timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = query_db(db, "SELECT format, length(raw) FROM logs ORDER BY id")
+    assert rows == [("raw", 700_008), ("logfmt", 7)]
+
+
 def test_huge_line_on_stdin_in_small_pieces(db: Path) -> None:
     data = b"first\n" + b"y" * (3 * 1024 * 1024 + 17) + b"\nsecond\n"
     result = run_cli("ingest", "-", "--db", str(db), input=data)
