@@ -94,24 +94,28 @@ class BulkImporter:
         block_bytes: int = BLOCK_BYTES,
         on_records: RecordsCallback | None = None,
         checkpoint: Checkpoint | None = None,
+        whole_lines: bool = False,
     ) -> BulkResult:
         """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block.
 
         With a `checkpoint`, reading starts at its offset, and each block's rows are committed
-        with the checkpoint moved past them (sources/tail/resume.py).
+        with the checkpoint moved past them (sources/tail/resume.py). With `whole_lines`, a last
+        line without its newline is left unread (a follower reads it once it is complete).
 
         A reader thread reads, splits and (once the plan is known) runs RE2 on the next block
         while this thread parses and writes the current one in DuckDB: both release the GIL."""
-        with self.store.memory_limited():
-            return self._import(path, source, progress, stop, block_bytes, on_records, checkpoint)
-
-    def _import(self, path, source, progress, stop, block_bytes, on_records, checkpoint) -> BulkResult:
         run = _FileRun(self, source or path)
         run.on_records = on_records
         run.checkpoint = checkpoint
         start = checkpoint.offset if checkpoint is not None else 0
         run.result.skipped_bytes = start
-        reader = _BlockReader(path, block_bytes, run, start)
+        with self.store.memory_limited():
+            reader = _BlockReader(path, block_bytes, run, start, whole_lines)
+            return self._import(run, reader, progress, stop)
+
+    def _import(
+        self, run: _FileRun, reader: _BlockReader, progress: Progress | None, stop: threading.Event | None
+    ) -> BulkResult:
         counted = 0
         try:
             for lines, extras, consumed, prepared, final, end in reader:
@@ -140,11 +144,14 @@ class _BlockReader:
 
     AHEAD = 1
 
-    def __init__(self, path: str, block_bytes: int, run: _FileRun, start: int = 0) -> None:
+    def __init__(
+        self, path: str, block_bytes: int, run: _FileRun, start: int = 0, whole_lines: bool = False
+    ) -> None:
         self.path = path
         self.block_bytes = block_bytes
         self.run = run
         self.start = start
+        self.whole_lines = whole_lines
         self.queue: queue.Queue[_Item | BaseException | None] = queue.Queue(self.AHEAD)
         self.cancelled = threading.Event()
         self.thread = threading.Thread(target=self._read, name=f"bulk:{path}", daemon=True)
@@ -183,7 +190,7 @@ class _BlockReader:
                     return
                 lines, extras = splitter.feed(data)
                 self._put((lines, extras, consumed, self._prepare(lines), False, splitter.offset))
-            lines, extras = splitter.flush()
+            lines, extras = ([], None) if self.whole_lines else splitter.flush()
             self._put((lines, extras, consumed, None, True, splitter.offset))
             self._put(None)
         except BaseException as exc:  # handed to the importing thread, which raises it

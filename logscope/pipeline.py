@@ -52,6 +52,16 @@ class SourceStats:
 
 
 @dataclass
+class BulkFile:
+    """A whole file for the fast path (see `Pipeline.add_bulk_file`)."""
+
+    path: str
+    name: str
+    book: CheckpointBook | None = None
+    follow: bool = False
+
+
+@dataclass
 class Summary:
     """What a run did, for the end-of-ingest report."""
 
@@ -111,10 +121,10 @@ class Pipeline:
         self._queue: queue.Queue[LineBatch | _SourceDone] = queue.Queue(QUEUE_BATCHES)
         self._sources: list[Source] = []
         # Whole files for the bulk-import fast path (bulkimport.py): (path, source name).
-        self._bulk_files: list[tuple[str, str]] = []
+        self._bulk_files: list[BulkFile] = []
         self.bulk_results: dict[str, BulkResult] = {}
-        # Set to resume whole files where earlier runs left them (None: read them from the start).
-        self.checkpoint_book: CheckpointBook | None = None
+        self._after_bulk: list[Source] = []  # sources that start once the bulk files are read
+        self._bulk_done = threading.Event()
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
         self._processor: threading.Thread | None = None
@@ -148,8 +158,12 @@ class Pipeline:
 
     # --- what the face calls ---------------------------------------------------------------
 
-    def add_source(self, source: Source) -> None:
+    def add_source(self, source: Source, *, after_bulk_files: bool = False) -> None:
+        """Read `source` in a thread of its own; `after_bulk_files`: only once the bulk files are
+        imported (a file follower that goes on where their import ended)."""
         self._sources.append(source)
+        if after_bulk_files:
+            self._after_bulk.append(source)
         if not getattr(source, "reports_per_file", False):  # a follower's files appear as read
             self._stats_for(source.name)
 
@@ -157,16 +171,21 @@ class Pipeline:
         """Call `callback` with every batch of records after it is committed."""
         self._subscribers.append(callback)
 
-    def add_bulk_file(self, path: str, name: str | None = None) -> None:
-        """Read a whole file through the fast path (subscribers get each committed block)."""
-        self._bulk_files.append((path, name or path))
+    def add_bulk_file(
+        self, path: str, name: str | None = None, book: CheckpointBook | None = None, follow: bool = False
+    ) -> None:
+        """Read a whole file through the fast path (subscribers get each committed block).
+
+        With a checkpoint `book`, from where earlier runs left it, checkpointing as it goes. With
+        `follow`, only its complete lines: a follower of the file goes on from there."""
+        self._bulk_files.append(BulkFile(path, name or path, book, follow))
         self._stats_for(name or path)
 
     def start(self) -> None:
         self._started = time.monotonic()
         if self.writer is None:
-            for path, _ in self._bulk_files:
-                self._sources.append(FileReader(path))
+            for bulk in self._bulk_files:
+                self._sources.append(FileReader(bulk.path))
             self._bulk_files = []
         self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
         self._processor.start()
@@ -216,6 +235,8 @@ class Pipeline:
 
     def _run_source(self, source: Source) -> None:
         try:
+            if source in self._after_bulk:
+                self._bulk_done.wait()
             source.run(self)
         except Exception as exc:  # a broken source must not take the others down
             self.report_error(f"{source.name}: {type(exc).__name__}: {exc}")
@@ -308,44 +329,58 @@ class Pipeline:
                 break
 
     def _import_bulk_files(self) -> None:
-        """The fast path: each file parsed and written in blocks, before any source's batches."""
+        """The fast path: each file parsed and written in blocks, before any source's batches
+        (and before the sources that wait for them start)."""
         assert self.writer is not None or not self._bulk_files
-        for path, name in self._bulk_files:
-            if self.stop.is_set():
-                break
-            stats = self._stats_for(name)
+        try:
+            for bulk in self._bulk_files:
+                if self.stop.is_set():
+                    break
+                self._import_bulk_file(bulk)
+        finally:
+            self._bulk_done.set()
 
-            def progress(count_bytes: int, lines: int, stats: SourceStats = stats) -> None:
-                stats.bytes += count_bytes
-                stats.lines += lines
+    def _import_bulk_file(self, bulk: BulkFile) -> None:
+        stats = self._stats_for(bulk.name)
 
-            importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
-            book = self.checkpoint_book
-            try:
-                checkpoint = import_checkpoint(book, path) if book is not None else None
-                on_records = self._hand_on if self._subscribers else None
-                result = importer.import_file(
-                    path, name, progress, stop=self.stop, on_records=on_records, checkpoint=checkpoint
-                )
-            except OSError as exc:
-                self.report_error(f"{path}: {exc.strerror or exc}")
-                continue
-            except (EOFError, gzip.BadGzipFile) as exc:
-                self.report_error(f"{path}: corrupt gzip data ({exc})")
-                continue
-            finally:
-                stats.done = True
-            self.bulk_results[name] = result
-            if book is not None and result.checkpoint is not None:
-                book.update(result.checkpoint)
-            if result.skipped_bytes:
-                self.summary.resumed_files += 1
-                self.summary.skipped_bytes += result.skipped_bytes
-            stats.parse_failures += result.formats.get(RAW, 0)
-            self.summary.lines += result.records
-            self.summary.formats.update(result.formats)
-            if self.views is not None:
-                self.views.note(set(result.formats))
+        def progress(count_bytes: int, lines: int) -> None:
+            stats.bytes += count_bytes
+            stats.lines += lines
+
+        importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
+        book, checkpoint = bulk.book, None
+        try:
+            checkpoint = import_checkpoint(book, bulk.path) if book is not None else None
+            result = importer.import_file(
+                bulk.path,
+                bulk.name,
+                progress,
+                stop=self.stop,
+                on_records=self._hand_on if self._subscribers else None,
+                checkpoint=checkpoint,
+                whole_lines=bulk.follow,
+            )
+        except OSError as exc:
+            self.report_error(f"{bulk.path}: {exc.strerror or exc}")
+            return
+        except (EOFError, gzip.BadGzipFile) as exc:
+            self.report_error(f"{bulk.path}: corrupt gzip data ({exc})")
+            return
+        finally:
+            stats.done = not bulk.follow
+            if book is not None and checkpoint is not None:
+                book.release(checkpoint.key)  # a follower takes the file from where this ended
+        self.bulk_results[bulk.name] = result
+        if book is not None and result.checkpoint is not None:
+            book.update(result.checkpoint)
+        if result.skipped_bytes:
+            self.summary.resumed_files += 1
+            self.summary.skipped_bytes += result.skipped_bytes
+        stats.parse_failures += result.formats.get(RAW, 0)
+        self.summary.lines += result.records
+        self.summary.formats.update(result.formats)
+        if self.views is not None:
+            self.views.note(set(result.formats))
 
     def _hand_on(self, records: list[Record]) -> None:
         """Give a committed bulk block's records to the subscribers (the rule engine)."""

@@ -15,6 +15,7 @@ from test_tail_support import Tailing, append, seq_lines, stored_raw
 
 from logscope.bulkimport import BulkImporter
 from logscope.parsing.registry import builtin_registry
+from logscope.parsing.stream import SAMPLE_LINES
 from logscope.sources.tail.identity import CheckpointBook
 from logscope.sources.tail.resume import import_checkpoint
 from logscope.store.checkpoints import load_checkpoints
@@ -129,3 +130,34 @@ def test_an_import_cut_short_resumes_after_its_last_committed_block(tmp_path: Pa
         con.close()
     assert "\n".join(stored_raw(db)) == "\n".join(lines)
     assert query_db(db, "SELECT count(*) FROM logs WHERE raw LIKE '%Traceback%'") == [(429,)]  # multiline
+
+
+def _access_line(number: int) -> str:
+    return (
+        f"10.0.0.{number % 250} - - [26/Nov/2026:10:{number // 60 % 60:02d}:{number % 60:02d} +0000]"
+        f' "GET /item/{number} HTTP/1.1" {200 if number % 9 else 503} {number} "-" "curl/8"'
+    )
+
+
+def test_following_starts_with_the_files_read_in_bulk_up_to_their_last_complete_line(tmp_path: Path) -> None:
+    """`ingest --follow` and `tail` catch up on the files they find through the bulk fast path,
+    then follow from its checkpoint: a line still being written is read whole, once."""
+    log, db = tmp_path / "access.log", tmp_path / "db.duckdb"
+    lines = [_access_line(number) for number in range(3000)]
+    append(log, *lines)
+    with open(log, "a") as handle:
+        handle.write('10.0.0.9 - - [26/Nov/2026:11:00:00 +0000] "GET /par')  # being written
+    with Tailing(db, str(log)) as tail:
+        pipeline = tail.pipeline
+        tail.wait_for(3000)
+        assert tail.settle() == lines  # the partial line waits for its end
+        with open(log, "a") as handle:
+            handle.write('tial HTTP/1.1" 200 5 "-" "curl/8"\n')
+        append(log, _access_line(3000), _access_line(3001))
+        tail.wait_for(3003)
+    assert pipeline is not None
+    # Caught up in bulk: all but the lines that detected the format went the fast way.
+    assert [result.fast_records for result in pipeline.bulk_results.values()] == [3000 - SAMPLE_LINES]
+    whole = '10.0.0.9 - - [26/Nov/2026:11:00:00 +0000] "GET /partial HTTP/1.1" 200 5 "-" "curl/8"'
+    assert stored_raw(db) == [*lines, whole, _access_line(3000), _access_line(3001)]
+    assert query_db(db, "SELECT count(*) FROM logs WHERE format = 'nginx_access'") == [(3003,)]

@@ -121,17 +121,28 @@ def test_a_partial_line_at_shutdown_is_read_whole_by_the_next_run(tmp_path: Path
     assert stored_raw(db) == ["one", "two begun before the stop"]
 
 
-def test_a_symlink_swapped_to_a_new_target_follows_it_and_finishes_the_old_one(tmp_path: Path) -> None:
+def _linked_logs(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """a.log with 10 lines, current.log linked to it, b.log to come, and the database."""
     first, second, link = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "current.log"
-    db = tmp_path / "db.duckdb"
     append(first, *seq_lines(0, 10))
     link.symlink_to(first)
+    return first, second, link, tmp_path / "db.duckdb"
+
+
+def _repoint(link: Path, target: Path) -> None:
+    """Point the link at `target` atomically, as deploy tools do."""
+    swap = link.with_name("swap.log")
+    swap.symlink_to(target)
+    os.replace(swap, link)
+
+
+def test_a_symlink_swapped_to_a_new_target_follows_it_and_finishes_the_old_one(tmp_path: Path) -> None:
+    first, second, link, db = _linked_logs(tmp_path)
     with Tailing(db, str(link)) as tail:
         tail.wait_for(10)
+        tail.settle()  # the 10 lines came from the bulk catch-up: let the follower take over
         append(second, *seq_lines(20, 30))
-        swap = tmp_path / "swap.log"
-        swap.symlink_to(second)
-        os.replace(swap, link)
+        _repoint(link, second)
         append(first, *seq_lines(10, 20))  # a late line for the old target is still read
         tail.wait_for(30)
         append(second, *seq_lines(30, 35))
@@ -139,6 +150,21 @@ def test_a_symlink_swapped_to_a_new_target_follows_it_and_finishes_the_old_one(t
     assert sorted(stored_raw(db)) == seq_lines(0, 35)
     sources = {row[0] for row in query_db(db, "SELECT DISTINCT source FROM logs")}
     assert sources == {str(link)}
+
+
+def test_an_idle_file_renamed_after_a_restart_still_gets_its_late_lines_read(tmp_path: Path) -> None:
+    """The quiet time of a renamed file counts from the rename, not from its last growth."""
+    first, second, link, db = _linked_logs(tmp_path)
+    with Tailing(db, str(link)) as tail:
+        tail.wait_for(10)
+    with Tailing(db, str(link), rotate_wait_seconds=2.0) as tail:
+        tail.settle(2.5)  # idle for longer than the quiet time
+        append(second, *seq_lines(20, 30))
+        _repoint(link, second)
+        tail.wait_for(10)  # the new target is followed: the old one is detached by now
+        append(first, *seq_lines(10, 20))  # a late line for the old target
+        tail.wait_for(20)
+    assert sorted(stored_raw(db)) == seq_lines(0, 30)
 
 
 def test_globs_pick_up_files_that_appear_later_at_any_depth(tmp_path: Path) -> None:

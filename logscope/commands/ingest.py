@@ -22,6 +22,7 @@ from logscope.pipeline import Pipeline, Summary
 from logscope.sources.readers import FileReader
 from logscope.sources.spec import FollowOptions, expand_sources
 from logscope.sources.tail.identity import CheckpointBook
+from logscope.sources.tail.source import TailSource
 from logscope.store.checkpoints import load_checkpoints
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -130,13 +131,7 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
             warn(f"error: {message}")
 
     pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
-    if not args.reread:
-        pipeline.checkpoint_book = CheckpointBook(load_checkpoints(con))
-    for source in sources:
-        if isinstance(source, FileReader) and not args.follow:
-            pipeline.add_bulk_file(source.path, source.name)  # the fast path (docs/benchmarks.md)
-        else:
-            pipeline.add_source(source)
+    add_sources(pipeline, sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
     on_stop_signals(pipeline.request_stop)
     for source in sources:  # once SIGTERM stops us cleanly: clients may start at this line
         if getattr(source, "address", None) and not args.quiet:
@@ -163,6 +158,21 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     if pipeline.fatal:
         raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
     return pipeline.summary
+
+
+def add_sources(pipeline: Pipeline, sources: list, book: CheckpointBook | None) -> None:
+    """Whole files go through the bulk fast path (docs/benchmarks.md), resuming from `book`; so
+    do the files a follower finds at start, up to their last complete line, before it follows
+    them from there; every other source is read as it comes."""
+    for source in sources:
+        if isinstance(source, FileReader):
+            pipeline.add_bulk_file(source.path, source.name, book)
+        elif isinstance(source, TailSource):
+            for path in source.catch_up_files():
+                pipeline.add_bulk_file(path, path, source.book, follow=True)
+            pipeline.add_source(source, after_bulk_files=True)
+        else:
+            pipeline.add_source(source)
 
 
 def _progress_bar():

@@ -8,7 +8,7 @@ import re
 import sys
 
 from logscope.commands.common import add_db_option, add_parse_options, build_formats, db_path, warn
-from logscope.commands.ingest import add_start_options, follow_options
+from logscope.commands.ingest import add_sources, add_start_options, follow_options
 from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
@@ -134,8 +134,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     from logscope.tui.live import LiveFeed
 
     pipeline = Pipeline(LogWriter(con), registry, forced)
-    for source in sources:
-        pipeline.add_source(source)
+    add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(con, feed=feed, zone=zone, subtitle=f"{names} → {path}")

@@ -60,6 +60,28 @@ class TailSource:
     def size_hint(self) -> int | None:
         return None
 
+    def catch_up_files(self) -> list[str]:
+        """The plain files the arguments name now whose unread part can be imported in bulk
+        before following starts (`book` then says where to go on): every one when new files are
+        read from the start, else those read before."""
+        found: dict[FileId, str] = {}
+        for pattern in self.patterns:
+            for path in pattern.files():
+                if os.path.abspath(path).startswith(self.options.ignore_prefixes) or is_gzip(path):
+                    continue
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                file_id = FileId.of(info)
+                if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or file_id in found:
+                    continue
+                if not os.access(path, os.R_OK):
+                    continue  # the follower reports it (once)
+                if self.options.from_start or self.book.knows(file_id, head_of(path)):
+                    found[file_id] = path
+        return list(found.values())
+
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self, ctx: SourceContext) -> None:
@@ -390,6 +412,8 @@ class TailSource:
         for path in [p for p, f in self.by_event_path.items() if f is follower]:
             del self.by_event_path[path]
         follower.detached = True
+        # Quiet is counted from now: a file idle before it was renamed may still get late lines.
+        follower.last_growth = time.monotonic()
         if follower.fd is None and not self._reopen_moved(follower):
             self._finish(follower)
             return
