@@ -184,7 +184,7 @@ class LogscopeApp(App[None]):
 
     def _read_snapshot(self, reader: LogReader, histogram_request: tuple[FilterState, int] | None):
         """Alerts, source counts and the chart's data (this runs in a worker thread)."""
-        alerts_available = reader.has_table("alerts")
+        alerts_available = bool(reader.alert_columns())
         alerts = reader.alerts() if alerts_available else []
         counts = self.source_counts.read(reader)
         histogram = reader.histogram(*histogram_request) if histogram_request else None

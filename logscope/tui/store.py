@@ -101,6 +101,7 @@ class LogReader:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self.cursor = con.cursor()
+        self._alert_columns: list[str] = []  # once the alerts table is found (it never goes away)
         self.cursor.execute("SET TimeZone = 'UTC'")
 
     def for_thread(self) -> LogReader:
@@ -345,25 +346,24 @@ class LogReader:
 
     # --- alerts ---------------------------------------------------------------------------
 
-    def has_table(self, name: str) -> bool:
-        return bool(
-            self._one("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])[0]
-        )
-
     def alert_columns(self) -> list[str]:
-        return [
-            row[0]
-            for row in self._all(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts'"
-                " ORDER BY ordinal_position"
-            )
-        ]
+        """The alerts table's columns ([] while there is none); looked up until found, then kept
+        (the catalog query costs up to a few hundred ms under load, every poll)."""
+        if not self._alert_columns:
+            self._alert_columns = [
+                row[0]
+                for row in self._all(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts'"
+                    " ORDER BY ordinal_position"
+                )
+            ]
+        return self._alert_columns
 
     def alerts(self, limit: int = 200) -> list[dict[str, Any]]:
         """The newest alerts as dicts of their columns; [] when there is no alerts table."""
-        if not self.has_table("alerts"):
-            return []
         columns = self.alert_columns()
+        if not columns:
+            return []
         order = next((c for c in ORDER_COLUMNS if c in columns), columns[0])
         result = self.cursor.execute(f"SELECT * FROM alerts ORDER BY {order} DESC LIMIT ?", [limit])
         names = [c[0] for c in result.description]
