@@ -130,6 +130,31 @@ class CheckpointBook:
             self._claimed.add(found.key)
             return found, False
 
+    def resume(self, file_id: FileId, head: bytes, size: int | None) -> tuple[Checkpoint | None, bool]:
+        """Where reading this content goes on (claimed), and whether someone else reads it already.
+
+        `size` is the file's (None for compressed content: its checkpoint always holds). None when
+        the content is new, or was truncated and rewritten since (its checkpoint is let go)."""
+        found, busy = self.claim(file_id, head, by_content=True)
+        if found is None or busy:
+            return found, busy
+        if size is None or found.offset <= size:
+            return moved(found, file_id), False
+        if fingerprint_length(found.fingerprint) >= FINGERPRINT_BYTES:
+            # Shorter than what was read, yet the same first KiB: a copy (copytruncate) made before
+            # the original was read further. Nothing of it is unread.
+            return replace(moved(found, file_id), offset=size), False
+        self.release(found.key)
+        return None, False
+
+    def start(self, file_id: FileId, head: bytes, offset: int = 0) -> Checkpoint:
+        """A checkpoint for content seen for the first time, at `offset`, claimed by the caller."""
+        checkpoint = Checkpoint(
+            new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), offset
+        )
+        self.register(checkpoint)
+        return checkpoint
+
     def knows(self, file_id: FileId, head: bytes) -> bool:
         """Whether this content has a checkpoint (by inode or by content), claimed or not."""
         with self._lock:

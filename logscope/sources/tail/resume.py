@@ -8,20 +8,9 @@ from where the original was left, and `ingest --follow` or `tail` later resumes 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from logscope.record import Checkpoint
-from logscope.sources.tail.identity import (
-    FINGERPRINT_BYTES,
-    CheckpointBook,
-    FileId,
-    fingerprint_length,
-    fingerprint_of,
-    is_gzip,
-    moved,
-    new_key,
-    read_gzip_head,
-)
+from logscope.sources.tail.identity import CheckpointBook, FileId, is_gzip, read_gzip_head
 from logscope.sources.tail.rotated import head_of
 
 
@@ -33,16 +22,5 @@ def import_checkpoint(book: CheckpointBook, path: str) -> Checkpoint:
     file_id = FileId.of(info)
     compressed = is_gzip(path)
     head = read_gzip_head(path) if compressed else head_of(path)
-    found, _ = book.claim(file_id, head, by_content=True)
-    if found is not None:
-        if compressed or found.offset <= info.st_size:
-            return moved(found, file_id)
-        if fingerprint_length(found.fingerprint) >= FINGERPRINT_BYTES:
-            # Shorter than what was read, with the same first KiB: a copy made earlier (copytruncate).
-            return replace(moved(found, file_id), offset=info.st_size)
-        book.release(found.key)  # truncated and rewritten since: new content
-    checkpoint = Checkpoint(
-        new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), 0
-    )
-    book.register(checkpoint)
-    return checkpoint
+    found, _ = book.resume(file_id, head, None if compressed else info.st_size)
+    return found if found is not None else book.start(file_id, head)

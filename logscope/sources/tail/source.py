@@ -6,22 +6,17 @@ import errno
 import os
 import stat
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from logscope.record import Checkpoint
 from logscope.sources.base import SourceContext
 from logscope.sources.tail.follower import TURN_BYTES, Follower, read_gzip_rest
 from logscope.sources.tail.identity import (
-    FINGERPRINT_BYTES,
     CheckpointBook,
     FileId,
-    fingerprint_length,
-    fingerprint_of,
     is_gzip,
     matches,
     moved,
-    new_key,
     read_gzip_head,
     read_head,
 )
@@ -218,24 +213,13 @@ class TailSource:
         self, path: str, fd: int, file_id: FileId, head: bytes, size: int, initial: bool
     ) -> Checkpoint | None:
         """Where to read this content from: its stored checkpoint, else its start or end."""
-        found, busy = self.book.claim(file_id, head, by_content=True)
+        found, busy = self.book.resume(file_id, head, size)
         if busy:
             return None
         if found is not None:
-            if found.offset <= size:
-                return moved(found, file_id)
-            if fingerprint_length(found.fingerprint) >= FINGERPRINT_BYTES:
-                # Shorter than what we read, yet the same first KiB: a copy (copytruncate) that was
-                # made before we read further in the original. Nothing of it is unread.
-                return replace(moved(found, file_id), offset=size)
-            self.book.release(found.key)  # truncated while we were away: new content
+            return found
         from_end = initial and not self.options.from_start and not self._followed_before(path)
-        offset = last_line_end(fd, size) if from_end else 0
-        checkpoint = Checkpoint(
-            new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), offset
-        )
-        self.book.register(checkpoint)
-        return checkpoint
+        return self.book.start(file_id, head, last_line_end(fd, size) if from_end else 0)
 
     def _followed_before(self, path: str) -> bool:
         """Whether a rotated sibling holds content read before: then `path` is not new to us.
@@ -301,15 +285,12 @@ class TailSource:
         if time.time() - info.st_mtime < self.options.rotate_wait_seconds:
             return False  # still being written (logrotate compressing): a later poll reads it whole
         head = read_gzip_head(path)
-        found, busy = self.book.claim(file_id, head, by_content=True)
+        found, busy = self.book.resume(file_id, head, None)
         if busy:
             return False
         if found is None:
-            found = Checkpoint(
-                new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), 0
-            )
-            self.book.register(found)
-        follower = Follower(path, name, file_id, moved(found, file_id), self.book)
+            found = self.book.start(file_id, head)
+        follower = Follower(path, name, file_id, found, self.book)
         ctx = self._context()
         try:
             read_gzip_rest(path, follower, ctx)
@@ -367,12 +348,7 @@ class TailSource:
         follower.flush_partial(ctx)
         self.book.release(follower.key)
         head = read_head(follower.fd) if follower.fd is not None else b""
-        file_id = follower.file_id
-        checkpoint = Checkpoint(
-            new_key(file_id.dev, file_id.inode), file_id.dev, file_id.inode, fingerprint_of(head), 0
-        )
-        self.book.register(checkpoint)
-        follower.restart(checkpoint)
+        follower.restart(self.book.start(follower.file_id, head))
 
     def _read_rotated_copy(self, follower: Follower) -> None:
         ctx = self._context()
