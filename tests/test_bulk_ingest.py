@@ -16,7 +16,7 @@ from conftest import REPO
 from logscope.bulkimport import BulkImporter
 from logscope.parsing.bulk import plan_for
 from logscope.parsing.bulkpatterns import group_min_widths, re2_pattern, wrap_nullable
-from logscope.parsing.registry import builtin_registry, load_registry
+from logscope.parsing.registry import FormatRegistry, builtin_registry, load_registry
 from logscope.pipeline import Pipeline
 from logscope.sources.readers import FileReader
 from logscope.store.database import open_for_writing
@@ -42,6 +42,16 @@ def rows(db: Path) -> list[tuple]:
     return [(*row[:4], json.loads(row[4]) if row[4] else None, row[5]) for row in found]
 
 
+def streamed_rows(log: Path, db: Path, registry: FormatRegistry) -> list[tuple]:
+    """The rows the streaming path (Pipeline + FileReader) stores for `log`, in a new `db`."""
+    con = open_for_writing(str(db))
+    pipeline = Pipeline(LogWriter(con), registry)
+    pipeline.add_source(FileReader(str(log)))
+    pipeline.run()
+    con.close()
+    return rows(db)
+
+
 def ingest(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "logscope", "ingest", *args],
@@ -59,12 +69,8 @@ def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> 
     fast = ingest("--db", str(tmp_path / "fast.duckdb"), "--tz", "UTC", str(log))
     assert fast.returncode == 0, fast.stderr
     assert "ingested 3,000 lines" in fast.stderr
-    con = open_for_writing(str(tmp_path / "streamed.duckdb"))
-    pipeline = Pipeline(LogWriter(con), load_registry(UTC))
-    pipeline.add_source(FileReader(str(log)))
-    pipeline.run()
-    con.close()
-    assert rows(tmp_path / "fast.duckdb") == rows(tmp_path / "streamed.duckdb")
+    streamed = streamed_rows(log, tmp_path / "streamed.duckdb", load_registry(UTC))
+    assert rows(tmp_path / "fast.duckdb") == streamed
     answer = subprocess.run(
         [
             *(sys.executable, "-m", "logscope", "query", "--db", str(tmp_path / "fast.duckdb"), "--csv"),
@@ -184,12 +190,7 @@ def test_a_plan_that_reads_few_lines_is_dropped(tmp_path: Path) -> None:
     assert result.plan is not None and result.plan.startswith("none (")  # was "nginx_access"
     assert result.formats["nginx_access"] == 100 and result.records == 3100
 
-    con = open_for_writing(str(tmp_path / "stream.duckdb"))
-    pipeline = Pipeline(LogWriter(con), registry)
-    pipeline.add_source(FileReader(str(log)))
-    pipeline.run()
-    con.close()
-    assert rows(tmp_path / "bulk.duckdb") == rows(tmp_path / "stream.duckdb")
+    assert rows(tmp_path / "bulk.duckdb") == streamed_rows(log, tmp_path / "stream.duckdb", registry)
 
 
 def test_plans_follow_the_order_formats_are_tried(tmp_path: Path) -> None:
@@ -213,9 +214,4 @@ def test_plans_follow_the_order_formats_are_tried(tmp_path: Path) -> None:
     assert result.fast_records == 2000 - 64
     assert result.formats == {"openssh": 400, "bsd_syslog": 1600}
 
-    con = open_for_writing(str(tmp_path / "stream.duckdb"))
-    pipeline = Pipeline(LogWriter(con), registry)
-    pipeline.add_source(FileReader(str(log)))
-    pipeline.run()
-    con.close()
-    assert rows(tmp_path / "bulk.duckdb") == rows(tmp_path / "stream.duckdb")
+    assert rows(tmp_path / "bulk.duckdb") == streamed_rows(log, tmp_path / "stream.duckdb", registry)

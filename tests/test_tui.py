@@ -9,7 +9,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
-from test_tui_helpers import SIZE, START_US, make_db
+from test_tui_helpers import SIZE, START_US, make_db, settle
 from textual.widgets import DataTable, Input, OptionList
 
 from logscope.commands.tail import PipeReader
@@ -37,17 +37,6 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
 
 def shown_messages(app: LogscopeApp) -> list[str]:
     return [row.message for row in app.log_view.rows_on_screen()]
-
-
-async def settle(pilot) -> None:
-    """Let workers (filter loads, searches, queries) finish and their results reach the screen.
-
-    A result can start another worker (a search waiting for a filter), so repeat until none runs."""
-    for _ in range(100):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(worker.is_running for worker in pilot.app.workers):
-            return
 
 
 async def type_into(pilot, text: str) -> None:

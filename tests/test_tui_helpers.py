@@ -55,3 +55,14 @@ def make_db(path: Path | str, count: int = 120) -> tuple[duckdb.DuckDBPyConnecti
     writer = LogWriter(con)
     writer.write(fixed_records(count))
     return con, writer
+
+
+async def settle(pilot) -> None:
+    """Let workers (filter loads, searches, queries) finish and their results reach the screen.
+
+    A result can start another worker (a search waiting for a filter), so repeat until none runs."""
+    for _ in range(100):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            return

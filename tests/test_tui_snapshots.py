@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui_helpers import SIZE, START_US, make_db
+from test_tui_helpers import SIZE, START_US, make_db, settle
 from textual.widgets import Input
 
 from logscope.store.alerts import write_alerts
@@ -20,17 +20,6 @@ def app(tmp_path: Path):
     con, _ = make_db(tmp_path / "snap.duckdb")
     yield LogscopeApp(con, poll_seconds=0)
     con.close()
-
-
-async def settle(pilot) -> None:
-    """Let workers (filter loads, searches, queries) finish and their results reach the screen.
-
-    A result can start another worker (a search waiting for a filter), so repeat until none runs."""
-    for _ in range(100):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(worker.is_running for worker in pilot.app.workers):
-            return
 
 
 async def query_done(pilot) -> None:
