@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from logscope.parsing.base import Parser
 from logscope.parsing.bulk import RegexPlan, plan_for
+from logscope.parsing.bulkparser import ParserPlan, parser_plan_for
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record, now_us
@@ -39,6 +40,7 @@ MAX_FALLBACK_SHARE = 0.2
 MAX_PLANS = 3  # formats planned in the order lines are tried
 JUDGED_BLOCK_LINES = 1000  # smaller blocks (a file's tail) say too little to drop the plan
 
+Plan = RegexPlan | ParserPlan
 Progress = Callable[[int, int], None]
 RecordsCallback = Callable[[list[Record]], None]
 
@@ -203,9 +205,9 @@ class _BlockReader:
         return prepare_block(plan, lines)
 
 
-def prepare_block(plan: RegexPlan, lines: list[str], keys: list[int] | None = None) -> pa.Table:
+def prepare_block(plan: Plan, lines: list[str], keys: list[int] | None = None) -> pa.Table:
     """The Arrow table of a block the plan's SQL reads, with the line numbers in it."""
-    block = plan.prepare(pa.array(lines, pa.string()))
+    block = plan.prepare_lines(lines)
     return block.append_column("key", pa.array(range(len(lines)) if keys is None else keys, pa.int64()))
 
 
@@ -216,8 +218,8 @@ class _FileRun:
         self.importer = importer
         self.source = source
         self.parser = SourceParser(importer.registry, importer.forced)
-        self.plans: list[RegexPlan] = []
-        self.plan: RegexPlan | None = None  # the first plan: the reader thread prepares blocks for it
+        self.plans: list[Plan] = []
+        self.plan: Plan | None = None  # the first plan: the reader thread prepares blocks for it
         self.on_records: RecordsCallback | None = None
         self.checkpoint: Checkpoint | None = None  # the file's, at the start of the next block
         self.end_offset = 0  # the offset after the current block's lines
@@ -250,14 +252,14 @@ class _FileRun:
         finally:
             store.done()
 
-    def _parse_passes(self, plans: list[RegexPlan], lines: list[str], prepared: pa.Table | None) -> list[int]:
+    def _parse_passes(self, plans: list[Plan], lines: list[str], prepared: pa.Table | None) -> list[int]:
         """Parse the block with the first plan, the lines it surely rejects with the next, and so
         on, as the streaming parser tries the formats in order; the lines left to that parser."""
         store = self.importer.store
         table = prepared if prepared is not None else prepare_block(plans[0], lines)
         uncertain: list[int] = []
         for number, plan in enumerate(plans):
-            not_ok = store.parse(table, plan.level_text_sql(), plan.level_table, plan.select_sql, plan.name)
+            not_ok = store.parse(table, plan)
             if number == len(plans) - 1 or not not_ok:
                 break
             rejected = pc.filter(table.column("key"), plan.rejected(table)).to_pylist()
@@ -329,15 +331,14 @@ class _FileRun:
         self.result.checkpoint = self.checkpoint
         return [self.checkpoint]
 
-    def _settle_plans(self) -> list[RegexPlan]:
+    def _settle_plans(self) -> list[Plan]:
         """Once sampling is over, the plans for the formats lines are tried against first, in
         that order, up to the first format without one (at most MAX_PLANS)."""
         if self.plans or self.result.plan is not None or self.parser.sampling:
             return self.plans
         reason = "no formats"
         for candidate in self.parser.order[:MAX_PLANS]:
-            clock = getattr(candidate, "clock", None)
-            planned = plan_for(candidate, getattr(candidate, "zone", UTC), clock() if clock else None)
+            planned = _plan_for(candidate)
             if isinstance(planned, str):
                 reason = planned
                 break
@@ -384,7 +385,7 @@ class _FileRun:
         held_from = self.parser.pending_start
         return [(held_from if held_from is not None else end_key, r) for r in self.parser.release()]
 
-    def _count(self, fast: int, plan: RegexPlan | None, fallback: list[tuple[int, Record]]) -> None:
+    def _count(self, fast: int, plan: Plan | None, fallback: list[tuple[int, Record]]) -> None:
         result = self.result
         if plan is not None and fast:
             result.formats[plan.name] += fast
@@ -392,6 +393,13 @@ class _FileRun:
         for _, record in fallback:
             result.formats[record.format] += 1
         result.records += fast + len(fallback)
+
+
+def _plan_for(parser: Parser) -> Plan | str:
+    """The vectorized plan for the format, else the per-line one, else why there is none."""
+    clock = getattr(parser, "clock", None)
+    planned = plan_for(parser, getattr(parser, "zone", UTC), clock() if clock else None)
+    return parser_plan_for(parser) if isinstance(planned, str) else planned
 
 
 def _sampling_left(parser: SourceParser) -> int:

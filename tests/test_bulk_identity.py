@@ -155,3 +155,53 @@ def _corpus_files() -> list[Path]:
 @pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.parent.name)
 def test_loghub_corpus(path: Path, tmp_path: Path) -> None:
     assert_identical(path, tmp_path)
+
+
+def _json_line(index: int) -> str:
+    level = ("info", "warn", 40, "ERROR", "nonsense")[index % 5]
+    when = ("2026-11-26T03:04:05.123Z", 1764126245.5, "2026-11-26 03:04:05", "1764126245123", "soon")
+    return json.dumps(
+        {
+            "time": when[index % 5],
+            "level": level,
+            "msg": f"request {index} done\r\n" if index % 7 == 0 else f"request {index} done",
+            "host": "" if index % 11 == 0 else f"web-{index % 3}",
+            "nested": {"depth": [index, {"ok": index % 2 == 0}]},
+            "big": 2**70 if index % 13 == 0 else index,
+        }
+    )
+
+
+def test_json_lines_parsed_per_line_in_the_reader(tmp_path: Path) -> None:
+    """JSON lines have no vectorized plan: the per-line plan (parsing/bulkparser.py) reads them
+    with the JSON parser itself; lines it declines go back to the streaming parser in order."""
+    lines = [_json_line(i) for i in range(3000)]
+    lines[100] = '{"time": "2026-11-26T03:04:05Z", "msg": "cut off'  # malformed
+    lines[101] = "[1, 2, 3]"  # JSON, but not an object
+    lines[102] = '   {"msg": "leading spaces", "level": "debug"}'
+    lines[103] = "level=error msg=\"a logfmt line among JSON\" ts=2026-11-26T03:04:05Z"
+    lines[104] = "{}"
+    lines[105] = '{"log": "docker json-file\\n", "stream": "stderr", "time": "2026-11-26T03:04:05.1Z"}'
+    lines[106] = "plain text"
+    _assert_planned_per_line(tmp_path / "app.jsonl", lines, "json", declined=5)
+
+
+def test_logfmt_parsed_per_line_in_the_reader(tmp_path: Path) -> None:
+    """logfmt, with quoted and empty values and a JSON line among them."""
+    extra = ' retry="" note="a \\"quoted\\" word"'
+    lines = [
+        f'ts=2026-11-26T03:{i // 60 % 60:02d}:{i % 60:02d}Z level={("info", "warn", "err")[i % 3]}'
+        f' msg="job {i} done" duration={i / 7:.3f}s{"" if i % 4 else extra}'
+        for i in range(2000)
+    ]
+    lines[500] = '{"msg": "json among logfmt"}'
+    _assert_planned_per_line(tmp_path / "app.logfmt", lines, "logfmt", declined=1)
+
+
+def _assert_planned_per_line(path: Path, lines: list[str], plan: str, declined: int) -> None:
+    """Identical both ways in 32 KB blocks, the per-line plan reading all but the first 64 lines
+    (sampled by the streaming parser) and the `declined` ones."""
+    path.write_text("\n".join(lines) + "\n")
+    result = assert_identical(path, path.parent, block_bytes=32 * 1024)
+    assert result.plan is not None and result.plan.startswith(plan)
+    assert result.fast_records >= len(lines) - 64 - declined

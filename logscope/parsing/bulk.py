@@ -58,6 +58,9 @@ class RegexPlan:
     def name(self) -> str:
         return self.parser.name
 
+    def prepare_lines(self, lines: list[str]) -> pa.Table:
+        return self.prepare(pa.array(lines, pa.string()))
+
     def prepare(self, lines: pa.Array) -> pa.Table:
         """The Arrow columns the SQL reads: per pattern its group struct, line checks, time parts."""
         columns: dict[str, pa.Array] = {"line": lines}

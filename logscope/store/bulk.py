@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 import duckdb
 import orjson
@@ -123,6 +124,16 @@ def records_table(keyed: list[tuple[int, Record]]) -> pa.Table:
     )
 
 
+class BlockPlan(Protocol):
+    """What `BulkStore.parse` needs of a parsing plan (logscope/parsing/bulk*.py)."""
+
+    name: str
+
+    def level_text_sql(self) -> str | None: ...
+    def level_table(self, texts: list[str]) -> pa.Table: ...
+    def select_sql(self, block: str, levels: str) -> str: ...
+
+
 class BulkStore:
     """Runs a plan's SQL over a block and writes the block's records with the writer's ids."""
 
@@ -145,21 +156,23 @@ class BulkStore:
         finally:
             con.execute(f"SET memory_limit = '{previous}'")
 
-    def parse(self, block: pa.Table, levels_sql: str, level_table, select_sql, format_name: str) -> list[int]:
+    def parse(self, block: pa.Table, plan: BlockPlan) -> list[int]:
         """Register `block` for `write` as one more pass; the keys of lines its plan could not read.
 
-        `select_sql(block_table, levels_table)` gives the plan's rows. Nothing is materialized:
-        this pass computes only what `ok` needs (DuckDB prunes the rest), and `write` computes the
-        rows as it inserts them. Call `done` after `write`."""
+        `plan.select_sql(block_table, levels_table)` gives the plan's rows. Nothing is
+        materialized: this pass computes only what `ok` needs (DuckDB prunes the rest), and `write`
+        computes the rows as it inserts them. Call `done` after `write`."""
         con = self.con
         tag = len(self._passes)
         block_name, levels_name = f"{BLOCK_TABLE}_{tag}", f"{LEVELS_TABLE}_{tag}"
         con.register(block_name, block)
         self._registered += [block_name, levels_name]
-        texts = [row[0] for row in con.execute(f"SELECT DISTINCT {levels_sql} FROM {block_name}").fetchall()]
-        con.register(levels_name, level_table(texts))
-        select = select_sql(block_name, levels_name)
-        self._passes.append((select, format_name))
+        levels_sql = plan.level_text_sql()
+        if levels_sql is not None:
+            texts = con.execute(f"SELECT DISTINCT {levels_sql} FROM {block_name}").fetchall()
+            con.register(levels_name, plan.level_table([row[0] for row in texts]))
+        select = plan.select_sql(block_name, levels_name)
+        self._passes.append((select, plan.name))
         rows = con.execute(f"SELECT key FROM ({select}) WHERE NOT ok ORDER BY key").fetchall()
         return [row[0] for row in rows]
 
