@@ -137,7 +137,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
-    app = LogscopeApp(con, feed=feed, zone=zone, subtitle=f"{names} → {path}")
+    app = LogscopeApp(con, feed=feed, zone=zone, subtitle=f"{names} → {path}", freeze_heap=True)
     pipeline.on_error = app.report_error
     for error in errors:
         app.report_error(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
@@ -78,8 +79,10 @@ class LogscopeApp(App[None]):
         zone: tzinfo = UTC,
         poll_seconds: float = 1.0,
         subtitle: str = "",
+        freeze_heap: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_heap = freeze_heap
         self.reader = LogReader(con)
         self.feed = feed
         self.zone = zone
@@ -115,6 +118,16 @@ class LogscopeApp(App[None]):
         self.poll_now()
         if self.poll_seconds > 0:
             self.set_interval(self.poll_seconds, self.poll)
+        if self.freeze_heap:
+            self.call_after_refresh(self._freeze_heap)
+
+    @staticmethod
+    def _freeze_heap() -> None:
+        """Leave the objects alive once the screen is up (modules, widgets, the pipeline) out of
+        every later garbage collection: a full collection walks every tracked object while holding
+        the GIL, which stalled the whole app for ~80 ms about once a second at 20,000 lines/s."""
+        gc.collect()
+        gc.freeze()
 
     @property
     def main(self) -> Screen:

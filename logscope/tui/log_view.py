@@ -26,6 +26,9 @@ from logscope.tui.store import LogReader, Row, SourceCounts, one_line_error
 
 # Rows fetched around the viewport: this many screens above and below it.
 WINDOW_SCREENS = 2
+# Rendered lines kept, in screens: each is a Strip with its derived strips and their caches, a
+# few dozen objects the garbage collector walks at every full collection (a stall for everything).
+STRIP_CACHE_SCREENS = 3
 # New records are read and shown at most this often (a frame rate for following): each update
 # redraws the whole view, and the time it takes is time a key press may wait for.
 LIVE_SECONDS = 0.1
@@ -115,7 +118,7 @@ class LogView(ScrollView, can_focus=True):
         self._window_start = 0
         self._window: list[Row] = []
         self._window_as_of: tuple[int, int] = (0, -1)  # (last id, total) when the rows were read
-        self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._strips: LRUCache[tuple, Strip] = LRUCache(STRIP_CACHE_SCREENS * 50)
         self.filtering = False
         self._pending_state = self.state
         self._latest_seen = 0
@@ -428,7 +431,7 @@ class LogView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._size_to_total()
         self._reset_window()
-        self._strips.clear()
+        self._strips = LRUCache(STRIP_CACHE_SCREENS * max(1, self.size.height))
         if self.following:
             self._show_end()
 
