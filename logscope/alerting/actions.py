@@ -39,10 +39,14 @@ class Output:
         self._thread = threading.Thread(target=self._run, name=f"alert-output:{self.name}", daemon=True)
         self._thread.start()
 
-    def send(self, payload: dict[str, Any]) -> None:
-        """Queue a notification without waiting."""
+    def send(self, payload: dict[str, Any], until: float | None = None) -> None:
+        """Queue a notification without waiting (with `until`, a `time.monotonic()` value:
+        waiting for room until then)."""
         try:
-            self.queue.put_nowait(payload)
+            if until is None:
+                self.queue.put_nowait(payload)
+            else:
+                self.queue.put(payload, timeout=max(0.0, until - time.monotonic()))
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
 from logscope.alerting.arrivals import ArrivalCollector
@@ -36,6 +37,7 @@ ChangesCallback = Callable[[list[Change]], None]
 TICK_SECONDS = 0.5
 QUEUE_BATCHES = 8
 MERGE_RECORDS = 100_000
+RELEASE_SECONDS = 10.0
 _NOTHING = object()  # nothing queued
 
 
@@ -60,8 +62,12 @@ class RuleEngine:
         outputs: Iterable[Output] = (),
         on_error: ErrorCallback | None = None,
         threaded: bool = False,
+        held: bool = False,
     ) -> None:
-        self.on_error = on_error or (lambda message: None)
+        self._report = on_error or (lambda message: None)
+        # held: changes and errors are kept until `release` (or dropped by `discard`).
+        self._held: list[tuple[list[Change], list[Alert]]] | None = [] if held else None
+        self._held_errors: list[str] = []
         self.store = store.cursor() if store is not None else None
         self.ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
         self.outbox = Outbox()
@@ -101,6 +107,13 @@ class RuleEngine:
             self._worker.start()
 
     # --- what the pipeline and faces call --------------------------------------------------
+
+    def on_error(self, message: str) -> None:
+        """Report a problem (kept while the engine is held)."""
+        if self._held is not None:
+            self._held_errors.append(message)
+        else:
+            self._report(message)
 
     def subscribe(self, callback: ChangesCallback) -> None:
         """Call `callback` with every list of alert changes (in event-time order)."""
@@ -240,7 +253,43 @@ class RuleEngine:
         self._clock.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Evaluate what is queued, stop the clock, publish, and let outputs deliver what is queued."""
+        """Evaluate what is queued, stop the clock, publish (what was held too), and let outputs
+        deliver what is queued."""
+        self._finish()
+        with self._lock:
+            self._publish()
+        self.release()
+        deadline = time.monotonic() + timeout
+        for output in [*self.outputs, *self.actions.values()]:
+            output.close(max(0.1, deadline - time.monotonic()))
+
+    def release(self) -> None:
+        """Deliver the errors and changes held so far, in order; from now on deliver at once."""
+        with self._lock:
+            if self._held is None:
+                return
+            held, errors, self._held = self._held, self._held_errors, None
+            for message in errors:
+                self._report(message)
+            touched = {alert.id: alert for _, alerts in held for alert in alerts}
+            if self.store is not None and touched:
+                self._store(list(touched.values()))
+            # Held changes come at once: outputs get time to take them (not beyond RELEASE_SECONDS).
+            until = time.monotonic() + RELEASE_SECONDS
+            for changes, _ in held:
+                self._deliver(changes, until)
+
+    def discard(self) -> None:
+        """Stop a held engine, delivering nothing: its outputs are left open for another."""
+        self._finish()
+        self._held, self._held_errors = [], []
+        for action in self.actions.values():
+            action.close(0.1)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        """Evaluate what is queued; stop the engine's thread and the clock."""
         if self._queue is not None and self._worker is not None:
             self._queue.put(None)
             self._worker.join()
@@ -248,13 +297,6 @@ class RuleEngine:
         self._stop.set()
         if self._clock is not None:
             self._clock.join()
-        with self._lock:
-            self._publish()
-        deadline = time.monotonic() + timeout
-        for output in [*self.outputs, *self.actions.values()]:
-            output.close(max(0.1, deadline - time.monotonic()))
-
-    # --- internals -------------------------------------------------------------------------
 
     def _start(self, origin: int) -> None:
         self.now = self.origin = origin
@@ -279,16 +321,17 @@ class RuleEngine:
             try:
                 return self.evaluator.evaluate(records, table)
             except duckdb.Error as exc:
-                failed = self.evaluator.failing_rules(records)
+                failed = self.evaluator.failing_rules(records, table)
                 if not failed:
                     self.on_error(f"rules: evaluating a batch failed: {one_line(exc)}")
                     return None
                 for rule, message in failed:
                     self._disable(rule, message)
                 self.evaluator.without([rule for rule, _ in failed])
+        first, last = _span(records, table)
         if self.now is None:
-            self._start(min(record.event_time() for record in records))
-        self.now = max(self.now or 0, max(record.event_time() for record in records))
+            self._start(first)
+        self.now = max(self.now or 0, last)
         self._anchor = (self.now, time.monotonic())
         self._advance(self.now)
         self._publish()
@@ -326,8 +369,16 @@ class RuleEngine:
 
     def _publish(self) -> None:
         changes, touched = self.outbox.take()
+        if self._held is not None:
+            if changes or touched:
+                self._held.append((changes, touched))
+            return
         if self.store is not None and touched:
             self._store(touched)
+        self._deliver(changes)
+
+    def _deliver(self, changes: list[Change], until: float | None = None) -> None:
+        """Hand changes to outputs, actions and subscribers (`until`: see Output.send)."""
         if not changes:
             return
         for change in changes:
@@ -335,11 +386,11 @@ class RuleEngine:
                 continue
             self.notifications += 1
             for output in self.outputs:
-                output.send(change.payload)
+                output.send(change.payload, until)
             for name in change.alert.rule.actions:
                 action = self.actions.get(name)
                 if action is not None:
-                    action.send(change.payload)
+                    action.send(change.payload, until)
         for callback in self._subscribers:
             try:
                 callback(changes)
@@ -381,6 +432,15 @@ def _row(alert: Alert) -> dict[str, Any]:
         "example_ids": list(alert.example_ids),
         "notifications": alert.notifications,
     }
+
+
+def _span(records: Sequence[Record], table: pa.Table | None) -> tuple[int, int]:
+    """The earliest and latest event time of a batch (µs), from its table when it has one."""
+    if table is not None and "ts" in table.column_names:
+        ts = pc.cast(table["ts"], pa.int64())
+        return pc.min(ts).as_py(), pc.max(ts).as_py()
+    times = [record.event_time() for record in records]
+    return min(times), max(times)
 
 
 def _same_records(table: pa.Table, records: Sequence[Record]) -> bool:

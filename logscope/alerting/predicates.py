@@ -289,13 +289,18 @@ class PredicateEvaluator:
         finally:
             con.unregister("batch")
 
-    def failing_rules(self, records: list[Record]) -> list[tuple[Rule, str]]:
-        """Each rule whose query fails on these records alone, with the error."""
+    def failing_rules(
+        self, records: Sequence[Record], table: pa.Table | None = None
+    ) -> list[tuple[Rule, str]]:
+        """Each rule whose query fails on these records alone, with the error (`table`: the
+        records' columns, as for `evaluate`)."""
         failed = []
         for plan in self.compiled.plans:
             single = self.compile([plan.rule])
+            usable = table is not None and table.num_rows == len(records)
+            batch = table.select(single.record_columns) if usable else self.batch_table(records, single)
             try:
-                self._run(single.sql, self.batch_table(records, single))
+                self._run(single.sql, batch)
             except duckdb.Error as exc:
                 failed.append((plan.rule, one_line(exc)))
         return failed

@@ -13,6 +13,7 @@ from logscope.alerting.check import check_ruleset
 from logscope.alerting.engine import RuleEngine, format_field_types
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
+from logscope.alerting.replay import OrderedReplay
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
 from logscope.errors import LogscopeError
@@ -211,9 +212,10 @@ def rules_running(
     """Run the rule engine on the pipeline's committed records for the duration of the block,
     which gets a function giving the rules loaded and disabled (None without rules).
 
-    With `replay` (a one-shot import of whole files) the records are evaluated when the block
-    ends, in event-time order: files are imported one after another, and each would otherwise
-    reach the engine late against the ones before it."""
+    With `replay` (a one-shot import of whole files) the records are evaluated in event-time
+    order, as by a backtest, and alerts delivered when the block ends: files are imported one
+    after another, and each would otherwise reach the engine late against the ones before it
+    (alerting/replay.py: while the import runs when blocks come in time order)."""
     format_types = format_field_types(registry.ordered)
     ruleset = load_checked(args.rules, builtin=args.default_rules, format_types=format_types)
     if not ruleset.rules:
@@ -226,21 +228,44 @@ def rules_running(
         except OSError as exc:
             raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
         outputs.append(JsonLinesOutput(stream, on_error=report))
-    engine = RuleEngine(
-        ruleset, store=con, format_types=format_types, outputs=outputs, on_error=report, threaded=True
-    )
-    engine.writer = pipeline.writer  # its Arrow table of each batch is reused
-    first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
-    if not replay:
+
+    def make_engine(held: bool = False) -> RuleEngine:
+        return RuleEngine(
+            ruleset,
+            store=con,
+            format_types=format_types,
+            outputs=outputs,
+            on_error=report,
+            threaded=True,
+            held=held,
+        )
+
+    replayer, engine = None, None
+    if replay:
+        first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
+        replayer = OrderedReplay(make_engine, con, first_id)
+        pipeline.subscribe(replayer.on_records)
+    else:
+        engine = make_engine()
+        engine.writer = pipeline.writer  # its Arrow table of each batch is reused
         pipeline.subscribe(engine.on_records)
-    if live:
-        engine.start_clock()
+        if live:
+            engine.start_clock()
+
+    def current() -> RuleEngine:
+        return replayer.engine if replayer is not None else engine  # type: ignore[return-value]
+
+    finished = False
     try:
-        yield lambda: {"loaded": len(engine.rules), "disabled": len(engine.disabled)}
-        if replay and not pipeline.fatal:
-            for records in stored_records_in_time_order(con, first_id):
-                engine.on_records(records)
+        yield lambda: {"loaded": len(current().rules), "disabled": len(current().disabled)}
+        if replayer is not None:
+            last_id = pipeline.writer.next_id - 1 if pipeline.writer is not None else 0
+            replayer.finish(last_id, evaluate=not pipeline.fatal)
+        finished = True
     finally:
+        if replayer is not None and not finished:
+            replayer.abandon()  # nothing is delivered
+        engine = current()
         engine.close()
         if stream is not None and stream is not sys.stdout.buffer:
             stream.close()

@@ -37,14 +37,35 @@ _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
 
 class StoredRecords(Sequence[Record]):
     """Records read back from the store, held as the writer's Arrow table (`table`: the columns
-    the rule engine reads without building a Record); the Records are made when first used."""
+    the rule engine reads without building a Record); the Records are made when first used.
 
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
+    Made by `in_store`, the table is read (every column, in id order) when first used: a
+    subscriber that needs only some columns reads them itself (`stored_columns`)."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        self._table = table
         self._records: list[Record] | None = None
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.first_id = self.last_id = 0
+
+    @classmethod
+    def in_store(cls, con: duckdb.DuckDBPyConnection, first_id: int, last_id: int) -> StoredRecords:
+        """The committed records with ids `first_id`..`last_id`, read through `con` when needed."""
+        stored = cls(None)
+        stored.con, stored.first_id, stored.last_id = con, first_id, last_id
+        return stored
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            assert self.con is not None
+            where = f"id BETWEEN {int(self.first_id)} AND {int(self.last_id)}"
+            self._table = self.con.sql(f"{_STORED_FROM} WHERE {where} ORDER BY id").to_arrow_table()
+            self._table = self._table.cast(LOGS_SCHEMA)
+        return self._table
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return self.table.num_rows if self._table is not None else self.last_id - self.first_id + 1
 
     def __getitem__(self, index):  # type: ignore[override]
         return self.records()[index]
@@ -87,12 +108,34 @@ _STORED_FROM = (
 
 
 def stored_records_in_time_order(
-    con: duckdb.DuckDBPyConnection, first_id: int = 0, rows: int = 50_000
+    con: duckdb.DuckDBPyConnection, first_id: int = 0, rows: int = 50_000, columns: list[str] | None = None
 ) -> Iterator[StoredRecords]:
-    """The stored records from id `first_id` on, in event-time order (ties by id), `rows` at a time."""
-    reader = con.sql(f"{_STORED_FROM} WHERE id >= {int(first_id)} ORDER BY ts, id").to_arrow_reader(rows)
+    """The stored records from id `first_id` on, in event-time order (ties by id), `rows` at a time
+    (only `columns`, if given: Records cannot be made from those, only the table read)."""
+    select = _STORED_FROM if columns is None else _select(columns)
+    reader = con.sql(f"{select} WHERE id >= {int(first_id)} ORDER BY ts, id").to_arrow_reader(rows)
+    schema = LOGS_SCHEMA if columns is None else _schema(columns)
     for batch in reader:
-        yield StoredRecords(pa.Table.from_batches([batch]).cast(LOGS_SCHEMA))
+        yield StoredRecords(pa.Table.from_batches([batch]).cast(schema))
+
+
+def stored_columns(
+    con: duckdb.DuckDBPyConnection, first_id: int, last_id: int, columns: list[str]
+) -> pa.Table:
+    """`columns` of the stored records with ids `first_id`..`last_id`, in event-time order (ties by
+    id), typed as the writer's table (LOGS_SCHEMA)."""
+    where = f"id BETWEEN {int(first_id)} AND {int(last_id)}"
+    table = con.sql(f"{_select(columns)} WHERE {where} ORDER BY ts, id").to_arrow_table()
+    return table.cast(_schema(columns))
+
+
+def _select(columns: list[str]) -> str:
+    names = ", ".join("fields::VARCHAR AS fields" if name == "fields" else name for name in columns)
+    return f"SELECT {names} FROM logs"
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    return pa.schema([LOGS_SCHEMA.field(name) for name in columns])
 
 
 def sql_literal(text: str) -> str:
@@ -185,9 +228,8 @@ class BulkStore:
 
     def records_since(self, first_id: int) -> StoredRecords:
         """The records written from id `first_id` on, as the streaming path hands them on (a
-        record without a time of its own has ts None), read as one Arrow table."""
-        table = self.con.sql(f"{_STORED_FROM} WHERE id >= {int(first_id)} ORDER BY id").to_arrow_table()
-        return StoredRecords(table.cast(LOGS_SCHEMA))
+        record without a time of its own has ts None), read as one Arrow table when first used."""
+        return StoredRecords.in_store(self.con.cursor(), first_id, self.writer.next_id - 1)
 
     def write(
         self,

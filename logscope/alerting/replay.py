@@ -1,0 +1,149 @@
+"""Rules over a one-shot import (`ingest FILE...`): every record in event-time order, evaluated
+while the import runs whenever the file allows it.
+
+A one-shot import hands the rules its records as a backtest does: all of them, in event-time
+order (ties by id), `REPLAY_ROWS` at a time. Files are mostly written in time order: then each
+committed block follows the one before it, so the engine can take it (through its own thread)
+while the next block is parsed and written, instead of after the whole import. That engine is
+*held* (nothing delivered, no errors reported) until the import ends. If a block starts before
+the one before it ended, or a committed range was not seen, the held engine is discarded and
+the records are replayed from the store once the import ends, as the backtest does. Either way
+the engine gets the same records in the same order, in chunks of the same size.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logscope.alerting.engine import RuleEngine
+from logscope.record import Record
+from logscope.store.bulk import StoredRecords, stored_columns, stored_records_in_time_order
+
+REPLAY_ROWS = 50_000
+SPECULATE = True  # evaluate while importing when blocks come in time order (tests turn it off)
+
+EngineFactory = Callable[[bool], RuleEngine]  # held -> a new engine
+
+
+class OrderedReplay:
+    """Feeds an engine a one-shot import's records in event-time order (subscribe `on_records`
+    to the pipeline, call `finish` or `abandon` after it ends; `engine` is the engine in use)."""
+
+    def __init__(
+        self,
+        make_engine: EngineFactory,
+        con: duckdb.DuckDBPyConnection,
+        first_id: int,
+        rows: int | None = None,
+    ) -> None:
+        self.make_engine = make_engine
+        self.con = con
+        self.first_id = first_id
+        self.rows = rows or REPLAY_ROWS
+        # sql rules query the store at event times: only once everything is stored.
+        self.held = SPECULATE
+        self.engine = make_engine(self.held)
+        self.ordered = self.held and not self.engine.sql_rules
+        self.columns = list(self.engine.evaluator.compiled.record_columns)
+        self.next_id = first_id  # the first id not yet seen
+        self.last_ts: int | None = None  # the latest event time fed (µs)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._queue: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        if self.ordered:
+            self._thread = threading.Thread(target=self._run, name="rules-replay", daemon=True)
+            self._thread.start()
+
+    def on_records(self, records: Sequence[Record]) -> None:
+        """A committed batch (the pipeline subscriber): its ids are noted, its rows read on this
+        object's thread."""
+        if not self.ordered or not len(records):
+            return
+        first = getattr(records, "first_id", 0) or records[0].id
+        last = getattr(records, "last_id", 0) or records[-1].id
+        self._queue.put((first, last))
+
+    def finish(self, last_id: int, evaluate: bool = True) -> RuleEngine:
+        """After the import, whose last record has id `last_id`: the engine, once it has been
+        handed every record (none with `evaluate` false), ready to `close`."""
+        self._stop()
+        if not evaluate:
+            return self.abandon()
+        if not (self.ordered and self.next_id == last_id + 1):
+            self._unheld()
+            self._pending, self._pending_rows = [], 0
+            for records in stored_records_in_time_order(self.con, self.first_id, self.rows, self.columns):
+                self._add(records.table)
+        if self._pending_rows:
+            self._feed(self._pending_rows)
+        return self.engine
+
+    def abandon(self) -> RuleEngine:
+        """Evaluate nothing (the import failed): an engine that has delivered nothing, to close."""
+        self._stop()
+        self._unheld()
+        return self.engine
+
+    def _unheld(self) -> None:
+        """Drop a held engine (what it saw is not delivered) for a new one."""
+        if self.held:
+            self.engine.discard()
+            self.engine = self.make_engine(False)
+            self.held = False
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        cursor = self.con.cursor()
+        try:
+            while (item := self._queue.get()) is not None:
+                if not self.ordered:
+                    continue
+                try:
+                    self._take(cursor, *item)
+                except Exception:  # the replay after the import reads (and reports) it again
+                    self.ordered = False
+        finally:
+            cursor.close()
+
+    def _take(self, cursor: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
+        """Read a committed range in time order; feed it on if it follows what came before."""
+        if first != self.next_id:
+            self.ordered = False
+            return
+        self.next_id = last + 1
+        table = stored_columns(cursor, first, last, self.columns)
+        if not table.num_rows:
+            return
+        ts = pc.cast(table["ts"], pa.int64())
+        if self.last_ts is not None and ts[0].as_py() < self.last_ts:
+            self.ordered = False
+            return
+        self.last_ts = ts[-1].as_py()
+        self._add(table)
+
+    def _add(self, table: pa.Table) -> None:
+        """Records that follow the pending ones; the engine gets them `rows` at a time."""
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= self.rows:
+            self._feed(self.rows)
+
+    def _feed(self, rows: int) -> None:
+        """Hand the engine the first `rows` pending records."""
+        table = pa.concat_tables(self._pending)
+        rest = table.slice(rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+        self.engine.on_records(StoredRecords(table.slice(0, rows)))
