@@ -3,9 +3,11 @@
 A file is read in blocks of complete lines (never whole: memory stays bounded). The first lines
 go through the streaming `SourceParser`, which detects the format exactly as the streaming path
 does. When the detected format has a vectorized plan (parsing/bulk.py), each block is parsed by
-RE2 and DuckDB and written in one transaction (store/bulk.py); the lines the plan cannot read
-exactly, and everything after them that a multiline format holds, go through the same
-`SourceParser`, line by line, in order. Without a plan, blocks go through `parse_batch` whole.
+RE2 and DuckDB, otherwise (JSON lines, logfmt, ...) by the format's own `parse` per line straight
+into Arrow columns (parsing/bulkparser.py), in the reader thread, and written in one transaction
+(store/bulk.py); the lines the plan cannot read exactly, and everything after them that a
+multiline format holds, go through the same `SourceParser`, line by line, in order. Multiline
+formats have no plan: their blocks go through `parse_batch` whole.
 Either way the stored rows equal the streaming path's (tests/test_bulk_identity.py).
 """
 
