@@ -148,7 +148,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             pipeline.add_source(source)
         on_stop_signals(pipeline.request_stop)
         summary = pipeline.run()
-        for records in stored_records_in_time_order(con):
+        for records in stored_records_in_time_order(con, columns=engine.evaluator.compiled.record_columns):
             engine.on_records(records)
         engine.close()
     finally:
