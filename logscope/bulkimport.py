@@ -108,9 +108,7 @@ class BulkImporter:
 
         A reader thread reads, splits and (once the plan is known) runs RE2 on the next block
         while this thread parses and writes the current one in DuckDB: both release the GIL."""
-        run = _FileRun(self, source or path)
-        run.on_records = on_records
-        run.checkpoint = checkpoint
+        run = _FileRun(self, source or path, on_records, checkpoint)
         start = checkpoint.offset if checkpoint is not None else 0
         run.result.skipped_bytes = start
         with self.store.memory_limited():
@@ -126,8 +124,7 @@ class BulkImporter:
                 if stop is not None and stop.is_set() and not final:
                     run.block([], None, True)  # what was read is kept, held records included
                     break
-                run.end_offset = end
-                run.block(lines, extras, final, prepared)
+                run.block(lines, extras, final, prepared, end)
                 if progress is not None:
                     progress(consumed - counted, len(lines))
                 counted = consumed
@@ -216,21 +213,36 @@ def prepare_block(plan: Plan, lines: list[str], keys: list[int] | None = None) -
 class _FileRun:
     """The state of one file's import: its parser, the plan, the next line number."""
 
-    def __init__(self, importer: BulkImporter, source: str) -> None:
+    def __init__(
+        self,
+        importer: BulkImporter,
+        source: str,
+        on_records: RecordsCallback | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
         self.importer = importer
         self.source = source
         self.parser = SourceParser(importer.registry, importer.forced)
         self.plans: list[Plan] = []
         self.plan: Plan | None = None  # the first plan: the reader thread prepares blocks for it
-        self.on_records: RecordsCallback | None = None
-        self.checkpoint: Checkpoint | None = None  # the file's, at the start of the next block
+        self.on_records = on_records
+        self.checkpoint = checkpoint  # the file's, at the start of the next block
         self.end_offset = 0  # the offset after the current block's lines
         self.next_key = 0
         self.result = BulkResult()
 
     def block(
-        self, lines: list[str], extras: Extras | None, final: bool, prepared: pa.Table | None = None
+        self,
+        lines: list[str],
+        extras: Extras | None,
+        final: bool,
+        prepared: pa.Table | None = None,
+        end_offset: int | None = None,
     ) -> None:
+        """Parse and write one block; `end_offset`: the file offset after its lines (None: the
+        block adds no lines, and the checkpoint stays where the last block left it)."""
+        if end_offset is not None:
+            self.end_offset = end_offset
         first_key = self.next_key
         self.next_key += len(lines)
         self.result.lines += len(lines)
