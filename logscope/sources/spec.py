@@ -43,6 +43,15 @@ class FollowOptions:
     # The one follow-mode file source all file arguments share (so no file is read twice).
     tail_source: TailSource | None = field(default=None, repr=False)
 
+    def ignores(self, path: str) -> bool:
+        """Whether `path` is one of the files never followed (`ignore_prefixes`)."""
+        return is_ignored(path, self.ignore_prefixes)
+
+
+def is_ignored(path: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether the absolute `path` starts with one of `prefixes` (the database's own files)."""
+    return bool(prefixes) and os.path.abspath(path).startswith(prefixes)
+
 
 @dataclass
 class Expansion:
@@ -122,7 +131,7 @@ def expand_sources(
             result.errors += found.errors
             continue
         found_paths = expand_files(argument)
-        paths = [path for path in found_paths if not os.path.abspath(path).startswith(ignore_prefixes)]
+        paths = [path for path in found_paths if not is_ignored(path, ignore_prefixes)]
         if not found_paths:
             result.errors.append(f"{argument}: no files match")
         elif not paths and len(found_paths) == 1:

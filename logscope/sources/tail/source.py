@@ -62,7 +62,7 @@ class TailSource:
         found: dict[FileId, str] = {}
         for pattern in self.patterns:
             for path in pattern.files():
-                if os.path.abspath(path).startswith(self.options.ignore_prefixes) or is_gzip(path):
+                if self.options.ignores(path) or is_gzip(path):
                     continue
                 try:
                     info = os.stat(path)
@@ -172,7 +172,7 @@ class TailSource:
 
     def _track(self, path: str, initial: bool, name: str | None = None) -> Follower | None:
         """Start following the file at `path`, unless its content is already being read."""
-        if os.path.abspath(path).startswith(self.options.ignore_prefixes):
+        if self.options.ignores(path):
             return None
         fd = self._open(path)
         if fd is None:
