@@ -15,6 +15,10 @@ def check_ruleset(ruleset: RuleSet, format_types: dict[str, str]) -> tuple[list[
     warnings: list[str] = []
     evaluator = PredicateEvaluator([], format_types)
     declared: dict[str, tuple[str, str]] = {}
+    counting = [rule for rule in ruleset.rules if rule.kind != "sql"]
+    syntax = {id(rule): _syntax_problems(rule, evaluator) for rule in counting}
+    parsed = [rule for rule in counting if not syntax[id(rule)]]
+    bound = dict(zip(map(id, parsed), evaluator.bind_errors_of(parsed), strict=True))
     for rule in ruleset.rules:
         if rule.kind == "sql":
             try:
@@ -22,11 +26,10 @@ def check_ruleset(ruleset: RuleSet, format_types: dict[str, str]) -> tuple[list[
             except RuleSqlError as exc:
                 problems.append(RuleProblem(rule.file, rule.name, "query", str(exc)))
             continue
-        syntax = _syntax_problems(rule, evaluator)
-        if syntax:
-            problems += syntax
+        if syntax[id(rule)]:
+            problems += syntax[id(rule)]
             continue
-        for key, message in evaluator.bind_errors(rule):
+        for key, message in bound[id(rule)]:
             problems.append(RuleProblem(rule.file, rule.name, key, message))
         for name, kind in rule.field_types.items():
             earlier = declared.setdefault(name, (kind.upper(), rule.name))

@@ -37,6 +37,26 @@ _RECORD_ARROW = {
 }
 
 
+def _expressions(rule: Rule) -> list[tuple[str, str, bool]]:
+    """(field, SQL, whether it must be a condition) for each expression of a counting rule."""
+    expressions = [("where", rule.where, True)]
+    if rule.kind == "ratio":
+        expressions.append(("total", rule.total, True))
+    expressions += [(f"extract.{name}", text, False) for name, text in rule.extract.items()]
+    expressions += [
+        (f"group_by.{name}", quote(name), False) for name in rule.group_names if name not in rule.extract
+    ]
+    return expressions
+
+
+def _not_conditions(expressions: list[tuple[str, str, bool]], kinds: list[str]) -> list[tuple[str, str]]:
+    return [
+        (key, f"must be a condition (true or false), but its type is {kind}")
+        for (key, _, predicate), kind in zip(expressions, kinds, strict=True)
+        if predicate and kind.upper() != "BOOLEAN"
+    ]
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -198,44 +218,56 @@ class PredicateEvaluator:
     def bind_errors(self, rule: Rule) -> list[tuple[str, str]]:
         """(field, message) for each of the rule's expressions that does not bind or is not boolean."""
         single = self.compile([rule])
-        columns = self._columns_cte(single.record_columns, single.field_columns)
-        expressions = [("where", rule.where, True)]
-        if rule.kind == "ratio":
-            expressions.append(("total", rule.total, True))
-        expressions += [(f"extract.{name}", text, False) for name, text in rule.extract.items()]
-        expressions += [
-            (f"group_by.{name}", quote(name), False) for name in rule.group_names if name not in rule.extract
-        ]
+        expressions = _expressions(rule)
+        kinds = self._kinds(single, [(text, predicate) for _, text, predicate in expressions])
+        if kinds is not None:  # all of the rule's expressions in one query
+            return _not_conditions(expressions, kinds)
         problems = []
-        self.con.register("batch", self.batch_table([], single))
-        try:
-            # All of the rule's expressions in one query; one at a time only to say which fails.
-            every = ", ".join(f"({expression}) AS e{n}" for n, (_, expression, _) in enumerate(expressions))
+        for key, expression, predicate in expressions:  # one at a time only to say which fails
             try:
-                result = self.con.execute(f"{columns} SELECT {every} FROM b")
-                kinds = [str(column[1]) for column in result.description]
-                result.fetchall()
-            except duckdb.Error:
-                kinds = None
-            if kinds is not None:
-                return [
-                    (key, f"must be a condition (true or false), but its type is {kind}")
-                    for (key, _, predicate), kind in zip(expressions, kinds, strict=True)
-                    if predicate and kind.upper() != "BOOLEAN"
-                ]
-            for key, expression, predicate in expressions:
-                try:
-                    result = self.con.execute(f"{columns} SELECT ({expression}) FROM b")
-                    kind = str(result.description[0][1])
-                    result.fetchall()
-                except duckdb.Error as exc:
-                    problems.append((key, one_line(exc)))
-                    continue
-                if predicate and kind.upper() != "BOOLEAN":
-                    problems.append((key, f"must be a condition (true or false), but its type is {kind}"))
+                kinds = self._kinds(single, [(expression, predicate)], raises=True)
+            except duckdb.Error as exc:
+                problems.append((key, one_line(exc)))
+                continue
+            problems += _not_conditions([(key, expression, predicate)], kinds or [])
+        return problems
+
+    def bind_errors_of(self, rules: list[Rule]) -> list[list[tuple[str, str]]]:
+        """`bind_errors` of each rule. Rules that bind together are checked in one query (rules
+        that declare field types are checked alone: their types may differ from each other's)."""
+        together = [rule for rule in rules if not rule.field_types]
+        kinds = None
+        if len(together) > 1:
+            expressions = [_expressions(rule) for rule in together]
+            every = [(text, predicate) for listed in expressions for _, text, predicate in listed]
+            kinds = self._kinds(self.compile(together), every)
+        if kinds is None:
+            return [self.bind_errors(rule) for rule in rules]
+        problems: dict[int, list[tuple[str, str]]] = {}
+        for rule, listed in zip(together, expressions, strict=True):
+            problems[id(rule)] = _not_conditions(listed, kinds[: len(listed)])
+            kinds = kinds[len(listed) :]
+        return [problems[id(rule)] if id(rule) in problems else self.bind_errors(rule) for rule in rules]
+
+    def _kinds(
+        self, compiled: Compiled, expressions: list[tuple[str, bool]], raises: bool = False
+    ) -> list[str] | None:
+        """The types of `expressions` over the compiled columns, bound in one query (None if it
+        fails, unless `raises`)."""
+        columns = self._columns_cte(compiled.record_columns, compiled.field_columns)
+        every = ", ".join(f"({expression}) AS e{n}" for n, (expression, _) in enumerate(expressions))
+        self.con.register("batch", self.batch_table([], compiled))
+        try:
+            result = self.con.execute(f"{columns} SELECT {every} FROM b")
+            kinds = [str(column[1]) for column in result.description]
+            result.fetchall()
+            return kinds
+        except duckdb.Error:
+            if raises:
+                raise
+            return None
         finally:
             self.con.unregister("batch")
-        return problems
 
     def evaluate(
         self,
