@@ -137,32 +137,50 @@ class LogView(ScrollView, can_focus=True):
         self._show_end()
 
     def set_filter(self, state: FilterState) -> None:
-        """Show what `state` keeps: counted and fetched in a worker thread, then shown at the end.
+        """Show what `state` keeps, shown at the end.
 
-        Until then the view keeps showing (and scrolling) what the previous filter kept."""
+        Level and source toggles are counted from the per-cell counts and their last page read from
+        the newest row groups: a few ms, done here, so the next frame shows them. Anything else is
+        counted and fetched in a worker thread; until then the view keeps showing (and scrolling)
+        what the previous filter kept."""
         self._pending_state = state
+        height = max(1, self.size.height)
+        if self.counts is not None and state.toggles_only():
+            try:
+                loaded = self._read_filtered(self.reader, state, self.last_id, height)
+            except duckdb.Error as exc:
+                self._load_failed(state, one_line_error(exc))
+                return
+            self._show_loaded(state, *loaded)
+            return
         self.filtering = True
         self._post_status()
-        self._load_filtered(state, self.last_id, max(1, self.size.height))
+        self._load_filtered(state, self.last_id, height)
 
     @work(thread=True, exclusive=True, group="filter")
     def _load_filtered(self, state: FilterState, last_id: int, height: int) -> None:
         reader = self.reader.for_thread()
         try:
-            kept = self.counts.kept(reader, state) if self.counts is not None else None
-            if kept is not None:
-                total, last_id = kept  # level and source toggles: counted per cell, no scan
-            else:
-                total = reader.count(state, 0, last_id)
-            limit = (2 * WINDOW_SCREENS + 1) * height
-            start = max(0, total - limit)
-            rows = reader.page(state, start, limit, last_id, total)
+            loaded = self._read_filtered(reader, state, last_id, height)
         except duckdb.Error as exc:
             self.app.call_from_thread(self._load_failed, state, one_line_error(exc))
             return
         finally:
             reader.close()
-        self.app.call_from_thread(self._show_loaded, state, last_id, total, start, rows)
+        self.app.call_from_thread(self._show_loaded, state, *loaded)
+
+    def _read_filtered(
+        self, reader: LogReader, state: FilterState, last_id: int, height: int
+    ) -> tuple[int, int, int, list[Row]]:
+        """The newest id counted, how many records `state` keeps, and the rows of the last window."""
+        kept = self.counts.kept(reader, state) if self.counts is not None else None
+        if kept is not None:
+            total, last_id = kept  # level and source toggles: counted per cell, no scan
+        else:
+            total = reader.count(state, 0, last_id)
+        limit = (2 * WINDOW_SCREENS + 1) * height
+        start = max(0, total - limit)
+        return last_id, total, start, reader.page(state, start, limit, last_id, total)
 
     def _show_loaded(self, state: FilterState, last_id: int, total: int, start: int, rows: list[Row]) -> None:
         if state is not self._pending_state:
