@@ -110,6 +110,45 @@ where = "no_such_function(message) > 1"
     )
 
 
+def test_check_of_rules_that_bind_together_still_names_each_one_that_is_not_a_condition(
+    tmp_path: Path,
+) -> None:
+    # Rules that bind are checked in one query; the types it reports are told apart per rule.
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        """
+[[rule]]
+name = "fine"
+kind = "ratio"
+where = "status >= 500"
+total = "method = 'GET'"
+ratio = 0.5
+window = "5m"
+
+[[rule]]
+name = "total_not_a_condition"
+kind = "ratio"
+where = "status >= 500"
+total = "status"
+ratio = 0.5
+window = "5m"
+
+[[rule]]
+name = "also_fine"
+where = "level = 'error'"
+group_by = ["client"]
+"""
+    )
+    result = run_cli("rules", "check", str(rules))
+    assert_clean_error(result, 2)
+    problems = [line for line in result.stderr.splitlines() if f"{rules}: rule" in line]
+    assert problems == [
+        f"logscope: error: {rules}: rule 'total_not_a_condition': field 'total': must be a condition"
+        " (true or false),"
+        " but its type is BIGINT"
+    ]
+
+
 def test_check_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[[rule]\nname = 1\n")
