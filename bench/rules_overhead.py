@@ -140,16 +140,17 @@ def throughput(lines: int, runs: int, workdir: Path) -> None:
         results["no rules"].append(ingest(log, workdir / "a.duckdb", None))
         results["50 rules"].append(ingest(log, workdir / "b.duckdb", rules))
         results["bundled packs"].append(ingest(log, workdir / "c.duckdb", None, bundled=True))
-    print(f"ingest of {lines:,} nginx lines, best of {runs}:")
+    print(f"ingest of {lines:,} nginx lines, best of {runs} (median in brackets):")
     best = {}
     for name, values in results.items():
         wall = min(value[0] for value in values)
         rate = max(value[1] for value in values)
         cpu = min(value[2] for value in values)
         best[name] = (wall, rate, cpu)
+        middle = [statistics.median(value[i] for value in values) for i in range(3)]
         print(
-            f"  {name:>13}: {wall:6.2f} s wall, {lines / wall:9,.0f} lines/s wall,"
-            f" {rate:9,.0f} lines/s in the pipeline, {cpu:6.2f} s CPU"
+            f"  {name:>13}: {wall:6.2f} s wall ({middle[0]:.2f}), {lines / wall:9,.0f} lines/s wall,"
+            f" {rate:9,.0f} lines/s in the pipeline, {cpu:6.2f} s CPU ({middle[2]:.2f})"
         )
     wall, rate, cpu = _cost(best, "50 rules")
     print(
