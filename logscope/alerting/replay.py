@@ -21,11 +21,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logscope.alerting.engine import RuleEngine
+from logscope.alerting.engine import MERGE_RECORDS, RuleEngine
 from logscope.record import Record
 from logscope.store.bulk import StoredRecords, stored_columns, stored_records_in_time_order
 
-REPLAY_ROWS = 50_000
+# Chunks as large as the engine merges queued batches into: its fixed cost per batch (about 70 ms
+# with 50 rules) then weighs as little as in a replay that runs ahead (300,000 nginx records under
+# load: +30% wall against +43% with 50,000), at the price of a longer last chunk after the import.
+REPLAY_ROWS = MERGE_RECORDS
 SPECULATE = True  # evaluate while importing when blocks come in time order (tests turn it off)
 
 EngineFactory = Callable[[bool], RuleEngine]  # held -> a new engine
