@@ -152,7 +152,7 @@ async def run(args: argparse.Namespace) -> None:
     pipeline = Pipeline(LogWriter(con), builtin_registry(UTC))
     pipeline.add_source(PipeReader(read_fd))
     feed = LiveFeed(pipeline)
-    app = LogscopeApp(con, feed=feed, freeze_heap=True)
+    app = LogscopeApp(con, feed=feed, freeze_heap=True)  # as `logscope tail` builds it
     clock = FrameClock(app)
     try:
         async with app.run_test(size=(160, 50)) as pilot:
