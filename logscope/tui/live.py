@@ -45,7 +45,9 @@ class LiveFeed:
     def _on_records(self, records: list[Record]) -> None:
         if not records:
             return
-        self.last_id = max(self.last_id, records[-1].id)
+        # A bulk block arrives unread (StoredRecords.in_store): its last id, without building it.
+        newest = getattr(records, "last_id", 0) or records[-1].id
+        self.last_id = max(self.last_id, newest)
         self.committed += len(records)
         if self._notify is not None:
             self._notify(self.last_id)
