@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,3 +134,32 @@ def test_rules_during_the_import_give_the_alerts_of_the_replay_after_it(
     rules = {row[1] for row in after}
     assert {"busy_client", "errors_by_method", "error_share", "spike_404", "no_health_checks"} <= rules
     assert "new_agent_path" in rules and len(after_out.splitlines()) > 50
+
+
+def test_a_second_import_knows_the_first_ones_values_the_same_on_both_paths(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The file grows and is imported again: new_value rules start from the values stored by the
+    first import (alerting/history.py), whether rules run during the import or after it."""
+    monkeypatch.setattr(replay_module, "REPLAY_ROWS", 7000)
+    monkeypatch.setattr(engine_module, "MERGE_RECORDS", 1)
+    lines = access_log(20_000)
+    results = {}
+    log = tmp_path / "access.log"
+    for speculate in (True, False):  # a database each, the same file (groups name its path)
+        log.write_text("\n".join(lines[:10_000]) + "\n")
+        ingest(tmp_path, log, str(speculate), monkeypatch, speculate)
+        with open(log, "a") as handle:
+            handle.write("\n".join(lines[10_000:]) + "\n")
+        results[speculate] = ingest(tmp_path, log, str(speculate), monkeypatch, speculate)
+    (during, during_out, ran_during), (after, after_out, ran_after) = results[True], results[False]
+    assert ran_during and not ran_after
+    assert during == after
+    assert during_out == after_out
+    notifications = [json.loads(line) for line in after_out.splitlines()]
+    new_paths = [
+        n["group"]["path"] for n in notifications if n["rule"] == "new_agent_path" and n["event"] == "firing"
+    ]
+    # Learning 30 minutes from the first stored record: /new/4999 (at 20 min) is learned; the
+    # second import's new paths alert (without the stored history, it would learn /new/14999).
+    assert new_paths == ["/new/9999", "/new/14999", "/new/19999"]

@@ -59,6 +59,7 @@ class ArrivalCollector:
                            if plan.rule.kind in BACKLOG_KINDS]  # fmt: skip
         # new_value rules: values Python has already met (and holds no alert for) stay in SQL.
         self.new_value = [number for number, plan in enumerate(plans) if plan.rule.kind == "new_value"]
+        self.learn_from: dict[int, int] = {}  # new_value rules seeded: where their history starts
         self.batches = 0
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __logscope_backlog (rule INTEGER, key VARCHAR, tsu BIGINT,"
@@ -101,10 +102,12 @@ class ArrivalCollector:
         }))  # fmt: skip
         try:
             if batch.rows > UNNEST_ROWS:
-                selects = [
-                    _select(self.numbers[plan.rule.name], index, plan, clock, batch.name, origin)
-                    for index, plan in plans
-                ]
+                selects = []
+                for index, plan in plans:
+                    number = self.numbers[plan.rule.name]
+                    since = self.learn_from.get(number)
+                    learn_origin = origin if since is None or origin is None else min(origin, since)
+                    selects.append(_select(number, index, plan, clock, batch.name, learn_origin))
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {_KNOWN}"
                     f" {' UNION ALL '.join(selects)}"
@@ -130,6 +133,20 @@ class ArrivalCollector:
             con.unregister("__logscope_live")
         return _split(table, self.names, self.groups)
 
+    def seed(self, name: str, keys: list[str], since: int) -> None:
+        """A new_value rule's values stored before this run (as `key_text`), whose history
+        starts at `since`: they are known, as if met, and learning counts from `since`."""
+        number = self.numbers[name]
+        self.learn_from[number] = since
+        self.con.register("__logscope_seed", pa.table({"key": pa.array(keys, pa.string())}))
+        try:
+            self.con.execute(
+                f"INSERT INTO __logscope_seen SELECT {number}, key FROM __logscope_seed"
+                f" ANTI JOIN (SELECT key FROM __logscope_seen WHERE rule = {number}) USING (key)"
+            )
+        finally:
+            self.con.unregister("__logscope_seed")
+
     def forget(self, name: str) -> None:
         """Drop a rule (it failed and was disabled)."""
         number = self.numbers.pop(name, None)
@@ -138,12 +155,12 @@ class ArrivalCollector:
 
 def _entry(number: int, index: int, plan: RulePlan) -> str:
     """One rule's part of a record: its number, group key, whether it matches and counts."""
-    key = _key(plan)
+    key = key_sql(plan)
     total = f"t{index}" if plan.total is not None else "false"
     return f"{{'rule': {number}, 'key': {key}, 'm': m{index}, 't': {total}}}"
 
 
-def _key(plan: RulePlan) -> str:
+def key_sql(plan: RulePlan) -> str:
     """A rule's group key: its group values joined (NULL written as chr(0))."""
     groups = [f"coalesce({column}, chr(0))" for column in plan.columns]
     if len(groups) == 1:
@@ -156,7 +173,7 @@ def _select(
 ) -> str:
     """One rule's arrivals from the predicate table `source`, as one branch of a UNION ALL (for
     large batches)."""
-    key = _key(plan)
+    key = key_sql(plan)
     match, total = f"m{index}", f"t{index}" if plan.total is not None else None
     totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
     where = f"{match} OR {total}" if total else match

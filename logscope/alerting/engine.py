@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
-from logscope.alerting.arrivals import ArrivalCollector
+from logscope.alerting.arrivals import ArrivalCollector, key_tuple
+from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
@@ -63,6 +64,7 @@ class RuleEngine:
         on_error: ErrorCallback | None = None,
         threaded: bool = False,
         held: bool = False,
+        history: StoredValues | None = None,
     ) -> None:
         self._report = on_error or (lambda message: None)
         # held: changes and errors are kept until `release` (or dropped by `discard`).
@@ -90,6 +92,7 @@ class RuleEngine:
         self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans)
         self.now: int | None = None
         self.origin: int | None = None  # the first event time: new_value rules learn from it
+        self.history = history  # new_value rules' values stored before this run
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
         self._lock = threading.RLock()
@@ -302,6 +305,22 @@ class RuleEngine:
         self.now = self.origin = origin
         for state in self.counting.values():
             state.start(origin)
+        self._seed()
+
+    def _seed(self) -> None:
+        """new_value rules start out knowing the values of the records stored before this run."""
+        if self.history is None:
+            return
+        seeds, errors = self.history.seeds()
+        for message in errors:
+            self.on_error(message)
+        for name, seed in seeds.items():
+            state = self.counting.get(name)
+            if state is None:
+                continue
+            groups = len(state.rule.group_names)
+            state.seed([key_tuple(key, groups) for key in seed.keys], seed.since)
+            self.collector.seed(name, seed.keys, seed.since)
 
     def _tick(self, seconds: float) -> None:
         while not self._stop.wait(seconds):

@@ -34,7 +34,7 @@ KIND_KEYS: dict[str, set[str]] = {
     "ratio": {"where", "total", "group_by", "window", "ratio", "min_total"},
     "spike": {"where", "group_by", "window", "factor", "min_count"},
     "absence": {"where", "group_by", "window", "threshold"},
-    "new_value": {"where", "field", "window", "learn", "max_values"},
+    "new_value": {"where", "field", "window", "learn", "max_values", "history"},
     "sql": {"query", "interval", "lookback", "group_by"},
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -46,7 +46,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sql": ("query",),
 }
 DURATIONS = {"window": "window", "for": "for_", "renotify": "renotify", "learn": "learn"}
-DURATIONS |= {"interval": "interval", "lookback": "lookback"}
+DURATIONS |= {"interval": "interval", "lookback": "lookback", "history": "history"}
 ACTION_TYPES = ("exec", "webhook")
 DUCKDB_TYPES = re.compile(
     r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UBIGINT|FLOAT|REAL|DOUBLE|VARCHAR|TEXT|"
@@ -316,6 +316,7 @@ def _read_kind(reader: _Reader, rule: Rule) -> None:
     rule.field = reader.names("field")
     rule.learn = reader.duration("learn", 0)
     rule.max_values = reader.number("max_values", 100_000, integer=True, minimum=1)
+    rule.history = reader.duration("history", rule.history)
     rule.query = reader.text("query")
     rule.interval = reader.duration("interval", rule.interval)
     rule.lookback = reader.duration("lookback", rule.lookback)

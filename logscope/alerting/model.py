@@ -81,6 +81,7 @@ class Rule:
     field: list[str] = dc_field(default_factory=list)
     learn: int = 0
     max_values: int = 100_000
+    history: int = 30 * 86400 * SECOND  # new_value: how far back stored values are known
     query: str = ""
     interval: int = 60 * SECOND
     lookback: int = 3600 * SECOND

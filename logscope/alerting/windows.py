@@ -369,7 +369,13 @@ class CountingRule:
         self.groups: dict[tuple, GroupWindow] = {}
         self.origin: int | None = None  # the first event time the engine saw
         self.seen: set[tuple] = set()  # new_value: every value met so far
+        self.learn_from: int | None = None  # new_value: where the stored history starts
         self.full = False
+
+    def seed(self, values: list[tuple], since: int) -> None:
+        """new_value: values stored before this run are known; learning started at `since`."""
+        self.seen.update(values)
+        self.learn_from = since
 
     def start(self, origin: int) -> None:
         """Called once with the first event time; an ungrouped absence rule starts watching."""
@@ -420,7 +426,8 @@ class CountingRule:
             return
         self.seen.add(key)
         assert self.origin is not None
-        if item[0] >= self.origin + self.rule.learn:
+        origin = self.origin if self.learn_from is None else min(self.origin, self.learn_from)
+        if item[0] >= origin + self.rule.learn:
             self._group(key, item[0]).feed([item])
 
     def advance(self, now: int) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from logscope.alerting.actions import JsonLinesOutput
 from logscope.alerting.check import check_ruleset
 from logscope.alerting.engine import RuleEngine, format_field_types
+from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
 from logscope.alerting.replay import OrderedReplay
@@ -229,6 +230,10 @@ def rules_running(
             raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
         outputs.append(JsonLinesOutput(stream, on_error=report))
 
+    # new_value rules know the values stored before this run (its records start at first_id).
+    first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
+    history = StoredValues(con, first_id, ruleset.rules, format_types)
+
     def make_engine(held: bool = False) -> RuleEngine:
         return RuleEngine(
             ruleset,
@@ -238,11 +243,11 @@ def rules_running(
             on_error=report,
             threaded=True,
             held=held,
+            history=history,
         )
 
     replayer, engine = None, None
     if replay:
-        first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
         replayer = OrderedReplay(make_engine, con, first_id)
         pipeline.subscribe(replayer.on_records)
     else:

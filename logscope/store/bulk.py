@@ -129,6 +129,14 @@ def stored_columns(
     return table.cast(_schema(columns))
 
 
+def stored_column_batches(
+    con: duckdb.DuckDBPyConnection, columns: list[str], where: str, rows: int
+) -> pa.RecordBatchReader:
+    """`columns` of the stored records matching `where` (SQL over `logs`), in no particular
+    order, read `rows` at a time as the reader is consumed."""
+    return con.sql(f"{_select(columns)} WHERE {where}").to_arrow_reader(rows)
+
+
 def _select(columns: list[str]) -> str:
     names = ", ".join("fields::VARCHAR AS fields" if name == "fields" else name for name in columns)
     return f"SELECT {names} FROM logs"
