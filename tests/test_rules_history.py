@@ -160,6 +160,10 @@ def test_the_history_is_read_where_rule_sql_cannot_reach_files(tmp_path: Path, d
         assert "sneaky" not in seeds
         assert len(errors) == 1 and "rule 'sneaky'" in errors[0]
         assert "file system operations are disabled" in errors[0]
+        # Several fields: the key as the engine's arrivals write it (arrivals.key_text).
+        pair = _rule("pair", "true")
+        pair.field = ["user", "level"]
+        assert StoredValues(con, 3, [pair]).seeds()[0]["pair"].keys == ["alice\x1finfo", "bob\x1finfo"]
         # Records from the run's first id on are not history.
         assert StoredValues(con, 2, [plain]).seeds()[0]["plain"].keys == ["alice"]
     finally:

@@ -50,9 +50,9 @@ class StoredValues:
         rules: list[Rule],
         format_types: dict[str, str] | None = None,
     ) -> None:
-        self.store = store.cursor()
-        self.below = below
         self.rules = [rule for rule in rules if rule.kind == "new_value" and rule.history > 0]
+        self.store = store.cursor() if self.rules else store  # (read from the engine's thread)
+        self.below = below
         self.format_types = format_types
         self._lock = threading.Lock()
         self._result: tuple[dict[str, Seed], list[str]] | None = None
