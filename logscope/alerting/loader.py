@@ -45,8 +45,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "new_value": ("field",),
     "sql": ("query",),
 }
-DURATIONS = {"window": "window", "for": "for_", "renotify": "renotify", "learn": "learn"}
-DURATIONS |= {"interval": "interval", "lookback": "lookback", "history": "history"}
 ACTION_TYPES = ("exec", "webhook")
 DUCKDB_TYPES = re.compile(
     r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UBIGINT|FLOAT|REAL|DOUBLE|VARCHAR|TEXT|"
