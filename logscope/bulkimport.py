@@ -43,8 +43,16 @@ MAX_PLANS = 3  # formats planned in the order lines are tried
 JUDGED_BLOCK_LINES = 1000  # smaller blocks (a file's tail) say too little to drop the plan
 
 Plan = RegexPlan | ParserPlan
+
 Progress = Callable[[int, int], None]
 RecordsCallback = Callable[[list[Record]], None]
+
+
+def use_system_allocator() -> None:
+    """Give Arrow buffers the system allocator for the rest of the process: Arrow's default pool
+    (mimalloc) keeps freed buffers, so a million nginx lines imported peaked ~60 MB higher with
+    it, and `tail` ~20 MB higher after a million lines, at the same CPU time (docs/benchmarks.md)."""
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 @dataclass
@@ -83,9 +91,6 @@ class BulkImporter:
     """Imports whole files through the fast path, writing with the pipeline's `LogWriter`."""
 
     def __init__(self, writer: LogWriter, registry: FormatRegistry, forced: Parser | None = None) -> None:
-        # Arrow's default pool (mimalloc) keeps the blocks' freed buffers: a million nginx lines
-        # peaked ~60 MB higher with it, at the same CPU time (docs/benchmarks.md).
-        pa.set_memory_pool(pa.system_memory_pool())
         self.writer = writer
         self.store = BulkStore(writer)
         self.registry = registry

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from logscope.bulkimport import BulkImporter, BulkResult
+from logscope.bulkimport import BulkImporter, BulkResult, use_system_allocator
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
@@ -107,6 +107,7 @@ class Pipeline:
         flush_seconds: float = FLUSH_SECONDS,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
+        use_system_allocator()
         self.writer = writer
         # One typed view per format in the database (see store/views.py).
         self.views = FormatViews(writer.con, registry.field_types) if writer is not None else None
