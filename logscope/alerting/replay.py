@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from logscope.alerting.engine import MERGE_RECORDS, RuleEngine
 from logscope.record import Record
-from logscope.store.bulk import StoredRecords, stored_columns, stored_records_in_time_order
+from logscope.store.bulk import StoredRecords, id_span, stored_columns, stored_records_in_time_order
 
 # Chunks as large as the engine merges queued batches into: its fixed cost per batch (about 70 ms
 # with 50 rules) then weighs as little as in a replay that runs ahead (300,000 nginx records under
@@ -69,9 +69,7 @@ class OrderedReplay:
         object's thread."""
         if not self.ordered or not len(records):
             return
-        first = getattr(records, "first_id", 0) or records[0].id
-        last = getattr(records, "last_id", 0) or records[-1].id
-        self._queue.put((first, last))
+        self._queue.put(id_span(records))
 
     def finish(self, last_id: int, evaluate: bool = True) -> RuleEngine:
         """After the import, whose last record has id `last_id`: the engine, once it has been

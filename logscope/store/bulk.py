@@ -101,6 +101,14 @@ class StoredRecords(Sequence[Record]):
 
 
 # Stored records as the writer wrote them (LOGS_SCHEMA: `fields` as JSON text).
+def id_span(records: Sequence[Record]) -> tuple[int, int]:
+    """The first and last id of a committed batch (not empty); a block handed on unread
+    (`StoredRecords.in_store`) knows them without being read."""
+    if isinstance(records, StoredRecords) and records.last_id:
+        return records.first_id, records.last_id
+    return records[0].id, records[-1].id
+
+
 _STORED_FROM = (
     "SELECT id, ts, received_at, source, host, format, level, message, fields::VARCHAR AS fields,"
     " raw FROM logs"

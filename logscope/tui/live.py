@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from logscope.pipeline import Pipeline
 from logscope.record import Record
+from logscope.store.bulk import id_span
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,7 @@ class LiveFeed:
     def _on_records(self, records: list[Record]) -> None:
         if not records:
             return
-        # A bulk block arrives unread (StoredRecords.in_store): its last id, without building it.
-        newest = getattr(records, "last_id", 0) or records[-1].id
-        self.last_id = max(self.last_id, newest)
+        self.last_id = max(self.last_id, id_span(records)[1])
         self.committed += len(records)
         if self._notify is not None:
             self._notify(self.last_id)
