@@ -65,9 +65,7 @@ class LogfmtParser:
         if "=" not in text:
             return None
         fields = _pairs(text) if '"' in text else _unquoted_pairs(text)
-        if fields is None:
-            return None
-        if len(fields) < 2:
+        if fields is None or len(fields) < 2:
             return None
         ts = take_time(fields, self.zone)
         level = take_level(fields)
