@@ -48,13 +48,6 @@ Progress = Callable[[int, int], None]
 RecordsCallback = Callable[[list[Record]], None]
 
 
-def use_system_allocator() -> None:
-    """Give Arrow buffers the system allocator for the rest of the process: Arrow's default pool
-    (mimalloc) keeps freed buffers, so a million nginx lines imported peaked ~60 MB higher with
-    it, and `tail` ~20 MB higher after a million lines, at the same CPU time (docs/benchmarks.md)."""
-    pa.set_memory_pool(pa.system_memory_pool())
-
-
 @dataclass
 class BulkResult:
     """What importing one file did."""
