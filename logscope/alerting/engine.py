@@ -71,16 +71,16 @@ class RuleEngine:
         self._held: list[tuple[list[Change], list[Alert]]] | None = [] if held else None
         self._held_errors: list[str] = []
         self.store = store.cursor() if store is not None else None
-        self.ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
-        self.outbox = Outbox()
         self.rules = list(ruleset.rules)
+        ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
+        self.outbox = Outbox(ids, {rule.name: number for number, rule in enumerate(self.rules)})
         counting = [rule for rule in self.rules if rule.kind != "sql"]
         self.evaluator = PredicateEvaluator(counting, format_types)
-        self.counting = {rule.name: CountingRule(rule, self.ids, self.outbox) for rule in counting}
+        self.counting = {rule.name: CountingRule(rule, self.outbox) for rule in counting}
         self.sql_rules = {}
         for rule in self.rules:
             if rule.kind == "sql":
-                self.sql_rules[rule.name] = SqlRule(rule, self.ids, self.outbox)
+                self.sql_rules[rule.name] = SqlRule(rule, self.outbox)
         self.outputs = list(outputs)
         self.actions = {
             name: build_action(spec, self.on_error)

@@ -114,21 +114,6 @@ class Change:
     payload: dict[str, Any]
 
 
-class Outbox:
-    """What trackers report: changes in the order they happened, and alerts whose figures moved."""
-
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-        self.touched: dict[int, Alert] = {}
-
-    def take(self) -> tuple[list[Change], list[Alert]]:
-        """The changes (in event-time order) and every alert touched since the last call."""
-        changes = sorted(self.changes, key=lambda change: change.at)
-        touched = list(self.touched.values())
-        self.changes, self.touched = [], {}
-        return changes, touched
-
-
 class AlertIdSource:
     """Hands out alert ids (continuing after the highest one stored)."""
 
@@ -141,13 +126,53 @@ class AlertIdSource:
         return value
 
 
+class Outbox:
+    """What trackers report: changes in the order they happened, and alerts whose figures moved.
+
+    New alerts get their ids when they are taken, in the order they began (then by rule and
+    group), and changes at one instant come in rule and group order: so neither depends on
+    how the records were split into batches, as long as no instant was split between two.
+    """
+
+    def __init__(self, ids: AlertIdSource | None = None, order: dict[str, int] | None = None) -> None:
+        self.ids = ids or AlertIdSource()
+        self.order = order or {}  # rule name -> its place among the rules
+        self.changes: list[Change] = []
+        self.touched: dict[int, Alert] = {}  # by id(alert): a new alert has no id yet
+
+    def touch(self, alert: Alert) -> None:
+        self.touched[id(alert)] = alert
+
+    def emit(self, change: Change) -> None:
+        self.touch(change.alert)
+        self.changes.append(change)
+
+    def take(self) -> tuple[list[Change], list[Alert]]:
+        """The changes (in event-time order) and every alert touched since the last call."""
+        for alert in sorted((alert for alert in self.touched.values() if not alert.id), key=self._began):
+            alert.id = self.ids.take()
+        changes = sorted(self.changes, key=lambda change: (change.at, *self._rule_group(change.alert)))
+        for change in changes:
+            change.payload["id"] = change.alert.id
+        touched = list(self.touched.values())
+        self.changes, self.touched = [], {}
+        return changes, touched
+
+    def _began(self, alert: Alert) -> tuple:
+        return (alert.first_at, *self._rule_group(alert))
+
+    def _rule_group(self, alert: Alert) -> tuple:
+        group = tuple((value is None, value or "") for value in alert.group)
+        return (self.order.get(alert.rule.name, len(self.order)), alert.rule.name, group)
+
+
 class Tracker:
     """Follows one rule+group's condition over event time and produces Changes."""
 
-    __slots__ = ("active", "alert", "group", "ids", "outbox", "rule", "values")
+    __slots__ = ("active", "alert", "group", "outbox", "rule", "values")
 
-    def __init__(self, rule: Rule, group: tuple, ids: AlertIdSource, outbox: Outbox) -> None:
-        self.rule, self.group, self.ids, self.outbox = rule, group, ids, outbox
+    def __init__(self, rule: Rule, group: tuple, outbox: Outbox) -> None:
+        self.rule, self.group, self.outbox = rule, group, outbox
         self.alert: Alert | None = None
         self.active = False
         self.values: dict[str, Any] = {}
@@ -181,27 +206,34 @@ class Tracker:
                 self._emit("renotify", due)
 
     def observe(
-        self, at: int, active: bool, values: dict[str, Any], ids: list[int] = (), hits: int = 0
+        self,
+        at: int,
+        active: bool,
+        values: dict[str, Any],
+        ids: list[int] = (),
+        hits: int = 0,
+        ids_at: int | None = None,
     ) -> None:
         """The condition's value from `at` on, with the figures the summary shows.
 
-        `ids` are the latest matching records (when a record just arrived), kept as examples;
-        `hits` how many matching records arrived at `at`.
+        `ids` are the latest matching records (when records arrived), kept as examples, and
+        `ids_at` when the latest of them arrived (`at` if not given); `hits` how many matching
+        records arrived since the last observation told.
         """
         self.advance(at, inclusive=False)  # what falls due at `at` depends on the new value
         alert = self.alert
         if active:
             self.values = values
             if alert is None:
-                alert = self.alert = Alert(self.ids.take(), self.rule, self.group, first_at=at, last_at=at)
-                self._update(alert, at, ids, hits)
+                alert = self.alert = Alert(0, self.rule, self.group, first_at=at, last_at=at)
+                self._update(alert, at, ids, hits, ids_at)
                 self.active = True
                 if self.rule.for_ == 0:
                     self._fire(at)
                 else:
                     self._emit("pending", at)
                 return
-            self._update(alert, at, ids, hits)
+            self._update(alert, at, ids, hits, ids_at)
             self.advance(at)
         elif alert is not None:
             # A resolved alert keeps the figures and summary it last fired with.
@@ -214,15 +246,15 @@ class Tracker:
             self.alert = None
         self.active = active
 
-    def _update(self, alert: Alert, at: int, ids: list[int], hits: int) -> None:
-        self.outbox.touched[alert.id] = alert
+    def _update(self, alert: Alert, at: int, ids: list[int], hits: int, ids_at: int | None) -> None:
+        self.outbox.touch(alert)
         alert.updated_at = at
         alert.matched += hits
         if self.rule.kind in ("match", "new_value"):
             # Every match is deduplicated into the open alert: count them all, not the window.
             self.values = {**self.values, "count": alert.matched}
         if ids:
-            alert.last_at = at
+            alert.last_at = at if ids_at is None else ids_at
             alert.example_ids = list(ids)[-EXAMPLES:]
         alert.count = int(self.values.get("count") or 0)
         value = self.values.get("value")
@@ -241,5 +273,4 @@ class Tracker:
         assert alert is not None
         alert.updated_at = max(alert.updated_at, at)
         alert.render_summary()
-        self.outbox.touched[alert.id] = alert
-        self.outbox.changes.append(Change(alert, event, at, alert.to_json(event, at)))
+        self.outbox.emit(Change(alert, event, at, alert.to_json(event, at)))

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from logscope.alerting.lifecycle import AlertIdSource, Outbox, Tracker
+from logscope.alerting.lifecycle import Outbox, Tracker
 from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
 from logscope.alerting.template import SUMMARY_KEYS, template_names
@@ -77,8 +77,8 @@ def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> 
 class SqlRule:
     """Runs one sql rule at each multiple of its interval the event clock passes."""
 
-    def __init__(self, rule: Rule, ids: AlertIdSource, outbox: Outbox) -> None:
-        self.rule, self.ids, self.outbox = rule, ids, outbox
+    def __init__(self, rule: Rule, outbox: Outbox) -> None:
+        self.rule, self.outbox = rule, outbox
         self.con = open_sandbox()
         self.trackers: dict[tuple, Tracker] = {}
         self.last_run: int | None = None
@@ -109,7 +109,7 @@ class SqlRule:
         for key, row in returned.items():
             tracker = self.trackers.get(key)
             if tracker is None:
-                tracker = self.trackers[key] = Tracker(self.rule, key, self.ids, self.outbox)
+                tracker = self.trackers[key] = Tracker(self.rule, key, self.outbox)
             values = {**row, "count": row.get("count", 1), "value": _number(row.get("value"))}
             tracker.observe(at, True, values)
         for key in [key for key in self.trackers if key not in returned]:

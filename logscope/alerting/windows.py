@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from logscope.alerting.bounds import quiet_span
-from logscope.alerting.lifecycle import EXAMPLES, AlertIdSource, Outbox, Tracker
+from logscope.alerting.lifecycle import EXAMPLES, Outbox, Tracker
 from logscope.alerting.model import Rule
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
@@ -81,10 +81,12 @@ class GroupWindow:
         self.current, self.previous, self.totals = Window(), Window(), Window()
         self.clock = created
         self.ready_at = ready_at
-        self.recent: deque[int] = deque(maxlen=EXAMPLES)  # ids of the latest matching records
+        # (instant, id) of the latest matching records: those still in the window are examples.
+        self.recent: deque[tuple[int, int]] = deque(maxlen=EXAMPLES)
         # An open alert's latest observation that changed nothing but its figures, not yet told
-        # to the tracker: (instant, count, total, previous, ids, matching records since told).
-        self.deferred: tuple[int, int, int, int, list[int], int] | None = None
+        # to the tracker: (instant, count, total, previous, examples, when the latest of them
+        # arrived, matching records since told).
+        self.deferred: tuple[int, int, int, int, list[int], int | None, int] | None = None
 
     @property
     def idle(self) -> bool:
@@ -141,10 +143,10 @@ class GroupWindow:
         if hits:
             self.current.add(ts, hits)
             if last_id is not None:
-                self.recent.append(last_id)
+                self.recent.append((ts, last_id))
         if totals:
             self.totals.add(ts, totals)
-        self.observe(ts, list(self.recent) if hits else [], hits)
+        self.observe(ts, self.examples(ts) if hits else [], hits)
 
     def _cannot_fire(self, arrivals: list[Arrival]) -> bool:
         """No alert is open and even counting every arrival at once would not reach the condition."""
@@ -209,7 +211,7 @@ class GroupWindow:
                 return index
         self.current.entries, self.current.sum = hits_entries, count
         self.totals.entries, self.totals.sum = total_entries, total
-        self.recent.extend(item[3] for item in arrivals if item[1] and item[3] is not None)
+        self.recent.extend((item[0], item[3]) for item in arrivals if item[1] and item[3] is not None)
         self.clock = clock
         return len(arrivals)
 
@@ -217,7 +219,7 @@ class GroupWindow:
         """Add arrivals in bulk: the condition stays false throughout, so there is nothing to observe."""
         self.current.extend((item[0], item[1]) for item in arrivals if item[1])
         self.totals.extend((item[0], item[2]) for item in arrivals if item[2])
-        self.recent.extend(item[3] for item in arrivals if item[1] and item[3] is not None)
+        self.recent.extend((item[0], item[3]) for item in arrivals if item[1] and item[3] is not None)
         self.clock = arrivals[-1][0]
         self._expire_quietly(self.clock)
 
@@ -307,9 +309,12 @@ class GroupWindow:
         due = tracker.next_timer() if active and tracker.busy and tracker.active else now
         if due is None or due > now:  # nothing falls due before this instant: remember only
             earlier = self.deferred
-            told = earlier[5] if earlier else 0
-            ids = ids or (earlier[4] if earlier else [])
-            self.deferred = (now, self.current.sum, self.totals.sum, self.previous.sum, ids, told + hits)
+            told = earlier[6] if earlier else 0
+            ids_at: int | None = now
+            if not ids:
+                ids, ids_at = (earlier[4], earlier[5]) if earlier else ([], None)
+            figures = (self.current.sum, self.totals.sum, self.previous.sum)
+            self.deferred = (now, *figures, ids, ids_at, told + hits)
             return
         self.flush()
         if active or tracker.busy:
@@ -320,9 +325,14 @@ class GroupWindow:
     def flush(self) -> None:
         """Hand a remembered observation to the tracker."""
         if self.deferred is not None:
-            now, count, total, previous, ids, hits = self.deferred
+            now, count, total, previous, ids, ids_at, hits = self.deferred
             self.deferred = None
-            self.tracker.observe(now, True, self.figures(count, total, previous), ids, hits)
+            self.tracker.observe(now, True, self.figures(count, total, previous), ids, hits, ids_at)
+
+    def examples(self, now: int) -> list[int]:
+        """Ids of the latest matching records still in the window at `now`."""
+        since = now - self.rule.window
+        return [record for at, record in self.recent if at > since]
 
     def holds(self, now: int) -> bool:
         """Whether the rule's condition holds for this group at `now`."""
@@ -362,10 +372,10 @@ class GroupWindow:
 class CountingRule:
     """A counting rule's groups: feeds them arrivals and moves them along event time."""
 
-    def __init__(self, rule: Rule, ids: AlertIdSource, outbox: Outbox) -> None:
+    def __init__(self, rule: Rule, outbox: Outbox) -> None:
         if rule.kind == "match":
             rule.threshold = 1
-        self.rule, self.ids, self.outbox = rule, ids, outbox
+        self.rule, self.outbox = rule, outbox
         self.groups: dict[tuple, GroupWindow] = {}
         self.origin: int | None = None  # the first event time the engine saw
         self.seen: set[tuple] = set()  # new_value: every value met so far
@@ -387,7 +397,7 @@ class CountingRule:
         group = self.groups.get(key)
         if group is None:
             rule = self.rule
-            tracker = Tracker(rule, key, self.ids, self.outbox)
+            tracker = Tracker(rule, key, self.outbox)
             origin = self.origin if self.origin is not None else at
             if rule.kind == "absence":
                 ready = at + rule.window
