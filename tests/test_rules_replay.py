@@ -8,11 +8,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from conftest import REPO, query_db
 
 from logscope.alerting import engine as engine_module
 from logscope.alerting import replay as replay_module
+from logscope.alerting.replay import instant_cut
 from logscope.cli import main
 
 # Long lines: an 8 MB block of the import holds about 14,000 of them.
@@ -117,8 +119,9 @@ def ingest(tmp_path: Path, log: Path, tag: str, monkeypatch, speculate: bool) ->
 def test_rules_during_the_import_give_the_alerts_of_the_replay_after_it(
     tmp_path: Path, monkeypatch, disordered: bool
 ) -> None:
-    # Chunks of 7,000 records cut across the import's blocks (~14,000 lines); no merging of
-    # queued chunks, so that both ways the engine gets the very same batches.
+    # During the import the engine gets the import's blocks (~14,000 lines, a few records of
+    # each block's last second held back for the next), after it chunks of 7,000 records: the
+    # batches differ (and would with merging, which depends on timing), the alerts must not.
     monkeypatch.setattr(replay_module, "REPLAY_ROWS", 7000)
     monkeypatch.setattr(engine_module, "MERGE_RECORDS", 1)
     lines = access_log(45_000)
@@ -163,3 +166,11 @@ def test_a_second_import_knows_the_first_ones_values_the_same_on_both_paths(
     # Learning 30 minutes from the first stored record: /new/4999 (at 20 min) is learned; the
     # second import's new paths alert (without the stored history, it would learn /new/14999).
     assert new_paths == ["/new/9999", "/new/14999", "/new/19999"]
+
+
+def test_replay_batches_end_between_instants() -> None:
+    ts = pa.chunked_array([[1, 1, 2, 2, 2, 3]], pa.int64())
+    assert instant_cut(ts, 6) == 5  # everything so far: the last instant waits for what follows
+    assert instant_cut(ts, 3) == 2  # record 3 is at instant 2: the batch ends before it
+    assert instant_cut(ts, 1) == 2  # ... unless that is the first instant: then after it
+    assert instant_cut(pa.chunked_array([[4, 4]], pa.int64()), 2) == 0  # one instant: wait
