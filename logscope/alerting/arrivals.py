@@ -60,7 +60,7 @@ class ArrivalCollector:
         # new_value rules: values Python has already met (and holds no alert for) stay in SQL.
         self.new_value = [number for number, plan in enumerate(plans) if plan.rule.kind == "new_value"]
         self.learn_from: dict[int, int] = {}  # new_value rules seeded: where their history starts
-        self.batches = 0
+        self.unpruned = 0  # records since the backlog was last pruned
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __logscope_backlog (rule INTEGER, key VARCHAR, tsu BIGINT,"
             " hits BIGINT, totals BIGINT, last_id BIGINT)"
@@ -125,9 +125,10 @@ class ArrivalCollector:
                 con.execute(statement)
             if self.new_value:
                 con.execute(_SEEN.format(new_value=new_value))
-            self.batches += 1
-            if self.batches % PRUNE_EVERY == 0:
+            self.unpruned += batch.rows
+            if self.unpruned >= PRUNE_RECORDS:
                 con.execute(_PRUNE)
+                self.unpruned = 0
         finally:
             con.unregister("__logscope_params")
             con.unregister("__logscope_live")
@@ -238,7 +239,10 @@ def _params(number: int, rule: Rule, now: int) -> dict:
 
 
 _NEXT = "CASE WHEN lead(bucket) OVER w = bucket + 1 THEN lead({0}) OVER w ELSE 0 END"
-PRUNE_EVERY = 20  # batches between dropping backlog entries older than their rule's window
+# Records between droppings of backlog entries older than their rule's window: the checks of
+# every batch scan the backlog (300,000 nginx records, 50 rules, 8 batches: it grew to ~400,000
+# rows when pruned every 20 batches; pruned each batch, the checks took ~7 ms less per batch).
+PRUNE_RECORDS = 20_000
 # Below this many records a batch's arrivals are built in one pass (planning a UNION of every
 # rule costs more than running it); above, a UNION ALL of one GROUP BY per rule runs faster.
 # Measured with 50 rules: 8k records 47 ms vs 115 ms; 50k records 350 ms vs 190 ms.
