@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import queue
 import threading
 import time
@@ -68,6 +69,7 @@ class BulkFile:
     name: str
     book: CheckpointBook | None = None
     follow: bool = False
+    size: int = 0  # bytes, as the file was when added
 
 
 @dataclass
@@ -188,8 +190,18 @@ class Pipeline:
 
         With a checkpoint `book`, from where earlier runs left it, checkpointing as it goes. With
         `follow`, only its complete lines: a follower of the file goes on from there."""
-        self._bulk_files.append(BulkFile(path, name or path, book, follow))
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0  # reported when it is read
+        self._bulk_files.append(BulkFile(path, name or path, book, follow, size))
         self._stats_for(name or path)
+
+    def bulk_progress(self) -> tuple[int, int]:
+        """(bytes read, bytes in all) of the files on the fast path (of a compressed file, its
+        compressed bytes)."""
+        files = list(self._bulk_files)
+        return sum(self._stats_for(bulk.name).bytes for bulk in files), sum(bulk.size for bulk in files)
 
     def start(self) -> None:
         self._started = time.monotonic()

@@ -33,6 +33,7 @@ REPLAY_ROWS = MERGE_RECORDS
 SPECULATE = True  # evaluate while importing when blocks come in time order (tests turn it off)
 
 EngineFactory = Callable[[bool], RuleEngine]  # held -> a new engine
+Progress = Callable[[], tuple[int, int]]  # -> (bytes imported, bytes in all)
 
 
 class OrderedReplay:
@@ -45,8 +46,10 @@ class OrderedReplay:
         con: duckdb.DuckDBPyConnection,
         first_id: int,
         rows: int | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.make_engine = make_engine
+        self.progress = progress
         self.con = con
         self.first_id = first_id
         self.rows = rows or REPLAY_ROWS
@@ -136,16 +139,27 @@ class OrderedReplay:
         self._add(table)
 
     def _add(self, table: pa.Table) -> None:
-        """Records that follow the pending ones, handed on up to their last instant: all of them
-        to a held engine (its thread merges what queues up), `rows` at a time in a replay."""
+        """Records that follow the pending ones, handed on up to their last instant: to a held
+        engine once `rows` are pending, or block by block once fewer than `rows` are still to
+        come (so that little is left to evaluate when the import ends); `rows` at a time in a
+        replay."""
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self.held:
-            self._feed(self._pending_rows, whole=False)
+            if self._pending_rows >= self.rows or self._ending():
+                self._feed(self._pending_rows, whole=False)
             return
         while self._pending_rows > self.rows:
             if not self._feed(self.rows, whole=False):
                 break
+
+    def _ending(self) -> bool:
+        """Whether fewer than `rows` records are still to come, judging by the bytes imported."""
+        if self.progress is None:
+            return False
+        done, total = self.progress()
+        imported = self.next_id - self.first_id
+        return done > 0 and imported * (total - done) < self.rows * done
 
     def _feed(self, rows: int, whole: bool = True) -> int:
         """Hand the engine the first `rows` pending records (unless `whole`, ending before the

@@ -248,7 +248,7 @@ def rules_running(
 
     replayer, engine = None, None
     if replay:
-        replayer = OrderedReplay(make_engine, con, first_id)
+        replayer = OrderedReplay(make_engine, con, first_id, progress=pipeline.bulk_progress)
         pipeline.subscribe(replayer.on_records)
     else:
         engine = make_engine()
