@@ -529,3 +529,49 @@ def test_bounds_that_skip_stretches_give_the_alerts_of_stepping_through_them(
         h.close()
     assert results[0] == results[1]
     assert [event for event, *_ in results[0]].count("firing") >= 1
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'kind = "ratio"\nwhere = "level = \'error\'"\ntotal = "true"\nwindow = "30s"\n'
+        'ratio = 0.3\nmin_total = 10\nfor = "20s"\nrenotify = "45s"',
+        'kind = "threshold"\nwhere = "level = \'error\'"\nwindow = "10s"\nthreshold = 8\nrenotify = "30s"',
+        'kind = "match"\nwhere = "level = \'error\'"\nwindow = "5s"\ngroup_by = ["service"]',
+        'kind = "absence"\nwhere = "level = \'error\'"\nwindow = "20s"\nfor = "5s"\nrenotify = "25s"',
+    ],
+)
+def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_through_them(
+    tmp_path: Path, monkeypatch, rule: str
+) -> None:
+    # Long stretches where the condition keeps holding (errors 60% of the time, none at all),
+    # broken by renotify and `for` timers and by the condition stopping now and then, in a few
+    # large batches: added a stretch at a time (stretches.py) or stepped through one by one,
+    # every change (figures, examples, times) and the alerts table must be the same.
+    stream = []
+    for i in range(2400):
+        share = 6 if 300 <= i < 900 or 1500 <= i < 1700 else 0 if 1000 <= i < 1300 else 1
+        level = "error" if i % 10 < share and i % 97 else "info"
+        stream.append(record(i * 0.5, level=level, service=f"s{i % 3}"))
+    results, held = [], []
+    scan = windows_module.scan
+
+    def counting_scan(group, arrivals, start, holding, due):
+        stepped = scan(group, arrivals, start, holding, due)
+        held.append(stepped if holding else 0)
+        return stepped
+
+    monkeypatch.setattr(windows_module, "scan", counting_scan)
+    for stretches in (True, False):
+        if not stretches:
+            monkeypatch.setattr(windows_module, "ONE_WINDOW_KINDS", ())
+        h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n')
+        for begin in range(0, len(stream), 700):
+            h.feed(*stream[begin : begin + 700])
+        h.advance(1500)
+        results.append(([c.payload for c in h.changes], h.con.sql("FROM alerts ORDER BY id").fetchall()))
+        h.close()
+    assert results[0] == results[1]
+    if "absence" not in rule:  # (its alerts hold while nothing arrives: no stretch to add)
+        assert max(held) >= 20  # stretches of 20 arrivals and more were added at once
+    assert sum(1 for p in results[0][0] if p["event"] == "firing") >= 2

@@ -1,6 +1,6 @@
 """Bounds that show, a stretch of arrivals at a time, that a condition cannot hold.
 
-Used before a dry run (windows.py `_ran_quietly`) for groups with no open alert: for arrivals in
+Used before a dry run (stretches.py `scan`) for groups with no open alert: for arrivals in
 (c, b], with c the group's clock, every instant the group would observe has a window inside
 (c - w, b] and containing (b - w, c]. So the matching records in (c - w, b] bound each window's
 count from above, and the records in (b - w, c] bound its count (or total) from below. When the

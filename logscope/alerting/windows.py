@@ -14,6 +14,7 @@ from typing import Any
 from logscope.alerting.bounds import quiet_span
 from logscope.alerting.lifecycle import EXAMPLES, Outbox, Tracker
 from logscope.alerting.model import Rule
+from logscope.alerting.stretches import ONE_WINDOW_KINDS, scan
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
 Arrival = tuple[int, int, int, int | None]
@@ -100,21 +101,46 @@ class GroupWindow:
 
         For DRY_RUN_KINDS, while no alert is open, the arrivals before the first instant where
         the condition holds are added quietly; from there they are stepped through one by one
-        until no alert is open any more."""
+        until no alert is open any more. While an open alert's condition keeps holding and no
+        timer falls due, only its latest figures change: those stretches are added at once
+        (stretches.py)."""
         in_order = arrivals[0][0] >= self.clock
         if in_order and self._cannot_fire(arrivals):
             self._feed_quietly(arrivals)
             return
-        dry_run = in_order and self.rule.kind in DRY_RUN_KINDS
+        kind = self.rule.kind
+        dry_run = in_order and kind in DRY_RUN_KINDS
+        stretches = in_order and kind in ONE_WINDOW_KINDS
+        tracker = self.tracker
         position, count = 0, len(arrivals)
         while position < count:
-            if dry_run and not self.tracker.busy and self.deferred is None:
+            if stretches and tracker.busy and tracker.active:
+                position += self._hold(arrivals, position)
+            elif dry_run and not tracker.busy and self.deferred is None:
                 position += self._skip_quiet(arrivals[position:] if position else arrivals)
-                if position == count:
-                    break
+            if position == count:
+                break
             self._step(arrivals[position])
             position += 1
         self.flush()
+
+    def _hold(self, arrivals: list[Arrival], start: int) -> int:
+        """Add the arrivals from `start` on through which the open alert's condition keeps
+        holding and no timer falls due, keeping the last instant's figures as the deferred
+        observation; how many there were."""
+        held = scan(self, arrivals, start, True, self.tracker.next_timer())
+        if not held:
+            return 0
+        stretch = arrivals[start : start + held]
+        earlier = self.deferred
+        told = (earlier[6] if earlier else 0) + sum(item[1] for item in stretch)
+        ids, ids_at = (earlier[4], earlier[5]) if earlier else ([], None)
+        last_hit = next((item[0] for item in reversed(stretch) if item[1]), None)
+        if last_hit is not None and (examples := self.examples(last_hit)):
+            ids, ids_at = examples, last_hit
+        figures = (self.current.sum, self.totals.sum, self.previous.sum)
+        self.deferred = (self.clock, *figures, ids, ids_at, told)
+        return held
 
     def _skip_quiet(self, arrivals: list[Arrival]) -> int:
         """Add the leading arrivals that leave the condition false at every instant (first those
@@ -125,10 +151,7 @@ class GroupWindow:
             if proven == len(arrivals):
                 return proven
             arrivals = arrivals[proven:]
-        quiet = self._ran_quietly(arrivals)
-        if 0 < quiet < len(arrivals):  # (all of them: the dry run kept its windows)
-            self._feed_quietly(arrivals[:quiet])
-        return proven + quiet
+        return proven + scan(self, arrivals, 0, False, None)
 
     def _step(self, arrival: Arrival) -> None:
         """Step through one arrival: the instants before it, timers due, then its records."""
@@ -161,59 +184,6 @@ class GroupWindow:
             hits = self.current.sum + sum(item[1] for item in arrivals)
             return hits == 0 or self.totals.sum + sum(item[2] for item in arrivals) < rule.min_total
         return False  # absence: every gap between arrivals matters
-
-    def _ran_quietly(self, arrivals: list[Arrival]) -> int:
-        """Step through the arrivals on copies of the windows, as `feed` does, but only to see
-        whether the condition holds at any instant: the number of arrivals stepped through
-        before it first does. If it never does (so the tracker would be told nothing), the
-        copies become the windows (and the result is the number of arrivals)."""
-        rule = self.rule
-        window, absence = rule.window, rule.kind == "absence"
-        threshold, ratio, min_total = rule.threshold, rule.ratio, rule.min_total
-        hits_entries, total_entries = deque(self.current.entries), deque(self.totals.entries)
-        count, total = self.current.sum, self.totals.sum
-        clock, ready_at = self.clock, self.ready_at
-        for index, (ts, hits, totals, _) in enumerate(arrivals):
-            while True:  # the instants where records leave the windows, up to ts (_step_one_window)
-                change = hits_entries[0][0] + window if hits_entries else None
-                if total_entries:
-                    other = total_entries[0][0] + window
-                    if change is None or other < change:
-                        change = other
-                if ready_at > clock and (change is None or ready_at < change):
-                    change = ready_at
-                if change is None or change > ts:
-                    break
-                edge = change - window
-                while hits_entries and hits_entries[0][0] <= edge:
-                    count -= hits_entries.popleft()[1]
-                while total_entries and total_entries[0][0] <= edge:
-                    total -= total_entries.popleft()[1]
-                clock = max(clock, change)
-                if (
-                    (change >= ready_at and count < threshold)
-                    if absence
-                    else (total >= min_total and count >= ratio * total)
-                ):
-                    return index
-            clock = max(clock, ts)
-            if hits:
-                hits_entries.append((ts, hits))
-                count += hits
-            if totals:
-                total_entries.append((ts, totals))
-                total += totals
-            if (
-                (ts >= ready_at and count < threshold)
-                if absence
-                else (total >= min_total and count >= ratio * total)
-            ):
-                return index
-        self.current.entries, self.current.sum = hits_entries, count
-        self.totals.entries, self.totals.sum = total_entries, total
-        self.recent.extend((item[0], item[3]) for item in arrivals if item[1] and item[3] is not None)
-        self.clock = clock
-        return len(arrivals)
 
     def _feed_quietly(self, arrivals: list[Arrival]) -> None:
         """Add arrivals in bulk: the condition stays false throughout, so there is nothing to observe."""

@@ -1,0 +1,100 @@
+"""Stretches of a group's arrivals stepped through at once, in one tight loop, when the tracker
+needs to hear nothing about them.
+
+A group's condition changes only at the instants where records arrive or leave its window, so
+while its value stays the same the tracker has nothing to learn: with no alert open, nothing at
+all (a dry run); with an alert open that keeps holding, only the latest figures (kept as the
+group's deferred observation). `scan` steps through those instants and stops at the first
+one where that is no longer so, leaving the windows as after the arrivals before it. For kinds
+with one window (all but spike).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from logscope.alerting.windows import Arrival, GroupWindow
+
+ONE_WINDOW_KINDS = ("match", "threshold", "new_value", "ratio", "absence")
+
+
+def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool, due: int | None) -> int:
+    """Step through `arrivals[start:]` (in order, none before the group's clock) while the
+    condition's value stays `holding` and no instant reaches `due`: the number of arrivals
+    stepped through before one does. The group's windows, clock and examples are left as after
+    those arrivals (what the arrival that stopped the scan changed is undone)."""
+    window, holds = group.rule.window, condition(group)
+    hits_entries, total_entries = group.current.entries, group.totals.entries
+    count, total = group.current.sum, group.totals.sum
+    clock, ready_at = group.clock, group.ready_at
+    limit = due if due is not None else float("inf")
+    index, end = start, len(arrivals)
+    while index < end:
+        ts, hits, totals, _ = arrivals[index]
+        before = (count, total, clock)
+        left_hits: list[tuple[int, int]] = []  # entries this arrival's instants removed
+        left_totals: list[tuple[int, int]] = []
+        stopped = False
+        while True:  # the instants where records leave the windows, up to ts
+            change = hits_entries[0][0] + window if hits_entries else None
+            if total_entries:
+                other = total_entries[0][0] + window
+                if change is None or other < change:
+                    change = other
+            if ready_at > clock and (change is None or ready_at < change):
+                change = ready_at
+            if change is None or change > ts:
+                break
+            edge = change - window
+            while hits_entries and hits_entries[0][0] <= edge:
+                left_hits.append(hits_entries.popleft())
+                count -= left_hits[-1][1]
+            while total_entries and total_entries[0][0] <= edge:
+                left_totals.append(total_entries.popleft())
+                total -= left_totals[-1][1]
+            clock = max(clock, change)
+            if change >= limit or holds(change, count, total) is not holding:
+                stopped = True
+                break
+        added = False
+        if not stopped:
+            clock = max(clock, ts)
+            stopped = ts >= limit
+        if not stopped:
+            if hits:
+                hits_entries.append((ts, hits))
+                count += hits
+            if totals:
+                total_entries.append((ts, totals))
+                total += totals
+            added = True
+            stopped = holds(ts, count, total) is not holding
+        if stopped:  # undo this arrival: the caller steps through it
+            if added:
+                if hits:
+                    hits_entries.pop()
+                if totals:
+                    total_entries.pop()
+            hits_entries.extendleft(reversed(left_hits))
+            total_entries.extendleft(reversed(left_totals))
+            count, total, clock = before
+            break
+        index += 1
+    group.current.sum, group.totals.sum = count, total
+    stepped = arrivals[start:index]
+    group.recent.extend((item[0], item[3]) for item in stepped if item[1] and item[3] is not None)
+    group.clock = clock
+    return index - start
+
+
+def condition(group: GroupWindow) -> Callable[[int, int, int], bool]:
+    """Whether the group's condition holds at an instant, given the window's count and total."""
+    rule = group.rule
+    threshold, ratio, min_total, ready_at = rule.threshold, rule.ratio, rule.min_total, group.ready_at
+    if rule.kind == "absence":
+        return lambda at, count, total: at >= ready_at and count < threshold
+    if rule.kind == "ratio":
+        return lambda at, count, total: total >= min_total and count >= ratio * total
+    return lambda at, count, total: count >= threshold
