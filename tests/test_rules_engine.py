@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -349,6 +351,23 @@ where = "CAST(message AS INTEGER) > 3"
     events, errors, disabled = results[1]
     assert ("broken", "firing", 0.0, {}) in events
     assert len(errors) == 1 and list(disabled) == ["broken"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="CPU priority per thread is Linux's")
+def test_a_low_priority_engine_evaluates_in_threads_at_the_lowest_cpu_priority(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(THRESHOLD)
+    ruleset = load_paths([str(path)])
+    priorities = {}
+    for low in (False, True):
+        engine = RuleEngine(ruleset, threaded=True, low_priority=low)
+        seen: list[int] = []
+        engine.subscribe(lambda changes, seen=seen: seen.append(os.getpriority(os.PRIO_PROCESS, 0)))
+        engine.on_records([record(i, level="error") for i in range(3)])  # fires: the thread publishes
+        engine.close()
+        priorities[low] = seen
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert priorities == {False: [own], True: [19]}
 
 
 def test_results_do_not_depend_on_how_records_are_batched(tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ own thread behind a bounded queue, so the pipeline's writer only waits when that
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,6 +45,14 @@ RELEASE_SECONDS = 10.0
 _NOTHING = object()  # nothing queued
 
 
+def lower_thread_priority() -> None:
+    """Run the calling thread at the lowest CPU priority (on Linux, where it is per thread), so
+    that the threads of work it overlaps and must not slow down (an import) go first."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
     """Field name -> DuckDB type from every format's `field_types`; VARCHAR where formats disagree."""
     types: dict[str, str] = {}
@@ -65,6 +76,7 @@ class RuleEngine:
         threaded: bool = False,
         held: bool = False,
         history: StoredValues | None = None,
+        low_priority: bool = False,
     ) -> None:
         self._report = on_error or (lambda message: None)
         # held: changes and errors are kept until `release` (or dropped by `discard`).
@@ -103,6 +115,7 @@ class RuleEngine:
         # waits when it is full), so rule evaluation overlaps parsing and writing.
         self._queue: queue.Queue[tuple[list[Record], pa.Table | None] | None] | None = None
         self._worker: threading.Thread | None = None
+        self.low_priority = low_priority  # threaded: evaluate at the lowest CPU priority
         if threaded:
             self._queue = queue.Queue(QUEUE_BATCHES)
             self._ending = False
@@ -147,7 +160,10 @@ class RuleEngine:
         While one batch steps through its windows, the next one's predicates are computed on
         another thread (DuckDB works without the GIL), on a cursor of the sandbox.
         """
-        ahead = ThreadPoolExecutor(1, thread_name_prefix="alert-predicates")
+        if self.low_priority:
+            lower_thread_priority()
+        initializer = lower_thread_priority if self.low_priority else None
+        ahead = ThreadPoolExecutor(1, thread_name_prefix="alert-predicates", initializer=initializer)
         cursor = self.evaluator.con.cursor()
         try:
             current = self._take(wait=True)

@@ -3,14 +3,17 @@ while the import runs whenever the file allows it.
 
 A one-shot import hands the rules its records as a backtest does: all of them, in event-time
 order (ties by id). Files are mostly written in time order: then each committed block follows
-the one before it, so the engine takes it (through its own thread, which merges blocks that
-queue up) while the next block is parsed and written, instead of after the whole import. That
-engine is *held* (nothing delivered, no errors reported) until the import ends. If a block
-starts before the one before it ended, or a committed range was not seen, the held engine is
-discarded and the records are replayed from the store once the import ends, as the backtest
-does, `REPLAY_ROWS` at a time. Either way the engine gets the same records in the same order,
-and batches never end inside an instant (the records of the last instant wait for the next
-block): where batches end changes nothing then (lifecycle.Outbox), so the alerts are the same.
+the one before it, so the engine takes the blocks (through its own thread) while the next ones
+are parsed and written, instead of after the whole import: 100,000 records at a time, and block
+by block once fewer than that are still to come, so that little is left when the import ends.
+Its threads run at the lowest CPU priority, so that the import goes first and the rules use what
+it leaves. That engine is *held* (nothing delivered, no errors reported) until the import ends.
+If a block starts before the one before it ended, or a committed range was not seen, the held
+engine is discarded and the records are replayed from the store once the import ends, as the
+backtest does, `REPLAY_ROWS` at a time. Either way the engine gets the same records in the same
+order, and batches never end inside an instant (the records of the last instant wait for the
+next block): where batches end changes nothing then (lifecycle.Outbox), so the alerts are the
+same.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logscope.alerting.engine import MERGE_RECORDS, RuleEngine
+from logscope.alerting.engine import MERGE_RECORDS, RuleEngine, lower_thread_priority
 from logscope.record import Record
 from logscope.store.bulk import StoredRecords, id_span, stored_columns, stored_records_in_time_order
 
@@ -110,6 +113,7 @@ class OrderedReplay:
             self._thread = None
 
     def _run(self) -> None:
+        lower_thread_priority()  # as the held engine's threads: the import goes first
         cursor = self.con.cursor()
         try:
             while (item := self._queue.get()) is not None:

@@ -244,6 +244,7 @@ def rules_running(
             threaded=True,
             held=held,
             history=history,
+            low_priority=held,  # the rules of a one-shot import use the CPU it leaves
         )
 
     replayer, engine = None, None
