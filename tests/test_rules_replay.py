@@ -14,8 +14,16 @@ from conftest import REPO, query_db
 
 from logscope.alerting import engine as engine_module
 from logscope.alerting import replay as replay_module
+from logscope.alerting.engine import RuleEngine
+from logscope.alerting.loader import load_paths
 from logscope.alerting.replay import instant_cut
 from logscope.cli import main
+from logscope.record import Record
+from logscope.store.bulk import StoredRecords
+from logscope.store.database import MEMORY, open_for_writing
+from logscope.store.writer import LogWriter
+
+S = 1_000_000
 
 # Long lines: an 8 MB block of the import holds about 14,000 of them.
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) " + "AppleWebKit/537.36 (KHTML, like Gecko) " * 14
@@ -174,3 +182,34 @@ def test_replay_batches_end_between_instants() -> None:
     assert instant_cut(ts, 3) == 2  # record 3 is at instant 2: the batch ends before it
     assert instant_cut(ts, 1) == 2  # ... unless that is the first instant: then after it
     assert instant_cut(pa.chunked_array([[4, 4]], pa.int64()), 2) == 0  # one instant: wait
+
+
+def test_a_block_going_on_with_an_instant_fed_whole_makes_the_rules_replay_after_the_import(
+    tmp_path: Path,
+) -> None:
+    """Once the import has read every byte, the replay hands the engine the last instant too. If
+    the file grew meanwhile and its next block goes on with that instant (which would split it
+    between two batches), the held engine is dropped and the rules replay after the import."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    ruleset = load_paths([str(rules)])
+    at = 1_767_225_600_000_000
+    results = {}
+    for second_at in (3, 4):  # the second block starts at the first one's last instant, or after it
+        con = open_for_writing(MEMORY)
+        writer = LogWriter(con)
+        writer.write([Record(at + n * S, at, "a.log", None, "x", "info", "m", None, "m") for n in range(4)])
+        held: list[bool] = []
+
+        def make_engine(hold: bool, held=held) -> RuleEngine:
+            held.append(hold)
+            return RuleEngine(ruleset, held=hold)
+
+        replay = replay_module.OrderedReplay(make_engine, con, first_id=1, progress=lambda: (100, 100))
+        replay.on_records(StoredRecords.in_store(con, 1, 4))
+        writer.write([Record(at + second_at * S, at, "a.log", None, "x", "info", "m", None, "m")])
+        replay.on_records(StoredRecords.in_store(con, 5, 5))
+        replay.finish(5).close()
+        results[second_at] = held
+        con.close()
+    assert results == {3: [True, False], 4: [True]}

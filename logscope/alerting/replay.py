@@ -12,8 +12,8 @@ If a block starts before the one before it ended, or a committed range was not s
 engine is discarded and the records are replayed from the store once the import ends, as the
 backtest does, `REPLAY_ROWS` at a time. Either way the engine gets the same records in the same
 order, and batches never end inside an instant (the records of the last instant wait for the
-next block): where batches end changes nothing then (lifecycle.Outbox), so the alerts are the
-same.
+next block, unless every byte is read): where batches end changes nothing then
+(lifecycle.Outbox), so the alerts are the same.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class OrderedReplay:
         self.columns = list(self.engine.evaluator.compiled.record_columns)
         self.next_id = first_id  # the first id not yet seen
         self.last_ts: int | None = None  # the latest event time fed (µs)
+        self.last_instant_fed = False  # whether its records were fed whole (none held back)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._queue: queue.Queue[tuple[int, int] | None] = queue.Queue()
@@ -136,8 +137,11 @@ class OrderedReplay:
         if not table.num_rows:
             return
         ts = pc.cast(table["ts"], pa.int64())
-        if self.last_ts is not None and ts[0].as_py() < self.last_ts:
-            self.ordered = False
+        first_ts = ts[0].as_py()
+        if self.last_ts is not None and (
+            first_ts < self.last_ts or (first_ts == self.last_ts and self.last_instant_fed)
+        ):
+            self.ordered = False  # (an instant split between two batches: replayed after all)
             return
         self.last_ts = ts[-1].as_py()
         self._add(table)
@@ -150,20 +154,26 @@ class OrderedReplay:
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self.held:
-            if self._pending_rows >= self.rows or self._ending():
+            to_come = self._still_to_come()
+            if to_come == 0:  # every byte is read: the last instant too (see _take if more come)
+                self._feed(self._pending_rows)
+                self.last_instant_fed = True
+            elif self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
                 self._feed(self._pending_rows, whole=False)
             return
         while self._pending_rows > self.rows:
             if not self._feed(self.rows, whole=False):
                 break
 
-    def _ending(self) -> bool:
-        """Whether fewer than `rows` records are still to come, judging by the bytes imported."""
+    def _still_to_come(self) -> float | None:
+        """How many records are still to come, judging by the bytes imported (0 once every
+        byte is read); None if that is not known."""
         if self.progress is None:
-            return False
+            return None
         done, total = self.progress()
-        imported = self.next_id - self.first_id
-        return done > 0 and imported * (total - done) < self.rows * done
+        if done <= 0 or total <= 0:
+            return None
+        return max(0.0, (self.next_id - self.first_id) * (total - done) / done)
 
     def _feed(self, rows: int, whole: bool = True) -> int:
         """Hand the engine the first `rows` pending records (unless `whole`, ending before the
