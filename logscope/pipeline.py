@@ -197,11 +197,14 @@ class Pipeline:
         self._bulk_files.append(BulkFile(path, name or path, book, follow, size))
         self._stats_for(name or path)
 
-    def bulk_progress(self) -> tuple[int, int]:
-        """(bytes read, bytes in all) of the files on the fast path (of a compressed file, its
-        compressed bytes)."""
+    def bulk_progress(self) -> tuple[int, int, bool]:
+        """(bytes read, bytes in all, whether every file is done) of the files on the fast path
+        (of a compressed file, its compressed bytes). A file is done once its last block is
+        committed and handed on."""
         files = list(self._bulk_files)
-        return sum(self._stats_for(bulk.name).bytes for bulk in files), sum(bulk.size for bulk in files)
+        stats = [self._stats_for(bulk.name) for bulk in files]
+        read = sum(item.bytes for item in stats)
+        return read, sum(bulk.size for bulk in files), all(item.done for item in stats)
 
     def start(self) -> None:
         self._started = time.monotonic()

@@ -187,9 +187,9 @@ def test_replay_batches_end_between_instants() -> None:
 def test_a_block_going_on_with_an_instant_fed_whole_makes_the_rules_replay_after_the_import(
     tmp_path: Path,
 ) -> None:
-    """Once the import has read every byte, the replay hands the engine the last instant too. If
-    the file grew meanwhile and its next block goes on with that instant (which would split it
-    between two batches), the held engine is dropped and the rules replay after the import."""
+    """Once the import is done, the replay hands the engine the last instant with the last block.
+    Should a block still go on with that instant (which would split it between two batches), the
+    held engine is dropped and the rules replay after the import."""
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
     ruleset = load_paths([str(rules)])
@@ -205,7 +205,7 @@ def test_a_block_going_on_with_an_instant_fed_whole_makes_the_rules_replay_after
             held.append(hold)
             return RuleEngine(ruleset, held=hold)
 
-        replay = replay_module.OrderedReplay(make_engine, con, first_id=1, progress=lambda: (100, 100))
+        replay = replay_module.OrderedReplay(make_engine, con, first_id=1, progress=lambda: (100, 100, True))
         replay.on_records(StoredRecords.in_store(con, 1, 4))
         writer.write([Record(at + second_at * S, at, "a.log", None, "x", "info", "m", None, "m")])
         replay.on_records(StoredRecords.in_store(con, 5, 5))

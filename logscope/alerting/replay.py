@@ -12,7 +12,7 @@ If a block starts before the one before it ended, or a committed range was not s
 engine is discarded and the records are replayed from the store once the import ends, as the
 backtest does, `REPLAY_ROWS` at a time. Either way the engine gets the same records in the same
 order, and batches never end inside an instant (the records of the last instant wait for the
-next block, unless every byte is read): where batches end changes nothing then
+next block, unless the import is done): where batches end changes nothing then
 (lifecycle.Outbox), so the alerts are the same.
 """
 
@@ -36,7 +36,7 @@ REPLAY_ROWS = MERGE_RECORDS
 SPECULATE = True  # evaluate while importing when blocks come in time order (tests turn it off)
 
 EngineFactory = Callable[[bool], RuleEngine]  # held -> a new engine
-Progress = Callable[[], tuple[int, int]]  # -> (bytes imported, bytes in all)
+Progress = Callable[[], tuple[int, int, bool]]  # -> (bytes imported, bytes in all, all done)
 
 
 class OrderedReplay:
@@ -96,6 +96,7 @@ class OrderedReplay:
 
     def abandon(self) -> RuleEngine:
         """Evaluate nothing (the import failed): an engine that has delivered nothing, to close."""
+        self.ordered = False  # the blocks still queued are not read
         self._stop()
         self._unheld()
         return self.engine
@@ -154,11 +155,12 @@ class OrderedReplay:
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self.held:
-            to_come = self._still_to_come()
-            if to_come == 0:  # every byte is read: the last instant too (see _take if more come)
+            if self._last_block():  # its last instant too (_take sees to it if more come)
                 self._feed(self._pending_rows)
                 self.last_instant_fed = True
-            elif self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
+                return
+            to_come = self._still_to_come()
+            if self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
                 self._feed(self._pending_rows, whole=False)
             return
         while self._pending_rows > self.rows:
@@ -166,14 +168,19 @@ class OrderedReplay:
                 break
 
     def _still_to_come(self) -> float | None:
-        """How many records are still to come, judging by the bytes imported (0 once every
-        byte is read); None if that is not known."""
+        """How many records are still to come, judging by the bytes imported; None if that is
+        not known."""
         if self.progress is None:
             return None
-        done, total = self.progress()
+        done, total, _ = self.progress()
         if done <= 0 or total <= 0:
             return None
         return max(0.0, (self.next_id - self.first_id) * (total - done) / done)
+
+    def _last_block(self) -> bool:
+        """Whether the block just taken is the import's last: every file is done and no other
+        block waits to be taken."""
+        return self.progress is not None and self.progress()[2] and self._queue.empty()
 
     def _feed(self, rows: int, whole: bool = True) -> int:
         """Hand the engine the first `rows` pending records (unless `whole`, ending before the

@@ -18,9 +18,9 @@ from logscope.alerting.stretches import ONE_WINDOW_KINDS, scan
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
 Arrival = tuple[int, int, int, int | None]
-# Kinds whose condition can start to hold when records leave a window: a batch's arrivals are
-# first stepped through on copies of the windows (`_ran_quietly`), and only if the condition
-# holds somewhere are they stepped through again, telling the tracker.
+# Kinds whose condition can start to hold when records leave a window: while no alert is open, a
+# group's arrivals go through a dry run (stretches.scan) up to the first instant where the
+# condition holds, and only from there are they stepped through, telling the tracker.
 DRY_RUN_KINDS = ("ratio", "absence")
 
 
