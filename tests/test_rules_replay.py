@@ -213,3 +213,18 @@ def test_a_block_going_on_with_an_instant_fed_whole_makes_the_rules_replay_after
         results[second_at] = held
         con.close()
     assert results == {3: [True, False], 4: [True]}
+
+
+def test_replayed_batches_hold_every_record_in_time_order_and_never_split_an_instant() -> None:
+    con = open_for_writing(MEMORY)
+    at = 1_767_225_600_000_000
+    seconds = [5, 1, 1, 1, 1, 2, 9, 3, 3, 3, 3, 3, 4, 0, 2]  # out of order, some instants repeated
+    LogWriter(con).write(
+        [Record(at + n * S, at, "a.log", None, "x", "info", "m", None, "m") for n in seconds]
+    )
+    batches = [b.table for b in replay_module.batches_in_time_order(con, 1, ["id", "ts"], rows=3)]
+    ids = [i for batch in batches for i in batch["id"].to_pylist()]
+    assert ids == [i for _, i in sorted((n, i) for i, n in enumerate(seconds, start=1))]
+    instants = [set(batch["ts"].to_pylist()) for batch in batches]
+    assert all(not (a & b) for n, a in enumerate(instants) for b in instants[n + 1 :])
+    assert len(batches) >= 4 and max(batch.num_rows for batch in batches) == 5  # (instant 3: 5 records)

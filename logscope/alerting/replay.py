@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -87,10 +87,9 @@ class OrderedReplay:
             return self.abandon()
         if not (self.ordered and self.next_id == last_id + 1):
             self._unheld()
-            self._pending, self._pending_rows = [], 0
-            for records in stored_records_in_time_order(self.con, self.first_id, self.rows, self.columns):
-                self._add(records.table)
-        if self._pending_rows:
+            for records in batches_in_time_order(self.con, self.first_id, self.columns, self.rows):
+                self.engine.on_records(records)
+        elif self._pending_rows:
             self._feed(self._pending_rows)  # the last instant too: no record can follow it
         return self.engine
 
@@ -148,24 +147,18 @@ class OrderedReplay:
         self._add(table)
 
     def _add(self, table: pa.Table) -> None:
-        """Records that follow the pending ones, handed on up to their last instant: to a held
-        engine once `rows` are pending, or block by block once fewer than `rows` are still to
-        come (so that little is left to evaluate when the import ends); `rows` at a time in a
-        replay."""
+        """Records that follow the pending ones, handed on up to their last instant once `rows`
+        are pending, or block by block once fewer than `rows` are still to come (so that little
+        is left to evaluate when the import ends)."""
         self._pending.append(table)
         self._pending_rows += table.num_rows
-        if self.held:
-            if self._last_block():  # its last instant too (_take sees to it if more come)
-                self._feed(self._pending_rows)
-                self.last_instant_fed = True
-                return
-            to_come = self._still_to_come()
-            if self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
-                self._feed(self._pending_rows, whole=False)
+        if self._last_block():  # its last instant too (_take sees to it if more come)
+            self._feed(self._pending_rows)
+            self.last_instant_fed = True
             return
-        while self._pending_rows > self.rows:
-            if not self._feed(self.rows, whole=False):
-                break
+        to_come = self._still_to_come()
+        if self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
+            self._feed(self._pending_rows, whole=False)
 
     def _still_to_come(self) -> float | None:
         """How many records are still to come, judging by the bytes imported; None if that is
@@ -182,9 +175,9 @@ class OrderedReplay:
         block waits to be taken."""
         return self.progress is not None and self.progress()[2] and self._queue.empty()
 
-    def _feed(self, rows: int, whole: bool = True) -> int:
-        """Hand the engine the first `rows` pending records (unless `whole`, ending before the
-        instant that record `rows` belongs to, or after it if that is the first); how many."""
+    def _feed(self, rows: int, whole: bool = True) -> None:
+        """Hand the engine the first `rows` pending records (unless `whole`, only those before
+        the instant of the last of them)."""
         table = pa.concat_tables(self._pending)
         if not whole:
             rows = instant_cut(pc.cast(table["ts"], pa.int64()), rows)
@@ -193,7 +186,23 @@ class OrderedReplay:
             self._pending = [rest] if rest.num_rows else []
             self._pending_rows = rest.num_rows
             self.engine.on_records(StoredRecords(table.slice(0, rows)))
-        return rows
+
+
+def batches_in_time_order(
+    con: duckdb.DuckDBPyConnection, first_id: int, columns: list[str], rows: int = REPLAY_ROWS
+) -> Iterator[StoredRecords]:
+    """`columns` of the stored records from id `first_id` on, in event-time order (ties by id),
+    about `rows` at a time: a batch never ends inside an instant."""
+    rest: pa.Table | None = None
+    for records in stored_records_in_time_order(con, first_id, rows, columns):
+        table = records.table if rest is None else pa.concat_tables([rest, records.table])
+        while table.num_rows > rows:
+            cut = instant_cut(pc.cast(table["ts"], pa.int64()), rows)
+            yield StoredRecords(table.slice(0, cut))
+            table = table.slice(cut)
+        rest = table
+    if rest is not None and rest.num_rows:
+        yield StoredRecords(rest)
 
 
 def instant_cut(ts: pa.ChunkedArray, rows: int) -> int:

@@ -14,14 +14,13 @@ from logscope.alerting.engine import RuleEngine, format_field_types
 from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
-from logscope.alerting.replay import OrderedReplay
+from logscope.alerting.replay import OrderedReplay, batches_in_time_order
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
 from logscope.errors import LogscopeError
 from logscope.output import FORMATS, default_format, write_rows
 from logscope.pipeline import Pipeline
 from logscope.sources.spec import expand_sources
-from logscope.store.bulk import stored_records_in_time_order
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -149,7 +148,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             pipeline.add_source(source)
         on_stop_signals(pipeline.request_stop)
         summary = pipeline.run()
-        for records in stored_records_in_time_order(con, columns=engine.evaluator.compiled.record_columns):
+        for records in batches_in_time_order(con, 0, engine.evaluator.compiled.record_columns):
             engine.on_records(records)
         engine.close()
     finally:
