@@ -559,6 +559,8 @@ def test_bounds_that_skip_stretches_give_the_alerts_of_stepping_through_them(
         'kind = "threshold"\nwhere = "level = \'error\'"\nwindow = "10s"\nthreshold = 8\nrenotify = "30s"',
         'kind = "match"\nwhere = "level = \'error\'"\nwindow = "5s"\ngroup_by = ["service"]',
         'kind = "absence"\nwhere = "level = \'error\'"\nwindow = "20s"\nfor = "5s"\nrenotify = "25s"',
+        'kind = "spike"\nwhere = "level = \'error\'"\nwindow = "20s"\nfactor = 1.5\nmin_count = 5\n'
+        'for = "5s"\nrenotify = "10s"',
     ],
 )
 def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_through_them(
@@ -573,18 +575,19 @@ def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_throu
         share = 6 if 300 <= i < 900 or 1500 <= i < 1700 else 0 if 1000 <= i < 1300 else 1
         level = "error" if i % 10 < share and i % 97 else "info"
         stream.append(record(i * 0.5, level=level, service=f"s{i % 3}"))
-    results, held = [], []
+    results, held, quiet = [], [0], [0]
     scan = windows_module.scan
 
     def counting_scan(group, arrivals, start, holding, due):
         stepped = scan(group, arrivals, start, holding, due)
-        held.append(stepped if holding else 0)
+        (held if holding else quiet).append(stepped)
         return stepped
 
     monkeypatch.setattr(windows_module, "scan", counting_scan)
     for stretches in (True, False):
-        if not stretches:
-            monkeypatch.setattr(windows_module, "ONE_WINDOW_KINDS", ())
+        if not stretches:  # every arrival stepped through, with an alert open or not
+            monkeypatch.setattr(windows_module, "STRETCH_KINDS", ())
+            monkeypatch.setattr(windows_module, "DRY_RUN_KINDS", ())
         h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n')
         for begin in range(0, len(stream), 700):
             h.feed(*stream[begin : begin + 700])
@@ -593,5 +596,7 @@ def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_throu
         h.close()
     assert results[0] == results[1]
     if "absence" not in rule:  # (its alerts hold while nothing arrives: no stretch to add)
-        assert max(held) >= 20  # stretches of 20 arrivals and more were added at once
+        assert max(held) >= 10  # stretches of 10 arrivals and more were added at once
+    if 'kind = "spike"' in rule:  # (ratio and absence: the bounds skip what a dry run would)
+        assert max(quiet) >= 10  # ... and stretches with no alert open went through dry runs
     assert sum(1 for p in results[0][0] if p["event"] == "firing") >= 2

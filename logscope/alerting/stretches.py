@@ -6,7 +6,8 @@ while its value stays the same the tracker has nothing to learn: with no alert o
 all (a dry run); with an alert open that keeps holding, only the latest figures (kept as the
 group's deferred observation). `scan` steps through those instants and stops at the first
 one where that is no longer so, leaving the windows as after the arrivals before it. For kinds
-with one window (all but spike).
+with one window; spike's two windows (`_scan_spike`) hand records from the current window on to
+the previous one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from logscope.alerting.windows import Arrival, GroupWindow
 
-ONE_WINDOW_KINDS = ("match", "threshold", "new_value", "ratio", "absence")
+STRETCH_KINDS = ("match", "threshold", "new_value", "ratio", "absence", "spike")
 
 
 def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool, due: int | None) -> int:
@@ -25,6 +26,8 @@ def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool,
     condition's value stays `holding` and no instant reaches `due`: the number of arrivals
     stepped through before one does. The group's windows, clock and examples are left as after
     those arrivals (what the arrival that stopped the scan changed is undone)."""
+    if group.rule.kind == "spike":
+        return _scan_spike(group, arrivals, start, holding, due)
     window, holds = group.rule.window, condition(group)
     hits_entries, total_entries = group.current.entries, group.totals.entries
     count, total = group.current.sum, group.totals.sum
@@ -89,10 +92,82 @@ def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool,
     return index - start
 
 
+def _scan_spike(
+    group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool, due: int | None
+) -> int:
+    """`scan` for spike rules: at each instant records move from the current window to the
+    previous one (and leave that after two windows); undone in reverse order if need be."""
+    window, holds = group.rule.window, condition(group)
+    current, previous = group.current.entries, group.previous.entries
+    count, before = group.current.sum, group.previous.sum
+    clock, ready_at = group.clock, group.ready_at
+    limit = due if due is not None else float("inf")
+    index, end = start, len(arrivals)
+    while index < end:
+        ts, hits, _, _ = arrivals[index]
+        saved = (count, before, clock)
+        done: list[tuple[bool, tuple[int, int]]] = []  # (moved on, entry) in the order done
+        stopped = False
+        while True:  # the instants where records move on or leave, up to ts
+            change = current[0][0] + window if current else None
+            if previous:
+                other = previous[0][0] + 2 * window
+                if change is None or other < change:
+                    change = other
+            if ready_at > clock and (change is None or ready_at < change):
+                change = ready_at
+            if change is None or change > ts:
+                break
+            while current and current[0][0] <= change - window:
+                entry = current.popleft()
+                previous.append(entry)
+                count, before = count - entry[1], before + entry[1]
+                done.append((True, entry))
+            while previous and previous[0][0] <= change - 2 * window:
+                entry = previous.popleft()
+                before -= entry[1]
+                done.append((False, entry))
+            clock = max(clock, change)
+            if change >= limit or holds(change, count, before) is not holding:
+                stopped = True
+                break
+        added = False
+        if not stopped:
+            clock = max(clock, ts)
+            stopped = ts >= limit
+        if not stopped:
+            if hits:
+                current.append((ts, hits))
+                count += hits
+            added = True
+            stopped = holds(ts, count, before) is not holding
+        if stopped:  # undo this arrival, last change first: the caller steps through it
+            if added and hits:
+                current.pop()
+            for moved, entry in reversed(done):
+                if moved:
+                    previous.pop()
+                    current.appendleft(entry)
+                else:
+                    previous.appendleft(entry)
+            count, before, clock = saved
+            break
+        index += 1
+    group.current.sum, group.previous.sum = count, before
+    stepped = arrivals[start:index]
+    group.recent.extend((item[0], item[3]) for item in stepped if item[1] and item[3] is not None)
+    group.clock = clock
+    return index - start
+
+
 def condition(group: GroupWindow) -> Callable[[int, int, int], bool]:
-    """Whether the group's condition holds at an instant, given the window's count and total."""
+    """Whether the group's condition holds at an instant, given the window's count and its
+    total (spike: the previous window's count)."""
     rule = group.rule
     threshold, ratio, min_total, ready_at = rule.threshold, rule.ratio, rule.min_total, group.ready_at
+    if rule.kind == "spike":
+        min_count, factor = rule.min_count, rule.factor
+        return lambda at, count, before: at >= ready_at and count >= min_count and count >= factor * before
     if rule.kind == "absence":
         return lambda at, count, total: at >= ready_at and count < threshold
     if rule.kind == "ratio":

@@ -14,14 +14,14 @@ from typing import Any
 from logscope.alerting.bounds import quiet_span
 from logscope.alerting.lifecycle import EXAMPLES, Outbox, Tracker
 from logscope.alerting.model import Rule
-from logscope.alerting.stretches import ONE_WINDOW_KINDS, scan
+from logscope.alerting.stretches import STRETCH_KINDS, scan
 
 # One arrival for a group at one instant: (ts, matching records, total records, last matching id).
 Arrival = tuple[int, int, int, int | None]
 # Kinds whose condition can start to hold when records leave a window: while no alert is open, a
 # group's arrivals go through a dry run (stretches.scan) up to the first instant where the
 # condition holds, and only from there are they stepped through, telling the tracker.
-DRY_RUN_KINDS = ("ratio", "absence")
+DRY_RUN_KINDS = ("ratio", "absence", "spike")
 
 
 class Window:
@@ -110,7 +110,7 @@ class GroupWindow:
             return
         kind = self.rule.kind
         dry_run = in_order and kind in DRY_RUN_KINDS
-        stretches = in_order and kind in ONE_WINDOW_KINDS
+        stretches = in_order and kind in STRETCH_KINDS
         tracker = self.tracker
         position, count = 0, len(arrivals)
         while position < count:
