@@ -19,7 +19,7 @@ from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
 from logscope.sources.base import Source
-from logscope.sources.readers import FileReader
+from logscope.sources.readers import GZIP_MAGIC, FileReader
 from logscope.sources.tail.identity import CheckpointBook
 from logscope.sources.tail.resume import import_checkpoint
 from logscope.store.views import FormatViews
@@ -70,6 +70,7 @@ class BulkFile:
     book: CheckpointBook | None = None
     follow: bool = False
     size: int = 0  # bytes, as the file was when added
+    whole_lines: bool = False  # it ended with a newline then (and is not compressed)
 
 
 @dataclass
@@ -83,6 +84,19 @@ class Summary:
     stop_requested: bool = False  # asked to stop (a signal, the app quitting), not out of input
     resumed_files: int = 0  # whole files an earlier run had read part or all of
     skipped_bytes: int = 0  # what those runs had read (not read again)
+
+
+def _size_and_ending(path: str) -> tuple[int, bool]:
+    """A file's size and whether it ends with a newline (False if compressed or unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < 2 or handle.read(2) == GZIP_MAGIC:
+                return size, False
+            handle.seek(size - 1)
+            return size, handle.read(1) == b"\n"
+    except OSError:
+        return 0, False  # reported when it is read
 
 
 def _checkpoint_before_held(batch: LineBatch, parser: SourceParser) -> Checkpoint:
@@ -190,21 +204,20 @@ class Pipeline:
 
         With a checkpoint `book`, from where earlier runs left it, checkpointing as it goes. With
         `follow`, only its complete lines: a follower of the file goes on from there."""
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            size = 0  # reported when it is read
-        self._bulk_files.append(BulkFile(path, name or path, book, follow, size))
+        size, whole_lines = _size_and_ending(path)
+        self._bulk_files.append(BulkFile(path, name or path, book, follow, size, whole_lines))
         self._stats_for(name or path)
 
     def bulk_progress(self) -> tuple[int, int, bool]:
-        """(bytes read, bytes in all, whether every file is done) of the files on the fast path
-        (of a compressed file, its compressed bytes). A file is done once its last block is
-        committed and handed on."""
+        """(bytes read, bytes in all, whether every record is handed on) of the files on the
+        fast path (of a compressed file, its compressed bytes). Every record is handed on once
+        each file is done, or once every byte is read if each file ended with a newline (its
+        block with the last bytes held its last line)."""
         files = list(self._bulk_files)
         stats = [self._stats_for(bulk.name) for bulk in files]
-        read = sum(item.bytes for item in stats)
-        return read, sum(bulk.size for bulk in files), all(item.done for item in stats)
+        read, total = sum(item.bytes for item in stats), sum(bulk.size for bulk in files)
+        lines_read = read >= total and all(bulk.whole_lines for bulk in files)
+        return read, total, lines_read or all(item.done for item in stats)
 
     def start(self) -> None:
         self._started = time.monotonic()

@@ -36,7 +36,8 @@ REPLAY_ROWS = MERGE_RECORDS
 SPECULATE = True  # evaluate while importing when blocks come in time order (tests turn it off)
 
 EngineFactory = Callable[[bool], RuleEngine]  # held -> a new engine
-Progress = Callable[[], tuple[int, int, bool]]  # -> (bytes imported, bytes in all, all done)
+# -> (bytes imported, bytes in all, whether every record is handed on)
+Progress = Callable[[], tuple[int, int, bool]]
 
 
 class OrderedReplay:
@@ -171,8 +172,8 @@ class OrderedReplay:
         return max(0.0, (self.next_id - self.first_id) * (total - done) / done)
 
     def _last_block(self) -> bool:
-        """Whether the block just taken is the import's last: every file is done and no other
-        block waits to be taken."""
+        """Whether the block just taken is the import's last: every record is handed on (see
+        Pipeline.bulk_progress) and no other block waits to be taken."""
         return self.progress is not None and self.progress()[2] and self._queue.empty()
 
     def _feed(self, rows: int, whole: bool = True) -> None:
