@@ -10,9 +10,10 @@ import pytest
 
 from logscope.alerting import engine as engine_module
 from logscope.alerting import windows as windows_module
-from logscope.alerting.engine import NICER, RuleEngine
+from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import Change
 from logscope.alerting.loader import load_paths
+from logscope.alerting.priority import NICER
 from logscope.record import Record
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.writer import LogWriter

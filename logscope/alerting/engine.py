@@ -10,10 +10,7 @@ own thread behind a bounded queue, so the pipeline's writer only waits when that
 
 from __future__ import annotations
 
-import contextlib
-import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +28,7 @@ from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Cha
 from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import BatchPredicates, PredicateEvaluator
+from logscope.alerting.priority import lower_thread_priority
 from logscope.alerting.sandbox import RuleSqlError, one_line
 from logscope.alerting.sqlrules import SqlRule
 from logscope.alerting.windows import CountingRule
@@ -42,22 +40,7 @@ TICK_SECONDS = 0.5
 QUEUE_BATCHES = 8
 MERGE_RECORDS = 100_000
 RELEASE_SECONDS = 10.0
-# Niceness steps of a low-priority engine: 5, 10 and 19 gave the import the same room (300,000
-# nginx lines, 50 rules: +16-17% wall against +23% at the same priority); 5 starves it least.
-NICER = 5
 _NOTHING = object()  # nothing queued
-
-
-def lower_thread_priority() -> None:
-    """Run the calling thread (and the threads it starts) at a lower CPU priority, `NICER` steps
-    (on Linux, where it is per thread), so that the work it overlaps and must not slow down (an
-    import) goes first. It cannot be raised again, so it is mild: on a machine that other
-    processes keep busy, the thread still gets about a third of its share."""
-    if sys.platform == "linux":
-        thread = threading.get_native_id()
-        with contextlib.suppress(OSError):
-            nice = min(19, os.getpriority(os.PRIO_PROCESS, thread) + NICER)
-            os.setpriority(os.PRIO_PROCESS, thread, nice)
 
 
 def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
