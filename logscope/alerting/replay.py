@@ -6,8 +6,8 @@ order (ties by id). Files are mostly written in time order: then each committed 
 the one before it, so the engine takes the blocks (through its own thread) while the next ones
 are parsed and written, instead of after the whole import: 100,000 records at a time, and block
 by block once fewer than that are still to come, so that little is left when the import ends.
-Its threads run at the lowest CPU priority, so that the import goes first and the rules use what
-it leaves. That engine is *held* (nothing delivered, no errors reported) until the import ends.
+Its threads run at a lower CPU priority (priority.py), so that the import goes first and the
+rules use what it leaves. That engine is *held* (nothing delivered, no errors reported) until the import ends.
 If a block starts before the one before it ended, or a committed range was not seen, the held
 engine is discarded and the records are replayed from the store once the import ends, as the
 backtest does, `REPLAY_ROWS` at a time. Either way the engine gets the same records in the same
@@ -64,7 +64,7 @@ class OrderedReplay:
         self.ordered = self.held and not self.engine.sql_rules
         self.columns = list(self.engine.evaluator.compiled.record_columns)
         self.next_id = first_id  # the first id not yet seen
-        self.last_ts: int | None = None  # the latest event time fed (µs)
+        self.last_ts: int | None = None  # the latest event time taken (µs)
         self.last_instant_fed = False  # whether its records were fed whole (none held back)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
