@@ -106,7 +106,7 @@ class RuleEngine:
         self._queue: queue.Queue[tuple[list[Record], pa.Table | None] | None] | None = None
         self._worker: threading.Thread | None = None
         self._ending = False  # threaded: take nothing more from the queue
-        self.low_priority = low_priority  # threaded: evaluate at the lowest CPU priority
+        self.low_priority = low_priority  # threaded: evaluate at a lower CPU priority
         if threaded:
             self._queue = queue.Queue(QUEUE_BATCHES)
             self._worker = threading.Thread(target=self._work, name="alert-engine", daemon=True)
