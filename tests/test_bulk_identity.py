@@ -179,7 +179,7 @@ def test_json_lines_parsed_per_line_in_the_reader(tmp_path: Path) -> None:
     lines[100] = '{"time": "2026-11-26T03:04:05Z", "msg": "cut off'  # malformed
     lines[101] = "[1, 2, 3]"  # JSON, but not an object
     lines[102] = '   {"msg": "leading spaces", "level": "debug"}'
-    lines[103] = "level=error msg=\"a logfmt line among JSON\" ts=2026-11-26T03:04:05Z"
+    lines[103] = 'level=error msg="a logfmt line among JSON" ts=2026-11-26T03:04:05Z'
     lines[104] = "{}"
     lines[105] = '{"log": "docker json-file\\n", "stream": "stderr", "time": "2026-11-26T03:04:05.1Z"}'
     lines[106] = "plain text"
@@ -190,7 +190,7 @@ def test_logfmt_parsed_per_line_in_the_reader(tmp_path: Path) -> None:
     """logfmt, with quoted and empty values and a JSON line among them."""
     extra = ' retry="" note="a \\"quoted\\" word"'
     lines = [
-        f'ts=2026-11-26T03:{i // 60 % 60:02d}:{i % 60:02d}Z level={("info", "warn", "err")[i % 3]}'
+        f"ts=2026-11-26T03:{i // 60 % 60:02d}:{i % 60:02d}Z level={('info', 'warn', 'err')[i % 3]}"
         f' msg="job {i} done" duration={i / 7:.3f}s{"" if i % 4 else extra}'
         for i in range(2000)
     ]
