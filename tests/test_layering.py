@@ -55,4 +55,3 @@ def test_no_import_against_the_flow(path: Path) -> None:
         and not (layer == "record" and module.startswith(RECORD_ALLOWED))
     )
     assert not bad, f"{path.relative_to(REPO)} imports {bad} against the pipeline's direction"
-
