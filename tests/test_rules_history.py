@@ -166,6 +166,10 @@ def test_the_history_is_read_where_rule_sql_cannot_reach_files(tmp_path: Path, d
         assert StoredValues(con, 3, [pair]).seeds()[0]["pair"].keys == ["alice\x1finfo", "bob\x1finfo"]
         # Records from the run's first id on are not history.
         assert StoredValues(con, 2, [plain]).seeds()[0]["plain"].keys == ["alice"]
+        # Read ahead in a thread of its own, the same values.
+        ahead = StoredValues(con, 3, [plain])
+        ahead.prefetch()
+        assert ahead.seeds()[0]["plain"].keys == ["alice", "bob"]
     finally:
         con.close()
 

@@ -57,6 +57,12 @@ class StoredValues:
         self._lock = threading.Lock()
         self._result: tuple[dict[str, Seed], list[str]] | None = None
 
+    def prefetch(self) -> None:
+        """Start reading now, in a thread of the caller's CPU priority (the engine of a one-shot
+        import runs at a lower one, and would read against the timeout at it); `seeds` waits."""
+        if self.rules and self.below > 1:
+            threading.Thread(target=self.seeds, name="rules-history", daemon=True).start()
+
     def seeds(self) -> tuple[dict[str, Seed], list[str]]:
         """Rule name -> its seed, and the errors met (a rule whose history could not be read
         starts from nothing)."""

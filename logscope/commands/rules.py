@@ -232,6 +232,8 @@ def rules_running(
     # new_value rules know the values stored before this run (its records start at first_id).
     first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
     history = StoredValues(con, first_id, ruleset.rules, format_types)
+    if replay:
+        history.prefetch()  # at this thread's priority, not the held engine's
 
     def make_engine(held: bool = False) -> RuleEngine:
         return RuleEngine(
