@@ -66,6 +66,7 @@ class OrderedReplay:
         self.next_id = first_id  # the first id not yet seen
         self.last_ts: int | None = None  # the latest event time taken (µs)
         self.last_instant_fed = False  # whether its records were fed whole (none held back)
+        self.fed = 0  # records handed to the engine
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._queue: queue.Queue[tuple[int, int] | None] = queue.Queue()
@@ -149,9 +150,10 @@ class OrderedReplay:
         self._add(table)
 
     def _add(self, table: pa.Table) -> None:
-        """Records that follow the pending ones, handed on up to their last instant once `rows`
-        are pending, or block by block once fewer than `rows` are still to come (so that little
-        is left to evaluate when the import ends)."""
+        """Records that follow the pending ones, handed on up to their last instant: the first
+        block at once (rather than leave the engine idle), then once `rows` are pending, and
+        block by block once fewer than `rows` are still to come (so that little is left to
+        evaluate when the import ends)."""
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self._last_block():  # its last instant too (_take sees to it if more come)
@@ -159,7 +161,7 @@ class OrderedReplay:
             self.last_instant_fed = True
             return
         to_come = self._still_to_come()
-        if self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
+        if not self.fed or self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
             self._feed(self._pending_rows, whole=False)
 
     def _still_to_come(self) -> float | None:
@@ -187,6 +189,7 @@ class OrderedReplay:
             rest = table.slice(rows)
             self._pending = [rest] if rest.num_rows else []
             self._pending_rows = rest.num_rows
+            self.fed += rows
             self.engine.on_records(StoredRecords(table.slice(0, rows)))
 
 
