@@ -4,8 +4,9 @@ while the import runs whenever the file allows it.
 A one-shot import hands the rules its records as a backtest does: all of them, in event-time
 order (ties by id). Files are mostly written in time order: then each committed block follows
 the one before it, so the engine takes the blocks (through its own thread) while the next ones
-are parsed and written, instead of after the whole import: 100,000 records at a time, and block
-by block once fewer than that are still to come, so that little is left when the import ends.
+are parsed and written, instead of after the whole import: the first block at once, then
+100,000 records at a time, and block by block once fewer than that are still to come, so that
+little is left when the import ends.
 Its threads run at a lower CPU priority (priority.py), so that the import goes first and the
 rules use what it leaves. That engine is *held* (nothing delivered, no errors reported) until the import ends.
 If a block starts before the one before it ended, or a committed range was not seen, the held
