@@ -19,8 +19,8 @@ from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
 from logscope.sources.base import Source
-from logscope.sources.readers import GZIP_MAGIC, FileReader
-from logscope.sources.tail.identity import CheckpointBook
+from logscope.sources.readers import FileReader
+from logscope.sources.tail.identity import CheckpointBook, is_gzip
 from logscope.sources.tail.resume import import_checkpoint
 from logscope.store.views import FormatViews
 from logscope.store.writer import LogWriter
@@ -89,10 +89,10 @@ class Summary:
 def _size_and_ending(path: str) -> tuple[int, bool]:
     """A file's size and whether it ends with a newline (False if compressed or unreadable)."""
     try:
+        size = os.path.getsize(path)
+        if not size or is_gzip(path):
+            return size, False
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size < 2 or handle.read(2) == GZIP_MAGIC:
-                return size, False
             handle.seek(size - 1)
             return size, handle.read(1) == b"\n"
     except OSError:

@@ -157,28 +157,16 @@ class OrderedReplay:
         evaluate when the import ends)."""
         self._pending.append(table)
         self._pending_rows += table.num_rows
-        if self._last_block():  # its last instant too (_take sees to it if more come)
+        progress = self.progress() if self.progress is not None else None
+        if progress is not None and progress[2] and self._queue.empty():
+            # The import's last block (every record is handed on, none waits to be taken): its
+            # last instant too (_take sees to it if more come).
             self._feed(self._pending_rows)
             self.last_instant_fed = True
             return
-        to_come = self._still_to_come()
+        to_come = _still_to_come(progress, self.next_id - self.first_id)
         if not self.fed or self._pending_rows >= self.rows or (to_come is not None and to_come < self.rows):
             self._feed(self._pending_rows, whole=False)
-
-    def _still_to_come(self) -> float | None:
-        """How many records are still to come, judging by the bytes imported; None if that is
-        not known."""
-        if self.progress is None:
-            return None
-        done, total, _ = self.progress()
-        if done <= 0 or total <= 0:
-            return None
-        return max(0.0, (self.next_id - self.first_id) * (total - done) / done)
-
-    def _last_block(self) -> bool:
-        """Whether the block just taken is the import's last: every record is handed on (see
-        Pipeline.bulk_progress) and no other block waits to be taken."""
-        return self.progress is not None and self.progress()[2] and self._queue.empty()
 
     def _feed(self, rows: int, whole: bool = True) -> None:
         """Hand the engine the first `rows` pending records (unless `whole`, only those before
@@ -192,6 +180,15 @@ class OrderedReplay:
             self._pending_rows = rest.num_rows
             self.fed += rows
             self.engine.on_records(StoredRecords(table.slice(0, rows)))
+
+
+def _still_to_come(progress: tuple[int, int, bool] | None, imported: int) -> float | None:
+    """How many records are still to come after `imported`, judging by the bytes imported
+    (Pipeline.bulk_progress); None if that is not known."""
+    if progress is None or progress[0] <= 0 or progress[1] <= 0:
+        return None
+    done, total, _ = progress
+    return max(0.0, imported * (total - done) / done)
 
 
 def batches_in_time_order(

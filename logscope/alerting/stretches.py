@@ -86,8 +86,7 @@ def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool,
             break
         index += 1
     group.current.sum, group.totals.sum = count, total
-    stepped = arrivals[start:index]
-    group.recent.extend((item[0], item[3]) for item in stepped if item[1] and item[3] is not None)
+    group.note_examples(arrivals[start:index])
     group.clock = clock
     return index - start
 
@@ -154,8 +153,7 @@ def _scan_spike(
             break
         index += 1
     group.current.sum, group.previous.sum = count, before
-    stepped = arrivals[start:index]
-    group.recent.extend((item[0], item[3]) for item in stepped if item[1] and item[3] is not None)
+    group.note_examples(arrivals[start:index])
     group.clock = clock
     return index - start
 

@@ -132,14 +132,9 @@ class GroupWindow:
         if not held:
             return 0
         stretch = arrivals[start : start + held]
-        earlier = self.deferred
-        told = (earlier[6] if earlier else 0) + sum(item[1] for item in stretch)
-        ids, ids_at = (earlier[4], earlier[5]) if earlier else ([], None)
         last_hit = next((item[0] for item in reversed(stretch) if item[1]), None)
-        if last_hit is not None and (examples := self.examples(last_hit)):
-            ids, ids_at = examples, last_hit
-        figures = (self.current.sum, self.totals.sum, self.previous.sum)
-        self.deferred = (self.clock, *figures, ids, ids_at, told)
+        examples = self.examples(last_hit) if last_hit is not None else []
+        self._defer(self.clock, examples, last_hit, sum(item[1] for item in stretch))
         return held
 
     def _skip_quiet(self, arrivals: list[Arrival]) -> int:
@@ -189,7 +184,7 @@ class GroupWindow:
         """Add arrivals in bulk: the condition stays false throughout, so there is nothing to observe."""
         self.current.extend((item[0], item[1]) for item in arrivals if item[1])
         self.totals.extend((item[0], item[2]) for item in arrivals if item[2])
-        self.recent.extend((item[0], item[3]) for item in arrivals if item[1] and item[3] is not None)
+        self.note_examples(arrivals)
         self.clock = arrivals[-1][0]
         self._expire_quietly(self.clock)
 
@@ -278,19 +273,26 @@ class GroupWindow:
         tracker = self.tracker
         due = tracker.next_timer() if active and tracker.busy and tracker.active else now
         if due is None or due > now:  # nothing falls due before this instant: remember only
-            earlier = self.deferred
-            told = earlier[6] if earlier else 0
-            ids_at: int | None = now
-            if not ids:
-                ids, ids_at = (earlier[4], earlier[5]) if earlier else ([], None)
-            figures = (self.current.sum, self.totals.sum, self.previous.sum)
-            self.deferred = (now, *figures, ids, ids_at, told + hits)
+            self._defer(now, ids, now, hits)
             return
         self.flush()
         if active or tracker.busy:
             tracker.observe(
                 now, active, self.figures(self.current.sum, self.totals.sum, self.previous.sum), ids, hits
             )
+
+    def _defer(self, now: int, ids: list[int], ids_at: int | None, hits: int) -> None:
+        """Remember the figures at `now` instead of telling the tracker (with the examples, which
+        arrived at `ids_at`, or else the ones remembered before), and the `hits` since then."""
+        earlier = self.deferred
+        if not ids:
+            ids, ids_at = (earlier[4], earlier[5]) if earlier else ([], None)
+        told = (earlier[6] if earlier else 0) + hits
+        self.deferred = (now, self.current.sum, self.totals.sum, self.previous.sum, ids, ids_at, told)
+
+    def note_examples(self, arrivals: list[Arrival]) -> None:
+        """Keep the ids of the latest matching records of arrivals added without stepping."""
+        self.recent.extend((item[0], item[3]) for item in arrivals if item[1] and item[3] is not None)
 
     def flush(self) -> None:
         """Hand a remembered observation to the tracker."""
