@@ -22,6 +22,7 @@ from logscope.sources.base import Source
 from logscope.sources.readers import FileReader
 from logscope.sources.tail.identity import CheckpointBook, is_gzip
 from logscope.sources.tail.resume import import_checkpoint
+from logscope.sources.tail.source import TailSource
 from logscope.store.views import FormatViews
 from logscope.store.writer import LogWriter
 
@@ -153,6 +154,7 @@ class Pipeline:
         self._bulk_done = threading.Event()
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
+        self._caught_up: list[Callable[[int], None]] = []
         self._processor: threading.Thread | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -193,9 +195,29 @@ class Pipeline:
         if not getattr(source, "reports_per_file", False):  # a follower's files appear as read
             self._stats_for(source.name)
 
+    def add_sources(self, sources: list[Source], book: CheckpointBook | None = None) -> None:
+        """Whole files through the bulk fast path (docs/benchmarks.md), resuming from `book`; so
+        do the files a follower finds at start, up to their last complete line, before it follows
+        them from there; every other source is read as it comes."""
+        for source in sources:
+            if isinstance(source, FileReader):
+                self.add_bulk_file(source.path, source.name, book)
+            elif isinstance(source, TailSource):
+                for path in source.catch_up_files():
+                    self.add_bulk_file(path, path, source.book, follow=True)
+                self.add_source(source, after_bulk_files=True)
+            else:
+                self.add_source(source)
+
     def subscribe(self, callback: RecordsCallback) -> None:
         """Call `callback` with every batch of records after it is committed."""
         self._subscribers.append(callback)
+
+    def on_caught_up(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(last_id)` in the writer's thread once the bulk files are imported and
+        before any other source's records are committed (`last_id`: the id of the last record
+        stored so far): where a run's catch-up on existing files ends and its live part begins."""
+        self._caught_up.append(callback)
 
     def add_bulk_file(
         self, path: str, name: str | None = None, book: CheckpointBook | None = None, follow: bool = False
@@ -305,6 +327,7 @@ class Pipeline:
             if self.views is not None:
                 self.views.refresh()
             self._import_bulk_files()
+            self._announce_caught_up()
             self._process_items()
         except Exception as exc:  # the store failed: nothing more can be kept, so stop cleanly
             self.fatal = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
@@ -377,6 +400,14 @@ class Pipeline:
                 self._import_bulk_file(bulk)
         finally:
             self._bulk_done.set()
+
+    def _announce_caught_up(self) -> None:
+        last_id = self.writer.next_id - 1 if self.writer is not None else 0
+        for callback in self._caught_up:
+            try:
+                callback(last_id)
+            except Exception as exc:
+                self.report_error(f"after catching up: {type(exc).__name__}: {exc}")
 
     def _import_bulk_file(self, bulk: BulkFile) -> None:
         stats = self._stats_for(bulk.name)

@@ -37,6 +37,10 @@ from logscope.store.alerts import next_alert_id, write_alerts
 
 ChangesCallback = Callable[[list[Change]], None]
 TICK_SECONDS = 0.5
+# The live clock moves event time on only while the newest record is live: its event time no
+# further than this behind the wall clock when it arrived. Older records are history (a file
+# caught up on, a replayed archive): they give the alerts `ingest` and `rules backtest` give.
+LIVE_LAG_US = 3600 * 1_000_000
 QUEUE_BATCHES = 8
 MERGE_RECORDS = 100_000
 RELEASE_SECONDS = 10.0
@@ -98,7 +102,8 @@ class RuleEngine:
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
         self._lock = threading.RLock()
-        self._anchor = (0, 0.0)  # (event time, monotonic time) when the last batch was seen
+        # (event time, monotonic time, wall-clock time in µs) when the last batch was seen
+        self._anchor = (0, 0.0, 0)
         self._clock: threading.Thread | None = None
         self._stop = threading.Event()
         # threaded: batches wait in a bounded queue for the engine's own thread (the writer only
@@ -228,7 +233,7 @@ class RuleEngine:
             finally:
                 batch.drop(self.evaluator.con)
             self.now = now
-            self._anchor = (self.now, time.monotonic())
+            self._anchor = _anchor_at(self.now)
             self._advance(self.now)
             self._publish()
 
@@ -334,7 +339,9 @@ class RuleEngine:
             with self._lock:
                 if self.now is None:
                     continue
-                anchor_ts, anchor_wall = self._anchor
+                anchor_ts, anchor_wall, wall_us = self._anchor
+                if anchor_ts < wall_us - LIVE_LAG_US:
+                    continue  # old records (a file caught up on): history, not a live stream
                 target = anchor_ts + int((time.monotonic() - anchor_wall) * 1_000_000)
                 if target > self.now:
                     self.now = target
@@ -358,7 +365,7 @@ class RuleEngine:
         if self.now is None:
             self._start(first)
         self.now = max(self.now or 0, last)
-        self._anchor = (self.now, time.monotonic())
+        self._anchor = _anchor_at(self.now)
         self._advance(self.now)
         self._publish()
         return None
@@ -458,6 +465,10 @@ def _row(alert: Alert) -> dict[str, Any]:
         "example_ids": list(alert.example_ids),
         "notifications": alert.notifications,
     }
+
+
+def _anchor_at(now: int) -> tuple[int, float, int]:
+    return now, time.monotonic(), time.time_ns() // 1000
 
 
 def _span(records: Sequence[Record], table: pa.Table | None) -> tuple[int, int]:

@@ -91,8 +91,12 @@ class OrderedReplay:
             return self.abandon()
         if not (self.ordered and self.next_id == last_id + 1):
             self._unheld()
-            for records in batches_in_time_order(self.con, self.first_id, self.columns, self.rows):
-                self.engine.on_records(records)
+            cursor = self.con.cursor()  # (the store's connection may serve queries meanwhile)
+            try:
+                for records in batches_in_time_order(cursor, self.first_id, self.columns, self.rows):
+                    self.engine.on_records(records)
+            finally:
+                cursor.close()
         elif self._pending_rows:
             self._feed(self._pending_rows)  # the last instant too: no record can follow it
         return self.engine
@@ -180,6 +184,48 @@ class OrderedReplay:
             self._pending_rows = rest.num_rows
             self.fed += rows
             self.engine.on_records(StoredRecords(table.slice(0, rows)))
+
+
+class CatchUpThenLive:
+    """Rules over a run that follows (`tail`, `ingest --follow`, a stream): the records of the
+    files it catches up on at start are evaluated as a one-shot import's (OrderedReplay: all of
+    them in event-time order, delivered once the catch-up ends), then the same engine takes what
+    arrives live, as it comes. Subscribe `on_records` to the pipeline and call `caught_up` (in
+    the writer's thread) where the catch-up ends: no live record is handed on before it."""
+
+    def __init__(self, replay: OrderedReplay, start_clock: bool = True, writer: object = None) -> None:
+        self.replay = replay
+        self.start_clock = start_clock
+        self.writer = writer  # a LogWriter whose Arrow table of each batch the engine reuses
+        self.live: RuleEngine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> RuleEngine:
+        return self.live if self.live is not None else self.replay.engine
+
+    def on_records(self, records: Sequence[Record]) -> None:
+        if self.live is None:
+            self.replay.on_records(records)
+        else:
+            self.live.on_records(records)
+
+    def caught_up(self, last_id: int, evaluate: bool = True) -> None:
+        """The catch-up ended with record `last_id`: evaluate it all, deliver, go live (once)."""
+        with self._lock:
+            if self.live is not None:
+                return
+            engine = self.replay.finish(last_id, evaluate)
+            engine.release()
+            engine.writer = self.writer
+            if self.start_clock:
+                engine.start_clock()
+            self.live = engine
+
+    def abandon(self) -> RuleEngine:
+        """The run failed: what the catch-up saw is not delivered (what went live was)."""
+        with self._lock:
+            return self.live if self.live is not None else self.replay.abandon()
 
 
 def _still_to_come(progress: tuple[int, int, bool] | None, imported: int) -> float | None:

@@ -22,7 +22,6 @@ from logscope.pipeline import Pipeline, Summary
 from logscope.sources.readers import FileReader
 from logscope.sources.spec import FollowOptions, expand_sources
 from logscope.sources.tail.identity import CheckpointBook
-from logscope.sources.tail.source import TailSource
 from logscope.store.checkpoints import load_checkpoints
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -161,18 +160,8 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
 
 
 def add_sources(pipeline: Pipeline, sources: list, book: CheckpointBook | None) -> None:
-    """Whole files go through the bulk fast path (docs/benchmarks.md), resuming from `book`; so
-    do the files a follower finds at start, up to their last complete line, before it follows
-    them from there; every other source is read as it comes."""
-    for source in sources:
-        if isinstance(source, FileReader):
-            pipeline.add_bulk_file(source.path, source.name, book)
-        elif isinstance(source, TailSource):
-            for path in source.catch_up_files():
-                pipeline.add_bulk_file(path, path, source.book, follow=True)
-            pipeline.add_source(source, after_bulk_files=True)
-        else:
-            pipeline.add_source(source)
+    """See Pipeline.add_sources."""
+    pipeline.add_sources(sources, book)
 
 
 def _progress_bar():

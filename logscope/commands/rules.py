@@ -14,7 +14,7 @@ from logscope.alerting.engine import RuleEngine, format_field_types
 from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
-from logscope.alerting.replay import OrderedReplay, batches_in_time_order
+from logscope.alerting.replay import CatchUpThenLive, OrderedReplay
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
 from logscope.errors import LogscopeError
@@ -137,20 +137,23 @@ def run_backtest(args: argparse.Namespace) -> int:
     con = open_for_writing(MEMORY)
     notifications: list[Change] = []
     try:
-        engine = RuleEngine(
-            ruleset, store=con, format_types=format_types, on_error=lambda m: warn(f"error: {m}")
-        )
-        engine.subscribe(lambda changes: notifications.extend(c for c in changes if c.event in NOTIFY_EVENTS))
-        # Store everything first, then replay it in event-time order: files read side by side
-        # interleave by chance, and a backtest must give the same alerts every time.
+        # The records go the way `ingest` takes them (stored, then evaluated in event-time
+        # order): the same records give the same alerts.
         pipeline = Pipeline(LogWriter(con), registry, forced, on_error=lambda m: warn(f"error: {m}"))
-        for source in expansion.sources:
-            pipeline.add_source(source)
+        pipeline.add_sources(expansion.sources)
         on_stop_signals(pipeline.request_stop)
-        summary = pipeline.run()
-        for records in batches_in_time_order(con, 0, engine.evaluator.compiled.record_columns):
-            engine.on_records(records)
-        engine.close()
+        with alerts_attached(
+            pipeline,
+            con,
+            ruleset,
+            format_types,
+            lambda m: warn(f"error: {m}"),
+            in_order=True,
+            on_changes=lambda changes: notifications.extend(c for c in changes if c.event in NOTIFY_EVENTS),
+        ):
+            summary = pipeline.run()
+        if pipeline.fatal:
+            raise LogscopeError(f"reading the logs failed: {pipeline.fatal}")
     finally:
         con.close()
     fmt = args.output or default_format(sys.stdout.isatty())
@@ -209,13 +212,10 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
 def rules_running(
     args, con, registry, pipeline: Pipeline, report, *, live: bool, replay: bool = False
 ) -> Iterator[Callable[[], dict[str, Any]] | None]:
-    """Run the rule engine on the pipeline's committed records for the duration of the block,
-    which gets a function giving the rules loaded and disabled (None without rules).
-
-    With `replay` (a one-shot import of whole files) the records are evaluated in event-time
-    order, as by a backtest, and alerts delivered when the block ends: files are imported one
-    after another, and each would otherwise reach the engine late against the ones before it
-    (alerting/replay.py: while the import runs when blocks come in time order)."""
+    """Run the rule engine on the pipeline's committed records for the duration of the block
+    (`ingest`, `tail`), which gets a function giving the rules loaded and disabled (None without
+    rules). `replay`: a one-shot import of whole files; `live`: the clock follows the wall
+    clock once the run is caught up (see `alerts_attached`)."""
     format_types = format_field_types(registry.ordered)
     ruleset = load_checked(args.rules, builtin=args.default_rules, format_types=format_types)
     if not ruleset.rules:
@@ -228,56 +228,87 @@ def rules_running(
         except OSError as exc:
             raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
         outputs.append(JsonLinesOutput(stream, on_error=report))
+    try:
+        with alerts_attached(
+            pipeline, con, ruleset, format_types, report, outputs=outputs, in_order=replay, live_clock=live
+        ) as engine:
+            yield lambda: {"loaded": len(engine().rules), "disabled": len(engine().disabled)}
+    finally:
+        if stream is not None and stream is not sys.stdout.buffer:
+            stream.close()
+    notifications = engine().notifications
+    if notifications and not getattr(args, "quiet", False):
+        warn(
+            f"alerts: {notifications} notification{'s' if notifications != 1 else ''}"
+            " (see `logscope query 'FROM alerts'`)"
+        )
 
+
+@contextmanager
+def alerts_attached(
+    pipeline: Pipeline,
+    con,
+    ruleset: RuleSet,
+    format_types: dict[str, str],
+    report: Callable[[str], None],
+    *,
+    outputs: list | None = None,
+    in_order: bool,
+    live_clock: bool = False,
+    on_changes: Callable[[list[Change]], None] | None = None,
+) -> Iterator[Callable[[], RuleEngine]]:
+    """The one way records reach the rules, for `ingest`, `tail` and `rules backtest`; the block
+    runs the pipeline and gets a function giving the engine in use.
+
+    Records stored from files are evaluated in event-time order, as a backtest does
+    (alerting/replay.py): all of a one-shot run's (`in_order`), or those of the files a
+    following run catches up on at start, after which the same engine takes what arrives, as
+    it comes (CatchUpThenLive). So the same records give the same alerts in every command.
+    Alerts of what is evaluated in order are delivered when that part ends."""
     # new_value rules know the values stored before this run (its records start at first_id).
     first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
     history = StoredValues(con, first_id, ruleset.rules, format_types)
-    if replay:
-        history.prefetch()  # at this thread's priority, not the held engine's
+    history.prefetch()  # at this thread's priority, not the held engine's
 
     def make_engine(held: bool = False) -> RuleEngine:
-        return RuleEngine(
+        engine = RuleEngine(
             ruleset,
             store=con,
             format_types=format_types,
-            outputs=outputs,
+            outputs=outputs or [],
             on_error=report,
             threaded=True,
             held=held,
             history=history,
-            low_priority=held,  # the rules of a one-shot import use the CPU it leaves
+            low_priority=held,  # the rules of an import use the CPU it leaves
         )
+        if on_changes is not None:
+            engine.subscribe(on_changes)
+        return engine
 
-    replayer, engine = None, None
-    if replay:
-        replayer = OrderedReplay(make_engine, con, first_id, progress=pipeline.bulk_progress)
+    replayer = OrderedReplay(make_engine, con, first_id, progress=pipeline.bulk_progress)
+    following = None
+    if in_order:
         pipeline.subscribe(replayer.on_records)
     else:
-        engine = make_engine()
-        engine.writer = pipeline.writer  # its Arrow table of each batch is reused
-        pipeline.subscribe(engine.on_records)
-        if live:
-            engine.start_clock()
+        following = CatchUpThenLive(replayer, start_clock=live_clock, writer=pipeline.writer)
+        pipeline.subscribe(following.on_records)
+        pipeline.on_caught_up(following.caught_up)
 
     def current() -> RuleEngine:
-        return replayer.engine if replayer is not None else engine  # type: ignore[return-value]
+        return following.engine if following is not None else replayer.engine
 
     finished = False
     try:
-        yield lambda: {"loaded": len(current().rules), "disabled": len(current().disabled)}
-        if replayer is not None:
+        yield current
+        if following is None:
             last_id = pipeline.writer.next_id - 1 if pipeline.writer is not None else 0
             replayer.finish(last_id, evaluate=not pipeline.fatal)
+        elif following.live is None:  # the run ended before its catch-up did
+            last_id = pipeline.writer.next_id - 1 if pipeline.writer is not None else 0
+            following.caught_up(last_id, evaluate=not pipeline.fatal)
         finished = True
     finally:
-        if replayer is not None and not finished:
-            replayer.abandon()  # nothing is delivered
-        engine = current()
-        engine.close()
-        if stream is not None and stream is not sys.stdout.buffer:
-            stream.close()
-    if engine.notifications and not getattr(args, "quiet", False):
-        warn(
-            f"alerts: {engine.notifications} notification{'s' if engine.notifications != 1 else ''}"
-            " (see `logscope query 'FROM alerts'`)"
-        )
+        if not finished:  # nothing held is delivered
+            following.abandon() if following is not None else replayer.abandon()
+        current().close()
