@@ -63,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files, directories, globs or -")
     add_parse_options(backtest)
     backtest.add_argument("--output", dest="output", choices=FORMATS, help="output format")
+    backtest.add_argument(
+        "--alerts",
+        action="store_true",
+        help="print the alerts as `ingest` would store them in the alerts table (one row each, in"
+        " its state at the end) instead of the notifications",
+    )
     backtest.set_defaults(handler=run_backtest)
 
 
@@ -154,18 +160,30 @@ def run_backtest(args: argparse.Namespace) -> int:
             summary = pipeline.run()
         if pipeline.fatal:
             raise LogscopeError(f"reading the logs failed: {pipeline.fatal}")
+        table = con.sql(ALERTS_TABLE_SQL) if args.alerts else None
+        alerts = (table.columns, table.fetchall()) if table is not None else None
     finally:
         con.close()
     fmt = args.output or default_format(sys.stdout.isatty())
-    columns = ["at", "event", "rule", "severity", "group", "count", "summary"]
-    rows = (_backtest_row(change) for change in notifications)
-    write_rows(sys.stdout, fmt, columns, rows, set())
+    if alerts is not None:
+        write_rows(sys.stdout, fmt, alerts[0], alerts[1], set())
+    else:
+        columns = ["at", "event", "rule", "severity", "group", "count", "summary"]
+        write_rows(sys.stdout, fmt, columns, (_backtest_row(change) for change in notifications), set())
     fired = sum(1 for change in notifications if change.event == "firing")
     warn(
         f"backtest: {summary.lines:,} lines, {fired} alert{'s' if fired != 1 else ''} fired,"
         f" {len(notifications)} notifications"
     )
     return 1 if expansion.errors or summary.errors else 0
+
+
+# The alerts table as `rules backtest --alerts` prints it (tests compare it with ingest's).
+ALERTS_TABLE_SQL = """
+SELECT id, rule, severity, state, group_key AS "group", first_at, fired_at, last_at, resolved_at,
+       count, value, summary, notifications, example_ids
+FROM alerts ORDER BY id
+"""
 
 
 def _backtest_row(change: Change) -> tuple:
