@@ -118,7 +118,10 @@ def write_logs(directory: Path, logs: dict[str, list[tuple[dt.datetime, str]]], 
         (directory / name).write_text(text)
 
 
-def runs_from(logs: dict[str, list[tuple[dt.datetime, str]]], since: dt.datetime) -> list[tuple[str, list[str]]]:
+Logs = dict[str, list[tuple[dt.datetime, str]]]
+
+
+def runs_from(logs: Logs, since: dt.datetime) -> list[tuple[str, list[str]]]:
     """The lines from `since` on in event-time order, as runs of consecutive lines of one file."""
     merged = sorted((at, name, line) for name, lines in logs.items() for at, line in lines if at >= since)
     runs: list[tuple[str, list[str]]] = []
@@ -199,8 +202,8 @@ def stored(db: Path) -> int:
 def tail_alerts(
     logs: Path, db: Path, out: Path, socket: str, appended: list[tuple[str, list[str]]] = ()
 ) -> tuple[list[tuple], list[tuple]]:
-    """Run `logscope tail` on the files in a real terminal (`logs` named as ingest names it); once it has caught up, append each
-    run of lines and wait until it is stored; then quit."""
+    """Run `logscope tail` on the files in a real terminal (`logs` named as ingest names it);
+    once it has caught up, append each run of lines and wait until it is stored; then quit."""
     status = db.with_suffix(".status")
     command = (
         f"cd {shlex.quote(str(logs.parent))} && TZ=UTC {shlex.quote(sys.executable)} -m logscope tail"
@@ -219,7 +222,8 @@ def tail_alerts(
             wait_until(lambda total=total: stored(db) >= total, timeout=20, what=f"{total} lines stored")
         time.sleep(1.0)  # the engine's queue: the last batch evaluated and its alerts written
         tmux(socket, "send-keys", "q")
-        wait_until(lambda: status.exists() and status.read_text().strip() != "", timeout=30, what="tail to quit")
+        quit_ = lambda: status.exists() and status.read_text().strip() != ""  # noqa: E731
+        wait_until(quit_, timeout=30, what="tail to quit")
         assert status.read_text().strip() == "0", tmux(socket, "capture-pane", "-p")
     finally:
         tmux(socket, "kill-server")
@@ -257,7 +261,8 @@ def test_sample_logs_give_the_same_alerts_in_ingest_tail_and_backtest(tmp_path: 
     assert "web_4xx_spike" not in {row[1] for row in table}
     assert_same("backtest", ingested, backtest_alerts(logs))
     socket = f"logscope-identity-{tmp_path.name}"
-    assert_same("tail", ingested, tail_alerts(logs, tmp_path / "tail.duckdb", tmp_path / "tail.jsonl", socket))
+    tailed = tail_alerts(logs, tmp_path / "tail.duckdb", tmp_path / "tail.jsonl", socket)
+    assert_same("tail", ingested, tailed)
 
 
 @needs_tmux

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -207,6 +208,9 @@ def test_a_block_going_on_with_an_instant_fed_whole_makes_the_rules_replay_after
 
         replay = replay_module.OrderedReplay(make_engine, con, first_id=1, progress=lambda: (100, 100, True))
         replay.on_records(StoredRecords.in_store(con, 1, 4))
+        deadline = time.monotonic() + 10  # the replay's thread took the first block (all of it)
+        while replay.fed < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
         writer.write([Record(at + second_at * S, at, "a.log", None, "x", "info", "m", None, "m")])
         replay.on_records(StoredRecords.in_store(con, 5, 5))
         replay.finish(5).close()
