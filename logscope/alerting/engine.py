@@ -317,6 +317,8 @@ class RuleEngine:
         self.now = self.origin = origin
         for state in self.counting.values():
             state.start(origin)
+        for sql_rule in self.sql_rules.values():
+            sql_rule.start(origin)
         self._seed()
 
     def _seed(self) -> None:

@@ -138,8 +138,10 @@ def load_file(path: str) -> RuleSet:
     """Rules and actions of one file; problems are collected, not raised."""
     result = RuleSet(files=[path])
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+        document = read_toml(path)
+    except UnicodeDecodeError as exc:
+        result.problems.append(RuleProblem(path, None, None, not_utf8(exc)))
+        return result
     except OSError as exc:
         result.problems.append(RuleProblem(path, None, None, f"cannot read: {exc.strerror}"))
         return result
@@ -147,6 +149,19 @@ def load_file(path: str) -> RuleSet:
         result.problems.append(RuleProblem(path, None, None, f"not valid TOML: {exc}"))
         return result
     return load_document(document, path, result)
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """A TOML file's document. Raises OSError, UnicodeDecodeError, tomllib.TOMLDecodeError."""
+    with open(path, "rb") as handle:
+        return tomllib.loads(handle.read().decode("utf-8"))
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """A one-line message for a file that is not UTF-8: the first bad byte and its line."""
+    data = exc.object if isinstance(exc.object, bytes) else b""
+    line = data[: exc.start].count(b"\n") + 1
+    return f"not valid UTF-8: byte 0x{data[exc.start]:02x} on line {line} (TOML files are UTF-8)"
 
 
 def load_document(document: dict[str, Any], path: str, result: RuleSet | None = None) -> RuleSet:

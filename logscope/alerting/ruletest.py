@@ -15,7 +15,7 @@ from typing import Any
 
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change, iso
-from logscope.alerting.loader import RuleProblem, RuleSet, load_paths
+from logscope.alerting.loader import RuleProblem, RuleSet, load_paths, not_utf8, read_toml
 from logscope.alerting.model import parse_duration
 from logscope.errors import LogscopeError
 from logscope.parsing.registry import FormatRegistry
@@ -102,8 +102,9 @@ class TestFile:
 def load_test_file(path: str) -> TestFile:
     """Read and check a rule test file; errors (exit 2) name the file, the test and the key."""
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+        document = read_toml(path)
+    except UnicodeDecodeError as exc:
+        raise LogscopeError(f"{path}: {not_utf8(exc)}", 2) from None
     except OSError as exc:
         raise LogscopeError(f"{path}: cannot read: {exc.strerror}", 2) from None
     except tomllib.TOMLDecodeError as exc:

@@ -84,12 +84,16 @@ class SqlRule:
         self.last_run: int | None = None
         self.columns = result_columns(rule, self.con)
 
+    def start(self, origin: int) -> None:
+        """Called once with the engine's first event time: the first run is at the first
+        multiple of the interval after it."""
+        self.last_run = origin - origin % self.rule.interval
+
     def advance(self, now: int, store: duckdb.DuckDBPyConnection | None) -> None:
         """Run the query at every interval boundary in (last run, now]."""
         interval = self.rule.interval
         if self.last_run is None:
-            self.last_run = now - now % interval
-            return
+            self.start(now)
         boundary = self.last_run + interval
         while boundary <= now:
             self.run_at(boundary, store)
