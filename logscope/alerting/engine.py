@@ -29,7 +29,7 @@ from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import BatchPredicates, PredicateEvaluator
 from logscope.alerting.priority import lower_thread_priority
-from logscope.alerting.sandbox import RuleSqlError, one_line
+from logscope.alerting.sandbox import RuleLimitError, RuleSqlError, one_line
 from logscope.alerting.sqlrules import SqlRule
 from logscope.alerting.windows import CountingRule
 from logscope.record import Record
@@ -221,7 +221,9 @@ class RuleEngine:
         self, records: Sequence[Record], table: pa.Table | None = None, ahead: Future | None = None
     ) -> None:
         with self._lock:
-            batch = self._ahead_result(ahead) or self._evaluate(records, table)
+            batch = self._ahead_result(ahead)
+            if not isinstance(batch, BatchPredicates):
+                batch = self._evaluate(records, table, failure=batch)
             if batch is None:
                 return
             try:
@@ -237,14 +239,17 @@ class RuleEngine:
             self._advance(self.now)
             self._publish()
 
-    def _ahead_result(self, ahead: Future | None) -> BatchPredicates | None:
+    def _ahead_result(self, ahead: Future | None) -> BatchPredicates | RuleLimitError | None:
         """The predicate table computed ahead, if it is for the rules in force (else None: a
-        failure is left to `_evaluate`, which finds and disables the failing rules)."""
+        failure is left to `_evaluate`, which finds and disables the failing rules; a limit
+        that was reached is handed on, not reached again)."""
         if ahead is None:
             return None
         try:
             batch = ahead.result()
-        except duckdb.Error:
+        except RuleLimitError as exc:
+            return exc
+        except (duckdb.Error, RuleSqlError):
             return None
         if batch.compiled is not self.evaluator.compiled:
             batch.drop(self.evaluator.con)
@@ -350,13 +355,23 @@ class RuleEngine:
                     self._advance(target)
                     self._publish()
 
-    def _evaluate(self, records: Sequence[Record], table: pa.Table | None = None) -> BatchPredicates | None:
-        """The predicate table for the batch; rules that fail are reported, disabled and left out."""
+    def _evaluate(
+        self, records: Sequence[Record], table: pa.Table | None = None, failure: Exception | None = None
+    ) -> BatchPredicates | None:
+        """The predicate table for the batch; rules that fail are reported, disabled and left out
+        (`failure`: how computing it ahead failed)."""
         while self.evaluator.rules:
             try:
+                if failure is not None:
+                    raise failure
                 return self.evaluator.evaluate(records, table)
-            except duckdb.Error as exc:
-                failed = self.evaluator.failing_rules(records, table)
+            except (duckdb.Error, RuleSqlError) as exc:
+                failure = None
+                rules = self.evaluator.rules
+                if isinstance(exc, RuleLimitError) and len(rules) == 1:
+                    failed = [(rules[0], str(exc))]  # (not run to the limit once more)
+                else:
+                    failed = self.evaluator.failing_rules(records, table)
                 if not failed:
                     self.on_error(f"rules: evaluating a batch failed: {one_line(exc)}")
                     return None

@@ -23,7 +23,7 @@ import pyarrow as pa
 from logscope.alerting.arrivals import key_sql
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import Compiled, PredicateEvaluator
-from logscope.alerting.sandbox import QueryTimer, RuleSqlError, one_line
+from logscope.alerting.sandbox import RuleSqlError, limited, one_line
 from logscope.store.bulk import stored_column_batches
 
 HISTORY_ROWS = 100_000  # records per batch streamed from the store
@@ -103,13 +103,8 @@ class StoredValues:
         con = evaluator.con
         con.register("batch", reader)
         try:
-            with QueryTimer(con, HISTORY_SECONDS) as timer:
-                try:
-                    table = con.sql(_seed_sql(evaluator.compiled, since)).to_arrow_table()
-                except duckdb.Error as exc:
-                    if timer.fired:
-                        raise duckdb.InterruptException(f"took longer than {HISTORY_SECONDS:g} s") from exc
-                    raise
+            with limited(con, HISTORY_SECONDS):
+                table = con.sql(_seed_sql(evaluator.compiled, since)).to_arrow_table()
         finally:
             con.unregister("batch")
             con.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from logscope.alerting.model import KINDS, SEVERITIES, ActionSpec, Rule, parse_duration
-from logscope.alerting.template import SUMMARY_KEYS, template_names
+from logscope.alerting.template import SUMMARY_KEYS, spec_problems, template_names
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 COMMON_KEYS = {
@@ -337,6 +337,8 @@ def _read_kind(reader: _Reader, rule: Rule) -> None:
         reader.fail("interval", "must be longer than 0s")
     if not rule.summary:
         rule.summary = rule.default_summary()
+    for problem in spec_problems(rule.summary):
+        reader.fail("summary", problem)
     allowed = SUMMARY_KEYS | set(rule.group_names) | set(rule.labels)
     for name in template_names(rule.summary):
         if name not in allowed and rule.kind != "sql":  # sql columns are checked against the query

@@ -11,7 +11,14 @@ import orjson
 import pyarrow as pa
 
 from logscope.alerting.model import Rule
-from logscope.alerting.sandbox import RuleSqlError, expression_columns, one_line, open_sandbox
+from logscope.alerting.sandbox import (
+    CHECK_SECONDS,
+    RuleSqlError,
+    expression_columns,
+    limited,
+    one_line,
+    open_sandbox,
+)
 from logscope.record import Record
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -226,6 +233,9 @@ class PredicateEvaluator:
         for key, expression, predicate in expressions:  # one at a time only to say which fails
             try:
                 kinds = self._kinds(single, [(expression, predicate)], raises=True)
+            except RuleSqlError as exc:
+                problems.append((key, str(exc)))
+                continue
             except duckdb.Error as exc:
                 problems.append((key, one_line(exc)))
                 continue
@@ -258,11 +268,12 @@ class PredicateEvaluator:
         every = ", ".join(f"({expression}) AS e{n}" for n, (expression, _) in enumerate(expressions))
         self.con.register("batch", self.batch_table([], compiled))
         try:
-            result = self.con.execute(f"{columns} SELECT {every} FROM b")
-            kinds = [str(column[1]) for column in result.description]
-            result.fetchall()
+            with limited(self.con, CHECK_SECONDS):
+                result = self.con.execute(f"{columns} SELECT {every} FROM b")
+                kinds = [str(column[1]) for column in result.description]
+                result.fetchall()
             return kinds
-        except duckdb.Error:
+        except (duckdb.Error, RuleSqlError):
             if raises:
                 raise
             return None
@@ -292,7 +303,8 @@ class PredicateEvaluator:
         name = f"__logscope_r{next(_TABLE_NUMBERS)}"
         con.register("batch", batch)
         try:
-            con.execute(f"CREATE TABLE {name} AS {compiled.sql}")
+            with limited(con):
+                con.execute(f"CREATE TABLE {name} AS {compiled.sql}")
         finally:
             con.unregister("batch")
         try:
@@ -317,7 +329,8 @@ class PredicateEvaluator:
         con = con or self.con
         con.register("batch", table)
         try:
-            return con.sql(sql).to_arrow_table()
+            with limited(con):
+                return con.sql(sql).to_arrow_table()
         finally:
             con.unregister("batch")
 
@@ -333,6 +346,8 @@ class PredicateEvaluator:
             batch = table.select(single.record_columns) if usable else self.batch_table(records, single)
             try:
                 self._run(single.sql, batch)
+            except RuleSqlError as exc:
+                failed.append((plan.rule, str(exc)))
             except duckdb.Error as exc:
                 failed.append((plan.rule, one_line(exc)))
         return failed

@@ -10,6 +10,7 @@ Each returned row is an alert; its group is the `group_by` columns (default: eve
 from __future__ import annotations
 
 import re
+from numbers import Number
 from typing import Any
 
 import duckdb
@@ -17,7 +18,15 @@ import pyarrow as pa
 
 from logscope.alerting.lifecycle import Outbox, Tracker
 from logscope.alerting.model import Rule
-from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
+from logscope.alerting.sandbox import (
+    CHECK_SECONDS,
+    RuleSqlError,
+    check_select,
+    limited,
+    one_line,
+    open_sandbox,
+    query_size_problems,
+)
 from logscope.alerting.template import SUMMARY_KEYS, template_names
 from logscope.store.schema import STATS_DDL
 from logscope.store.writer import LOGS_SCHEMA
@@ -54,16 +63,23 @@ def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> 
     """
     check_select(rule.query)
     con = con or open_sandbox()
+    for problem in query_size_problems(con, rule.query):
+        raise RuleSqlError(problem)
     con.register("logs", LOGS_SCHEMA.empty_table())
     con.register("stats", STATS.empty_table())
     try:
-        result = con.execute(f"SELECT * FROM ({rule.query}) LIMIT 0")
-        columns = [column[0] for column in result.description]
+        with limited(con, CHECK_SECONDS):
+            result = con.execute(f"SELECT * FROM ({rule.query}) LIMIT 0")
+            columns = [column[0] for column in result.description]
+            kinds = {column[0]: str(column[1]).upper() for column in result.description}
     except duckdb.Error as exc:
         raise RuleSqlError(one_line(exc)) from None
     finally:
         con.unregister("logs")
         con.unregister("stats")
+    for name in ("count", "value"):
+        if name in kinds and not _numeric(kinds[name]):
+            raise RuleSqlError(f"column {name!r} must be a number, but its type is {kinds[name]}")
     for name in rule.group_by:
         if name not in columns:
             raise RuleSqlError(f"group_by: {name!r} is not a column of the query ({', '.join(columns)})")
@@ -141,18 +157,27 @@ class SqlRule:
         con.register("logs", logs)
         con.register("stats", stats)
         try:
-            with QueryTimer(con) as timer:
-                try:
-                    result = con.execute(self.rule.query)
-                    columns = [column[0] for column in result.description]
-                    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
-                except duckdb.Error as exc:
-                    if timer.fired:
-                        raise RuleSqlError(f"query ran longer than {timer.seconds:g} s") from None
-                    raise RuleSqlError(one_line(exc)) from None
+            with limited(con):
+                result = con.execute(self.rule.query)
+                columns = [column[0] for column in result.description]
+                rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+        except duckdb.Error as exc:
+            raise RuleSqlError(one_line(exc)) from None
         finally:
             con.unregister("logs")
             con.unregister("stats")
+        for row in rows:  # (checked, but a query's types can depend on what it reads)
+            count = row.get("count")
+            if count is not None and (not isinstance(count, Number) or isinstance(count, bool)):
+                raise RuleSqlError(f"column 'count' must be a number, got {count!r}")
+        return rows
+
+
+_NUMERIC = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*|NULL)$")
+
+
+def _numeric(kind: str) -> bool:
+    return bool(_NUMERIC.match(kind))
 
 
 def _number(value: object) -> float | None:

@@ -6,6 +6,9 @@ import re
 from typing import Any
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
+# A format spec's width and precision at most this (`{count:>999999999}` would be a gigabyte).
+SPEC_NUMBER_MAX = 1_000
+_SPEC_NUMBERS = re.compile(r"\d+")
 
 # Values every alert has; the group's names (group_by / field) and the rule's labels are added.
 SUMMARY_KEYS = frozenset(
@@ -36,6 +39,19 @@ def template_names(template: str) -> list[str]:
     return [match.group(1) for match in PLACEHOLDER.finditer(template)]
 
 
+def spec_problems(template: str) -> list[str]:
+    """Placeholders whose format spec asks for a width or precision beyond SPEC_NUMBER_MAX."""
+    return [
+        f"{{{match.group(0)[1:-1]}}}: a width or precision of at most {SPEC_NUMBER_MAX:,}"
+        for match in PLACEHOLDER.finditer(template)
+        if _too_wide(match.group(2) or "")
+    ]
+
+
+def _too_wide(spec: str) -> bool:
+    return any(int(number) > SPEC_NUMBER_MAX for number in _SPEC_NUMBERS.findall(spec))
+
+
 def render(template: str, values: dict[str, Any]) -> str:
     """Fill in the placeholders; a missing value renders as `-`, a bad spec as the plain value."""
 
@@ -44,7 +60,7 @@ def render(template: str, values: dict[str, Any]) -> str:
         if value is None:
             return "-"
         spec = match.group(2)
-        if spec:
+        if spec and not _too_wide(spec):
             try:
                 return format(value, spec)
             except (ValueError, TypeError):
