@@ -148,6 +148,17 @@ class ArrivalCollector:
         finally:
             self.con.unregister("__logscope_seed")
 
+    def move(self, old: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection) -> None:
+        """Carry the backlog and the values met over from the sandbox `old` to `con`."""
+        for name in ("__logscope_backlog", "__logscope_seen"):
+            rows = old.sql(f"FROM {name}").to_arrow_table()
+            con.register("__logscope_moved", rows)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS FROM __logscope_moved")
+            finally:
+                con.unregister("__logscope_moved")
+        self.con = con
+
     def forget(self, name: str) -> None:
         """Drop a rule (it failed and was disabled)."""
         number = self.numbers.pop(name, None)

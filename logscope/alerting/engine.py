@@ -10,19 +10,20 @@ own thread behind a bounded queue, so the pipeline's writer only waits when that
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
 from logscope.alerting.arrivals import ArrivalCollector, key_tuple
+from logscope.alerting.batches import Joined, same_records, span
 from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
@@ -142,7 +143,7 @@ class RuleEngine:
             table = getattr(records, "table", None)  # records read back from the store carry theirs
         if table is None and self.writer is not None:
             table = self.writer.last_table
-        if table is not None and not _same_records(table, records):
+        if table is not None and not same_records(table, records):
             table = None  # the writer's table is of an earlier batch
         if self._queue is not None:
             self._queue.put((records, table))
@@ -159,6 +160,7 @@ class RuleEngine:
             lower_thread_priority()  # (and so the thread computing predicates ahead, started here)
         ahead = ThreadPoolExecutor(1, thread_name_prefix="alert-predicates")
         cursor = self.evaluator.con.cursor()
+        sandbox = self.evaluator.con
         try:
             current = self._take(wait=True)
             future = self._predicates_ahead(ahead, cursor, current)
@@ -169,6 +171,11 @@ class RuleEngine:
                     self._process(*current, ahead=future)
                 except Exception as exc:  # a bug must not stop alerting for the rest of the run
                     self.on_error(f"rules: {type(exc).__name__}: {exc}")
+                if sandbox is not self.evaluator.con:  # renewed (a rule hit a limit): move over
+                    _settle(upcoming)
+                    cursor.close()
+                    cursor, sandbox = self.evaluator.con.cursor(), self.evaluator.con
+                    upcoming = self._predicates_ahead(ahead, cursor, following)
                 if following is _NOTHING:
                     following = self._take(wait=True)
                     upcoming = self._predicates_ahead(ahead, cursor, following)
@@ -202,7 +209,7 @@ class RuleEngine:
             parts.append(more[0])
             tables.append(more[1])
             count += len(more[0])
-        records = parts[0] if len(parts) == 1 else _Joined(parts)
+        records = parts[0] if len(parts) == 1 else Joined(parts)
         table = None
         if all(t is not None for t in tables):
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -367,6 +374,8 @@ class RuleEngine:
                 return self.evaluator.evaluate(records, table)
             except (duckdb.Error, RuleSqlError) as exc:
                 failure = None
+                if isinstance(exc, RuleLimitError):
+                    self._renew_sandbox()
                 rules = self.evaluator.rules
                 if isinstance(exc, RuleLimitError) and len(rules) == 1:
                     failed = [(rules[0], str(exc))]  # (not run to the limit once more)
@@ -378,7 +387,7 @@ class RuleEngine:
                 for rule, message in failed:
                     self._disable(rule, message)
                 self.evaluator.without([rule for rule, _ in failed])
-        first, last = _span(records, table)
+        first, last = span(records, table)
         if self.now is None:
             self._start(first)
         self.now = max(self.now or 0, last)
@@ -386,6 +395,12 @@ class RuleEngine:
         self._advance(self.now)
         self._publish()
         return None
+
+    def _renew_sandbox(self) -> None:
+        """Move the rules' state to a new sandbox: a query stopped at its memory limit leaves
+        what it took with its DuckDB (freed only when that is closed)."""
+        old = self.evaluator.renew()
+        self.collector.move(old, self.evaluator.con)
 
     def _feed(self, batch: BatchPredicates, now: int, clock: int | None) -> None:
         """Hand each counting rule the arrivals of its groups in this batch."""
@@ -453,7 +468,7 @@ class RuleEngine:
         for alert in alerts:
             if alert.state != "cancelled":
                 alert.render_summary()
-                rows.append(_row(alert))
+                rows.append(alert.row())
         deleted = [alert.id for alert in alerts if alert.state == "cancelled"]
         try:
             assert self.store is not None
@@ -462,63 +477,12 @@ class RuleEngine:
             self.on_error(f"writing alerts failed: {one_line(exc)}")
 
 
-def _row(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "rule": alert.rule.name,
-        "kind": alert.rule.kind,
-        "severity": alert.rule.severity,
-        "state": alert.state,
-        "group_key": alert.group_key,
-        "labels": alert.labels,
-        "first_at": alert.first_at,
-        "fired_at": alert.fired_at,
-        "last_at": alert.last_at,
-        "resolved_at": alert.resolved_at,
-        "updated_at": alert.updated_at,
-        "count": alert.count,
-        "value": alert.value,
-        "summary": alert.summary,
-        "example_ids": list(alert.example_ids),
-        "notifications": alert.notifications,
-    }
-
-
 def _anchor_at(now: int) -> tuple[int, float, int]:
     return now, time.monotonic(), time.time_ns() // 1000
 
 
-def _span(records: Sequence[Record], table: pa.Table | None) -> tuple[int, int]:
-    """The earliest and latest event time of a batch (µs), from its table when it has one."""
-    if table is not None and "ts" in table.column_names:
-        ts = pc.cast(table["ts"], pa.int64())
-        return pc.min(ts).as_py(), pc.max(ts).as_py()
-    times = [record.event_time() for record in records]
-    return min(times), max(times)
-
-
-def _same_records(table: pa.Table, records: Sequence[Record]) -> bool:
-    """Whether `table` holds exactly these records (same count, same first and last id)."""
-    if table.num_rows != len(records):
-        return False
-    if getattr(records, "table", None) is table:
-        return True
-    ids = table["id"]
-    return ids[0].as_py() == records[0].id and ids[-1].as_py() == records[-1].id
-
-
-class _Joined(Sequence[Record]):
-    """Batches that queued up together, as one sequence; nothing is copied until it is read."""
-
-    def __init__(self, parts: list[Sequence[Record]]) -> None:
-        self.parts = parts
-
-    def __len__(self) -> int:
-        return sum(len(part) for part in self.parts)
-
-    def __iter__(self) -> Iterator[Record]:
-        for part in self.parts:
-            yield from part
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return list(self)[index]
+def _settle(future: Future | None) -> None:
+    """Wait for a computation ahead whose result is not wanted any more."""
+    if future is not None:
+        with contextlib.suppress(Exception):  # (its batch is computed again)
+            future.result()

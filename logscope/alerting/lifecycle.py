@@ -45,6 +45,28 @@ class Alert:
     notifications: int = 0
     values: dict[str, Any] = field(default_factory=dict)  # the figures the summary can show
 
+    def row(self) -> dict[str, Any]:
+        """The alert as a row of the alerts table (store/alerts.py)."""
+        return {
+            "id": self.id,
+            "rule": self.rule.name,
+            "kind": self.rule.kind,
+            "severity": self.rule.severity,
+            "state": self.state,
+            "group_key": self.group_key,
+            "labels": self.labels,
+            "first_at": self.first_at,
+            "fired_at": self.fired_at,
+            "last_at": self.last_at,
+            "resolved_at": self.resolved_at,
+            "updated_at": self.updated_at,
+            "count": self.count,
+            "value": self.value,
+            "summary": self.summary,
+            "example_ids": list(self.example_ids),
+            "notifications": self.notifications,
+        }
+
     def render_summary(self) -> str:
         """Fill in the rule's summary template with the alert's latest figures."""
         rule = self.rule

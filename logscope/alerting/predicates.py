@@ -344,13 +344,21 @@ class PredicateEvaluator:
             single = self.compile([plan.rule])
             usable = table is not None and table.num_rows == len(records)
             batch = table.select(single.record_columns) if usable else self.batch_table(records, single)
+            trial = open_sandbox()  # of its own: what a rule stopped at its memory limit took goes
             try:
-                self._run(single.sql, batch)
+                self._run(single.sql, batch, trial)
             except RuleSqlError as exc:
                 failed.append((plan.rule, str(exc)))
             except duckdb.Error as exc:
                 failed.append((plan.rule, one_line(exc)))
+            finally:
+                trial.close()
         return failed
+
+    def renew(self) -> duckdb.DuckDBPyConnection:
+        """Go on in a new sandbox; the old one, returned, is given up."""
+        old, self.con = self.con, open_sandbox()
+        return old
 
     def without(self, rules: list[Rule]) -> None:
         """Drop rules (they failed) and recompile for the rest."""
