@@ -298,7 +298,9 @@ def alerts_attached(
             threaded=True,
             held=held,
             history=history,
-            low_priority=held,  # the rules of an import use the CPU it leaves
+            # The rules of a one-shot import use the CPU it leaves (a following run's engine
+            # goes on with live records: it keeps its priority).
+            low_priority=held and in_order,
         )
         if on_changes is not None:
             engine.subscribe(on_changes)
