@@ -1,0 +1,232 @@
+"""Python programs write their logs; `logscope ingest` must read them as written.
+
+Python's `logging` in six common layouts (tracebacks included), gunicorn, uvicorn, Flask's
+development server and `python -m http.server`, each run for real in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from real_programs import (
+    assert_parsed,
+    assert_times_from_lines,
+    count_lines,
+    debian_python_module,
+    http_get,
+    ingest,
+    now,
+    program,
+    running,
+    wait_port,
+)
+
+GUNICORN_PORT = 47440
+UVICORN_PORT = 47441
+HTTP_SERVER_PORT = 47442
+FLASK_PORT = 47443
+
+# name -> (layout, format logscope must detect, whether the layout writes a time)
+LAYOUTS = {
+    "threaded": (
+        "%(asctime)s %(levelname)-8s [%(threadName)s] %(name)s:%(lineno)d %(message)s",
+        "python_threaded",
+        True,
+    ),
+    "flask": ("[%(asctime)s] %(levelname)s in %(module)s: %(message)s", "flask", True),
+    "basic": ("%(levelname)s:%(name)s:%(message)s", "python_basic", False),
+    "dashes": ("%(asctime)s - %(name)s - %(levelname)s - %(message)s", "python_logging", True),
+    "colon": ("%(asctime)s %(levelname)s %(name)s: %(message)s", "python_logging", True),
+    "django": ("{levelname} {asctime} {module} {process:d} {thread:d} {message}", "django_verbose", True),
+}
+ROUNDS = 30  # each round logs debug, info, warning, an exception with its traceback, error from a thread
+
+LOGGING_SCRIPT = """
+import logging, sys, threading
+name, layout, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+handler = logging.FileHandler(name + ".log")
+handler.setFormatter(logging.Formatter(layout, style="{" if layout.startswith("{") else "%"))
+log = logging.getLogger("app." + name)
+log.addHandler(handler)
+log.setLevel(logging.DEBUG)
+for n in range(rounds):
+    log.debug("tick %d", n)
+    log.info("starting worker pool size=%d", 4)
+    log.warning("disk usage at %d%%", 91)
+    try:
+        {}["missing"]
+    except KeyError:
+        log.exception("request %d failed", n)
+    worker = threading.Thread(target=lambda: log.error("from thread"), name="Worker-1")
+    worker.start()
+    worker.join()
+log.critical("shutting down")
+"""
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_python_logging_layouts(name: str, tmp_path: Path, db: Path) -> None:
+    layout, expected_format, has_time = LAYOUTS[name]
+    script = tmp_path / "emit.py"
+    script.write_text(LOGGING_SCRIPT)
+    start = now()
+    subprocess.run(
+        [sys.executable, str(script), name, layout, str(ROUNDS)],
+        cwd=tmp_path,
+        check=True,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+    )
+    end = now()
+    stored = ingest(tmp_path / f"{name}.log", db)
+    assert_parsed(stored, {expected_format}, share=1.0)
+    assert len(stored.rows) == 5 * ROUNDS + 1  # each traceback joined to its record
+    assert stored.levels == {
+        "debug": ROUNDS,
+        "info": ROUNDS,
+        "warning": ROUNDS,
+        "error": 2 * ROUNDS,
+        "critical": 1,
+    }
+    failed = next(row for row in stored.rows if "request 0 failed" in row[4])
+    assert "\nTraceback (most recent call last):\n" in failed[4]
+    assert failed[4].rstrip().endswith("KeyError: 'missing'")
+    if has_time:
+        assert_times_from_lines(stored.rows, start, end)
+
+
+def _wsgi_app(root: Path) -> None:
+    (root / "webapp.py").write_text(
+        "def app(environ, start_response):\n"
+        "    if environ['PATH_INFO'] == '/boom':\n"
+        "        raise RuntimeError('boom')\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'hello']\n"
+        "async def asgi(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    if scope['path'] == '/boom':\n"
+        "        raise RuntimeError('boom')\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'hi'})\n"
+    )
+
+
+def test_gunicorn_error_and_access_logs(tmp_path: Path, db: Path) -> None:
+    gunicorn = program("gunicorn")
+    _wsgi_app(tmp_path)
+    start = now()
+    argv = [
+        gunicorn,
+        "--bind",
+        f"127.0.0.1:{GUNICORN_PORT}",
+        "--workers",
+        "1",
+        "--access-logfile",
+        "access.log",
+        "--error-logfile",
+        "error.log",
+        "webapp:app",
+    ]
+    with running(argv, cwd=tmp_path) as server:
+        wait_port(GUNICORN_PORT, server)
+        statuses = [
+            http_get(f"http://127.0.0.1:{GUNICORN_PORT}{path}") for path in ["/"] * 40 + ["/boom"] * 5
+        ]
+        assert statuses.count(500) == 5
+    end = now()
+    errors = ingest(tmp_path / "error.log", db)
+    assert_parsed(errors, {"gunicorn"}, share=1.0)
+    log = tmp_path / "error.log"
+    assert len(errors.rows) == count_lines(log, lambda line: re.match(r"\[\d{4}-", line) is not None)
+    assert_times_from_lines(errors.rows, start, end)
+    assert errors.levels["error"] == count_lines(log, lambda line: "] [ERROR] " in line) == 5
+    assert all(row[4].rstrip().endswith("RuntimeError: boom") for row in errors.rows if row[3] == "error")
+    access = ingest(tmp_path / "access.log", db)
+    assert_parsed(access, {"nginx_access"}, share=1.0)
+    assert len(access.rows) == 45
+    assert_times_from_lines(access.rows, start, end)
+    assert access.levels == {"info": 40, "error": 5}
+
+
+def test_uvicorn_console_log(tmp_path: Path, db: Path) -> None:
+    python = debian_python_module("uvicorn")
+    _wsgi_app(tmp_path)
+    argv = [python, "-m", "uvicorn", "--port", str(UVICORN_PORT), "webapp:asgi"]
+    with running(argv, cwd=tmp_path, log_name="uvicorn.log", stop_signal=signal.SIGINT) as server:
+        wait_port(UVICORN_PORT, server)
+        statuses = [http_get(f"http://127.0.0.1:{UVICORN_PORT}{path}") for path in ["/"] * 40 + ["/boom"] * 5]
+        assert statuses.count(500) == 5
+    log = tmp_path / "uvicorn.log"
+    stored = ingest(log, db)
+    assert_parsed(stored, {"uvicorn"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, lambda line: re.match(r"[A-Z]+:\s", line) is not None)
+    assert stored.levels["error"] == count_lines(log, lambda line: line.startswith("ERROR:")) == 5
+    requests = [row for row in stored.rows if row[5] and '"status":' in row[5]]
+    assert len(requests) == 45  # uvicorn writes no time: records keep the time they were read
+
+
+def test_http_server_request_log(tmp_path: Path, db: Path) -> None:
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("hi\n")
+    start = now()
+    argv = [
+        sys.executable,
+        "-u",
+        "-m",
+        "http.server",
+        str(HTTP_SERVER_PORT),
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(tmp_path / "www"),
+    ]
+    with running(argv, cwd=tmp_path, log_name="http.log") as server:
+        wait_port(HTTP_SERVER_PORT, server)
+        statuses = [
+            http_get(f"http://127.0.0.1:{HTTP_SERVER_PORT}{path}") for path in ["/"] * 90 + ["/nope"] * 10
+        ]
+        assert statuses.count(404) == 10
+    end = now()
+    log = tmp_path / "http.log"
+    stored = ingest(log, db)
+    assert_parsed(stored, {"python_http_server"})  # all but the `Serving HTTP on …` banner
+    served = stored.of("python_http_server")
+    assert len(served) == count_lines(log, lambda line: line.startswith("127.0.0.1 - - [")) == 110
+    assert_times_from_lines(served, start, end)
+    assert stored.levels["warning"] == 10  # the 404 request lines; `code 404, message …` lines are info
+
+
+def test_flask_development_server(tmp_path: Path, db: Path) -> None:
+    python = debian_python_module("flask")
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\n"
+        "app = Flask(__name__)\n"
+        "@app.route('/')\n"
+        "def index():\n"
+        "    app.logger.warning('order %d is slow', 17)\n"
+        "    return 'ok'\n"
+        "@app.route('/fail')\n"
+        "def fail():\n"
+        "    raise RuntimeError('boom')\n"
+    )
+    start = now()
+    argv = [python, "-m", "flask", "--app", "app", "run", "--port", str(FLASK_PORT)]
+    with running(argv, cwd=tmp_path, log_name="flask.log") as server:
+        wait_port(FLASK_PORT, server)
+        statuses = [http_get(f"http://127.0.0.1:{FLASK_PORT}{path}") for path in ["/"] * 300 + ["/fail"] * 5]
+        assert statuses.count(500) == 5
+    end = now()
+    log = tmp_path / "flask.log"
+    stored = ingest(log, db)
+    # The start-up banner (` * Serving Flask app`, `Press CTRL+C to quit`...) is not a log record.
+    assert_parsed(stored, {"flask", "python_http_server"})
+    app_records = stored.of("flask")
+    assert len(app_records) == count_lines(log, lambda line: re.match(r"\[\d{4}-", line) is not None) == 305
+    assert len(stored.of("python_http_server")) == 305
+    assert_times_from_lines(app_records + stored.of("python_http_server"), start, end)
+    assert sum(row[3] == "error" and "RuntimeError: boom" in row[4] for row in app_records) == 5
