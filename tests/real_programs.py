@@ -157,14 +157,15 @@ class Stored:
 
 def ingest(log: Path, db: Path, *extra: str) -> Stored:
     """Run the real `logscope ingest LOG --db DB` and read back the records of LOG."""
-    result = run_cli("ingest", str(log), "--db", str(db), *extra)
+    return ingest_all([log], db, *extra)[log]
+
+
+def ingest_all(logs: list[Path], db: Path, *extra: str) -> dict[Path, Stored]:
+    """One `logscope ingest LOG… --db DB` run; the records stored for each log."""
+    result = run_cli("ingest", *map(str, logs), "--db", str(db), *extra)
     assert result.returncode == 0, result.stderr
-    rows = query_db(
-        db,
-        "SELECT ts, received_at, format, level, message, fields, raw FROM logs WHERE source = ? ORDER BY id",
-        [str(log)],
-    )
-    return Stored(rows)
+    sql = "SELECT ts, received_at, format, level, message, fields, raw FROM logs WHERE source = ? ORDER BY id"
+    return {log: Stored(query_db(db, sql, [str(log)])) for log in logs}
 
 
 def assert_parsed(

@@ -6,20 +6,24 @@ development server and `python -m http.server`, each run for real in a temporary
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from real_programs import (
+    Stored,
     assert_parsed,
     assert_times_from_lines,
     count_lines,
     debian_python_module,
     http_get,
     ingest,
+    ingest_all,
     now,
     program,
     running,
@@ -69,34 +73,42 @@ log.critical("shutting down")
 """
 
 
-@pytest.mark.parametrize("name", sorted(LAYOUTS))
-def test_python_logging_layouts(name: str, tmp_path: Path, db: Path) -> None:
-    layout, expected_format, has_time = LAYOUTS[name]
-    script = tmp_path / "emit.py"
+@dataclass
+class LoggingRun:
+    stored: dict[str, Stored]
+    start: dt.datetime
+    end: dt.datetime
+
+
+@pytest.fixture(scope="module")
+def python_logging(tmp_path_factory: pytest.TempPathFactory) -> LoggingRun:
+    """Each layout written by a real Python process, all logs ingested in one run."""
+    root = tmp_path_factory.mktemp("python-logging")
+    script = root / "emit.py"
     script.write_text(LOGGING_SCRIPT)
     start = now()
-    subprocess.run(
-        [sys.executable, str(script), name, layout, str(ROUNDS)],
-        cwd=tmp_path,
-        check=True,
-        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
-    )
+    for name, (layout, _, _) in LAYOUTS.items():
+        argv = [sys.executable, str(script), name, layout, str(ROUNDS)]
+        subprocess.run(argv, cwd=root, check=True, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
     end = now()
-    stored = ingest(tmp_path / f"{name}.log", db)
+    logs = {name: root / f"{name}.log" for name in LAYOUTS}
+    stored = ingest_all(list(logs.values()), root / "logs.duckdb")
+    return LoggingRun({name: stored[log] for name, log in logs.items()}, start, end)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_python_logging_layouts(name: str, python_logging: LoggingRun) -> None:
+    _, expected_format, has_time = LAYOUTS[name]
+    stored = python_logging.stored[name]
     assert_parsed(stored, {expected_format}, share=1.0)
     assert len(stored.rows) == 5 * ROUNDS + 1  # each traceback joined to its record
-    assert stored.levels == {
-        "debug": ROUNDS,
-        "info": ROUNDS,
-        "warning": ROUNDS,
-        "error": 2 * ROUNDS,
-        "critical": 1,
-    }
+    expected_levels = {"debug": ROUNDS, "info": ROUNDS, "warning": ROUNDS, "error": 2 * ROUNDS, "critical": 1}
+    assert stored.levels == expected_levels
     failed = next(row for row in stored.rows if "request 0 failed" in row[4])
     assert "\nTraceback (most recent call last):\n" in failed[4]
     assert failed[4].rstrip().endswith("KeyError: 'missing'")
     if has_time:
-        assert_times_from_lines(stored.rows, start, end)
+        assert_times_from_lines(stored.rows, python_logging.start, python_logging.end)
 
 
 def _wsgi_app(root: Path) -> None:
