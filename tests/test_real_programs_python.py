@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,3 +243,92 @@ def test_flask_development_server(tmp_path: Path, db: Path) -> None:
     assert len(stored.of("python_http_server")) == 305
     assert_times_from_lines(app_records + stored.of("python_http_server"), start, end)
     assert sum(row[3] == "error" and "RuntimeError: boom" in row[4] for row in app_records) == 5
+
+
+DJANGO_PORT = 47444
+UWSGI_PORT = 47445
+
+
+def test_django_runserver(tmp_path: Path, db: Path) -> None:
+    python = debian_python_module("django")
+    (tmp_path / "settings.py").write_text(
+        'SECRET_KEY = "test"\nDEBUG = True\nTIME_ZONE = "UTC"\nALLOWED_HOSTS = ["127.0.0.1"]\n'
+        'ROOT_URLCONF = "urls"\nINSTALLED_APPS = []\n'
+    )
+    (tmp_path / "urls.py").write_text(
+        "from django.http import HttpResponse\nfrom django.urls import path\n"
+        "def ok(request):\n    return HttpResponse('ok')\n"
+        "def boom(request):\n    raise RuntimeError('boom')\n"
+        "urlpatterns = [path('', ok), path('boom', boom)]\n"
+    )
+    start = now()
+    argv = [
+        python,
+        "-m",
+        "django",
+        "runserver",
+        f"127.0.0.1:{DJANGO_PORT}",
+        "--noreload",
+        "--settings=settings",
+        f"--pythonpath={tmp_path}",
+    ]
+    with running(argv, cwd=tmp_path, log_name="runserver.log") as server:
+        wait_port(DJANGO_PORT, server)
+        paths = ["/"] * 60 + ["/boom"] * 5 + ["/missing"] * 5
+        statuses = [http_get(f"http://127.0.0.1:{DJANGO_PORT}{path}") for path in paths]
+        assert (statuses.count(500), statuses.count(404)) == (5, 5)
+    end = now()
+    log = tmp_path / "runserver.log"
+    stored = ingest(log, db)
+    assert_parsed(stored, {"django_runserver"}, share=1.0)
+    requests = [row for row in stored.rows if row[6].startswith("[")]
+    assert len(requests) == count_lines(log, lambda line: line.startswith("[")) == 70
+    assert_times_from_lines(requests, start, end)
+    assert Counter(row[3] for row in requests) == {"info": 60, "error": 5, "warning": 5}
+    failures = [row for row in stored.rows if row[4].startswith("Internal Server Error: /boom")]
+    assert len(failures) == 5 and all(row[4].rstrip().endswith("RuntimeError: boom") for row in failures)
+    assert sum(row[4] == "Not Found: /missing" and row[3] == "warning" for row in stored.rows) == 5
+
+
+def test_uwsgi_with_log_date(tmp_path: Path, db: Path) -> None:
+    uwsgi = program("uwsgi")
+    if not Path("/usr/lib/uwsgi/plugins/python3_plugin.so").exists():
+        pytest.skip("uWSGI's python3 plugin is not installed (.ci/run installs uwsgi-plugin-python3)")
+    _wsgi_app(tmp_path)
+    log = tmp_path / "uwsgi.log"
+    start = now()
+    argv = [
+        uwsgi,
+        "--plugin",
+        "python3",
+        "--http-socket",
+        f"127.0.0.1:{UWSGI_PORT}",
+        "--wsgi-file",
+        "webapp.py",
+        "--callable",
+        "app",
+        "--master",
+        "--processes",
+        "1",
+        "--log-date",
+        "--logto",
+        str(log),
+    ]
+    with running(argv, cwd=tmp_path, stop_signal=signal.SIGINT) as server:
+        wait_port(UWSGI_PORT, server)
+        statuses = [http_get(f"http://127.0.0.1:{UWSGI_PORT}{path}") for path in ["/"] * 50 + ["/boom"] * 5]
+        assert statuses.count(200) == 50
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"uwsgi", "uwsgi_request"}, share=1.0)
+    lines = log.read_text().splitlines()
+    assert len(stored.of("uwsgi")) == sum(
+        re.match(r"[A-Z][a-z]{2} [A-Z][a-z]{2} ", line) is not None for line in lines
+    )
+    requests = stored.of("uwsgi_request")
+    assert len(requests) == sum(line.startswith("[pid: ") for line in lines) >= 55
+    assert_times_from_lines(stored.rows, start, end)
+    assert (
+        Counter(row[3] for row in requests)["error"] == sum("(HTTP/1.1 500)" in line for line in lines) == 5
+    )
+    assert sum("RuntimeError: boom" in row[4] for row in stored.rows) == 5  # tracebacks joined
