@@ -28,6 +28,7 @@ from real_programs import (
     now,
     program,
     running,
+    wait_for,
     wait_port,
 )
 
@@ -332,3 +333,69 @@ def test_uwsgi_with_log_date(tmp_path: Path, db: Path) -> None:
         Counter(row[3] for row in requests)["error"] == sum("(HTTP/1.1 500)" in line for line in lines) == 5
     )
     assert sum("RuntimeError: boom" in row[4] for row in stored.rows) == 5  # tracebacks joined
+
+
+CELERY_TASKS = """import os
+from celery import Celery
+here = os.path.dirname(os.path.abspath(__file__))
+app = Celery("tasks", broker="filesystem://")
+queue = os.path.join(here, "queue")
+folders = ("data_folder_in", "data_folder_out", "processed_folder")
+app.conf.broker_transport_options = dict.fromkeys(folders, queue)
+@app.task
+def add(x, y):
+    return x + y
+@app.task
+def boom():
+    raise RuntimeError("boom")
+"""
+TASKS = 500
+
+
+def test_celery_worker(tmp_path: Path, db: Path) -> None:
+    python = debian_python_module("celery")
+    (tmp_path / "queue").mkdir()
+    (tmp_path / "tasks.py").write_text(CELERY_TASKS)
+    send = (
+        f"from tasks import add, boom\nfor n in range({TASKS}):\n    add.delay(n, 1)\n"
+        "for n in range(3):\n    boom.delay()\n"
+    )
+    subprocess.run(
+        [python, "-c", send], cwd=tmp_path, check=True, env={"TZ": "UTC", "PYTHONPATH": str(tmp_path)}
+    )
+    log = tmp_path / "worker.log"
+    start = now()
+    argv = [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "tasks",
+        "--quiet",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    with running(argv, cwd=tmp_path, log_name="worker.log"):
+        done = f"{TASKS + 3} tasks"
+        wait_for(
+            lambda: (
+                log.read_text().count("] received") >= TASKS + 3
+                and log.read_text().count("raised unexpected") == 3
+            ),
+            done,
+        )
+    end = now()
+    stored = ingest(log, db)
+    # All but Python's SecurityWarning (when the worker runs as root) and `worker: Warm shutdown`.
+    assert_parsed(stored, {"celery"}, ignore_blank=True)
+    records = stored.of("celery")
+    assert len(records) == count_lines(log, lambda line: re.match(r"\[\d{4}-", line) is not None)
+    assert_times_from_lines(records, start, end)
+    assert sum(row[3] == "error" for row in records) == count_lines(log, lambda line: ": ERROR/" in line) == 3
+    assert all(row[4].count("RuntimeError: boom") == 1 for row in records if row[3] == "error")
+    succeeded = [row for row in records if " succeeded in " in row[4]]
+    assert len(succeeded) == TASKS and all('"task":"tasks.add"' in row[5] for row in succeeded)
