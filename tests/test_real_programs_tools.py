@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,55 @@ def test_supervisord_log(tmp_path: Path, db: Path) -> None:
         expected[level] = expected.get(level, 0) + 1
     assert dict(stored.levels) == expected
     assert stored.levels["warning"] >= 2  # the failing program exited at each of its two starts
+
+
+def _dmesg(*options: str) -> str:
+    dmesg = program("dmesg")
+    shown = subprocess.run([dmesg, *options], capture_output=True, text=True, env={"TZ": "UTC"})
+    if shown.returncode != 0 or not shown.stdout:
+        pytest.skip(f"the kernel ring buffer is not readable here: {shown.stderr.strip()}")
+    return shown.stdout
+
+
+@pytest.mark.parametrize("options", [("-T",), ("--time-format", "iso"), ("-x",), ("-x", "-T")], ids=str)
+def test_dmesg(options: tuple[str, ...], tmp_path: Path, db: Path) -> None:
+    log = tmp_path / "dmesg.log"
+    log.write_text(_dmesg(*options))
+    booted = now() - dt.timedelta(seconds=float(Path("/proc/uptime").read_text().split()[0]))
+    stored = ingest(log, db)
+    assert_parsed(stored, {"dmesg"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, bool)
+    if "-T" in options or "iso" in options:
+        # dmesg -T's times are the boot time plus the uptime stamp: they may drift, but not before boot.
+        assert_times_from_lines(stored.rows, booted - dt.timedelta(seconds=5), now())
+    if "-x" in options:
+        labels = Counter(line.split(":")[1].strip() for line in log.read_text().splitlines())
+        names = {"warn": "warning", "err": "error", "crit": "critical", "alert": "critical", "emerg": "fatal"}
+        assert dict(stored.levels) == {names.get(label, label): n for label, n in labels.items()}
+
+
+def test_terraform_tf_log(tmp_path: Path, db: Path) -> None:
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed (HashiCorp ships it outside Debian)")
+    (tmp_path / "main.tf").write_text('variable "v" {\n  type = number\n  default = "abc"\n}\n')
+    log = tmp_path / "terraform.log"
+    env = {
+        "TF_LOG": "TRACE",
+        "TF_LOG_PATH": str(log),
+        "CHECKPOINT_DISABLE": "1",
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    start = now()
+    for command in (["version"], ["validate"]):
+        subprocess.run([terraform, *command], cwd=tmp_path, capture_output=True, env=env, timeout=120)
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"hclog"}, share=1.0)
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\S* \[")
+    assert len(stored.rows) == count_lines(log, lambda line: stamp.match(line) is not None) > 10
+    assert_times_from_lines(stored.rows, start, end)
+    for level in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR"):
+        name = {"WARN": "warning"}.get(level, level.lower())
+        assert stored.levels[name] == count_lines(log, lambda line, level=level: f" [{level}] " in line[:40])
