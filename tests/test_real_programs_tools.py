@@ -229,3 +229,54 @@ def test_terraform_tf_log(tmp_path: Path, db: Path) -> None:
     for level in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR"):
         name = {"WARN": "warning"}.get(level, level.lower())
         assert stored.levels[name] == count_lines(log, lambda line, level=level: f" [{level}] " in line[:40])
+
+
+GO_PROGRAM = """package main
+
+import (
+	"log"
+	"os"
+)
+
+func main() {
+	short := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds|log.Lshortfile)
+	for n := 0; n < 50; n++ {
+		log.Printf("request %d took %dms", n, 3)
+		short.Println("with microseconds and file")
+	}
+	var m map[string]int
+	m["x"] = 1
+}
+"""
+
+
+def test_go_log_with_panic(tmp_path: Path, db: Path) -> None:
+    go = program("go")
+    (tmp_path / "main.go").write_text(GO_PROGRAM)
+    env = {
+        "TZ": "UTC",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GOCACHE": str(tmp_path / "cache"),
+        "GO111MODULE": "off",
+    }
+    built = subprocess.run(
+        [go, "build", "-o", "prog", "main.go"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    log = tmp_path / "prog.log"
+    start = now()
+    with log.open("w") as stderr:
+        ran = subprocess.run([str(tmp_path / "prog")], cwd=tmp_path, env=env, stderr=stderr)
+    end = now()
+    assert ran.returncode == 2  # the panic
+    stored = ingest(log, db)
+    assert_parsed(stored, {"go_log"}, share=1.0)
+    assert (
+        len(stored.rows)
+        == count_lines(log, lambda line: re.match(r"\d{4}/\d\d/\d\d ", line) is not None)
+        == 100
+    )
+    assert_times_from_lines(stored.rows, start, end)
+    assert "\npanic: assignment to entry in nil map\n" in stored.rows[-1][4]
+    assert sum('"file":"main.go"' in (row[5] or "") for row in stored.rows) == 50
