@@ -280,3 +280,43 @@ def test_go_log_with_panic(tmp_path: Path, db: Path) -> None:
     assert_times_from_lines(stored.rows, start, end)
     assert "\npanic: assignment to entry in nil map\n" in stored.rows[-1][4]
     assert sum('"file":"main.go"' in (row[5] or "") for row in stored.rows) == 50
+
+
+PLAYBOOK = """- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: say hello
+      debug:
+        msg: hello
+    - name: fail on purpose
+      command: /bin/false
+      ignore_errors: true
+    - name: run a command
+      command: /bin/true
+"""
+
+
+def test_ansible_log(tmp_path: Path, db: Path) -> None:
+    playbook = program("ansible-playbook")
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    log = tmp_path / "ansible.log"
+    env = {
+        "TZ": "UTC",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ANSIBLE_LOG_PATH": str(log),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+    start = now()
+    subprocess.run(
+        [playbook, "-i", "localhost,", "play.yml"], cwd=tmp_path, env=env, capture_output=True, timeout=120
+    )
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"ansible"}, share=1.0)
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} p=\d+ ")
+    assert len(stored.rows) == count_lines(log, lambda line: stamp.match(line) is not None) >= 8
+    assert_times_from_lines(stored.rows, start, end)
+    assert stored.levels["error"] == count_lines(log, lambda line: "| fatal: " in line) == 1
+    assert any(row[4] == 'ok: [localhost] => {\n    "msg": "hello"\n}' for row in stored.rows)
