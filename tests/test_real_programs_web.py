@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -254,3 +256,78 @@ def test_apache_error_log_and_vhost_combined(tmp_path: Path) -> None:
         assert (
             errors.levels["error"] == count_lines(root / "error.log", lambda line: ":error] " in line) == 10
         )
+
+
+HAPROXY_TCP_PORT = 47436
+ECHO_PORT = 47438
+
+
+def _haproxy_tcp_conf() -> str:
+    return f"""global
+  log stderr format raw local0 info
+defaults
+  mode tcp
+  log global
+  option tcplog
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend live
+  bind 127.0.0.1:{HAPROXY_TCP_PORT}
+  default_backend echo
+frontend dead
+  bind 127.0.0.1:{HAPROXY_TCP_PORT + 1}
+  default_backend closed
+backend echo
+  server s1 127.0.0.1:{ECHO_PORT}
+backend closed
+  server s1 127.0.0.1:{CLOSED_PORT}
+"""
+
+
+def _exchange(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"ping\n")
+        conn.shutdown(socket.SHUT_WR)
+        return conn.recv(100)
+
+
+def test_haproxy_tcp_log(tmp_path: Path, db: Path) -> None:
+    haproxy = program("haproxy")
+    with socket.create_server(("127.0.0.1", ECHO_PORT)) as echo:
+        stop = threading.Event()
+
+        def serve() -> None:
+            echo.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    conn, _ = echo.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.sendall(conn.recv(100))
+
+        server_thread = threading.Thread(target=serve, daemon=True)
+        server_thread.start()
+        (tmp_path / "haproxy.cfg").write_text(_haproxy_tcp_conf())
+        start = now()
+        argv = [haproxy, "-f", str(tmp_path / "haproxy.cfg"), "-db"]
+        with running(argv, cwd=tmp_path, log_name="haproxy.stderr") as proxy:
+            wait_port(HAPROXY_TCP_PORT, proxy)
+            assert [_exchange(HAPROXY_TCP_PORT) for _ in range(20)] == [b"ping\n"] * 20
+            assert {_exchange(HAPROXY_TCP_PORT + 1) for _ in range(3)} == {b""}
+            wait_for(
+                lambda: count_lines(tmp_path / "haproxy.stderr", lambda line: " dead " in line) >= 3,
+                "the refused connections' log lines",
+            )
+        end = now()
+        stop.set()
+        server_thread.join()
+    log = tmp_path / "haproxy.stderr"
+    stored = ingest(log, db)
+    assert_parsed(stored, {"haproxy_tcp"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, bool) >= 23  # and the probe's connection
+    assert_times_from_lines(stored.rows, start, end)
+    refused = [row for row in stored.rows if '"frontend":"dead"' in row[5]]
+    assert len(refused) == 3 and {row[3] for row in refused} == {"warning"}
+    assert sum(row[3] == "info" for row in stored.rows) >= 20
