@@ -87,6 +87,10 @@ def mariadb() -> Iterator[Run]:
             f"--general-log-file={root}/general.log",
             f"--pid-file={root}/mariadb.pid",
             "--innodb-buffer-pool-size=16M",
+            "--plugin-load-add=server_audit",
+            "--server-audit-logging=ON",
+            f"--server-audit-file-path={root}/audit.log",
+            "--server-audit-events=CONNECT,QUERY,TABLE",
         ]
         with running(argv, cwd=root) as server:
             wait_port(MARIADB_PORT, server)
@@ -119,7 +123,8 @@ def test_mariadb_error_log(mariadb: Run, db: Path) -> None:
     log = mariadb.dir / "error.log"
     stored = ingest(log, db)
     assert_parsed(stored, {"mariadb_error"}, share=1.0)
-    timestamped = count_lines(log, lambda line: re.match(r"\d{4}-\d\d-\d\d +\d", line) is not None)
+    # The audit plugin writes `261207  1:15:12 server_audit: …` lines (MySQL 5.5's layout).
+    timestamped = count_lines(log, lambda line: re.match(r"(?:\d{4}-\d\d-\d\d|\d{6}) +\d", line) is not None)
     assert len(stored.rows) == timestamped  # `Version: …` joined to `ready for connections`
     assert_times_from_lines(stored.rows, mariadb.start, mariadb.end)
     assert stored.levels["error"] == count_lines(log, lambda line: "[ERROR]" in line) >= 2
@@ -170,6 +175,17 @@ def test_mariadb_general_log_one_record_per_command(mariadb: Run, db: Path) -> N
 def test_mariadb_general_log_times(mariadb: Run, db: Path) -> None:
     stored = ingest(mariadb.dir / "general.log", db)
     assert_times_from_lines(stored.of("mariadb_general"), mariadb.start, mariadb.end)
+
+
+def test_mariadb_audit_log(mariadb: Run, db: Path) -> None:
+    log = mariadb.dir / "audit.log"
+    stored = ingest(log, db)
+    assert_parsed(stored, {"mariadb_audit"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, bool) > QUERIES
+    assert_times_from_lines(stored.rows, mariadb.start, mariadb.end)
+    failed = count_lines(log, lambda line: re.search(r",[1-9]\d*$", line) is not None)
+    assert stored.levels["error"] == failed >= 2  # the missing table and the refused login
+    assert any('"operation":"FAILED_CONNECT"' in row[5] for row in stored.rows)
 
 
 def test_redis_server_log(db: Path) -> None:
