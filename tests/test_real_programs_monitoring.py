@@ -141,3 +141,27 @@ def test_fail2ban_log(tmp_path: Path, db: Path) -> None:
     )
     bans = [row for row in stored.rows if '"action":"Ban"' in row[5]]
     assert len(bans) == 1 and '"address":"192.0.2.7"' in bans[0][5]
+
+
+def test_monit_log(tmp_path: Path, db: Path) -> None:
+    monit = program("monit")
+    log = tmp_path / "monit.log"
+    control = tmp_path / "monitrc"
+    control.write_text(
+        f"set daemon 1\nset logfile {log}\nset pidfile {tmp_path}/monit.pid\nset idfile {tmp_path}/monit.id\n"
+        f"set statefile {tmp_path}/monit.state\ncheck host closed with address 127.0.0.1\n"
+        f"  if failed port 47499 protocol http then alert\ncheck file missing with path {tmp_path}/nope\n"
+    )
+    control.chmod(0o600)
+    start = now()
+    with running([monit, "-I", "-c", str(control)], cwd=tmp_path):
+        wait_for(
+            lambda: log.exists() and log.read_text().count("file doesn't exist") >= 2, "two monit cycles"
+        )
+    wait_for(lambda: "stopped" in log.read_text(), "monit to stop")
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"monit"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, lambda line: line.startswith("[")) > 5
+    assert_times_from_lines(stored.rows, start, end)
+    assert stored.levels["error"] == count_lines(log, lambda line: "] error    : " in line) >= 4

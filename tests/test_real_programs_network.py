@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import time
+from collections import Counter
 from pathlib import Path
 
 from real_programs import (
@@ -233,3 +234,33 @@ def test_caddy_json_logs(tmp_path: Path, db: Path) -> None:
     assert_times_from_lines(server_log.rows, start, end)
     written = count_lines(tmp_path / "caddy.log", lambda line: '"level":"warn"' in line)
     assert server_log.levels["warning"] == written >= 1
+
+
+UNBOUND_PORT = 47494
+
+
+def test_unbound_log(tmp_path: Path, db: Path) -> None:
+    unbound = program("unbound")
+    with shared_dir("unbound") as root:
+        log = root / "unbound.log"
+        (root / "unbound.conf").write_text(
+            f'server:\n  interface: 127.0.0.1\n  port: {UNBOUND_PORT}\n  do-ip6: no\n  username: ""\n'
+            f'  chroot: ""\n  directory: "{root}"\n  pidfile: "{root}/unbound.pid"\n  logfile: "{log}"\n'
+            "  verbosity: 1\n  log-queries: yes\n  do-daemonize: no\n  use-syslog: no\n"
+            '  local-zone: "example.test." static\n  local-data: "www.example.test. A 127.0.0.2"\n'
+            "remote-control:\n  control-enable: no\n"
+        )
+        start = now()
+        with running([unbound, "-d", "-c", str(root / "unbound.conf")], cwd=root):
+            wait_for(lambda: log.exists() and "start of service" in log.read_text(), "unbound to start")
+            for n in range(20):
+                assert len(_dns_query(UNBOUND_PORT, "www.example.test", n)) > 12
+        end = now()
+        stored = ingest(log, db)
+        written = count_lines(log, bool)
+        levels = Counter(re.search(r"\] (\w+): ", line)[1] for line in log.read_text().splitlines())
+    assert_parsed(stored, {"unbound"}, share=1.0)
+    assert len(stored.rows) == written >= 25
+    assert_times_from_lines(stored.rows, start, end)
+    assert dict(stored.levels) == dict(levels)
+    assert sum(row[4] == "127.0.0.1 www.example.test. A IN" for row in stored.rows) == 20
