@@ -1,0 +1,90 @@
+"""PHP writes its error log and PHP-FPM its own; `logscope ingest` must read them as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from real_programs import (
+    assert_parsed,
+    assert_times_from_lines,
+    count_lines,
+    ingest,
+    now,
+    program,
+    running,
+    wait_for,
+    wait_port,
+)
+
+FPM_PORT = 47460
+SCRIPT = """<?php
+for ($n = 0; $n < 40; $n++) {
+    error_log("custom message $n from the app");
+    echo $undefined;
+    trigger_error("deprecated thing", E_USER_DEPRECATED);
+}
+function f($x) { throw new RuntimeException("boom"); }
+f(1);
+"""
+
+
+def test_php_error_log(tmp_path: Path, db: Path) -> None:
+    php = program("php")
+    (tmp_path / "app.php").write_text(SCRIPT)
+    log = tmp_path / "php_errors.log"
+    settings = [
+        "-d",
+        "log_errors=On",
+        "-d",
+        f"error_log={log}",
+        "-d",
+        "error_reporting=E_ALL",
+        "-d",
+        "display_errors=Off",
+        "-d",
+        "date.timezone=UTC",
+    ]
+    start = now()
+    subprocess.run([php, *settings, "app.php"], cwd=tmp_path, capture_output=True)
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"php_error"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, lambda line: line.startswith("[")) == 121
+    assert_times_from_lines(stored.rows, start, end)
+    assert stored.levels == {None: 40, "warning": 40, "notice": 40, "critical": 1}
+    fatal = next(row for row in stored.rows if row[3] == "critical")
+    assert "\nStack trace:\n#0 " in fatal[4] and fatal[4].endswith("on line 7")
+
+
+def _fpm_conf(root: Path, children: int) -> str:
+    return f"""[global]
+pid = {root}/fpm.pid
+error_log = {root}/fpm.log
+daemonize = no
+[www]
+listen = 127.0.0.1:{FPM_PORT}
+pm = static
+pm.max_children = {children}
+"""
+
+
+def test_php_fpm_log(tmp_path: Path, db: Path) -> None:
+    fpm = program("php-fpm8.2")
+    log = tmp_path / "fpm.log"
+    (tmp_path / "good.conf").write_text(_fpm_conf(tmp_path, 1))
+    (tmp_path / "bad.conf").write_text(_fpm_conf(tmp_path, 0))
+    start = now()
+    with running([fpm, "--fpm-config", str(tmp_path / "good.conf"), "-R"], cwd=tmp_path) as server:
+        wait_port(FPM_PORT, server)
+        wait_for(lambda: "ready to handle connections" in log.read_text(), "php-fpm to be ready")
+    # A pool with no children: php-fpm refuses to start and says why.
+    subprocess.run([fpm, "--fpm-config", str(tmp_path / "bad.conf"), "-R"], cwd=tmp_path, capture_output=True)
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"php_fpm"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, lambda line: re.match(r"\[\d\d-", line) is not None)
+    assert_times_from_lines(stored.rows, start, end)
+    assert stored.levels["error"] == count_lines(log, lambda line: "] ERROR: " in line) >= 1
+    assert stored.levels["critical"] == count_lines(log, lambda line: "] ALERT: " in line) == 1
