@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import queue
 import threading
@@ -401,14 +400,13 @@ class Pipeline:
         except OSError as exc:
             self.report_error(f"{bulk.path}: {exc.strerror or exc}")
             return
-        except (EOFError, gzip.BadGzipFile) as exc:
-            self.report_error(f"{bulk.path}: corrupt gzip data ({exc})")
-            return
         finally:
             stats.done = not bulk.follow
             if book is not None and checkpoint is not None:
                 book.release(checkpoint.key)  # a follower takes the file from where this ended
         self.bulk_results[bulk.name] = result
+        if result.damage:
+            self.report_error(result.damage)
         if book is not None and result.checkpoint is not None:
             book.update(result.checkpoint)
         if result.skipped_bytes:

@@ -8,7 +8,6 @@ was shorter when fingerprinted can still be compared once it has grown.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import threading
@@ -16,6 +15,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from logscope.record import Checkpoint
+from logscope.sources.compressed import read_compressed_head
 
 FINGERPRINT_BYTES = 1024
 # A file is recognized by content alone (a gzip or copy of a file read before) only when at least
@@ -58,12 +58,8 @@ def is_gzip(path: str) -> bool:
 
 
 def read_gzip_head(path: str) -> bytes:
-    """The first uncompressed bytes of a gzip file (empty when it is corrupt)."""
-    try:
-        with gzip.open(path, "rb") as handle:
-            return handle.read(FINGERPRINT_BYTES)
-    except (OSError, EOFError):
-        return b""
+    """The first uncompressed bytes of a gzip file (as many as can be recovered)."""
+    return read_compressed_head(path, FINGERPRINT_BYTES)
 
 
 def new_key(dev: int, inode: int) -> str:
