@@ -19,6 +19,7 @@ from logscope.alerting.lifecycle import Outbox, Tracker
 from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import QueryTimer, RuleSqlError, check_select, one_line, open_sandbox
 from logscope.alerting.template import SUMMARY_KEYS, template_names
+from logscope.store.database import connect
 from logscope.store.schema import STATS_DDL
 from logscope.store.writer import LOGS_SCHEMA
 
@@ -29,7 +30,7 @@ SNAPSHOT_SQL = (
 
 def _stats_schema() -> pa.Schema:
     """The `stats` table's columns, as Arrow (from its DDL, in a scratch in-memory database)."""
-    scratch = duckdb.connect(":memory:")
+    scratch = connect()
     try:
         scratch.execute(STATS_DDL)
         return scratch.sql("SELECT * FROM stats LIMIT 0").to_arrow_table().schema
