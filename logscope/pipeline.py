@@ -376,8 +376,8 @@ class Pipeline:
             for bulk in self._bulk_files:
                 if self.stop.is_set():
                     break
-                if not bulk.follow and is_small(bulk.path, bulk.size):
-                    self._account_small(group.add(bulk.path, bulk.name, bulk.book))
+                if is_small(bulk.path, bulk.size):
+                    self._account_small(group.add(bulk.path, bulk.name, bulk.book, bulk.follow))
                     if group.full:
                         self._commit_small(group)
                     continue
@@ -400,7 +400,7 @@ class Pipeline:
         files = group.commit()
         records: list[Record] = []
         for small in files:
-            self._stats_for(small.name).done = True
+            self._stats_for(small.name).done = not small.whole_lines
             if small.error is None:
                 self._account(small.name, small.result)
                 records += small.records

@@ -42,6 +42,7 @@ class SmallFile:
     records: list[Record] = field(default_factory=list)
     bytes_read: int = 0
     error: str | None = None
+    whole_lines: bool = False  # a last line without its newline is left to a follower
 
 
 class SmallFileGroup:
@@ -58,9 +59,12 @@ class SmallFileGroup:
     def full(self) -> bool:
         return self.bytes >= GROUP_BYTES or len(self.files) >= GROUP_FILES
 
-    def add(self, path: str, name: str, book: CheckpointBook | None) -> SmallFile:
-        """Read and parse `path` from its checkpoint (claimed in `book` until the commit)."""
-        small = SmallFile(path, name, book)
+    def add(
+        self, path: str, name: str, book: CheckpointBook | None, whole_lines: bool = False
+    ) -> SmallFile:
+        """Read and parse `path` from its checkpoint (claimed in `book` until the commit); with
+        `whole_lines`, only up to its last newline (a follower goes on from there)."""
+        small = SmallFile(path, name, book, whole_lines=whole_lines)
         self.files.append(small)
         try:
             checkpoint = import_checkpoint(book, path) if book is not None else None
@@ -71,11 +75,11 @@ class SmallFileGroup:
         except OSError as exc:
             small.error = f"{path}: {exc.strerror or exc}"
             return small
-        small.bytes_read = len(data)
+        small.bytes_read = len(data)  # (a partial last line left to a follower is read again)
         self.bytes += len(data)
         splitter = LineSplitter(offset=start)
         lines, extras = splitter.feed(data)
-        tail, tail_extras = splitter.flush()
+        tail, tail_extras = ([], None) if whole_lines else splitter.flush()
         if tail:
             extras = _joined_extras(extras, len(lines), tail_extras, len(tail))
             lines += tail
