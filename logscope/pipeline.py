@@ -17,7 +17,7 @@ from logscope.parsing.base import Parser
 from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
-from logscope.smallfiles import SmallFile, SmallFileGroup, is_small
+from logscope.smallfiles import SmallFileGroup, is_small
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader
 from logscope.sources.tail.identity import CheckpointBook, is_gzip
@@ -377,7 +377,7 @@ class Pipeline:
                 if self.stop.is_set():
                     break
                 if is_small(bulk.path, bulk.size):
-                    self._account_small(group.add(bulk.path, bulk.name, bulk.book, bulk.follow))
+                    group.add(bulk.path, bulk.name, bulk.book, bulk.follow)
                     if group.full:
                         self._commit_small(group)
                     continue
@@ -387,25 +387,22 @@ class Pipeline:
         finally:
             self._bulk_done.set()
 
-    def _account_small(self, small: SmallFile) -> None:
-        stats = self._stats_for(small.name)
-        stats.bytes += small.bytes_read
-        stats.lines += small.result.lines
-        if small.error:
-            self.report_error(small.error)
-
     def _commit_small(self, group: SmallFileGroup) -> None:
         if not group.files:
             return
         files = group.commit()
-        records: list[Record] = []
-        for small in files:
-            self._stats_for(small.name).done = not small.whole_lines
-            if small.error is None:
-                self._account(small.name, small.result)
-                records += small.records
+        records = [record for small in files for record in small.records]
         if records and self._subscribers:
-            self._hand_on(records)
+            self._hand_on(records)  # before the bytes are counted: bulk_progress says when all are
+        for small in files:
+            stats = self._stats_for(small.name)
+            stats.bytes += small.bytes_read
+            stats.lines += small.result.lines
+            stats.done = not small.whole_lines
+            if small.error:
+                self.report_error(small.error)
+            else:
+                self._account(small.name, small.result)
 
     def _import_bulk_file(self, bulk: BulkFile) -> None:
         stats = self._stats_for(bulk.name)

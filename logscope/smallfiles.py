@@ -59,9 +59,7 @@ class SmallFileGroup:
     def full(self) -> bool:
         return self.bytes >= GROUP_BYTES or len(self.files) >= GROUP_FILES
 
-    def add(
-        self, path: str, name: str, book: CheckpointBook | None, whole_lines: bool = False
-    ) -> SmallFile:
+    def add(self, path: str, name: str, book: CheckpointBook | None, whole_lines: bool = False) -> SmallFile:
         """Read and parse `path` from its checkpoint (claimed in `book` until the commit); with
         `whole_lines`, only up to its last newline (a follower goes on from there)."""
         small = SmallFile(path, name, book, whole_lines=whole_lines)
