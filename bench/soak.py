@@ -7,7 +7,9 @@ heavy queries in a loop. Half-way through, the ingest process gets `kill -9` and
 Every line carries a unique token; at the end the database is read directly:
 
 - file and TCP lines: rows = lines written, each token exactly once;
-- UDP: tokens at most once, and lines sent - rows stored = the drops the listener counted.
+- UDP: tokens at most once, and lines sent - rows stored = the drops the listener counted (the
+  UDP sender adds a burst of 20,000 datagrams every 45 s to a listener with a 2,000-datagram
+  buffer, so there are drops to count).
 
 The network senders pause for the kill (nothing acknowledges a TCP or UDP line, so what the kernel
 had accepted and the killed process had not committed is gone, as with any receiver without
@@ -47,6 +49,9 @@ HEAVY_QUERIES = [
     "SELECT date_trunc('second', ts) AS s, count(*) FROM logs GROUP BY 1 ORDER BY 1 DESC LIMIT 60",
 ]
 CLI = (sys.executable, "-m", "logscope")
+UDP_BUFFER = 2000
+UDP_BURST = 20_000  # datagrams sent back to back every UDP_BURST_EVERY seconds
+UDP_BURST_EVERY = 45.0
 # Rows, and the newest write time (µs) of the lines whose times the writers set to the µs.
 FRESHNESS_SQL = "SELECT count(*), max(epoch_us(ts)) FILTER (WHERE format IN ('json', 'logfmt')) FROM logs"
 TOKEN_SQL = "regexp_extract(raw, '((?:w[0-9]|tcp|udp)-[0-9]+)', 1)"
@@ -73,7 +78,9 @@ class Ingest:
         self.starts = 0
 
     def start(self) -> None:
-        specs = [str(self.logs), f"tcp://127.0.0.1:{self.port}", f"udp://127.0.0.1:{self.port + 1}"]
+        # A small datagram buffer: the UDP sender's bursts overflow it, so drops happen and are counted.
+        udp = f"udp://127.0.0.1:{self.port + 1}?buffer={UDP_BUFFER}"
+        specs = [str(self.logs), f"tcp://127.0.0.1:{self.port}", udp]
         with open(self.stderr_path, "ab") as stderr:
             self.process = subprocess.Popen(
                 [*CLI, "ingest", "--follow", *specs, "--db", str(self.db), "-q", "--stats-interval", "1"],
@@ -191,7 +198,7 @@ class Sender(threading.Thread):
     def run(self) -> None:
         sock = self._connect()
         credit = 0.0
-        last = time.monotonic()
+        last = last_burst = time.monotonic()
         while not self.stop.is_set():
             if self.paused.is_set():
                 if self.kind == "tcp":
@@ -205,6 +212,9 @@ class Sender(threading.Thread):
             now = time.monotonic()
             credit += (now - last) * self.rate
             last = now
+            if self.kind == "udp" and now - last_burst >= UDP_BURST_EVERY:
+                credit += UDP_BURST
+                last_burst = now
             while credit >= 1:
                 message = b"<14>%s soak-%s app[7]: %s-%d request served\n" % (
                     time.strftime("%b %d %H:%M:%S").encode(),
