@@ -14,7 +14,6 @@ Either way the stored rows equal the streaming path's (tests/test_bulk_identity.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import queue
 import threading
 from collections import Counter
@@ -31,8 +30,8 @@ from logscope.parsing.bulkparser import ParserPlan, parser_plan_for
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record, now_us
+from logscope.sources.compressed import open_log
 from logscope.sources.lines import Extras, LineSplitter
-from logscope.sources.readers import GZIP_MAGIC
 from logscope.store.bulk import BulkStore
 from logscope.store.writer import LogWriter
 
@@ -59,19 +58,23 @@ class BulkResult:
     plan: str | None = None  # the format the fast path parsed, or why there was none
     skipped_bytes: int = 0  # (uncompressed) bytes an earlier run had read already
     checkpoint: Checkpoint | None = None  # how far the file is read now
+    damage: str | None = None  # a compressed file's damaged end, one line (read up to it)
 
 
-def read_blocks(path: str, block_bytes: int = BLOCK_BYTES, start: int = 0) -> Iterator[tuple[bytes, int]]:
+def read_blocks(
+    path: str, block_bytes: int = BLOCK_BYTES, start: int = 0, damage: list[str] | None = None
+) -> Iterator[tuple[bytes, int]]:
     """The file's bytes from (uncompressed) offset `start` in blocks, with the bytes of the file
-    consumed so far (gzip by magic)."""
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        if compressed:
-            with gzip.GzipFile(fileobj=raw) as unzipped:
-                unzipped.seek(start)
-                while data := unzipped.read(block_bytes):
-                    yield data, raw.tell()
+    consumed so far (gzip by magic). Damaged gzip data is read to its last recoverable byte and
+    the damage (one line naming the file) appended to `damage`."""
+    raw, unzipped = open_log(path)
+    with raw:
+        if unzipped is not None:
+            unzipped.skip(start)
+            while data := unzipped.read(block_bytes):
+                yield data, unzipped.consumed
+            if unzipped.damage and damage is not None:
+                damage.append(unzipped.damage)
         else:
             raw.seek(start)
             consumed = start
@@ -129,11 +132,9 @@ class BulkImporter:
                 if progress is not None:
                     progress(consumed - counted, len(lines))
                 counted = consumed
-        except (EOFError, gzip.BadGzipFile):
-            run.block([], None, True)  # keep what was read, as the streaming path does
-            raise
         finally:
             reader.close()
+        run.result.damage = reader.damage[0] if reader.damage else None
         return run.result
 
 
@@ -156,6 +157,7 @@ class _BlockReader:
         self.whole_lines = whole_lines
         self.queue: queue.Queue[_Item | BaseException | None] = queue.Queue(self.AHEAD)
         self.cancelled = threading.Event()
+        self.damage: list[str] = []  # a damaged compressed file's one-line report
         self.thread = threading.Thread(target=self._read, name=f"bulk:{path}", daemon=True)
         self.thread.start()
 
@@ -187,12 +189,15 @@ class _BlockReader:
         splitter = LineSplitter(offset=self.start)
         try:
             consumed = 0
-            for data, consumed in read_blocks(self.path, self.block_bytes, self.start):
+            for data, consumed in read_blocks(self.path, self.block_bytes, self.start, self.damage):
                 if self.cancelled.is_set():
                     return
                 lines, extras = splitter.feed(data)
                 self._put((lines, extras, consumed, self._prepare(lines), False, splitter.offset))
-            lines, extras = ([], None) if self.whole_lines else splitter.flush()
+            # The bytes after a damaged file's last newline are a line cut off: not kept, so the
+            # checkpoint stays after the last complete line.
+            cut_off = self.whole_lines or bool(self.damage)
+            lines, extras = ([], None) if cut_off else splitter.flush()
             self._put((lines, extras, consumed, None, True, splitter.offset))
             self._put(None)
         except BaseException as exc:  # handed to the importing thread, which raises it
@@ -228,7 +233,9 @@ class _FileRun:
         self.plan: Plan | None = None  # the first plan: the reader thread prepares blocks for it
         self.on_records = on_records
         self.checkpoint = checkpoint  # the file's, at the start of the next block
-        self.end_offset = 0  # the offset after the current block's lines
+        # The offset after the current block's lines: where the checkpoint is, until a block moves
+        # it (a block without lines never moves it back).
+        self.end_offset = checkpoint.offset if checkpoint is not None else 0
         self.next_key = 0
         self.result = BulkResult()
 

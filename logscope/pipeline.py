@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import queue
 import threading
@@ -18,6 +17,7 @@ from logscope.parsing.base import Parser
 from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.stream import SourceParser
 from logscope.record import Checkpoint, LineBatch, Record
+from logscope.smallfiles import SmallFileGroup, is_small
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader
 from logscope.sources.tail.identity import CheckpointBook, is_gzip
@@ -393,11 +393,20 @@ class Pipeline:
         """The fast path: each file parsed and written in blocks, before any source's batches
         (and before the sources that wait for them start)."""
         assert self.writer is not None or not self._bulk_files
+        # Small files are written several to a transaction (smallfiles.py), in the same order.
+        group = SmallFileGroup(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
         try:
             for bulk in self._bulk_files:
                 if self.stop.is_set():
                     break
+                if is_small(bulk.path, bulk.size):
+                    group.add(bulk.path, bulk.name, bulk.book, bulk.follow)
+                    if group.full:
+                        self._commit_small(group)
+                    continue
+                self._commit_small(group)
                 self._import_bulk_file(bulk)
+            self._commit_small(group)
         finally:
             self._bulk_done.set()
 
@@ -408,6 +417,23 @@ class Pipeline:
                 callback(last_id)
             except Exception as exc:
                 self.report_error(f"after catching up: {type(exc).__name__}: {exc}")
+
+    def _commit_small(self, group: SmallFileGroup) -> None:
+        if not group.files:
+            return
+        files = group.commit()
+        records = [record for small in files for record in small.records]
+        if records and self._subscribers:
+            self._hand_on(records)  # before the bytes are counted: bulk_progress says when all are
+        for small in files:
+            stats = self._stats_for(small.name)
+            stats.bytes += small.bytes_read
+            stats.lines += small.result.lines
+            stats.done = not small.whole_lines
+            if small.error:
+                self.report_error(small.error)
+            else:
+                self._account(small.name, small.result)
 
     def _import_bulk_file(self, bulk: BulkFile) -> None:
         stats = self._stats_for(bulk.name)
@@ -432,16 +458,20 @@ class Pipeline:
         except OSError as exc:
             self.report_error(f"{bulk.path}: {exc.strerror or exc}")
             return
-        except (EOFError, gzip.BadGzipFile) as exc:
-            self.report_error(f"{bulk.path}: corrupt gzip data ({exc})")
-            return
         finally:
             stats.done = not bulk.follow
             if book is not None and checkpoint is not None:
                 book.release(checkpoint.key)  # a follower takes the file from where this ended
-        self.bulk_results[bulk.name] = result
+        if result.damage:
+            self.report_error(result.damage)
         if book is not None and result.checkpoint is not None:
             book.update(result.checkpoint)
+        self._account(bulk.name, result)
+
+    def _account(self, name: str, result: BulkResult) -> None:
+        """Count an imported file in the summary, its statistics and the views."""
+        self.bulk_results[name] = result
+        stats = self._stats_for(name)
         if result.skipped_bytes:
             self.summary.resumed_files += 1
             self.summary.skipped_bytes += result.skipped_bytes

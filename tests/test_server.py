@@ -65,7 +65,7 @@ ERRORS = [
     "SELECT * FROM nosuch",
     "SELECT 'x'::INT",
     "INSERT INTO logs SELECT * FROM logs",
-    "SELECT 1; DROP TABLE logs",
+    "UPDATE logs SET message = 'x'",
     "WITH x AS (DELETE FROM logs RETURNING *) SELECT count(*) FROM x",
 ]
 
@@ -82,12 +82,18 @@ def test_same_errors_and_values_through_the_socket_and_from_the_file(tmp_path: P
         wait_until(lambda: count(db) == 2)
         live_errors = [run_cli("query", "--db", str(db), sql) for sql in ERRORS]
         live_rich = run_cli("query", "--db", str(db), "--format", "jsonl", rich_sql)
+        live_dropped = run_cli("query", "--db", str(db), "SELECT 1; DROP TABLE logs")
         live.stop()
     assert count(db) == 2, "no statement changed the data"
     for sql, live_result in zip(ERRORS, live_errors, strict=True):
         direct = run_cli("query", "--db", str(db), sql)
         assert_clean_error(live_result, 1)
         assert live_result.stderr == direct.stderr, sql
+    # Statements of a kind the service never runs are refused before anything runs (the direct
+    # path refuses them too, with DuckDB's read-only error).
+    assert_clean_error(live_dropped, 1)
+    assert 'statement of type "DROP" is not allowed through the query service' in live_dropped.stderr
+    assert_clean_error(run_cli("query", "--db", str(db), "SELECT 1; DROP TABLE logs"), 1)
     assert live_rich.stdout == run_cli("query", "--db", str(db), "--format", "jsonl", rich_sql).stdout
 
 

@@ -73,7 +73,12 @@ class OrderedReplay:
         self._queue: queue.Queue[tuple[int, int] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         if self.ordered:
-            self._thread = threading.Thread(target=self._run, name="rules-replay", daemon=True)
+            # The cursor is made here: made on the new thread, it raced the writer's use of `con`
+            # ("connection is busy with another call").
+            cursor = con.cursor()
+            self._thread = threading.Thread(
+                target=self._run, args=(cursor,), name="rules-replay", daemon=True
+            )
             self._thread.start()
 
     def on_records(self, records: Sequence[Record]) -> None:
@@ -121,9 +126,8 @@ class OrderedReplay:
             self._thread.join()
             self._thread = None
 
-    def _run(self) -> None:
+    def _run(self, cursor: duckdb.DuckDBPyConnection) -> None:
         lower_thread_priority()  # as the held engine's threads: the import goes first
-        cursor = self.con.cursor()
         try:
             while (item := self._queue.get()) is not None:
                 if not self.ordered:

@@ -28,6 +28,7 @@ from logscope.alerting.sandbox import (
     query_size_problems,
 )
 from logscope.alerting.template import SUMMARY_KEYS, template_names
+from logscope.store.database import connect
 from logscope.store.schema import STATS_DDL
 from logscope.store.writer import LOGS_SCHEMA
 
@@ -38,7 +39,7 @@ SNAPSHOT_SQL = (
 
 def _stats_schema() -> pa.Schema:
     """The `stats` table's columns, as Arrow (from its DDL, in a scratch in-memory database)."""
-    scratch = duckdb.connect(":memory:")
+    scratch = connect()
     try:
         scratch.execute(STATS_DDL)
         return scratch.sql("SELECT * FROM stats LIMIT 0").to_arrow_table().schema

@@ -11,7 +11,7 @@ from logscope.commands.common import add_db_option, db_path
 from logscope.errors import LogscopeError
 from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import open_for_reading
-from logscope.store.export import check_target, export_sql, parse_time_bound
+from logscope.store.export import check_target, export_served, export_sql, parse_time_bound
 from logscope.store.server import one_line_error
 
 
@@ -41,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     client = connect_if_served(path)
     if client is not None:
         with client:
-            rows = list(client.query(sql).rows())
+            rows = [(export_served(client, args.to, since, until, args.append),)]
     else:
-        con = open_for_reading(path)
+        con = open_for_reading(path, external_access=True)  # our COPY, not a user's SQL
         remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
         try:
             rows = con.execute(sql).fetchall()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from logscope.record import Checkpoint
 from logscope.sources.base import Source
-from logscope.sources.readers import FileReader, StdinReader
+from logscope.sources.readers import FileReader, StdinReader, StreamReader, is_stream_path
 from logscope.sources.tail.source import TailSource
 from logscope.sources.tail.watcher import Pattern
 
@@ -62,7 +62,9 @@ class Expansion:
 
 
 def expand_files(argument: str) -> list[str]:
-    """The regular files an argument names: itself, a directory's files (recursively), or a glob."""
+    """The regular files an argument names: itself, a directory's files (recursively), or a glob.
+
+    FIFOs and character devices are read as streams only when an argument names one itself."""
     if any(char in GLOB_CHARS for char in argument):
         matches = glob.glob(argument, recursive=True)
         return sorted(path for path in matches if os.path.isfile(path))
@@ -70,7 +72,9 @@ def expand_files(argument: str) -> list[str]:
         found = []
         for root, dirs, files in os.walk(argument):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            found.extend(os.path.join(root, name) for name in sorted(files) if not name.startswith("."))
+            paths = (os.path.join(root, name) for name in sorted(files) if not name.startswith("."))
+            # Only regular files: a FIFO or device inside a directory is never waited on.
+            found.extend(path for path in paths if os.path.isfile(path))
         return found
     return [argument]
 
@@ -118,6 +122,9 @@ def expand_sources(
     for argument in arguments:
         if argument == "-":
             result.sources.append(StdinReader())
+            continue
+        if is_stream_path(argument):  # a FIFO or character device named on its own
+            result.sources.append(StreamReader(argument, keep_open=follow is not None))
             continue
         if is_network_spec(argument):
             if follow is None:

@@ -15,15 +15,16 @@ import os
 import socket
 import stat
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-import duckdb
 import orjson
 import pyarrow as pa
 
 from logscope.errors import LogscopeError
+from logscope.store.database import connect
 
 SOCKET_SUFFIX = ".sock"
 HEADER = struct.Struct(">cI")
@@ -63,9 +64,15 @@ def send_json(sock: socket.socket, message: dict[str, Any]) -> None:
     send_frame(sock, JSON_FRAME, orjson.dumps(message))
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+def _recv_exactly(sock: socket.socket, size: int, deadline: float | None = None) -> bytes:
+    """`size` bytes; with a `deadline` (time.monotonic()), TimeoutError once it has passed."""
     chunks = []
     while size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(size, 1 << 20))
         if not chunk:
             raise ConnectionResetError("the query service closed the connection")
@@ -74,15 +81,19 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, max_json: int = MAX_JSON_FRAME) -> tuple[bytes, bytes]:
-    kind, size = HEADER.unpack(_recv_exactly(sock, HEADER.size))
+def recv_frame(
+    sock: socket.socket, max_json: int = MAX_JSON_FRAME, deadline: float | None = None
+) -> tuple[bytes, bytes]:
+    kind, size = HEADER.unpack(_recv_exactly(sock, HEADER.size, deadline))
     if kind not in (JSON_FRAME, ARROW_FRAME) or (kind == JSON_FRAME and size > max_json):
         raise ProtocolError(f"unexpected frame {kind!r} of {size} bytes")
-    return kind, _recv_exactly(sock, size)
+    return kind, _recv_exactly(sock, size, deadline)
 
 
-def recv_json(sock: socket.socket, max_json: int = MAX_JSON_FRAME) -> dict[str, Any]:
-    kind, payload = recv_frame(sock, max_json)
+def recv_json(
+    sock: socket.socket, max_json: int = MAX_JSON_FRAME, deadline: float | None = None
+) -> dict[str, Any]:
+    kind, payload = recv_frame(sock, max_json, deadline)
     if kind != JSON_FRAME:
         raise ProtocolError("expected a JSON frame")
     message = orjson.loads(payload)
@@ -130,9 +141,8 @@ class RemoteResult:
             self._client.finish()
             return
         frames = _ArrowFrames(self._client.sock)
-        local = duckdb.connect()
+        local = connect()
         try:
-            local.execute("SET TimeZone = 'UTC'")
             for batch in self._batches(frames):
                 # Through DuckDB again, so each value is the Python object a direct query gives.
                 local.register("remote_batch", batch)
@@ -144,15 +154,33 @@ class RemoteResult:
             local.close()
         self._client.finish(frames.trailer)
 
-    def _batches(self, frames: _ArrowFrames) -> Iterator[pa.RecordBatch]:
+    def arrow(self) -> pa.RecordBatchReader:
+        """The rows as an Arrow stream, read as it is consumed (the answer's end is checked once
+        the stream is read through)."""
+        frames = _ArrowFrames(self._client.sock)
         try:
-            yield from pa.ipc.open_stream(frames)
+            stream = pa.ipc.open_stream(frames)
+        except (pa.ArrowException, OSError, ProtocolError) as exc:
+            self._raise_failure(frames, exc)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield from self._batches(frames, stream)
+            self._client.finish(frames.trailer)
+
+        return pa.RecordBatchReader.from_batches(stream.schema, batches())
+
+    def _raise_failure(self, frames: _ArrowFrames, exc: Exception) -> NoReturn:
+        if frames.trailer is not None and "error" in frames.trailer:
+            raise LogscopeError(str(frames.trailer["error"])) from None
+        raise LogscopeError(f"{self._client.path}: the query service failed: {exc}") from exc
+
+    def _batches(self, frames: _ArrowFrames, stream=None) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from stream if stream is not None else pa.ipc.open_stream(frames)
             if frames.trailer is None:
                 frames.read()  # the end-of-stream marker is followed by the trailer frame
         except (pa.ArrowException, OSError, ProtocolError) as exc:
-            if frames.trailer is not None and "error" in frames.trailer:
-                raise LogscopeError(str(frames.trailer["error"])) from None
-            raise LogscopeError(f"{self._client.path}: the query service failed: {exc}") from exc
+            self._raise_failure(frames, exc)
 
 
 class QueryClient:

@@ -14,6 +14,27 @@ from logscope.store.schema import ALL_DDL, SCHEMA_VERSION
 MEMORY = ":memory:"
 # How long a writer waits for a lock another process holds briefly (a direct `query`).
 LOCK_WAIT_SECONDS = 2.0
+# Every DuckDB instance logscope opens: extensions are never downloaded or loaded by themselves
+# (those logscope uses are built into the duckdb wheel), community extensions never.
+SAFE_CONFIG: dict[str, str | bool] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+
+def connect(
+    path: str = MEMORY, *, read_only: bool = False, external_access: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection configured as every logscope connection is (SAFE_CONFIG), in UTC.
+
+    `external_access`: whether SQL may read or write files other than the database (COPY,
+    read_csv, ATTACH): only for SQL logscope writes itself (export, compaction), never users'.
+    Its own database file, write-ahead log, spill files and registered Arrow data need none."""
+    config = {**SAFE_CONFIG, "enable_external_access": external_access}
+    con = duckdb.connect(path, read_only=read_only, config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def default_db_path() -> str:
@@ -39,7 +60,7 @@ def _connect_when_free(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnect
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(path)
+            return connect(path)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise
@@ -61,13 +82,15 @@ def open_for_writing(path: str, wait_seconds: float = LOCK_WAIT_SECONDS) -> duck
     return con
 
 
-def open_for_reading(path: str) -> duckdb.DuckDBPyConnection:
-    """Open an existing database read-only, in UTC."""
+def open_for_reading(path: str, *, external_access: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open an existing database read-only, in UTC, its configuration locked (users' SQL runs
+    here); `external_access` only for SQL logscope writes itself (export)."""
     if path != MEMORY and not os.path.exists(path):
         raise LogscopeError(f"{path}: no database here yet (run `logscope ingest` first)")
     try:
-        con = duckdb.connect(path, read_only=path != MEMORY)
+        con = connect(path, read_only=path != MEMORY, external_access=external_access)
     except duckdb.Error as exc:
         raise LogscopeError(f"{path}: cannot open database: {_one_line(exc)}") from exc
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET lock_configuration = true")
     return con

@@ -7,6 +7,8 @@ import os
 import re
 
 from logscope.errors import LogscopeError
+from logscope.store.client import QueryClient
+from logscope.store.database import connect
 from logscope.store.retention import parse_duration
 
 PARTITION_COLUMN = "date"
@@ -32,23 +34,49 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def export_sql(
-    target: str, since: dt.datetime | None = None, until: dt.datetime | None = None, append: bool = False
-) -> str:
-    """The COPY statement that writes records with `since <= ts < until` under directory `target`."""
+def export_select(since: dt.datetime | None = None, until: dt.datetime | None = None) -> str:
+    """The SELECT of the records with `since <= ts < until`, with their partition column."""
     conditions = []
     if since is not None:
         conditions.append(f"ts >= TIMESTAMPTZ {_literal(since.isoformat())}")
     if until is not None:
         conditions.append(f"ts < TIMESTAMPTZ {_literal(until.isoformat())}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT *, CAST(ts AS DATE) AS {PARTITION_COLUMN} FROM logs{where} ORDER BY ts, id"
+
+
+def copy_sql(select: str, target: str, append: bool = False) -> str:
+    """The COPY statement that writes the rows of `select` under directory `target`."""
     options = f"FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd"
     if append:
         options += ", APPEND"
-    return (
-        f"COPY (SELECT *, CAST(ts AS DATE) AS {PARTITION_COLUMN} FROM logs{where} ORDER BY ts, id)"
-        f" TO {_literal(os.path.abspath(target))} ({options})"
-    )
+    return f"COPY ({select}) TO {_literal(os.path.abspath(target))} ({options})"
+
+
+def export_sql(
+    target: str, since: dt.datetime | None = None, until: dt.datetime | None = None, append: bool = False
+) -> str:
+    """The COPY statement that writes records with `since <= ts < until` under directory `target`."""
+    return copy_sql(export_select(since, until), target, append)
+
+
+def export_served(
+    client: QueryClient,
+    target: str,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    append: bool = False,
+) -> int:
+    """Export through the query service of the process holding the database: it sends the rows
+    (it writes no file: its service only reads), and this process writes the Parquet files."""
+    rows = client.query(export_select(since, until)).arrow()
+    local = connect(external_access=True)  # SQL written here, over rows registered here
+    try:
+        local.register("exported_rows", rows)
+        counted = local.execute(copy_sql("SELECT * FROM exported_rows", target, append)).fetchall()
+    finally:
+        local.close()
+    return int(counted[0][0]) if counted and counted[0] else 0
 
 
 def check_target(target: str, append: bool) -> None:

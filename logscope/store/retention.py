@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from logscope.errors import LogscopeError
+from logscope.store.database import connect
 from logscope.store.stats import table_columns, table_exists
 
 DEFAULT_INTERVAL = 60.0
@@ -275,7 +276,7 @@ def compact(db_path: str) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(leftover)
     try:
-        con = duckdb.connect(db_path)
+        con = connect(db_path, external_access=True)  # ATTACH of the new file, by our SQL only
     except duckdb.Error as exc:
         raise LogscopeError(f"{db_path}: cannot compact: {' '.join(str(exc).split())}") from exc
     try:

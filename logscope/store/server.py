@@ -3,15 +3,14 @@
 DuckDB lets one process open a database file for writing and no other process even read it
 meanwhile, so the writer serves everyone else over a unix socket next to the file. Each client
 gets its own cursor on the writer's database, inside a READ ONLY transaction, so a query sees a
-consistent snapshot and can never change the data; statements that would change the shared
-instance (global settings, attached databases, extensions, transactions) are refused.
+consistent snapshot and can never change the data; only statements that read run
+(store/statements.py). Idle or greedy clients cannot keep others out (`ServiceLimits`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import selectors
 import socket
 import struct
@@ -19,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -36,68 +36,37 @@ from logscope.store.client import (
     service_state,
     socket_path,
 )
+from logscope.store.statements import READ_ONLY_TXN, one_line_error, refusal
 
 BATCH_ROWS = 10_000
-MAX_CLIENTS = 8
 REQUEST_LIMIT = 4 * 1024 * 1024
 PEERCRED = struct.Struct("3i")
 
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """How much of the service one connection, one client process and all of them may hold.
+
+    A connection that has not sent its request after `request_seconds` is closed, so idle
+    connections cannot keep others out; only queries that run take one of the `queries` slots.
+    """
+
+    connections: int = 64  # open at once; more are told the service is busy
+    connections_per_client: int = 16  # open at once from one process (by its PID)
+    queries: int = 8  # running at once
+    queue_seconds: float = 5.0  # how long a request waits for a running query to end
+    request_seconds: float = 10.0  # from connecting to a complete request
+    send_seconds: float = 60.0  # a client that reads nothing of its answer this long is cut off
+
+
 StatusProvider = Callable[[], dict[str, Any]]
 VacuumHandler = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], dict[str, Any]]
-
-# Statements that change what every connection of the writer's instance sees.
-_SHARED_STATE_TYPES = {"ATTACH", "DETACH", "LOAD", "EXTENSION", "TRANSACTION", "COPY_DATABASE"}
-_SESSION_SET = re.compile(r"\s*(set\s+variable|reset\s+variable|set\s+session|reset\s+session|use)\b", re.I)
-_PRAGMA_NAME = re.compile(r"\s*(?:pragma|call)\s+([A-Za-z_][A-Za-z0-9_]*)", re.I)
-_READ_PRAGMAS = {
-    "table_info",
-    "show",
-    "show_tables",
-    "show_tables_expanded",
-    "show_databases",
-    "database_size",
-    "database_list",
-    "storage_info",
-    "metadata_info",
-    "version",
-    "platform",
-    "functions",
-    "collations",
-    "user_agent",
-    "checkpoint",
-}
-_READ_ONLY_TXN = re.compile(r'Cannot write to database "([^"]*)" - transaction is launched in read-only mode')
-
-
-def one_line_error(exc: BaseException) -> str:
-    """DuckDB's message, first line only (the rest is a caret drawing)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-def refusal(statement: duckdb.Statement, pid: int) -> str | None:
-    """Why the service will not run `statement` for a client, or None when it may."""
-    kind = statement.type.name
-    text = statement.query
-    if kind in _SHARED_STATE_TYPES:
-        return f'statement of type "{kind}" is not allowed through the query service of PID {pid}'
-    if kind == "SET" and not _SESSION_SET.match(text):
-        return (
-            f"SET would change the settings of PID {pid}, which holds the database;"
-            " use SET SESSION or SET VARIABLE"
-        )
-    if kind in ("PRAGMA", "CALL"):
-        match = _PRAGMA_NAME.match(text)
-        name = (match.group(1).lower() if match else "").removeprefix("pragma_")
-        if kind == "PRAGMA" and (name not in _READ_PRAGMAS or "=" in text):
-            return f"PRAGMA {name or '?'} is not allowed through the query service of PID {pid}"
-    return None
 
 
 def _read_only_message(exc: duckdb.Error, statement: duckdb.Statement) -> str:
     """The error a read-only connection gives, for a write refused by the read-only transaction."""
     message = one_line_error(exc)
-    match = _READ_ONLY_TXN.search(message)
+    match = READ_ONLY_TXN.search(message)
     if not match:
         return message
     return (
@@ -106,17 +75,20 @@ def _read_only_message(exc: duckdb.Error, statement: duckdb.Statement) -> str:
     )
 
 
-def peer_uid(sock: socket.socket) -> int:
-    _pid, uid, _gid = PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size))
-    return uid
+def peer_credentials(sock: socket.socket) -> tuple[int, int]:
+    """The connecting process's PID and uid (SO_PEERCRED)."""
+    pid, uid, _gid = PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size))
+    return pid, uid
 
 
 class _Client:
     """One connection: runs its request on its own cursor; cancelled when the peer hangs up."""
 
-    def __init__(self, server: QueryServer, sock: socket.socket) -> None:
+    def __init__(self, server: QueryServer, sock: socket.socket, pid: int, uid: int) -> None:
         self.server = server
         self.sock = sock
+        self.pid = pid
+        self.uid = uid
         self.cursor: duckdb.DuckDBPyConnection | None = None
         self.done = threading.Event()
 
@@ -134,21 +106,37 @@ class _Client:
             self.sock.close()
 
     def _serve(self) -> None:
-        uid = peer_uid(self.sock)
+        uid = self.uid
         if uid not in (os.getuid(), 0):
             send_json(self.sock, {"error": f"{self.server.path}: permission denied for uid {uid}"})
             return
-        request = recv_json(self.sock, REQUEST_LIMIT)
+        limits = self.server.limits
+        # The whole request must arrive within request_seconds: an idle connection is closed.
+        deadline = time.monotonic() + limits.request_seconds
+        self.sock.settimeout(limits.request_seconds)
+        request = recv_json(self.sock, REQUEST_LIMIT, deadline=deadline)
+        self.sock.settimeout(limits.send_seconds)  # a client that stops reading is cut off
         op = request.get("op")
-        if op == "query" and isinstance(request.get("sql"), str):
-            self._query(request["sql"])
-        elif op == "status":
+        if op == "status":
             send_json(self.sock, self.server.status())
-        elif op == "vacuum" and self.server.vacuum_handler is not None:
-            with self._session() as cursor:
-                send_json(self.sock, self.server.vacuum_handler(cursor, request))
-        else:
+            return
+        if op not in ("query", "vacuum") or (op == "query" and not isinstance(request.get("sql"), str)):
             send_json(self.sock, {"error": f"query service: unknown request {op!r}"})
+            return
+        if op == "vacuum" and self.server.vacuum_handler is None:
+            send_json(self.sock, {"error": f"query service: unknown request {op!r}"})
+            return
+        if not self.server.slots.acquire(timeout=limits.queue_seconds):
+            send_json(self.sock, {"error": f"query service: busy ({limits.queries} queries running)"})
+            return
+        try:
+            if op == "query":
+                self._query(request["sql"])
+            else:
+                with self._session() as cursor:
+                    send_json(self.sock, self.server.vacuum_handler(cursor, request))  # type: ignore[misc]
+        finally:
+            self.server.slots.release()
 
     @contextlib.contextmanager
     def _session(self):
@@ -168,7 +156,7 @@ class _Client:
     def _query(self, sql: str) -> None:
         try:
             statements = duckdb.extract_statements(sql)
-        except duckdb.Error as exc:
+        except (duckdb.Error, ValueError) as exc:  # ValueError: a statement type Python lacks
             send_json(self.sock, {"error": one_line_error(exc)})
             return
         for statement in statements:
@@ -289,6 +277,7 @@ class QueryServer:
         db_path: str,
         status: StatusProvider | None = None,
         vacuum_handler: VacuumHandler | None = None,
+        limits: ServiceLimits | None = None,
     ) -> None:
         self.con = con
         self.db_path = db_path
@@ -302,7 +291,8 @@ class QueryServer:
         self._thread: threading.Thread | None = None
         self._clients: set[_Client] = set()
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.limits = limits or ServiceLimits()
+        self.slots = threading.BoundedSemaphore(self.limits.queries)
 
     def start(self) -> None:
         """Bind the socket (mode 0600, cleaning up a stale one) and start accepting."""
@@ -327,7 +317,7 @@ class QueryServer:
             with reachable(temporary) as address:
                 listener.bind(address)
             os.chmod(temporary, 0o600)
-            listener.listen(MAX_CLIENTS)
+            listener.listen(self.limits.connections)
             os.rename(temporary, self.path)
         except OSError as exc:
             listener.close()
@@ -350,15 +340,37 @@ class QueryServer:
                     sock, _ = self._listener.accept()
                 except OSError:
                     continue
-                if not self._slots.acquire(blocking=False):
-                    with contextlib.suppress(OSError):
-                        send_json(sock, {"error": f"query service: busy ({MAX_CLIENTS} queries running)"})
-                    sock.close()
-                    continue
-                client = _Client(self, sock)
-                with self._lock:
-                    self._clients.add(client)
-                threading.Thread(target=self._run_client, args=(client,), daemon=True).start()
+                self._admit(sock)
+
+    def _admit(self, sock: socket.socket) -> None:
+        """Serve a new connection in a thread of its own, unless the limits say it must wait."""
+        try:
+            pid, uid = peer_credentials(sock)
+        except OSError:
+            sock.close()
+            return
+        limits = self.limits
+        with self._lock:
+            open_now = len(self._clients)
+            from_pid = sum(1 for client in self._clients if client.pid == pid)
+            refused = None
+            if open_now >= limits.connections:
+                refused = f"query service: busy ({limits.connections} connections open)"
+            elif from_pid >= limits.connections_per_client:
+                refused = (
+                    f"query service: PID {pid} has {from_pid} connections open"
+                    f" (at most {limits.connections_per_client} per process)"
+                )
+            client = None if refused else _Client(self, sock, pid, uid)
+            if client is not None:
+                self._clients.add(client)
+        if client is None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(1.0)
+                send_json(sock, {"error": refused})
+            sock.close()
+            return
+        threading.Thread(target=self._run_client, args=(client,), daemon=True).start()
 
     def _run_client(self, client: _Client) -> None:
         try:
@@ -366,7 +378,6 @@ class QueryServer:
         finally:
             with self._lock:
                 self._clients.discard(client)
-            self._slots.release()
 
     def running_queries(self) -> int:
         with self._lock:

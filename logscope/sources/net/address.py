@@ -21,6 +21,11 @@ LISTEN_BACKLOG = 512
 # Asked of the kernel for datagram sockets; it may grant less (net.core.rmem_max).
 DATAGRAM_RECEIVE_BUFFER = 8 * 1024 * 1024
 _SUFFIXES = {"": 1, "k": 1024, "m": 1024 * 1024}
+# Stream listener limits (`?idle_timeout=`, `?max_connections=`, `?max_connections_per_client=`).
+IDLE_TIMEOUT_SECONDS = 300.0
+MAX_CONNECTIONS = 1024
+MAX_CONNECTIONS_PER_CLIENT = 256
+_STREAM_OPTIONS = ("idle_timeout", "max_connections", "max_connections_per_client")
 
 
 @dataclass
@@ -34,6 +39,12 @@ class ListenSpec:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     # Datagram listeners: datagrams held for the pipeline before more are dropped (None: default).
     buffer_messages: int | None = None
+    # Stream listeners: a connection that sends nothing this long is closed (0: never).
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    # Stream listeners: connections open at once, in all and from one client (IP address, or
+    # uid for unix sockets). At a limit, the connection idle longest makes room for a new one.
+    max_connections: int = MAX_CONNECTIONS
+    max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT
 
     @property
     def is_stream(self) -> bool:
@@ -72,10 +83,26 @@ def parse_listen_spec(argument: str) -> ListenSpec:
             if not value.isdigit() or int(value) == 0:
                 raise LogscopeError(f"{argument}: buffer: expected a number of datagrams like 100000", 2)
             spec.buffer_messages = int(value)
+        elif key == "idle_timeout" and spec.is_stream:
+            spec.idle_timeout = _parse_seconds(argument, value)
+        elif key in _STREAM_OPTIONS and spec.is_stream:
+            if not value.isdigit() or int(value) == 0:
+                raise LogscopeError(f"{argument}: {key}: expected a number of connections like 100", 2)
+            setattr(spec, key, int(value))
         else:
-            known = "max_message" if spec.is_stream else "max_message, buffer"
+            known = ", ".join(("max_message", *_STREAM_OPTIONS)) if spec.is_stream else "max_message, buffer"
             raise LogscopeError(f"{argument}: unknown option {key!r} (known: {known})", 2)
     return spec
+
+
+def _parse_seconds(argument: str, value: str) -> float:
+    try:
+        seconds = float(value.strip().lower().removesuffix("s"))
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise LogscopeError(f"{argument}: idle_timeout: expected seconds like 300 (0: never)", 2)
+    return seconds
 
 
 def _parse_size(argument: str, value: str) -> int:

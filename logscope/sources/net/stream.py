@@ -26,8 +26,9 @@ from logscope.sources.net.address import (
 from logscope.sources.net.framing import Extras, StreamFramer
 
 READ_BYTES = 64 * 1024
-# Beyond this many open connections, new ones are closed at once (and reported).
-MAX_CONNECTIONS = 1024
+# At a connection limit, a connection quiet at least this long is closed to make room for a new
+# one; when none is, the new one is refused (both reported).
+EVICT_IDLE_SECONDS = 1.0
 # On stop: a connection quiet this long is closed; all are closed after DRAIN_LIMIT.
 DRAIN_IDLE_SECONDS = 0.2
 DRAIN_LIMIT_SECONDS = 5.0
@@ -40,8 +41,13 @@ class _Connection:
     peer: str | None
     host: str | None
     writer: asyncio.StreamWriter
+    client: str | None = None  # what the per-client limit counts by: the IP address, or the uid
     last_read: float = field(default_factory=time.monotonic)
     busy: bool = False
+
+    def quiet_for(self, now: float) -> float:
+        """Seconds since it last sent something (0 while its bytes are being handed on)."""
+        return 0.0 if self.busy else now - self.last_read
 
 
 class StreamListener(BoundListener):
@@ -51,6 +57,7 @@ class StreamListener(BoundListener):
         super().__init__(spec, argument)
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
         self._refused = 0
+        self._evicted = 0
         self.read_bytes = READ_BYTES
 
     def run(self, ctx: SourceContext) -> None:
@@ -72,6 +79,7 @@ class StreamListener(BoundListener):
         try:
             while not ctx.stop.is_set():
                 await asyncio.sleep(STOP_POLL_SECONDS)
+                self._close_idle()
                 self._report_refused(ctx)
             await asyncio.sleep(STOP_POLL_SECONDS)  # accept clients still in the listen backlog
             server.close()
@@ -99,11 +107,11 @@ class StreamListener(BoundListener):
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if len(self._connections) >= MAX_CONNECTIONS:
+        connection = self._describe(writer)
+        if not self._make_room(connection):
             self._refused += 1
             writer.close()
             return
-        connection = self._describe(writer)
         self._connections[task] = connection
         framer = StreamFramer(self.spec.max_message_bytes)
         extra = {"peer": connection.peer} if connection.peer else None
@@ -136,10 +144,42 @@ class StreamListener(BoundListener):
 
     def _describe(self, writer: asyncio.StreamWriter) -> _Connection:
         if self._unix is not None:
-            return _Connection(_unix_peer(writer), self._local_host, writer)
+            peer = _unix_peer(writer)
+            uid = peer.partition(" ")[2] if peer else None
+            return _Connection(peer, self._local_host, writer, uid)
         address = writer.get_extra_info("peername")
         host = address[0] if isinstance(address, tuple) else None
-        return _Connection(format_address(address), host, writer)
+        return _Connection(format_address(address), host, writer, host)
+
+    def _make_room(self, new: _Connection) -> bool:
+        """Whether `new` may be served under the connection limits, closing a connection that
+        has been quiet longest (at least EVICT_IDLE_SECONDS) in a full scope to make room."""
+        spec = self.spec
+        scopes = [(list(self._connections.values()), spec.max_connections)]
+        same_client = [c for c in self._connections.values() if c.client == new.client]
+        scopes.append((same_client, spec.max_connections_per_client))
+        now = time.monotonic()
+        for connections, limit in scopes:
+            if len(connections) < limit:
+                continue
+            quietest = max(connections, key=lambda c: c.quiet_for(now))
+            if quietest.quiet_for(now) < EVICT_IDLE_SECONDS:
+                return False
+            quietest.writer.close()
+            quietest.busy = True  # closing: never chosen twice
+            self._evicted += 1
+        return True
+
+    def _close_idle(self) -> None:
+        """Close connections that have sent nothing for the listener's idle timeout."""
+        timeout = self.spec.idle_timeout
+        if not timeout:
+            return
+        now = time.monotonic()
+        for connection in list(self._connections.values()):
+            if connection.quiet_for(now) >= timeout:
+                connection.busy = True  # closing
+                connection.writer.close()
 
     def _batch(self, lines: list[str], extras: Extras, extra: dict[str, Any] | None, host: str | None):
         if extra is not None:
@@ -150,11 +190,19 @@ class StreamListener(BoundListener):
         return LineBatch(self.name, lines, now_us(), host, extras)
 
     def _report_refused(self, ctx: SourceContext) -> None:
+        spec = self.spec
+        limits = f"{spec.max_connections} in all, {spec.max_connections_per_client} per client"
+        if self._evicted:
+            count, self._evicted = self._evicted, 0
+            ctx.report_error(
+                f"{self.name}: closed {count} idle connection{'s' if count != 1 else ''}"
+                f" to make room for new ones (at most {limits})"
+            )
         if self._refused:
             count, self._refused = self._refused, 0
             ctx.report_error(
                 f"{self.name}: refused {count} connection{'s' if count != 1 else ''}"
-                f" beyond {MAX_CONNECTIONS} open ones"
+                f" beyond {limits}, none of them idle"
             )
 
 

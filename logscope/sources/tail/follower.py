@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import time
 from dataclasses import replace
 
 from logscope.record import Checkpoint, LineBatch, now_us
 from logscope.sources.base import SourceContext
+from logscope.sources.compressed import CompressedReader
 from logscope.sources.lines import LineSplitter
 from logscope.sources.tail.identity import (
     FINGERPRINT_BYTES,
@@ -153,19 +153,18 @@ class Follower:
             self.checkpoint = replace(self.checkpoint, fingerprint=fingerprint_of(head))
 
 
-def read_gzip_rest(path: str, follower: Follower, ctx: SourceContext) -> None:
-    """Feed the uncompressed content of a gzip file after the follower's offset, then flush."""
-    skip = follower.position
-    with gzip.open(path, "rb") as handle:
-        while skip > 0 and not ctx.stop.is_set():
-            skipped = len(handle.read(min(skip, CHUNK_BYTES)))
-            if not skipped:
-                return
-            skip -= skipped
+def read_gzip_rest(path: str, follower: Follower, ctx: SourceContext) -> str | None:
+    """Feed the uncompressed content of a gzip file after the follower's offset, then flush.
+
+    A damaged file is read to its last complete line; returns the damage (one line), else None."""
+    with open(path, "rb") as raw:
+        unzipped = CompressedReader(raw, path)
+        unzipped.skip(follower.position)
         while not ctx.stop.is_set():
-            data = handle.read(CHUNK_BYTES)
+            data = unzipped.read(CHUNK_BYTES)
             if not data:
                 break
             follower.feed(ctx, data)
-    if not ctx.stop.is_set():
+    if not ctx.stop.is_set() and not unzipped.damage:
         follower.flush_partial(ctx)
+    return unzipped.damage

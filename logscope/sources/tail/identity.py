@@ -8,14 +8,15 @@ was shorter when fingerprinted can still be compared once it has grown.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from logscope.record import Checkpoint
+from logscope.sources.compressed import read_compressed_head
 
 FINGERPRINT_BYTES = 1024
 # A file is recognized by content alone (a gzip or copy of a file read before) only when at least
@@ -58,12 +59,8 @@ def is_gzip(path: str) -> bool:
 
 
 def read_gzip_head(path: str) -> bytes:
-    """The first uncompressed bytes of a gzip file (empty when it is corrupt)."""
-    try:
-        with gzip.open(path, "rb") as handle:
-            return handle.read(FINGERPRINT_BYTES)
-    except (OSError, EOFError):
-        return b""
+    """The first uncompressed bytes of a gzip file (as many as can be recovered)."""
+    return read_compressed_head(path, FINGERPRINT_BYTES)
 
 
 def new_key(dev: int, inode: int) -> str:
@@ -89,10 +86,27 @@ class CheckpointBook:
     """
 
     def __init__(self, checkpoints: list[Checkpoint] | None = None) -> None:
-        self._by_key: dict[str, Checkpoint] = {c.key: c for c in checkpoints or ()}
+        self._by_key: dict[str, Checkpoint] = {}
+        # Indexes, so finding a file's checkpoint costs the same with 10 or 100,000 of them.
+        self._by_inode: dict[tuple[int, int], set[str]] = {}
+        self._by_fingerprint: dict[str, set[str]] = {}
+        self._lengths: Counter[int] = Counter()  # fingerprint lengths in use
+        for checkpoint in checkpoints or ():
+            self._put(checkpoint)
         self._loaded = dict(self._by_key)
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
+
+    def _put(self, checkpoint: Checkpoint) -> None:
+        old = self._by_key.get(checkpoint.key)
+        if old is not None:
+            self._by_inode[(old.dev, old.inode)].discard(old.key)
+            self._by_fingerprint[old.fingerprint].discard(old.key)
+            self._lengths[fingerprint_length(old.fingerprint)] -= 1
+        self._by_key[checkpoint.key] = checkpoint
+        self._by_inode.setdefault((checkpoint.dev, checkpoint.inode), set()).add(checkpoint.key)
+        self._by_fingerprint.setdefault(checkpoint.fingerprint, set()).add(checkpoint.key)
+        self._lengths[fingerprint_length(checkpoint.fingerprint)] += 1
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -106,7 +120,7 @@ class CheckpointBook:
 
     def update(self, checkpoint: Checkpoint) -> None:
         with self._lock:
-            self._by_key[checkpoint.key] = checkpoint
+            self._put(checkpoint)
 
     def release(self, key: str) -> None:
         with self._lock:
@@ -163,23 +177,21 @@ class CheckpointBook:
     def register(self, checkpoint: Checkpoint) -> None:
         """A new checkpoint, claimed by the caller."""
         with self._lock:
-            self._by_key[checkpoint.key] = checkpoint
+            self._put(checkpoint)
             self._claimed.add(checkpoint.key)
 
     def _find(self, file_id: FileId, head: bytes, by_content: bool) -> Checkpoint | None:
-        same_inode = [
-            c
-            for c in self._by_key.values()
-            if c.dev == file_id.dev and c.inode == file_id.inode and matches(c.fingerprint, head)
-        ]
+        keys = self._by_inode.get((file_id.dev, file_id.inode), ())
+        same_inode = [c for c in map(self._by_key.__getitem__, keys) if matches(c.fingerprint, head)]
         if same_inode:
             return max(same_inode, key=lambda c: fingerprint_length(c.fingerprint))
         if not by_content or not head:
             return None
         same_content = [
-            c
-            for c in self._by_key.values()
-            if fingerprint_length(c.fingerprint) >= MIN_CONTENT_MATCH and matches(c.fingerprint, head)
+            self._by_key[key]
+            for length, used in self._lengths.items()
+            if used > 0 and MIN_CONTENT_MATCH <= length <= len(head)
+            for key in self._by_fingerprint.get(fingerprint_of(head[:length]), ())
         ]
         if not same_content:
             return None

@@ -293,10 +293,12 @@ class TailSource:
         follower = Follower(path, name, file_id, found, self.book)
         ctx = self._context()
         try:
-            read_gzip_rest(path, follower, ctx)
+            damage = read_gzip_rest(path, follower, ctx)
+            if damage:
+                self._report(path, damage)
             if follower.checkpoint.offset == found.offset:
                 follower.emit_checkpoint(ctx)  # this file's own identity, for the next start
-        except (OSError, EOFError) as exc:
+        except OSError as exc:
             self._report(path, f"{path}: cannot read compressed file ({exc})")
         finally:
             self.book.release(found.key)
@@ -365,7 +367,9 @@ class TailSource:
                 continue
             follower.checkpoint = moved(follower.checkpoint, FileId.of(info))
             if compressed:
-                read_gzip_rest(path, follower, ctx)
+                damage = read_gzip_rest(path, follower, ctx)
+                if damage:
+                    self._report(path, damage)
             else:
                 follower.read_other(ctx, path)
             return
