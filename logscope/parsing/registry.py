@@ -8,6 +8,7 @@ from datetime import tzinfo
 from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.definition import DEFAULT_PRIORITY, FormatDefinition
+from logscope.parsing.generic import GenericParser
 from logscope.parsing.jsonlines import JsonLinesParser
 from logscope.parsing.loader import builtin_files, definitions_in, load_all_definitions
 from logscope.parsing.logfmt import LogfmtParser
@@ -25,6 +26,7 @@ CODE_PARSERS: list[tuple[Callable[[tzinfo], Parser], int]] = [
     (Rfc5424Parser, 70),
     (Rfc3164Parser, 20),
     (LogfmtParser, 10),
+    (GenericParser, 5),
 ]
 
 
