@@ -90,6 +90,8 @@ def run_show(args: argparse.Namespace) -> int:
     out.write(f"name:        {parser.name}\ntitle:       {parser.title}\n")
     if definition is None:
         out.write(f"defined in:  Python code ({type(parser).__module__})\n")
+    elif hasattr(definition, "describe"):  # a JSON schema
+        out.write(definition.describe())
     else:
         _show_definition(definition)
     types = getattr(parser, "field_types", None) or {}

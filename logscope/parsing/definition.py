@@ -147,18 +147,25 @@ class _Checker:
         return value
 
 
-def load_definitions(text: str, origin: str) -> list[FormatDefinition]:
-    """Every format in one TOML document; a LogscopeError naming file and field otherwise."""
+def load_definitions(text: str, origin: str) -> list[Any]:
+    """Every format (`[[format]]`) and JSON schema (`[[json_schema]]`, parsing/jsonschemas.py) in
+    one TOML document; a LogscopeError naming file and field otherwise."""
+    from logscope.parsing.jsonschemas import check_schema_names, read_schema
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
     checker = _Checker(origin)
-    checker.known_keys(document, frozenset(("format",)))
-    tables = document.get("format")
-    if not isinstance(tables, list) or not tables:
-        raise checker.fail("format", "expected one or more [[format]] tables")
-    return [_definition(table, origin, index) for index, table in enumerate(tables)]
+    checker.known_keys(document, frozenset(("format", "json_schema")))
+    tables = document.get("format", [])
+    schemas = document.get("json_schema", [])
+    if not isinstance(tables, list) or not isinstance(schemas, list) or not (tables or schemas):
+        raise checker.fail("format", "expected one or more [[format]] or [[json_schema]] tables")
+    found: list[Any] = [_definition(table, origin, index) for index, table in enumerate(tables)]
+    read = [read_schema(table, origin, index) for index, table in enumerate(schemas)]
+    check_schema_names(read, origin)
+    return found + read
 
 
 def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
@@ -187,7 +194,7 @@ def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
     _read_types(checker, table, definition)
     definition.null_values = checker.string_list(table, "null_values")
     _read_multiline(checker, table, definition)
-    definition.samples = _read_samples(checker, table)
+    definition.samples = read_samples(checker, table)
     return definition
 
 
@@ -290,7 +297,8 @@ def _read_multiline(checker: _Checker, table: dict[str, Any], definition: Format
     definition.max_lines = max_lines
 
 
-def _read_samples(checker: _Checker, table: dict[str, Any]) -> list[Sample]:
+def read_samples(checker: _Checker, table: dict[str, Any]) -> list[Sample]:
+    """The `samples` of a format or JSON schema table."""
     samples = table.get("samples", [])
     if not isinstance(samples, list) or not samples:
         raise checker.fail("samples", "at least one [[format.samples]] entry is needed")

@@ -156,7 +156,9 @@ class SourceParser:
     def _sample(self, line: str) -> tuple[Parser | None, Parsed | None]:
         self._sampled += 1
         found: tuple[Parser | None, Parsed | None] = (None, None)
-        for parser in _accepting(self._candidates, line[:1]):
+        # Every format is tried; the most specific that accepts the line takes it (a catch-all
+        # such as `json` or `generic` that scored earlier does not take it from one that has not).
+        for parser in _accepting(self._base, line[:1]):
             parsed = parser.parse(line)
             if parsed is not None:
                 self._scores[parser.name] += 1
