@@ -107,11 +107,11 @@ class RegexPlan:
         """The text of group `name` from the first pattern that matched (NULL if it has none)."""
         if len(self.patterns) == 1:
             # Rows where the pattern did not match are not `ok`: what they read does not matter.
-            has = name in re.compile(self.parser.patterns[0]).groupindex
+            has = name in re.compile(self.parser.definition.patterns[0]).groupindex
             return f"p0.{sql_name(name)}" if has else "NULL"
         cases = [
             f"WHEN p{index} IS NOT NULL THEN p{index}.{sql_name(name)}"
-            for index, pattern in enumerate(self.parser.patterns)
+            for index, pattern in enumerate(self.parser.definition.patterns)
             if name in re.compile(pattern).groupindex
         ]
         return f"CASE {' '.join(cases)} END" if cases else "NULL"
@@ -119,7 +119,7 @@ class RegexPlan:
     def participating_sql(self, name: str) -> str | None:
         """The text of group `name`, NULL where it took no part; None if that cannot be told."""
         cases = []
-        for index, pattern in enumerate(self.parser.patterns):
+        for index, pattern in enumerate(self.parser.definition.patterns):
             if name not in re.compile(pattern).groupindex:
                 continue
             if name not in self.wrapped[index]:

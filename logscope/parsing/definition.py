@@ -14,6 +14,7 @@ import regex
 
 from logscope.errors import LogscopeError
 from logscope.parsing.levels import normalize_level
+from logscope.parsing.regexsafety import exponential_reason
 from logscope.parsing.timeformats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
 from logscope.record import LEVELS
 
@@ -83,6 +84,8 @@ class FormatDefinition:
     continuation: str | None = None
     max_lines: int = DEFAULT_MAX_LINES
     samples: list[Sample] = field(default_factory=list)
+    # Shipped with logscope (patterns proven linear by tests) rather than a user's file.
+    builtin: bool = False
 
     def group_names(self) -> list[str]:
         """Every named group of the patterns, in order of first appearance."""
@@ -213,6 +216,18 @@ def _read_patterns(checker: _Checker, definition: FormatDefinition) -> None:
             regex.compile(pattern)
         except regex.error as exc:
             raise checker.fail(f"patterns[{number}]", f"bad regular expression: {exc}") from None
+        _refuse_exponential(checker, f"patterns[{number}]", pattern)
+
+
+def _refuse_exponential(checker: _Checker, key: str, pattern: str) -> None:
+    """A pattern that can backtrack exponentially would stall ingestion on one bad line."""
+    reason = exponential_reason(pattern)
+    if reason is not None:
+        raise checker.fail(
+            key,
+            f"may take exponential time on lines it does not match ({reason}); make the inner"
+            " repetition possessive (a++) or atomic ((?>...)), or its parts unable to match the same text",
+        )
 
 
 def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
@@ -290,6 +305,7 @@ def _read_multiline(checker: _Checker, table: dict[str, Any], definition: Format
         regex.compile(continuation)
     except regex.error as exc:
         raise checker.fail("multiline.continuation", f"bad regular expression: {exc}") from None
+    _refuse_exponential(checker, "multiline.continuation", continuation)
     definition.continuation = continuation
     max_lines = multiline.get("max_lines", DEFAULT_MAX_LINES)
     if not isinstance(max_lines, int) or isinstance(max_lines, bool) or max_lines < 2:

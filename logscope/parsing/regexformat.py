@@ -13,6 +13,7 @@ from logscope.parsing.base import Parsed
 from logscope.parsing.definition import FormatDefinition
 from logscope.parsing.firstchars import first_chars
 from logscope.parsing.levels import normalize_level
+from logscope.parsing.regexsafety import GuardedPattern
 from logscope.parsing.timeformats import Clock, compile_time_formats
 
 Pattern = re.Pattern[str] | regex.Pattern[str]
@@ -52,9 +53,9 @@ class RegexFormat:
         self.zone = zone
         self.clock = clock
         self.field_types = definition.field_types()
-        self.patterns = [compile_pattern(pattern) for pattern in definition.patterns]
+        self.patterns = [self._compile(pattern) for pattern in definition.patterns]
         self.first_chars = _union_first_chars(definition.patterns)
-        self.continuation = compile_pattern(definition.continuation) if definition.continuation else None
+        self.continuation = self._compile(definition.continuation) if definition.continuation else None
         self.max_lines = definition.max_lines
         self._time_field = definition.time_field
         self._read_time = (
@@ -78,6 +79,12 @@ class RegexFormat:
         }
         self._converter_items = tuple(self._converters.items())
         self._nulls = frozenset(definition.null_values)
+
+    def _compile(self, pattern: str) -> Pattern | GuardedPattern:
+        """Built-in patterns (proven linear by tests) on `re`; a user's under a time limit."""
+        if self.definition.builtin:
+            return compile_pattern(pattern)
+        return GuardedPattern(pattern, self.name)
 
     def parse(self, line: str) -> Parsed | None:
         for pattern in self.patterns:
