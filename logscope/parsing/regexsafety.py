@@ -58,7 +58,7 @@ def _walk(items: list, icase: bool, dotall: bool) -> str | None:
     c = sre_constants
     for op, argument in items:
         if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-            low, high, body = argument
+            _low, high, body = argument
             body_items = list(body)
             if high == c.MAXREPEAT or high > 64:
                 reason = _ambiguous_body(body_items, icase, dotall)
