@@ -13,6 +13,7 @@ from typing import Any
 import regex
 
 from logscope.errors import LogscopeError
+from logscope.parsing.inferlevel import INFERRED_FIELD
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.regexsafety import exponential_reason
 from logscope.parsing.timeformats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
@@ -43,7 +44,7 @@ FORMAT_KEYS = frozenset(
     )
 )
 TIME_KEYS = frozenset(("field", "formats"))
-LEVEL_KEYS = frozenset(("field", "map", "default", "keep"))
+LEVEL_KEYS = frozenset(("field", "map", "default", "keep", "infer"))
 MULTILINE_KEYS = frozenset(("continuation", "max_lines"))
 SAMPLE_KEYS = frozenset(("line", "lines", "ts", "level", "message", "host", "fields", "now"))
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -77,6 +78,8 @@ class FormatDefinition:
     level_default: str | None = None
     # Keep the level group in `fields` too (a level derived from e.g. an HTTP status).
     level_keep: bool = False
+    # Lines without a level get one inferred from the message (and the field level_inferred).
+    level_infer: bool = False
     message_field: str | None = None
     host_field: str | None = None
     types: dict[str, str] = field(default_factory=dict)
@@ -104,7 +107,10 @@ class FormatDefinition:
 
     def field_types(self) -> dict[str, str]:
         """Field name -> DuckDB type, for the typed view and the rules engine."""
-        return {name: FIELD_TYPES[self.types.get(name, "string")] for name in self.field_names()}
+        types = {name: FIELD_TYPES[self.types.get(name, "string")] for name in self.field_names()}
+        if self.level_infer:
+            types[INFERRED_FIELD] = "BOOLEAN"
+        return types
 
 
 class _Checker:
@@ -271,6 +277,10 @@ def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefi
     if keep and not definition.level_field:
         raise checker.fail("level.keep", "needs level.field")
     definition.level_keep = keep
+    infer = level_table.get("infer", False)
+    if not isinstance(infer, bool):
+        raise checker.fail("level.infer", "must be true or false")
+    definition.level_infer = infer
 
 
 def _group_option(

@@ -33,6 +33,7 @@ _LEVEL_WORDS = frozenset(
 _LETTERS = frozenset("DIWEF")
 _HOST = re.compile(r"[A-Za-z][A-Za-z0-9.-]{0,252}")
 _SCANNED_TOKENS = 4
+_TOKEN_GAPS = " \t|"
 _SCANNED_CHARS = 200
 
 
@@ -97,12 +98,12 @@ def _scan_level(rest: str) -> tuple[str | None, str]:
     head = rest[:_SCANNED_CHARS]
     position = 0
     for index in range(_SCANNED_TOKENS):
-        while position < len(head) and head[position] in " \t":
+        while position < len(head) and head[position] in _TOKEN_GAPS:
             position += 1
         if position >= len(head):
             break
         end = position
-        while end < len(head) and head[end] not in " \t":
+        while end < len(head) and head[end] not in _TOKEN_GAPS:
             end += 1
         level = _level_word(head[position:end], index)
         if level is not None:

@@ -12,6 +12,7 @@ import regex
 from logscope.parsing.base import Parsed
 from logscope.parsing.definition import FormatDefinition
 from logscope.parsing.firstchars import first_chars
+from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.regexsafety import GuardedPattern
 from logscope.parsing.timeformats import Clock, compile_time_formats
@@ -70,6 +71,7 @@ class RegexFormat:
         )
         self._level_keep = definition.level_keep
         self._level_default = definition.level_default
+        self._level_infer = definition.level_infer
         self._message_field = definition.message_field
         self._host_field = definition.host_field
         self._converters = {
@@ -110,7 +112,12 @@ class RegexFormat:
             level = self._level(groups.pop(self._level_field, None))
         message = (groups.pop(self._message_field, None) or "") if self._message_field else line
         host = groups.pop(self._host_field, None) if self._host_field else None
-        return ts, level, message, self._fields(groups), host
+        fields = self._fields(groups)
+        if level is None and self._level_infer:
+            level = infer_level(message)
+            if level is not None:
+                fields = {**(fields or {}), INFERRED_FIELD: True}
+        return ts, level, message, fields, host
 
     def _level(self, text: str | None) -> str | None:
         if text is None:
