@@ -9,6 +9,7 @@ from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.definition import DEFAULT_PRIORITY, FormatDefinition
 from logscope.parsing.generic import GenericParser
+from logscope.parsing.headers import CsvParser, W3CParser, ZeekParser
 from logscope.parsing.jsonlines import JsonLinesParser
 from logscope.parsing.jsonschemas import JsonSchema, JsonSchemaParser
 from logscope.parsing.loader import builtin_files, definitions_in, load_all_definitions
@@ -26,6 +27,9 @@ CODE_PARSERS: list[tuple[Callable[[tzinfo], Parser], int]] = [
     (JsonLinesParser, 90),
     (Rfc5424Parser, 70),
     (Rfc3164Parser, 20),
+    (W3CParser, 80),
+    (ZeekParser, 80),
+    (CsvParser, 15),
     (LogfmtParser, 10),
     (GenericParser, 5),
 ]

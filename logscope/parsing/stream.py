@@ -33,8 +33,9 @@ class SourceParser:
     """Parses one source's lines. Formats that matched some of the first lines are tried first."""
 
     def __init__(self, registry: FormatRegistry, forced: Parser | None = None) -> None:
-        self.forced = forced
-        self._base = [forced] if forced else list(registry.ordered)
+        # Header-driven formats keep per-source state: each source gets its own copy.
+        self.forced = fresh(forced) if forced else None
+        self._base = [self.forced] if self.forced else [fresh(parser) for parser in registry.ordered]
         self._candidates = list(self._base)
         self._scores = dict.fromkeys((parser.name for parser in self._base), 0)
         self._sampled = 0
@@ -185,6 +186,12 @@ class SourceParser:
         return 1 if dominant else 3
 
 
+def fresh(parser: Parser) -> Parser:
+    """A copy of a parser with per-source state (header-driven formats), else the parser."""
+    make = getattr(parser, "fresh", None)
+    return make() if make is not None else parser
+
+
 def _accepting(parsers: list[Parser], first: str) -> list[Parser]:
     """The parsers whose matches can start with `first` (all of those without a `first_chars`)."""
     accepted = []
@@ -209,7 +216,7 @@ def score_lines(registry: FormatRegistry, lines: list[str]) -> list[tuple[str, i
     taken = [False] * len(lines)
     counts = []
     fallbacks = []
-    for parser in registry.ordered:
+    for parser in map(fresh, registry.ordered):
         if getattr(parser, "yields_to_formats", False):
             fallbacks.append(parser)
             continue
