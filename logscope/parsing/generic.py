@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level
-from logscope.parsing.leadtime import Clock, LeadingTime
+from logscope.parsing.leadtime import Clock, LeadingTime, LeadingTimeMatch
 from logscope.parsing.levels import normalize_level
 
 GENERIC = "generic"
@@ -33,7 +35,7 @@ _LEVEL_WORDS = frozenset(
 _LETTERS = frozenset("DIWEF")
 _HOST = re.compile(r"[A-Za-z][A-Za-z0-9.-]{0,252}")
 _SCANNED_TOKENS = 4
-_TOKEN_GAPS = " \t|"
+_TOKEN = re.compile(r"[^ \t|]+")
 _SCANNED_CHARS = 200
 
 
@@ -54,9 +56,12 @@ class GenericParser:
         self.zone = zone
         self.clock = clock
         self.times = LeadingTime(zone, clock)
+        # The line `continues` looked at last and the time it found (parse usually follows).
+        self._last: tuple[str | None, LeadingTimeMatch | None] = (None, None)
 
     def parse(self, line: str) -> Parsed | None:
-        found = self.times.find(line)
+        last_line, last_found = self._last
+        found = last_found if line is last_line else self.times.find(line)
         if found is None:
             return None
         fields: dict[str, Any] = {}
@@ -75,7 +80,12 @@ class GenericParser:
 
     def continues(self, line: str) -> bool:
         """Whether `line` may continue a generic record: it does not start with a time."""
-        return not self.times.starts_with_time(line)
+        first = line[:1]
+        if not first or first in " \t":
+            return True
+        found = self.times.find(line)
+        self._last = (line, found)
+        return found is None
 
 
 def _read_lead(lead: str, level: str | None, fields: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -83,7 +93,7 @@ def _read_lead(lead: str, level: str | None, fields: dict[str, Any]) -> tuple[st
     if lead.isdigit():
         fields["pid"] = int(lead)
         return level, None
-    word = _level_word(lead, 0)
+    word = _level_word(lead, True)
     if word is not None:
         return level or word, None
     if _HOST.fullmatch(lead):
@@ -95,30 +105,23 @@ def _read_lead(lead: str, level: str | None, fields: dict[str, Any]) -> tuple[st
 def _scan_level(rest: str) -> tuple[str | None, str]:
     """A level among the first few words of `rest`, and the message (after the level when it
     is the first word)."""
-    head = rest[:_SCANNED_CHARS]
-    position = 0
-    for index in range(_SCANNED_TOKENS):
-        while position < len(head) and head[position] in _TOKEN_GAPS:
-            position += 1
-        if position >= len(head):
-            break
-        end = position
-        while end < len(head) and head[end] not in _TOKEN_GAPS:
-            end += 1
-        level = _level_word(head[position:end], index)
+    for index, token in enumerate(islice(_TOKEN.finditer(rest, 0, _SCANNED_CHARS), _SCANNED_TOKENS)):
+        level = _level_word(token.group(), index == 0)
         if level is not None:
             if index == 0:
-                return level, rest[end:].lstrip(_SEPARATORS)
+                return level, rest[token.end() :].lstrip(_SEPARATORS)
             return level, rest
-        position = end
     return None, rest
 
 
-def _level_word(token: str, index: int) -> str | None:
+@lru_cache(maxsize=8192)
+def _level_word(token: str, first: bool) -> str | None:
     """The level a token names: `INFO`, `[warn]`, `<E>`, `<3>`, `[core:error]`, `level=warn`."""
-    keyed = _KEY_LEVEL.match(token)
-    if keyed is not None:
-        return normalize_level(keyed.group(1))
+    if token in _LEVEL_WORDS:
+        return normalize_level(token)
+    if "=" in token:
+        keyed = _KEY_LEVEL.match(token)
+        return normalize_level(keyed.group(1)) if keyed is not None else None
     core = token.strip(_DECORATION)
     if not core:
         return None
@@ -128,10 +131,10 @@ def _level_word(token: str, index: int) -> str | None:
     if core.isdigit():
         return _SEVERITIES[int(core)] if token.startswith("<") and len(core) == 1 and core < "8" else None
     if len(core) == 1:
-        if core in _LETTERS and (decorated or index == 0):
+        if core in _LETTERS and (decorated or first):
             return normalize_level(core)
         return None
-    if core in _LEVEL_WORDS or (core.upper() in _LEVEL_WORDS and (decorated or index == 0)):
+    if core in _LEVEL_WORDS or (core.upper() in _LEVEL_WORDS and (decorated or first)):
         return normalize_level(core)
     return None
 

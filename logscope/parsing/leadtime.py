@@ -168,18 +168,24 @@ class LeadingTime:
         return None
 
     def _read(self, layout: str, match: re.Match[str]) -> int | None:
-        text = match.group(0)
         if layout == "time_of_day":
             return self._compose_today(match)
+        # The cache is keyed by the text without its fraction (many lines share a second).
+        text = match.group(0)
+        fraction = match["f"] if "f" in match.re.groupindex else None
+        if fraction:
+            start = match.start()
+            text = text[: match.start("f") - start] + text[match.end("f") - start :]
         cache = self._cache
         found = cache.get(text, -1)
-        if found != -1:
+        if found == -1:
+            found = self._convert(layout, match)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[text] = found
+        if found is None or not fraction:
             return found
-        value = self._convert(layout, match)
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[text] = value
-        return value
+        return found + int(fraction[:6].ljust(6, "0"))
 
     def _convert(self, layout: str, match: re.Match[str]) -> int | None:
         if layout == "epoch":
@@ -210,9 +216,7 @@ class LeadingTime:
             return None
         local = days * 86400 + hour * 3600 + minute * 60 + second
         utc = local - self._offset(parts, local, days, hour)
-        fraction = parts.get("f")
-        micros = int(fraction[:6].ljust(6, "0")) if fraction else 0
-        return utc * 1_000_000 + micros
+        return utc * 1_000_000
 
     def _compose_today(self, match: re.Match[str]) -> int | None:
         parts = match.groupdict()
@@ -220,7 +224,9 @@ class LeadingTime:
         hour, minute, second = int(parts["H"]), int(parts["M"]), int(parts["S"] or 0)
         if hour * 3600 + minute * 60 + second - now_local > 3600:
             days -= 1  # a time well after now was written yesterday
-        return self._compose(days, parts)
+        whole = self._compose(days, parts)
+        fraction = parts.get("f")
+        return whole + int(fraction[:6].ljust(6, "0")) if whole is not None and fraction else whole
 
     def _offset(self, parts: dict[str, str | None], local: int, days: int, hour: int) -> int:
         explicit = parts.get("z")
