@@ -12,7 +12,7 @@ from logscope.parsing.definition import load_definitions
 from logscope.parsing.firstchars import first_chars
 from logscope.parsing.loader import builtin_files, definitions_in
 from logscope.parsing.regexformat import RegexFormat, compile_pattern
-from logscope.parsing.registry import builtin_registry
+from logscope.parsing.registry import builtin_registry, parser_for
 from logscope.parsing.stream import SourceParser
 from logscope.record import LineBatch
 
@@ -74,7 +74,7 @@ def test_first_chars() -> None:
 
 def test_every_builtin_sample_passes_its_own_prefilter() -> None:
     for definition in definitions_in(builtin_files()):
-        chars = RegexFormat(definition, UTC).first_chars
+        chars = parser_for(definition, UTC).first_chars
         for sample in definition.samples:
             assert chars is None or sample.lines[0][:1] in chars, (definition.name, sample.lines[0])
 
@@ -134,8 +134,11 @@ def test_json_conventions_docker_bunyan_zap_structlog() -> None:
         '{"event":"user logged in","level":"error","timestamp":"2026-11-26T02:00:03Z","user":"ann"}',
     ]
     docker, bunyan, zap, structlog = parser.parse_batch(LineBatch("c", lines, final=True))
+    # Each is recognised by its JSON schema (parsers/json_schemas.toml), not only as plain `json`.
+    expected = ["docker_json", "bunyan", "zap", "structlog"]
+    assert [r.format for r in (docker, bunyan, zap, structlog)] == expected
     assert (docker.format, docker.message, docker.fields) == (
-        "json",
+        "docker_json",
         "listening on :8080",
         {"stream": "stdout"},
     )

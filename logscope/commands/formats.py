@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from itertools import islice
 from pathlib import Path
@@ -19,6 +20,7 @@ from logscope.parsing.loader import (
     load_definitions,
     user_format_dirs,
 )
+from logscope.parsing.propose import propose
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.stream import score_lines
 
@@ -50,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     detect.add_argument("--output", choices=FORMATS, help="output format")
     detect.add_argument("--tz", metavar="ZONE", help="time zone for times written without one")
+    detect.add_argument(
+        "--propose",
+        action="store_true",
+        help="print only a TOML definition proposed from the file's lines (to save as a format file)",
+    )
     add_formats_option(detect)
     detect.set_defaults(handler=run_detect)
 
@@ -90,6 +97,8 @@ def run_show(args: argparse.Namespace) -> int:
     out.write(f"name:        {parser.name}\ntitle:       {parser.title}\n")
     if definition is None:
         out.write(f"defined in:  Python code ({type(parser).__module__})\n")
+    elif hasattr(definition, "describe"):  # a JSON schema
+        out.write(definition.describe())
     else:
         _show_definition(definition)
     types = getattr(parser, "field_types", None) or {}
@@ -135,10 +144,42 @@ def run_detect(args: argparse.Namespace) -> int:
     scores = [(name, count) for name, count in score_lines(registry, lines) if count > 0]
     best = scores[0][0] if scores else "raw"
     share = scores[0][1] / len(lines) if scores else 0.0
+    if args.propose:
+        return _print_proposal(Path(args.file), lines)
     sys.stderr.write(f"{args.file}: {best} ({share:.1%} of {len(lines)} lines)\n")
+    fitted = max((count for name, count in scores if name not in FALLBACKS), default=0)
+    if fitted < PROPOSE_BELOW * len(lines):
+        proposal = propose(lines, _format_name(Path(args.file)))
+        if proposal is not None:
+            sys.stderr.write(
+                f"No format fits the whole file; this definition reads {proposal.matched} of the "
+                f"{proposal.records} lines that begin a record (`--propose` prints it alone, to save"
+                " as a .toml file):\n"
+                f"{proposal.toml}\n"
+            )
     rows = [(name, count, f"{count / len(lines):.1%}") for name, count in scores]
     fmt = args.output or default_format(sys.stdout.isatty())
     write_rows(sys.stdout, fmt, ("format", "lines", "share"), rows)
+    return 0
+
+
+# Formats that catch what others leave (they do not count as a fit for a proposal).
+FALLBACKS = frozenset(("generic", "raw"))
+PROPOSE_BELOW = 0.9
+
+
+def _format_name(path: Path) -> str:
+    stem = re.sub(r"[^a-z0-9_]+", "_", path.name.split(".")[0].lower()).strip("_") or "my"
+    return stem if stem[0].isalpha() else f"log_{stem}"
+
+
+def _print_proposal(path: Path, lines: list[str]) -> int:
+    proposal = propose(lines, _format_name(path))
+    if proposal is None:
+        raise LogscopeError(
+            f"{path}: no shape shared by most lines (a leading time, then the same kinds of words)", 1
+        )
+    sys.stdout.write(proposal.toml)
     return 0
 
 

@@ -32,6 +32,7 @@ from logscope.parsing.bulkpatterns import (
     wrap_nullable,
 )
 from logscope.parsing.bulktime import TimePlan, fixed_offset, time_plan, year_map_sql
+from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level_sql
 from logscope.parsing.regexformat import RegexFormat
 
 _INT = r"^[+-]?[0-9]+$"
@@ -107,11 +108,11 @@ class RegexPlan:
         """The text of group `name` from the first pattern that matched (NULL if it has none)."""
         if len(self.patterns) == 1:
             # Rows where the pattern did not match are not `ok`: what they read does not matter.
-            has = name in re.compile(self.parser.patterns[0]).groupindex
+            has = name in re.compile(self.parser.definition.patterns[0]).groupindex
             return f"p0.{sql_name(name)}" if has else "NULL"
         cases = [
             f"WHEN p{index} IS NOT NULL THEN p{index}.{sql_name(name)}"
-            for index, pattern in enumerate(self.parser.patterns)
+            for index, pattern in enumerate(self.parser.definition.patterns)
             if name in re.compile(pattern).groupindex
         ]
         return f"CASE {' '.join(cases)} END" if cases else "NULL"
@@ -119,7 +120,7 @@ class RegexPlan:
     def participating_sql(self, name: str) -> str | None:
         """The text of group `name`, NULL where it took no part; None if that cannot be told."""
         cases = []
-        for index, pattern in enumerate(self.parser.patterns):
+        for index, pattern in enumerate(self.parser.definition.patterns):
             if name not in re.compile(pattern).groupindex:
                 continue
             if name not in self.wrapped[index]:
@@ -195,14 +196,20 @@ class RegexPlan:
             texts.update(staged[0])
             numbers.update(staged[1])
             times.append(staged[2])
-        field_texts, typed, checks, fields = _field_stages(self)
+        # A level inferred from the message where the line has none (level.infer).
+        marker = f"'{json.dumps(INFERRED_FIELD)}:true'"
+        inferred = [f"CASE WHEN lv.level IS NULL AND il IS NOT NULL THEN {marker} END"]
+        field_texts, typed, checks, fields = _field_stages(self, inferred if definition.level_infer else [])
         texts.update(field_texts)
         numbers.update(typed)
         time_values = {f"tv{index}": value for index, value in enumerate(times)}
+        if definition.level_infer:
+            time_values["il"] = infer_level_sql("message")
         s1 = _select(texts, f"{block}")
         s2 = _select({"*": "*", **numbers}, f"({s1}) s1")
         s3 = _select({"*": "*", **time_values}, f"({s2}) s2")
-        time_value = f"coalesce({', '.join(time_values)})" if time_values else "NULL"
+        time_names = [name for name in time_values if name != "il"]
+        time_value = f"coalesce({', '.join(time_names)})" if time_names else "NULL"
         # '' from a group that may match empty: a bad time (rejects the line) or no time at all.
         empty_ok = "false" if definition.time_field in self.nullable_groups else "true"
         ts_ok = (
@@ -210,9 +217,10 @@ class RegexPlan:
             f" ELSE {time_value} IS NOT NULL END"
         )
         ok = " AND ".join(["matched", ts_ok, *checks, "lv.exact"])
+        level = "coalesce(lv.level, il)" if definition.level_infer else "lv.level"
         return (
             f"SELECT key, CASE WHEN nullif(time_text, '') IS NOT NULL THEN {time_value} END AS ts_us, "
-            f"lv.level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok "
+            f"{level} AS level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok "
             f"FROM ({s3}) s3 LEFT JOIN {levels} lv ON lv.text = s3.level_text"
         )
 
@@ -256,8 +264,11 @@ def plan_for(parser: object, zone: tzinfo, now: datetime | None = None) -> Regex
     return RegexPlan(parser, patterns, guards, time_plans, zone_offset, years, nullable, wrapped)
 
 
-def _field_stages(plan: RegexPlan) -> tuple[dict[str, str], dict[str, str], list[str], str]:
-    """Per field: its text (s1), its typed value (s2); the checks; the `fields` JSON expression."""
+def _field_stages(
+    plan: RegexPlan, extra_parts: list[str]
+) -> tuple[dict[str, str], dict[str, str], list[str], str]:
+    """Per field: its text (s1), its typed value (s2); the checks; the `fields` JSON expression
+    (with `extra_parts`: SQL giving `"key":value` text or NULL)."""
     definition = plan.parser.definition
     nulls = list(definition.null_values)
     null_list = ", ".join(sql_literal(value) for value in nulls)
@@ -284,6 +295,7 @@ def _field_stages(plan: RegexPlan) -> tuple[dict[str, str], dict[str, str], list
             checks.append(f"(f{index} IS NULL OR v{index} IS NOT NULL)")
         key = sql_literal(json.dumps(name) + ":")
         parts.append(f"CASE WHEN v{index} IS NOT NULL THEN {key} || to_json(v{index}) END")
+    parts += extra_parts
     body = f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'" if parts else "'{}'"
     return texts, typed, checks, f"nullif({body}, '{{}}')"
 

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from logscope.parsing.definition import FormatDefinition, Sample
-from logscope.parsing.regexformat import RegexFormat
-from logscope.parsing.registry import FormatRegistry
+from logscope.parsing.registry import FormatRegistry, parser_for
 from logscope.parsing.stream import SourceParser
 from logscope.parsing.timestamps import parse_iso, us_to_datetime
 from logscope.record import LineBatch, Record
@@ -27,7 +26,7 @@ def _check_sample(definition: FormatDefinition, sample: Sample) -> list[str]:
     if sample.now is not None:
         now = datetime.fromisoformat(sample.now)
         clock = lambda: now  # noqa: E731 - a fixed clock for year-less samples
-    parser = RegexFormat(definition, UTC, clock)
+    parser = parser_for(definition, UTC, clock)
     stream = SourceParser(FormatRegistry([parser]), forced=parser)
     records = stream.parse_batch(LineBatch("sample", list(sample.lines), final=True))
     if len(records) != 1 or records[0].format != definition.name:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import tzinfo
+from functools import lru_cache
 from typing import Any
 
+from logscope.parsing.leadtime import LeadingTime
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.timestamps import parse_time_value
 
@@ -16,14 +18,29 @@ HOST_KEYS = ("host", "hostname")
 
 
 def take_time(obj: dict[str, Any], zone: tzinfo) -> int | None:
-    """Remove and return the first key that holds a readable time, in µs."""
+    """Remove and return the first key that holds a readable time, in µs: an epoch, ISO 8601, or
+    any layout the `generic` format reads (Go's `2014-03-10 19:57:38.5625 -0400 EDT`, logrus)."""
     for key in TIME_KEYS:
         if key in obj:
-            ts = parse_time_value(obj[key], zone)
+            value = obj[key]
+            ts = parse_time_value(value, zone)
+            if ts is None and isinstance(value, str):
+                ts = read_time_text(value, zone)
             if ts is not None:
                 del obj[key]
                 return ts
     return None
+
+
+@lru_cache(maxsize=16)
+def _leading_time(zone: tzinfo) -> LeadingTime:
+    return LeadingTime(zone)
+
+
+def read_time_text(text: str, zone: tzinfo) -> int | None:
+    """A time written in any layout `generic` reads, when it is the whole text."""
+    found = _leading_time(zone).find(text)
+    return found.ts if found is not None and found.end == len(text) and found.lead is None else None
 
 
 def take_level(obj: dict[str, Any]) -> str | None:

@@ -13,7 +13,9 @@ from typing import Any
 import regex
 
 from logscope.errors import LogscopeError
+from logscope.parsing.inferlevel import INFERRED_FIELD
 from logscope.parsing.levels import normalize_level
+from logscope.parsing.regexsafety import exponential_reason
 from logscope.parsing.timeformats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
 from logscope.record import LEVELS
 
@@ -42,7 +44,7 @@ FORMAT_KEYS = frozenset(
     )
 )
 TIME_KEYS = frozenset(("field", "formats"))
-LEVEL_KEYS = frozenset(("field", "map", "default", "keep"))
+LEVEL_KEYS = frozenset(("field", "map", "default", "keep", "infer"))
 MULTILINE_KEYS = frozenset(("continuation", "max_lines"))
 SAMPLE_KEYS = frozenset(("line", "lines", "ts", "level", "message", "host", "fields", "now"))
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -76,6 +78,8 @@ class FormatDefinition:
     level_default: str | None = None
     # Keep the level group in `fields` too (a level derived from e.g. an HTTP status).
     level_keep: bool = False
+    # Lines without a level get one inferred from the message (and the field level_inferred).
+    level_infer: bool = False
     message_field: str | None = None
     host_field: str | None = None
     types: dict[str, str] = field(default_factory=dict)
@@ -83,6 +87,8 @@ class FormatDefinition:
     continuation: str | None = None
     max_lines: int = DEFAULT_MAX_LINES
     samples: list[Sample] = field(default_factory=list)
+    # Shipped with logscope (patterns proven linear by tests) rather than a user's file.
+    builtin: bool = False
 
     def group_names(self) -> list[str]:
         """Every named group of the patterns, in order of first appearance."""
@@ -101,7 +107,10 @@ class FormatDefinition:
 
     def field_types(self) -> dict[str, str]:
         """Field name -> DuckDB type, for the typed view and the rules engine."""
-        return {name: FIELD_TYPES[self.types.get(name, "string")] for name in self.field_names()}
+        types = {name: FIELD_TYPES[self.types.get(name, "string")] for name in self.field_names()}
+        if self.level_infer:
+            types[INFERRED_FIELD] = "BOOLEAN"
+        return types
 
 
 class _Checker:
@@ -147,18 +156,25 @@ class _Checker:
         return value
 
 
-def load_definitions(text: str, origin: str) -> list[FormatDefinition]:
-    """Every format in one TOML document; a LogscopeError naming file and field otherwise."""
+def load_definitions(text: str, origin: str) -> list[Any]:
+    """Every format (`[[format]]`) and JSON schema (`[[json_schema]]`, parsing/jsonschemas.py) in
+    one TOML document; a LogscopeError naming file and field otherwise."""
+    from logscope.parsing.jsonschemas import check_schema_names, read_schema
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
     checker = _Checker(origin)
-    checker.known_keys(document, frozenset(("format",)))
-    tables = document.get("format")
-    if not isinstance(tables, list) or not tables:
-        raise checker.fail("format", "expected one or more [[format]] tables")
-    return [_definition(table, origin, index) for index, table in enumerate(tables)]
+    checker.known_keys(document, frozenset(("format", "json_schema")))
+    tables = document.get("format", [])
+    schemas = document.get("json_schema", [])
+    if not isinstance(tables, list) or not isinstance(schemas, list) or not (tables or schemas):
+        raise checker.fail("format", "expected one or more [[format]] or [[json_schema]] tables")
+    found: list[Any] = [_definition(table, origin, index) for index, table in enumerate(tables)]
+    read = [read_schema(table, origin, index) for index, table in enumerate(schemas)]
+    check_schema_names(read, origin)
+    return found + read
 
 
 def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
@@ -187,7 +203,7 @@ def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
     _read_types(checker, table, definition)
     definition.null_values = checker.string_list(table, "null_values")
     _read_multiline(checker, table, definition)
-    definition.samples = _read_samples(checker, table)
+    definition.samples = read_samples(checker, table)
     return definition
 
 
@@ -206,6 +222,18 @@ def _read_patterns(checker: _Checker, definition: FormatDefinition) -> None:
             regex.compile(pattern)
         except regex.error as exc:
             raise checker.fail(f"patterns[{number}]", f"bad regular expression: {exc}") from None
+        _refuse_exponential(checker, f"patterns[{number}]", pattern)
+
+
+def _refuse_exponential(checker: _Checker, key: str, pattern: str) -> None:
+    """A pattern that can backtrack exponentially would stall ingestion on one bad line."""
+    reason = exponential_reason(pattern)
+    if reason is not None:
+        raise checker.fail(
+            key,
+            f"may take exponential time on lines it does not match ({reason}); make the inner"
+            " repetition possessive (a++) or atomic ((?>...)), or its parts unable to match the same text",
+        )
 
 
 def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
@@ -249,6 +277,10 @@ def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefi
     if keep and not definition.level_field:
         raise checker.fail("level.keep", "needs level.field")
     definition.level_keep = keep
+    infer = level_table.get("infer", False)
+    if not isinstance(infer, bool):
+        raise checker.fail("level.infer", "must be true or false")
+    definition.level_infer = infer
 
 
 def _group_option(
@@ -283,6 +315,7 @@ def _read_multiline(checker: _Checker, table: dict[str, Any], definition: Format
         regex.compile(continuation)
     except regex.error as exc:
         raise checker.fail("multiline.continuation", f"bad regular expression: {exc}") from None
+    _refuse_exponential(checker, "multiline.continuation", continuation)
     definition.continuation = continuation
     max_lines = multiline.get("max_lines", DEFAULT_MAX_LINES)
     if not isinstance(max_lines, int) or isinstance(max_lines, bool) or max_lines < 2:
@@ -290,7 +323,8 @@ def _read_multiline(checker: _Checker, table: dict[str, Any], definition: Format
     definition.max_lines = max_lines
 
 
-def _read_samples(checker: _Checker, table: dict[str, Any]) -> list[Sample]:
+def read_samples(checker: _Checker, table: dict[str, Any]) -> list[Sample]:
+    """The `samples` of a format or JSON schema table."""
     samples = table.get("samples", [])
     if not isinstance(samples, list) or not samples:
         raise checker.fail("samples", "at least one [[format.samples]] entry is needed")

@@ -19,6 +19,7 @@ class DefinitionFile:
 
     origin: str
     text: str
+    builtin: bool = False  # shipped with logscope
 
 
 def builtin_files() -> list[DefinitionFile]:
@@ -29,9 +30,10 @@ def builtin_files() -> list[DefinitionFile]:
     except (ModuleNotFoundError, FileNotFoundError):
         # A source tree whose install does not map the package: read parsers/ next to logscope/.
         folder = Path(__file__).resolve().parents[2] / "parsers"
-        return directory_files(folder) if folder.is_dir() else []
+        found = directory_files(folder) if folder.is_dir() else []
+        return [DefinitionFile(file.origin, file.text, builtin=True) for file in found]
     return [
-        DefinitionFile(f"parsers/{entry.name}", entry.read_text(encoding="utf-8"))
+        DefinitionFile(f"parsers/{entry.name}", entry.read_text(encoding="utf-8"), builtin=True)
         for entry in sorted(entries, key=lambda entry: entry.name)
     ]
 
@@ -69,6 +71,7 @@ def definitions_in(files: list[DefinitionFile]) -> list[FormatDefinition]:
     result = []
     for file in files:
         for definition in load_definitions(file.text, file.origin):
+            definition.builtin = file.builtin
             if definition.name in seen:
                 raise LogscopeError(
                     f"{file.origin}: format {definition.name!r}: field 'name': already defined in "

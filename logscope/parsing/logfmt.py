@@ -8,6 +8,7 @@ from typing import Any
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.conventions import HOST_KEYS, MESSAGE_KEYS, take_level, take_string, take_time
+from logscope.parsing.timestamps import parse_iso
 
 _PAIR = re.compile(r'([^\s=",]+)=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)\s*')
 _ESCAPE = re.compile(r"\\(.)")
@@ -49,8 +50,21 @@ def _unquoted_pairs(text: str) -> dict[str, Any] | None:
     return fields
 
 
+def _leading_time(text: str, zone: tzinfo) -> tuple[int, int] | None:
+    """An RFC 3339 time without a key before the pairs (`2026-12-06T10:00:20Z level=info ...`):
+    its µs and where the pairs start."""
+    if not text[:1].isdigit():
+        return None
+    word, space, _ = text.partition(" ")
+    if not space or "=" in word or len(word) < 19 or word[10:11] != "T":
+        return None
+    ts = parse_iso(word, zone)
+    return (ts, len(word) + 1) if ts is not None else None
+
+
 class LogfmtParser:
-    """Accepts a line only when it is wholly key=value pairs (at least two of them)."""
+    """Accepts a line only when it is wholly key=value pairs (at least two of them), or an
+    RFC 3339 time without a key followed by at least one pair."""
 
     name = "logfmt"
     title = "logfmt key=value pairs"
@@ -64,10 +78,13 @@ class LogfmtParser:
         text = line.strip()
         if "=" not in text:
             return None
+        leading = _leading_time(text, self.zone)
+        if leading is not None:
+            text = text[leading[1] :]
         fields = _pairs(text) if '"' in text else _unquoted_pairs(text)
-        if fields is None or len(fields) < 2:
+        if fields is None or len(fields) < (1 if leading is not None else 2):
             return None
-        ts = take_time(fields, self.zone)
+        ts = leading[0] if leading is not None else take_time(fields, self.zone)
         level = take_level(fields)
         message = take_string(fields, MESSAGE_KEYS) or ""
         host = take_string(fields, HOST_KEYS)

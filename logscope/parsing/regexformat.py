@@ -12,7 +12,9 @@ import regex
 from logscope.parsing.base import Parsed
 from logscope.parsing.definition import FormatDefinition
 from logscope.parsing.firstchars import first_chars
+from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level
 from logscope.parsing.levels import normalize_level
+from logscope.parsing.regexsafety import GuardedPattern
 from logscope.parsing.timeformats import Clock, compile_time_formats
 
 Pattern = re.Pattern[str] | regex.Pattern[str]
@@ -52,9 +54,9 @@ class RegexFormat:
         self.zone = zone
         self.clock = clock
         self.field_types = definition.field_types()
-        self.patterns = [compile_pattern(pattern) for pattern in definition.patterns]
+        self.patterns = [self._compile(pattern) for pattern in definition.patterns]
         self.first_chars = _union_first_chars(definition.patterns)
-        self.continuation = compile_pattern(definition.continuation) if definition.continuation else None
+        self.continuation = self._compile(definition.continuation) if definition.continuation else None
         self.max_lines = definition.max_lines
         self._time_field = definition.time_field
         self._read_time = (
@@ -69,6 +71,7 @@ class RegexFormat:
         )
         self._level_keep = definition.level_keep
         self._level_default = definition.level_default
+        self._level_infer = definition.level_infer
         self._message_field = definition.message_field
         self._host_field = definition.host_field
         self._converters = {
@@ -78,6 +81,12 @@ class RegexFormat:
         }
         self._converter_items = tuple(self._converters.items())
         self._nulls = frozenset(definition.null_values)
+
+    def _compile(self, pattern: str) -> Pattern | GuardedPattern:
+        """Built-in patterns (proven linear by tests) on `re`; a user's under a time limit."""
+        if self.definition.builtin:
+            return compile_pattern(pattern)
+        return GuardedPattern(pattern, self.name)
 
     def parse(self, line: str) -> Parsed | None:
         for pattern in self.patterns:
@@ -103,7 +112,12 @@ class RegexFormat:
             level = self._level(groups.pop(self._level_field, None))
         message = (groups.pop(self._message_field, None) or "") if self._message_field else line
         host = groups.pop(self._host_field, None) if self._host_field else None
-        return ts, level, message, self._fields(groups), host
+        fields = self._fields(groups)
+        if level is None and self._level_infer:
+            level = infer_level(message)
+            if level is not None:
+                fields = {**(fields or {}), INFERRED_FIELD: True}
+        return ts, level, message, fields, host
 
     def _level(self, text: str | None) -> str | None:
         if text is None:

@@ -8,7 +8,10 @@ from datetime import tzinfo
 from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.definition import DEFAULT_PRIORITY, FormatDefinition
+from logscope.parsing.generic import GenericParser
+from logscope.parsing.headers import CsvParser, W3CParser, ZeekParser
 from logscope.parsing.jsonlines import JsonLinesParser
+from logscope.parsing.jsonschemas import JsonSchema, JsonSchemaParser
 from logscope.parsing.loader import builtin_files, definitions_in, load_all_definitions
 from logscope.parsing.logfmt import LogfmtParser
 from logscope.parsing.regexformat import RegexFormat
@@ -24,7 +27,11 @@ CODE_PARSERS: list[tuple[Callable[[tzinfo], Parser], int]] = [
     (JsonLinesParser, 90),
     (Rfc5424Parser, 70),
     (Rfc3164Parser, 20),
+    (W3CParser, 80),
+    (ZeekParser, 80),
+    (CsvParser, 15),
     (LogfmtParser, 10),
+    (GenericParser, 5),
 ]
 
 
@@ -65,8 +72,15 @@ def build_registry(
             parser.priority = priority  # type: ignore[attr-defined]
         parsers[parser.name] = parser
     for definition in definitions:
-        parsers[definition.name] = RegexFormat(definition, zone, clock)
+        parsers[definition.name] = parser_for(definition, zone, clock)
     return FormatRegistry(list(parsers.values()), definitions)
+
+
+def parser_for(definition: FormatDefinition | JsonSchema, zone: tzinfo, clock: Clock | None = None) -> Parser:
+    """The parser for a TOML definition: a regex format or a JSON schema."""
+    if isinstance(definition, JsonSchema):
+        return JsonSchemaParser(definition, zone, clock)
+    return RegexFormat(definition, zone, clock)
 
 
 def load_registry(zone: tzinfo, format_dirs: list[str] | None = None) -> FormatRegistry:

@@ -33,8 +33,9 @@ class SourceParser:
     """Parses one source's lines. Formats that matched some of the first lines are tried first."""
 
     def __init__(self, registry: FormatRegistry, forced: Parser | None = None) -> None:
-        self.forced = forced
-        self._base = [forced] if forced else list(registry.ordered)
+        # Header-driven formats keep per-source state: each source gets its own copy.
+        self.forced = fresh(forced) if forced else None
+        self._base = [self.forced] if self.forced else [fresh(parser) for parser in registry.ordered]
         self._candidates = list(self._base)
         self._scores = dict.fromkeys((parser.name for parser in self._base), 0)
         self._sampled = 0
@@ -84,13 +85,20 @@ class SourceParser:
         offsets = batch.offsets
         for index, line in enumerate(batch.lines):
             held = self._held
+            matched = None
             if held is not None:
                 if held.lines < held.parser.max_lines and held.parser.continues(line):  # type: ignore[attr-defined]
-                    _append_line(held, line)
-                    continue
+                    if not getattr(held.parser, "yields_to_formats", False):
+                        _append_line(held, line)
+                        continue
+                    # A weak continuation (generic): the line joins only when no format takes it.
+                    matched = self._record(batch, line)
+                    if matched[1] is None:
+                        _append_line(held, line)
+                        continue
                 records.append(held.record)
                 self._held = None
-            record, parser = self._record(batch, line)
+            record, parser = matched if matched is not None else self._record(batch, line)
             if extras is not None and extras[index]:
                 record.fields = {**(record.fields or {}), **extras[index]}
             if parser is not None and getattr(parser, "continuation", None) is not None:
@@ -149,7 +157,9 @@ class SourceParser:
     def _sample(self, line: str) -> tuple[Parser | None, Parsed | None]:
         self._sampled += 1
         found: tuple[Parser | None, Parsed | None] = (None, None)
-        for parser in _accepting(self._candidates, line[:1]):
+        # Every format is tried; the most specific that accepts the line takes it (a catch-all
+        # such as `json` or `generic` that scored earlier does not take it from one that has not).
+        for parser in _accepting(self._base, line[:1]):
             parsed = parser.parse(line)
             if parsed is not None:
                 self._scores[parser.name] += 1
@@ -162,8 +172,24 @@ class SourceParser:
         """Formats that matched any sampled line first, in their specificity order (a generic
         format matching more lines must not take them from a specific one); the rest after."""
         base = {parser.name: index for index, parser in enumerate(self._base)}
-        self._candidates.sort(key=lambda parser: (self._scores[parser.name] == 0, base[parser.name]))
+        self._candidates.sort(key=lambda parser: (self._group(parser), base[parser.name]))
         self._by_first.clear()
+
+    def _group(self, parser: Parser) -> int:
+        """Rank group: formats that scored, then unscored ones; the fallback (`generic`, which
+        yields to every format) last, or right after those that scored when it took most of the
+        sampled lines (a file in no other format need not try every format on each line)."""
+        score = self._scores[parser.name]
+        if not getattr(parser, "yields_to_formats", False):
+            return 0 if score else 2
+        dominant = self._sampled >= SAMPLE_LINES and score * 2 >= self._sampled
+        return 1 if dominant else 3
+
+
+def fresh(parser: Parser) -> Parser:
+    """A copy of a parser with per-source state (header-driven formats), else the parser."""
+    make = getattr(parser, "fresh", None)
+    return make() if make is not None else parser
 
 
 def _accepting(parsers: list[Parser], first: str) -> list[Parser]:
@@ -185,22 +211,41 @@ def _append_line(held: _Held, line: str) -> None:
 
 def score_lines(registry: FormatRegistry, lines: list[str]) -> list[tuple[str, int]]:
     """How many of `lines` each format accepts, best first (for `formats detect`). Continuation
-    lines of a multiline format's records count for that format."""
-    counts = [(parser.name, _lines_accepted(parser, lines)) for parser in registry.ordered]
-    order = {name: index for index, (name, _) in enumerate(counts)}
+    lines of a multiline format's records count for that format. A fallback format (`generic`)
+    counts only the lines no other format accepts."""
+    taken = [False] * len(lines)
+    counts = []
+    fallbacks = []
+    for parser in map(fresh, registry.ordered):
+        if getattr(parser, "yields_to_formats", False):
+            fallbacks.append(parser)
+            continue
+        accepted = _lines_accepted(parser, lines)
+        taken = [a or b for a, b in zip(taken, accepted, strict=True)]
+        counts.append((parser.name, sum(accepted)))
+    for parser in fallbacks:
+        accepted = _lines_accepted(parser, lines, taken)
+        counts.append((parser.name, sum(accepted)))
+    order = {parser.name: index for index, parser in enumerate(registry.ordered)}
     return sorted(counts, key=lambda item: (-item[1], order[item[0]]))
 
 
-def _lines_accepted(parser: Parser, lines: list[str]) -> int:
+def _lines_accepted(parser: Parser, lines: list[str], taken: list[bool] | None = None) -> list[bool]:
+    """Per line, whether `parser` accepts it (or it continues the parser's record); lines in
+    `taken` (another format's) end a record and are not counted."""
     chars = getattr(parser, "first_chars", None)
     multiline = getattr(parser, "continuation", None) is not None
-    accepted = 0
+    accepted = []
     in_record = False
-    for line in lines:
+    for index, line in enumerate(lines):
+        if taken is not None and taken[index]:
+            accepted.append(False)
+            in_record = False
+            continue
         if in_record and parser.continues(line):  # type: ignore[attr-defined]
-            accepted += 1
+            accepted.append(True)
             continue
         in_record = (chars is None or line[:1] in chars) and parser.parse(line) is not None
-        accepted += in_record
+        accepted.append(in_record)
         in_record = in_record and multiline
     return accepted

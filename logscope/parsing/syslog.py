@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from logscope.parsing.base import Parsed
+from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level
 from logscope.parsing.levels import SYSLOG_SEVERITY
 from logscope.parsing.timestamps import datetime_to_us, infer_year, parse_iso
 
@@ -65,6 +66,7 @@ FIELD_TYPES_3164: dict[str, str] = {
     "app": "VARCHAR",
     "pid": "BIGINT",
     "procid": "VARCHAR",
+    "level_inferred": "BOOLEAN",
 }
 FIELD_TYPES_5424: dict[str, str] = {**FIELD_TYPES_3164, "msgid": "VARCHAR"}
 
@@ -162,7 +164,12 @@ class Rfc3164Parser:
             rest = rest[tag.end() :]
         elif header["iso"] is not None and header["pri"] is None:
             return None
-        return ts, level, rest.rstrip("\r\n\x00"), fields or None, host
+        message = rest.rstrip("\r\n\x00")
+        if level is None:  # a syslog file line: no PRI, so a level from the words, marked as such
+            level = infer_level(message)
+            if level is not None:
+                fields[INFERRED_FIELD] = True
+        return ts, level, message, fields or None, host
 
     def _time(self, header: re.Match[str]) -> int | None:
         if header["iso"] is not None:

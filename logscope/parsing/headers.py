@@ -1,0 +1,267 @@
+"""Header-driven formats: the columns are declared by the file itself.
+
+- `w3c`: W3C extended log files (IIS, also Windows firewall, some CDNs): `#Fields:` names the
+  space-separated columns; `#Software`/`#Version`/`#Date` directives; blank lines between
+  directives join the record before them.
+- `zeek`: Zeek/Bro TSV logs: `#separator`, `#fields`, `#types`, `#unset_field`, `#empty_field`;
+  `ts` is epoch seconds; values typed by `#types`.
+- `csv`: CSV whose first line is a header naming a time column (`time`, `timestamp`, `date`...).
+
+Each source gets its own copy of these parsers (`fresh`), since what a line means depends on the
+header lines read before it. Header lines are kept as records of the format with a `directive`
+field (nothing is lost); their time is the file's `#Date`/`#open` when known.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import tzinfo
+from typing import Any
+
+from logscope.parsing.base import Parsed
+from logscope.parsing.conventions import read_time_text
+from logscope.parsing.levels import normalize_level
+from logscope.parsing.timestamps import parse_iso, parse_time_value
+
+_W3C_DIRECTIVES = frozenset(("Version", "Fields", "Software", "Date", "Start-Date", "End-Date", "Remark"))
+_W3C_INTS = frozenset(
+    ("sc-status", "sc-substatus", "sc-win32-status", "sc-bytes", "cs-bytes", "time-taken", "s-port", "c-port")
+)
+_ZEEK_INTS = frozenset(("count", "int", "port"))
+_ZEEK_FLOATS = frozenset(("double", "interval", "time"))
+_CSV_TIME = ("@timestamp", "timestamp", "time", "datetime", "date_time", "ts", "_time", "date", "eventtime")
+_CSV_LEVEL = ("level", "severity", "loglevel", "log_level", "priority")
+_CSV_MESSAGE = ("message", "msg", "text", "event", "description")
+_CSV_NAME = re.compile(r"[A-Za-z_@][\w .@()-]{0,63}")
+
+
+def _status_level(status: str | None) -> str | None:
+    if not status or not status[:1].isdigit():
+        return None
+    return "error" if status[0] == "5" else "warning" if status[0] == "4" else "info"
+
+
+class W3CParser:
+    """W3C extended log format (IIS); see the module docstring."""
+
+    name = "w3c"
+    title = "W3C extended log (IIS): columns from #Fields"
+    priority = 80
+    first_chars = None
+    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
+    continuation = "a blank line"
+    max_lines = 1000
+    stateful = True
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._fields: list[str] | None = None
+        self._date_ts: int | None = None
+
+    def fresh(self) -> W3CParser:
+        return W3CParser(self.zone)
+
+    def continues(self, line: str) -> bool:
+        return not line.strip()
+
+    def parse(self, line: str) -> Parsed | None:
+        if line.startswith("#"):
+            return self._directive(line)
+        if self._fields is None or not line.strip():
+            return None
+        values = line.rstrip("\r").split(" ")
+        if len(values) != len(self._fields):
+            return None
+        row = dict(zip(self._fields, values, strict=True))
+        ts = self._time(row)
+        if ts is None and ("date" in row or "time" in row):
+            return None
+        fields: dict[str, Any] = {}
+        for key, value in row.items():
+            if value == "-" or key in ("date", "time"):
+                continue
+            fields[key] = int(value) if key in _W3C_INTS and value.isdigit() else value
+        return ts, _status_level(row.get("sc-status")), line.rstrip("\r"), fields or None, None
+
+    def _directive(self, line: str) -> Parsed | None:
+        name, colon, value = line[1:].partition(":")
+        if not colon or name not in _W3C_DIRECTIVES:
+            return None
+        value = value.strip()
+        if name == "Fields":
+            self._fields = value.split()
+        elif name in ("Date", "Start-Date"):
+            self._date_ts = parse_iso(value, self.zone)
+        return self._date_ts, None, line.rstrip("\r"), {"directive": name}, None
+
+    def _time(self, row: dict[str, str]) -> int | None:
+        date, clock = row.get("date"), row.get("time")
+        if date and clock:
+            return parse_iso(f"{date}T{clock}", self.zone)
+        if clock and self._date_ts is not None:  # only a time of day: the #Date's day
+            return parse_iso(f"{_day_of(self._date_ts)}T{clock}", self.zone)
+        return None
+
+
+def _day_of(ts: int) -> str:
+    from logscope.parsing.timestamps import us_to_datetime
+
+    return us_to_datetime(ts).date().isoformat()
+
+
+class ZeekParser:
+    """Zeek (Bro) TSV logs; see the module docstring."""
+
+    name = "zeek"
+    title = "Zeek/Bro TSV log: columns from #fields and #types"
+    priority = 80
+    first_chars = None
+    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
+    stateful = True
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._separator: str | None = None
+        self._fields: list[str] | None = None
+        self._types: list[str] = []
+        self._unset = "-"
+        self._empty = "(empty)"
+        self._open_ts: int | None = None
+
+    def fresh(self) -> ZeekParser:
+        return ZeekParser(self.zone)
+
+    def parse(self, line: str) -> Parsed | None:
+        if line.startswith("#"):
+            return self._directive(line)
+        if self._fields is None or self._separator is None:
+            return None
+        values = line.rstrip("\r").split(self._separator)
+        if len(values) != len(self._fields):
+            return None
+        fields: dict[str, Any] = {}
+        ts = None
+        for index, (key, value) in enumerate(zip(self._fields, values, strict=True)):
+            if value == self._unset:
+                continue
+            kind = self._types[index] if index < len(self._types) else "string"
+            if key == "ts":
+                ts = _epoch(value)
+                if ts is None:
+                    return None
+                continue
+            fields[key] = "" if value == self._empty else _typed(value, kind)
+        return ts, None, line.rstrip("\r"), fields or None, None
+
+    def _directive(self, line: str) -> Parsed | None:
+        text = line.rstrip("\r")
+        if text.startswith("#separator "):
+            self._separator = _unescape(text[len("#separator ") :])
+            return None if not self._separator else (None, None, text, {"directive": "separator"}, None)
+        if self._separator is None:
+            return None
+        name, _, value = text[1:].partition(self._separator)
+        parts = value.split(self._separator)
+        if name == "fields":
+            self._fields = parts
+        elif name == "types":
+            self._types = parts
+        elif name == "unset_field":
+            self._unset = value
+        elif name == "empty_field":
+            self._empty = value
+        elif name == "open":
+            self._open_ts = _zeek_time(value, self.zone)
+        elif name not in ("set_separator", "path", "close"):
+            return None
+        return self._open_ts, None, text, {"directive": name}, None
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda match: chr(int(match.group(1), 16)), text)
+
+
+def _epoch(text: str) -> int | None:
+    """Epoch seconds with up to 6 decimals, exactly (no float rounding)."""
+    whole, _, fraction = text.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()):
+        return None
+    return int(whole) * 1_000_000 + int(fraction[:6].ljust(6, "0") or 0)
+
+
+def _zeek_time(text: str, zone: tzinfo) -> int | None:
+    """`#open 2019-02-21-22-45-02` (local time of the sensor, read in the zone)."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)-(\d\d)-(\d\d)-(\d\d)", text)
+    return parse_iso(f"{match[1]} {match[2]}:{match[3]}:{match[4]}", zone) if match else None
+
+
+def _typed(value: str, kind: str) -> Any:
+    try:
+        if kind in _ZEEK_INTS:
+            return int(value)
+        if kind in _ZEEK_FLOATS:
+            return float(value)
+    except ValueError:
+        return value
+    if kind == "bool":
+        return value == "T"
+    return value
+
+
+class CsvParser:
+    """CSV with a header line naming a time column; see the module docstring."""
+
+    name = "csv"
+    title = "CSV with a header naming a time column"
+    priority = 15
+    first_chars = None
+    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
+    stateful = True
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._first = True
+        self._columns: list[str] | None = None
+        self._time = self._level = self._message = None
+
+    def fresh(self) -> CsvParser:
+        return CsvParser(self.zone)
+
+    def parse(self, line: str) -> Parsed | None:
+        if self._first:
+            self._first = False
+            return self._header(line)
+        if self._columns is None or "," not in line:
+            return None
+        try:
+            (values,) = list(csv.reader([line]))
+        except (csv.Error, ValueError):
+            return None
+        if len(values) != len(self._columns):
+            return None
+        row = dict(zip(self._columns, values, strict=True))
+        text = row.pop(self._time or "", "")
+        ts = parse_time_value(text, self.zone) or read_time_text(text, self.zone)
+        if ts is None:
+            return None
+        level = normalize_level(row.pop(self._level)) if self._level else None
+        message = row.pop(self._message) if self._message else line
+        return ts, level, message, {k: v for k, v in row.items() if v != ""} or None, None
+
+    def _header(self, line: str) -> Parsed | None:
+        try:
+            (names,) = list(csv.reader([line]))
+        except (csv.Error, ValueError):
+            return None
+        names = [name.strip() for name in names]
+        if len(names) < 2 or len(set(names)) != len(names) or not all(_CSV_NAME.fullmatch(n) for n in names):
+            return None
+        lowered = {name.lower(): name for name in names}
+        self._time = next((lowered[key] for key in _CSV_TIME if key in lowered), None)
+        if self._time is None:
+            return None
+        self._level = next((lowered[key] for key in _CSV_LEVEL if key in lowered), None)
+        self._message = next((lowered[key] for key in _CSV_MESSAGE if key in lowered), None)
+        self._columns = names
+        return None, None, line, {"directive": "header"}, None

@@ -1,0 +1,158 @@
+"""A format's regex can never stall ingestion (issue 22 item 4, issue 16 "Detection stays fast and safe").
+
+The reproduction: `^(a+)+$` on one line of 30 `a`s and a `b` took 61 s in `parse` and 64 s in
+`ingest`. Such a pattern is now refused when the definition is loaded (`formats check`, and every
+command that loads formats), a pattern that is merely polynomial runs under a time limit per
+match, and every built-in pattern is shown linear on 1 MiB lines.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import regex
+from conftest import assert_clean_error, query_db, run_cli
+
+from logscope.parsing.loader import builtin_files, definitions_in
+from logscope.parsing.regexsafety import MATCH_TIMEOUT, exponential_reason
+
+CATASTROPHIC = """
+[[format]]
+name = "aaa"
+title = "The reproduction of issue 22 item 4"
+patterns = ['^(a+)+$']
+
+[[format.samples]]
+line = "aaaa"
+"""
+
+POLYNOMIAL = """
+[[format]]
+name = "csvish"
+title = "Three greedy fields: cubic backtracking on a line of commas without the final ;"
+patterns = ['^(?P<a>.*),(?P<b>.*),(?P<message>.*);$']
+message = "message"
+
+[[format.samples]]
+line = "x,y,hello;"
+message = "hello"
+"""
+
+
+def _formats_dir(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "formats"
+    folder.mkdir()
+    (folder / "mine.toml").write_text(text)
+    return folder
+
+
+def test_the_reproduction_is_refused_by_formats_check_in_seconds(tmp_path: Path) -> None:
+    folder = _formats_dir(tmp_path, CATASTROPHIC)
+    started = time.monotonic()
+    result = run_cli("formats", "check", str(folder), timeout=60)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, elapsed
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "mine.toml: format 'aaa': field 'patterns[1]': may take exponential time" in result.stderr
+    assert "possessive" in result.stderr
+
+
+def test_the_reproduction_cannot_stall_ingest_or_parse(tmp_path: Path) -> None:
+    folder = _formats_dir(tmp_path, CATASTROPHIC)
+    log = tmp_path / "a.log"
+    log.write_text("a" * 30 + "b\n")
+    for args in (
+        ("ingest", "--db", str(tmp_path / "x.duckdb"), "--formats", str(folder), str(log)),
+        ("parse", "--formats", str(folder), str(log)),
+    ):
+        started = time.monotonic()
+        result = run_cli(*args, timeout=60)
+        assert time.monotonic() - started < 10
+        assert_clean_error(result, 2)
+        assert "exponential" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_polynomial_user_pattern_runs_under_a_time_limit(tmp_path: Path) -> None:
+    """Cubic on a 1 MiB line of commas with `re` (hours); bounded by MATCH_TIMEOUT per line here,
+    and every line is stored."""
+    folder = _formats_dir(tmp_path, POLYNOMIAL)
+    log = tmp_path / "c.log"
+    lines = ["a,b,first;", "," * (1024 * 1024 - 10), "c,d,last;"]
+    log.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "c.duckdb"
+    started = time.monotonic()
+    result = run_cli("ingest", "--db", str(db), "--formats", str(folder), str(log), timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 30, elapsed
+    assert "a pattern took over" in result.stderr  # the user is told, once
+    rows = query_db(db, "SELECT format, message FROM logs ORDER BY id")
+    assert len(rows) == 3
+    assert rows[0] == ("csvish", "first") and rows[2] == ("csvish", "last")
+    assert rows[1][0] != "csvish"  # given up on for this format, kept all the same
+
+
+def test_the_check_knows_safe_from_unsafe_repetitions() -> None:
+    for unsafe in (r"^(a+)+$", r"^(a*)*$", r"^(\w+\s?)+$", r"^(.*)*x", r"^(?:[\w.]+\.)+com$"):
+        assert exponential_reason(unsafe) is not None, unsafe
+    for safe in (r"^(a++)+$", r"^(?>a+)+$", r"^(?:\s+\S+)*$", r"^(?:\[(?P<x>[^\]]*)\] )*(?P<m>.*)$"):
+        assert exponential_reason(safe) is None, safe
+
+
+DEFINITIONS = definitions_in(builtin_files())
+MIB = 1024 * 1024
+
+
+def _patterns() -> list[tuple[str, str, str]]:
+    found = []
+    for definition in DEFINITIONS:
+        for number, pattern in enumerate(getattr(definition, "patterns", []), 1):
+            sample = definition.samples[0].lines[0]
+            found.append((f"{definition.name}[{number}]", pattern, sample))
+        continuation = getattr(definition, "continuation", None)
+        if continuation:
+            found.append((f"{definition.name}.continuation", continuation, definition.samples[0].lines[-1]))
+    return found
+
+
+def _hostile_lines(sample: str, size: int) -> list[str]:
+    """Lines a backtracking engine finds hard: the sample padded, repeated, cut before its end,
+    and runs of the characters patterns pivot on."""
+    repeated = (sample + " ") * (size // (len(sample) + 1))
+    lines = [sample + " " + "x" * size, repeated, sample[:-1] + "\x00" * size]
+    head = sample[: max(1, len(sample) // 2)]
+    for char in ' a0[],":.-=|/\t':
+        lines.append(head + char * size)
+        lines.append(char * size)
+    return lines
+
+
+@pytest.mark.parametrize(("name", "pattern", "sample"), _patterns(), ids=[name for name, _, _ in _patterns()])
+def test_every_bundled_pattern_is_linear_on_a_1_mib_line(name: str, pattern: str, sample: str) -> None:
+    """Each hostile line of 1 MiB is decided in well under a second, and 4x the text costs at most
+    ~4x the time (8x allowed for noise on a shared machine, and anything under 0.1 s passes):
+    no super-linear backtracking."""
+    assert exponential_reason(pattern) is None, name
+    compiled = regex.compile(pattern)
+    for small, large in zip(_hostile_lines(sample, MIB // 4), _hostile_lines(sample, MIB), strict=True):
+        small_time = _timed(compiled, small, name)
+        large_time = _timed(compiled, large, name)
+        assert large_time < 1.0, (name, large[:40], large_time)
+        assert large_time < max(8 * small_time, 0.1), (name, large[:40], small_time, large_time)
+
+
+def _timed(compiled: regex.Pattern[str], line: str, name: str) -> float:
+    """The best of three runs (the machine is shared), failing at once past 5 s."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        try:
+            compiled.match(line, timeout=max(5.0, MATCH_TIMEOUT))
+        except TimeoutError:
+            pytest.fail(f"{name}: over 5 s on a {len(line):,}-character line starting {line[:40]!r}")
+        best = min(best, time.perf_counter() - started)
+    return best
