@@ -33,11 +33,12 @@ class FilterBar(Vertical):
             yield Input(
                 placeholder="filter: level = 'error' AND source LIKE '%api%'  ·  text  ·  /regex/",
                 id="filter",
+                compact=True,
             )
-            yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range")
+            yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range", compact=True)
         with Horizontal(id="toggle-row"):
             yield LevelToggles(id="levels")
-            yield Input(placeholder="search (n / N)", id="search")
+            yield Input(placeholder="search (n / N)", id="search", compact=True)
         yield Label("", id="filter-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import duckdb
 from rich.segment import Segment
+from rich.style import Style
 from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -471,7 +472,8 @@ class LogView(ScrollView, can_focus=True):
         text = render_line(row.ts, row.source, row.level, row.message, self.zone, self._search_pattern)
         text.truncate(width, overflow="ellipsis", pad=True)
         segments = list(text.render(self.app.console))
-        strip = Strip(Segment.apply_style(segments, self.rich_style), width).crop(0, width)
+        # The cursor's background goes over the line's (a base style would lose to it).
+        cursor = None
         if selected:
-            strip = strip.apply_style(self.get_component_rich_style("log-view--cursor"))
-        return strip
+            cursor = Style(bgcolor=self.get_component_rich_style("log-view--cursor").bgcolor)
+        return Strip(Segment.apply_style(segments, self.rich_style, cursor), width).crop(0, width)
