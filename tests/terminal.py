@@ -36,7 +36,10 @@ class Terminal:
         settings = {"TZ": "UTC", "TERM": "xterm-256color", **(env or {})}
         exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in settings.items())
         # The shell stays after the command so a crash's traceback can still be read.
-        script = f"cd {shlex.quote(str(REPO))} && env {exports} {command}; echo __exited $?; sleep 60"
+        # The command waits for the resize below (started at once, it may take tmux's 80x24).
+        script = (
+            f"sleep 0.5; cd {shlex.quote(str(REPO))} && env {exports} {command}; echo __exited $?; sleep 60"
+        )
         self._tmux("new-session", "-d", "-x", str(width), "-y", str(height), script)
         self._tmux("resize-window", "-x", str(width), "-y", str(height))
 

@@ -15,7 +15,8 @@ from terminal import SAMPLE_LOGS, Terminal, background_at, logscope_command, nee
 
 pytestmark = needs_tmux
 
-LOG_ROW = re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ")
+# A log line: time (with the date and milliseconds when there is room), source, level.
+LOG_ROW = re.compile(r"^(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:\.\d{3})? \S+\s+(\S+) ")
 SAMPLE_RECORDS = "1,282"
 
 
@@ -55,18 +56,19 @@ def test_typed_filter_search_and_time_text_is_shown_as_typed(terminal_fixture: s
     terminal: Terminal = request.getfixturevalue(terminal_fixture)
     terminal.keys("f")
     terminal.type("level = 'error'")
-    screen = terminal.wait_for("level = 'error'")
-    assert screen.splitlines()[0].strip().startswith("level = 'error'")
+    # (The placeholder, shown while nothing is typed, starts "filter: level = 'error' AND …".)
+    terminal.wait_for(lambda screen: screen.splitlines()[0].strip().startswith("level = 'error'"))
     terminal.keys("Enter")
-    screen = terminal.wait_for(lambda text: "where level = 'error'" in text and "filtering" not in text)
-    levels = {line.split()[3] for line in screen.splitlines() if LOG_ROW.match(line)}
+    screen = terminal.wait_for(lambda text: "where level = 'error'" in text and in_log_view(text))
+    levels = {match[1] for line in screen.splitlines() if (match := LOG_ROW.match(line))}
     assert levels == {"ERROR"}
 
     terminal.keys("/")
     terminal.type("checkout")
     terminal.wait_for(lambda screen: "checkout" in screen.splitlines()[1])
 
-    terminal.keys("Escape", "t")
+    terminal.keys("Escape", pause=0.6)  # a key soon after Escape would make it alt+KEY
+    terminal.keys("t")
     terminal.type("2026-11-20T14:05..")
     terminal.wait_for("2026-11-20T14:05..")
 
@@ -77,14 +79,72 @@ def test_exactly_one_row_carries_the_cursor_background(tmp_path: Path, colours: 
     terminal = open_tail(tmp_path, **env)
     try:
         terminal.keys("G", "k", "k", "k")
-        terminal.wait_for("paused")
+        terminal.wait_for("paused · End resumes · 1,279/1,282")
         rows = log_rows(terminal)
         styled = terminal.styled_lines()
         backgrounds = {row: background_at(styled[row], 0) for row in rows}
         usual, _ = Counter(backgrounds.values()).most_common(1)[0]
         marked = [row for row, background in backgrounds.items() if background != usual]
-        assert marked == [rows[-4]], backgrounds  # three up from the last line
+        assert marked == [rows[-4]], terminal.text()  # three up from the last line
         # The whole line carries it, not only the time.
         assert background_at(styled[rows[-4]], 40) == backgrounds[rows[-4]]
     finally:
         terminal.close()
+
+
+def submit_filter(terminal: Terminal, text: str) -> str:
+    """Type a filter, press Enter, and wait until its records are shown; the screen."""
+    terminal.keys("f")
+    terminal.type(text)
+    terminal.keys("Enter")
+    return terminal.wait_for(lambda screen: "filter:" in status_line(screen) and in_log_view(screen))
+
+
+def in_log_view(screen: str) -> bool:
+    """The log view has the keys (its key bar shows), and no filter is being loaded."""
+    return "Follow" in screen.rstrip("\n").splitlines()[-1] and "filtering" not in screen
+
+
+def status_line(screen: str) -> str:
+    """The line above the key bar."""
+    lines = screen.rstrip("\n").splitlines()
+    return lines[-2] if len(lines) >= 2 else ""
+
+
+def test_an_nginx_503_line_shows_its_status_client_bytes_and_agent(tail: Terminal) -> None:
+    screen = submit_filter(tail, "fields->>'status' = '503'")
+    rows = [line for line in screen.splitlines() if LOG_ROW.match(line)]
+    assert len(rows) >= 10, screen
+    first = "11-20 14:06:04.000 nginx_access.log ERROR GET /api/search?q=shoes HTTP/1.1"
+    first += " client=198.51.100.14 status=503 bytes=11062 user_agent="
+    assert any(row.startswith(first) for row in rows), "\n".join(rows)
+    assert all("status=503" in row for row in rows)
+
+
+def test_syslog_lines_keep_host_and_program_and_json_lines_their_keys(tail: Terminal) -> None:
+    screen = submit_filter(tail, "source LIKE '%syslog' AND message LIKE 'Accepted publickey%'")
+    assert " syslog           -     web-1 sshd[" in screen
+    tail.keys("c")
+    submit_filter(tail, "message = 'payment provider request failed'")
+    tail.keys("C-w")  # wrap: the whole line
+    screen = tail.wait_for("Connection reset by peer")
+    screen = "".join(line.split("│")[0].strip() + " " for line in screen.splitlines())
+    assert (
+        'payment provider request failed service=checkout error="ConnectionResetError: [Errno 104]'
+        ' Connection reset by peer" order_id=' in screen
+    )
+
+
+def test_80_columns_hide_the_panel_and_wrap_shows_the_whole_line(narrow_tail: Terminal) -> None:
+    screen = narrow_tail.text()
+    assert "Alerts" not in screen.splitlines()[2]  # the side panel is hidden at 80 columns
+    assert "alerts firing (a)" in screen
+    last = [line for line in screen.splitlines() if re.match(r"^\d\d:\d\d:\d\d ", line)][-1]
+    assert last.startswith("14:10:06 syslog     -     web-1 kernel: [199335.620615] eth0: link is up")
+    assert last.endswith("…")
+    narrow_tail.keys("C-w")
+    screen = narrow_tail.wait_for("Mbps full duplex")
+    wrapped = screen.splitlines()
+    index = next(i for i, line in enumerate(wrapped) if line.startswith("14:10:06 syslog"))
+    assert wrapped[index + 1].strip().startswith("Mbps full duplex")
+    assert wrapped[index + 1].startswith(" " * 26)  # under the text, not under the time

@@ -114,6 +114,7 @@ class AlertsPanel(Vertical):
         self.zone = zone
         self.alerts: list[dict[str, Any]] = []
         self._keys: list[tuple] = []
+        self.firing = 0
 
     def compose(self) -> ComposeResult:
         yield Label("Alerts", id="alerts-title")
@@ -124,6 +125,7 @@ class AlertsPanel(Vertical):
         keys = [alert_key(alert) for alert in alerts]
         title = self.query_one("#alerts-title", Label)
         firing = sum(1 for a in alerts if str(pick(a, STATE_COLUMNS, "")).lower() == "firing")
+        self.firing = firing
         text = "Alerts · no alert rules running"
         if available:
             text = f"Alerts · {firing} firing · {len(alerts)} recent"

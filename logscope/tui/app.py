@@ -8,7 +8,7 @@ from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 import duckdb
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -45,6 +45,8 @@ from logscope.tui.sql_screen import SqlScreen
 from logscope.tui.store import Histogram, LogReader, SourceCounts
 
 NEIGHBOURS = 5
+# Narrower terminals start without the side panel (alerts, sources): the log lines need the room.
+WIDE_ENOUGH_FOR_SIDEBAR = 100
 
 
 class LogscopeApp(App[None]):
@@ -94,6 +96,8 @@ class LogscopeApp(App[None]):
         self.polls = 0
         self.source_counts = SourceCounts()
         self._status_text = ""
+        self._sidebar_chosen: bool | None = None  # shown or hidden with `b` (else by the width)
+        self.firing = 0
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -106,6 +110,11 @@ class LogscopeApp(App[None]):
                 yield SourceToggles(id="sources")
         yield Label("", id="status")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The side panel takes too much of a narrow terminal: hidden there until `b` or `a`."""
+        if self._sidebar_chosen is None and self.screen_stack:
+            self.main.query_one("#sidebar").display = event.size.width >= WIDE_ENOUGH_FOR_SIDEBAR
 
     def on_mount(self) -> None:
         self.main.query_one("#sources", SourceToggles).border_title = "Sources"
@@ -220,6 +229,7 @@ class LogscopeApp(App[None]):
         self.alerts_available = alerts_available
         self.main.query_one("#alerts", AlertsPanel).show_alerts(alerts, alerts_available)
         self.main.query_one("#sources", SourceToggles).show_sources(counts)
+        self.log_view.set_sources(list(counts))
         if self.feed is not None:
             sources, self.ingest_rate = self.feed.sample(counts)
         else:
@@ -258,8 +268,8 @@ class LogscopeApp(App[None]):
             self.filter_bar.show_error(str(exc))
             return
         self.filter_bar.show_error(None)
+        self.main.set_focus(self.log_view)  # now: the next key is for the view, not the bar
         self.apply_filter(state)
-        self.log_view.focus()
 
     def on_filter_bar_search_submitted(self, message: FilterBar.SearchSubmitted) -> None:
         try:
@@ -268,7 +278,7 @@ class LogscopeApp(App[None]):
             self.filter_bar.show_error(str(exc))
             return
         self.filter_bar.show_error(None)
-        self.log_view.focus()
+        self.main.set_focus(self.log_view)
         self.log_view.set_search(match)
 
     def on_level_toggles_toggled(self, message: LevelToggles.Toggled) -> None:
@@ -344,6 +354,9 @@ class LogscopeApp(App[None]):
             parts.append(f"search: {view.search.pattern}")
         if self.ingest_rate is not None:
             parts.append(f"{self.ingest_rate:,.0f} rec/s")
+        firing = self.main.query_one("#alerts", AlertsPanel).firing
+        if firing and not self.main.query_one("#sidebar").display:
+            parts.append(f"{firing} {'alert' if firing == 1 else 'alerts'} firing (a)")
         status = self.main.query_one("#status", Label)
         text = " · ".join(parts)
         if text != self._status_text:  # one line of fixed size: no layout needed
@@ -393,7 +406,9 @@ class LogscopeApp(App[None]):
         self._show_sidebar(not self.main.query_one("#sidebar").display)
 
     def _show_sidebar(self, shown: bool) -> None:
+        self._sidebar_chosen = shown
         self.main.query_one("#sidebar").display = shown
+        self._update_status()
 
     def action_toggle_level(self, level: str) -> None:
         hidden = set(self.filter_state.hidden_levels)

@@ -41,10 +41,11 @@ class TextMatch:
     pattern: str
     is_regex: bool
 
-    def sql(self) -> tuple[str, list]:
+    def sql(self, text: str = "raw") -> tuple[str, list]:
+        """The condition on `text` (a column or expression), and its parameters."""
         if self.is_regex:
-            return "regexp_matches(raw, ?)", [self.pattern]
-        return "contains(lower(raw), ?)", [self.pattern.lower()]
+            return f"regexp_matches({text}, ?)", [self.pattern]
+        return f"contains(lower({text}), ?)", [self.pattern.lower()]
 
     def compiled(self) -> re.Pattern | regex.Pattern:
         """The pattern for highlighting matches in the view.

@@ -15,7 +15,25 @@ import orjson
 
 from logscope.tui.filters import FilterError, FilterState, TextMatch
 
-VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format"
+VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format, host, fields"
+# The text the log view shows after the level (rendering.display_text), built in SQL: a search
+# looks through what is on screen, not through parts of the raw line that are not shown.
+_FIELD_SHOWN = (
+    "(fields->>k) IS NOT NULL AND NOT (k IN ('app', 'pid') AND fields->>'app' IS NOT NULL)"
+    " AND (format IN ('json', 'logfmt')"
+    " OR NOT list_contains(string_split(coalesce(message, ''), ' '), fields->>k))"
+)
+_FIELD_TEXT = (
+    "k || '=' || CASE WHEN contains(fields->>k, ' ') THEN '\"' || (fields->>k) || '\"' ELSE fields->>k END"
+)
+DISPLAY_SQL = (
+    "concat_ws(' ', nullif(host, ''),"
+    " CASE WHEN fields->>'app' IS NOT NULL"
+    " THEN (fields->>'app') || coalesce('[' || (fields->>'pid') || ']', '') || ':' END,"
+    " replace(coalesce(message, ''), chr(10), ' ⏎ '),"
+    f" nullif(array_to_string(list_transform(list_filter(json_keys(fields), lambda k: {_FIELD_SHOWN}),"
+    f" lambda k: {_FIELD_TEXT}), ' '), ''))"
+)
 _ORDER = "ORDER BY ts, id"
 _ORDER_DESC = "ORDER BY ts DESC, id DESC"
 # Pages this far from the end are read with a time bound found among the newest ids.
@@ -35,6 +53,8 @@ class Row:
     level: str | None
     message: str
     format: str
+    host: str | None = None
+    fields: str | None = None  # JSON text
 
 
 @dataclass(frozen=True)
@@ -268,7 +288,7 @@ class LogReader:
         upto_id: int | None = None,
     ):
         """The (ts, id) of the next (or previous) record after (ts, id) that `match` matches."""
-        sql, values = match.sql()
+        sql, values = match.sql(DISPLAY_SQL)
         if upto_id is not None:
             sql, values = f"{sql} AND id <= ?", [*values, upto_id]
         if forward:
