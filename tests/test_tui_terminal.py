@@ -7,6 +7,7 @@ pilot tests prove the logic, these prove it reaches the eye.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -148,3 +149,64 @@ def test_80_columns_hide_the_panel_and_wrap_shows_the_whole_line(narrow_tail: Te
     index = next(i for i, line in enumerate(wrapped) if line.startswith("14:10:06 syslog"))
     assert wrapped[index + 1].strip().startswith("Mbps full duplex")
     assert wrapped[index + 1].startswith(" " * 26)  # under the text, not under the time
+
+
+def test_a_bare_typed_field_filters_and_esc_puts_back_the_active_filter(tail: Terminal) -> None:
+    screen = submit_filter(tail, "status = 503")
+    assert "filter: where status = 503" in status_line(screen)
+    assert "27/27 · filter" in status_line(screen)  # the 27 lines with status 503
+    tail.keys("f", "End")
+    tail.keys(*["BSpace"] * len("status = 503"), pause=0.05)
+    tail.type("level IN ('error', 'warn'")
+    tail.keys("Enter")
+    screen = tail.wait_for("not closed")
+    assert "1 '(' not closed: a ')' is missing" in screen
+    assert " AS " not in screen.splitlines()[2]
+    tail.keys("Escape", pause=0.6)
+    screen = tail.wait_for(lambda text: text.splitlines()[0].strip().split("   ")[0] == "status = 503")
+    assert "not closed" not in screen  # the error went with the text
+    assert "27/27 · filter: where status = 503" in status_line(screen)
+
+
+def test_n_at_the_last_match_says_so_and_stays(tail: Terminal) -> None:
+    tail.keys("/")
+    tail.type("products/42")
+    tail.keys("Enter")
+    screen = tail.wait_for(lambda text: "search: products/42 (" in status_line(text))
+    place = re.search(r"search: products/42 \((\d+)/(\d+)\)", status_line(screen))
+    assert place is not None and place[1] == place[2]  # following: the newest match, the last
+    cursor_before = status_line(screen).split("·")[1]
+    tail.keys("n")
+    screen = tail.wait_for("last match for 'products/42'")
+    assert f"({place[2]} matches) · N goes back" in screen
+    assert status_line(screen).split("·")[1] == cursor_before  # it did not turn back
+    tail.keys("N")
+    screen = tail.wait_for(lambda text: f"({int(place[1]) - 1}/{place[2]})" in status_line(text))
+
+
+def test_enter_on_an_alert_shows_the_records_of_its_window(tail: Terminal) -> None:
+    # Once every sample line is read the alerts stay put: count the rows above the burst's.
+    time.sleep(2)
+    lines = tail.wait_for("web_5xx_burst").splitlines()
+    row = next(i for i, line in enumerate(lines) if "web_5xx_burst" in line)
+    first = next(i for i, line in enumerate(lines) if "●" in line or "○" in line)
+    tail.keys(
+        "a", "Home", *["Down"] * sum(1 for line in lines[first:row] if "●" in line or "○" in line), "Enter"
+    )
+    screen = tail.wait_for(
+        lambda text: "alert web_5xx_burst: the 1m before it fired" in text and in_log_view(text)
+    )
+    rows = [line for line in screen.splitlines() if LOG_ROW.match(line)]
+    assert rows and all("nginx_access.log ERROR" in row for row in rows)
+    assert all(re.search(r" status=5\d\d ", row) for row in rows)
+
+
+def test_the_sample_incident_alerts_fire_at_1406_with_20_http_5xx(tail: Terminal) -> None:
+    """The alerts panel shows what `ingest` and `rules backtest` give for the sample logs: the
+    5xx burst fired at 14:06 (event time) on 20 responses in 1m (issue 15 item 3)."""
+    screen = tail.wait_for("web_5xx_burst")
+    panel = " ".join(line.split("│", 1)[1] for line in screen.splitlines() if "│" in line)
+    burst = re.search(r"web_5xx_burst ×\d+ \w+ (\d\d:\d\d):\d\d\s+(\d+) HTTP 5xx", panel)
+    assert burst is not None, panel
+    assert burst[1] == "14:06"
+    assert burst[2] == "20"

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label
 
+from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.level_toggles import LevelToggles
 
 
@@ -61,6 +62,15 @@ class FilterBar(Vertical):
     def set_filter_text(self, text: str, time_range: str = "") -> None:
         self.query_one("#filter", Input).value = text
         self.query_one("#time-range", Input).value = time_range
+
+    def show_active(self, state: FilterState, search: TextMatch | None) -> None:
+        """Put back the text of the filter, time range and search that are applied, and drop
+        the error of one that was not."""
+        if state.record_ids is None:  # an alert's records: the bar was emptied for them
+            self.query_one("#filter", Input).value = state.typed or state.predicate or ""
+        self.query_one("#time-range", Input).value = state.time_text
+        self.query_one("#search", Input).value = search.pattern if search is not None else ""
+        self.show_error(None)
 
     def focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()

@@ -97,12 +97,19 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
             self.message = message
 
     class SearchResult(Message):
-        """A search found nothing (or found something) in the filtered records."""
+        """Where a search landed: the `ordinal`-th of `hits` matches, or None when there is no
+        further match in that direction."""
 
-        def __init__(self, found: bool, text: str) -> None:
+        def __init__(self, text: str, hits: int, ordinal: int | None, forward: bool) -> None:
             super().__init__()
-            self.found = found
             self.text = text
+            self.hits = hits
+            self.ordinal = ordinal
+            self.forward = forward
+
+        @property
+        def found(self) -> bool:
+            return self.ordinal is not None
 
     def __init__(
         self, reader: LogReader, zone: tzinfo = UTC, counts: SourceCounts | None = None, **kwargs
@@ -113,6 +120,7 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
         self.zone = zone
         self.state = FilterState()
         self.search: TextMatch | None = None
+        self.search_place: tuple[int | None, int] | None = None  # (ordinal, hits) of the search
         self.total = 0
         self.last_id = 0
         self._window_start = 0
@@ -209,6 +217,7 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
     def set_search(self, match: TextMatch | None) -> None:
         """Highlight `match` and jump to the nearest hit (backwards when following)."""
         self.search = match
+        self.search_place = None
         self.lines.search = match.compiled() if match else None
         self.lines.clear()
         self.refresh()
@@ -352,24 +361,32 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
     def _find_match(
         self, state: FilterState, match: TextMatch, ts: int, record_id: int, forward: bool, upto_id: int
     ) -> None:
-        """Find the next match (wrapping around) and its position, off the UI thread."""
+        """Find the next match in that direction and its position, off the UI thread; at the last
+        (or first) match stay there and say so, as lnav does, instead of turning back."""
         reader = self.reader.for_thread()
         try:
-            found = reader.find(state, match, ts, record_id, forward, upto_id)
-            if found is None:
-                found = reader.find(state, match, ts, record_id, not forward, upto_id)
-            index = reader.position(state, *found, upto_id) if found else None
+            hits = reader.count_matches(state, match, upto_id)
+            found = reader.find(state, match, ts, record_id, forward, upto_id) if hits else None
+            index = ordinal = None
+            if found is not None:
+                index = reader.position(state, *found, upto_id)
+                ordinal = reader.count_matches(state, match, upto_id, before=found) + 1
         except duckdb.Error as exc:
             self.app.call_from_thread(self.post_message, self.FilterFailed(one_line_error(exc)))
             return
         finally:
             reader.close()
-        self.app.call_from_thread(self._jump_to_match, state, match, index)
+        result = self.SearchResult(match.pattern, hits, ordinal, forward)
+        self.app.call_from_thread(self._jump_to_match, state, match, index, result)
 
-    def _jump_to_match(self, state: FilterState, match: TextMatch, index: int | None) -> None:
+    def _jump_to_match(
+        self, state: FilterState, match: TextMatch, index: int | None, result: LogView.SearchResult
+    ) -> None:
         if state is not self.state or match is not self.search:
             return  # the filter or the search changed meanwhile
-        self.post_message(self.SearchResult(index is not None, match.pattern))
+        if result.ordinal is not None or not result.hits:
+            self.search_place = (result.ordinal, result.hits)
+        self.post_message(result)
         if index is not None:
             self._move_cursor(index)
 

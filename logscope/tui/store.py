@@ -36,11 +36,14 @@ DISPLAY_SQL = (
 )
 _ORDER = "ORDER BY ts, id"
 _ORDER_DESC = "ORDER BY ts DESC, id DESC"
+# DuckDB types for the types json_type() reports.
+JSON_TYPES = {"BIGINT": "BIGINT", "UBIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
 # Pages this far from the end are read with a time bound found among the newest ids.
 TAIL_BOUND_MAX = 50_000
 _TS = "make_timestamptz(?::BIGINT)"
-# The alerts table column to show the newest first by, most telling first.
-ORDER_COLUMNS = ("last_at", "fired_at", "first_at", "ts", "id")
+# The alerts table column to show the newest first by: one that does not change while an alert
+# fires (ordered by its last match, the list re-sorted under the cursor every second).
+ORDER_COLUMNS = ("fired_at", "first_at", "ts", "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,17 @@ class LogReader:
         except FilterError:
             return False
         return True
+
+    def field_type(self, name: str) -> str | None:
+        """The DuckDB type of a field's stored JSON values (the first record carrying it); None
+        when no record has it."""
+        path = '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        row = self._one(
+            "SELECT json_type(fields, ?) FROM logs WHERE json_exists(fields, ?) LIMIT 1", [path, path]
+        )
+        if row is None:
+            return None
+        return JSON_TYPES.get(row[0], "VARCHAR")
 
     def newest_us(self) -> int | None:
         return self._one("SELECT epoch_us(max(ts)) FROM logs")[0]
@@ -301,6 +315,23 @@ class LogReader:
         row = self._one(f"SELECT epoch_us(ts), id FROM logs WHERE {where} {order} LIMIT 1", params)
         return (row[0], row[1]) if row else None
 
+    def count_matches(
+        self,
+        state: FilterState,
+        match: TextMatch,
+        upto_id: int | None = None,
+        before: tuple[int, int] | None = None,
+    ) -> int:
+        """How many records the filter keeps that `match` matches (those before (ts, id) only)."""
+        sql, values = match.sql(DISPLAY_SQL)
+        if upto_id is not None:
+            sql, values = f"{sql} AND id <= ?", [*values, upto_id]
+        if before is not None:
+            earlier = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
+            sql, values = f"{sql} AND {earlier}", [*values, before[0], before[0], before[1]]
+        where, params = self._where(state, sql, values)
+        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
+
     # --- the detail view ----------------------------------------------------------------
 
     def record(self, record_id: int) -> dict[str, Any] | None:
@@ -393,7 +424,8 @@ class LogReader:
         if not columns:
             return []
         order = next((c for c in ORDER_COLUMNS if c in columns), columns[0])
-        result = self.cursor.execute(f"SELECT * FROM alerts ORDER BY {order} DESC LIMIT ?", [limit])
+        then = ", id DESC" if "id" in columns and order != "id" else ""
+        result = self.cursor.execute(f"SELECT * FROM alerts ORDER BY {order} DESC{then} LIMIT ?", [limit])
         names = [c[0] for c in result.description]
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
