@@ -9,7 +9,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
-from test_tui_helpers import SIZE, START_US, make_db, settle
+from test_tui_helpers import SIZE, START_US, make_db, plain, settle
 from textual.widgets import DataTable, Input, OptionList
 
 from logscope.commands.tail import PipeReader
@@ -299,7 +299,7 @@ def test_new_alert_appears_without_a_key_and_selecting_it_filters(tmp_path: Path
             await wait_for(pilot, lambda: panel_list.option_count == 1)
             title = str(app.query_one("#alerts-title").content)
             assert "1 firing" in title
-            assert "error-storm" in str(panel_list.get_option_at_index(0).prompt)
+            assert "error-storm" in plain(panel_list.get_option_at_index(0).prompt)
             await pilot.press("a", "enter")
             await settle(pilot)
             assert app.log_view.total == 3

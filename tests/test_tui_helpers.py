@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import duckdb
@@ -66,3 +67,12 @@ async def settle(pilot) -> None:
         await pilot.pause()
         if not any(worker.is_running for worker in pilot.app.workers):
             return
+
+
+def plain(renderable, width: int = 60) -> str:
+    """A Rich renderable (an option's prompt) as the text it shows."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -78,13 +80,18 @@ def alert_key(alert: dict[str, Any]) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in alert.items()))
 
 
-def format_alert(alert: dict[str, Any], zone: tzinfo = UTC) -> Text:
+SEVERITY_LABELS = {"critical": "CRIT", "error": "ERROR", "warning": "WARN", "info": "INFO"}
+
+
+def format_alert(alert: dict[str, Any], zone: tzinfo = UTC, labels: dict[str, str] | None = None) -> Group:
+    """Two lines: state, severity, rule, count, state, time; then the summary, indented."""
     severity = str(pick(alert, SEVERITY_COLUMNS, "warning")).lower()
     state = str(pick(alert, STATE_COLUMNS, "")).lower()
     when = pick(alert, TIME_COLUMNS)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("● " if state in ("firing", "open", "active") else "○ ", SEVERITY_STYLES.get(severity, ""))
-    text.append(f"{severity[:4].upper():4} ", SEVERITY_STYLES.get(severity, ""))
+    text.append(SEVERITY_LABELS.get(severity, severity.upper()), SEVERITY_STYLES.get(severity, ""))
+    text.append(" ")
     text.append(str(pick(alert, NAME_COLUMNS, "alert")), "bold")
     count = pick(alert, COUNT_COLUMNS)
     if count is not None:
@@ -94,9 +101,12 @@ def format_alert(alert: dict[str, Any], zone: tzinfo = UTC) -> Text:
     if isinstance(when, datetime):
         text.append(f" {when.astimezone(zone).strftime('%H:%M:%S')}", "blue")
     summary = pick(alert, SUMMARY_COLUMNS)
-    if summary:
-        text.append(f"\n  {summary}", "italic")
-    return text
+    if not summary:
+        return Group(text)
+    summary = str(summary)
+    for path, label in sorted((labels or {}).items(), key=lambda item: -len(item[0])):
+        summary = summary.replace(path, label)  # the name the log view gives the source
+    return Group(text, Padding(Text(summary, style="italic"), (0, 0, 0, 2)))
 
 
 class AlertsPanel(Vertical):
@@ -114,31 +124,50 @@ class AlertsPanel(Vertical):
         self.zone = zone
         self.alerts: list[dict[str, Any]] = []
         self._keys: list[tuple] = []
+        self._labels: dict[str, str] | None = None
+        self.firing = 0
 
     def compose(self) -> ComposeResult:
         yield Label("Alerts", id="alerts-title")
         yield OptionList(id="alerts-list")
 
-    def show_alerts(self, alerts: list[dict[str, Any]], available: bool = True) -> None:
-        """Replace the list when it changed, keeping the highlighted alert."""
+    def show_alerts(
+        self, alerts: list[dict[str, Any]], available: bool = True, labels: dict[str, str] | None = None
+    ) -> None:
+        """Replace the list when it changed, keeping the highlighted alert highlighted."""
         keys = [alert_key(alert) for alert in alerts]
         title = self.query_one("#alerts-title", Label)
         firing = sum(1 for a in alerts if str(pick(a, STATE_COLUMNS, "")).lower() == "firing")
+        self.firing = firing
         text = "Alerts · no alert rules running"
         if available:
             text = f"Alerts · {firing} firing · {len(alerts)} recent"
         if text != str(title.content):  # an update lays out the screen: only when it changed
             title.update(text)
         title.set_class(firing > 0, "-firing")
-        if keys == self._keys:
+        if keys == self._keys and labels == self._labels:
             return
         options = self.query_one(OptionList)
         highlighted = options.highlighted
-        self.alerts, self._keys = alerts, keys
+        chosen = None
+        if highlighted is not None and highlighted < len(self.alerts):
+            chosen = self.alerts[highlighted]
+        self.alerts, self._keys, self._labels = alerts, keys, labels
         options.clear_options()
-        options.add_options([Option(format_alert(alert, self.zone)) for alert in alerts])
+        options.add_options([Option(format_alert(alert, self.zone, labels)) for alert in alerts])
         if alerts:
-            options.highlighted = min(highlighted or 0, len(alerts) - 1)
+            options.highlighted = self._same_alert(chosen, min(highlighted or 0, len(alerts) - 1))
+
+    def _same_alert(self, chosen: dict[str, Any] | None, fallback: int) -> int:
+        """Where the alert that was highlighted is now (by its id, else its rule and group)."""
+        if chosen is None:
+            return fallback
+        for key in (("id",), ("rule", "group_key")):
+            if all(name in chosen for name in key):
+                for index, alert in enumerate(self.alerts):
+                    if all(alert.get(name) == chosen[name] for name in key):
+                        return index
+        return fallback
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -8,14 +8,17 @@ from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 import duckdb
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from logscope.alerting.engine import format_field_types
+from logscope.parsing.registry import builtin_registry
 from logscope.tui.actions import ACTIONS, MAIN_ACTIONS
+from logscope.tui.alert_records import bundled_rules, window_filter
 from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
 from logscope.tui.alerts_panel import (
     PREDICATE_COLUMNS,
@@ -40,11 +43,24 @@ from logscope.tui.live import LiveFeed, SourceLine
 from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
 from logscope.tui.overview_screen import OverviewScreen
+from logscope.tui.predicate import with_typed_fields
 from logscope.tui.source_toggles import SourceToggles
 from logscope.tui.sql_screen import SqlScreen
 from logscope.tui.store import Histogram, LogReader, SourceCounts
 
 NEIGHBOURS = 5
+# Narrower terminals start without the side panel (alerts, sources): the log lines need the room.
+WIDE_ENOUGH_FOR_SIDEBAR = 100
+
+
+def search_place(place: tuple[int | None, int] | None) -> str:
+    """` (3/12)`: which match the cursor is on, of how many."""
+    if place is None:
+        return ""
+    ordinal, hits = place
+    if not hits:
+        return " (no match)"
+    return f" ({ordinal:,}/{hits:,})" if ordinal is not None else f" ({hits:,} matches)"
 
 
 class LogscopeApp(App[None]):
@@ -89,11 +105,15 @@ class LogscopeApp(App[None]):
         self.poll_seconds = poll_seconds
         self.sub_title = subtitle
         self.filter_state = FilterState()
+        parsers = feed.pipeline.registry.ordered if feed is not None else builtin_registry(UTC).ordered
+        self.field_types = format_field_types(parsers)  # what a bare name in a filter is typed as
         self.ingest_rate: float | None = None
         self.alerts_available = False
         self.polls = 0
         self.source_counts = SourceCounts()
         self._status_text = ""
+        self._sidebar_chosen: bool | None = None  # shown or hidden with `b` (else by the width)
+        self.firing = 0
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -106,6 +126,11 @@ class LogscopeApp(App[None]):
                 yield SourceToggles(id="sources")
         yield Label("", id="status")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The side panel takes too much of a narrow terminal: hidden there until `b` or `a`."""
+        if self._sidebar_chosen is None and self.screen_stack:
+            self.main.query_one("#sidebar").display = event.size.width >= WIDE_ENOUGH_FOR_SIDEBAR
 
     def on_mount(self) -> None:
         self.main.query_one("#sources", SourceToggles).border_title = "Sources"
@@ -218,7 +243,9 @@ class LogscopeApp(App[None]):
             return  # the app is shutting down
         self.polls += 1
         self.alerts_available = alerts_available
-        self.main.query_one("#alerts", AlertsPanel).show_alerts(alerts, alerts_available)
+        self.log_view.set_sources(list(counts))
+        panel = self.main.query_one("#alerts", AlertsPanel)
+        panel.show_alerts(alerts, alerts_available, self.log_view.lines.labels)
         self.main.query_one("#sources", SourceToggles).show_sources(counts)
         if self.feed is not None:
             sources, self.ingest_rate = self.feed.sample(counts)
@@ -248,8 +275,13 @@ class LogscopeApp(App[None]):
         self._update_status()
 
     def on_log_view_search_result(self, message: LogView.SearchResult) -> None:
-        if not message.found:
+        self._update_status()
+        if not message.hits:
             self.notify(f"no match for {message.text!r}", severity="warning", timeout=3)
+        elif not message.found:
+            last, back = ("last", "N goes back") if message.forward else ("first", "n goes on")
+            count = f"{message.hits:,} {'match' if message.hits == 1 else 'matches'}"
+            self.notify(f"{last} match for {message.text!r} ({count}) · {back}", timeout=3)
 
     def on_filter_bar_filter_submitted(self, message: FilterBar.FilterSubmitted) -> None:
         try:
@@ -258,8 +290,8 @@ class LogscopeApp(App[None]):
             self.filter_bar.show_error(str(exc))
             return
         self.filter_bar.show_error(None)
+        self.main.set_focus(self.log_view)  # now: the next key is for the view, not the bar
         self.apply_filter(state)
-        self.log_view.focus()
 
     def on_filter_bar_search_submitted(self, message: FilterBar.SearchSubmitted) -> None:
         try:
@@ -268,7 +300,7 @@ class LogscopeApp(App[None]):
             self.filter_bar.show_error(str(exc))
             return
         self.filter_bar.show_error(None)
-        self.log_view.focus()
+        self.main.set_focus(self.log_view)
         self.log_view.set_search(match)
 
     def on_level_toggles_toggled(self, message: LevelToggles.Toggled) -> None:
@@ -286,19 +318,34 @@ class LogscopeApp(App[None]):
         predicate, match = None, None
         if text:
             try:
-                self.reader.check_predicate(text)
-                predicate = text
+                predicate = self._predicate(text)
             except FilterError:
                 if looks_like_sql(text):
                     raise
                 match = text_match(text)
         return self.filter_state.with_changes(
             predicate=predicate,
+            typed=text or None,
+            time_text=time_range,
             text=match,
             time_range=parse_time_range(time_range, self.zone),
             record_ids=None,
             label=None,
         )
+
+    def _predicate(self, text: str) -> str:
+        """The SQL for a typed predicate: bare field names read as in rules (`status = 503`), typed
+        by their format, else as their stored values are (`duration_ms > 800` on JSON lines); a
+        name no record carries only in text that is plainly SQL (`user=bob` stays text)."""
+        sql, _ = with_typed_fields(
+            self.reader.cursor,
+            text,
+            self.field_types,
+            untyped=looks_like_sql(text),
+            stored_type=self.reader.field_type,
+        )
+        self.reader.check_predicate(sql)
+        return sql
 
     def apply_filter(self, state: FilterState) -> None:
         self.filter_state = state
@@ -310,8 +357,13 @@ class LogscopeApp(App[None]):
         """Show the records behind an alert: its example ids, else the records of its group."""
         name = pick(alert, ALERT_NAME_COLUMNS, "alert")
         ids = alert_record_ids(alert)
-        if ids:
-            state = FilterState(record_ids=tuple(ids), label=f"alert {name}: {len(ids)} records")
+        window = window_filter(alert, bundled_rules(), self.field_types, self.reader.cursor, self.zone)
+        if window is not None:
+            state = window
+            self.filter_bar.set_filter_text(window.typed or "", window.time_text)
+        elif ids:
+            records = f"{len(ids)} {'record' if len(ids) == 1 else 'records'}"
+            state = FilterState(record_ids=tuple(ids), label=f"alert {name}: {records}")
             self.filter_bar.set_filter_text("")
         else:
             predicate = pick(alert, PREDICATE_COLUMNS) or alert_group_predicate(alert)
@@ -341,9 +393,12 @@ class LogscopeApp(App[None]):
         if described:
             parts.append(f"filter: {described}")
         if view.search is not None:
-            parts.append(f"search: {view.search.pattern}")
+            parts.append(f"search: {view.search.pattern}{search_place(view.search_place)}")
         if self.ingest_rate is not None:
             parts.append(f"{self.ingest_rate:,.0f} rec/s")
+        firing = self.main.query_one("#alerts", AlertsPanel).firing
+        if firing and not self.main.query_one("#sidebar").display:
+            parts.append(f"{firing} {'alert' if firing == 1 else 'alerts'} firing (a)")
         status = self.main.query_one("#status", Label)
         text = " · ".join(parts)
         if text != self._status_text:  # one line of fixed size: no layout needed
@@ -379,6 +434,9 @@ class LogscopeApp(App[None]):
         self.log_view.action_choose()
 
     def action_focus_log(self) -> None:
+        """Back to the log view; the bar shows again what is applied, not what was left typed."""
+        if self.filter_bar.has_focus_within:
+            self.filter_bar.show_active(self.filter_state, self.log_view.search)
         self.log_view.focus()
 
     def action_focus_alerts(self) -> None:
@@ -393,7 +451,9 @@ class LogscopeApp(App[None]):
         self._show_sidebar(not self.main.query_one("#sidebar").display)
 
     def _show_sidebar(self, shown: bool) -> None:
+        self._sidebar_chosen = shown
         self.main.query_one("#sidebar").display = shown
+        self._update_status()
 
     def action_toggle_level(self, level: str) -> None:
         hidden = set(self.filter_state.hidden_levels)

@@ -75,14 +75,25 @@ class DetailScreen(ModalScreen[None]):
         text = Text(no_wrap=True, overflow="ellipsis")
         record = self.record
         for row in self.before:
-            text.append_text(render_line(row.ts, row.source, row.level, row.message, self.zone))
+            text.append_text(render_line(row, self.zone))
             text.append("\n")
+        fields = record["fields"]
         current = render_line(
-            record["ts_us"], record["source"], record["level"], record["message"] or "", self.zone
+            Row(
+                record["id"],
+                record["ts_us"],
+                record["source"],
+                record["level"],
+                record["message"] or "",
+                record["format"],
+                record["host"],
+                orjson.dumps(fields).decode() if fields is not None else None,
+            ),
+            self.zone,
         )
         current.stylize("reverse")
         text.append_text(current)
         for row in self.after:
             text.append("\n")
-            text.append_text(render_line(row.ts, row.source, row.level, row.message, self.zone))
+            text.append_text(render_line(row, self.zone))
         return text

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label
 
+from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.level_toggles import LevelToggles
 
 
@@ -33,11 +34,12 @@ class FilterBar(Vertical):
             yield Input(
                 placeholder="filter: level = 'error' AND source LIKE '%api%'  ·  text  ·  /regex/",
                 id="filter",
+                compact=True,
             )
-            yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range")
+            yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range", compact=True)
         with Horizontal(id="toggle-row"):
             yield LevelToggles(id="levels")
-            yield Input(placeholder="search (n / N)", id="search")
+            yield Input(placeholder="search (n / N)", id="search", compact=True)
         yield Label("", id="filter-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -60,6 +62,15 @@ class FilterBar(Vertical):
     def set_filter_text(self, text: str, time_range: str = "") -> None:
         self.query_one("#filter", Input).value = text
         self.query_one("#time-range", Input).value = time_range
+
+    def show_active(self, state: FilterState, search: TextMatch | None) -> None:
+        """Put back the text of the filter, time range and search that are applied, and drop
+        the error of one that was not."""
+        if state.record_ids is None:  # an alert's records: the bar was emptied for them
+            self.query_one("#filter", Input).value = state.typed or state.predicate or ""
+        self.query_one("#time-range", Input).value = state.time_text
+        self.query_one("#search", Input).value = search.pattern if search is not None else ""
+        self.show_error(None)
 
     def focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()

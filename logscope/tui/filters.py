@@ -41,10 +41,11 @@ class TextMatch:
     pattern: str
     is_regex: bool
 
-    def sql(self) -> tuple[str, list]:
+    def sql(self, text: str = "raw") -> tuple[str, list]:
+        """The condition on `text` (a column or expression), and its parameters."""
         if self.is_regex:
-            return "regexp_matches(raw, ?)", [self.pattern]
-        return "contains(lower(raw), ?)", [self.pattern.lower()]
+            return f"regexp_matches({text}, ?)", [self.pattern]
+        return f"contains(lower({text}), ?)", [self.pattern.lower()]
 
     def compiled(self) -> re.Pattern | regex.Pattern:
         """The pattern for highlighting matches in the view.
@@ -71,6 +72,8 @@ class FilterState:
     time_range: TimeRange = field(default_factory=TimeRange)
     record_ids: tuple[int, ...] | None = None  # pinned by selecting an alert
     label: str | None = None  # why record_ids are pinned, for the status line
+    typed: str | None = None  # the filter as the user typed it (a predicate's bare field names)
+    time_text: str = ""  # the time range as typed
 
     def with_changes(self, **changes) -> FilterState:
         return replace(self, **changes)
@@ -142,13 +145,14 @@ class FilterState:
         if self.label:
             parts.append(self.label)
         if self.predicate:
-            parts.append(f"where {self.predicate}")
+            parts.append(f"where {self.typed or self.predicate}")
         if self.text is not None:
             parts.append(f"{'/' if self.text.is_regex else ''}{self.text.pattern}")
         if self.hidden_levels:
             parts.append("hiding " + ",".join(lv for lv in LEVEL_CHOICES if lv in self.hidden_levels))
         if self.hidden_sources:
-            parts.append(f"{len(self.hidden_sources)} sources hidden")
+            hidden = len(self.hidden_sources)
+            parts.append(f"{hidden} {'source' if hidden == 1 else 'sources'} hidden")
         window = self.time_range
         if window != TimeRange():
             parts.append("time range")

@@ -10,18 +10,16 @@ from pathlib import Path
 from typing import ClassVar
 
 import duckdb
-from rich.segment import Segment
 from textual import events, work
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 from logscope.tui.filters import FilterState, TextMatch
-from logscope.tui.rendering import render_line
+from logscope.tui.log_layout import ScreenLayout
+from logscope.tui.log_lines import LineRenderer
 from logscope.tui.store import LogReader, Row, SourceCounts, one_line_error
 
 # Rows fetched around the viewport: this many screens above and below it.
@@ -45,7 +43,7 @@ class LiveUpdate:
     total: int | None = None  # a full recount (a relative time range drops old records)
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(ScreenLayout, ScrollView, can_focus=True):
     """Shows `total` rows; holds only a window of them, fetched when the viewport moves."""
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
@@ -60,6 +58,9 @@ class LogView(ScrollView, can_focus=True):
         Binding("enter", "choose", "Detail"),
         Binding("n", "next_match(True)", "Next match", show=False),
         Binding("N", "next_match(False)", "Prev match", show=False),
+        Binding("left", "scroll_sideways(-1)", "Left", show=False),
+        Binding("right", "scroll_sideways(1)", "Right", show=False),
+        Binding("ctrl+w", "toggle_wrap", "Wrap", show=False),
     ]
 
     following: reactive[bool] = reactive(True)
@@ -96,12 +97,19 @@ class LogView(ScrollView, can_focus=True):
             self.message = message
 
     class SearchResult(Message):
-        """A search found nothing (or found something) in the filtered records."""
+        """Where a search landed: the `ordinal`-th of `hits` matches, or None when there is no
+        further match in that direction."""
 
-        def __init__(self, found: bool, text: str) -> None:
+        def __init__(self, text: str, hits: int, ordinal: int | None, forward: bool) -> None:
             super().__init__()
-            self.found = found
             self.text = text
+            self.hits = hits
+            self.ordinal = ordinal
+            self.forward = forward
+
+        @property
+        def found(self) -> bool:
+            return self.ordinal is not None
 
     def __init__(
         self, reader: LogReader, zone: tzinfo = UTC, counts: SourceCounts | None = None, **kwargs
@@ -112,13 +120,14 @@ class LogView(ScrollView, can_focus=True):
         self.zone = zone
         self.state = FilterState()
         self.search: TextMatch | None = None
-        self._search_pattern = None
+        self.search_place: tuple[int | None, int] | None = None  # (ordinal, hits) of the search
         self.total = 0
         self.last_id = 0
         self._window_start = 0
         self._window: list[Row] = []
         self._window_as_of: tuple[int, int] = (0, -1)  # (last id, total) when the rows were read
-        self._strips: LRUCache[tuple, Strip] = LRUCache(STRIP_CACHE_SCREENS * 50)
+        self.lines = LineRenderer(zone, STRIP_CACHE_SCREENS * 50)
+        self._layout: tuple[tuple, list[tuple[int, int]]] = ((), [])
         self.filtering = False
         self._pending_state = self.state
         self._latest_seen = 0
@@ -208,8 +217,9 @@ class LogView(ScrollView, can_focus=True):
     def set_search(self, match: TextMatch | None) -> None:
         """Highlight `match` and jump to the nearest hit (backwards when following)."""
         self.search = match
-        self._search_pattern = match.compiled() if match else None
-        self._strips.clear()
+        self.search_place = None
+        self.lines.search = match.compiled() if match else None
+        self.lines.clear()
         self.refresh()
         if match is not None and self.filtering:
             self._search_when_loaded = True  # jump once the new filter's records are in
@@ -297,8 +307,13 @@ class LogView(ScrollView, can_focus=True):
 
     def rows_on_screen(self) -> list[Row]:
         """The rows in the viewport, top to bottom (for tests and the status line)."""
-        top = int(self.scroll_y)
-        return [row for index in range(top, top + self.size.height) if (row := self._row(index))]
+        indices = dict.fromkeys(index for index, _ in self._screen_layout())
+        return [row for index in indices if (row := self._row(index))]
+
+    def set_sources(self, sources: list[str]) -> None:
+        """The sources there are: each line names its source by what tells it from the others."""
+        if self.lines.set_sources(sources):
+            self.refresh()
 
     # --- actions -------------------------------------------------------------------------
 
@@ -346,24 +361,32 @@ class LogView(ScrollView, can_focus=True):
     def _find_match(
         self, state: FilterState, match: TextMatch, ts: int, record_id: int, forward: bool, upto_id: int
     ) -> None:
-        """Find the next match (wrapping around) and its position, off the UI thread."""
+        """Find the next match in that direction and its position, off the UI thread; at the last
+        (or first) match stay there and say so, as lnav does, instead of turning back."""
         reader = self.reader.for_thread()
         try:
-            found = reader.find(state, match, ts, record_id, forward, upto_id)
-            if found is None:
-                found = reader.find(state, match, ts, record_id, not forward, upto_id)
-            index = reader.position(state, *found, upto_id) if found else None
+            hits = reader.count_matches(state, match, upto_id)
+            found = reader.find(state, match, ts, record_id, forward, upto_id) if hits else None
+            index = ordinal = None
+            if found is not None:
+                index = reader.position(state, *found, upto_id)
+                ordinal = reader.count_matches(state, match, upto_id, before=found) + 1
         except duckdb.Error as exc:
             self.app.call_from_thread(self.post_message, self.FilterFailed(one_line_error(exc)))
             return
         finally:
             reader.close()
-        self.app.call_from_thread(self._jump_to_match, state, match, index)
+        result = self.SearchResult(match.pattern, hits, ordinal, forward)
+        self.app.call_from_thread(self._jump_to_match, state, match, index, result)
 
-    def _jump_to_match(self, state: FilterState, match: TextMatch, index: int | None) -> None:
+    def _jump_to_match(
+        self, state: FilterState, match: TextMatch, index: int | None, result: LogView.SearchResult
+    ) -> None:
         if state is not self.state or match is not self.search:
             return  # the filter or the search changed meanwhile
-        self.post_message(self.SearchResult(index is not None, match.pattern))
+        if result.ordinal is not None or not result.hits:
+            self.search_place = (result.ordinal, result.hits)
+        self.post_message(result)
         if index is not None:
             self._move_cursor(index)
 
@@ -379,6 +402,9 @@ class LogView(ScrollView, can_focus=True):
         height = max(1, self.scrollable_content_region.height)
         if index < self.scroll_y:
             self.scroll_to(y=index, animate=False, immediate=True)
+        elif self.lines.wrap:
+            if index not in self._fully_shown():
+                self.scroll_to(y=self._top_showing(index), animate=False, immediate=True)
         elif index >= self.scroll_y + height:
             self.scroll_to(y=index - height + 1, animate=False, immediate=True)
         self._post_status()
@@ -387,7 +413,8 @@ class LogView(ScrollView, can_focus=True):
         self._size_to_total()
         self.cursor = self.total - 1
         height = max(1, self.scrollable_content_region.height)
-        self.scroll_to(y=max(0, self.total - height), animate=False, immediate=True)
+        top = self._top_showing(self.total - 1) if self.lines.wrap else max(0, self.total - height)
+        self.scroll_to(y=top, animate=False, immediate=True)
         self.refresh()
         self._post_status()
 
@@ -397,7 +424,9 @@ class LogView(ScrollView, can_focus=True):
         Assigning `virtual_size` lays out every widget (~10-20 ms, on every live update); the view's
         own size does not depend on it, so only its scrollbar is updated, as ScrollView does when
         its container resizes (which lays out only when the scrollbar appears or goes)."""
-        size = Size(0, self.total)
+        # Wrapping, any record may be the top one: the last may need the whole screen.
+        extra = max(0, self.scrollable_content_region.height - 1) if self.lines.wrap else 0
+        size = Size(0, self.total + extra)
         if size != self.virtual_size:
             self.set_reactive(LogView.virtual_size, size)
             self._scroll_update(size)
@@ -428,7 +457,8 @@ class LogView(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         """A click selects the line; a double click opens it."""
-        index = int(self.scroll_y) + event.y
+        layout = self._screen_layout()
+        index = layout[event.y][0] if 0 <= event.y < len(layout) else -1
         if 0 <= index < self.total:
             self._move_cursor(index)
             if event.chain >= 2:
@@ -449,29 +479,7 @@ class LogView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._size_to_total()
         self._reset_window()
-        self._strips = LRUCache(STRIP_CACHE_SCREENS * max(1, self.size.height))
+        cache_size = STRIP_CACHE_SCREENS * max(1, self.size.height)
+        self.lines.resize(self.scrollable_content_region.width, cache_size)
         if self.following:
             self._show_end()
-
-    def render_line(self, y: int) -> Strip:
-        index = int(self.scroll_y) + y
-        width = self.scrollable_content_region.width
-        row = self._row(index)
-        if row is None:
-            return Strip.blank(width, self.rich_style)
-        selected = index == self.cursor
-        key = (row.id, width, selected, self._search_pattern)
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._render_row(row, width, selected)
-            self._strips[key] = strip
-        return strip
-
-    def _render_row(self, row: Row, width: int, selected: bool) -> Strip:
-        text = render_line(row.ts, row.source, row.level, row.message, self.zone, self._search_pattern)
-        text.truncate(width, overflow="ellipsis", pad=True)
-        segments = list(text.render(self.app.console))
-        strip = Strip(Segment.apply_style(segments, self.rich_style), width).crop(0, width)
-        if selected:
-            strip = strip.apply_style(self.get_component_rich_style("log-view--cursor"))
-        return strip

@@ -15,14 +15,35 @@ import orjson
 
 from logscope.tui.filters import FilterError, FilterState, TextMatch
 
-VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format"
+VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format, host, fields"
+# The text the log view shows after the level (rendering.display_text), built in SQL: a search
+# looks through what is on screen, not through parts of the raw line that are not shown.
+_FIELD_SHOWN = (
+    "(fields->>k) IS NOT NULL AND NOT (k IN ('app', 'pid') AND fields->>'app' IS NOT NULL)"
+    " AND (format IN ('json', 'logfmt')"
+    " OR NOT list_contains(string_split(coalesce(message, ''), ' '), fields->>k))"
+)
+_FIELD_TEXT = (
+    "k || '=' || CASE WHEN contains(fields->>k, ' ') THEN '\"' || (fields->>k) || '\"' ELSE fields->>k END"
+)
+DISPLAY_SQL = (
+    "concat_ws(' ', nullif(host, ''),"
+    " CASE WHEN fields->>'app' IS NOT NULL"
+    " THEN (fields->>'app') || coalesce('[' || (fields->>'pid') || ']', '') || ':' END,"
+    " replace(coalesce(message, ''), chr(10), ' ⏎ '),"
+    f" nullif(array_to_string(list_transform(list_filter(json_keys(fields), lambda k: {_FIELD_SHOWN}),"
+    f" lambda k: {_FIELD_TEXT}), ' '), ''))"
+)
 _ORDER = "ORDER BY ts, id"
 _ORDER_DESC = "ORDER BY ts DESC, id DESC"
+# DuckDB types for the types json_type() reports.
+JSON_TYPES = {"BIGINT": "BIGINT", "UBIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
 # Pages this far from the end are read with a time bound found among the newest ids.
 TAIL_BOUND_MAX = 50_000
 _TS = "make_timestamptz(?::BIGINT)"
-# The alerts table column to show the newest first by, most telling first.
-ORDER_COLUMNS = ("last_at", "fired_at", "first_at", "ts", "id")
+# The alerts table column to show the newest first by: one that does not change while an alert
+# fires (ordered by its last match, the list re-sorted under the cursor every second).
+ORDER_COLUMNS = ("fired_at", "first_at", "ts", "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +56,8 @@ class Row:
     level: str | None
     message: str
     format: str
+    host: str | None = None
+    fields: str | None = None  # JSON text
 
 
 @dataclass(frozen=True)
@@ -138,6 +161,17 @@ class LogReader:
         except FilterError:
             return False
         return True
+
+    def field_type(self, name: str) -> str | None:
+        """The DuckDB type of a field's stored JSON values (the first record carrying it); None
+        when no record has it."""
+        path = '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        row = self._one(
+            "SELECT json_type(fields, ?) FROM logs WHERE json_exists(fields, ?) LIMIT 1", [path, path]
+        )
+        if row is None:
+            return None
+        return JSON_TYPES.get(row[0], "VARCHAR")
 
     def newest_us(self) -> int | None:
         return self._one("SELECT epoch_us(max(ts)) FROM logs")[0]
@@ -268,7 +302,7 @@ class LogReader:
         upto_id: int | None = None,
     ):
         """The (ts, id) of the next (or previous) record after (ts, id) that `match` matches."""
-        sql, values = match.sql()
+        sql, values = match.sql(DISPLAY_SQL)
         if upto_id is not None:
             sql, values = f"{sql} AND id <= ?", [*values, upto_id]
         if forward:
@@ -280,6 +314,23 @@ class LogReader:
         where, params = self._where(state, f"{sql} AND {after}", [*values, ts, ts, record_id])
         row = self._one(f"SELECT epoch_us(ts), id FROM logs WHERE {where} {order} LIMIT 1", params)
         return (row[0], row[1]) if row else None
+
+    def count_matches(
+        self,
+        state: FilterState,
+        match: TextMatch,
+        upto_id: int | None = None,
+        before: tuple[int, int] | None = None,
+    ) -> int:
+        """How many records the filter keeps that `match` matches (those before (ts, id) only)."""
+        sql, values = match.sql(DISPLAY_SQL)
+        if upto_id is not None:
+            sql, values = f"{sql} AND id <= ?", [*values, upto_id]
+        if before is not None:
+            earlier = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
+            sql, values = f"{sql} AND {earlier}", [*values, before[0], before[0], before[1]]
+        where, params = self._where(state, sql, values)
+        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
 
     # --- the detail view ----------------------------------------------------------------
 
@@ -373,7 +424,8 @@ class LogReader:
         if not columns:
             return []
         order = next((c for c in ORDER_COLUMNS if c in columns), columns[0])
-        result = self.cursor.execute(f"SELECT * FROM alerts ORDER BY {order} DESC LIMIT ?", [limit])
+        then = ", id DESC" if "id" in columns and order != "id" else ""
+        result = self.cursor.execute(f"SELECT * FROM alerts ORDER BY {order} DESC{then} LIMIT ?", [limit])
         names = [c[0] for c in result.description]
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 

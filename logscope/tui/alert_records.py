@@ -1,0 +1,63 @@
+"""The records behind an alert: those its rule counted in the window that made it fire."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import duckdb
+
+from logscope.alerting.loader import load_paths
+from logscope.alerting.model import Rule
+from logscope.tui.alerts_panel import NAME_COLUMNS, alert_group_predicate, pick
+from logscope.tui.filters import FilterError, FilterState, TimeRange
+from logscope.tui.histogram import describe_span
+from logscope.tui.predicate import with_typed_fields
+
+FIRED_COLUMNS = ("fired_at", "first_at", "ts")
+# Rules that fire on how many records matched in a window: those records are what made them fire.
+COUNTING_KINDS = ("threshold", "ratio")
+
+
+@functools.cache
+def bundled_rules() -> dict[str, Rule]:
+    """The bundled rule packs by name (the rules `tail` runs unless told not to)."""
+    return {rule.name: rule for rule in load_paths([], builtin=True).rules}
+
+
+def window_filter(
+    alert: dict[str, Any],
+    rules: dict[str, Rule],
+    field_types: dict[str, str],
+    con: duckdb.DuckDBPyConnection,
+    zone: tzinfo = UTC,
+) -> FilterState | None:
+    """The records the alert's rule counted in the window before it fired (in its group);
+    None when the rule or the firing time is not known."""
+    name = str(pick(alert, NAME_COLUMNS, ""))
+    rule = rules.get(name)
+    fired = pick(alert, FIRED_COLUMNS)
+    if rule is None or rule.kind not in COUNTING_KINDS or not isinstance(fired, datetime):
+        return None  # an absence fires on records that did not come: its group shows instead
+    try:
+        where, _ = with_typed_fields(con, rule.where, {**field_types, **rule.field_types})
+    except FilterError:
+        return None
+    group = alert_group_predicate(alert)
+    in_group = f" AND {group}" if group else ""
+    until = int(fired.timestamp() * 1_000_000)
+    since = until - rule.window
+    return FilterState(
+        predicate=f"({where}){in_group}",
+        typed=f"({rule.where}){in_group}",  # what the filter bar shows: it works typed there too
+        time_range=TimeRange(since=since, until=until),
+        time_text=f"{_iso(since, zone)}..{_iso(until, zone)}",
+        label=f"alert {name}: the {describe_span(rule.window)} before it fired",
+    )
+
+
+def _iso(moment_us: int, zone: tzinfo) -> str:
+    """The time as the time-range box reads it (naive times are in the view's zone)."""
+    moment = datetime.fromtimestamp(moment_us / 1_000_000, zone)
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="milliseconds")

@@ -1,0 +1,109 @@
+"""The log view's lines as strips: one per record, or several when wrapping, cached by record id."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import tzinfo
+
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.strip import Strip
+
+from logscope.tui.rendering import (
+    Columns,
+    columns_for,
+    line_columns,
+    short_source,
+    source_labels,
+    styled_message,
+)
+from logscope.tui.store import Row
+
+# Columns the view moves sideways per left / right key.
+SCROLL_STEP = 8
+
+
+class LineRenderer:
+    """How rows look at the view's width: fixed columns, then the text, cut at the right edge
+    (scrolled sideways by `x_offset`) or wrapped under the text's start."""
+
+    def __init__(self, zone: tzinfo, cache_size: int = 150) -> None:
+        self.zone = zone
+        self.search: re.Pattern | None = None
+        self.wrap = False
+        self.x_offset = 0
+        self.labels: dict[str, str] = {}
+        self.columns = Columns()
+        self._width = 0
+        self._strips: LRUCache[tuple, list[Strip]] = LRUCache(cache_size)
+
+    def resize(self, width: int, cache_size: int) -> None:
+        self._width = width
+        self.columns = columns_for(width, self.labels.values())
+        self._strips = LRUCache(cache_size)
+
+    def set_sources(self, sources: Iterable[str]) -> bool:
+        """Label the sources by what tells them apart; True when the labels changed."""
+        labels = source_labels(sources)
+        if labels == self.labels:
+            return False
+        self.labels = labels
+        self.columns = columns_for(self._width, labels.values())
+        self.clear()
+        return True
+
+    def clear(self) -> None:
+        self._strips.clear()
+
+    def strips(
+        self, row: Row, width: int, base: Style, cursor: Style | None, console: Console
+    ) -> list[Strip]:
+        """The row's strips: one, or one per wrapped line."""
+        key = (row.id, width, cursor is not None)
+        strips = self._strips.get(key)
+        if strips is None:
+            strips = self._render(row, width, base, cursor, console)
+            self._strips[key] = strips
+        return strips
+
+    def height(self, row: Row, width: int, base: Style, console: Console) -> int:
+        return len(self.strips(row, width, base, None, console))
+
+    def _render(
+        self, row: Row, width: int, base: Style, cursor: Style | None, console: Console
+    ) -> list[Strip]:
+        # A source first seen since the last poll: its file name until the poll names it.
+        label = self.labels.get(row.source) or short_source(row.source, len(row.source)).strip()
+        head = line_columns(row.ts, label, row.level, self.zone, self.columns)
+        body = styled_message(row.host, row.message, row.fields, row.format, self.search)
+        indent = self.columns.width
+        if not self.wrap or width <= indent + 8:
+            if self.x_offset:  # scrolled sideways: `…` where the text was cut
+                body = Text("…", "dim", end="") + body[self.x_offset + 1 :]
+            head.append_text(body)
+            return [self._strip(head, width, base, cursor, console)]
+        lines = body.wrap(console, width - indent, overflow="fold", no_wrap=False)
+        texts = []
+        for number, line in enumerate(lines or [Text()]):
+            text = head if number == 0 else Text(" " * indent, end="")
+            line.end = ""
+            text.append_text(line)
+            texts.append(text)
+        return [self._strip(text, width, base, cursor, console) for text in texts]
+
+    @staticmethod
+    def _strip(text: Text, width: int, base: Style, cursor: Style | None, console: Console) -> Strip:
+        text.no_wrap = True
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = [
+            # The cursor's background goes over the line's (as a base style it would lose to it),
+            # but not over a background of the text's own (a search hit, a CRIT level).
+            Segment(segment.text, base + style + (cursor if cursor and not style.bgcolor else Style()))
+            for segment in text.render(console)
+            if (style := segment.style or Style()) is not None
+        ]
+        return Strip(segments, width).crop(0, width)
