@@ -250,7 +250,7 @@ def test_memory_database_is_allowed(tmp_path: Path) -> None:
     log.write_text("x=1 y=2\n")
     result = run_cli("ingest", str(log), "--db", ":memory:")
     assert result.returncode == 0, result.stderr
-    assert "ingested 1 lines" in result.stderr
+    assert "ingested 1 line from" in result.stderr
 
 
 def test_quiet_prints_nothing(tmp_path: Path, db: Path) -> None:

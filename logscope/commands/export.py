@@ -9,6 +9,7 @@ import duckdb
 
 from logscope.commands.common import add_db_option, db_path
 from logscope.errors import LogscopeError
+from logscope.output import plural
 from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import open_for_reading
 from logscope.store.export import check_target, export_sql, parse_time_bound
@@ -53,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
             con.close()
     count = rows[0][0] if rows and rows[0] else 0
     target = os.path.abspath(args.to)
-    print(f"exported {count:,} records to {target} (date=YYYY-MM-DD/*.parquet)")
+    print(f"exported {plural(count, 'record')} to {target} (date=YYYY-MM-DD/*.parquet)")
     return 0

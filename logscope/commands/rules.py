@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from logscope.alerting.actions import JsonLinesOutput
@@ -18,7 +20,7 @@ from logscope.alerting.replay import OrderedReplay, batches_in_time_order
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
 from logscope.errors import LogscopeError
-from logscope.output import FORMATS, default_format, write_rows
+from logscope.output import add_output_options, chosen_format, plural, write_rows
 from logscope.pipeline import Pipeline
 from logscope.sources.spec import expand_sources
 from logscope.store.database import MEMORY, open_for_writing
@@ -62,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest.add_argument("rules", metavar="RULES", help="a rule file or a directory of them")
     backtest.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files, directories, globs or -")
     add_parse_options(backtest)
-    backtest.add_argument("--output", dest="output", choices=FORMATS, help="output format")
+    add_output_options(backtest)
     backtest.set_defaults(handler=run_backtest)
 
 
@@ -77,9 +79,7 @@ def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str
     problems, _ = check_ruleset(ruleset, format_types)
     if problems:
         listing = "\n  ".join(str(problem) for problem in problems)
-        raise LogscopeError(
-            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in rule files:\n  {listing}", 2
-        )
+        raise LogscopeError(f"{plural(len(problems), 'problem')} in rule files:\n  {listing}", 2)
     return ruleset
 
 
@@ -93,9 +93,8 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"logscope: error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    files = len(ruleset.files)
-    plural = "s" if files != 1 else ""
-    print(f"ok: {len(ruleset.rules)} rules, {len(ruleset.actions)} actions in {files} file{plural}")
+    rules, actions = plural(len(ruleset.rules), "rule"), plural(len(ruleset.actions), "action")
+    print(f"ok: {rules}, {actions} in {plural(len(ruleset.files), 'file')}")
     return 0
 
 
@@ -153,14 +152,14 @@ def run_backtest(args: argparse.Namespace) -> int:
         engine.close()
     finally:
         con.close()
-    fmt = args.output or default_format(sys.stdout.isatty())
+    fmt = chosen_format(args)
     columns = ["at", "event", "rule", "severity", "group", "count", "summary"]
     rows = (_backtest_row(change) for change in notifications)
     write_rows(sys.stdout, fmt, columns, rows, set())
     fired = sum(1 for change in notifications if change.event == "firing")
     warn(
-        f"backtest: {summary.lines:,} lines, {fired} alert{'s' if fired != 1 else ''} fired,"
-        f" {len(notifications)} notifications"
+        f"backtest: {plural(summary.lines, 'line')}, {plural(fired, 'alert')} fired,"
+        f" {plural(len(notifications), 'notification')}"
     )
     return 1 if expansion.errors or summary.errors else 0
 
@@ -169,7 +168,7 @@ def _backtest_row(change: Change) -> tuple:
     payload = change.payload
     group = ",".join(f"{key}={value}" for key, value in payload["group"].items())
     return (
-        payload["at"],
+        datetime.fromisoformat(payload["at"]) if isinstance(payload["at"], str) else payload["at"],
         change.event,
         payload["rule"],
         payload["severity"],
@@ -235,8 +234,10 @@ def rules_running(
     if replay:
         history.prefetch()  # at this thread's priority, not the held engine's
 
+    tally = AlertTally()
+
     def make_engine(held: bool = False) -> RuleEngine:
-        return RuleEngine(
+        engine = RuleEngine(
             ruleset,
             store=con,
             format_types=format_types,
@@ -247,6 +248,8 @@ def rules_running(
             history=history,
             low_priority=held,  # the rules of a one-shot import use the CPU it leaves
         )
+        engine.subscribe(tally.on_changes)
+        return engine
 
     replayer, engine = None, None
     if replay:
@@ -277,7 +280,24 @@ def rules_running(
         if stream is not None and stream is not sys.stdout.buffer:
             stream.close()
     if engine.notifications and not getattr(args, "quiet", False):
-        warn(
-            f"alerts: {engine.notifications} notification{'s' if engine.notifications != 1 else ''}"
-            " (see `logscope query 'FROM alerts'`)"
-        )
+        warn(f"alerts: {tally.describe(engine.notifications)} (see `logscope query 'FROM alerts'`)")
+
+
+class AlertTally:
+    """The alerts a run notified about, each with its latest state: one per `alerts` row."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str], str] = {}
+
+    def on_changes(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.event in NOTIFY_EVENTS:
+                key = (change.payload["rule"], repr(sorted(change.payload["group"].items())))
+                self.states[key] = "resolved" if change.event == "resolved" else "firing"
+
+    def describe(self, notifications: int) -> str:
+        """`4 alerts (3 firing, 1 resolved), 5 notifications`."""
+        states = Counter(self.states.values())
+        detail = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        alerts = plural(len(self.states), "alert")
+        return f"{alerts} ({detail}), {plural(notifications, 'notification')}"

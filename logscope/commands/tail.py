@@ -12,6 +12,7 @@ from logscope.commands.ingest import add_sources, add_start_options, follow_opti
 from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
+from logscope.output import plural
 from logscope.parsing.timestamps import resolve_zone
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.base import Source, SourceContext
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         summary = _run_app(con, args, registry, forced, sources, expansion.errors, zone, path)
     finally:
         con.close()
-    warn(f"tail: {summary.lines:,} records stored in {path}")
+    warn(f"tail: {plural(summary.lines, 'record')} stored in {path}")
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from logscope.commands.common import add_db_option, db_path
 from logscope.commands.status import human_bytes
 from logscope.errors import LogscopeError
+from logscope.output import plural
 from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
 def describe(report: dict[str, Any], by: str) -> str:
     """One line: what was deleted, the bytes used and on disk before and after."""
     return (
-        f"vacuum{by}: deleted {report['deleted_logs']:,} records, {report['deleted_alerts']:,} alerts,"
-        f" {report['deleted_stats']:,} stats rows; used {human_bytes(report['used_before'])}"
+        f"vacuum{by}: deleted {plural(report['deleted_logs'], 'record')},"
+        f" {plural(report['deleted_alerts'], 'alert')}, {plural(report['deleted_stats'], 'stats row')};"
+        f" used {human_bytes(report['used_before'])}"
         f" → {human_bytes(report['used_after'])}; file {human_bytes(report['file_before'])}"
         f" → {human_bytes(report['file_after'])}"
         + (

@@ -311,7 +311,8 @@ class LogscopeApp(App[None]):
         name = pick(alert, ALERT_NAME_COLUMNS, "alert")
         ids = alert_record_ids(alert)
         if ids:
-            state = FilterState(record_ids=tuple(ids), label=f"alert {name}: {len(ids)} records")
+            records = f"{len(ids)} record{'s' if len(ids) != 1 else ''}"
+            state = FilterState(record_ids=tuple(ids), label=f"alert {name}: {records}")
             self.filter_bar.set_filter_text("")
         else:
             predicate = pick(alert, PREDICATE_COLUMNS) or alert_group_predicate(alert)

@@ -148,7 +148,8 @@ class FilterState:
         if self.hidden_levels:
             parts.append("hiding " + ",".join(lv for lv in LEVEL_CHOICES if lv in self.hidden_levels))
         if self.hidden_sources:
-            parts.append(f"{len(self.hidden_sources)} sources hidden")
+            count = len(self.hidden_sources)
+            parts.append(f"{count} source{'s' if count != 1 else ''} hidden")
         window = self.time_range
         if window != TimeRange():
             parts.append("time range")
