@@ -25,7 +25,7 @@ summary = "{count} errors in {window}"
 
 
 def status(db: Path) -> dict:
-    result = run_cli("status", "--db", str(db), "--format", "json")
+    result = run_cli("status", "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -80,7 +80,7 @@ def by_source(info: dict) -> dict[str, dict]:
 
 def query_db_live(db: Path) -> list[list]:
     result = run_cli(
-        "query", "--db", str(db), "--format", "json", "SELECT ts, pid, lines FROM stats ORDER BY ts"
+        "query", "--db", str(db), "--json", "SELECT ts, pid, lines FROM stats ORDER BY ts"
     )
     assert result.returncode == 0, result.stderr
     return [[row["ts"], row["pid"], row["lines"]] for row in json.loads(result.stdout)]
