@@ -5,15 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import duckdb
-
-from logscope.commands.common import add_db_option, db_path
+from logscope.commands.common import add_db_option, db_path, examples
 from logscope.errors import LogscopeError
 from logscope.output import plural
-from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import open_for_reading
-from logscope.store.export import check_target, export_sql, parse_time_bound
-from logscope.store.server import one_line_error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write records to Parquet files partitioned by date (DIR/date=YYYY-MM-DD/*.parquet)",
         description="Write the records with SINCE <= ts < UNTIL as Parquet, hive-partitioned by"
         " UTC date, readable by DuckDB, Spark, Trino or ClickHouse.",
+        **examples(
+            "logscope export --to archive/ --since 2026-11-01 --until 2026-12-01",
+            "duckdb -c \"SELECT count(*) FROM 'archive/*/*.parquet'\"",
+        ),
     )
     parser.add_argument("--to", required=True, metavar="DIR", help="directory to write into")
     parser.add_argument(
@@ -34,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import open_for_reading
+    from logscope.store.export import check_target, export_sql, parse_time_bound
+    from logscope.store.server import one_line_error
+
     since = parse_time_bound(args.since) if args.since else None
     until = parse_time_bound(args.until) if args.until else None
     check_target(args.to, args.append)

@@ -12,6 +12,7 @@ from logscope.commands.common import (
     add_parse_options,
     build_formats,
     db_path,
+    examples,
     on_stop_signals,
     warn,
 )
@@ -35,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="read log files, directories, globs or stdin into the database",
         description="Read every source to its end, store each line as a record, print a summary.",
+        **examples(
+            "logscope ingest sample_logs/",
+            "journalctl -o short-iso | logscope ingest -",
+            "logscope ingest --follow '/var/log/app/*.log' 'cmd:journalctl -f'",
+        ),
     )
     parser.add_argument(
         "sources",

@@ -18,7 +18,8 @@ from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
 from logscope.alerting.replay import OrderedReplay, batches_in_time_order
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
-from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
+from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
+from logscope.commands.completion import rule_names
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, plural, write_rows
 from logscope.pipeline import Pipeline
@@ -32,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "rules",
         help="check, unit-test and backtest alert rules",
         description="Work with alert rule files (docs/rules.md).",
+        **examples(
+            "logscope rules check rules/",
+            "logscope rules test rules/tests/*.toml",
+            "logscope rules backtest rules/ sample_logs/",
+        ),
     )
     actions = parser.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
 
@@ -40,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate rule files",
         description="Validate rule files:"
         " every error names the file, the rule and the field; exit status 2 if any.",
+        **examples("logscope rules check", "logscope rules check my-rules/"),
     )
     check.add_argument(
         "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the bundled packs)"
@@ -51,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test",
         help="run rule unit tests",
         description="Run rule test files: input lines at event times, and the alerts expected from them.",
+        **examples("logscope rules test rules/tests/*.toml"),
     )
     test.add_argument("files", nargs="+", metavar="FILE", help="rule test files (TOML)")
     test.set_defaults(handler=run_tests)
@@ -60,10 +68,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay log files through rules and list the alerts that would have fired",
         description="Read log files (without storing them) through the rules, on the logs' own event"
         " time, and print every notification (firing, renotify, resolved) with its time.",
+        **examples(
+            "logscope rules backtest rules/ sample_logs/",
+            "logscope rules backtest --rule web_5xx_burst rules/web.toml access.log.1 --nl",
+        ),
     )
     backtest.add_argument("rules", metavar="RULES", help="a rule file or a directory of them")
     backtest.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files, directories, globs or -")
     add_parse_options(backtest)
+    backtest.add_argument(
+        "--rule",
+        dest="only_rules",
+        action="append",
+        metavar="NAME",
+        help="replay only this rule of RULES (repeatable)",
+    ).completer = rule_names  # type: ignore[attr-defined]
     add_output_options(backtest)
     backtest.set_defaults(handler=run_backtest)
 
@@ -128,6 +147,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     format_types = format_field_types(registry.ordered)
     ruleset = load_checked([args.rules], builtin=False, format_types=format_types)
     ruleset.actions = {}  # a backtest notifies nobody
+    if args.only_rules:
+        ruleset.rules = _only(ruleset, args.only_rules)
     expansion = expand_sources(args.logs)
     for error in expansion.errors:
         warn(f"error: {error}")
@@ -162,6 +183,16 @@ def run_backtest(args: argparse.Namespace) -> int:
         f" {plural(len(notifications), 'notification')}"
     )
     return 1 if expansion.errors or summary.errors else 0
+
+
+def _only(ruleset: RuleSet, names: list[str]) -> list:
+    """The rules named, or a usage error naming the unknown ones."""
+    known = {rule.name for rule in ruleset.rules}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        listing = ", ".join(sorted(known))
+        raise LogscopeError(f"--rule: no rule {', '.join(map(repr, unknown))} (known: {listing})", 2)
+    return [rule for rule in ruleset.rules if rule.name in names]
 
 
 def _backtest_row(change: Change) -> tuple:

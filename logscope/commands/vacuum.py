@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from logscope.commands.common import add_db_option, db_path
+from logscope.commands.common import add_db_option, db_path, examples
 from logscope.commands.status import human_bytes
 from logscope.errors import LogscopeError
 from logscope.output import plural
-from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import MEMORY, open_for_writing
-from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="delete old records now (--retain, --max-db-size), checkpoint, optionally compact",
         description="Apply retention and CHECKPOINT so freed space is reused. Works while another"
         " process holds the database (through its query service); --compact needs it free.",
+        **examples("logscope vacuum --retain 7d", "logscope vacuum --max-db-size 2GB --compact"),
     )
     add_db_option(parser)
     parser.add_argument("--retain", metavar="AGE", help="delete records older than AGE, e.g. 7d")
@@ -33,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import MEMORY, open_for_writing
+    from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
+
     path = db_path(args)
     if path == MEMORY:
         raise LogscopeError("vacuum: an in-memory database has nothing to vacuum", 2)
