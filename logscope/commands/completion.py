@@ -54,7 +54,7 @@ def complete(build_parser: Callable[[str | None], argparse.ArgumentParser], verb
     words = line.split()[1:]
     typing_verb = len(words) <= 1 and not line.endswith(" ")
     verb = None if typing_verb else verb_of(words)
-    argcomplete.autocomplete(build_parser(verb), always_complete_options="long")
+    argcomplete.autocomplete(build_parser(verb), always_complete_options=False)
     sys.exit(0)  # argcomplete exits itself; this is for a line it had nothing to say about
 
 
