@@ -333,3 +333,42 @@ def test_ingest_of_several_files_fires_what_a_backtest_fires(tmp_path: Path, db:
     }
     assert stored == fired
     assert ("web_5xx_burst", "2026-11-20T14:06:30.000Z") in stored
+
+
+def test_ingest_with_the_bundled_folder_or_an_edited_copy_of_it(tmp_path: Path) -> None:
+    """`--rules rules/` (or a copy edited as docs/rules.md suggests): a user's rule named like a
+    bundled one replaces it, as a user's format does a built-in one."""
+    log = tmp_path / "access.log"
+    log.write_text(nginx_lines(datetime(2026, 2, 1, tzinfo=UTC), [503] * 12))
+    bundled = run_cli("ingest", str(log), "--db", str(tmp_path / "a.duckdb"), "--rules", str(REPO / "rules"))
+    assert bundled.returncode == 0, bundled.stderr
+    assert "defined" not in bundled.stderr
+    assert query_db(tmp_path / "a.duckdb", "SELECT count(*) FROM alerts") == [(0,)]  # 12 < 20
+    copy = tmp_path / "my-rules"
+    copy.mkdir()
+    for pack in ("web", "app", "system"):
+        (copy / f"{pack}.toml").write_text((REPO / "rules" / f"{pack}.toml").read_text())
+    web = copy / "web.toml"
+    web.write_text(web.read_text().replace("threshold = 20\n", "threshold = 10\n", 1))
+    edited = run_cli("ingest", str(log), "--db", str(tmp_path / "b.duckdb"), "--rules", str(copy))
+    assert edited.returncode == 0, edited.stderr
+    assert query_db(tmp_path / "b.duckdb", "SELECT rule, count FROM alerts") == [("web_5xx_burst", 12)]
+
+
+def test_a_rule_in_two_of_the_users_files_is_one_line_naming_both(tmp_path: Path, db: Path) -> None:
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    rule = '[[rule]]\nname = "errors"\nwhere = "level = \'error\'"\n'
+    first.write_text(rule)
+    second.write_text(rule)
+    log = tmp_path / "app.log"
+    log.write_text('{"msg": "hi"}\n')
+    for result in (
+        run_cli("ingest", str(log), "--db", str(db), "--rules", str(tmp_path)),
+        run_cli("rules", "check", str(tmp_path)),
+    ):
+        assert_clean_error(result, 2)
+        assert f"rule 'errors' is defined in {first} and in {second}" in result.stderr
+        assert result.stderr.count("defined in") == 1
+    # The same file named twice is read once.
+    twice = run_cli("rules", "check", str(first), str(first), str(tmp_path / "a.toml"))
+    assert (twice.returncode, twice.stdout) == (0, "ok: 1 rule, 0 actions in 1 file\n")
