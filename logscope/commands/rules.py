@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test",
         help="run rule unit tests",
         description="Run rule test files: input lines at event times, and the alerts expected from them.",
-        **examples("logscope rules test rules/tests/*.toml"),
+        **examples("logscope rules test rules/tests/*.toml", "logscope rules test rules/tests/web_test.toml"),
     )
     test.add_argument("files", nargs="+", metavar="FILE", help="rule test files (TOML)")
     test.set_defaults(handler=run_tests)
