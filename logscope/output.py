@@ -224,16 +224,20 @@ def write_rows(
 
 
 def write_table(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> int:
-    """A table fitted to the terminal, or, written anywhere else, wide enough for every cell."""
+    """A table fitted to the terminal (cells wrap), or, written anywhere else, wide enough for
+    every cell on one line."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(*columns, header_style="bold", show_lines=False)
-    count = 0
+    rows = list(rows)
+    table = Table(header_style="bold", show_lines=False)
+    for index, name in enumerate(columns):
+        numbers = all(_is_number(row[index]) for row in rows if row[index] is not None)
+        # A narrow terminal wraps a cell rather than hide part of it; numbers line up right.
+        table.add_column(name, overflow="fold", justify="right" if rows and numbers else "left")
     for row in rows:
         table.add_row(*(Text(text(value)) for value in row))
-        count += 1
     terminal = is_terminal(out)
     console = Console(
         file=out,
@@ -243,4 +247,8 @@ def write_table(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> int
         color_system="auto" if terminal else None,
     )
     console.print(table)
-    return count
+    return len(rows)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)

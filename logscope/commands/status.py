@@ -184,9 +184,9 @@ def print_status(info: dict[str, Any]) -> None:
 
 def _source_row(row: dict[str, Any]) -> list[Any]:
     """A source's figures for people: rates to one decimal, lag to the millisecond."""
-    rounding = {"lines_per_s": "{:.1f}", "lag_s": "{:.3f}"}
+    digits = {"lines_per_s": 1, "lag_s": 3}
     return [
-        rounding[name].format(row[name]) if name in rounding and row.get(name) is not None else row.get(name)
+        round(row[name], digits[name]) if name in digits and row.get(name) is not None else row.get(name)
         for name in SOURCE_COLUMNS
     ]
 
