@@ -18,12 +18,6 @@ SOURCE_COLUMNS = (
     *("source", "records", "lines", "lines_per_s", "bytes"),
     *("parse_failures", "errors", "drops", "lag_s", "done"),
 )
-# The newest `stats` row of every source, whichever run wrote it.
-_LATEST_STATS_PER_SOURCE = """
-SELECT * EXCLUDE (rank) FROM (
-    SELECT *, row_number() OVER (PARTITION BY source ORDER BY ts DESC) AS rank FROM stats
-) WHERE rank = 1
-"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +60,7 @@ def gather_status(path: str) -> dict[str, Any]:
     """The status as a dict: live from the holder's query service, else from the file."""
     from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
     from logscope.store.database import open_for_reading
-    from logscope.store.stats import alert_summary
+    from logscope.store.stats import alert_summary, latest_stats
 
     client = connect_if_served(path)
     if client is not None:
@@ -91,26 +85,12 @@ def gather_status(path: str) -> dict[str, Any]:
             "held": False,
             "pid": None,
             "serving": False,
-            "sources": every_source(con, latest_stats_per_source(con)),
+            "sources": every_source(con, latest_stats(con)),
             "alerts": alert_summary(con),
             **file_facts(con, path),
         }
     finally:
         con.close()
-
-
-def latest_stats_per_source(con) -> list[dict[str, Any]]:
-    """The newest `stats` row of each source, from whichever run wrote it last."""
-    from logscope.store.stats import table_exists
-
-    if not table_exists(con, "stats"):
-        return []
-    result = con.execute(_LATEST_STATS_PER_SOURCE)
-    columns = [column[0] for column in result.description]
-    rows = [dict(zip(columns, values, strict=True)) for values in result.fetchall()]
-    for row in rows:
-        row["ts"] = row["ts"].timestamp()
-    return rows
 
 
 def every_source(con, figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
