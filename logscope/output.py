@@ -57,13 +57,9 @@ class _DeprecatedFormat(argparse.Action):
     """An old spelling (`query --format csv`, `--output csv`): works, with a one-line note."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        flag = FLAGS.get(str(values), "--json")
-        print(
-            f"logscope: warning: {option_string} {values} is deprecated; use {flag}",
-            file=sys.stderr,
-            flush=True,
-        )
-        setattr(namespace, self.dest, values)
+        instead = f"use {FLAGS[values]}" if values in FLAGS else "leave it out (it is the default)"
+        print(f"logscope: warning: {option_string} {values} is deprecated; {instead}", file=sys.stderr)
+        setattr(namespace, self.dest, values if values in FLAGS else None)
 
 
 def add_output_options(
@@ -71,15 +67,18 @@ def add_output_options(
     formats: Sequence[str] = FORMATS,
     deprecated: Sequence[str] = ("--output",),
     title: str = "output format (default: a table on a terminal, tab-separated values otherwise)",
+    default_name: str | None = None,
 ) -> None:
-    """The format flags, one per format in `formats`, and the old `--output FMT` spelling."""
+    """The format flags, one per format in `formats`, and the old `--output FMT` spelling (which
+    also takes `default_name`, the old name of the default, e.g. status's `text`)."""
     group = parser.add_argument_group(title).add_mutually_exclusive_group()
     for fmt in formats:
         names = [FLAGS[fmt], "--jsonl"] if fmt == "jsonl" else [FLAGS[fmt]]
         group.add_argument(*names, dest="output", action="store_const", const=fmt, help=FLAG_HELP[fmt])
     for old in deprecated:
+        choices = [*formats, default_name] if default_name else formats
         group.add_argument(
-            old, dest="output", action=_DeprecatedFormat, choices=formats, help=argparse.SUPPRESS
+            old, dest="output", action=_DeprecatedFormat, choices=choices, help=argparse.SUPPRESS
         )
 
 

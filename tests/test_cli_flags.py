@@ -146,3 +146,13 @@ def test_backtest_columns_and_summary(tmp_path: Path) -> None:
         ["2026-11-20T14:08:02.000Z", "resolved", "web_5xx_burst"],
     ]
     assert result.stderr == "logscope: backtest: 1,282 lines, 1 alert fired, 2 notifications\n"
+
+
+def test_status_format_text_is_the_report_with_a_note(one_db: Path) -> None:
+    old, new = (
+        run_cli("status", "--db", str(one_db), "--format", "text"),
+        run_cli("status", "--db", str(one_db)),
+    )
+    assert old.returncode == new.returncode == 0
+    assert old.stderr == "logscope: warning: --format text is deprecated; leave it out (it is the default)\n"
+    assert old.stdout.splitlines()[:3] == new.stdout.splitlines()[:3]

@@ -35,7 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_db_option(parser)
     # A report for people, or one JSON object; `--format json` is the old spelling.
     add_output_options(
-        parser, formats=("json",), deprecated=("--format",), title="output format (default: a report)"
+        parser,
+        formats=("json",),
+        deprecated=("--format",),
+        title="output format (default: a report)",
+        default_name="text",
     )
     parser.set_defaults(handler=run)
 
