@@ -10,30 +10,60 @@ import sys
 from logscope import __version__
 from logscope.errors import LogscopeError
 
-# Each verb's module (logscope/commands/<verb>.py), in the order `--help` lists them.
-VERBS = ("ingest", "query", "parse", "tail", "demo", "rules", "status", "vacuum", "export", "formats")
+# Each verb's module (logscope/commands/<verb>.py) and its line in `logscope --help`, in order.
+VERBS = {
+    "ingest": "read log files, directories, globs or stdin into the database",
+    "query": "run SQL over the stored records",
+    "parse": "parse lines and print them as JSON lines, storing nothing",
+    "tail": "follow sources live in a terminal UI (filters, search, SQL, alerts)",
+    "demo": "watch a simulated microservice fleet, with incidents the bundled rules catch",
+    "rules": "check, unit-test and backtest alert rules",
+    "status": "show whether a process holds the database, its sources' health and firing alerts",
+    "vacuum": "delete old records now (--retain, --max-db-size), checkpoint, optionally compact",
+    "export": "write records to Parquet files partitioned by date (DIR/date=YYYY-MM-DD/*.parquet)",
+    "formats": "list, show, detect and check log formats",
+    "completion": "print the shell completion script for bash, zsh or fish",
+}
+EPILOG = """examples:
+  logscope ingest sample_logs/
+  logscope query "SELECT level, count(*) AS count FROM logs GROUP BY ALL ORDER BY ALL"
+  logscope parse sample_logs/app.jsonl | jq .message
+
+Each command's --help ends with examples of its own; docs/cli.md covers output formats,
+pipes, exit statuses and shell completion."""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every verb, or of `only` that one: a verb imports only its own module, so
-    `logscope query` in a pipe starts without loading the TUI, the rule engine or the importer."""
+    """The parser of `only` that verb, or the overview of all of them. A verb imports only its
+    own module, and the overview none: `logscope --help` loads no DuckDB, Arrow or rules."""
     parser = argparse.ArgumentParser(
         prog="logscope",
         description="Gather, parse, store and query logs with DuckDB.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logscope {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
-    for verb in VERBS if only is None else (only,):
-        importlib.import_module(f"logscope.commands.{verb}").register(subparsers)
+    for verb, summary in VERBS.items():
+        if verb == only:
+            importlib.import_module(f"logscope.commands.{verb}").register(subparsers)
+        else:
+            subparsers.add_parser(verb, help=summary, add_help=False)
     return parser
 
 
+def verb_of(words: list[str]) -> str | None:
+    """The verb among the arguments: the first one that is not an option."""
+    return next((word for word in words if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:
+        from logscope.commands.completion import complete
+
+        complete(build_parser, verb_of)  # answers the shell and exits
     argv = sys.argv[1:] if argv is None else argv
-    verb = next((arg for arg in argv if not arg.startswith("-")), None)
-    if verb is None and "--version" in argv:
-        print(f"logscope {__version__}")
-        return 0
+    verb = verb_of(argv)
     args = build_parser(verb if verb in VERBS else None).parse_args(argv)
     try:
         return args.handler(args)
@@ -43,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (`| head`): not an error for a pipe filter.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # The reader went away (`| head -1`): a normal end for a pipe filter, so exit 0 quietly.
+        from logscope.output import quiet_closed_stdout
+
+        quiet_closed_stdout()
         return 0

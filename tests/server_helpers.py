@@ -75,6 +75,6 @@ class LiveIngest:
 
 
 def count(db: Path, where: str = "true") -> int:
-    result = run_cli("query", "--db", str(db), "--format", "csv", f"SELECT count(*) FROM logs WHERE {where}")
+    result = run_cli("query", "--db", str(db), "--csv", f"SELECT count(*) FROM logs WHERE {where}")
     assert result.returncode == 0, result.stderr
     return int(result.stdout.splitlines()[1])

@@ -44,3 +44,15 @@ def verbs() -> list[str]:
 def test_every_command_has_a_docs_page_and_a_readme_row(verb: str) -> None:
     assert (REPO / "docs" / f"{verb}.md").exists(), f"docs/{verb}.md is missing"
     assert f"`logscope {verb}" in (REPO / "README.md").read_text()
+
+
+def overview_line(parser_verb: str | None, verb: str) -> str:
+    parser = build_parser(parser_verb)
+    action = next(a for a in parser._actions if a.dest == "verb")
+    return next(choice.help for choice in action._choices_actions if choice.dest == verb)
+
+
+@pytest.mark.parametrize("verb", verbs())
+def test_logscope_help_lists_each_command_with_its_own_line(verb: str) -> None:
+    """`logscope --help` loads no command module: its line for each is kept in cli.VERBS."""
+    assert overview_line(None, verb) == overview_line(verb, verb)

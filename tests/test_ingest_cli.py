@@ -9,6 +9,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import assert_clean_error, cli_env, query_db, run_cli
@@ -250,7 +251,7 @@ def test_memory_database_is_allowed(tmp_path: Path) -> None:
     log.write_text("x=1 y=2\n")
     result = run_cli("ingest", str(log), "--db", ":memory:")
     assert result.returncode == 0, result.stderr
-    assert "ingested 1 lines" in result.stderr
+    assert "ingested 1 line from" in result.stderr
 
 
 def test_quiet_prints_nothing(tmp_path: Path, db: Path) -> None:
@@ -339,3 +340,28 @@ def test_a_database_held_too_long_is_one_clear_line(tmp_path: Path, db: Path) ->
     assert_clean_error(result, 1)
     assert len(result.stderr.strip().splitlines()) == 1
     assert f"{db}: cannot open database" in result.stderr and "lock" in result.stderr
+
+
+def test_follow_stopped_by_sigterm_exits_1_when_a_cmd_source_failed(tmp_path: Path, db: Path) -> None:
+    """A failed `cmd:` source ended for good: the run failed, though the file followed went on."""
+    from server_helpers import count, wait_until
+
+    log = tmp_path / "app.log"
+    log.touch()
+    for command, status in (('cmd:sh -c "echo hi; exit 3"', 1), ('cmd:sh -c "echo hi"', 0)):
+        db.unlink(missing_ok=True)
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "logscope", "ingest", "--follow", str(log), command, f"--db={db}", "-q"],
+            env=cli_env(),
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_until(lambda: db.exists() and count(db, "source LIKE 'cmd:%'") == 1)
+            time.sleep(0.5)  # the command's exit is reported right after its last line
+            follow.terminate()
+            _, stderr = follow.communicate(timeout=30)
+        finally:
+            follow.kill()
+        assert follow.returncode == status, stderr
+        failed = "logscope: error: cmd:sh -c 'echo hi; exit 3': exited with status 3\n"
+        assert stderr.decode() == (failed if status else "")

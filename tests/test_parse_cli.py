@@ -23,7 +23,7 @@ def test_parse_stdin_to_json_lines(tmp_path: Path) -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["format"] for r in records] == ["json", "logfmt", "raw"]
     first = records[0]
-    assert first["ts"] == "2024-05-01T10:00:00Z"
+    assert first["ts"] == "2024-05-01T10:00:00.000Z"
     assert (first["level"], first["message"], first["fields"], first["source"]) == (
         "warning",
         "hi",

@@ -34,23 +34,23 @@ def query(db: Path, *args: str, sql: str = SQL, input: str | None = None) -> str
 def test_piped_default_is_tsv_with_header(filled_db: Path) -> None:
     assert query(filled_db).splitlines() == [
         "id\tts\tlevel\tmessage\tfields",
-        '1\t2024-05-01 10:00:00+00:00\terror\ta|b\t"{""code"":7}"',
-        "2\t2024-05-01 10:00:01+00:00\tinfo\tsecond, with comma\t",
+        '1\t2024-05-01T10:00:00.000Z\terror\ta|b\t{"code":7}',
+        "2\t2024-05-01T10:00:01.000Z\tinfo\tsecond, with comma\t",
     ]
 
 
 def test_csv(filled_db: Path) -> None:
-    rows = list(csv.reader(io.StringIO(query(filled_db, "--format", "csv"))))
+    rows = list(csv.reader(io.StringIO(query(filled_db, "--csv"))))
     assert rows[0] == ["id", "ts", "level", "message", "fields"]
-    assert rows[2] == ["2", "2024-05-01 10:00:01+00:00", "info", "second, with comma", ""]
-    assert query(filled_db, "--csv") == query(filled_db, "--format", "csv")
+    assert rows[1] == ["1", "2024-05-01T10:00:00.000Z", "error", "a|b", '{"code":7}']
+    assert rows[2] == ["2", "2024-05-01T10:00:01.000Z", "info", "second, with comma", ""]
 
 
 def test_json_and_jsonl_decode_json_columns(filled_db: Path) -> None:
-    document = json.loads(query(filled_db, "--format", "json"))
+    document = json.loads(query(filled_db, "--json"))
     assert document[0] == {
         "id": 1,
-        "ts": "2024-05-01T10:00:00+00:00",
+        "ts": "2024-05-01T10:00:00.000Z",
         "level": "error",
         "message": "a|b",
         "fields": {"code": 7},
@@ -61,10 +61,10 @@ def test_json_and_jsonl_decode_json_columns(filled_db: Path) -> None:
 
 
 def test_markdown_escapes_pipes(filled_db: Path) -> None:
-    lines = query(filled_db, "--format", "markdown").splitlines()
+    lines = query(filled_db, "--markdown").splitlines()
     assert lines[0] == "| id | ts | level | message | fields |"
     assert lines[1] == "|---|---|---|---|---|"
-    assert lines[2] == '| 1 | 2024-05-01 10:00:00+00:00 | error | a\\|b | {"code":7} |'
+    assert lines[2] == '| 1 | 2024-05-01T10:00:00.000Z | error | a\\|b | {"code":7} |'
 
 
 def test_table_shows_headers_and_values(filled_db: Path) -> None:

@@ -67,7 +67,7 @@ def test_vacuum_by_age_deletes_old_records_and_their_alerts(tmp_path: Path, db: 
     assert len(alerts_before) == 2
     result = run_cli("vacuum", "--db", str(db), "--retain", "3d")
     assert result.returncode == 0, result.stderr
-    assert "deleted 3 records, 1 alerts" in result.stdout
+    assert "deleted 3 records, 1 alert," in result.stdout
     assert [row[0] for row in query_db(db, "SELECT message FROM logs ORDER BY ts")] == [
         "recent error",
         "recent",
@@ -187,7 +187,7 @@ def test_vacuum_through_the_holder_and_compaction_needs_the_file(tmp_path: Path,
         wait_until(lambda: count(db) == 2)
         result = run_cli("vacuum", "--db", str(db), "--retain", "2d")
         assert result.returncode == 0, result.stderr
-        assert f"(by PID {live.process.pid})" in result.stdout and "deleted 1 records" in result.stdout
+        assert f"(by PID {live.process.pid})" in result.stdout and "deleted 1 record," in result.stdout
         assert count(db) == 1
         refused = run_cli("vacuum", "--db", str(db), "--compact")
         assert_clean_error(refused, 1)

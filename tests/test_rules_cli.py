@@ -205,12 +205,12 @@ def test_backtest_replays_an_old_file_on_its_own_event_time(tmp_path: Path) -> N
     # 2019: a minute of normal traffic, 25 errors in 25 s, then quiet traffic.
     statuses = [200] * 60 + [502] * 25 + [200] * 200
     log.write_text(nginx_lines(datetime(2019, 3, 4, 5, 0, 0, tzinfo=UTC), statuses))
-    result = run_cli("rules", "backtest", str(REPO / "rules" / "web.toml"), str(log), "--output", "jsonl")
+    result = run_cli("rules", "backtest", str(REPO / "rules" / "web.toml"), str(log), "--nl")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     burst = [(row["at"], row["event"]) for row in rows if row["rule"] == "web_5xx_burst"]
     # The 20th error is at 05:01:19; the 6th leaves the minute at 05:02:05, leaving 19.
-    assert burst == [("2019-03-04T05:01:19Z", "firing"), ("2019-03-04T05:02:05Z", "resolved")]
+    assert burst == [("2019-03-04T05:01:19.000Z", "firing"), ("2019-03-04T05:02:05.000Z", "resolved")]
     assert "backtest: 285 lines, 2 alerts fired" in result.stderr  # the 5xx share fires too
 
 
@@ -243,7 +243,7 @@ summary = "{{count}} errors"
     assert [(n["rule"], n["event"], n["at"], n["summary"]) for n in notifications] == [
         ("server_errors", "firing", "2026-02-01T00:00:14Z", "5 errors")
     ]
-    assert "alerts: 1 notification" in result.stderr
+    assert "alerts: 1 alert (1 firing), 1 notification (see" in result.stderr
     executed = [json.loads(line) for line in marker.read_text().splitlines()]
     assert [(n["rule"], n["event"]) for n in executed] == [("server_errors", "firing")]
     rows = query_db(db, "SELECT rule, state, count, summary, len(example_ids) FROM alerts")
@@ -298,7 +298,7 @@ def test_backtest_over_several_files_replays_them_in_time_order(tmp_path: Path) 
     (tmp_path / "a.jsonl").write_text(service(range(600, 1200), 50))
     (tmp_path / "b.jsonl").write_text(service(range(0), 40))
     runs = [
-        run_cli("rules", "backtest", str(REPO / "rules" / "app.toml"), str(tmp_path), "--output", "jsonl")
+        run_cli("rules", "backtest", str(REPO / "rules" / "app.toml"), str(tmp_path), "--nl")
         for _ in range(3)
     ]
     assert all(run.returncode == 0 for run in runs), runs[0].stderr
@@ -307,8 +307,8 @@ def test_backtest_over_several_files_replays_them_in_time_order(tmp_path: Path) 
         (row["at"], row["event"], row["group"]) for row in rows if row["rule"] == "app_missing_heartbeat"
     ]
     assert silent[:2] == [
-        ("2020-01-01T00:14:30Z", "firing", f"source={tmp_path / 'a.jsonl'}"),
-        ("2020-01-01T00:20:00Z", "resolved", f"source={tmp_path / 'a.jsonl'}"),
+        ("2020-01-01T00:14:30.000Z", "firing", f"source={tmp_path / 'a.jsonl'}"),
+        ("2020-01-01T00:20:00.000Z", "resolved", f"source={tmp_path / 'a.jsonl'}"),
     ]
     assert {group for _, _, group in silent} == {f"source={tmp_path / 'a.jsonl'}"}
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout
@@ -321,10 +321,10 @@ def test_ingest_of_several_files_fires_what_a_backtest_fires(tmp_path: Path, db:
     result = run_cli("ingest", str(samples), "--db", str(db))
     assert result.returncode == 0, result.stderr
     stored = {
-        (rule, fired.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        (rule, fired.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
         for rule, fired in query_db(db, "SELECT rule, fired_at FROM alerts WHERE fired_at IS NOT NULL")
     }
-    backtest = run_cli("rules", "backtest", str(REPO / "rules"), str(samples), "--output", "jsonl")
+    backtest = run_cli("rules", "backtest", str(REPO / "rules"), str(samples), "--nl")
     assert backtest.returncode == 0, backtest.stderr
     fired = {
         (row["rule"], row["at"])
@@ -332,4 +332,43 @@ def test_ingest_of_several_files_fires_what_a_backtest_fires(tmp_path: Path, db:
         if row["event"] == "firing"
     }
     assert stored == fired
-    assert ("web_5xx_burst", "2026-11-20T14:06:30Z") in stored
+    assert ("web_5xx_burst", "2026-11-20T14:06:30.000Z") in stored
+
+
+def test_ingest_with_the_bundled_folder_or_an_edited_copy_of_it(tmp_path: Path) -> None:
+    """`--rules rules/` (or a copy edited as docs/rules.md suggests): a user's rule named like a
+    bundled one replaces it, as a user's format does a built-in one."""
+    log = tmp_path / "access.log"
+    log.write_text(nginx_lines(datetime(2026, 2, 1, tzinfo=UTC), [503] * 12))
+    bundled = run_cli("ingest", str(log), "--db", str(tmp_path / "a.duckdb"), "--rules", str(REPO / "rules"))
+    assert bundled.returncode == 0, bundled.stderr
+    assert "defined" not in bundled.stderr
+    assert query_db(tmp_path / "a.duckdb", "SELECT count(*) FROM alerts") == [(0,)]  # 12 < 20
+    copy = tmp_path / "my-rules"
+    copy.mkdir()
+    for pack in ("web", "app", "system"):
+        (copy / f"{pack}.toml").write_text((REPO / "rules" / f"{pack}.toml").read_text())
+    web = copy / "web.toml"
+    web.write_text(web.read_text().replace("threshold = 20\n", "threshold = 10\n", 1))
+    edited = run_cli("ingest", str(log), "--db", str(tmp_path / "b.duckdb"), "--rules", str(copy))
+    assert edited.returncode == 0, edited.stderr
+    assert query_db(tmp_path / "b.duckdb", "SELECT rule, count FROM alerts") == [("web_5xx_burst", 12)]
+
+
+def test_a_rule_in_two_of_the_users_files_is_one_line_naming_both(tmp_path: Path, db: Path) -> None:
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    rule = '[[rule]]\nname = "errors"\nwhere = "level = \'error\'"\n'
+    first.write_text(rule)
+    second.write_text(rule)
+    log = tmp_path / "app.log"
+    log.write_text('{"msg": "hi"}\n')
+    for result in (
+        run_cli("ingest", str(log), "--db", str(db), "--rules", str(tmp_path)),
+        run_cli("rules", "check", str(tmp_path)),
+    ):
+        assert_clean_error(result, 2)
+        assert f"rule 'errors' is defined in {first} and in {second}" in result.stderr
+        assert result.stderr.count("defined in") == 1
+    # The same file named twice is read once.
+    twice = run_cli("rules", "check", str(first), str(first), str(tmp_path / "a.toml"))
+    assert (twice.returncode, twice.stdout) == (0, "ok: 1 rule, 0 actions in 1 file\n")

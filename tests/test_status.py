@@ -25,7 +25,7 @@ summary = "{count} errors in {window}"
 
 
 def status(db: Path) -> dict:
-    result = run_cli("status", "--db", str(db), "--format", "json")
+    result = run_cli("status", "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -79,9 +79,7 @@ def by_source(info: dict) -> dict[str, dict]:
 
 
 def query_db_live(db: Path) -> list[list]:
-    result = run_cli(
-        "query", "--db", str(db), "--format", "json", "SELECT ts, pid, lines FROM stats ORDER BY ts"
-    )
+    result = run_cli("query", "--db", str(db), "--json", "SELECT ts, pid, lines FROM stats ORDER BY ts")
     assert result.returncode == 0, result.stderr
     return [[row["ts"], row["pid"], row["lines"]] for row in json.loads(result.stdout)]
 
@@ -111,3 +109,29 @@ def test_status_of_a_missing_database_is_a_clean_error(tmp_path: Path) -> None:
     assert_clean_error(result, 1)
     assert "no database here yet" in result.stderr
     assert not os.path.exists(tmp_path / "none.duckdb")
+
+
+def test_status_lists_every_source_the_database_holds(tmp_path: Path, db: Path) -> None:
+    """Three runs, one source each: all three are listed, not only the last run's."""
+    names = []
+    for number in range(3):
+        log = tmp_path / f"app{number}.jsonl"
+        log.write_text(
+            "".join(json_line("2026-01-01T00:00:00Z", f"file {number} line {n}") for n in range(number + 1))
+        )
+        assert run_cli("ingest", str(log), "--db", str(db)).returncode == 0
+        names.append(str(log))
+    sources = status(db)["sources"]
+    assert [(s["source"], s["records"], s["lines"], s["done"]) for s in sources] == [
+        (names[0], 1, 1, True),
+        (names[1], 2, 2, True),
+        (names[2], 3, 3, True),
+    ]
+    text = run_cli("status", "--db", str(db))
+    rows = [line.split("│")[1:3] for line in text.stdout.splitlines() if line.startswith("│ ")]
+    assert [(name.strip(), records.strip()) for name, records in rows] == [
+        (names[0], "1"),
+        (names[1], "2"),
+        (names[2], "3"),
+    ]
+    assert "records:  6 records from 2026-01-01T00:00:00.000Z to 2026-01-01T00:00:00.000Z" in text.stdout

@@ -133,13 +133,13 @@ def _parse_ts(tmp_path: Path, line: str, *args: str, env: dict[str, str] | None 
 
 def test_tz_option_reads_naive_times_in_that_zone(tmp_path: Path) -> None:
     line = "2024-07-15 12:00:00,000 INFO [main] com.example.App: started"
-    assert _parse_ts(tmp_path, line, "--tz", "Europe/Berlin") == "2024-07-15T10:00:00Z"
-    assert _parse_ts(tmp_path, line, "--tz", "UTC") == "2024-07-15T12:00:00Z"
+    assert _parse_ts(tmp_path, line, "--tz", "Europe/Berlin") == "2024-07-15T10:00:00.000Z"
+    assert _parse_ts(tmp_path, line, "--tz", "UTC") == "2024-07-15T12:00:00.000Z"
     # Without --tz the local zone applies (TZ of the process).
-    assert _parse_ts(tmp_path, line, env=cli_env(TZ="Asia/Tokyo")) == "2024-07-15T03:00:00Z"
+    assert _parse_ts(tmp_path, line, env=cli_env(TZ="Asia/Tokyo")) == "2024-07-15T03:00:00.000Z"
     # A time with its own offset ignores --tz.
     access = '1.2.3.4 - - [15/Jul/2024:12:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"'
-    assert _parse_ts(tmp_path, access, "--tz", "Europe/Berlin") == "2024-07-15T12:00:00Z"
+    assert _parse_ts(tmp_path, access, "--tz", "Europe/Berlin") == "2024-07-15T12:00:00.000Z"
 
 
 def test_unknown_zone_is_a_clean_error(tmp_path: Path) -> None:

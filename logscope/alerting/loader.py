@@ -63,12 +63,12 @@ class RuleProblem:
     message: str
 
     def __str__(self) -> str:
-        where = [self.file]
+        where = [self.file] if self.file else []
         if self.rule:
             where.append(f"rule {self.rule!r}")
         if self.field:
             where.append(f"field {self.field!r}")
-        return f"{': '.join(where)}: {self.message}"
+        return ": ".join([*where, self.message])
 
 
 @dataclass
@@ -81,20 +81,31 @@ class RuleSet:
     files: list[str] = field(default_factory=list)
 
     def extend(self, other: RuleSet) -> None:
-        known = {rule.name for rule in self.rules}
+        """Add another file's rules; a name both define is a problem naming the two files."""
+        known = {rule.name: rule.file for rule in self.rules}
         for rule in other.rules:
             if rule.name in known:
-                self.problems.append(RuleProblem(rule.file, rule.name, "name", "defined twice"))
+                message = f"rule {rule.name!r} is defined in {known[rule.name]} and in {rule.file}"
+                self.problems.append(RuleProblem("", None, None, message))
             else:
-                known.add(rule.name)
+                known[rule.name] = rule.file
                 self.rules.append(rule)
         for name, action in other.actions.items():
             if name in self.actions:
-                self.problems.append(RuleProblem(action.file, None, f"actions.{name}", "defined twice"))
+                message = f"action {name!r} is defined in {self.actions[name].file} and in {action.file}"
+                self.problems.append(RuleProblem("", None, None, message))
             else:
                 self.actions[name] = action
         self.problems += other.problems
         self.files += other.files
+
+    def override(self, other: RuleSet) -> None:
+        """Add the user's rules over bundled ones: a rule or action named like one replaces it."""
+        replaced = {rule.name: rule for rule in other.rules}
+        self.rules = [replaced.pop(rule.name, rule) for rule in self.rules] + list(replaced.values())
+        self.actions.update(other.actions)
+        self.problems += other.problems
+        self.files += [name for name in other.files if name not in self.files]
 
     def check_action_references(self) -> None:
         for rule in self.rules:
@@ -121,16 +132,26 @@ def rule_files(path: str) -> list[str]:
 
 
 def load_paths(paths: list[str], *, builtin: bool = False) -> RuleSet:
-    """Load every rule file named (and the bundled packs when `builtin`), checked together."""
+    """Load every rule file named, checked together; with `builtin`, over the bundled packs (a
+    rule named like a bundled one replaces it, as a user's format does a built-in one)."""
+    result = _load_files([str(builtin_rules_dir())]) if builtin else RuleSet()
+    result.override(_load_files(paths))
+    result.check_action_references()
+    return result
+
+
+def _load_files(paths: list[str]) -> RuleSet:
+    """The rule files of `paths`, each once however often it is named."""
     result = RuleSet()
-    sources = ([str(builtin_rules_dir())] if builtin else []) + list(paths)
-    for path in sources:
+    seen: set[str] = set()
+    for path in paths:
         files = rule_files(path)
         if not files and os.path.isdir(path):
             result.problems.append(RuleProblem(path, None, None, "no *.toml rule files in this directory"))
         for file in files:
-            result.extend(load_file(file))
-    result.check_action_references()
+            if os.path.realpath(file) not in seen:
+                seen.add(os.path.realpath(file))
+                result.extend(load_file(file))
     return result
 
 

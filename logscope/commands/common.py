@@ -6,11 +6,11 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from logscope.parsing.base import Parser
-from logscope.parsing.registry import FormatRegistry, load_registry
-from logscope.parsing.timestamps import resolve_zone
-from logscope.store.database import resolve_db_path
+if TYPE_CHECKING:  # imported where used: `--help` loads none of the stages
+    from logscope.parsing.base import Parser
+    from logscope.parsing.registry import FormatRegistry
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +23,14 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parse_options(parser: argparse.ArgumentParser) -> None:
+    from logscope.commands.completion import log_format_names
+
     parser.add_argument(
-        "--format", dest="log_format", metavar="NAME", help="use this log format for every line"
-    )
+        "--format",
+        dest="log_format",
+        metavar="NAME",
+        help="use this log format for every line (`logscope formats list` names them)",
+    ).completer = log_format_names  # type: ignore[attr-defined]
     parser.add_argument(
         "--tz",
         metavar="ZONE",
@@ -46,16 +51,29 @@ def add_formats_option(parser: argparse.ArgumentParser) -> None:
 
 
 def db_path(args: argparse.Namespace) -> str:
+    from logscope.store.database import resolve_db_path
+
     return resolve_db_path(args.db)
 
 
 def build_formats(args: argparse.Namespace) -> tuple[FormatRegistry, Parser | None]:
     """The format registry for the options given, and the forced format if any."""
+    from logscope.parsing.registry import load_registry
+    from logscope.parsing.timestamps import resolve_zone
+
     zone = resolve_zone(getattr(args, "tz", None))
     registry = load_registry(zone, getattr(args, "formats_dirs", None))
     log_format = getattr(args, "log_format", None)
     forced = registry.get(log_format) if log_format else None
     return registry, forced
+
+
+def examples(*lines: str) -> dict[str, object]:
+    """`add_parser` arguments that end a verb's --help with these example command lines."""
+    return {
+        "epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
 
 
 def warn(message: str) -> None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from logscope.commands import tail
-from logscope.commands.common import warn
+from logscope.commands.common import examples, warn
 from logscope.demo.fleet import BACKFILL, GATEWAY_LOG, SPEED
 from logscope.errors import LogscopeError
 
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " over UDP, writing to a temporary directory, and open the live TUI on it. Fifteen simulated"
         " minutes pass in the first real minute: a 5xx burst, a missing heartbeat and an error storm"
         " fire alerts in that time (docs/tui.md).",
+        **examples("logscope demo", "logscope demo --dir /tmp/fleet   # keep the logs and database"),
     )
     parser.add_argument("--dir", metavar="DIR", help="write the fleet's logs and database here (kept)")
     parser.add_argument("--db", metavar="PATH", help="database (default: demo.duckdb in the directory)")

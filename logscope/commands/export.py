@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import duckdb
-
-from logscope.commands.common import add_db_option, db_path
+from logscope.commands.common import add_db_option, db_path, examples
 from logscope.errors import LogscopeError
-from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import open_for_reading
-from logscope.store.export import check_target, export_served, export_sql, parse_time_bound
-from logscope.store.server import one_line_error
+from logscope.output import plural
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write records to Parquet files partitioned by date (DIR/date=YYYY-MM-DD/*.parquet)",
         description="Write the records with SINCE <= ts < UNTIL as Parquet, hive-partitioned by"
         " UTC date, readable by DuckDB, Spark, Trino or ClickHouse.",
+        **examples(
+            "logscope export --to archive/ --since 2026-11-01 --until 2026-12-01",
+            "duckdb -c \"SELECT count(*) FROM 'archive/*/*.parquet'\"",
+        ),
     )
     parser.add_argument("--to", required=True, metavar="DIR", help="directory to write into")
     parser.add_argument(
@@ -33,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import open_for_reading
+    from logscope.store.export import check_target, export_served, export_sql, parse_time_bound
+    from logscope.store.server import one_line_error
+
     since = parse_time_bound(args.since) if args.since else None
     until = parse_time_bound(args.until) if args.until else None
     check_target(args.to, args.append)
@@ -53,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
             con.close()
     count = rows[0][0] if rows and rows[0] else 0
     target = os.path.abspath(args.to)
-    print(f"exported {count:,} records to {target} (date=YYYY-MM-DD/*.parquet)")
+    print(f"exported {plural(count, 'record')} to {target} (date=YYYY-MM-DD/*.parquet)")
     return 0

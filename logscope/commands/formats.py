@@ -7,22 +7,17 @@ import re
 import sys
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from logscope.commands.common import add_formats_option, build_formats
+from logscope.commands.common import add_formats_option, build_formats, examples
+from logscope.commands.completion import log_format_names
 from logscope.errors import LogscopeError
-from logscope.output import FORMATS, default_format, write_rows
-from logscope.parsing.check import check_definition
-from logscope.parsing.definition import FormatDefinition
-from logscope.parsing.loader import (
-    DefinitionFile,
-    builtin_files,
-    directory_files,
-    load_definitions,
-    user_format_dirs,
-)
-from logscope.parsing.propose import propose
-from logscope.parsing.registry import FormatRegistry
-from logscope.parsing.stream import score_lines
+from logscope.output import add_output_options, chosen_format, write_rows
+
+if TYPE_CHECKING:  # the parsing stage is imported by the actions that use it
+    from logscope.parsing.definition import FormatDefinition
+    from logscope.parsing.loader import DefinitionFile
+    from logscope.parsing.registry import FormatRegistry
 
 DETECT_LINES = 1000
 
@@ -32,16 +27,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "formats",
         help="list, show, detect and check log formats",
         description="The log formats: built-in ones (parsers/*.toml and code), and yours.",
+        **examples(
+            "logscope formats list",
+            "logscope formats detect sample_logs/syslog",
+            "logscope formats show nginx_access",
+        ),
     )
     actions = parser.add_subparsers(dest="formats_action", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", help="every known format, in the order detection tries them")
-    listing.add_argument("--output", choices=FORMATS, help="output format")
+    add_output_options(listing)
     add_formats_option(listing)
     listing.set_defaults(handler=run_list)
 
     show = actions.add_parser("show", help="one format's definition: patterns, time, level, fields")
-    show.add_argument("name", metavar="NAME")
+    show.add_argument("name", metavar="NAME").completer = log_format_names  # type: ignore[attr-defined]
     add_formats_option(show)
     show.set_defaults(handler=run_show)
 
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     detect.add_argument(
         "--lines", type=int, default=DETECT_LINES, help=f"lines to read (default {DETECT_LINES})"
     )
-    detect.add_argument("--output", choices=FORMATS, help="output format")
+    add_output_options(detect)
     detect.add_argument("--tz", metavar="ZONE", help="time zone for times written without one")
     detect.add_argument(
         "--propose",
@@ -84,8 +84,8 @@ def run_list(args: argparse.Namespace) -> int:
         origin = definition.origin if definition else f"code: {type(parser).__module__}"
         multiline = "yes" if getattr(parser, "continuation", None) is not None else ""
         rows.append((parser.name, parser.title, getattr(parser, "priority", ""), multiline, origin))
-    fmt = args.output or default_format(sys.stdout.isatty())
-    write_rows(sys.stdout, fmt, ("name", "title", "priority", "multiline", "defined_in"), rows)
+    columns = ("name", "title", "priority", "multiline", "defined_in")
+    write_rows(sys.stdout, chosen_format(args), columns, rows)
     return 0
 
 
@@ -137,6 +137,9 @@ def _show_definition(definition: FormatDefinition) -> None:
 
 
 def run_detect(args: argparse.Namespace) -> int:
+    from logscope.parsing.propose import propose
+    from logscope.parsing.stream import score_lines
+
     registry = _registry(args)
     lines = _first_lines(Path(args.file), max(1, args.lines))
     if not lines:
@@ -158,8 +161,7 @@ def run_detect(args: argparse.Namespace) -> int:
                 f"{proposal.toml}\n"
             )
     rows = [(name, count, f"{count / len(lines):.1%}") for name, count in scores]
-    fmt = args.output or default_format(sys.stdout.isatty())
-    write_rows(sys.stdout, fmt, ("format", "lines", "share"), rows)
+    write_rows(sys.stdout, chosen_format(args), ("format", "lines", "share"), rows)
     return 0
 
 
@@ -174,6 +176,8 @@ def _format_name(path: Path) -> str:
 
 
 def _print_proposal(path: Path, lines: list[str]) -> int:
+    from logscope.parsing.propose import propose
+
     proposal = propose(lines, _format_name(path))
     if proposal is None:
         raise LogscopeError(
@@ -192,6 +196,8 @@ def _first_lines(path: Path, count: int) -> list[str]:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from logscope.parsing.loader import builtin_files, directory_files, user_format_dirs
+
     if args.dirs:
         files: list[DefinitionFile] = []
         for name in args.dirs:
@@ -213,6 +219,9 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _check_files(files: list[DefinitionFile]) -> tuple[list[str], int, int]:
+    from logscope.parsing.check import check_definition
+    from logscope.parsing.loader import load_definitions
+
     problems: list[str] = []
     seen: dict[str, str] = {}
     formats = samples = 0

@@ -12,13 +12,16 @@ from logscope.commands.common import (
     add_parse_options,
     build_formats,
     db_path,
+    examples,
     on_stop_signals,
     warn,
 )
 from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
+from logscope.output import plural
 from logscope.pipeline import Pipeline, Summary
+from logscope.sources.command import CommandSource
 from logscope.sources.readers import FileReader
 from logscope.sources.spec import FollowOptions, expand_sources
 from logscope.sources.tail.identity import CheckpointBook
@@ -32,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="read log files, directories, globs or stdin into the database",
         description="Read every source to its end, store each line as a record, print a summary.",
+        **examples(
+            "logscope ingest sample_logs/",
+            "journalctl -o short-iso | logscope ingest -",
+            "logscope ingest --follow '/var/log/app/*.log' 'cmd:journalctl -f'",
+        ),
     )
     parser.add_argument(
         "sources",
@@ -104,20 +112,34 @@ def run(args: argparse.Namespace) -> int:
         expansion = expand_sources(args.sources, follow, _database_files(path))
         for error in expansion.errors:
             warn(f"error: {error}")
+        if not expansion.sources:
+            if expansion.errors:  # each reported above in one line; a summary of nothing adds none
+                return 1
+            raise LogscopeError("nothing to read")
         summary = _ingest(args, con, registry, forced, expansion.sources)
     finally:
         con.close()
     failed = bool(expansion.errors or summary.errors)
     if not args.quiet:
         warn(_describe(summary, len(expansion.sources), path))
-    if args.follow and expansion.sources and summary.stop_requested:
+    if args.follow and summary.stop_requested:
         # Following ends on a signal, after committing what was read: problems with single
-        # files were reported as they happened and the rest went on. (When every source ended
-        # by itself, e.g. a `cmd:` source that failed, its errors decide the status below.)
-        return 0
-    if failed and not expansion.sources and not summary.lines:
-        raise LogscopeError("nothing was ingested")
+        # files were reported as they happened and the rest went on. A `cmd:` source that
+        # failed has ended for good, though: that is a failed run. (When every source ended by
+        # itself, its errors decide the status below.)
+        return 1 if failed_commands(expansion.sources, summary.errors) else 0
     return 1 if failed else 0
+
+
+def failed_commands(sources: list, errors: list[str]) -> list[str]:
+    """The `cmd:` sources (not restarted ones) that reported a failure: they read nothing more."""
+    return [
+        source.name
+        for source in sources
+        if isinstance(source, CommandSource)
+        and not source.restart
+        and any(error.startswith(f"{source.name}: ") for error in errors)
+    ]
 
 
 def _ingest(args, con, registry, forced, sources) -> Summary:
@@ -204,7 +226,7 @@ def _describe(summary: Summary, sources: int, path: str) -> str:
     rate = summary.lines / summary.seconds if summary.seconds > 0 else 0
     formats = ", ".join(f"{name} {count:,}" for name, count in summary.formats.most_common())
     text = (
-        f"ingested {summary.lines:,} lines from {sources} source{'s' if sources != 1 else ''}"
+        f"ingested {plural(summary.lines, 'line')} from {plural(sources, 'source')}"
         f" in {summary.seconds:.2f} s ({rate:,.0f} lines/s) into {path}"
     )
     if formats:
@@ -212,10 +234,10 @@ def _describe(summary: Summary, sources: int, path: str) -> str:
     if summary.skipped_bytes:
         files = summary.resumed_files
         text += (
-            f"; {files} file{'s' if files != 1 else ''} read before: {summary.skipped_bytes:,} bytes"
+            f"; {plural(files, 'file')} read before: {summary.skipped_bytes:,} bytes"
             " already stored were skipped (--reread reads them again)"
         )
     errors = len(summary.errors)
     if errors:
-        text += f"; {errors} error{'s' if errors != 1 else ''}"
+        text += f"; {plural(errors, 'error')}"
     return text

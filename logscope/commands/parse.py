@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-import orjson
+from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
 
-from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
-from logscope.parsing.timestamps import us_to_datetime
-from logscope.pipeline import Pipeline
-from logscope.record import Record
-from logscope.sources.spec import expand_sources
+if TYPE_CHECKING:
+    from logscope.record import Record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "parse",
         help="parse lines and print them as JSON lines, storing nothing",
-        description="Parse files or stdin and write one JSON object per record to stdout.",
+        description="Parse files or stdin and write one JSON object per record to stdout"
+        " (times in RFC 3339, UTC, milliseconds).",
+        **examples(
+            "logscope parse sample_logs/app.jsonl | jq -r .message",
+            "tail -f /var/log/syslog | logscope parse | jq 'select(.level == \"error\")'",
+            "logscope parse --format nginx_access access.log > records.jsonl",
+        ),
     )
     parser.add_argument(
         "sources", nargs="*", default=["-"], metavar="FILE", help="files, or - for stdin (default)"
@@ -28,11 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def record_json(record: Record) -> bytes:
-    """A record as one JSON object, times in RFC 3339 UTC."""
+    """A record as one JSON object, times in RFC 3339 UTC with milliseconds."""
+    import orjson
+
+    from logscope.output import render_time
+    from logscope.parsing.timestamps import us_to_datetime
+
     return orjson.dumps(
         {
-            "ts": us_to_datetime(record.event_time()).isoformat().replace("+00:00", "Z"),
-            "received_at": us_to_datetime(record.received_at).isoformat().replace("+00:00", "Z"),
+            "ts": render_time(us_to_datetime(record.event_time())),
+            "received_at": render_time(us_to_datetime(record.received_at)),
             "source": record.source,
             "host": record.host,
             "format": record.format,
@@ -47,17 +56,31 @@ def record_json(record: Record) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    from logscope.output import quiet_closed_stdout
+    from logscope.pipeline import Pipeline
+    from logscope.sources.spec import expand_sources
+
     registry, forced = build_formats(args)
     expansion = expand_sources(args.sources)
     for error in expansion.errors:
         warn(f"error: {error}")
     out = sys.stdout.buffer
+    pipeline = Pipeline(None, registry, forced, flush_seconds=0.02, on_error=lambda m: warn(f"error: {m}"))
+    reader_gone = False
 
     def write(records: list[Record]) -> None:
-        out.write(b"".join(record_json(record) for record in records))
-        out.flush()
+        nonlocal reader_gone
+        if reader_gone:
+            return
+        try:
+            out.write(b"".join(record_json(record) for record in records))
+            out.flush()
+        except BrokenPipeError:
+            # The reader went away (`| head -1`): a normal end; stop reading, say nothing.
+            reader_gone = True
+            quiet_closed_stdout()
+            pipeline.request_stop()
 
-    pipeline = Pipeline(None, registry, forced, flush_seconds=0.02, on_error=lambda m: warn(f"error: {m}"))
     pipeline.subscribe(write)
     for source in expansion.sources:
         pipeline.add_source(source)

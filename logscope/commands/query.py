@@ -6,19 +6,12 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-import duckdb
-
-from logscope.commands.common import add_db_option, db_path
+from logscope.commands.common import add_db_option, db_path, examples
+from logscope.commands.completion import sql_completions
 from logscope.errors import LogscopeError
-from logscope.output import FORMATS, default_format, write_rows
-from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import MEMORY, open_for_reading
-from logscope.store.server import one_line_error  # the same one-line text on both paths
+from logscope.output import add_output_options, chosen_format, write_rows
 
 FETCH_ROWS = 10_000
-
-# sqlite-utils style shorthands for --format.
-_SHORTHANDS = {"csv": "csv", "tsv": "tsv", "json": "json", "nl": "jsonl", "table": "table"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,22 +20,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run SQL over the stored records",
         description="Run one SQL statement (DuckDB dialect) over the database and print the rows."
         " Output is a table on a terminal and tab-separated values with a header when piped.",
+        **examples(
+            'logscope query "SELECT level, count(*) AS count FROM logs GROUP BY ALL ORDER BY ALL"',
+            "logscope query --nl \"SELECT ts, message FROM logs WHERE level = 'error'\" | jq -r .message",
+            "logscope query --csv 'FROM alerts' > alerts.csv",
+        ),
     )
-    parser.add_argument("sql", metavar="SQL", help="the statement, or - to read it from stdin")
+    parser.add_argument(
+        "sql", metavar="SQL", help="the statement, or - to read it from stdin"
+    ).completer = sql_completions  # type: ignore[attr-defined]
     add_db_option(parser)
-    parser.add_argument("--format", dest="output", choices=FORMATS, help="output format")
-    for flag, fmt in _SHORTHANDS.items():
-        parser.add_argument(
-            f"--{flag}", dest="output", action="store_const", const=fmt, help=f"same as --format {fmt}"
-        )
+    # `--format FMT` was this verb's spelling before `--format` meant the log format everywhere.
+    add_output_options(parser, deprecated=("--format", "--output"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import MEMORY, open_for_reading
+    from logscope.store.server import one_line_error  # the same one-line text on both paths
+
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     if not sql.strip():
         raise LogscopeError("query: no SQL given", 2)
-    fmt = args.output or default_format(sys.stdout.isatty())
+    fmt = chosen_format(args)
     path = db_path(args)
     client = connect_if_served(path) if path != MEMORY else None
     if client is not None:
@@ -82,7 +85,7 @@ def _run_remote(client, sql: str, fmt: str) -> int:
     return 0
 
 
-def _fetch(result: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+def _fetch(result) -> Iterator[tuple]:
     while True:
         rows = result.fetchmany(FETCH_ROWS)
         if not rows:

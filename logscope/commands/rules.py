@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from logscope.alerting.actions import JsonLinesOutput
@@ -16,9 +18,10 @@ from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
 from logscope.alerting.replay import CatchUpThenLive, OrderedReplay
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
-from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
+from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
+from logscope.commands.completion import rule_names
 from logscope.errors import LogscopeError
-from logscope.output import FORMATS, default_format, write_rows
+from logscope.output import add_output_options, chosen_format, plural, write_rows
 from logscope.pipeline import Pipeline
 from logscope.sources.spec import expand_sources
 from logscope.store.database import MEMORY, open_for_writing
@@ -30,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "rules",
         help="check, unit-test and backtest alert rules",
         description="Work with alert rule files (docs/rules.md).",
+        **examples(
+            "logscope rules check rules/",
+            "logscope rules test rules/tests/*.toml",
+            "logscope rules backtest rules/ sample_logs/",
+        ),
     )
     actions = parser.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
 
@@ -38,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate rule files",
         description="Validate rule files:"
         " every error names the file, the rule and the field; exit status 2 if any.",
+        **examples("logscope rules check", "logscope rules check my-rules/"),
     )
     check.add_argument(
         "paths", nargs="*", metavar="PATH", help="rule files or directories (default: the bundled packs)"
@@ -49,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test",
         help="run rule unit tests",
         description="Run rule test files: input lines at event times, and the alerts expected from them.",
+        **examples("logscope rules test rules/tests/*.toml", "logscope rules test rules/tests/web_test.toml"),
     )
     test.add_argument("files", nargs="+", metavar="FILE", help="rule test files (TOML)")
     test.set_defaults(handler=run_tests)
@@ -58,17 +68,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay log files through rules and list the alerts that would have fired",
         description="Read log files (without storing them) through the rules, on the logs' own event"
         " time, and print every notification (firing, renotify, resolved) with its time.",
+        **examples(
+            "logscope rules backtest rules/ sample_logs/",
+            "logscope rules backtest --rule web_5xx_burst rules/web.toml access.log.1 --nl",
+        ),
     )
     backtest.add_argument("rules", metavar="RULES", help="a rule file or a directory of them")
     backtest.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files, directories, globs or -")
     add_parse_options(backtest)
-    backtest.add_argument("--output", dest="output", choices=FORMATS, help="output format")
     backtest.add_argument(
         "--alerts",
         action="store_true",
         help="print the alerts as `ingest` would store them in the alerts table (one row each, in"
         " its state at the end) instead of the notifications",
     )
+    backtest.add_argument(
+        "--rule",
+        dest="only_rules",
+        action="append",
+        metavar="NAME",
+        help="replay only this rule of RULES (repeatable)",
+    ).completer = rule_names  # type: ignore[attr-defined]
+    add_output_options(backtest)
     backtest.set_defaults(handler=run_backtest)
 
 
@@ -83,9 +104,7 @@ def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str
     problems, _ = check_ruleset(ruleset, format_types)
     if problems:
         listing = "\n  ".join(str(problem) for problem in problems)
-        raise LogscopeError(
-            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in rule files:\n  {listing}", 2
-        )
+        raise LogscopeError(f"{plural(len(problems), 'problem')} in rule files:\n  {listing}", 2)
     return ruleset
 
 
@@ -99,9 +118,8 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"logscope: error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    files = len(ruleset.files)
-    plural = "s" if files != 1 else ""
-    print(f"ok: {len(ruleset.rules)} rules, {len(ruleset.actions)} actions in {files} file{plural}")
+    rules, actions = plural(len(ruleset.rules), "rule"), plural(len(ruleset.actions), "action")
+    print(f"ok: {rules}, {actions} in {plural(len(ruleset.files), 'file')}")
     return 0
 
 
@@ -135,6 +153,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     format_types = format_field_types(registry.ordered)
     ruleset = load_checked([args.rules], builtin=False, format_types=format_types)
     ruleset.actions = {}  # a backtest notifies nobody
+    if args.only_rules:
+        ruleset.rules = _only(ruleset, args.only_rules)
     expansion = expand_sources(args.logs)
     for error in expansion.errors:
         warn(f"error: {error}")
@@ -164,7 +184,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         alerts = (table.columns, table.fetchall()) if table is not None else None
     finally:
         con.close()
-    fmt = args.output or default_format(sys.stdout.isatty())
+    fmt = chosen_format(args)
     if alerts is not None:
         write_rows(sys.stdout, fmt, alerts[0], alerts[1], set())
     else:
@@ -172,8 +192,8 @@ def run_backtest(args: argparse.Namespace) -> int:
         write_rows(sys.stdout, fmt, columns, (_backtest_row(change) for change in notifications), set())
     fired = sum(1 for change in notifications if change.event == "firing")
     warn(
-        f"backtest: {summary.lines:,} lines, {fired} alert{'s' if fired != 1 else ''} fired,"
-        f" {len(notifications)} notifications"
+        f"backtest: {plural(summary.lines, 'line')}, {plural(fired, 'alert')} fired,"
+        f" {plural(len(notifications), 'notification')}"
     )
     return 1 if expansion.errors or summary.errors else 0
 
@@ -186,11 +206,21 @@ FROM alerts ORDER BY id
 """
 
 
+def _only(ruleset: RuleSet, names: list[str]) -> list:
+    """The rules named, or a usage error naming the unknown ones."""
+    known = {rule.name for rule in ruleset.rules}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        listing = ", ".join(sorted(known))
+        raise LogscopeError(f"--rule: no rule {', '.join(map(repr, unknown))} (known: {listing})", 2)
+    return [rule for rule in ruleset.rules if rule.name in names]
+
+
 def _backtest_row(change: Change) -> tuple:
     payload = change.payload
     group = ",".join(f"{key}={value}" for key, value in payload["group"].items())
     return (
-        payload["at"],
+        datetime.fromisoformat(payload["at"]) if isinstance(payload["at"], str) else payload["at"],
         change.event,
         payload["rule"],
         payload["severity"],
@@ -246,9 +276,18 @@ def rules_running(
         except OSError as exc:
             raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
         outputs.append(JsonLinesOutput(stream, on_error=report))
+    tally = AlertTally()
     try:
         with alerts_attached(
-            pipeline, con, ruleset, format_types, report, outputs=outputs, in_order=replay, live_clock=live
+            pipeline,
+            con,
+            ruleset,
+            format_types,
+            report,
+            outputs=outputs,
+            in_order=replay,
+            live_clock=live,
+            on_changes=tally.on_changes,
         ) as engine:
             yield lambda: {"loaded": len(engine().rules), "disabled": len(engine().disabled)}
     finally:
@@ -256,10 +295,7 @@ def rules_running(
             stream.close()
     notifications = engine().notifications
     if notifications and not getattr(args, "quiet", False):
-        warn(
-            f"alerts: {notifications} notification{'s' if notifications != 1 else ''}"
-            " (see `logscope query 'FROM alerts'`)"
-        )
+        warn(f"alerts: {tally.describe(notifications)} (see `logscope query 'FROM alerts'`)")
 
 
 @contextmanager
@@ -332,3 +368,23 @@ def alerts_attached(
         if not finished:  # nothing held is delivered
             following.abandon() if following is not None else replayer.abandon()
         current().close()
+
+
+class AlertTally:
+    """The alerts a run notified about, each with its latest state: one per `alerts` row."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str], str] = {}
+
+    def on_changes(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.event in NOTIFY_EVENTS:
+                key = (change.payload["rule"], repr(sorted(change.payload["group"].items())))
+                self.states[key] = "resolved" if change.event == "resolved" else "firing"
+
+    def describe(self, notifications: int) -> str:
+        """`4 alerts (3 firing, 1 resolved), 5 notifications`."""
+        states = Counter(self.states.values())
+        detail = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        alerts = plural(len(self.states), "alert")
+        return f"{alerts} ({detail}), {plural(notifications, 'notification')}"

@@ -12,13 +12,13 @@ from typing import Any
 import duckdb
 
 from logscope.commands.common import warn
-from logscope.commands.status import file_facts
+from logscope.commands.status import every_source, file_facts
 from logscope.pipeline import Pipeline
 from logscope.store.database import MEMORY
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
 from logscope.store.retention import RetentionPolicy, RetentionWorker, parse_duration, parse_size
 from logscope.store.server import QueryServer
-from logscope.store.stats import DEFAULT_INTERVAL, StatsWriter, alert_summary
+from logscope.store.stats import DEFAULT_INTERVAL, StatsWriter, alert_summary, latest_stats
 
 RulesInfo = Callable[[], dict[str, Any]]
 
@@ -109,11 +109,13 @@ def serve_while_running(
             cursor.execute("SET SESSION TimeZone = 'UTC'")
             alerts = alert_summary(cursor)
             facts = file_facts(cursor, db_path)
+            # This run's live figures, over the last ones written for sources read before.
+            sources = every_source(cursor, [*latest_stats(cursor), *stats.sampler.current()])
         finally:
             cursor.close()
         info: dict[str, Any] = {
             **facts,
-            "sources": stats.sampler.current(),
+            "sources": sources,
             "alerts": alerts,
             "retention": {"policy": policy.__dict__, "last_pass": _report(retention)},
         }

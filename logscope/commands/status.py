@@ -9,19 +9,13 @@ import re
 import sys
 from typing import Any
 
-import orjson
-
-from logscope.commands.common import add_db_option, db_path
+from logscope.commands.common import add_db_option, db_path, examples
 from logscope.errors import LogscopeError
-from logscope.output import write_rows
-from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import MEMORY, open_for_reading
-from logscope.store.retention import storage_used
-from logscope.store.stats import alert_summary, latest_stats
+from logscope.output import add_output_options, plural, render_time, write_rows
 
 _HOLDER_PID = re.compile(r"\(PID (\d+)\)")
 SOURCE_COLUMNS = (
-    *("source", "lines", "lines_per_s", "bytes"),
+    *("source", "records", "lines", "lines_per_s", "bytes"),
     *("parse_failures", "errors", "drops", "lag_s", "done"),
 )
 
@@ -31,14 +25,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "status",
         help="show whether a process holds the database, its sources' health and firing alerts",
         description="Ask the process holding the database (through <db>.sock), or read the `stats`"
-        " and `alerts` tables when none does.",
+        " and `alerts` tables when none does. Every source the database holds records of is"
+        " listed, with the figures of the last run that read it.",
+        **examples(
+            "logscope status",
+            "logscope status --json | jq '.sources[] | {source, records, lag_s}'",
+        ),
     )
     add_db_option(parser)
-    parser.add_argument("--format", dest="output", choices=("text", "json"), default="text")
+    # A report for people, or one JSON object; `--format json` is the old spelling.
+    add_output_options(
+        parser,
+        formats=("json",),
+        deprecated=("--format",),
+        title="output format (default: a report)",
+        default_name="text",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import orjson
+
+    from logscope.store.database import MEMORY
+
     path = db_path(args)
     if path == MEMORY:
         raise LogscopeError("status: an in-memory database has no status", 2)
@@ -52,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
 def gather_status(path: str) -> dict[str, Any]:
     """The status as a dict: live from the holder's query service, else from the file."""
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import open_for_reading
+    from logscope.store.stats import alert_summary, latest_stats
+
     client = connect_if_served(path)
     if client is not None:
         with client:
@@ -75,7 +89,7 @@ def gather_status(path: str) -> dict[str, Any]:
             "held": False,
             "pid": None,
             "serving": False,
-            "sources": latest_stats(con),
+            "sources": every_source(con, latest_stats(con)),
             "alerts": alert_summary(con),
             **file_facts(con, path),
         }
@@ -83,14 +97,28 @@ def gather_status(path: str) -> dict[str, Any]:
         con.close()
 
 
+def every_source(con, figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every source with records in the database or `figures` (a run's per-source counters),
+    by name: its record count, and its figures where a run reported some."""
+    counts = dict(con.execute("SELECT source, count(*) FROM logs GROUP BY source").fetchall())
+    by_source = {name: {"source": name} for name in counts}
+    for row in figures:
+        by_source.setdefault(row["source"], {}).update(row)
+    for name, row in by_source.items():
+        row["records"] = counts.get(name, 0)
+    return [by_source[name] for name in sorted(by_source)]
+
+
 def file_facts(con, path: str) -> dict[str, Any]:
     """Record count and time span, and the bytes used and on disk."""
+    from logscope.store.retention import storage_used
+
     count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM logs").fetchone()
     used, on_disk = storage_used(con, path)
     return {
         "records": count,
-        "first_ts": first.isoformat() if first else None,
-        "last_ts": last.isoformat() if last else None,
+        "first_ts": render_time(first) if first else None,
+        "last_ts": render_time(last) if last else None,
         "used_bytes": used,
         "file_bytes": on_disk,
     }
@@ -106,6 +134,8 @@ def human_bytes(count: int | None) -> str:
 
 
 def print_status(info: dict[str, Any]) -> None:
+    from logscope.store.client import socket_path
+
     out = sys.stdout
     out.write(f"database: {info['db']}")
     if "file_bytes" in info:
@@ -114,18 +144,17 @@ def print_status(info: dict[str, Any]) -> None:
     if not info.get("held"):
         out.write("held by:  no process (figures below are the last ones written)\n")
     elif info.get("serving"):
-        started = dt.datetime.fromtimestamp(info["started_at"], dt.UTC).isoformat(timespec="seconds")
+        started = render_time(dt.datetime.fromtimestamp(info["started_at"], dt.UTC))
         out.write(f"held by:  PID {info['pid']} since {started}, serving queries on {info['socket']}\n")
     else:
         out.write(f"held by:  PID {info['pid']} (it serves no queries on {socket_path(info['db'])})\n")
     if info.get("records") is not None:
         span = f" from {info['first_ts']} to {info['last_ts']}" if info.get("first_ts") else ""
-        out.write(f"records:  {info['records']:,}{span}\n")
+        out.write(f"records:  {plural(info['records'], 'record')}{span}\n")
     sources = info.get("sources")
     if sources:
         out.write("sources:\n")
-        rows = [[row.get(name) for name in SOURCE_COLUMNS] for row in sources]
-        write_rows(out, "table", SOURCE_COLUMNS, rows)
+        write_rows(out, "table", SOURCE_COLUMNS, [_source_row(row) for row in sources])
     elif sources is not None:
         out.write("sources:  none\n")
     _print_rules_and_alerts(info)
@@ -133,8 +162,25 @@ def print_status(info: dict[str, Any]) -> None:
     policy = {name: value for name, value in (retention.get("policy") or {}).items() if value is not None}
     if policy:
         last = retention.get("last_pass") or {}
-        deleted = f"; last pass deleted {last.get('deleted_logs', 0):,} records" if last else ""
+        deleted = f"; last pass deleted {plural(last.get('deleted_logs', 0), 'record')}" if last else ""
         out.write("retention: " + ", ".join(f"{k} {v:g}" for k, v in policy.items()) + deleted + "\n")
+
+
+def _source_row(row: dict[str, Any]) -> list[Any]:
+    """A source's figures for people: rates to one decimal, lag to the millisecond."""
+    digits = {"lines_per_s": 1, "lag_s": 3}
+    return [
+        round(row[name], digits[name]) if name in digits and row.get(name) is not None else row.get(name)
+        for name in SOURCE_COLUMNS
+    ]
+
+
+def _since(value: Any) -> Any:
+    """An ISO time from the alerts summary, rendered like every other time."""
+    try:
+        return render_time(dt.datetime.fromisoformat(value)) if isinstance(value, str) else value
+    except ValueError:
+        return value
 
 
 def _print_rules_and_alerts(info: dict[str, Any]) -> None:
@@ -153,4 +199,5 @@ def _print_rules_and_alerts(info: dict[str, Any]) -> None:
     firing = alerts.get("firing") or []
     if firing:
         columns = list(firing[0])
-        write_rows(out, "table", columns, [[alert.get(name) for name in columns] for alert in firing])
+        rows = [[_since(alert.get(name)) for name in columns] for alert in firing]
+        write_rows(out, "table", columns, rows)

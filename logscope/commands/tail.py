@@ -7,11 +7,19 @@ import os
 import re
 import sys
 
-from logscope.commands.common import add_db_option, add_parse_options, build_formats, db_path, warn
+from logscope.commands.common import (
+    add_db_option,
+    add_parse_options,
+    build_formats,
+    db_path,
+    examples,
+    warn,
+)
 from logscope.commands.ingest import add_sources, add_start_options, follow_options
 from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
+from logscope.output import plural
 from logscope.parsing.timestamps import resolve_zone
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.base import Source, SourceContext
@@ -32,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Follow files, directories, globs, sockets, commands or stdin (-) into the"
         " database and show the merged stream live (docs/tui.md). With no SOURCE, browse what the"
         " database holds. Piped input works with the keyboard: `kubectl logs -f pod | logscope tail -`.",
+        **examples(
+            "logscope tail sample_logs/",
+            "logscope tail                           # browse what the database holds",
+            "kubectl logs -f deploy/api | logscope tail -",
+        ),
     )
     parser.add_argument(
         "sources",
@@ -118,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         summary = _run_app(con, args, registry, forced, sources, expansion.errors, zone, path)
     finally:
         con.close()
-    warn(f"tail: {summary.lines:,} records stored in {path}")
+    warn(f"tail: {plural(summary.lines, 'record')} stored in {path}")
     return 0
 
 

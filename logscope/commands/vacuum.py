@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from logscope.commands.common import add_db_option, db_path
+from logscope.commands.common import add_db_option, db_path, examples
 from logscope.commands.status import human_bytes
 from logscope.errors import LogscopeError
-from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import MEMORY, open_for_writing
-from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
+from logscope.output import plural
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="delete old records now (--retain, --max-db-size), checkpoint, optionally compact",
         description="Apply retention and CHECKPOINT so freed space is reused. Works while another"
         " process holds the database (through its query service); --compact needs it free.",
+        **examples("logscope vacuum --retain 7d", "logscope vacuum --max-db-size 2GB --compact"),
     )
     add_db_option(parser)
     parser.add_argument("--retain", metavar="AGE", help="delete records older than AGE, e.g. 7d")
@@ -32,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import MEMORY, open_for_writing
+    from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
+
     path = db_path(args)
     if path == MEMORY:
         raise LogscopeError("vacuum: an in-memory database has nothing to vacuum", 2)
@@ -66,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
 def describe(report: dict[str, Any], by: str) -> str:
     """One line: what was deleted, the bytes used and on disk before and after."""
     return (
-        f"vacuum{by}: deleted {report['deleted_logs']:,} records, {report['deleted_alerts']:,} alerts,"
-        f" {report['deleted_stats']:,} stats rows; used {human_bytes(report['used_before'])}"
+        f"vacuum{by}: deleted {plural(report['deleted_logs'], 'record')},"
+        f" {plural(report['deleted_alerts'], 'alert')}, {plural(report['deleted_stats'], 'stats row')};"
+        f" used {human_bytes(report['used_before'])}"
         f" → {human_bytes(report['used_after'])}; file {human_bytes(report['file_before'])}"
         f" → {human_bytes(report['file_after'])}"
         + (

@@ -144,14 +144,14 @@ def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
 
 
 def latest_stats(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The last row per source written by the most recent writer process (for `status`)."""
+    """The last row per source, whichever writer process wrote it (for `status`)."""
     if not table_exists(con, "stats"):
         return []
     result = con.execute(
         """
         SELECT * EXCLUDE (rank) FROM (
             SELECT *, row_number() OVER (PARTITION BY source ORDER BY ts DESC) AS rank
-            FROM stats WHERE pid = (SELECT pid FROM stats ORDER BY ts DESC LIMIT 1)
+            FROM stats
         ) WHERE rank = 1 ORDER BY source
         """
     )
