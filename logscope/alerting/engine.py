@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -84,8 +85,9 @@ class RuleEngine:
             if rule.kind == "sql":
                 self.sql_rules[rule.name] = SqlRule(rule, self.outbox)
         self.outputs = list(outputs)
+        packs = {rule.name: Path(rule.file).stem for rule in self.rules if rule.file}
         self.actions = {
-            name: build_action(spec, self.on_error)
+            name: build_action(spec, self.on_error, packs)
             for name, spec in ruleset.actions.items()
             if any(name in rule.actions for rule in self.rules)
         }

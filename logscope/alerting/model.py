@@ -49,7 +49,7 @@ class ActionSpec:
     """A named action from a rule file's `[actions.NAME]` table."""
 
     name: str
-    type: str  # "exec" or "webhook"
+    type: str  # "exec", "webhook" or "alertmanager"
     command: list[str] = dc_field(default_factory=list)
     url: str = ""
     headers: dict[str, str] = dc_field(default_factory=dict)
@@ -57,6 +57,9 @@ class ActionSpec:
     retries: int = 3
     backoff: float = 0.5
     file: str = ""
+    # alertmanager: seconds between re-posts of firing alerts, and the generatorURL template.
+    resend: float = 60.0
+    generator_url: str = ""
 
 
 @dataclass
