@@ -153,6 +153,8 @@ class Pipeline:
         self._bulk_done = threading.Event()
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
+        # Called with the seconds each commit of streamed records took (`--metrics`).
+        self.commit_observers: list[Callable[[float], None]] = []
         self._processor: threading.Thread | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -192,6 +194,15 @@ class Pipeline:
             self._after_bulk.append(source)
         if not getattr(source, "reports_per_file", False):  # a follower's files appear as read
             self._stats_for(source.name)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources added (not the bulk files)."""
+        return list(self._sources)
+
+    def queued_batches(self) -> int:
+        """Batches waiting for the parse-and-write thread (at most QUEUE_BATCHES)."""
+        return self._queue.qsize()
 
     def subscribe(self, callback: RecordsCallback) -> None:
         """Call `callback` with every batch of records after it is committed."""
@@ -445,7 +456,10 @@ class Pipeline:
 
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:
+            started = time.perf_counter()
             self.writer.write(records, checkpoints)
+            for observe in self.commit_observers:
+                observe(time.perf_counter() - started)
             if self.views is not None:
                 self.views.note({record.format for record in records})
         self._note_committed(records)

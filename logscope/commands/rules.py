@@ -18,6 +18,7 @@ from logscope.alerting.replay import OrderedReplay, batches_in_time_order
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, on_stop_signals, warn
 from logscope.errors import LogscopeError
+from logscope.metrics.logmetrics import checked_metrics
 from logscope.output import FORMATS, default_format, write_rows
 from logscope.pipeline import Pipeline
 from logscope.sources.spec import expand_sources
@@ -86,7 +87,10 @@ def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str
 def run_check(args: argparse.Namespace) -> int:
     paths = args.paths or [str(builtin_rules_dir())]
     ruleset = load_paths(paths)
-    problems, warnings = check_ruleset(ruleset, _format_types(args))
+    format_types = _format_types(args)
+    problems, warnings = check_ruleset(ruleset, format_types)
+    metrics, metric_problems = checked_metrics(paths, False, format_types)  # [[metric]] (docs/metrics.md)
+    problems = [*problems, *metric_problems]
     for warning in warnings:
         warn(f"warning: {warning}")
     for problem in problems:
@@ -95,7 +99,8 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     files = len(ruleset.files)
     plural = "s" if files != 1 else ""
-    print(f"ok: {len(ruleset.rules)} rules, {len(ruleset.actions)} actions in {files} file{plural}")
+    counted = f", {len(metrics.metrics)} metrics" if metrics.metrics else ""
+    print(f"ok: {len(ruleset.rules)} rules, {len(ruleset.actions)} actions{counted} in {files} file{plural}")
     return 0
 
 
