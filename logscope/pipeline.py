@@ -344,7 +344,14 @@ class Pipeline:
                 if not pending:
                     deadline = time.monotonic() + self.flush_seconds
                 pending.extend(released)
-            if item is not None and not isinstance(item, _SourceDone):
+            if item is not None and not isinstance(item, _SourceDone) and item.records is not None:
+                records = item.records  # built by the source (OTLP): nothing to parse
+                self._stats_for(item.source).lines += len(records)
+                self._note_parsed(item, records)
+                if records and not pending:
+                    deadline = time.monotonic() + self.flush_seconds
+                pending.extend(records)
+            elif item is not None and not isinstance(item, _SourceDone):
                 parser = self._parser_for(item)
                 records = parser.parse_batch(item)
                 self._stats_for(item.source).lines += len(item.lines)

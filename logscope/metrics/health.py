@@ -79,3 +79,19 @@ class HealthCollector(Collector):
 
     def describe(self) -> list[Metric]:
         return []
+
+
+def receiver_families(receivers: list[Any]) -> list[Metric]:
+    """The OTLP receivers' answers by HTTP status and records accepted or rejected."""
+    requests = CounterMetricFamily(
+        "logscope_otlp_requests", "OTLP export requests answered, by HTTP status.", labels=["source", "code"]
+    )
+    records = CounterMetricFamily(
+        "logscope_otlp_records", "OTLP log records accepted or rejected.", labels=["source", "outcome"]
+    )
+    for receiver in receivers:
+        for code, count in sorted(receiver.request_figures().items()):
+            requests.add_metric([receiver.name, str(code)], count)
+        for outcome, count in receiver.record_figures().items():
+            records.add_metric([receiver.name, outcome], count)
+    return [requests, records] if receivers else []

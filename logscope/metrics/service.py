@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, st
 
 from logscope.alerting.engine import format_field_types
 from logscope.errors import LogscopeError
-from logscope.metrics.health import HealthCollector
+from logscope.metrics.health import HealthCollector, receiver_families
 from logscope.metrics.logmetrics import LogMetrics, checked_metrics
 from logscope.pipeline import QUEUE_BATCHES, Pipeline
 
@@ -77,8 +77,9 @@ def metrics_running(
         registry=registry,
     )
     pipeline.commit_observers.append(commit.observe)
-    # Sources with figures of their own (the OTLP receiver) offer them as `metrics()`.
-    extra = [source.metrics for source in pipeline.sources if callable(getattr(source, "metrics", None))]
+    # Sources with figures of their own (the OTLP receivers) offer them as `request_figures()`.
+    receivers = [source for source in pipeline.sources if hasattr(source, "request_figures")]
+    extra = [lambda: receiver_families(receivers)]
     registry.register(
         HealthCollector(
             figures,
