@@ -166,7 +166,7 @@ class OtlpReceiver:
         except Rejection as problem:
             status = problem.status
             body = status_body(str(problem), answer_type, bad_request=problem.bad)
-            if status in (400, 413, 415):
+            if status not in (429, 503):  # the client's mistake, not throttling
                 self._note_bad(str(problem), handler)
             self._discard_body(handler)
             _answer(handler, status, body, answer_type, retry=problem.retry)
@@ -330,6 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_allowed(self) -> None:
         body = status_body(f"use POST {LOGS_PATH}", JSON)
         self.close_connection = True
+        self.server.receiver._note_bad(f"method {self.command} not allowed", self)
         _answer(self, 405, body, JSON)
         with self.server.receiver._lock:
             self.server.receiver.requests[405] += 1
