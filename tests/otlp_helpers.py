@@ -17,11 +17,13 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 class Receiver:
     """`logscope ingest --follow otlp://127.0.0.1:PORT` in its own process (with --metrics)."""
 
-    def __init__(self, tmp: Path, port: int, options: str = "", metrics_port: int | None = None) -> None:
+    def __init__(
+        self, tmp: Path, port: int, options: str = "", metrics_port: int | None = None, extra: list[str] = ()
+    ) -> None:
         self.db = tmp / "otlp.duckdb"
         self.port = port
         command = ["ingest", "--follow", f"otlp://127.0.0.1:{port}{options}", "--db", str(self.db)]
-        command += ["--no-default-rules"]
+        command += ["--no-default-rules", *extra]
         if metrics_port is not None:
             command += ["--metrics", f"127.0.0.1:{metrics_port}"]
         self.process = subprocess.Popen(

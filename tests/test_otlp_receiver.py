@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from otlp_helpers import Receiver, post
+from otlp_helpers import Receiver, post, protobuf_request
+from prom_helpers import wait_for
 
 PORT = 47742
 
@@ -214,3 +216,43 @@ def test_records_with_bad_ids_are_rejected_as_a_partial_success(receiver) -> Non
         "Example log record",
         '{"event":"cache_miss","keys":3}',
     ]
+
+
+def test_otlp_records_drive_alert_rules_and_log_defined_metrics(tmp_path: Path) -> None:
+    rules = tmp_path / "checkout.toml"
+    rules.write_text(
+        """
+[[rule]]
+name = "checkout_5xx"
+severity = "error"
+where = '"http.status_code" >= 500'
+fields = { "http.status_code" = "INTEGER" }
+group_by = ["source"]
+window = "1h"
+
+[[metric]]
+name = "otlp_requests_total"
+where = "format = 'otlp'"
+labels = { service = "source", status = 'CAST("http.status_code" AS VARCHAR)' }
+fields = { "http.status_code" = "INTEGER" }
+"""
+    )
+    run = Receiver(tmp_path, PORT + 1, metrics_port=PORT + 2, extra=["--rules", str(rules)])
+    try:
+        bodies = [f"request {number}" for number in range(5)]
+        status, _, _ = post(
+            run.port, protobuf_request(bodies, service="checkout", **{"http.status_code": "503"})
+        )
+        assert status == 200
+
+        def scraped():
+            text = urllib.request.urlopen(f"http://127.0.0.1:{PORT + 2}/metrics", timeout=5).read().decode()
+            counted = 'otlp_requests_total{service="checkout",status="503"} 5.0' in text
+            firing = 'logscope_alerts_firing{rule="checkout_5xx",severity="error"} 1.0' in text
+            return text if counted and firing else None
+
+        text = wait_for(scraped, 20)
+        assert text, "the log-defined counter or the alert never showed the OTLP records"
+    finally:
+        run.stop()
+    assert query_db(run.db, "SELECT rule, labels FROM alerts") == [("checkout_5xx", '{"source":"checkout"}')]

@@ -42,6 +42,9 @@ MAX_CONNECTIONS = 256
 # An oversized body is read and thrown away (64 KiB at a time) up to this much, so the client
 # gets to read the 413 answer; beyond it the connection is closed.
 DISCARD_LIMIT_BYTES = 128 * 1024 * 1024
+# Records per batch handed to the pipeline: its queue holds 64 batches, so this bounds what waits
+# there (a 500-record request is handed over as 3 batches).
+EMIT_RECORDS = 200
 RETRY_AFTER_SECONDS = 1
 IDLE_SECONDS = 30.0  # a keep-alive connection quiet this long is closed
 STOP_WAIT_SECONDS = 5.0
@@ -150,9 +153,11 @@ class OtlpReceiver:
         while (item := self._handoff.get()) is not None:
             records, size = item
             ctx.add_bytes(self.name, size)
-            ctx.emit(LineBatch(self.name, [], records[0].received_at, records=records))
-            with self._lock:
-                self.pending -= len(records)
+            for start in range(0, len(records), EMIT_RECORDS):
+                chunk = records[start : start + EMIT_RECORDS]
+                ctx.emit(LineBatch(self.name, [], chunk[0].received_at, records=chunk))
+                with self._lock:
+                    self.pending -= len(chunk)
 
     # --- one request ---------------------------------------------------------------------------
 
