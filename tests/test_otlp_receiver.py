@@ -15,6 +15,10 @@ from opentelemetry import trace
 from opentelemetry._logs import LogRecord as ApiLogRecord
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -256,3 +260,22 @@ fields = { "http.status_code" = "INTEGER" }
     finally:
         run.stop()
     assert query_db(run.db, "SELECT rule, labels FROM alerts") == [("checkout_5xx", '{"source":"checkout"}')]
+
+
+def test_protobuf_records_with_bad_ids_are_rejected_and_an_empty_request_succeeds(receiver) -> None:
+    run = receiver()
+    request = ExportLogsServiceRequest()
+    request.ParseFromString(protobuf_request(["kept", "bad trace", "bad span"]))
+    records = request.resource_logs[0].scope_logs[0].log_records
+    records[1].trace_id = b"\x01\x02\x03"
+    records[2].span_id = b"\x01" * 9
+    status, headers, answer = post(run.port, request.SerializeToString())
+    assert status == 200 and headers["Content-Type"] == "application/x-protobuf"
+    response = ExportLogsServiceResponse()
+    response.ParseFromString(answer)
+    assert response.partial_success.rejected_log_records == 2
+    assert "traceId must be 16 bytes, got 3" in response.partial_success.error_message
+    assert post(run.port, b"")[:1] == (200,)  # an empty request: success, nothing stored
+    assert json.loads(post(run.port, b"{}", "application/json")[2]) == {}
+    run.stop()
+    assert [row["message"] for row in rows(run.db)] == ["kept"]
