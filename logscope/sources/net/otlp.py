@@ -111,7 +111,9 @@ class OtlpReceiver:
         self._in_flight = 0
         self._connections = 0
         self._last_report = 0.0
-        self._unreported = 0
+        self._unreported = 0  # bad requests since the last report, and the first one's reason
+        self._first_bad = ""
+        self._closed = False  # the forwarder has stopped: nothing more can be accepted
 
     def size_hint(self) -> int | None:
         return None
@@ -143,7 +145,9 @@ class OtlpReceiver:
             while self._in_flight and time.monotonic() < deadline:
                 time.sleep(0.02)
             server.server_close()
-            self._handoff.put(None)
+            with self._lock:
+                self._closed = True
+                self._handoff.put(None)
             forwarder.join()
             self._report_bad(ctx, force=True)
             ctx.emit(LineBatch(self.name, [], now_us(), final=True))
@@ -166,12 +170,14 @@ class OtlpReceiver:
             self._in_flight += 1
         content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         answer_type = content_type if content_type in (PROTOBUF, JSON) else JSON
+        status = 500
         try:
-            status, body = 200, self._accept(handler, content_type)
+            body = self._accept_safely(handler, content_type, ctx)
+            status = 200
         except Rejection as problem:
             status = problem.status
             body = status_body(str(problem), answer_type, bad_request=problem.bad)
-            if status not in (429, 503):  # the client's mistake, not throttling
+            if status < 500 and status != 429:  # the client's mistake, not throttling
                 self._note_bad(str(problem), handler)
             self._discard_body(handler)
             _answer(handler, status, body, answer_type, retry=problem.retry)
@@ -181,6 +187,16 @@ class OtlpReceiver:
             with self._lock:
                 self.requests[status] += 1
                 self._in_flight -= 1
+
+    def _accept_safely(self, handler: BaseHTTPRequestHandler, content_type: str, ctx: SourceContext) -> bytes:
+        """`_accept`; an unexpected failure (a bug of ours) is a 500, reported, and the receiver goes on."""
+        try:
+            return self._accept(handler, content_type)
+        except Rejection:
+            raise
+        except Exception as exc:
+            ctx.report_error(f"{self.name}: {type(exc).__name__}: {exc}")
+            raise Rejection(500, f"internal error: {type(exc).__name__}") from None
 
     def _accept(self, handler: BaseHTTPRequestHandler, content_type: str) -> bytes:
         """Read, decode and queue a request's records; the success body to answer with."""
@@ -225,6 +241,8 @@ class OtlpReceiver:
     def _queue(self, records: list[Record], size: int) -> None:
         accepted = len(records)
         with self._lock:
+            if self._closed:
+                raise Rejection(503, "shutting down: retry after 1 s", retry=True)
             self.records["accepted"] += accepted
             if records:
                 self.pending += accepted

@@ -69,7 +69,7 @@ def decode(body: bytes, content_type: str) -> tuple[ExportLogsServiceRequest, De
     _ids_to_base64(document, decoded)
     try:
         request = json_format.ParseDict(document, ExportLogsServiceRequest(), ignore_unknown_fields=True)
-    except (json_format.ParseError, TypeError, ValueError) as exc:
+    except (json_format.ParseError, TypeError, ValueError, RecursionError) as exc:
         raise BadPayload(f"invalid JSON ExportLogsServiceRequest: {exc}") from None
     return request, decoded
 
