@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import assert_clean_error, cli_env, run_cli
 from prom_helpers import get_json, needs_prometheus, start_prometheus, wait_for
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+
+from logscope.metrics.definitions import MetricDefinition
+from logscope.metrics.logmetrics import LogMetrics
+from logscope.record import Record
 
 METRICS_PORT = 47730
 PROMETHEUS_PORT = 47720
@@ -249,3 +254,35 @@ def test_rules_check_checks_metric_definitions(tmp_path: Path) -> None:
     result = run_cli("rules", "check", str(bad))
     assert_clean_error(result, 2)
     assert f"{bad}: field 'metric x_total.buckets': only a histogram has buckets" in result.stderr
+
+
+def test_values_that_are_no_numbers_are_skipped_and_counted() -> None:
+    metrics = [
+        MetricDefinition(name="lat", type="histogram", value="fields->>'v'", buckets=(1.0, 2.0)),
+        MetricDefinition(name="g", type="gauge", value="fields->>'v'", labels={"k": "fields->>'k'"}),
+        MetricDefinition(name="c_total", labels={"k": None}, fields={"k": "VARCHAR"}),
+    ]
+    log_metrics = LogMetrics(metrics)
+    values = [("0.5", "a"), ("nan", "a"), ("inf", "b"), ("x", "c"), ("1.5", "a")]
+    records = [
+        Record(1, 1, "s", None, "json", None, "m", {"v": value, "k": key}, "r", id=number)
+        for number, (value, key) in enumerate(values, start=1)
+    ]
+    log_metrics.evaluate(records)
+    log_metrics.close()
+    registry = CollectorRegistry()
+    registry.register(log_metrics)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+    # NaN and "x" are no observations; +Inf is one (in the +Inf bucket only).
+    assert samples[("lat_bucket", (("le", "1.0"),))] == 1
+    assert samples[("lat_bucket", (("le", "2.0"),))] == 2
+    assert samples[("lat_count", ())] == 3
+    assert samples[("g", (("k", "a"),))] == 1.5  # the latest usable value
+    assert ("g", (("k", "c"),)) not in samples  # never a usable value: no series
+    assert samples[("c_total", (("k", "a"),))] == 3
+    assert samples[("logscope_log_metric_skipped_records_total", (("metric", "lat"),))] == 2
+    assert samples[("logscope_log_metric_skipped_records_total", (("metric", "g"),))] == 2

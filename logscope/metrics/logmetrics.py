@@ -123,7 +123,10 @@ class LogMetric:
         """Per label set: the batch's count or sum (counter), last value (gauge), or count, sum,
         unusable values and bucket counts (histogram, summary)."""
         labels = [f"coalesce(CAST({column} AS VARCHAR), '')" for column in self.label_columns]
-        value = f"TRY_CAST({self.value_column} AS DOUBLE)" if self.value_column else "NULL"
+        # NaN is no observation (it would poison a sum); ±Inf is one (the +Inf bucket).
+        value = (
+            f"nullif(TRY_CAST({self.value_column} AS DOUBLE), 'NaN'::DOUBLE)" if self.value_column else "NULL"
+        )
         figures = self._figures()
         keys = [f"l{number}" for number in range(len(labels))]
         select_labels = ", ".join(f"{expr} AS {key}" for expr, key in zip(labels, keys, strict=True))
@@ -158,6 +161,9 @@ class LogMetric:
         for row in rows:
             key, matched, figures = tuple(row[:labels]), int(row[labels]), row[labels + 1 :]
             series = self.series.get(key)
+            if series is None and kind == "gauge" and figures[0] is None:
+                self.skipped += matched  # no usable value yet: no series to show
+                continue
             if series is None:
                 if len(self.series) >= MAX_SERIES:
                     self.skipped += matched
@@ -176,7 +182,7 @@ class LogMetric:
 
     def family(self) -> Metric:
         metric, labels = self.metric, list(self.metric.labels)
-        text = metric.help or f"defined in {metric.file}"
+        text = metric.help or f"[[metric]] of {metric.file or 'a rule file'}"
         if metric.type == "counter":
             family: Metric = CounterMetricFamily(metric.name, text, labels=labels)
             for key, series in self.series.items():
