@@ -20,11 +20,12 @@ from logscope.alerting.loader import load_paths
 
 AM_PORT = 47710
 SINK_PORT = 47711
+SECOND_PORT = 47712  # a second Alertmanager instance of the "cluster"
 
 RULES = """
 [actions.am]
 type = "alertmanager"
-url = "http://127.0.0.1:{port}"
+url = {urls}
 resend = "1s"
 
 [[rule]]
@@ -61,8 +62,9 @@ def am_alerts(name: str) -> list[dict]:
 
 @needs_alertmanager
 def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path, alertmanager) -> None:
+    second = WebhookSink(SECOND_PORT)  # stands for another instance: it keeps what is POSTed
     rules = tmp_path / "pay.toml"
-    rules.write_text(RULES.format(port=AM_PORT))
+    rules.write_text(RULES.format(urls=f'["http://127.0.0.1:{AM_PORT}", "http://127.0.0.1:{SECOND_PORT}"]'))
     log = tmp_path / "app.log"
     log.write_text("")
     db = tmp_path / "db.duckdb"
@@ -129,11 +131,17 @@ def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path
         ingest.send_signal(2)
         _, stderr = ingest.communicate(timeout=30)
         assert b"Traceback" not in stderr, stderr
+        # The other instance got the same posts: the firing alert, its re-posts, its resolution.
+        posted = [alert for body in second.bodies for alert in body]
+        assert all(alert["labels"]["alertname"] == "payment_failed" for alert in posted)
+        assert len(posted) >= 3
+        assert parse_time(posted[-1]["endsAt"]) <= datetime.now(UTC)
         shown = run_cli(
             "query", "--db", str(db), "--format", "csv", sql.replace("FROM logs", "SELECT message FROM logs")
         )
         assert "payment failed for order 17" in shown.stdout, shown
     finally:
+        second.close()
         if ingest.poll() is None:
             ingest.kill()
             ingest.communicate()
@@ -142,7 +150,11 @@ def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path
 @needs_alertmanager
 def test_an_unreachable_alertmanager_is_reported_and_does_not_stop_ingest(tmp_path: Path) -> None:
     rules = tmp_path / "pay.toml"
-    rules.write_text(RULES.format(port=AM_PORT + 9).replace('resend = "1s"', 'resend = "1s"\nretries = 0'))
+    rules.write_text(
+        RULES.format(urls=f'"http://127.0.0.1:{AM_PORT + 9}"').replace(
+            'resend = "1s"', 'resend = "1s"\nretries = 0'
+        )
+    )
     result = run_cli(
         "ingest",
         "--db",

@@ -93,7 +93,9 @@ class AlertmanagerAction(WebhookAction):
         self.posts = 0  # requests that Alertmanager accepted
         self._lock = threading.Lock()
         self._next_resend = time.monotonic() + spec.resend
-        super().__init__(dataclasses.replace(spec, url=api_endpoint(spec.url)), on_error)
+        # Every instance of an Alertmanager cluster gets every post (they deduplicate).
+        self.endpoints = [api_endpoint(url) for url in (spec.urls or [spec.url])]
+        super().__init__(dataclasses.replace(spec, url=self.endpoints[0]), on_error)
 
     def deliver(self, payload: dict[str, Any]) -> None:
         alert = to_alertmanager(payload, self.packs.get(payload["rule"]), self.spec.generator_url)
@@ -119,8 +121,17 @@ class AlertmanagerAction(WebhookAction):
         return wall_time(VALID_FOR_RESENDS * self.spec.resend)
 
     def _post(self, alerts: list[dict[str, Any]]) -> None:
-        WebhookAction.deliver(self, alerts)  # type: ignore[arg-type]  # a JSON array
-        self.posts += 1
+        """POST the alerts to every endpoint; one failing does not keep them from the others."""
+        problems = []
+        for endpoint in self.endpoints:
+            self.spec = dataclasses.replace(self.spec, url=endpoint)
+            try:
+                WebhookAction.deliver(self, alerts)  # type: ignore[arg-type]  # a JSON array
+                self.posts += 1
+            except RuntimeError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise RuntimeError("; ".join(problems))
 
     def _run(self) -> None:
         """Deliver queued notifications; when none arrives before the resend is due, re-post."""

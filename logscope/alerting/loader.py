@@ -364,10 +364,13 @@ def _read_action(path: str, name: str, table: Any, problems: list[RuleProblem]) 
         action.command = command
     else:
         url = table.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            reader.fail(f"{key}.url", "required: an http:// or https:// URL")
+        # alertmanager: a list too, every instance of a cluster (as Prometheus sends to each)
+        urls = url if kind == "alertmanager" and isinstance(url, list) and url else [url]
+        if not all(isinstance(item, str) and item.startswith(("http://", "https://")) for item in urls):
+            many = " (or a list of them)" if kind == "alertmanager" else ""
+            reader.fail(f"{key}.url", f"required: an http:// or https:// URL{many}")
             return None
-        action.url = url
+        action.url, action.urls = urls[0], list(urls)
         action.headers = reader.table_of_strings("headers")
         if kind == "alertmanager":
             action.resend = reader.duration("resend", 60_000_000) / 1e6 or 60.0

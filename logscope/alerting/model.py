@@ -52,6 +52,7 @@ class ActionSpec:
     type: str  # "exec", "webhook" or "alertmanager"
     command: list[str] = dc_field(default_factory=list)
     url: str = ""
+    urls: list[str] = dc_field(default_factory=list)  # alertmanager: every instance (url is the first)
     headers: dict[str, str] = dc_field(default_factory=dict)
     timeout: float = 5.0
     retries: int = 3
