@@ -155,6 +155,8 @@ class Pipeline:
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
         self._caught_up: list[Callable[[int], None]] = []
+        # Called with the seconds each commit of streamed records took (`--metrics`).
+        self.commit_observers: list[Callable[[float], None]] = []
         self._processor: threading.Thread | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -208,6 +210,15 @@ class Pipeline:
                 self.add_source(source, after_bulk_files=True)
             else:
                 self.add_source(source)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources added (not the bulk files)."""
+        return list(self._sources)
+
+    def queued_batches(self) -> int:
+        """Batches waiting for the parse-and-write thread (at most QUEUE_BATCHES)."""
+        return self._queue.qsize()
 
     def subscribe(self, callback: RecordsCallback) -> None:
         """Call `callback` with every batch of records after it is committed."""
@@ -356,7 +367,14 @@ class Pipeline:
                 if not pending:
                     deadline = time.monotonic() + self.flush_seconds
                 pending.extend(released)
-            if item is not None and not isinstance(item, _SourceDone):
+            if item is not None and not isinstance(item, _SourceDone) and item.records is not None:
+                records = item.records  # built by the source (OTLP): nothing to parse
+                self._stats_for(item.source).lines += len(records)
+                self._note_parsed(item, records)
+                if records and not pending:
+                    deadline = time.monotonic() + self.flush_seconds
+                pending.extend(records)
+            elif item is not None and not isinstance(item, _SourceDone):
                 parser = self._parser_for(item)
                 records = parser.parse_batch(item)
                 self._stats_for(item.source).lines += len(item.lines)
@@ -506,7 +524,10 @@ class Pipeline:
 
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:
+            started = time.perf_counter()
             self.writer.write(records, checkpoints)
+            for observe in self.commit_observers:
+                observe(time.perf_counter() - started)
             if self.views is not None:
                 self.views.note({record.format for record in records})
         self._note_committed(records)

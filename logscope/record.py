@@ -55,6 +55,9 @@ class LineBatch:
     offsets: list[int] | None = None
     # Set by a source when it ends, so stateful parse stages can flush what they hold.
     final: bool = False
+    # Records a source built itself (the OTLP receiver): stored as they are, not parsed; `lines`
+    # is then empty.
+    records: list[Record] | None = None
 
 
 @dataclass(slots=True)

@@ -160,5 +160,12 @@ class WebhookAction(ConfiguredAction):
         )
 
 
-def build_action(spec: ActionSpec, on_error: ErrorCallback | None = None) -> Output:
+def build_action(
+    spec: ActionSpec, on_error: ErrorCallback | None = None, packs: dict[str, str] | None = None
+) -> Output:
+    """The output for an `[actions.NAME]` table; `packs`: each rule's pack (its file's name)."""
+    if spec.type == "alertmanager":
+        from logscope.alerting.alertmanager import AlertmanagerAction
+
+        return AlertmanagerAction(spec, on_error, packs)
     return ExecAction(spec, on_error) if spec.type == "exec" else WebhookAction(spec, on_error)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -89,8 +90,9 @@ class RuleEngine:
             if rule.kind == "sql":
                 self.sql_rules[rule.name] = SqlRule(rule, self.outbox)
         self.outputs = list(outputs)
+        packs = {rule.name: Path(rule.file).stem for rule in self.rules if rule.file}
         self.actions = {
-            name: build_action(spec, self.on_error)
+            name: build_action(spec, self.on_error, packs)
             for name, spec in ruleset.actions.items()
             if any(name in rule.actions for rule in self.rules)
         }

@@ -45,7 +45,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "new_value": ("field",),
     "sql": ("query",),
 }
-ACTION_TYPES = ("exec", "webhook")
+ACTION_TYPES = ("exec", "webhook", "alertmanager")
 DUCKDB_TYPES = re.compile(
     r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UBIGINT|FLOAT|REAL|DOUBLE|VARCHAR|TEXT|"
     r"DATE|TIMESTAMP|TIMESTAMPTZ|INTERVAL|JSON|DECIMAL\(\d+,\s*\d+\))$",
@@ -188,7 +188,7 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
 def load_document(document: dict[str, Any], path: str, result: RuleSet | None = None) -> RuleSet:
     result = result or RuleSet(files=[path])
     for key in document:
-        if key not in ("rule", "actions"):
+        if key not in ("rule", "actions", "metric"):  # [[metric]]: logscope/metrics/definitions.py
             result.problems.append(RuleProblem(path, None, key, "unknown top-level key (use [[rule]])"))
     actions = document.get("actions", {})
     if not isinstance(actions, dict):
@@ -379,14 +379,16 @@ def _read_action(path: str, name: str, table: Any, problems: list[RuleProblem]) 
         return None
     allowed = {"type", "timeout", "retries", "backoff"}
     allowed |= {"command"} if kind == "exec" else {"url", "headers"}
+    if kind == "alertmanager":
+        allowed |= {"resend", "generator_url"}
     for item in table:
         if item not in allowed:
             reader.fail(f"{key}.{item}", f"not a field of a {kind} action")
     action = ActionSpec(name=name, type=kind, file=path)
     action.timeout = float(
-        reader.number("timeout", 5.0 if kind == "webhook" else 10.0, integer=False, minimum=0, exclusive=True)
+        reader.number("timeout", 10.0 if kind == "exec" else 5.0, integer=False, minimum=0, exclusive=True)
     )
-    action.retries = reader.number("retries", 3 if kind == "webhook" else 0, integer=True, minimum=0)
+    action.retries = reader.number("retries", 0 if kind == "exec" else 3, integer=True, minimum=0)
     action.backoff = float(reader.number("backoff", 0.5, integer=False, minimum=0))
     if kind == "exec":
         command = table.get("command")
@@ -400,9 +402,15 @@ def _read_action(path: str, name: str, table: Any, problems: list[RuleProblem]) 
         action.command = command
     else:
         url = table.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            reader.fail(f"{key}.url", "required: an http:// or https:// URL")
+        # alertmanager: a list too, every instance of a cluster (as Prometheus sends to each)
+        urls = url if kind == "alertmanager" and isinstance(url, list) and url else [url]
+        if not all(isinstance(item, str) and item.startswith(("http://", "https://")) for item in urls):
+            many = " (or a list of them)" if kind == "alertmanager" else ""
+            reader.fail(f"{key}.url", f"required: an http:// or https:// URL{many}")
             return None
-        action.url = url
+        action.url, action.urls = urls[0], list(urls)
         action.headers = reader.table_of_strings("headers")
+        if kind == "alertmanager":
+            action.resend = reader.duration("resend", 60_000_000) / 1e6 or 60.0
+            action.generator_url = reader.text("generator_url")
     return action if reader.ok else None

@@ -49,14 +49,18 @@ class ActionSpec:
     """A named action from a rule file's `[actions.NAME]` table."""
 
     name: str
-    type: str  # "exec" or "webhook"
+    type: str  # "exec", "webhook" or "alertmanager"
     command: list[str] = dc_field(default_factory=list)
     url: str = ""
+    urls: list[str] = dc_field(default_factory=list)  # alertmanager: every instance (url is the first)
     headers: dict[str, str] = dc_field(default_factory=dict)
     timeout: float = 5.0
     retries: int = 3
     backoff: float = 0.5
     file: str = ""
+    # alertmanager: seconds between re-posts of firing alerts, and the generatorURL template.
+    resend: float = 60.0
+    generator_url: str = ""
 
 
 @dataclass

@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="file, directory, glob, - for stdin; with --follow also tcp://, udp://, unix://,"
+        help="file, directory, glob, - for stdin; with --follow also tcp://, udp://, unix://, otlp://,"
         ' unixgram:// listeners and cmd:"COMMAND ARGS" (docs/sources.md)',
     )
     add_db_option(parser)

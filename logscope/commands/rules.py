@@ -21,6 +21,7 @@ from logscope.alerting.ruletest import load_test_file, rules_under_test, run_tes
 from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
 from logscope.commands.completion import rule_names
 from logscope.errors import LogscopeError
+from logscope.metrics.logmetrics import checked_metrics
 from logscope.output import add_output_options, chosen_format, plural, write_rows
 from logscope.pipeline import Pipeline
 from logscope.sources.spec import expand_sources
@@ -111,15 +112,19 @@ def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str
 def run_check(args: argparse.Namespace) -> int:
     paths = args.paths or [str(builtin_rules_dir())]
     ruleset = load_paths(paths)
-    problems, warnings = check_ruleset(ruleset, _format_types(args))
+    format_types = _format_types(args)
+    problems, warnings = check_ruleset(ruleset, format_types)
+    metrics, metric_problems = checked_metrics(paths, False, format_types)  # [[metric]] (docs/metrics.md)
+    problems = [*problems, *metric_problems]
     for warning in warnings:
         warn(f"warning: {warning}")
     for problem in problems:
         print(f"logscope: error: {problem}", file=sys.stderr)
     if problems:
         return 2
+    counted = f", {plural(len(metrics.metrics), 'metric')}" if metrics.metrics else ""
     rules, actions = plural(len(ruleset.rules), "rule"), plural(len(ruleset.actions), "action")
-    print(f"ok: {rules}, {actions} in {plural(len(ruleset.files), 'file')}")
+    print(f"ok: {rules}, {actions}{counted} in {plural(len(ruleset.files), 'file')}")
     return 0
 
 

@@ -13,6 +13,7 @@ import duckdb
 
 from logscope.commands.common import warn
 from logscope.commands.status import every_source, file_facts
+from logscope.metrics.service import add_metrics_option, metrics_running
 from logscope.pipeline import Pipeline
 from logscope.store.database import MEMORY
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
@@ -43,6 +44,7 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retention-interval", type=float, default=RETENTION_INTERVAL, help=argparse.SUPPRESS
     )
+    add_metrics_option(parser)
 
 
 def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
@@ -84,10 +86,32 @@ def serve_while_running(
     rules_info: RulesInfo | None = None,
     on_error: Callable[[str], None] | None = None,
 ) -> Iterator[QueryServer | None]:
-    """Serve queries on `<db>.sock`, write `stats`, apply retention, for the duration of the block.
+    """Serve queries on `<db>.sock`, write `stats`, apply retention, and serve `--metrics`, for the
+    duration of the block.
 
     When the block ends, a last retention pass runs (so a finished `ingest --max-db-size` leaves
     the database within its limit) and the final figures are written."""
+    report = on_error or (lambda message: warn(f"error: {message}"))
+
+    def figures() -> dict[str, dict[str, Any]]:
+        return source_figures(pipeline)
+
+    with (
+        metrics_running(args, con, pipeline, figures, report),
+        _serve_database(con, db_path, pipeline, args, rules_info, on_error) as server,
+    ):
+        yield server
+
+
+@contextlib.contextmanager
+def _serve_database(
+    con: duckdb.DuckDBPyConnection,
+    db_path: str,
+    pipeline: Pipeline,
+    args: argparse.Namespace,
+    rules_info: RulesInfo | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> Iterator[QueryServer | None]:
     if db_path == MEMORY:
         yield None
         return

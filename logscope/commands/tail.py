@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sources",
         nargs="*",
         metavar="SOURCE",
-        help="file, directory, glob, -, tcp://, udp://, unix://, unixgram://, cmd:",
+        help="file, directory, glob, -, tcp://, udp://, unix://, unixgram://, otlp://, cmd:",
     )
     add_db_option(parser)
     add_parse_options(parser)

@@ -13,7 +13,7 @@ from logscope.sources.tail.source import TailSource
 from logscope.sources.tail.watcher import Pattern
 
 GLOB_CHARS = frozenset("*?[")
-NETWORK_SCHEMES = ("tcp://", "udp://", "unix://", "unixgram://", "cmd:", "cmd+restart:")
+NETWORK_SCHEMES = ("tcp://", "udp://", "unix://", "unixgram://", "otlp://", "cmd:", "cmd+restart:")
 
 
 @dataclass
@@ -84,7 +84,7 @@ def is_network_spec(argument: str) -> bool:
 
 
 def network_source(argument: str) -> Source:
-    """A listener or command source for `tcp://`, `udp://`, `unix://`, `unixgram://`, `cmd:`.
+    """A listener or command source for `tcp://`, `udp://`, `unix://`, `unixgram://`, `otlp://`, `cmd:`.
 
     Listeners are bound here, before the pipeline starts: a port in use is a LogscopeError.
     """
@@ -93,6 +93,10 @@ def network_source(argument: str) -> Source:
 
     if argument.startswith(PREFIXES):
         return CommandSource(argument)
+    if argument.startswith("otlp://"):  # OpenTelemetry logs over HTTP (sources/net/otlp.py)
+        from logscope.sources.net.otlp import OtlpReceiver
+
+        return OtlpReceiver(argument)
     return listener(argument)
 
 

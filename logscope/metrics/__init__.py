@@ -1,0 +1,1 @@
+"""Prometheus metrics: logscope's own health and metrics defined from logs ([[metric]])."""
