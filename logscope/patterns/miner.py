@@ -25,7 +25,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from logscope.patterns.masking import VARIABLE, mask
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logscope.patterns.masking import VARIABLE, mask_column
 
 # Distinct words in one token position, all else equal, that make that position a variable.
 SIBLINGS = 4
@@ -42,6 +45,7 @@ _KEY_END = frozenset("=:([{")
 
 Shape = tuple[str, ...]
 
+_STARS = re.compile(r"(?:<\*>)+")
 _PUNCTUATION = re.compile(r"[^\w]+")
 _SKELETON_DROP = re.compile(r"\((?:<[*?]>)?\)|\[<[*?]>\]|\{<[*?]>\}|\"<[*?]>\"|'<[*?]>'|<[*?]>")
 
@@ -82,6 +86,10 @@ def _variables(shape: Shape) -> int:
     return sum(1 for token in shape if VARIABLE in token or token.endswith(WILDCARD))
 
 
+def _constants(shape: Shape) -> int:
+    return len(shape) - _variables(shape)
+
+
 @dataclass
 class Pattern:
     """One pattern: its id, the shapes it was seen with, and where it was merged (if it was)."""
@@ -107,7 +115,9 @@ class Miner:
         self._by_skeleton: dict[str, int] = {}
         self._by_loose: dict[Shape, int] = {}
         self._general: dict[int, list[tuple[int, Shape]]] = {}  # token count → shapes with `<*>`
-        self._sibling_keys: dict[tuple[int, Shape], list[int]] = {}
+        # (position, shape with a wildcard there) → (pattern, its token there) for each shape
+        self._sibling_keys: dict[tuple[int, Shape], list[tuple[int, str]]] = {}
+        self._members: dict[int, list[int]] = {}  # a pattern → the patterns merged into it
         self._cache: dict[str, int] = {}
         self.changed: set[int] = set()
 
@@ -121,6 +131,8 @@ class Miner:
             pattern = Pattern(pattern_id, [tuple(text.split(" ")) for text in shapes], merged_into)
             miner.patterns[pattern_id] = pattern
             miner.next_id = max(miner.next_id, pattern_id + 1)
+            if merged_into is not None:
+                miner._members.setdefault(merged_into, []).append(pattern_id)
         for pattern in miner.patterns.values():
             for shape in pattern.shapes:
                 miner._index(pattern.id, shape)
@@ -136,33 +148,46 @@ class Miner:
 
     # --- mining ---------------------------------------------------------------------------
 
-    def add(self, message: str) -> int:
-        """The pattern id for `message` (the id it has now; a later merge may fold it into another)."""
-        return self.add_masked(mask(message))
+    def assign(self, messages: pa.Array | pa.ChunkedArray | list[str]) -> list[int]:
+        """The pattern id of each message, in order, as mined (`root` gives the pattern it is part
+        of now: a later merge may fold one pattern into another)."""
+        if isinstance(messages, list):
+            messages = pa.array(messages, pa.string())
+        masked = pc.dictionary_encode(pc.fill_null(mask_column(messages), ""))
+        if isinstance(masked, pa.ChunkedArray):
+            masked = masked.combine_chunks()
+        # Distinct masked messages in order of first appearance: the same ids as one at a time.
+        ids = [self.add_masked(text) for text in masked.dictionary.to_pylist()]
+        return pc.take(pa.array(ids, pa.int64()), masked.indices).to_pylist()
 
     def add_masked(self, masked: str) -> int:
+        """The pattern id for a masked message."""
         cached = self._cache.get(masked)
         if cached is not None:
-            return self.root(cached)
-        shape = tuple(masked.split())
+            return cached
+        shape = tuple(_STARS.sub(VARIABLE, masked).split())
         pattern_id = self._match(shape)
         if pattern_id is None:
             pattern_id = self._create(shape)
         if len(self._cache) >= CACHE_ENTRIES:
             self._cache.clear()
         self._cache[masked] = pattern_id
-        return self.root(pattern_id)
+        return pattern_id
 
     def _match(self, shape: Shape) -> int | None:
         found = self._by_skeleton.get(skeleton(shape))
-        if found is None:
+        if found is None and _constants(shape) > MIN_CONTEXT:
             found = self._by_loose.get(loose(shape))
         if found is not None:
             return self.root(found)
-        for pattern_id, general in self._general.get(len(shape), ()):
-            if all(_fits(want, got) for want, got in zip(general, shape, strict=True)):
-                return self.root(pattern_id)
-        return None
+        # The oldest of the patterns a general shape fits: the same answer whatever order they
+        # were made in (a restarted miner indexes them by id).
+        fitting = [
+            self.root(pattern_id)
+            for pattern_id, general in self._general.get(len(shape), ())
+            if all(_fits(want, got) for want, got in zip(general, shape, strict=True))
+        ]
+        return min(fitting) if fitting else None
 
     def _create(self, shape: Shape) -> int:
         pattern = Pattern(self.next_id, [shape])
@@ -175,13 +200,14 @@ class Miner:
 
     def _index(self, pattern_id: int, shape: Shape) -> None:
         self._by_skeleton.setdefault(skeleton(shape), pattern_id)
-        self._by_loose.setdefault(loose(shape), pattern_id)
+        if _constants(shape) > MIN_CONTEXT:
+            self._by_loose.setdefault(loose(shape), pattern_id)
         if any(token.endswith(WILDCARD) for token in shape):
             self._general.setdefault(len(shape), []).append((pattern_id, shape))
         for position, token in enumerate(shape):
             if token != VARIABLE and not token.endswith(WILDCARD):
                 key = (position, shape[:position] + (WILDCARD,) + shape[position + 1 :])
-                self._sibling_keys.setdefault(key, []).append(pattern_id)
+                self._sibling_keys.setdefault(key, []).append((pattern_id, token))
 
     def _generalize(self, shape: Shape) -> None:
         """Make a token position a variable once enough patterns differ only there."""
@@ -192,33 +218,40 @@ class Miner:
                 continue
             key = shape[:position] + (WILDCARD,) + shape[position + 1 :]
             members = self._sibling_keys.get((position, key), [])
-            roots = sorted({self.root(member) for member in members})
+            roots = sorted({self.root(member) for member, _ in members})
             if len(roots) >= self.siblings:
-                values = [self.patterns[member].shapes[0][position] for member in members]
-                general = shape[:position] + (_wildcard_token(values),) + shape[position + 1 :]
+                general = shape[:position] + (_wildcard_token(v for _, v in members),) + shape[position + 1 :]
                 target = self.patterns[roots[0]]
-                target.shapes.append(general)
-                self._index(target.id, general)
                 for other in roots[1:]:
                     self._merge(other, target.id)
                 self._merge_same_skeleton(target.id, general)
+                target = self.patterns[self.root(target.id)]
+                target.shapes.append(general)
+                self._index(target.id, general)
                 return
 
     def _merge_same_skeleton(self, pattern_id: int, shape: Shape) -> None:
-        """A new general shape whose skeleton another pattern has: the two are one pattern."""
-        owner = self._by_skeleton.get(skeleton(shape))
-        if owner is None:
-            return
-        owner_root, root = self.root(owner), self.root(pattern_id)
-        if owner_root != root:
-            keep, fold = min(owner_root, root), max(owner_root, root)
-            self._merge(fold, keep)
+        """A new general shape whose skeleton (or loose shape) another pattern has: the two are one
+        pattern (so each index entry leads to one pattern, however it was built)."""
+        owners = [self._by_skeleton.get(skeleton(shape))]
+        if _constants(shape) > MIN_CONTEXT:
+            owners.append(self._by_loose.get(loose(shape)))
+        for owner in owners:
+            if owner is None:
+                continue
+            owner_root, root = self.root(owner), self.root(pattern_id)
+            if owner_root != root:
+                self._merge(max(owner_root, root), min(owner_root, root))
 
     def _merge(self, pattern_id: int, into: int) -> None:
-        pattern = self.patterns[pattern_id]
-        pattern.merged_into = into
+        """Fold root `pattern_id` (and what was merged into it) into root `into`."""
+        folded = [pattern_id, *self._members.pop(pattern_id, [])]
+        for member in folded:
+            self.patterns[member].merged_into = into
+        self._members.setdefault(into, []).extend(folded)
         target = self.patterns[into]
-        for shape in pattern.shapes:
+        for shape in self.patterns[pattern_id].shapes:
             if shape not in target.shapes:
                 target.shapes.append(shape)
-        self.changed.update((pattern_id, into))
+        self.changed.update(folded)
+        self.changed.add(into)
