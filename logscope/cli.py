@@ -11,7 +11,19 @@ from logscope import __version__
 from logscope.errors import LogscopeError
 
 # Each verb's module (logscope/commands/<verb>.py), in the order `--help` lists them.
-VERBS = ("ingest", "query", "parse", "tail", "demo", "rules", "status", "vacuum", "export", "formats")
+VERBS = (
+    "ingest",
+    "query",
+    "patterns",
+    "parse",
+    "tail",
+    "demo",
+    "rules",
+    "status",
+    "vacuum",
+    "export",
+    "formats",
+)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -36,6 +36,7 @@ MIN_COMMIT_SECONDS = 0.025
 STOP_QUIET_SECONDS = 0.5
 
 RecordsCallback = Callable[[list[Record]], None]
+CommitHook = Callable[[], None]
 
 
 def use_system_allocator() -> None:
@@ -153,6 +154,7 @@ class Pipeline:
         self._bulk_done = threading.Event()
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
+        self._commit_hooks: list[CommitHook] = []
         self._processor: threading.Thread | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -196,6 +198,18 @@ class Pipeline:
     def subscribe(self, callback: RecordsCallback) -> None:
         """Call `callback` with every batch of records after it is committed."""
         self._subscribers.append(callback)
+
+    def after_commit(self, hook: CommitHook) -> None:
+        """Call `hook()` in the writer thread after each committed batch or bulk block (the
+        patterns stage mines what was stored)."""
+        self._commit_hooks.append(hook)
+
+    def _run_commit_hooks(self) -> None:
+        for hook in self._commit_hooks:
+            try:
+                hook()
+            except Exception as exc:
+                self.report_error(f"{getattr(hook, '__qualname__', hook)}: {type(exc).__name__}: {exc}")
 
     def add_bulk_file(
         self, path: str, name: str | None = None, book: CheckpointBook | None = None, follow: bool = False
@@ -384,6 +398,7 @@ class Pipeline:
         def progress(count_bytes: int, lines: int) -> None:
             stats.bytes += count_bytes
             stats.lines += lines
+            self._run_commit_hooks()  # called after each block is committed
 
         importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
         book, checkpoint = bulk.book, None
@@ -448,6 +463,8 @@ class Pipeline:
             self.writer.write(records, checkpoints)
             if self.views is not None:
                 self.views.note({record.format for record in records})
+            if records:
+                self._run_commit_hooks()
         self._note_committed(records)
         formats = self.summary.formats
         for record in records:

@@ -1,0 +1,116 @@
+"""The patterns stage: mines the records stored since it last ran, in id order, and stores their
+patterns (store/patterns.py). The ingest pipeline calls `catch_up` after each committed batch;
+`logscope patterns --update` calls it once. Both read the stored rows, so the streaming and the
+bulk import paths give the same patterns, and a restarted stage goes on with the same ids."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logscope.patterns.miner import Miner, Pattern
+from logscope.store.patterns import (
+    PatternRow,
+    last_record_id,
+    load_patterns,
+    mined_to,
+    new_records,
+    write_mined,
+)
+
+# Records mined per transaction (bounded memory on a first run over a big database).
+BLOCK_RECORDS = 200_000
+
+
+class PatternStage:
+    """Keeps `patterns` and `record_patterns` up to date with `logs` on one connection."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+        rows = load_patterns(con)
+        self.rows: dict[int, PatternRow] = {row.id: row for row in rows}
+        self.miner = Miner.load((row.id, row.shapes, row.merged_into) for row in rows)
+        self.mined_to = mined_to(con)
+
+    def catch_up(self) -> int:
+        """Mine every record stored since the last call; returns how many were mined."""
+        target = last_record_id(self.con, self.mined_to)
+        mined = 0
+        while self.mined_to < target:
+            upto = min(target, self.mined_to + BLOCK_RECORDS)
+            mined += self._mine_block(new_records(self.con, self.mined_to, upto), upto)
+        return mined
+
+    def _mine_block(self, block: pa.Table, upto: int) -> int:
+        ids = self.miner.assign(block.column("message"))
+        assigned = pa.table({"id": block.column("id"), "pattern_id": pa.array(ids, pa.int64())})
+        touched = self._count(block, assigned)
+        changed = self.miner.changed | touched
+        self.miner.changed = set()
+        for pattern_id in sorted(changed):
+            self._refresh(self.miner.patterns[pattern_id])
+        write_mined(self.con, assigned, (self.rows[i] for i in sorted(changed)), upto)
+        self.mined_to = upto
+        return block.num_rows
+
+    def _count(self, block: pa.Table, assigned: pa.Table) -> set[int]:
+        """Add the block's counts, times and first examples to its patterns; returns their ids."""
+        times = pc.cast(block.column("ts"), pa.int64())
+        per_pattern = (
+            pa.table({"pattern_id": assigned.column("pattern_id"), "ts": times, "id": block.column("id")})
+            .group_by("pattern_id")
+            .aggregate([("ts", "min"), ("ts", "max"), ("id", "count"), ("id", "min")])
+        )
+        touched: set[int] = set()
+        names = ("pattern_id", "ts_min", "ts_max", "id_count", "id_min")
+        columns = [per_pattern.column(name).to_pylist() for name in names]
+        for pattern_id, first, last, count, first_id in zip(*columns, strict=True):
+            root = self.miner.root(pattern_id)  # counts go to the pattern it is part of now
+            row = self._row(root)
+            row.count += count
+            row.first_seen = _earliest(row.first_seen, first)
+            row.last_seen = _latest(row.last_seen, last)
+            if row.example_id is None or first_id < row.example_id:
+                row.example_id = first_id
+                position = pc.index(block.column("id"), first_id).as_py()
+                row.example = block.column("message")[position].as_py()
+            touched.add(root)
+        return touched
+
+    def _row(self, pattern_id: int) -> PatternRow:
+        row = self.rows.get(pattern_id)
+        if row is None:
+            pattern = self.miner.patterns[pattern_id]
+            row = PatternRow(pattern_id, pattern.template, None, None, 0, None, None, None, [])
+            self.rows[pattern_id] = row
+        return row
+
+    def _refresh(self, pattern: Pattern) -> None:
+        """Copy the miner's view of a pattern into its row; a merged pattern's counts go to the
+        pattern it was merged into (once)."""
+        row = self._row(pattern.id)
+        row.template = pattern.template
+        row.shapes = [" ".join(shape) for shape in pattern.shapes]
+        root = self.miner.root(pattern.id)
+        merged_into = None if root == pattern.id else root
+        if merged_into is not None and row.merged_into is None and row.count:
+            self._fold(row, self._row(root))
+        elif merged_into is not None and row.merged_into != merged_into:
+            pass  # its counts went to the earlier root, which was folded into this one in turn
+        row.merged_into = merged_into
+
+    @staticmethod
+    def _fold(row: PatternRow, into: PatternRow) -> None:
+        into.count += row.count
+        into.first_seen = _earliest(into.first_seen, row.first_seen)
+        into.last_seen = _latest(into.last_seen, row.last_seen)
+        if into.example_id is None or (row.example_id is not None and row.example_id < into.example_id):
+            into.example_id, into.example = row.example_id, row.example
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
