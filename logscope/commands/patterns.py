@@ -92,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if client is not None:  # an ingest holds the database, mining as it stores
         with client:
             rows = list(client.query(listing_sql(query)).rows())
-        with connect_if_served(path) or _none() as again:
-            unmined = list(again.query(UNMINED_SQL).rows())[0][0] if again is not None else 0
+        unmined = 0  # the ingest holding it mines as it stores
     else:
         if args.update:
             _update(path)
@@ -102,14 +101,6 @@ def run(args: argparse.Namespace) -> int:
         warn(f"patterns: {unmined:,} records are not mined yet (`logscope patterns --update` mines them)")
     write_rows(sys.stdout, fmt, COLUMNS, _shown(rows, query.buckets, fmt in _LIST_TREND))
     return 0
-
-
-class _none:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
 
 
 def _update(path: str) -> None:

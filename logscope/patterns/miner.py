@@ -20,7 +20,6 @@ The state is the list of patterns, each with its shapes and the pattern it was m
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,9 +76,22 @@ def _fits(want: str, got: str) -> bool:
 def _wildcard_token(tokens: Iterable[str]) -> str:
     """The tokens' common start up to a key's end (`user=` of `user=root` and `user=guest`) and a
     wildcard."""
-    prefix = os.path.commonprefix(list(tokens))
+    prefix = _common_start(list(tokens))
     cut = max((index + 1 for index, char in enumerate(prefix) if char in _KEY_END), default=0)
     return prefix[:cut] + WILDCARD
+
+
+def _common_start(texts: list[str]) -> str:
+    shortest, longest = min(texts, default=""), max(texts, default="")
+    for index, char in enumerate(shortest):
+        if char != longest[index]:
+            return shortest[:index]
+    return shortest
+
+
+def _with(shape: Shape, position: int, token: str) -> Shape:
+    """The shape with `token` at `position`."""
+    return (*shape[:position], token, *shape[position + 1 :])
 
 
 def _variables(shape: Shape) -> int:
@@ -206,7 +218,7 @@ class Miner:
             self._general.setdefault(len(shape), []).append((pattern_id, shape))
         for position, token in enumerate(shape):
             if token != VARIABLE and not token.endswith(WILDCARD):
-                key = (position, shape[:position] + (WILDCARD,) + shape[position + 1 :])
+                key = (position, _with(shape, position, WILDCARD))
                 self._sibling_keys.setdefault(key, []).append((pattern_id, token))
 
     def _generalize(self, shape: Shape) -> None:
@@ -216,11 +228,11 @@ class Miner:
         for position, token in enumerate(shape):
             if token == VARIABLE or token.endswith(WILDCARD):
                 continue
-            key = shape[:position] + (WILDCARD,) + shape[position + 1 :]
+            key = _with(shape, position, WILDCARD)
             members = self._sibling_keys.get((position, key), [])
             roots = sorted({self.root(member) for member, _ in members})
             if len(roots) >= self.siblings:
-                general = shape[:position] + (_wildcard_token(v for _, v in members),) + shape[position + 1 :]
+                general = _with(shape, position, _wildcard_token(value for _, value in members))
                 target = self.patterns[roots[0]]
                 for other in roots[1:]:
                     self._merge(other, target.id)
