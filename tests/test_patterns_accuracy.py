@@ -20,10 +20,24 @@ from logscope.patterns.accuracy import grouping_accuracy
 from logscope.patterns.miner import Miner
 from logscope.record import LineBatch
 
-SYSTEMS = (
-    "Android Apache BGL HDFS HPC Hadoop HealthApp Linux Mac OpenSSH OpenStack Proxifier Spark"
-    " Thunderbird Windows Zookeeper"
-).split()
+SYSTEMS = [
+    "Android",
+    "Apache",
+    "BGL",
+    "HDFS",
+    "HPC",
+    "Hadoop",
+    "HealthApp",
+    "Linux",
+    "Mac",
+    "OpenSSH",
+    "OpenStack",
+    "Proxifier",
+    "Spark",
+    "Thunderbird",
+    "Windows",
+    "Zookeeper",
+]
 BAR = 0.95  # the average over all 16 systems
 
 

@@ -132,8 +132,8 @@ def _has_patterns(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(sql).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def sparkline(counts: list[int]) -> str:

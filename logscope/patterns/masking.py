@@ -41,7 +41,7 @@ _PARTS = (
     r"[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){3,7}",  # IPv6 (uncompressed) or MAC address
     r"(?:~|\.{1,2})?(?:/[\w.@%+~?&=-]+){2,}/?",  # a path with two or more parts
     # a size or a duration with its unit: 1.18 KB, 500.0 B, <1 sec, 900 seconds
-    r"[<>]?\d+(?:\.\d+)?\s?(?:(?:[KMGTP]i?)?B|[kmgt]b|ms|msecs?|secs?|seconds?|mins?|minutes?|hours?)\b",
+    r"[<>]?\d+(?:\.\d+)?\s?(?:(?:[KMGTP]i?)?B|[kmgt]b|[mun]s|µs|msecs?|secs?|seconds?|s|mins?|minutes?|hours?|h)\b",
     rf"{_WORD_CHAR}*\d{_WORD_CHAR}*",  # a word with a digit
     # a host name without digits: lower-case labels, a top-level domain among them
     rf"\b(?:[a-z0-9-]+\.)+(?:{_TOP_LEVEL_DOMAINS})(?:\.[a-z0-9-]+)*\b",

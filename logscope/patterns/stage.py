@@ -86,18 +86,15 @@ class PatternStage:
         return row
 
     def _refresh(self, pattern: Pattern) -> None:
-        """Copy the miner's view of a pattern into its row; a merged pattern's counts go to the
-        pattern it was merged into (once)."""
+        """Copy the miner's view of a pattern into its row; a pattern merged into another hands
+        its counts, times and example over to that one (the row keeps its id and shapes)."""
         row = self._row(pattern.id)
         row.template = pattern.template
         row.shapes = [" ".join(shape) for shape in pattern.shapes]
         root = self.miner.root(pattern.id)
-        merged_into = None if root == pattern.id else root
-        if merged_into is not None and row.merged_into is None and row.count:
+        row.merged_into = None if root == pattern.id else root
+        if row.merged_into is not None and (row.count or row.example_id is not None):
             self._fold(row, self._row(root))
-        elif merged_into is not None and row.merged_into != merged_into:
-            pass  # its counts went to the earlier root, which was folded into this one in turn
-        row.merged_into = merged_into
 
     @staticmethod
     def _fold(row: PatternRow, into: PatternRow) -> None:
@@ -106,6 +103,7 @@ class PatternStage:
         into.last_seen = _latest(into.last_seen, row.last_seen)
         if into.example_id is None or (row.example_id is not None and row.example_id < into.example_id):
             into.example_id, into.example = row.example_id, row.example
+        row.count, row.first_seen, row.last_seen, row.example_id, row.example = 0, None, None, None, None
 
 
 def _earliest(a: int | None, b: int | None) -> int | None:

@@ -87,8 +87,8 @@ def load_patterns(con: duckdb.DuckDBPyConnection) -> list[PatternRow]:
 
 def mined_to(con: duckdb.DuckDBPyConnection) -> int:
     """The last record id mined (0 when none is)."""
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [MINED_TO_KEY]).fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute("SELECT value FROM meta WHERE key = ?", [MINED_TO_KEY]).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def new_records(con: duckdb.DuckDBPyConnection, after: int, upto: int) -> pa.Table:
@@ -99,8 +99,8 @@ def new_records(con: duckdb.DuckDBPyConnection, after: int, upto: int) -> pa.Tab
 
 def last_record_id(con: duckdb.DuckDBPyConnection, after: int) -> int:
     """The highest record id above `after` (or `after` when there is none)."""
-    row = con.execute("SELECT max(id) FROM logs WHERE id > ?", [after]).fetchone()
-    return int(row[0]) if row and row[0] is not None else after
+    rows = con.execute("SELECT max(id) FROM logs WHERE id > ?", [after]).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else after
 
 
 def write_mined(
