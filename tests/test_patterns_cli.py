@@ -131,3 +131,14 @@ def test_the_same_patterns_across_runs_and_through_the_streaming_path(log, tmp_p
     for other in (twice, streamed):
         assert query_db(other, ASSIGNED) == query_db(db, ASSIGNED)
         assert query_db(other, PATTERNS) == query_db(db, PATTERNS)
+
+
+def test_retention_deletes_the_patterns_of_the_records_it_deletes(log, tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    assert run_cli("ingest", str(log[0]), "--db", str(path), "--quiet").returncode == 0
+    assert query_db(path, "SELECT count(*) FROM record_patterns") == [(3000,)]
+    done = run_cli("vacuum", "--retain", "1d", "--db", str(path))  # the log is from 2026-11-20
+    assert done.returncode == 0, done.stderr
+    assert query_db(path, "SELECT count(*) FROM logs") == [(0,)]
+    assert query_db(path, "SELECT count(*) FROM record_patterns") == [(0,)]
+    assert patterns(path) == []
