@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Iterator
 
@@ -21,6 +22,8 @@ from logscope.store.server import one_line_error
 
 SPARKS = "▁▂▃▄▅▆▇█"
 COLUMNS = ("id", "count", "trend", "first_seen", "last_seen", "template", "example")
+WIDE_TABLE = 140  # terminal columns from which the table shows an example beside the template
+NARROW_BUCKETS = 12  # the trend's width in a narrower table
 # Formats where the trend is a list of counts rather than a sparkline.
 _LIST_TREND = ("json", "jsonl")
 
@@ -85,6 +88,8 @@ def build_query(args: argparse.Namespace) -> PatternQuery:
 def run(args: argparse.Namespace) -> int:
     query = build_query(args)
     fmt = args.output or default_format(sys.stdout.isatty())
+    if fmt == "table" and not _wide():
+        query.buckets = NARROW_BUCKETS  # a trend that fits beside the template
     path = db_path(args)
     if path == MEMORY:
         raise LogscopeError("patterns: an in-memory database holds no records; give --db PATH", 2)
@@ -99,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
         rows, unmined = _read(path, query)
     if unmined and not args.update:
         warn(f"patterns: {unmined:,} records are not mined yet (`logscope patterns --update` mines them)")
-    write_rows(sys.stdout, fmt, COLUMNS, _shown(rows, query.buckets, fmt in _LIST_TREND))
+    if fmt == "table":
+        columns, shown = _table(rows, query.buckets)
+        write_rows(sys.stdout, fmt, columns, shown)
+    else:
+        write_rows(sys.stdout, fmt, COLUMNS, _shown(rows, query.buckets, fmt in _LIST_TREND))
     return 0
 
 
@@ -149,6 +158,29 @@ def _trend(points: list[dict], buckets: int) -> list[int]:
     for point in points:
         counts[int(point["bucket"])] = int(point["n"])
     return counts
+
+
+def _wide() -> bool:
+    return shutil.get_terminal_size().columns >= WIDE_TABLE
+
+
+def _table(rows: list[tuple], buckets: int) -> tuple[tuple[str, ...], list[tuple]]:
+    """For people: first seen to the second, no last seen, and the example only where the
+    terminal is wide enough for it beside the template."""
+    wide = _wide()
+    columns = ("id", "count", "trend", "first_seen", "template", *(("example",) if wide else ()))
+    shown = [
+        (
+            row[0],
+            row[1],
+            row[2],
+            f"{row[3]:%Y-%m-%d %H:%M:%S}" if row[3] else "",
+            row[5],
+            *((row[6],) if wide else ()),
+        )
+        for row in _shown(rows, buckets, as_list=False)
+    ]
+    return columns, shown
 
 
 def _shown(rows: list[tuple], buckets: int, as_list: bool) -> Iterator[tuple]:
