@@ -9,6 +9,7 @@ message counts as right when its true group is reproduced exactly. docs/patterns
 from __future__ import annotations
 
 import csv
+import random
 from datetime import UTC
 
 import pytest
@@ -72,3 +73,28 @@ def test_grouping_accuracy_on_loghub_is_at_least_the_bar(capsys: pytest.CaptureF
             print(f"{system:<12} {accuracy:>8.3f} {found:>8} {true:>6}")
         print(f"{'average':<12} {average:>8.4f}")
     assert average >= BAR, f"average grouping accuracy {average:.4f} is below {BAR}"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not present at {CORPUS}")
+def test_restarting_after_every_block_changes_nothing_on_loghub() -> None:
+    """Every system's messages in random blocks, the miner rebuilt from its saved state after
+    each: the same patterns for every message, and the same state, as one miner in one go."""
+    rng = random.Random(18)
+    for system in SYSTEMS:
+        with open(
+            CORPUS / system / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8"
+        ) as handle:
+            messages = [row["Content"] for row in csv.DictReader(handle)]
+        whole = Miner()
+        expected = [whole.root(pattern_id) for pattern_id in whole.assign(messages)]
+        miner, found, position = Miner(), [], 0
+        while position < len(messages):
+            block = messages[position : position + rng.randrange(1, 300)]
+            found += miner.assign(block)
+            miner = Miner.load(
+                (p.id, [" ".join(shape) for shape in p.shapes], p.merged_into)
+                for p in miner.patterns.values()
+            )
+            position += len(block)
+        assert [miner.root(pattern_id) for pattern_id in found] == expected, system
+        assert miner.patterns == whole.patterns, system
