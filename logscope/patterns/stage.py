@@ -6,11 +6,11 @@ bulk import paths give the same patterns, and a restarted stage goes on with the
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logscope.patterns.miner import Miner, Pattern
 from logscope.store.patterns import (
     PatternRow,
+    block_summary,
     last_record_id,
     load_patterns,
     mined_to,
@@ -43,37 +43,27 @@ class PatternStage:
 
     def _mine_block(self, block: pa.Table, upto: int) -> int:
         ids = self.miner.assign(block.column("message"))
-        assigned = pa.table({"id": block.column("id"), "pattern_id": pa.array(ids, pa.int64())})
-        touched = self._count(block, assigned)
+        block = block.append_column("pattern_id", pa.array(ids, pa.int64()))
+        touched = self._count(block_summary(self.con, block))
         changed = self.miner.changed | touched
         self.miner.changed = set()
         for pattern_id in sorted(changed):
             self._refresh(self.miner.patterns[pattern_id])
-        write_mined(self.con, assigned, (self.rows[i] for i in sorted(changed)), upto)
+        write_mined(self.con, block, (self.rows[i] for i in sorted(changed)), upto)
         self.mined_to = upto
         return block.num_rows
 
-    def _count(self, block: pa.Table, assigned: pa.Table) -> set[int]:
-        """Add the block's counts, times and first examples to its patterns; returns their ids."""
-        times = pc.cast(block.column("ts"), pa.int64())
-        per_pattern = (
-            pa.table({"pattern_id": assigned.column("pattern_id"), "ts": times, "id": block.column("id")})
-            .group_by("pattern_id")
-            .aggregate([("ts", "min"), ("ts", "max"), ("id", "count"), ("id", "min")])
-        )
+    def _count(self, summary: list[tuple]) -> set[int]:
+        """Add a block's counts, times and first examples to its patterns; returns their ids."""
         touched: set[int] = set()
-        names = ("pattern_id", "ts_min", "ts_max", "id_count", "id_min")
-        columns = [per_pattern.column(name).to_pylist() for name in names]
-        for pattern_id, first, last, count, first_id in zip(*columns, strict=True):
+        for pattern_id, first, last, count, first_id, example in summary:
             root = self.miner.root(pattern_id)  # counts go to the pattern it is part of now
             row = self._row(root)
             row.count += count
             row.first_seen = _earliest(row.first_seen, first)
             row.last_seen = _latest(row.last_seen, last)
             if row.example_id is None or first_id < row.example_id:
-                row.example_id = first_id
-                position = pc.index(block.column("id"), first_id).as_py()
-                row.example = block.column("message")[position].as_py()
+                row.example_id, row.example = first_id, example
             touched.add(root)
         return touched
 

@@ -103,18 +103,31 @@ def last_record_id(con: duckdb.DuckDBPyConnection, after: int) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else after
 
 
+def block_summary(con: duckdb.DuckDBPyConnection, block: pa.Table) -> list[tuple]:
+    """Per pattern of a mined block (`id`, `ts`, `message`, `pattern_id`): (pattern_id, first and
+    last event time in µs, records, first record's id, its message)."""
+    con.register("_logscope_mined", block)
+    try:
+        return con.execute(
+            "SELECT pattern_id, epoch_us(min(ts)), epoch_us(max(ts)), count(*), min(id),"
+            " arg_min(message, id) FROM _logscope_mined GROUP BY pattern_id ORDER BY pattern_id"
+        ).fetchall()
+    finally:
+        con.unregister("_logscope_mined")
+
+
 def write_mined(
-    con: duckdb.DuckDBPyConnection, assigned: pa.Table, changed: Iterable[PatternRow], upto: int
+    con: duckdb.DuckDBPyConnection, block: pa.Table, changed: Iterable[PatternRow], upto: int
 ) -> None:
     """Store a mined block in one transaction: its records' patterns (`id`, `pattern_id`), the
     patterns it changed, and how far mining has got."""
     rows = list(changed)
     con.begin()
     try:
-        if assigned.num_rows:
-            con.register("_logscope_assigned", assigned)
-            con.execute("INSERT INTO record_patterns SELECT id, pattern_id FROM _logscope_assigned")
-            con.unregister("_logscope_assigned")
+        if block.num_rows:
+            con.register("_logscope_mined", block)
+            con.execute("INSERT INTO record_patterns SELECT id, pattern_id FROM _logscope_mined")
+            con.unregister("_logscope_mined")
         if rows:
             con.register("_logscope_patterns", _patterns_table(rows))
             con.execute("INSERT OR REPLACE INTO patterns SELECT * FROM _logscope_patterns")
