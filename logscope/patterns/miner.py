@@ -4,14 +4,15 @@ variable parts), online, in the order messages arrive, deterministically.
 How a message finds its pattern (docs/patterns.md):
 
 1. It is masked (masking.py) and split into tokens at whitespace: its *shape*.
-2. Patterns whose shapes have the same *skeleton* (the text left when every `<*>` is taken out)
-   are one pattern, so optional or repeated variable parts (`0 bytes sent` and `1,209 bytes
-   (1.18 KB) sent`) do not split it.
-3. Otherwise it joins the first pattern (by id) with a generalized shape of as many tokens that
-   it fits (a `<*>` token there stands for any token here).
-4. Otherwise it starts a pattern. When `SIBLINGS` patterns with as many tokens differ only in one
-   token (`Invalid user admin`, `Invalid user oracle`, ...), that token is a variable: they become
-   one pattern (the oldest id) with `<*>` there. Words that differ in fewer patterns are kept
+2. It joins the pattern with the same *skeleton* (the text left when every variable, the brackets
+   around one and bare punctuation are taken out), so optional or repeated variable parts
+   (`0 bytes sent` and `1209 bytes (1.18 KB) sent`) do not split a pattern;
+3. else, with three constant words or more, the pattern with the same *loose* shape (every token
+   that holds a variable taken as the same variable: `LOCAL(<*>),` and `<*>,`);
+4. else the oldest pattern with a generalized shape of as many tokens that it fits;
+5. else it starts a pattern. When `SIBLINGS` patterns with as many tokens differ only in one word
+   (`Invalid user admin`, `Invalid user oracle`, ...), that word is a variable: they become one
+   pattern (the oldest id) with a wildcard there. Words that differ in fewer patterns are kept
    apart (`VM Started` and `VM Paused` are different events).
 
 The state is the list of patterns, each with its shapes and the pattern it was merged into:
@@ -82,11 +83,12 @@ def _wildcard_token(tokens: Iterable[str]) -> str:
 
 
 def _common_start(texts: list[str]) -> str:
-    shortest, longest = min(texts, default=""), max(texts, default="")
-    for index, char in enumerate(shortest):
-        if char != longest[index]:
-            return shortest[:index]
-    return shortest
+    """The start all texts share (that of the first and last in sorted order)."""
+    first, last = min(texts, default=""), max(texts, default="")
+    for index, char in enumerate(first):
+        if index >= len(last) or char != last[index]:
+            return first[:index]
+    return first
 
 
 def _with(shape: Shape, position: int, token: str) -> Shape:
