@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import query_db, run_cli
+from server_helpers import LiveIngest, json_line, wait_until
 from servicelog import service_log
 
 ASSIGNED = "SELECT id, pattern_id FROM logs_with_pattern ORDER BY id"
@@ -142,3 +143,26 @@ def test_retention_deletes_the_patterns_of_the_records_it_deletes(log, tmp_path:
     assert query_db(path, "SELECT count(*) FROM logs") == [(0,)]
     assert query_db(path, "SELECT count(*) FROM record_patterns") == [(0,)]
     assert patterns(path) == []
+
+
+def test_patterns_of_a_followed_file_while_ingest_holds_the_database(tmp_path: Path) -> None:
+    """Records appended to a followed file are mined as they are committed, and `logscope
+    patterns` asks the running ingest over its query service."""
+    db, log = tmp_path / "live.duckdb", tmp_path / "live.jsonl"
+    with LiveIngest(db, log) as live:
+        live.append(
+            "".join(
+                json_line(f"2026-11-20T10:00:{n:02d}Z", f"job {n} finished in {n * 7}ms") for n in range(5)
+            )
+        )
+
+        def listed() -> list[dict]:
+            return [row for row in patterns(db) if row["count"] == 5]
+
+        rows = wait_until(listed)
+        assert rows[0]["template"] == "job <*> finished in <*>"
+        live.append(json_line("2026-11-20T10:01:00Z", "disk full on /dev/sda1", "error"))
+        new = wait_until(lambda: patterns(db, "--new-since", "2026-11-20T10:00:30Z"))
+        assert [row["template"] for row in new] == ["disk full on <*>"]
+        live.stop()
+    assert query_db(db, "SELECT count(*) FROM logs_with_pattern") == [(6,)]
