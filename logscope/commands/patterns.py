@@ -12,7 +12,6 @@ import duckdb
 from logscope.commands.common import add_db_option, db_path, warn
 from logscope.errors import LogscopeError
 from logscope.output import FORMATS, default_format, write_rows
-from logscope.patterns.stage import PatternStage
 from logscope.record import LEVEL_RANK, LEVELS
 from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import MEMORY, open_for_reading, open_for_writing
@@ -113,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _update(path: str) -> None:
+    from logscope.patterns.stage import PatternStage  # the miner (pyarrow.compute) only when asked
+
     con = open_for_writing(path)
     try:
         mined = PatternStage(con).catch_up()
