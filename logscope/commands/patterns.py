@@ -96,19 +96,31 @@ def run(args: argparse.Namespace) -> int:
     if client is not None:  # an ingest holds the database, mining as it stores
         with client:
             rows = list(client.query(listing_sql(query)).rows())
-        unmined = 0  # the ingest holding it mines as it stores
+        hint = "the process holding the database mines as it stores, unless run with --no-patterns"
+        unmined = _remote_count(path, UNMINED_SQL)
     else:
         if args.update:
             _update(path)
+        hint = "`logscope patterns --update` mines them"
         rows, unmined = _read(path, query)
-    if unmined and not args.update:
-        warn(f"patterns: {unmined:,} records are not mined yet (`logscope patterns --update` mines them)")
+    if unmined:
+        warn(f"patterns: {unmined:,} records are not mined yet ({hint})")
     if fmt == "table":
         columns, shown = _table(rows, query.buckets)
         write_rows(sys.stdout, fmt, columns, shown)
     else:
         write_rows(sys.stdout, fmt, COLUMNS, _shown(rows, query.buckets, fmt in _LIST_TREND))
     return 0
+
+
+def _remote_count(path: str, sql: str) -> int:
+    """A count over the query service (one request per connection); 0 if it went away."""
+    client = connect_if_served(path)
+    if client is None:
+        return 0
+    with client:
+        rows = list(client.query(sql).rows())
+    return int(rows[0][0]) if rows else 0
 
 
 def _update(path: str) -> None:
