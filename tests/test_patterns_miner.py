@@ -121,3 +121,14 @@ def test_a_miner_loaded_from_its_state_goes_on_as_if_never_stopped(seed: int) ->
         position += len(block)
     assert [miner.root(pattern_id) for pattern_id in got] == expected
     assert _state(miner) == _state(continuous)
+
+
+def test_beyond_the_most_patterns_kept_apart_new_kinds_share_the_catch_all() -> None:
+    miner = Miner(max_patterns=5)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    kinds = [f"{word} failed" for word in words]  # too short for the word to become a variable
+    ids = roots(miner, kinds)
+    assert len(set(ids[:5])) == 5
+    assert len(set(ids[5:])) == 1 and miner.patterns[ids[5]].template == "<*>"
+    assert roots(miner, ["charlie failed"]) == [ids[2]]  # known kinds still find theirs
+    assert len(miner.patterns) == 6

@@ -36,7 +36,10 @@ SIBLINGS = 4
 # `boot (command <*>)`, `wait (command <*>)` stay apart).
 MIN_CONTEXT = 2
 # Masked messages remembered with their pattern (a lookup cache; dropped whole when full).
-CACHE_ENTRIES = 200_000
+CACHE_ENTRIES = 50_000
+# Patterns kept apart at most (bounded memory on text that is not log-like): beyond it, a message
+# that fits no pattern goes to the catch-all pattern `<*>`.
+MAX_PATTERNS = 50_000
 
 # A token position made a variable by mining (not by masking): it matches any token that starts
 # with what comes before it (`user=<?>` matches `user=root`). Shown as `<*>`.
@@ -44,6 +47,7 @@ WILDCARD = "<?>"
 _KEY_END = frozenset("=:([{")
 
 Shape = tuple[str, ...]
+_CATCH_ALL: Shape = (VARIABLE,)
 
 _STARS = re.compile(r"(?:<\*>)+")
 _PUNCTUATION = re.compile(r"[^\w]+")
@@ -122,8 +126,9 @@ class Pattern:
 class Miner:
     """Assigns pattern ids to messages; `changed` lists the patterns touched since last asked."""
 
-    def __init__(self, siblings: int = SIBLINGS) -> None:
+    def __init__(self, siblings: int = SIBLINGS, max_patterns: int = MAX_PATTERNS) -> None:
         self.siblings = siblings
+        self.max_patterns = max_patterns
         self.patterns: dict[int, Pattern] = {}
         self.next_id = 1
         self._by_skeleton: dict[str, int] = {}
@@ -138,9 +143,14 @@ class Miner:
     # --- state ----------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, saved: Iterable[tuple[int, list[str], int | None]], siblings: int = SIBLINGS) -> Miner:
+    def load(
+        cls,
+        saved: Iterable[tuple[int, list[str], int | None]],
+        siblings: int = SIBLINGS,
+        max_patterns: int = MAX_PATTERNS,
+    ) -> Miner:
         """A miner in the state `saved` describes: (id, shapes as text, merged_into) per pattern."""
-        miner = cls(siblings)
+        miner = cls(siblings, max_patterns)
         for pattern_id, shapes, merged_into in sorted(saved, key=lambda item: item[0]):
             pattern = Pattern(pattern_id, [tuple(text.split(" ")) for text in shapes], merged_into)
             miner.patterns[pattern_id] = pattern
@@ -181,6 +191,9 @@ class Miner:
             return cached
         shape = tuple(_STARS.sub(VARIABLE, masked).split())
         pattern_id = self._match(shape)
+        if pattern_id is None and len(self.patterns) >= self.max_patterns:
+            shape = _CATCH_ALL
+            pattern_id = self._match(shape)
         if pattern_id is None:
             pattern_id = self._create(shape)
         if len(self._cache) >= CACHE_ENTRIES:
