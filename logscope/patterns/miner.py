@@ -39,7 +39,9 @@ MIN_CONTEXT = 2
 CACHE_ENTRIES = 50_000
 # Patterns kept apart at most (bounded memory on text that is not log-like): beyond it, a message
 # that fits no pattern goes to the catch-all pattern `<*>`.
-MAX_PATTERNS = 50_000
+MAX_PATTERNS = 10_000
+# Token positions where a word may be found to be a variable (the first ones of a message).
+WORD_POSITIONS = 32
 
 # A token position made a variable by mining (not by masking): it matches any token that starts
 # with what comes before it (`user=<?>` matches `user=root`). Shown as `<*>`.
@@ -100,6 +102,18 @@ def _with(shape: Shape, position: int, token: str) -> Shape:
     return (*shape[:position], token, *shape[position + 1 :])
 
 
+def _word_positions(shape: Shape) -> Iterable[tuple[int, str]]:
+    """Where a word of the shape could turn out to be a variable (among its first tokens)."""
+    for position, token in enumerate(shape[:WORD_POSITIONS]):
+        if VARIABLE not in token and not token.endswith(WILDCARD):
+            yield position, token
+
+
+def _sibling_key(shape: Shape, position: int) -> int:
+    """The shape with a wildcard at `position`, hashed."""
+    return hash((position, *shape[:position], WILDCARD, *shape[position + 1 :]))
+
+
 def _variables(shape: Shape) -> int:
     return sum(1 for token in shape if VARIABLE in token or token.endswith(WILDCARD))
 
@@ -135,7 +149,8 @@ class Miner:
         self._by_loose: dict[Shape, int] = {}
         self._general: dict[int, list[tuple[int, Shape]]] = {}  # token count → shapes with `<*>`
         # (position, shape with a wildcard there) → (pattern, its token there) for each shape
-        self._sibling_keys: dict[tuple[int, Shape], list[tuple[int, str]]] = {}
+        # (hashed: the index stays linear in the tokens of a shape)
+        self._sibling_keys: dict[int, list[tuple[int, str]]] = {}
         self._members: dict[int, list[int]] = {}  # a pattern → the patterns merged into it
         self._cache: dict[str, int] = {}
         self.changed: set[int] = set()
@@ -231,20 +246,15 @@ class Miner:
             self._by_loose.setdefault(loose(shape), pattern_id)
         if any(token.endswith(WILDCARD) for token in shape):
             self._general.setdefault(len(shape), []).append((pattern_id, shape))
-        for position, token in enumerate(shape):
-            if token != VARIABLE and not token.endswith(WILDCARD):
-                key = (position, _with(shape, position, WILDCARD))
-                self._sibling_keys.setdefault(key, []).append((pattern_id, token))
+        for position, token in _word_positions(shape):
+            self._sibling_keys.setdefault(_sibling_key(shape, position), []).append((pattern_id, token))
 
     def _generalize(self, shape: Shape) -> None:
         """Make a token position a variable once enough patterns differ only there."""
         if len(shape) - _variables(shape) <= MIN_CONTEXT:
             return
-        for position, token in enumerate(shape):
-            if token == VARIABLE or token.endswith(WILDCARD):
-                continue
-            key = _with(shape, position, WILDCARD)
-            members = self._sibling_keys.get((position, key), [])
+        for position, _ in _word_positions(shape):
+            members = self._sibling_keys.get(_sibling_key(shape, position), [])
             roots = sorted({self.root(member) for member, _ in members})
             if len(roots) >= self.siblings:
                 general = _with(shape, position, _wildcard_token(value for _, value in members))
