@@ -37,6 +37,7 @@ MIN_COMMIT_SECONDS = 0.025
 STOP_QUIET_SECONDS = 0.5
 
 RecordsCallback = Callable[[list[Record]], None]
+CommitHook = Callable[[], None]
 
 
 def use_system_allocator() -> None:
@@ -157,6 +158,7 @@ class Pipeline:
         self._caught_up: list[Callable[[int], None]] = []
         # Called with the seconds each commit of streamed records took (`--metrics`).
         self.commit_observers: list[Callable[[float], None]] = []
+        self._commit_hooks: list[CommitHook] = []
         self._processor: threading.Thread | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -229,6 +231,18 @@ class Pipeline:
         before any other source's records are committed (`last_id`: the id of the last record
         stored so far): where a run's catch-up on existing files ends and its live part begins."""
         self._caught_up.append(callback)
+
+    def after_commit(self, hook: CommitHook) -> None:
+        """Call `hook()` in the writer thread after each committed batch or bulk block (the
+        patterns stage mines what was stored)."""
+        self._commit_hooks.append(hook)
+
+    def _run_commit_hooks(self) -> None:
+        for hook in self._commit_hooks:
+            try:
+                hook()
+            except Exception as exc:
+                self.report_error(f"{getattr(hook, '__qualname__', hook)}: {type(exc).__name__}: {exc}")
 
     def add_bulk_file(
         self, path: str, name: str | None = None, book: CheckpointBook | None = None, follow: bool = False
@@ -441,6 +455,8 @@ class Pipeline:
             return
         files = group.commit()
         records = [record for small in files for record in small.records]
+        if records:
+            self._run_commit_hooks()
         if records and self._subscribers:
             self._hand_on(records)  # before the bytes are counted: bulk_progress says when all are
         for small in files:
@@ -459,6 +475,7 @@ class Pipeline:
         def progress(count_bytes: int, lines: int) -> None:
             stats.bytes += count_bytes
             stats.lines += lines
+            self._run_commit_hooks()  # called after each block is committed
 
         importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
         book, checkpoint = bulk.book, None
@@ -530,6 +547,8 @@ class Pipeline:
                 observe(time.perf_counter() - started)
             if self.views is not None:
                 self.views.note({record.format for record in records})
+            if records:
+                self._run_commit_hooks()
         self._note_committed(records)
         formats = self.summary.formats
         for record in records:

@@ -1,4 +1,7 @@
-"""Imports flow one way: cli/commands/tui → pipeline → stages → record model."""
+"""Imports flow one way: cli/commands/tui → pipeline → stages → record model.
+
+The stages are sources, parsing, store, alerting and patterns (the pattern miner, which runs on
+stored records: its stage reads and writes the store, its miner imports nothing of logscope)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "logscope"
-STAGES = ("sources", "parsing", "store", "alerting")
+STAGES = ("sources", "parsing", "store", "alerting", "patterns")
 # What each layer must never import.
 FORBIDDEN = {
     "stage": ("logscope.cli", "logscope.commands", "logscope.tui", "logscope.pipeline"),
@@ -17,6 +20,9 @@ FORBIDDEN = {
     "record": ("logscope.",),
 }
 RECORD_ALLOWED = ("logscope.errors",)
+# The pattern miner itself (masking, mining, accuracy) knows nothing of the rest of logscope; only
+# its stage (patterns/stage.py) reads and writes the store.
+PURE_MINER = ("masking.py", "miner.py", "accuracy.py")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -55,3 +61,22 @@ def test_no_import_against_the_flow(path: Path) -> None:
         and not (layer == "record" and module.startswith(RECORD_ALLOWED))
     )
     assert not bad, f"{path.relative_to(REPO)} imports {bad} against the pipeline's direction"
+
+
+@pytest.mark.parametrize("name", PURE_MINER)
+def test_the_pattern_miner_imports_nothing_of_logscope_but_itself(name: str) -> None:
+    path = PACKAGE / "patterns" / name
+    bad = sorted(
+        module
+        for module in imported_modules(path)
+        if module.startswith("logscope.") and not module.startswith("logscope.patterns.")
+    )
+    assert not bad, f"{path.relative_to(REPO)} imports {bad}: the miner stands alone"
+
+
+def test_stages_do_not_import_the_patterns_stage() -> None:
+    """Patterns come after storing: only the faces (commands, TUI) attach the stage."""
+    for path in MODULES:
+        if layer_of(path) == "stage" and path.relative_to(PACKAGE).parts[0] != "patterns":
+            found = [m for m in imported_modules(path) if m.startswith("logscope.patterns")]
+            assert not found, f"{path.relative_to(REPO)} imports {found}"

@@ -20,6 +20,7 @@ from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.output import plural
+from logscope.patterns.stage import PatternStage
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.command import CommandSource
 from logscope.sources.readers import FileReader
@@ -51,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_db_option(parser)
     add_parse_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    parser.add_argument(
+        "--no-patterns",
+        action="store_true",
+        help="do not mine log patterns as records are stored (`logscope patterns --update` can later)",
+    )
     parser.add_argument(
         "--follow",
         action="store_true",
@@ -152,6 +158,8 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
             warn(f"error: {message}")
 
     pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
+    if not args.no_patterns:
+        pipeline.after_commit(PatternStage(con).catch_up)  # docs/patterns.md
     add_sources(pipeline, sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
     on_stop_signals(pipeline.request_stop)
     for source in sources:  # once SIGTERM stops us cleanly: clients may start at this line

@@ -21,6 +21,7 @@ from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.output import plural
 from logscope.parsing.timestamps import resolve_zone
+from logscope.patterns.stage import PatternStage
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
@@ -147,6 +148,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     from logscope.tui.live import LiveFeed
 
     pipeline = Pipeline(LogWriter(con), registry, forced)
+    pipeline.after_commit(PatternStage(con).catch_up)  # docs/patterns.md
     add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")

@@ -134,6 +134,8 @@ def delete_before(con: duckdb.DuckDBPyConnection, cutoff: float, report: Retenti
     con.begin()
     try:
         report.deleted_logs += con.execute(f"DELETE FROM logs WHERE ts < {bound}", [cutoff]).fetchone()[0]
+        if table_exists(con, "record_patterns"):  # the deleted records' patterns (docs/patterns.md)
+            con.execute("DELETE FROM record_patterns WHERE id NOT IN (SELECT id FROM logs)").fetchall()
         alert_time = _alert_time_column(con)
         if alert_time:
             sql = f'DELETE FROM alerts WHERE "{alert_time}" < {bound}'

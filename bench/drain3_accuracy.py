@@ -1,0 +1,62 @@
+"""Grouping accuracy of drain3 with its default settings on the same Loghub 2k samples and ground
+truth as tests/test_patterns_accuracy.py: the comparison in docs/benchmarks.md ("Log patterns").
+
+drain3 is not a dependency of logscope: run this from a scratch virtualenv that has it.
+
+    python3 -m venv /tmp/drain3 && /tmp/drain3/bin/pip install drain3
+    /tmp/drain3/bin/python bench/drain3_accuracy.py
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+
+from drain3 import TemplateMiner
+from drain3.template_miner_config import TemplateMinerConfig
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "logscope" / "patterns"))
+from accuracy import grouping_accuracy  # noqa: E402  (logscope/patterns/accuracy.py, stdlib only)
+
+CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
+SYSTEMS = [
+    "Android",
+    "Apache",
+    "BGL",
+    "HDFS",
+    "HPC",
+    "Hadoop",
+    "HealthApp",
+    "Linux",
+    "Mac",
+    "OpenSSH",
+    "OpenStack",
+    "Proxifier",
+    "Spark",
+    "Thunderbird",
+    "Windows",
+    "Zookeeper",
+]
+
+
+def main() -> None:
+    logging.disable(logging.CRITICAL)  # drain3 logs every new cluster
+    total = 0.0
+    for system in SYSTEMS:
+        with open(
+            CORPUS / system / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8"
+        ) as handle:
+            rows = list(csv.DictReader(handle))
+        miner = TemplateMiner(config=TemplateMinerConfig())  # the defaults: no masking, sim_th 0.4, depth 4
+        found = [miner.add_log_message(row["Content"].strip())["cluster_id"] for row in rows]
+        accuracy = grouping_accuracy([row["EventTemplate"] for row in rows], found)
+        total += accuracy
+        print(f"{system:<12} {accuracy:.3f}")
+    print(f"{'average':<12} {total / len(SYSTEMS):.4f}")
+
+
+if __name__ == "__main__":
+    main()
