@@ -200,9 +200,8 @@ class Pipeline:
             self._stats_for(source.name)
 
     def add_sources(self, sources: list[Source], book: CheckpointBook | None = None) -> None:
-        """Whole files through the bulk fast path (docs/benchmarks.md), resuming from `book`; so
-        do the files a follower finds at start, up to their last complete line, before it follows
-        them from there; every other source is read as it comes."""
+        """Whole files (resuming from `book`) and the files a follower finds at start (to their
+        last complete line) through the bulk path; every other source as it comes."""
         for source in sources:
             if isinstance(source, FileReader):
                 self.add_bulk_file(source.path, source.name, book)
@@ -227,9 +226,8 @@ class Pipeline:
         self._subscribers.append(callback)
 
     def on_caught_up(self, callback: Callable[[int], None]) -> None:
-        """Call `callback(last_id)` in the writer's thread once the bulk files are imported and
-        before any other source's records are committed (`last_id`: the id of the last record
-        stored so far): where a run's catch-up on existing files ends and its live part begins."""
+        """Call `callback(id of the last record stored)` in the writer's thread once the bulk files
+        are imported, before any other source's records are committed."""
         self._caught_up.append(callback)
 
     def after_commit(self, hook: CommitHook) -> None:
@@ -443,12 +441,8 @@ class Pipeline:
             self._bulk_done.set()
 
     def _announce_caught_up(self) -> None:
-        last_id = self.writer.next_id - 1 if self.writer is not None else 0
         for callback in self._caught_up:
-            try:
-                callback(last_id)
-            except Exception as exc:
-                self.report_error(f"after catching up: {type(exc).__name__}: {exc}")
+            callback(self.writer.next_id - 1 if self.writer is not None else 0)
 
     def _commit_small(self, group: SmallFileGroup) -> None:
         if not group.files:

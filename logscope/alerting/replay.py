@@ -219,7 +219,11 @@ class CatchUpThenLive:
         with self._lock:
             if self.live is not None:
                 return
-            engine = self.replay.finish(last_id, evaluate)
+            try:
+                engine = self.replay.finish(last_id, evaluate)
+            except Exception as exc:  # (the store failed): the rules go on with live records
+                engine = self.replay.abandon()
+                engine.on_error(f"rules: evaluating the records caught up on failed: {exc}")
             engine.release()
             engine.writer = self.writer
             if self.start_clock:

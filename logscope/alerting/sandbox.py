@@ -26,7 +26,7 @@ SANDBOX_CONFIG = {
 QUERY_SECONDS = 10.0
 CHECK_SECONDS = 3.0  # `rules check` runs expressions over no records: anything slower is a loop
 MEMORY_BYTES = 1 << 30
-WATCH_SECONDS = 0.02  # how often the watchdog looks at the clock and the memory
+WATCH_SECONDS = 0.05  # how often the watchdog looks at the clock and the memory
 # Functions whose result grows with an argument, and the largest constant that argument may be:
 # one call could otherwise build gigabytes before any limit is looked at.
 # (DuckDB computes 2,048 records at a time before anything can stop it, and a line may hold 1 MiB.)
@@ -158,11 +158,13 @@ class _Watch:
     def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float, memory: int) -> None:
         self.con, self.seconds, self.memory = con, seconds, memory
         self.deadline = time.monotonic() + seconds
-        self.baseline = resident_bytes()
+        self.baseline = 0  # the resident memory when the watchdog first looks (off the query's thread)
         self.reason: str | None = None
         self.interrupted_at = 0.0
 
     def look(self, now: float, resident: int) -> None:
+        if not self.baseline:
+            self.baseline = resident
         if self.reason is None:
             if now >= self.deadline:
                 self.reason = f"ran longer than {self.seconds:g} s (the time limit of rule SQL)"
