@@ -148,3 +148,24 @@ def test_the_alerts_panel_keeps_its_order_and_the_highlighted_alert(tmp_path: Pa
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_e_and_w_jump_to_errors_and_warnings_as_in_lnav(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "levels.duckdb")  # errors at 5, 13, … 117; warnings at 3, 11, … 115
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.log_view
+            assert view.cursor == 119
+            for key, expected in (("E", 117), ("E", 109), ("e", 117), ("W", 115), ("W", 107), ("w", 115)):
+                await pilot.press(key)
+                await settle(pilot)
+                assert view.cursor == expected, key
+                assert view.current_row().level in ("error", "warning")
+            await pilot.press("e")  # no error after 117: the cursor stays
+            await settle(pilot)
+            assert view.cursor == 117
+
+    asyncio.run(scenario())
+    con.close()

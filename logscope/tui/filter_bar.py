@@ -72,14 +72,19 @@ class FilterBar(Vertical):
         self.query_one("#search", Input).value = search.pattern if search is not None else ""
         self.show_error(None)
 
+    def _focus(self, widget: Input) -> None:
+        """Focus now, not after the messages waiting (`focus()` is deferred): keys typed right
+        after `f` on a busy machine are already queued, and must reach the box."""
+        self.screen.set_focus(widget)
+
     def focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self._focus(self.query_one("#filter", Input))
 
     def focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self._focus(self.query_one("#search", Input))
 
     def focus_time_range(self) -> None:
-        self.query_one("#time-range", Input).focus()
+        self._focus(self.query_one("#time-range", Input))
 
     @property
     def levels(self) -> LevelToggles:
