@@ -48,7 +48,9 @@ class SqlScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(HistoryInput).focus()
+        # A key right after `q` can push this screen while the app shuts down, uncomposed.
+        for box in self.query(HistoryInput):
+            box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
