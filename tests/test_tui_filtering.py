@@ -169,3 +169,27 @@ def test_e_and_w_jump_to_errors_and_warnings_as_in_lnav(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_filter_search_and_sql_history_is_kept_across_runs(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "history.duckdb")
+    path = tmp_path / "state" / "history.json"
+
+    async def first_run() -> None:
+        app = LogscopeApp(con, poll_seconds=0, history_path=path)
+        async with app.run_test(size=SIZE) as pilot:
+            await submit(pilot, app, "level = 'error'")
+            await pilot.press("slash", *"payment", "enter")
+            await settle(pilot)
+
+    async def second_run() -> None:
+        app = LogscopeApp(con, poll_seconds=0, history_path=path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f", "up")
+            assert app.filter_bar.query_one("#filter", Input).value == "level = 'error'"
+            await pilot.press("escape", "slash", "up")
+            assert app.filter_bar.query_one("#search", Input).value == "payment"
+
+    asyncio.run(first_run())
+    asyncio.run(second_run())
+    con.close()

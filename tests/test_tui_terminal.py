@@ -26,6 +26,7 @@ SAMPLE_RECORDS = "1,282"
 def open_tail(tmp_path: Path, width: int = 180, height: int = 45, **env: str) -> Terminal:
     """`logscope tail sample_logs/` on a fresh database, once every sample line is shown."""
     db = tmp_path / "tail.duckdb"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state"), **env}  # the history of typed filters
     terminal = Terminal(logscope_command("tail", str(SAMPLE_LOGS), "--db", str(db)), width, height, env)
     try:
         terminal.wait_for(f"/{SAMPLE_RECORDS}", timeout=60)
@@ -236,5 +237,23 @@ def test_the_overview_of_a_resumed_database_says_how_far_each_file_was_read(tmp_
         nginx = next(line for line in screen.splitlines() if "nginx_access.log" in line)
         size = (SAMPLE_LOGS / "nginx_access.log").stat().st_size / 1024
         assert " 749 " in nginx and f"{size:,.1f} KB of {size:,.1f} KB" in nginx
+    finally:
+        terminal.close()
+
+
+def test_filters_typed_in_one_run_are_recalled_in_the_next(tmp_path: Path) -> None:
+    terminal = open_tail(tmp_path)
+    try:
+        submit_filter(terminal, "status = 503")
+        terminal.keys("q")
+        terminal.wait_for("__exited 0")
+    finally:
+        terminal.close()
+    history = tmp_path / "state" / "logscope" / "history.json"
+    assert "status = 503" in history.read_text()
+    terminal = open_tail(tmp_path)
+    try:
+        terminal.keys("f", "Up")
+        terminal.wait_for(lambda screen: screen.splitlines()[0].strip().startswith("status = 503"))
     finally:
         terminal.close()

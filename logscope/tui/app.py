@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from datetime import UTC, tzinfo
+from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
@@ -38,6 +39,7 @@ from logscope.tui.filters import (
     text_match,
 )
 from logscope.tui.help_screen import HelpScreen
+from logscope.tui.history import History
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, SourceLine
 from logscope.tui.log_view import LogView
@@ -96,8 +98,10 @@ class LogscopeApp(ViewActions, App[None]):
         poll_seconds: float = 1.0,
         subtitle: str = "",
         freeze_heap: bool = False,
+        history_path: Path | None = None,
     ) -> None:
         super().__init__()
+        self.history = History(history_path)  # filter, search and SQL boxes, across runs
         self.freeze_heap = freeze_heap
         self.reader = LogReader(con)
         self.feed = feed
@@ -134,7 +138,8 @@ class LogscopeApp(ViewActions, App[None]):
 
     def on_mount(self) -> None:
         self.main.query_one("#sources", SourceToggles).border_title = "Sources"
-        self.install_screen(SqlScreen(self.reader), "sql")
+        self.filter_bar.use_history(self.history)
+        self.install_screen(SqlScreen(self.reader, self.history), "sql")
         self.install_screen(OverviewScreen(self.zone), "overview")
         self.log_view.load()
         self.log_view.focus()
