@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from test_tui import alert_row, wait_for
-from test_tui_helpers import SIZE, make_db, plain, settle
+from test_tui_helpers import SIZE, START_US, make_db, plain, settle
 from textual.widgets import Input, OptionList
 
 from logscope.store.alerts import write_alerts
@@ -192,4 +192,38 @@ def test_filter_search_and_sql_history_is_kept_across_runs(tmp_path: Path) -> No
 
     asyncio.run(first_run())
     asyncio.run(second_run())
+    con.close()
+
+
+def test_goto_reads_clock_times_dates_steps_and_day_words() -> None:
+    from datetime import UTC
+
+    from logscope.tui.goto import goto_time
+
+    reference = START_US + 3_600_000_000  # 2026-11-25T15:00:00Z
+    minute = 60_000_000
+    assert goto_time("14:05", reference, UTC) == START_US + 5 * minute
+    assert goto_time("2026-11-25 14:05", reference, UTC) == START_US + 5 * minute
+    assert goto_time("-1h", reference, UTC) == START_US
+    assert goto_time("+15m", reference, UTC) == reference + 15 * minute
+    assert goto_time("yesterday 14:00", reference, UTC) == START_US - 86_400_000_000
+    with pytest.raises(FilterError, match="try 14:05"):
+        goto_time("teatime", reference, UTC)
+
+
+def test_ctrl_g_moves_the_cursor_to_the_first_record_at_that_time(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "goto.duckdb")  # one record a second from 14:00:00
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+g", *"14:01:05", "enter")
+            await settle(pilot)
+            assert app.log_view.cursor == 65
+            assert not app.log_view.following
+            await pilot.press("ctrl+g", *"-30s", "enter")
+            await settle(pilot)
+            assert app.log_view.cursor == 35
+
+    asyncio.run(scenario())
     con.close()

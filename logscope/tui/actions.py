@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from logscope.tui.filters import FilterError
+from logscope.tui.goto import GotoScreen, goto_time
+
 if TYPE_CHECKING:
     from logscope.tui.filter_bar import FilterBar
     from logscope.tui.log_view import LogView
@@ -19,6 +22,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("follow", "Follow", "Jump to the newest record and follow new ones"),
     ("pause", "Pause following", "Stop following new records"),
     ("detail", "Detail", "Show the highlighted record in full"),
+    ("goto", "Go to time", "Jump to a time: 14:05, 2026-11-20 14:05, -1h, yesterday 10:00"),
     ("next_error", "Next error", "Jump to the next error (or worse)"),
     ("previous_error", "Previous error", "Jump to the previous error (or worse)"),
     ("next_warning", "Next warning", "Jump to the next warning"),
@@ -58,6 +62,7 @@ MAIN_ACTIONS = frozenset(
         "next_warning",
         "previous_warning",
         "toggle_wrap",
+        "goto",
     }
 )
 
@@ -107,3 +112,23 @@ class ViewActions:
 
     def action_detail(self) -> None:
         self.log_view.action_choose()
+
+    def action_goto(self) -> None:
+        """ctrl+g: ask for a time and move the cursor to the first record at or after it."""
+        self.push_screen(GotoScreen(), self._go_to)
+
+    def _go_to(self, text: str | None) -> None:
+        if not text:
+            return
+        view = self.log_view
+        row = view.current_row()
+        reference = row.ts if row is not None else view.reader.newest_us()
+        if reference is None:
+            return
+        try:
+            target = goto_time(text, reference, self.zone)
+        except FilterError as exc:
+            self.notify(str(exc), severity="warning", timeout=4)
+            return
+        index = view.reader.position(view.state, target, 0, view.last_id)
+        view.move_to(min(index, view.total - 1))

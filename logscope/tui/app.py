@@ -74,6 +74,7 @@ class LogscopeApp(ViewActions, App[None]):
         Binding("q", "quit", "Quit"),
         Binding("f", "focus_filter", "Filter"),
         Binding("t", "focus_time_range", "Time", show=False),
+        Binding("ctrl+g", "goto", "Go to time", show=False),
         Binding("slash", "search", "Search"),
         Binding("c", "clear_filters", "Clear"),
         Binding("a", "focus_alerts", "Alerts"),

@@ -17,6 +17,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("PgUp PgDn / space", "page up / down"),
     ("Home / g", "first record"),
     ("End / G", "last record, resume following"),
+    ("ctrl+g", "go to a time: 14:05, 2026-11-20 14:05, -1h, +15m, yesterday 10:00"),
     ("e / E", "next / previous error (or worse), as in lnav"),
     ("w / W", "next / previous warning"),
     ("ctrl+w", "wrap long lines (again: cut them at the edge)"),

@@ -322,6 +322,10 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
 
     # --- actions -------------------------------------------------------------------------
 
+    def move_to(self, index: int) -> None:
+        """Put the cursor on row `index` (pausing following unless it is the last)."""
+        self._move_cursor(index)
+
     def action_cursor(self, delta: int) -> None:
         self._move_cursor(self.cursor + delta)
 
