@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from test_tui import alert_row, wait_for
-from test_tui_helpers import SIZE, make_db, plain, settle
+from test_tui_helpers import SIZE, START_US, make_db, plain, settle
 from textual.widgets import Input, OptionList
 
 from logscope.store.alerts import write_alerts
@@ -145,6 +145,85 @@ def test_the_alerts_panel_keeps_its_order_and_the_highlighted_alert(tmp_path: Pa
             await pilot.press("a", "enter")
             await settle(pilot)
             assert "alert first_rule: 1 record" in str(app.query_one("#status").content)
+
+    asyncio.run(scenario())
+    con.close()
+
+
+def test_e_and_w_jump_to_errors_and_warnings_as_in_lnav(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "levels.duckdb")  # errors at 5, 13, … 117; warnings at 3, 11, … 115
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.log_view
+            assert view.cursor == 119
+            for key, expected in (("E", 117), ("E", 109), ("e", 117), ("W", 115), ("W", 107), ("w", 115)):
+                await pilot.press(key)
+                await settle(pilot)
+                assert view.cursor == expected, key
+                assert view.current_row().level in ("error", "warning")
+            await pilot.press("e")  # no error after 117: the cursor stays
+            await settle(pilot)
+            assert view.cursor == 117
+
+    asyncio.run(scenario())
+    con.close()
+
+
+def test_filter_search_and_sql_history_is_kept_across_runs(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "history.duckdb")
+    path = tmp_path / "state" / "history.json"
+
+    async def first_run() -> None:
+        app = LogscopeApp(con, poll_seconds=0, history_path=path)
+        async with app.run_test(size=SIZE) as pilot:
+            await submit(pilot, app, "level = 'error'")
+            await pilot.press("slash", *"payment", "enter")
+            await settle(pilot)
+
+    async def second_run() -> None:
+        app = LogscopeApp(con, poll_seconds=0, history_path=path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f", "up")
+            assert app.filter_bar.query_one("#filter", Input).value == "level = 'error'"
+            await pilot.press("escape", "slash", "up")
+            assert app.filter_bar.query_one("#search", Input).value == "payment"
+
+    asyncio.run(first_run())
+    asyncio.run(second_run())
+    con.close()
+
+
+def test_goto_reads_clock_times_dates_steps_and_day_words() -> None:
+    from datetime import UTC
+
+    from logscope.tui.goto import goto_time
+
+    reference = START_US + 3_600_000_000  # 2026-11-25T15:00:00Z
+    minute = 60_000_000
+    assert goto_time("14:05", reference, UTC) == START_US + 5 * minute
+    assert goto_time("2026-11-25 14:05", reference, UTC) == START_US + 5 * minute
+    assert goto_time("-1h", reference, UTC) == START_US
+    assert goto_time("+15m", reference, UTC) == reference + 15 * minute
+    assert goto_time("yesterday 14:00", reference, UTC) == START_US - 86_400_000_000
+    with pytest.raises(FilterError, match="try 14:05"):
+        goto_time("teatime", reference, UTC)
+
+
+def test_ctrl_g_moves_the_cursor_to_the_first_record_at_that_time(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "goto.duckdb")  # one record a second from 14:00:00
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+g", *"14:01:05", "enter")
+            await settle(pilot)
+            assert app.log_view.cursor == 65
+            assert not app.log_view.following
+            await pilot.press("ctrl+g", *"-30s", "enter")
+            await settle(pilot)
+            assert app.log_view.cursor == 35
 
     asyncio.run(scenario())
     con.close()

@@ -145,6 +145,7 @@ def _memory_limit(text: str) -> str:
 def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summary:
     """Run the pipeline, rules and query service in threads while the app runs in this one."""
     from logscope.tui.app import LogscopeApp
+    from logscope.tui.history import default_history_path
     from logscope.tui.live import LiveFeed
 
     pipeline = Pipeline(LogWriter(con), registry, forced)
@@ -152,7 +153,14 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
-    app = LogscopeApp(con, feed=feed, zone=zone, subtitle=f"{names} → {path}", freeze_heap=True)
+    app = LogscopeApp(
+        con,
+        feed=feed,
+        zone=zone,
+        subtitle=f"{names} → {path}",
+        freeze_heap=True,
+        history_path=default_history_path(),
+    )
     pipeline.on_error = app.report_error
     for error in errors:
         app.report_error(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from datetime import UTC, tzinfo
+from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
@@ -17,7 +18,7 @@ from textual.widgets import Footer, Label
 
 from logscope.alerting.engine import format_field_types
 from logscope.parsing.registry import builtin_registry
-from logscope.tui.actions import ACTIONS, MAIN_ACTIONS
+from logscope.tui.actions import ACTIONS, MAIN_ACTIONS, ViewActions
 from logscope.tui.alert_records import bundled_rules, window_filter
 from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
 from logscope.tui.alerts_panel import (
@@ -38,6 +39,7 @@ from logscope.tui.filters import (
     text_match,
 )
 from logscope.tui.help_screen import HelpScreen
+from logscope.tui.history import History
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, SourceLine
 from logscope.tui.log_view import LogView
@@ -63,7 +65,7 @@ def search_place(place: tuple[int | None, int] | None) -> str:
     return f" ({ordinal:,}/{hits:,})" if ordinal is not None else f" ({hits:,} matches)"
 
 
-class LogscopeApp(App[None]):
+class LogscopeApp(ViewActions, App[None]):
     """Reads what the pipeline commits from DuckDB; the pipeline runs in its own threads."""
 
     CSS_PATH = "app.tcss"
@@ -72,6 +74,7 @@ class LogscopeApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("f", "focus_filter", "Filter"),
         Binding("t", "focus_time_range", "Time", show=False),
+        Binding("ctrl+g", "goto", "Go to time", show=False),
         Binding("slash", "search", "Search"),
         Binding("c", "clear_filters", "Clear"),
         Binding("a", "focus_alerts", "Alerts"),
@@ -96,8 +99,10 @@ class LogscopeApp(App[None]):
         poll_seconds: float = 1.0,
         subtitle: str = "",
         freeze_heap: bool = False,
+        history_path: Path | None = None,
     ) -> None:
         super().__init__()
+        self.history = History(history_path)  # filter, search and SQL boxes, across runs
         self.freeze_heap = freeze_heap
         self.reader = LogReader(con)
         self.feed = feed
@@ -134,7 +139,8 @@ class LogscopeApp(App[None]):
 
     def on_mount(self) -> None:
         self.main.query_one("#sources", SourceToggles).border_title = "Sources"
-        self.install_screen(SqlScreen(self.reader), "sql")
+        self.filter_bar.use_history(self.history)
+        self.install_screen(SqlScreen(self.reader, self.history), "sql")
         self.install_screen(OverviewScreen(self.zone), "overview")
         self.log_view.load()
         self.log_view.focus()
@@ -226,7 +232,8 @@ class LogscopeApp(App[None]):
         alerts = reader.alerts() if alerts_available else []
         counts = self.source_counts.read(reader)
         histogram = reader.histogram(*histogram_request) if histogram_request else None
-        return alerts_available, alerts, counts, histogram
+        offsets = reader.checkpoint_offsets() if histogram_request else {}
+        return alerts_available, alerts, counts, histogram, offsets
 
     def _overview_screen(self) -> OverviewScreen | None:
         screen = self.screen
@@ -238,6 +245,7 @@ class LogscopeApp(App[None]):
         alerts: list[dict[str, Any]],
         counts: dict[str, int],
         histogram: Histogram | None,
+        offsets: dict[tuple[int, int], int],
     ) -> None:
         if not self.main.query("#alerts"):
             return  # the app is shutting down
@@ -248,7 +256,7 @@ class LogscopeApp(App[None]):
         panel.show_alerts(alerts, alerts_available, self.log_view.lines.labels)
         self.main.query_one("#sources", SourceToggles).show_sources(counts)
         if self.feed is not None:
-            sources, self.ingest_rate = self.feed.sample(counts)
+            sources, self.ingest_rate = self.feed.sample(counts, offsets)
         else:
             sources = [SourceLine(name, count) for name, count in counts.items()]
         overview = self._overview_screen()
@@ -373,7 +381,7 @@ class LogscopeApp(App[None]):
             state = FilterState(predicate=str(predicate), label=f"alert {name}")
             self.filter_bar.set_filter_text(str(predicate))
         self.apply_filter(state)
-        self.log_view.focus()
+        self.main.set_focus(self.log_view)
 
     def show_detail(self, record_id: int) -> None:
         record = self.reader.record(record_id)
@@ -408,44 +416,19 @@ class LogscopeApp(App[None]):
 
     # --- actions ------------------------------------------------------------------------------
 
-    def action_focus_filter(self) -> None:
-        self.filter_bar.focus_filter()
-
-    def action_focus_time_range(self) -> None:
-        self.filter_bar.focus_time_range()
-
-    def action_search(self) -> None:
-        self.filter_bar.focus_search()
-
-    def action_next_match(self) -> None:
-        self.log_view.action_next_match(True)
-
-    def action_previous_match(self) -> None:
-        self.log_view.action_next_match(False)
-
-    def action_follow(self) -> None:
-        self.log_view.action_follow()
-
-    def action_pause(self) -> None:
-        self.log_view.following = False
-        self._update_status()
-
-    def action_detail(self) -> None:
-        self.log_view.action_choose()
-
     def action_focus_log(self) -> None:
         """Back to the log view; the bar shows again what is applied, not what was left typed."""
         if self.filter_bar.has_focus_within:
             self.filter_bar.show_active(self.filter_state, self.log_view.search)
-        self.log_view.focus()
+        self.main.set_focus(self.log_view)
 
     def action_focus_alerts(self) -> None:
         self._show_sidebar(True)
-        self.main.query_one("#alerts OptionList").focus()
+        self.main.set_focus(self.main.query_one("#alerts OptionList"))
 
     def action_focus_sources(self) -> None:
         self._show_sidebar(True)
-        self.main.query_one("#sources", SourceToggles).focus()
+        self.main.set_focus(self.main.query_one("#sources", SourceToggles))
 
     def action_toggle_sidebar(self) -> None:
         self._show_sidebar(not self.main.query_one("#sidebar").display)

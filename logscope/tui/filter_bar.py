@@ -10,6 +10,8 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 from logscope.tui.filters import FilterState, TextMatch
+from logscope.tui.history import History
+from logscope.tui.history_input import HistoryInput
 from logscope.tui.level_toggles import LevelToggles
 
 
@@ -31,7 +33,7 @@ class FilterBar(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
-            yield Input(
+            yield HistoryInput(
                 placeholder="filter: level = 'error' AND source LIKE '%api%'  ·  text  ·  /regex/",
                 id="filter",
                 compact=True,
@@ -39,11 +41,22 @@ class FilterBar(Vertical):
             yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range", compact=True)
         with Horizontal(id="toggle-row"):
             yield LevelToggles(id="levels")
-            yield Input(placeholder="search (n / N)", id="search", compact=True)
+            yield HistoryInput(placeholder="search (n / N)", id="search", compact=True)
         yield Label("", id="filter-error")
+
+    history: History | None = None
+
+    def use_history(self, history: History) -> None:
+        """Recall filters and searches from (and keep them in) `history`."""
+        self.history = history
+        self.query_one("#filter", HistoryInput).use_history(history.of("filter"))
+        self.query_one("#search", HistoryInput).use_history(history.of("search"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        box = event.input
+        if isinstance(box, HistoryInput) and box.remember(event.value.strip()) and self.history:
+            self.history.save()
         if event.input.id == "search":
             self.post_message(self.SearchSubmitted(event.value.strip()))
         else:
@@ -72,14 +85,19 @@ class FilterBar(Vertical):
         self.query_one("#search", Input).value = search.pattern if search is not None else ""
         self.show_error(None)
 
+    def _focus(self, widget: Input) -> None:
+        """Focus now, not after the messages waiting (`focus()` is deferred): keys typed right
+        after `f` on a busy machine are already queued, and must reach the box."""
+        self.screen.set_focus(widget)
+
     def focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self._focus(self.query_one("#filter", Input))
 
     def focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self._focus(self.query_one("#search", Input))
 
     def focus_time_range(self) -> None:
-        self.query_one("#time-range", Input).focus()
+        self._focus(self.query_one("#time-range", Input))
 
     @property
     def levels(self) -> LevelToggles:

@@ -16,15 +16,23 @@ class HistoryInput(Input):
         Binding("down", "history(1)", "Later", show=False),
     ]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, history: list[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.history: list[str] = []
-        self._position = 0
+        self.history: list[str] = [] if history is None else history
+        self._position = len(self.history)
 
-    def remember(self, text: str) -> None:
-        if text and (not self.history or self.history[-1] != text):
+    def use_history(self, history: list[str]) -> None:
+        """Recall from (and add to) `history`, e.g. one kept across runs."""
+        self.history = history
+        self._position = len(history)
+
+    def remember(self, text: str) -> bool:
+        """Add `text` unless it is the last entry; whether it was added."""
+        added = bool(text) and (not self.history or self.history[-1] != text)
+        if added:
             self.history.append(text)
         self._position = len(self.history)
+        return added
 
     def action_history(self, step: int) -> None:
         if not self.history:

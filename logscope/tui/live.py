@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,19 @@ class SourceLine:
     errors: int | None = None
     drops: int | None = None
     done: bool = False
+    read_to: int | None = None  # bytes of the file read over every run (its checkpoint)
+    size: int | None = None  # the file's size now
+
+
+def file_position(name: str, offsets: dict[tuple[int, int], int]) -> tuple[int | None, int | None]:
+    """(bytes read over every run, size) of a file source; (None, None) for other sources."""
+    try:
+        found = os.stat(name)
+    except (OSError, ValueError):
+        return None, None
+    if not stat.S_ISREG(found.st_mode):
+        return None, None
+    return offsets.get((found.st_dev, found.st_ino)), found.st_size
 
 
 class LiveFeed:
@@ -51,8 +66,11 @@ class LiveFeed:
         if self._notify is not None:
             self._notify(self.last_id)
 
-    def sample(self, record_counts: dict[str, int]) -> tuple[list[SourceLine], float]:
-        """The sources with their rates since the last sample, and the overall ingest rate."""
+    def sample(
+        self, record_counts: dict[str, int], offsets: dict[tuple[int, int], int] | None = None
+    ) -> tuple[list[SourceLine], float]:
+        """The sources with their rates since the last sample, and the overall ingest rate;
+        `offsets` (checkpoints by device and inode) tell how far files were read in every run."""
         now = time.monotonic()
         lines = []
         names = sorted(set(record_counts) | set(self.pipeline.stats))
@@ -74,6 +92,7 @@ class LiveFeed:
                     stats.errors,
                     stats.drops,
                     stats.done,
+                    *file_position(name, offsets or {}),
                 )
             )
         total = self.committed

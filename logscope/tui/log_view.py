@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.log_layout import ScreenLayout
 from logscope.tui.log_lines import LineRenderer
+from logscope.tui.log_search import SearchJumps
 from logscope.tui.store import LogReader, Row, SourceCounts, one_line_error
 
 # Rows fetched around the viewport: this many screens above and below it.
@@ -43,7 +44,7 @@ class LiveUpdate:
     total: int | None = None  # a full recount (a relative time range drops old records)
 
 
-class LogView(ScreenLayout, ScrollView, can_focus=True):
+class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
     """Shows `total` rows; holds only a window of them, fetched when the viewport moves."""
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
@@ -58,6 +59,10 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
         Binding("enter", "choose", "Detail"),
         Binding("n", "next_match(True)", "Next match", show=False),
         Binding("N", "next_match(False)", "Prev match", show=False),
+        Binding("e", "next_level('error', True)", "Next error", show=False),
+        Binding("E", "next_level('error', False)", "Previous error", show=False),
+        Binding("w", "next_level('warning', True)", "Next warning", show=False),
+        Binding("W", "next_level('warning', False)", "Previous warning", show=False),
         Binding("left", "scroll_sideways(-1)", "Left", show=False),
         Binding("right", "scroll_sideways(1)", "Right", show=False),
         Binding("ctrl+w", "toggle_wrap", "Wrap", show=False),
@@ -317,6 +322,10 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
 
     # --- actions -------------------------------------------------------------------------
 
+    def move_to(self, index: int) -> None:
+        """Put the cursor on row `index` (pausing following unless it is the last)."""
+        self._move_cursor(index)
+
     def action_cursor(self, delta: int) -> None:
         self._move_cursor(self.cursor + delta)
 
@@ -349,46 +358,6 @@ class LogView(ScreenLayout, ScrollView, can_focus=True):
         row = self.current_row()
         if row is not None:
             self.post_message(self.RecordChosen(row))
-
-    def action_next_match(self, forward: bool) -> None:
-        if self.search is None:
-            return
-        row = self.current_row()
-        ts, record_id = (row.ts, row.id) if row else ((-(2**62), 0) if forward else (2**62, 2**62))
-        self._find_match(self.state, self.search, ts, record_id, forward, self.last_id)
-
-    @work(thread=True, exclusive=True, group="search")
-    def _find_match(
-        self, state: FilterState, match: TextMatch, ts: int, record_id: int, forward: bool, upto_id: int
-    ) -> None:
-        """Find the next match in that direction and its position, off the UI thread; at the last
-        (or first) match stay there and say so, as lnav does, instead of turning back."""
-        reader = self.reader.for_thread()
-        try:
-            hits = reader.count_matches(state, match, upto_id)
-            found = reader.find(state, match, ts, record_id, forward, upto_id) if hits else None
-            index = ordinal = None
-            if found is not None:
-                index = reader.position(state, *found, upto_id)
-                ordinal = reader.count_matches(state, match, upto_id, before=found) + 1
-        except duckdb.Error as exc:
-            self.app.call_from_thread(self.post_message, self.FilterFailed(one_line_error(exc)))
-            return
-        finally:
-            reader.close()
-        result = self.SearchResult(match.pattern, hits, ordinal, forward)
-        self.app.call_from_thread(self._jump_to_match, state, match, index, result)
-
-    def _jump_to_match(
-        self, state: FilterState, match: TextMatch, index: int | None, result: LogView.SearchResult
-    ) -> None:
-        if state is not self.state or match is not self.search:
-            return  # the filter or the search changed meanwhile
-        if result.ordinal is not None or not result.hits:
-            self.search_place = (result.ordinal, result.hits)
-        self.post_message(result)
-        if index is not None:
-            self._move_cursor(index)
 
     # --- internals -----------------------------------------------------------------------
 

@@ -15,7 +15,19 @@ from logscope.tui.histogram import HistogramChart
 from logscope.tui.live import SourceLine
 from logscope.tui.store import Histogram
 
-SOURCE_COLUMNS = ("source", "records", "lines read", "bytes", "lines/s", "errors", "drops", "state")
+# "read to" is where a file's reading stands over every run (a resumed database reads on from
+# there); lines and bytes are what this run read.
+SOURCE_COLUMNS = (
+    "source",
+    "records",
+    "read to",
+    "lines this run",
+    "bytes this run",
+    "lines/s",
+    "errors",
+    "drops",
+    "state",
+)
 
 
 def human_bytes(count: int | None) -> str:
@@ -27,6 +39,14 @@ def human_bytes(count: int | None) -> str:
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
         size /= 1024
     return f"{size:,.1f} TB"
+
+
+def read_to(line: SourceLine) -> str:
+    """`104 KB of 104 KB` for a file; `-` for other sources."""
+    if line.size is None:
+        return "-"
+    done = "-" if line.read_to is None else human_bytes(line.read_to)
+    return f"{done} of {human_bytes(line.size)}"
 
 
 def number(value: float | int | None, digits: int = 0) -> str:
@@ -63,6 +83,7 @@ class OverviewScreen(Screen[None]):
             (
                 line.name,
                 number(line.records),
+                read_to(line),
                 number(line.lines),
                 human_bytes(line.bytes),
                 number(line.rate, 1),

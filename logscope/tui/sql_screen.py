@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
+from logscope.tui.history import History
 from logscope.tui.history_input import HistoryInput
 from logscope.tui.store import LogReader, one_line_error
 
@@ -34,28 +35,33 @@ class SqlScreen(Screen[None]):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back to logs")]
 
-    def __init__(self, reader: LogReader) -> None:
+    def __init__(self, reader: LogReader, history: History | None = None) -> None:
         super().__init__()
         self.reader = reader
+        self.history = history
         self.running = False
         self.last_seconds = 0.0
 
     def compose(self) -> ComposeResult:
         yield Label("SQL over the logs table (DuckDB) · Enter runs · ↑/↓ history", id="sql-title")
-        yield HistoryInput(placeholder=EXAMPLE, id="sql-input")
+        recalled = self.history.of("sql") if self.history is not None else None
+        yield HistoryInput(placeholder=EXAMPLE, id="sql-input", history=recalled)
         yield Label("", id="sql-status")
         yield DataTable(id="sql-results", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(HistoryInput).focus()
+        # A key right after `q` can push this screen while the app shuts down, uncomposed.
+        for box in self.query(HistoryInput):
+            box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         sql = event.value.strip() or EXAMPLE
-        history = self.query_one(HistoryInput)
-        history.remember(sql)
-        history.value = sql
+        box = self.query_one(HistoryInput)
+        if box.remember(sql) and self.history is not None:
+            self.history.save()
+        box.value = sql
         self.show_status("running…", error=False)
         self.running = True
         self.run_query(sql)

@@ -295,14 +295,15 @@ class LogReader:
     def find(
         self,
         state: FilterState,
-        match: TextMatch,
+        match: TextMatch | tuple[str, list],
         ts: int,
         record_id: int,
         forward: bool,
         upto_id: int | None = None,
     ):
-        """The (ts, id) of the next (or previous) record after (ts, id) that `match` matches."""
-        sql, values = match.sql(DISPLAY_SQL)
+        """The (ts, id) of the next (or previous) record after (ts, id) that `match` matches (a
+        TextMatch, or (SQL condition, parameters))."""
+        sql, values = match.sql(DISPLAY_SQL) if isinstance(match, TextMatch) else match
         if upto_id is not None:
             sql, values = f"{sql} AND id <= ?", [*values, upto_id]
         if forward:
@@ -398,6 +399,14 @@ class LogReader:
         newest = max((newest for source, _, _, newest in rows if source is not None), default=0)
         everything = next(count for source, _, count, _ in rows if source is None)
         return cells, newest, everything - sum(cells.values())
+
+    def checkpoint_offsets(self) -> dict[tuple[int, int], int]:
+        """How far each file has been read, over every run: offsets by (device, inode)."""
+        try:
+            rows = self._all('SELECT dev, inode, "offset" FROM checkpoints')
+        except duckdb.CatalogException:
+            return {}
+        return {(dev, inode): offset for dev, inode, offset in rows}
 
     # --- alerts ---------------------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""What following costs, next to lnav in the same run: CPU and RSS of `logscope tail` and of lnav
+following one file growing at a steady rate, and the time to the first screen on sample_logs/.
+
+Both run in a real terminal (tmux, 180x45). A writer process appends nginx access lines at
+--rates lines/s; after --warmup seconds each program's CPU time (utime + stime from /proc) and
+RSS are read, again after --seconds, giving the share of one core and the RSS at the end (and
+the highest RSS seen, sampled every second). The first screen is the time from starting the
+program to the first log line on screen (capture-pane every 20 ms), and, for logscope, to the
+status line counting all 1,282 sample records.
+
+    .venv/bin/python bench/tui_follow.py                      # 200 and 2,000 lines/s, 20 s each
+    .venv/bin/python bench/tui_follow.py --rates 200 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_logs"
+TICKS = os.sysconf("SC_CLK_TCK")
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d")
+
+WRITER = r"""
+import sys, time
+path, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+statuses = (200, 200, 200, 304, 404, 200, 500, 200)
+with open(path, "a", buffering=1) as out:
+    start, sent = time.monotonic(), 0
+    while time.monotonic() - start < seconds:
+        due = int((time.monotonic() - start) * rate)
+        lines = []
+        for i in range(sent, due):
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+            lines.append(f'203.0.113.{i % 250} - - [{stamp}] "GET /api/items/{i % 97} HTTP/1.1"'
+                         f' {statuses[i % 8]} {100 + i % 9000} "-" "bench/1.0"\n')
+        out.write("".join(lines))
+        sent = due
+        time.sleep(0.01)
+"""
+
+
+class Pane:
+    """One program in its own tmux server, run with `exec` so the pane's pid is the program's."""
+
+    def __init__(self, command: str, env: dict[str, str]) -> None:
+        self.socket = f"bench-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        self.started = time.monotonic()
+        self._tmux("new-session", "-d", "-x", "180", "-y", "45", f"exec env {exports} {command}")
+        self.pid = int(self._tmux("list-panes", "-F", "#{pane_pid}").split()[0])
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p")
+
+    def wait(self, test, timeout: float = 60.0) -> float:
+        """Seconds from start until `test(screen)` holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if test(self.screen()):
+                return time.monotonic() - self.started
+            time.sleep(0.02)
+        raise TimeoutError(self.screen())
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+def logscope(sources: str, db: Path) -> str:
+    return f"{shlex.quote(sys.executable)} -m logscope tail {sources} --db {shlex.quote(str(db))}"
+
+
+def lnav(sources: str) -> str:
+    return f"lnav {sources}"
+
+
+def shows_log_lines(screen: str) -> bool:
+    return sum(1 for line in screen.splitlines() if LOG_LINE.search(line)) >= 5
+
+
+def first_screen(work: Path, env: dict[str, str]) -> dict[str, float]:
+    figures = {}
+    pane = Pane(logscope(shlex.quote(str(SAMPLE)), work / "first.duckdb"), env)
+    try:
+        figures["logscope first lines"] = pane.wait(shows_log_lines)
+        figures["logscope all 1,282 records"] = pane.wait(lambda screen: "/1,282" in screen)
+    finally:
+        pane.close()
+    pane = Pane(lnav(shlex.quote(str(SAMPLE))), env)
+    try:
+        figures["lnav first lines"] = pane.wait(shows_log_lines)
+    finally:
+        pane.close()
+    return figures
+
+
+def follow(work: Path, env: dict[str, str], rate: int, warmup: float, seconds: float) -> dict[str, dict]:
+    log = work / f"growing-{rate}.log"
+    log.write_text("")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(rate), str(warmup + seconds + 5)])
+    panes = {
+        "logscope": Pane(logscope(shlex.quote(str(log)), work / f"follow-{rate}.duckdb"), env),
+        "lnav": Pane(lnav(shlex.quote(str(log))), env),
+    }
+    try:
+        time.sleep(warmup)
+        start = {name: (time.monotonic(), pane.cpu_seconds()) for name, pane in panes.items()}
+        peak = dict.fromkeys(panes, 0.0)
+        end_at = time.monotonic() + seconds
+        while time.monotonic() < end_at:
+            for name, pane in panes.items():
+                peak[name] = max(peak[name], pane.rss_mb())
+            time.sleep(1.0)
+        results = {}
+        for name, pane in panes.items():
+            began, cpu = start[name]
+            share = (pane.cpu_seconds() - cpu) / (time.monotonic() - began)
+            results[name] = {"cpu": share, "rss": pane.rss_mb(), "peak": max(peak[name], pane.rss_mb())}
+        return results
+    finally:
+        writer.kill()
+        for pane in panes.values():
+            pane.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", type=int, nargs="+", default=[200, 2000])
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    for tool in ("tmux", "lnav"):
+        if shutil.which(tool) is None:
+            print(f"bench/tui_follow.py: needs {tool} (apt-get install {tool})", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(prefix="tui-follow-") as tmp:
+        work = Path(tmp)
+        home = work / "home"
+        home.mkdir()
+        env = {"TERM": "xterm-256color", "TZ": "UTC", "HOME": str(home), "XDG_CONFIG_HOME": str(home)}
+        with open("/proc/loadavg") as load:
+            print(f"load average before: {load.read().split()[0]}")
+        for name, seconds in first_screen(work, env).items():
+            print(f"first screen, {name}: {seconds:.2f} s")
+        for rate in args.rates:
+            for name, figures in follow(work, env, rate, args.warmup, args.seconds).items():
+                print(
+                    f"following {rate:,} lines/s, {name}: {figures['cpu']:.1%} of a core,"
+                    f" RSS {figures['rss']:.0f} MB (peak {figures['peak']:.0f} MB)"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
