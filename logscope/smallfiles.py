@@ -43,6 +43,7 @@ class SmallFile:
     bytes_read: int = 0
     error: str | None = None
     whole_lines: bool = False  # a last line without its newline is left to a follower
+    claimed: Checkpoint | None = None  # its checkpoint as claimed in the book (released at commit)
 
 
 class SmallFileGroup:
@@ -65,7 +66,7 @@ class SmallFileGroup:
         small = SmallFile(path, name, book, whole_lines=whole_lines)
         self.files.append(small)
         try:
-            checkpoint = import_checkpoint(book, path) if book is not None else None
+            checkpoint = small.claimed = import_checkpoint(book, path) if book is not None else None
             start = checkpoint.offset if checkpoint is not None else 0
             with open(path, "rb") as handle:
                 handle.seek(start)
@@ -105,10 +106,11 @@ class SmallFileGroup:
             self.writer.write(records, checkpoints)
         finally:
             for small in files:
-                checkpoint = small.result.checkpoint
-                if small.book is not None and checkpoint is not None:
-                    small.book.update(checkpoint)
-                    small.book.release(checkpoint.key)
+                if small.book is None or small.claimed is None:
+                    continue
+                if small.result.checkpoint is not None:
+                    small.book.update(small.result.checkpoint)
+                small.book.release(small.claimed.key)  # also when the file could not be read
         return files
 
 

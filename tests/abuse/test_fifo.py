@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import cli_env, query_db
 
-STOP_SECONDS = 3.0  # how long a stopped ingest may take to exit
+STOP_SECONDS = 6.0  # how long a stopped ingest may take to exit (it never did before)
 
 
 def start_ingest(*args: str) -> subprocess.Popen[str]:

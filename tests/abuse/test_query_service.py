@@ -133,7 +133,9 @@ def served(tmp_path: Path):
     """An in-process service over a small database, with short limits."""
     path = tmp_path / "s.duckdb"
     con = open_for_writing(str(path))
-    limits = ServiceLimits(connections=12, connections_per_client=10, queries=2, request_seconds=1.0)
+    limits = ServiceLimits(
+        connections=12, connections_per_client=10, queries=2, queue_seconds=60.0, request_seconds=1.0
+    )
     server = QueryServer(con, str(path), limits=limits)
     server.start()
     yield server
@@ -156,10 +158,10 @@ def test_idle_connections_do_not_lock_queries_out(served: QueryServer) -> None:
     idle = [idle_connection(served) for _ in range(8)]  # the issue's 8 silent connections
     started = time.monotonic()
     assert ask(served) == [(42,)]
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5
     # They are closed once they have kept quiet for request_seconds.
     for sock in idle:
-        sock.settimeout(3)
+        sock.settimeout(10)
         assert sock.recv(1) == b""
     assert ask(served) == [(42,)]
 
@@ -171,7 +173,7 @@ def test_a_request_sent_a_byte_at_a_time_is_cut_off(served: QueryServer) -> None
         for byte in b"J\x00\x00\x00\x20" + b" " * 32:
             sock.sendall(bytes([byte]))
             time.sleep(0.2)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
     sock.close()
 
 
@@ -186,7 +188,7 @@ def test_connection_limits_per_process_and_in_all(served: QueryServer) -> None:
 
 
 def test_running_queries_share_slots_and_wait_their_turn(served: QueryServer) -> None:
-    slow = "SELECT count(*) FROM range(60000000) a"
+    slow = "SELECT count(*) FROM range(20000000) a"
     answers: list[object] = []
 
     def run() -> None:
@@ -200,7 +202,7 @@ def test_running_queries_share_slots_and_wait_their_turn(served: QueryServer) ->
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert answers == [[(60_000_000,)]] * 4
+    assert answers == [[(20_000_000,)]] * 4
 
 
 def test_no_extension_is_downloaded_or_autoloaded(tmp_path: Path) -> None:
