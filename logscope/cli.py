@@ -14,7 +14,7 @@ from logscope.errors import LogscopeError
 VERBS = {
     "ingest": "read log files, directories, globs or stdin into the database",
     "query": "run SQL over the stored records",
-    "patterns": "list log patterns (messages with their variable parts masked) by count, with a trend",
+    "patterns": "list the log patterns (messages with their variable parts masked) by count",
     "parse": "parse lines and print them as JSON lines, storing nothing",
     "tail": "follow sources live in a terminal UI (filters, search, SQL, alerts)",
     "demo": "watch a simulated microservice fleet, with incidents the bundled rules catch",
