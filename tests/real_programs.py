@@ -104,6 +104,32 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
+OUR_PORTS = range(47400, 47500)
+_handed_out: set[int] = set()
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing holds it (TCP or UDP) now, else the next free port of OUR_PORTS.
+
+    The ports lie in Linux's ephemeral range, so another process's outgoing connection can hold one
+    for a while; choosing a held port would fail the test for a reason it is not about."""
+    for port in (preferred, *OUR_PORTS):
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in {OUR_PORTS.start}-{OUR_PORTS.stop - 1}")
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)

@@ -20,6 +20,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    free_port,
     ingest,
     now,
     program,
@@ -29,9 +30,9 @@ from real_programs import (
     wait_port,
 )
 
-MARIADB_PORT = 47420
-REDIS_PORT = 47421
-POSTGRES_PORT = 47422
+MARIADB_PORT = free_port(47420)
+REDIS_PORT = free_port(47421)
+POSTGRES_PORT = free_port(47422)
 QUERIES = 120  # enough records that a header or banner line stays under 1%
 
 

@@ -14,6 +14,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    free_port,
     http_get,
     ingest,
     now,
@@ -23,8 +24,8 @@ from real_programs import (
     wait_port,
 )
 
-PROMETHEUS_PORT = 47480
-NODE_EXPORTER_PORT = 47481
+PROMETHEUS_PORT = free_port(47480)
+NODE_EXPORTER_PORT = free_port(47481)
 DOWN_TARGET = "127.0.0.1:47499"  # nothing listens: every scrape fails
 
 LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error"}
@@ -71,7 +72,7 @@ def test_prometheus_logfmt(name: str, tmp_path: Path, db: Path) -> None:
     _check_logfmt(log, db, start, end)
 
 
-ZABBIX_ACTIVE_PORT = 47493  # nothing listens: the agent's active checks fail
+ZABBIX_ACTIVE_PORT = free_port(47493)  # nothing listens: the agent's active checks fail
 
 
 def test_zabbix_agent_log(tmp_path: Path, db: Path) -> None:

@@ -17,6 +17,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    free_port,
     http_get,
     ingest,
     now,
@@ -27,11 +28,11 @@ from real_programs import (
     wait_port,
 )
 
-MOSQUITTO_PORT = 47482
-BIND_PORT = 47484
-DNSMASQ_PORT = 47485
-LIGHTTPD_PORT = 47486
-CADDY_PORT = 47487
+MOSQUITTO_PORT = free_port(47482)
+BIND_PORT = free_port(47484)
+DNSMASQ_PORT = free_port(47485)
+LIGHTTPD_PORT = free_port(47486)
+CADDY_PORT = free_port(47487)
 MQTT_CONNECT = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"  # CONNECT, clean session, no client id
 
 
@@ -236,7 +237,7 @@ def test_caddy_json_logs(tmp_path: Path, db: Path) -> None:
     assert server_log.levels["warning"] == written >= 1
 
 
-UNBOUND_PORT = 47494
+UNBOUND_PORT = free_port(47494)
 
 
 def test_unbound_log(tmp_path: Path, db: Path) -> None:

@@ -10,6 +10,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    free_port,
     ingest,
     now,
     program,
@@ -18,7 +19,7 @@ from real_programs import (
     wait_port,
 )
 
-FPM_PORT = 47460
+FPM_PORT = free_port(47460)
 SCRIPT = """<?php
 for ($n = 0; $n < 40; $n++) {
     error_log("custom message $n from the app");

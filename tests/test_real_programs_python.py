@@ -22,6 +22,7 @@ from real_programs import (
     assert_times_from_lines,
     count_lines,
     debian_python_module,
+    free_port,
     http_get,
     ingest,
     ingest_all,
@@ -32,10 +33,10 @@ from real_programs import (
     wait_port,
 )
 
-GUNICORN_PORT = 47440
-UVICORN_PORT = 47441
-HTTP_SERVER_PORT = 47442
-FLASK_PORT = 47443
+GUNICORN_PORT = free_port(47440)
+UVICORN_PORT = free_port(47441)
+HTTP_SERVER_PORT = free_port(47442)
+FLASK_PORT = free_port(47443)
 
 # name -> (layout, format logscope must detect, whether the layout writes a time)
 LAYOUTS = {
@@ -246,8 +247,8 @@ def test_flask_development_server(tmp_path: Path, db: Path) -> None:
     assert sum(row[3] == "error" and "RuntimeError: boom" in row[4] for row in app_records) == 5
 
 
-DJANGO_PORT = 47444
-UWSGI_PORT = 47445
+DJANGO_PORT = free_port(47444)
+UWSGI_PORT = free_port(47445)
 
 
 def test_django_runserver(tmp_path: Path, db: Path) -> None:

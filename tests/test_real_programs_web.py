@@ -18,6 +18,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    free_port,
     http_get,
     ingest,
     now,
@@ -28,12 +29,12 @@ from real_programs import (
     wait_port,
 )
 
-NGINX_PORT = 47430
-HAPROXY_PORT = 47431
-RSYSLOG_PORT = 47432
-SQUID_PORT = 47433
-APACHE_PORT = 47434
-CLOSED_PORT = 47499  # nothing listens here: upstream errors
+NGINX_PORT = free_port(47430)
+HAPROXY_PORT = free_port(47431)
+RSYSLOG_PORT = free_port(47432)
+SQUID_PORT = free_port(47433)
+APACHE_PORT = free_port(47434)
+CLOSED_PORT = free_port(47499)  # nothing listens here: upstream errors
 REQUESTS = 100
 PATHS = ["/"] * (REQUESTS - 20) + ["/missing"] * 10 + ["/up"] * 10  # 200, 404, 502
 
@@ -258,8 +259,9 @@ def test_apache_error_log_and_vhost_combined(tmp_path: Path) -> None:
         )
 
 
-HAPROXY_TCP_PORT = 47436
-ECHO_PORT = 47438
+HAPROXY_TCP_PORT = free_port(47436)
+HAPROXY_TCP_DEAD_PORT = free_port(47437)
+ECHO_PORT = free_port(47438)
 
 
 def _haproxy_tcp_conf() -> str:
@@ -276,7 +278,7 @@ frontend live
   bind 127.0.0.1:{HAPROXY_TCP_PORT}
   default_backend echo
 frontend dead
-  bind 127.0.0.1:{HAPROXY_TCP_PORT + 1}
+  bind 127.0.0.1:{HAPROXY_TCP_DEAD_PORT}
   default_backend closed
 backend echo
   server s1 127.0.0.1:{ECHO_PORT}
@@ -315,7 +317,7 @@ def test_haproxy_tcp_log(tmp_path: Path, db: Path) -> None:
         with running(argv, cwd=tmp_path, log_name="haproxy.stderr") as proxy:
             wait_port(HAPROXY_TCP_PORT, proxy)
             assert [_exchange(HAPROXY_TCP_PORT) for _ in range(20)] == [b"ping\n"] * 20
-            assert {_exchange(HAPROXY_TCP_PORT + 1) for _ in range(3)} == {b""}
+            assert {_exchange(HAPROXY_TCP_DEAD_PORT) for _ in range(3)} == {b""}
             wait_for(
                 lambda: count_lines(tmp_path / "haproxy.stderr", lambda line: " dead " in line) >= 3,
                 "the refused connections' log lines",
