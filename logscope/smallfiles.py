@@ -24,8 +24,9 @@ from logscope.sources.tail.identity import CheckpointBook, is_gzip
 from logscope.sources.tail.resume import import_checkpoint
 from logscope.store.writer import LogWriter
 
-# Files up to this size take the small-file path; larger ones the bulk path.
-SMALL_FILE_BYTES = 256 * 1024
+# Files up to this size take the small-file path (a few hundred lines: most of them would go
+# through the streaming parser anyway while the format is detected); larger ones the bulk path.
+SMALL_FILE_BYTES = 32 * 1024
 # A transaction of small files ends after this many bytes or files.
 GROUP_BYTES = 8 << 20
 GROUP_FILES = 2000
