@@ -114,13 +114,13 @@ def quiet_closed_stdout() -> None:
 def render_time(value: dt.datetime | dt.date | dt.time) -> str:
     """RFC 3339 with milliseconds: `2024-05-01T14:06:01.000Z` (`Z` for UTC, else the offset)."""
     if isinstance(value, dt.datetime):
-        text = value.replace(tzinfo=None).isoformat(timespec="milliseconds")
+        stamp = value.replace(tzinfo=None).isoformat(timespec="milliseconds")  # truncated, not rounded
         offset = value.utcoffset()
         if offset is None:
-            return text  # a TIMESTAMP without a zone stays without one
+            return stamp  # a TIMESTAMP without a zone stays without one
         if not offset:
-            return text + "Z"
-        return text + value.isoformat()[-6:]
+            return stamp + "Z"
+        return stamp + value.isoformat()[-6:]
     if isinstance(value, dt.time):
         return value.isoformat(timespec="milliseconds")
     return value.isoformat()
