@@ -245,8 +245,15 @@ def write_table(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> int
         width=None if terminal else UNLIMITED_WIDTH,
         color_system="auto" if terminal else None,
     )
+    console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]  # rich would exit 1
     console.print(table)
     return len(rows)
+
+
+def _reader_gone() -> None:
+    """Rich's broken-pipe hook: a closed pipe ends the command the way it ends every other
+    (logscope/cli.py: quietly, status 0), not with rich's SystemExit(1)."""
+    raise BrokenPipeError
 
 
 def _is_number(value: Any) -> bool:
