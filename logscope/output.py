@@ -114,13 +114,13 @@ def quiet_closed_stdout() -> None:
 def render_time(value: dt.datetime | dt.date | dt.time) -> str:
     """RFC 3339 with milliseconds: `2024-05-01T14:06:01.000Z` (`Z` for UTC, else the offset)."""
     if isinstance(value, dt.datetime):
-        text = value.replace(tzinfo=None).isoformat(timespec="milliseconds")
+        stamp = value.replace(tzinfo=None).isoformat(timespec="milliseconds")  # truncated, not rounded
         offset = value.utcoffset()
         if offset is None:
-            return text  # a TIMESTAMP without a zone stays without one
+            return stamp  # a TIMESTAMP without a zone stays without one
         if not offset:
-            return text + "Z"
-        return text + value.isoformat()[-6:]
+            return stamp + "Z"
+        return stamp + value.isoformat()[-6:]
     if isinstance(value, dt.time):
         return value.isoformat(timespec="milliseconds")
     return value.isoformat()
@@ -245,8 +245,15 @@ def write_table(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> int
         width=None if terminal else UNLIMITED_WIDTH,
         color_system="auto" if terminal else None,
     )
+    console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]  # rich would exit 1
     console.print(table)
     return len(rows)
+
+
+def _reader_gone() -> None:
+    """Rich's broken-pipe hook: a closed pipe ends the command the way it ends every other
+    (logscope/cli.py: quietly, status 0), not with rich's SystemExit(1)."""
+    raise BrokenPipeError
 
 
 def _is_number(value: Any) -> bool:

@@ -88,7 +88,13 @@ def test_query_and_formats_into_head_exit_0_quietly(tmp_path: Path, sample_db: P
         tmp_path,
     )
     assert (run.status, run.stderr, run.stdout) == (0, "", "n\n0\n")
-    for verb in (f"query --nl --db {sample_db} 'FROM logs'", "formats list", f"status --db {sample_db}"):
+    table = f"query --table --db {sample_db} 'SELECT range FROM range(100000)'"  # drawn by rich
+    for verb in (
+        f"query --nl --db {sample_db} 'FROM logs'",
+        table,
+        "formats list",
+        f"status --db {sample_db}",
+    ):
         run = shell(f"logscope {verb} 2>ls.err | head -1", tmp_path)
         assert (run.status, run.stderr) == (0, ""), verb
         assert run.stdout.count("\n") == 1
