@@ -227,3 +227,38 @@ def test_ctrl_g_moves_the_cursor_to_the_first_record_at_that_time(tmp_path: Path
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_the_error_chart_marks_alerts_in_the_bucket_they_fired(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "chart.duckdb")  # errors every 8th second from 14:00:05
+    at = START_US + 60_000_000  # 14:01:00
+    alert = alert_row(1, "error_storm", [61])
+    alert["fired_at"] = at
+    write_alerts(con.cursor(), [alert])
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("o")
+            await pilot.pause()
+            app.poll_now()
+            await pilot.pause()
+            chart = app.screen.query_one("#error-rate")
+            histogram = chart.histogram
+            lines = chart.render().plain.splitlines()
+            markers = next(line for line in lines if "└" in line)
+            bucket = (at - histogram.start_us) // histogram.bucket_us
+            assert markers.index("▲") == markers.index("└") + 1 + bucket
+            assert markers.count("▲") == 1
+            assert "error_storm 14:01:00" in lines[-1]
+            top = lines[0]
+            peak = max(
+                sum(
+                    histogram.counts.get(level, [0] * histogram.buckets)[i] for level in ("error", "critical")
+                )
+                for i in range(histogram.buckets)
+            )
+            assert top.strip().startswith(f"{peak}│")
+
+    asyncio.run(scenario())
+    con.close()

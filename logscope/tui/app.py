@@ -261,7 +261,7 @@ class LogscopeApp(ViewActions, App[None]):
             sources = [SourceLine(name, count) for name, count in counts.items()]
         overview = self._overview_screen()
         if overview is not None:
-            overview.show_histogram(histogram)
+            overview.show_histogram(histogram, alerts)
             overview.show_sources(sources, self.ingest_rate, sum(counts.values()))
         self._update_status()
 
