@@ -262,3 +262,38 @@ def test_the_error_chart_marks_alerts_in_the_bucket_they_fired(tmp_path: Path) -
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_m_marks_lines_and_u_goes_between_the_marks(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "marks.duckdb")
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.log_view
+            await pilot.press("k", "k", "m")  # mark 117
+            await pilot.press(*["k"] * 10, "m")  # and 107
+            await pilot.pause()
+            assert set(view.lines.marks) == {
+                row.id
+                for row in view.rows_on_screen()
+                if row.ts in {START_US + 117_000_000, START_US + 107_000_000}
+            }
+            strip = view.render_line(view.cursor - int(view.scroll_y))
+            assert "reverse" in str(strip._segments[0].style)  # the marked line's time
+            await pilot.press("G", "U")
+            await settle(pilot)
+            assert view.cursor == 117
+            await pilot.press("U")
+            await settle(pilot)
+            assert view.cursor == 107
+            await pilot.press("u")
+            await settle(pilot)
+            assert view.cursor == 117
+            await pilot.press("m")  # unmark 117
+            await pilot.press("u")
+            await settle(pilot)
+            assert view.cursor == 117 and set(view.lines.marks) == {108}
+
+    asyncio.run(scenario())
+    con.close()
