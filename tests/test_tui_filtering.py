@@ -297,3 +297,28 @@ def test_m_marks_lines_and_u_goes_between_the_marks(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_enter_on_a_bucket_of_the_error_chart_goes_to_its_first_record(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "bucket.duckdb")
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("o")
+            await pilot.pause()
+            app.poll_now()
+            await pilot.pause()
+            chart = app.screen.query_one("#error-rate")
+            assert app.screen.focused is chart
+            await pilot.press("right", *["left"] * 40, "enter")
+            await settle(pilot)
+            start = chart.histogram.start_us + chart.picked * chart.histogram.bucket_us
+            assert app.screen is app.main
+            view = app.log_view
+            assert view.current_row().ts >= start
+            assert view.cursor == 0 or view._row(view.cursor - 1).ts < start
+            assert not view.following
+
+    asyncio.run(scenario())
+    con.close()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widget import Widget
 
 from logscope.tui.alerts_panel import NAME_COLUMNS, SEVERITY_COLUMNS, pick
@@ -27,9 +29,25 @@ def bar_cell(filled: float) -> str:
     return "█" if filled >= 1 else " ▁▂▃▄▅▆▇█"[max(1, int(filled * 8))]
 
 
-class ErrorRateChart(Widget):
+class ErrorRateChart(Widget, can_focus=True):
     """Bars of error (or worse) records per bucket, a y axis with three ticks, and a row of ▲
-    under the buckets where alerts fired; a legend names the alerts marked."""
+    under the buckets where alerts fired; a legend names the alerts marked. ←/→ pick a bucket,
+    Enter goes to its first record in the log view."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "pick(-1)", "Earlier", show=False),
+        Binding("right", "pick(1)", "Later", show=False),
+        Binding("enter", "choose", "Go there"),
+    ]
+
+    class BucketChosen(Message):
+        """Enter on a bucket: go to its start."""
+
+        def __init__(self, start_us: int) -> None:
+            super().__init__()
+            self.start_us = start_us
+
+    picked: int | None = None
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
 
@@ -38,6 +56,19 @@ class ErrorRateChart(Widget):
         self.zone = zone
         self.histogram: Histogram | None = None
         self.alerts: list[dict[str, Any]] = []
+
+    def action_pick(self, step: int) -> None:
+        if self.histogram is None or not self.histogram.buckets:
+            return
+        last = self.histogram.buckets - 1
+        self.picked = last if self.picked is None else max(0, min(last, self.picked + step))
+        self.refresh()
+
+    def action_choose(self) -> None:
+        if self.histogram is not None and self.picked is not None:
+            self.post_message(
+                self.BucketChosen(self.histogram.start_us + self.picked * self.histogram.bucket_us)
+            )
 
     def show(self, histogram: Histogram | None, alerts: list[dict[str, Any]]) -> None:
         self.histogram, self.alerts = histogram, alerts
@@ -95,14 +126,19 @@ class ErrorRateChart(Widget):
             severity = str(pick(alert, SEVERITY_COLUMNS, "warning")).lower()
             row[bucket], styles[bucket] = "▲", SEVERITY_STYLES.get(severity, "yellow")
         text = Text(" " * (AXIS_WIDTH - 1) + "└", "dim")
-        for mark, style in zip(row, styles, strict=True):
-            text.append(mark if mark != " " else "─", style or "dim")
+        for bucket, (mark, style) in enumerate(zip(row, styles, strict=True)):
+            picked = " reverse" if bucket == self.picked else ""
+            text.append(mark if mark != " " else ("┴" if picked else "─"), (style or "dim") + picked)
         text.append("\n")
         return text
 
     def _legend(self, histogram: Histogram) -> Text:
         fired = self._fired(histogram, histogram.buckets)
         text = Text(" " * AXIS_WIDTH)
+        if self.picked is not None:
+            start = histogram.start_us + self.picked * histogram.bucket_us
+            picked = datetime.fromtimestamp(start / 1_000_000, self.zone).strftime("%H:%M:%S")
+            text.append(f"┴ {picked}, Enter goes there  ", "bold")
         text.append("█", "red")
         text.append(f" error, critical and fatal records per {describe_span(histogram.bucket_us)}  ")
         if fired:
