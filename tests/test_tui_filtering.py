@@ -227,3 +227,98 @@ def test_ctrl_g_moves_the_cursor_to_the_first_record_at_that_time(tmp_path: Path
 
     asyncio.run(scenario())
     con.close()
+
+
+def test_the_error_chart_marks_alerts_in_the_bucket_they_fired(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "chart.duckdb")  # errors every 8th second from 14:00:05
+    at = START_US + 60_000_000  # 14:01:00
+    alert = alert_row(1, "error_storm", [61])
+    alert["fired_at"] = at
+    write_alerts(con.cursor(), [alert])
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("o")
+            await pilot.pause()
+            app.poll_now()
+            await pilot.pause()
+            chart = app.screen.query_one("#error-rate")
+            histogram = chart.histogram
+            lines = chart.render().plain.splitlines()
+            markers = next(line for line in lines if "└" in line)
+            bucket = (at - histogram.start_us) // histogram.bucket_us
+            assert markers.index("▲") == markers.index("└") + 1 + bucket
+            assert markers.count("▲") == 1
+            assert "error_storm 14:01:00" in lines[-1]
+            top = lines[0]
+            peak = max(
+                sum(
+                    histogram.counts.get(level, [0] * histogram.buckets)[i] for level in ("error", "critical")
+                )
+                for i in range(histogram.buckets)
+            )
+            assert top.strip().startswith(f"{peak}│")
+
+    asyncio.run(scenario())
+    con.close()
+
+
+def test_m_marks_lines_and_u_goes_between_the_marks(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "marks.duckdb")
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.log_view
+            await pilot.press("k", "k", "m")  # mark 117
+            await pilot.press(*["k"] * 10, "m")  # and 107
+            await pilot.pause()
+            assert set(view.lines.marks) == {
+                row.id
+                for row in view.rows_on_screen()
+                if row.ts in {START_US + 117_000_000, START_US + 107_000_000}
+            }
+            strip = view.render_line(view.cursor - int(view.scroll_y))
+            assert "reverse" in str(strip._segments[0].style)  # the marked line's time
+            await pilot.press("G", "U")
+            await settle(pilot)
+            assert view.cursor == 117
+            await pilot.press("U")
+            await settle(pilot)
+            assert view.cursor == 107
+            await pilot.press("u")
+            await settle(pilot)
+            assert view.cursor == 117
+            await pilot.press("m")  # unmark 117
+            await pilot.press("u")
+            await settle(pilot)
+            assert view.cursor == 117 and set(view.lines.marks) == {108}
+
+    asyncio.run(scenario())
+    con.close()
+
+
+def test_enter_on_a_bucket_of_the_error_chart_goes_to_its_first_record(tmp_path: Path) -> None:
+    con, _ = make_db(tmp_path / "bucket.duckdb")
+    app = LogscopeApp(con, poll_seconds=0)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("o")
+            await pilot.pause()
+            app.poll_now()
+            await pilot.pause()
+            chart = app.screen.query_one("#error-rate")
+            assert app.screen.focused is chart
+            await pilot.press("right", *["left"] * 40, "enter")
+            await settle(pilot)
+            start = chart.histogram.start_us + chart.picked * chart.histogram.bucket_us
+            assert app.screen is app.main
+            view = app.log_view
+            assert view.current_row().ts >= start
+            assert view.cursor == 0 or view._row(view.cursor - 1).ts < start
+            assert not view.following
+
+    asyncio.run(scenario())
+    con.close()

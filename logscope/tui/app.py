@@ -29,6 +29,7 @@ from logscope.tui.alerts_panel import (
     pick,
 )
 from logscope.tui.detail_screen import DetailScreen
+from logscope.tui.error_chart import ErrorRateChart
 from logscope.tui.filter_bar import FilterBar
 from logscope.tui.filters import (
     LEVEL_CHOICES,
@@ -261,7 +262,7 @@ class LogscopeApp(ViewActions, App[None]):
             sources = [SourceLine(name, count) for name, count in counts.items()]
         overview = self._overview_screen()
         if overview is not None:
-            overview.show_histogram(histogram)
+            overview.show_histogram(histogram, alerts)
             overview.show_sources(sources, self.ingest_rate, sum(counts.values()))
         self._update_status()
 
@@ -316,6 +317,13 @@ class LogscopeApp(ViewActions, App[None]):
 
     def on_source_toggles_hidden_changed(self, message: SourceToggles.HiddenChanged) -> None:
         self.apply_filter(self.filter_state.with_changes(hidden_sources=message.hidden))
+
+    def on_error_rate_chart_bucket_chosen(self, message: ErrorRateChart.BucketChosen) -> None:
+        """Enter on a bucket of the overview's chart: the log view at its first record."""
+        self.back_to_main()
+        view = self.log_view
+        index = self.reader.position(view.state, message.start_us, 0, view.last_id)
+        view.move_to(max(0, min(index, view.total - 1)))
 
     def on_alerts_panel_alert_chosen(self, message: AlertsPanel.AlertChosen) -> None:
         self.filter_to_alert(message.alert)

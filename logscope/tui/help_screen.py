@@ -20,6 +20,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+g", "go to a time: 14:05, 2026-11-20 14:05, -1h, +15m, yesterday 10:00"),
     ("e / E", "next / previous error (or worse), as in lnav"),
     ("w / W", "next / previous warning"),
+    ("m / u / U", "mark the line (its time in reverse) / next / previous mark, as in lnav"),
     ("ctrl+w", "wrap long lines (again: cut them at the edge)"),
     ("← →", "scroll the text sideways"),
     ("Enter", "detail view: raw text, fields, format, neighbours"),

@@ -23,6 +23,7 @@ from logscope.tui.rendering import (
 )
 from logscope.tui.store import Row
 
+MARK_STYLE = "reverse"
 # Columns the view moves sideways per left / right key.
 SCROLL_STEP = 8
 
@@ -37,6 +38,7 @@ class LineRenderer:
         self.wrap = False
         self.x_offset = 0
         self.labels: dict[str, str] = {}
+        self.marks: dict[int, int] = {}  # marked record ids (lnav's `m`) -> their time (µs)
         self.columns = Columns()
         self._width = 0
         self._strips: LRUCache[tuple, list[Strip]] = LRUCache(cache_size)
@@ -63,7 +65,7 @@ class LineRenderer:
         self, row: Row, width: int, base: Style, cursor: Style | None, console: Console
     ) -> list[Strip]:
         """The row's strips: one, or one per wrapped line."""
-        key = (row.id, width, cursor is not None)
+        key = (row.id, width, cursor is not None, row.id in self.marks)
         strips = self._strips.get(key)
         if strips is None:
             strips = self._render(row, width, base, cursor, console)
@@ -79,6 +81,8 @@ class LineRenderer:
         # A source first seen since the last poll: its file name until the poll names it.
         label = self.labels.get(row.source) or short_source(row.source, len(row.source)).strip()
         head = line_columns(row.ts, label, row.level, self.zone, self.columns)
+        if row.id in self.marks:  # a marked line: its time in reverse video, as lnav marks it
+            head.stylize(MARK_STYLE, 0, head.plain.index(" ", 6 if not self.columns.short_time else 0))
         body = styled_message(row.host, row.message, row.fields, row.format, self.search)
         indent = self.columns.width
         if not self.wrap or width <= indent + 8:

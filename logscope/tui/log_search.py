@@ -100,3 +100,28 @@ class SearchJumps:
         self.post_message(result)
         if index is not None:
             self._move_cursor(index)
+
+    def action_toggle_mark(self) -> None:
+        """lnav's `m`: mark (or unmark) the line under the cursor."""
+        row = self.current_row()
+        if row is None:
+            return
+        marks = self.lines.marks
+        if marks.pop(row.id, None) is None:
+            marks[row.id] = row.ts
+        self.lines.clear()
+        self.refresh()
+
+    def action_next_mark(self, forward: bool) -> None:
+        """lnav's `u` / `U`: the next (previous) marked line in the view."""
+        row = self.current_row()
+        if row is None or not self.lines.marks:
+            return
+        here = (row.ts, row.id)
+        ahead = [(ts, mark) for mark, ts in self.lines.marks.items() if ((ts, mark) > here) == forward]
+        ahead = [place for place in ahead if place != here]
+        if not ahead:
+            self.app.notify(f"no mark {'below' if forward else 'above'}", timeout=2)
+            return
+        ts, mark = min(ahead) if forward else max(ahead)
+        self._move_cursor(self.reader.position(self.state, ts, mark, self.last_id))

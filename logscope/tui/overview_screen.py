@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
+from logscope.tui.error_chart import ErrorRateChart
 from logscope.tui.histogram import HistogramChart
 from logscope.tui.live import SourceLine
 from logscope.tui.store import Histogram
@@ -64,7 +65,11 @@ class OverviewScreen(Screen[None]):
         self.zone = zone
 
     def compose(self) -> ComposeResult:
-        yield Label("Records per time bucket, by level (current filter)", classes="title")
+        yield Label(
+            "Errors per time bucket, and the alerts where they fired (current filter)", classes="title"
+        )
+        yield ErrorRateChart(self.zone, id="error-rate")
+        yield Label("Records per time bucket, by level", classes="title")
         yield HistogramChart(self.zone, id="histogram")
         yield Label("", id="overview-totals")
         yield Label("Sources", classes="title")
@@ -75,8 +80,9 @@ class OverviewScreen(Screen[None]):
     def histogram_columns(self) -> int:
         return self.query_one(HistogramChart).columns
 
-    def show_histogram(self, histogram: Histogram | None) -> None:
+    def show_histogram(self, histogram: Histogram | None, alerts: list | None = None) -> None:
         self.query_one(HistogramChart).show(histogram)
+        self.query_one(ErrorRateChart).show(histogram, alerts or [])
 
     def show_sources(self, sources: list[SourceLine], ingest_rate: float | None, total: int) -> None:
         rows = [
