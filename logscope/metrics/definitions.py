@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from logscope.alerting.loader import DUCKDB_TYPES, RuleProblem, builtin_rules_dir, rule_files
+from logscope.alerting.loader import DUCKDB_TYPES, RuleProblem, builtin_rules_dir, read_toml, rule_files
 
 TYPES = ("counter", "gauge", "histogram", "summary")
 KEYS = {"name", "type", "help", "where", "labels", "value", "buckets", "fields"}
@@ -63,9 +63,8 @@ def load_metric_paths(paths: list[str], *, builtin: bool = False) -> MetricSet:
     for path in sources:
         for file in rule_files(path):
             try:
-                with open(file, "rb") as handle:
-                    document = tomllib.load(handle)
-            except (OSError, tomllib.TOMLDecodeError):
+                document = read_toml(file)
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 continue  # the rule loader reports unreadable files
             for metric in read_metrics(document, file, result.problems):
                 if metric.name in seen:
