@@ -20,7 +20,7 @@ from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.output import plural
-from logscope.patterns.stage import PatternStage
+from logscope.patterns.background import BackgroundMining
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.command import CommandSource
 from logscope.sources.readers import FileReader
@@ -158,8 +158,17 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
             warn(f"error: {message}")
 
     pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
-    if not args.no_patterns:
-        pipeline.after_commit(PatternStage(con).catch_up)  # docs/patterns.md
+    mining = None if args.no_patterns else BackgroundMining(con, report)  # docs/patterns.md
+    if mining is not None:
+        pipeline.after_commit(mining.wake)
+    try:
+        return _run_pipeline(args, con, registry, pipeline, sources, progress, report)
+    finally:
+        if mining is not None:
+            mining.close()
+
+
+def _run_pipeline(args, con, registry, pipeline, sources, progress, report) -> Summary:
     add_sources(pipeline, sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
     on_stop_signals(pipeline.request_stop)
     for source in sources:  # once SIGTERM stops us cleanly: clients may start at this line

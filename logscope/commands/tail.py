@@ -21,7 +21,7 @@ from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.output import plural
 from logscope.parsing.timestamps import resolve_zone
-from logscope.patterns.stage import PatternStage
+from logscope.patterns.background import BackgroundMining
 from logscope.pipeline import Pipeline, Summary
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
@@ -149,7 +149,6 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     from logscope.tui.live import LiveFeed
 
     pipeline = Pipeline(LogWriter(con), registry, forced)
-    pipeline.after_commit(PatternStage(con).catch_up)  # docs/patterns.md
     add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
@@ -165,15 +164,23 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     for error in errors:
         app.report_error(error)
     rules = rules_running(args, con, registry, pipeline, app.report_error, live=True)
-    with rules as rules_info, serve_while_running(con, path, pipeline, args, rules_info, app.report_error):
-        if sources:
-            pipeline.start()
-        try:
-            app.run()
-        finally:
+    mining = BackgroundMining(con, app.report_error)  # docs/patterns.md
+    pipeline.after_commit(mining.wake)
+    try:
+        with (
+            rules as rules_info,
+            serve_while_running(con, path, pipeline, args, rules_info, app.report_error),
+        ):
             if sources:
-                pipeline.request_stop()
-                pipeline.wait(STOP_SECONDS)
+                pipeline.start()
+            try:
+                app.run()
+            finally:
+                if sources:
+                    pipeline.request_stop()
+                    pipeline.wait(STOP_SECONDS)
+    finally:
+        mining.close()
     if pipeline.fatal:
         raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
     return pipeline.summary

@@ -1,7 +1,8 @@
 """The patterns stage: mines the records stored since it last ran, in id order, and stores their
-patterns (store/patterns.py). The ingest pipeline calls `catch_up` after each committed batch;
-`logscope patterns --update` calls it once. Both read the stored rows, so the streaming and the
-bulk import paths give the same patterns, and a restarted stage goes on with the same ids."""
+patterns (store/patterns.py). `ingest` and `tail` run it beside the writer (background.py), woken
+after each committed batch; `logscope patterns --update` calls `catch_up` once. Both read the
+stored rows, so the streaming and the bulk import paths give the same patterns, and a restarted
+stage goes on with the same ids."""
 
 from __future__ import annotations
 
