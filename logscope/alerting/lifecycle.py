@@ -18,9 +18,11 @@ NOTIFY_EVENTS = frozenset({"firing", "renotify", "resolved"})
 
 
 def iso(micros: int | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds, as every output writes times (`2026-11-20T14:06:30.000Z`)."""
     if micros is None:
         return None
-    return (_EPOCH + timedelta(microseconds=micros)).isoformat().replace("+00:00", "Z")
+    moment = _EPOCH + timedelta(microseconds=micros)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass

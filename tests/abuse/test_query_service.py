@@ -84,7 +84,7 @@ def test_the_service_refuses_everything_but_reading(tmp_path: Path, db: Path) ->
             assert result.stdout.splitlines()[0].split(",")[0] == column, (sql, result.stdout)
         settings = run_cli("query", "--db", str(db), "--csv", _SETTINGS_SQL)
         stderr = live.stop()
-    assert settings.stdout.splitlines()[1:] == ["False,False,False,False"], settings
+    assert settings.stdout.splitlines()[1:] == ["false,false,false,false"], settings
     assert "Traceback" not in stderr
     assert sorted(os.listdir(tmp_path)) == sorted(["app.jsonl", "home", db.name]), "no file was written"
     assert not any(home.iterdir()), "no extension was downloaded or secret stored"
@@ -105,7 +105,7 @@ def test_the_direct_path_is_locked_down_too(tmp_path: Path, db: Path) -> None:
         assert_clean_error(result, 1)
     assert not (tmp_path / "x.csv").exists()
     result = run_cli("query", "--db", str(db), "--csv", _SETTINGS_SQL)
-    assert result.stdout.splitlines()[1:] == ["False,False,False,False"], result
+    assert result.stdout.splitlines()[1:] == ["false,false,false,false"], result
     # `logscope export` is the way to write files, both directly and through the service.
     exported = run_cli("export", "--db", str(db), "--to", str(tmp_path / "out"))
     assert exported.returncode == 0 and "exported 1 records" in exported.stdout, exported.stderr

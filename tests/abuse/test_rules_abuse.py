@@ -264,13 +264,13 @@ def test_a_sql_rule_runs_over_the_first_batch(tmp_path: Path) -> None:
     rules = rule_file(
         tmp_path, '[[rule]]\nname = "one"\nkind = "sql"\nquery = "SELECT 1 AS count"\ninterval = "1m"\n'
     )
-    result = run_cli("rules", "backtest", str(rules), str(log), "--output", "jsonl")
+    result = run_cli("rules", "backtest", str(rules), str(log), "--nl")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     # The first run is at the first minute boundary after the first record; renotified hourly.
     assert [(event["at"], event["event"]) for event in events] == [
-        ("2026-11-20T08:01:00Z", "firing"),
-        ("2026-11-20T09:01:00Z", "renotify"),
+        ("2026-11-20T08:01:00.000Z", "firing"),
+        ("2026-11-20T09:01:00.000Z", "renotify"),
     ]
     db = tmp_path / "x.duckdb"
     result = run_cli("ingest", "-q", "--db", str(db), "--no-default-rules", "--rules", str(rules), str(log))
