@@ -285,7 +285,8 @@ def test_shell_pipe_into_ingest_stdin(tmp_path: Path) -> None:
         ("stdin", "web-1", "syslog", "Failed password for root from 10.0.0.9 port 22 ssh2"),
         ("stdin", "web-1", "syslog", "Connection closed by 10.0.0.9"),
     ]
-    assert got[0][5] == {"app": "sshd", "pid": 4242}
+    # "Failed" in a line without a PRI: an inferred error level, marked (docs/formats.md)
+    assert got[0][5] == {"app": "sshd", "pid": 4242, "level_inferred": True}
     year = infer_year(10, 11, datetime.now(UTC))
     (first,) = query_db(db, "SELECT strftime(ts, '%Y-%m-%d %H:%M:%S') FROM logs ORDER BY id LIMIT 1")[0]
     assert first == f"{year}-10-11 22:14:15"

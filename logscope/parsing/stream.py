@@ -39,6 +39,7 @@ class SourceParser:
         self._candidates = list(self._base)
         self._scores = dict.fromkeys((parser.name for parser in self._base), 0)
         self._sampled = 0
+        self._wins: dict[str, int] = {}  # sampled lines each format took (not only accepted)
         self._by_first: dict[str, list[Parser]] = {}
         self._held: _Held | None = None
         self._last_input = time.monotonic()
@@ -165,6 +166,8 @@ class SourceParser:
                 self._scores[parser.name] += 1
                 if found[0] is None:
                     found = (parser, parsed)
+        if found[0] is not None:
+            self._wins[found[0].name] = self._wins.get(found[0].name, 0) + 1
         self._rank()
         return found
 
@@ -177,12 +180,14 @@ class SourceParser:
 
     def _group(self, parser: Parser) -> int:
         """Rank group: formats that scored, then unscored ones; the fallback (`generic`, which
-        yields to every format) last, or right after those that scored when it took most of the
-        sampled lines (a file in no other format need not try every format on each line)."""
+        yields to every format) last, or right after those that scored when it took (not merely
+        accepted) half the sampled lines: a file in no other format need not try every format on
+        each line, while lines of a format unseen in the sample still go to it first."""
         score = self._scores[parser.name]
         if not getattr(parser, "yields_to_formats", False):
             return 0 if score else 2
-        dominant = self._sampled >= SAMPLE_LINES and score * 2 >= self._sampled
+        won = self._wins.get(parser.name, 0)
+        dominant = self._sampled >= SAMPLE_LINES and won * 2 >= self._sampled
         return 1 if dominant else 3
 
 

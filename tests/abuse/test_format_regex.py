@@ -133,16 +133,21 @@ def _hostile_lines(sample: str, size: int) -> list[str]:
 
 @pytest.mark.parametrize(("name", "pattern", "sample"), _patterns(), ids=[name for name, _, _ in _patterns()])
 def test_every_bundled_pattern_is_linear_on_a_1_mib_line(name: str, pattern: str, sample: str) -> None:
-    """Each hostile line of 1 MiB is decided in well under a second, and 4x the text costs at most
-    ~4x the time (8x allowed for noise on a shared machine, and anything under 0.1 s passes):
-    no super-linear backtracking."""
+    """Each hostile line of 1 MiB is decided in under 2 s (typically milliseconds), and 4x the text
+    costs ~4x the time (under 10x allowed for noise on a shared machine; quadratic would be 16x,
+    and anything under 0.125 s passes): no super-linear backtracking."""
     assert exponential_reason(pattern) is None, name
     compiled = regex.compile(pattern)
     for small, large in zip(_hostile_lines(sample, MIB // 4), _hostile_lines(sample, MIB), strict=True):
-        small_time = _timed(compiled, small, name)
-        large_time = _timed(compiled, large, name)
-        assert large_time < 1.0, (name, large[:40], large_time)
-        assert large_time < max(8 * small_time, 0.1), (name, large[:40], small_time, large_time)
+        ratios = []
+        for _ in range(3):  # a busy machine can slow one measurement: quadratic fails all three
+            small_time = _timed(compiled, small, name)
+            large_time = _timed(compiled, large, name)
+            assert large_time < 2.0, (name, large[:40], large_time)
+            ratios.append(large_time / max(small_time, 0.0125))
+            if ratios[-1] < 10:
+                break
+        assert min(ratios) < 10, (name, large[:40], ratios)
 
 
 def _timed(compiled: regex.Pattern[str], line: str, name: str) -> float:
