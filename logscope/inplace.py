@@ -65,12 +65,20 @@ class InPlaceFile:
 class InPlaceQuery:
     """Builds a locked DuckDB connection whose `logs` and format views are the files named."""
 
-    def __init__(self, arguments: list[str], registry: FormatRegistry, forced: Parser | None = None) -> None:
+    def __init__(
+        self,
+        arguments: list[str],
+        registry: FormatRegistry,
+        forced: Parser | None = None,
+        head_bytes: int = HEAD_BYTES,
+    ) -> None:
         self.arguments = arguments
+        self.head_bytes = head_bytes  # the first block, detected by our parser (tests make it small)
         self.registry = registry
         self.forced = forced
         self.received_at = now_us()
         self.files: list[InPlaceFile] = []
+        self.read_by_parser: set[int] = set()  # files to read with our parser (after a ScanRetry)
 
     def connect(self, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
         expansion = expand_sources(self.arguments)
@@ -100,11 +108,13 @@ class InPlaceQuery:
         raw, unzipped = open_log(path)
         raw.close()
         compressed = unzipped is not None
-        head, more = _head_lines(path)
+        head, more = _head_lines(path, self.head_bytes)
         parser = SourceParser(self.registry, self.forced)
         sampled = head[:SAMPLE_LINES]
         records = parser.parse_batch(LineBatch(path, sampled, self.received_at))
         reason = self._scan_refused(parser, head, more, path, compressed)
+        if index in self.read_by_parser:
+            reason = "a line in a multiline or header-driven format"
         if isinstance(reason, str):
             return self._python(con, file, path, reason)
         plan = reason
@@ -116,8 +126,9 @@ class InPlaceQuery:
         """The plan to scan the file with, or why our parser reads it."""
         if not more:
             return "small"
+        scores = parser.scores()
         for candidate in parser.order:
-            if getattr(candidate, "continuation", None) is not None or getattr(candidate, "stateful", False):
+            if _holds_state(candidate) and scores.get(candidate.name):
                 return f"{candidate.name} is multiline or header-driven"
         if not parser.order:
             return "no formats"
@@ -147,7 +158,11 @@ class InPlaceQuery:
         con.execute(f"CREATE TABLE {levels_name} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
         con.create_function(
-            function, fallback_function(parser.parse_line), ["VARCHAR"], FALLBACK_TYPE, type="arrow"
+            function,
+            fallback_function(_per_line(parser, file.index)),
+            ["VARCHAR"],
+            FALLBACK_TYPE,
+            type="arrow",
         )
         skip = len(head_records)
         lines = (
@@ -249,26 +264,64 @@ _EMPTY = (
 )
 
 
+RETRY_MARK = "logscope-inplace-retry:"
+
+
+class ScanRetry(Exception):
+    """A line of a scanned file is in a multiline or header-driven format: reading it line by line
+    would differ from ingest, so the query is run again with our parser reading that file."""
+
+
+def retry_file(error: BaseException) -> int | None:
+    """The file a DuckDB error asks to read with our parser (see ScanRetry), or None."""
+    text = str(error)
+    if RETRY_MARK not in text:
+        return None
+    digits = text.split(RETRY_MARK, 1)[1]
+    number = "".join(char for char in digits[:12] if char.isdigit())
+    return int(number) if number else None
+
+
+def _holds_state(parser: Parser) -> bool:
+    return getattr(parser, "continuation", None) is not None or bool(getattr(parser, "stateful", False))
+
+
+def _per_line(parser: SourceParser, index: int):
+    """`parser.parse_line`, refusing lines a stateful format accepts (they need the whole file)."""
+    by_name = {candidate.name: candidate for candidate in parser.order}
+
+    def parse_line(line: str):
+        name, parsed = parser.parse_line(line)
+        candidate = by_name.get(name)
+        if candidate is not None and _holds_state(candidate):
+            raise ScanRetry(f"{RETRY_MARK}{index}")
+        return name, parsed
+
+    return parse_line
+
+
 def _utc():
     from datetime import UTC
 
     return UTC
 
 
-def _head_lines(path: str) -> tuple[list[str], bool]:
-    """The complete lines of the file's first block, and whether more of the file follows."""
+def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
+    """The file's first complete lines (a block, or more until they outnumber the sampled ones),
+    and whether more of the file follows them."""
     from logscope.bulkimport import read_blocks
 
     splitter = LineSplitter()
-    blocks = read_blocks(path, HEAD_BYTES)
-    first = next(blocks, None)
-    if first is None:
-        return [], False
-    lines, extras = splitter.feed(first[0])
-    more = next(blocks, None) is not None or splitter.pending_bytes > 0
-    if extras is not None and any(extras):
-        return lines, False  # a capped line: our reader's work
-    return lines, more and len(lines) > SAMPLE_LINES
+    lines: list[str] = []
+    blocks = read_blocks(path, head_bytes)
+    for data, _ in blocks:
+        more, extras = splitter.feed(data)
+        if extras is not None and any(extras):
+            return lines, False  # a capped line: our reader's work
+        lines += more
+        if len(lines) > SAMPLE_LINES:
+            return lines, next(blocks, None) is not None or splitter.pending_bytes > 0
+    return lines, False
 
 
 def _count_lines(path: str, compressed: bool) -> int:

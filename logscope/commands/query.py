@@ -77,34 +77,57 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
     """SQL over the files named, read where they lie (logscope/inplace.py)."""
-    from logscope.inplace import InPlaceQuery
+    from logscope.inplace import InPlaceQuery, retry_file
 
     registry, forced = build_formats(args)
-    con = InPlaceQuery(args.files, registry, forced).connect()
-    try:
-        _print_result(con, sql, fmt)
-    finally:
-        con.close()
-    return 0
+    query = InPlaceQuery(args.files, registry, forced)
+    while True:
+        con = query.connect()
+        try:
+            _print_result(con, sql, fmt, retry_file)
+            return 0
+        except _Retry as retry:
+            files = query.read_by_parser | retry.files
+            query = InPlaceQuery(args.files, registry, forced)
+            query.read_by_parser = files
+        finally:
+            con.close()
 
 
-def _print_result(con, sql: str, fmt: str) -> None:
+class _Retry(Exception):
+    def __init__(self, files: set[int]) -> None:
+        self.files = files
+
+
+def _print_result(con, sql: str, fmt: str, retry_file=None) -> None:
+    """Run `sql` and print its rows; with `retry_file`, an error it names a file for (before the
+    first row is printed) raises _Retry."""
     import duckdb
 
     from logscope.store.server import one_line_error  # the same one-line text on both paths
 
     try:
         result = con.execute(sql)
+        first = result.fetchmany(FETCH_ROWS) if result.description is not None else []
     except duckdb.Error as exc:
+        retry = retry_file(exc) if retry_file is not None else None
+        if retry is not None:
+            raise _Retry({retry}) from exc
         raise LogscopeError(one_line_error(exc)) from exc
     if result.description is None:
         return
     columns = [column[0] for column in result.description]
     json_columns = {i for i, column in enumerate(result.description) if str(column[1]) == "JSON"}
     try:
-        write_rows(sys.stdout, fmt, columns, _fetch(result), json_columns)
+        write_rows(sys.stdout, fmt, columns, _chain(first, _fetch(result)), json_columns)
     except duckdb.Error as exc:
         raise LogscopeError(one_line_error(exc)) from exc
+
+
+def _chain(first: list[tuple], rest: Iterator[tuple]) -> Iterator[tuple]:
+    yield from first
+    if len(first) == FETCH_ROWS:
+        yield from rest
 
 
 def _run_remote(client, sql: str, fmt: str) -> int:
