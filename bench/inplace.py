@@ -38,7 +38,7 @@ JSON_FLOOR = "SELECT count(*) FROM read_json('{path}', format='newline_delimited
 
 
 def load() -> str:
-    return "load %.1f" % os.getloadavg()[0]
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def logscope_query(sql: str, path: Path) -> tuple[lnav.Run, int]:

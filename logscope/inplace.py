@@ -11,6 +11,7 @@ an in-memory table. Then the connection is locked: the user's SQL can read only 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,9 +79,13 @@ class InPlaceQuery:
         self.forced = forced
         self.received_at = now_us()
         self.files: list[InPlaceFile] = []
+        self.with_ids = True
         self.read_by_parser: set[int] = set()  # files to read with our parser (after a ScanRetry)
 
-    def connect(self, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(self, sql: str | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+        """The locked connection; with `sql`, only the format views it names are made (binding a
+        view over a scanned file costs time; without `sql`, every format's)."""
+        self.with_ids = sql is None or mentions_ids(sql)
         expansion = expand_sources(self.arguments)
         if expansion.errors:
             raise LogscopeError("; ".join(expansion.errors))
@@ -94,7 +99,7 @@ class InPlaceQuery:
                 self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))
             else:
                 raise LogscopeError(f"{source.name}: only files and - can be queried in place")
-        self._views(con)
+        self._views(con, sql)
         allowed = sorted({path for file in self.files for path in file.paths})
         con.execute(f"SET allowed_paths = [{', '.join(sql_literal(path) for path in allowed)}]")
         con.execute("SET enable_external_access = false")
@@ -165,16 +170,17 @@ class InPlaceQuery:
             type="arrow",
         )
         skip = len(head_records)
-        lines = (
-            f"SELECT line, row_number() OVER () - 1 + {skip} AS key"
-            f" FROM ({read_lines_sql(path, compressed, skip)}) scan"
-        )
+        # Counting lines (a window, in the scan's order) serializes the scan: only done when the
+        # SQL may read `id`.
+        key = f"row_number() OVER () - 1 + {skip}" if self.with_ids else "CAST(NULL AS BIGINT)"
+        lines = f"SELECT line, {key} AS key FROM ({read_lines_sql(path, compressed, skip)}) scan"
         typed = typed_columns(plan)
         select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
         received = _FROM_US.format(us=self.received_at)
         fb = "CASE WHEN ok THEN {plan} ELSE fb.{name} END"
         scanned = (
-            f"SELECT key, coalesce({_FROM_US.format(us=fb.format(plan='ts_us', name='ts_us'))},"
+            f"SELECT key,"
+            f" coalesce({_FROM_US.format(us=fb.format(plan='ts_us', name='ts_us'))},"
             f" {received}) AS ts,"
             f" {received} AS received_at, {sql_literal(file.source)} AS source,"
             f" {fb.format(plan='host', name='host')} AS host,"
@@ -212,7 +218,7 @@ class InPlaceQuery:
 
     # --- the tables the user sees -----------------------------------------------------------
 
-    def _views(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _views(self, con: duckdb.DuckDBPyConnection, sql: str | None) -> None:
         bases, base = [], 0
         for file in self.files:
             bases.append(base)
@@ -223,8 +229,10 @@ class InPlaceQuery:
         ]
         union = " UNION ALL ".join(parts) if parts else _EMPTY
         con.execute(f"CREATE VIEW logs AS {union}")
+        words = set(re.findall(r"\w+", sql.lower())) if sql is not None else None
         for name in self._format_names():
-            con.execute(self._format_view(name, bases))
+            if words is None or name in words:
+                con.execute(self._format_view(name, bases))
 
     def _format_names(self) -> list[str]:
         names = {parser.name for parser in self.registry.ordered}
@@ -265,6 +273,11 @@ _EMPTY = (
 
 
 RETRY_MARK = "logscope-inplace-retry:"
+
+
+def mentions_ids(sql: str) -> bool:
+    """Whether `sql` may read `id`: it names it, or has a `*` other than `count(*)`'s."""
+    return bool(re.search(r"\bid\b", sql, re.IGNORECASE) or re.search(r"(?<!\()\s*\*(?!\s*\))", sql))
 
 
 class ScanRetry(Exception):

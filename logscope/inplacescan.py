@@ -119,36 +119,56 @@ def _struct_names(regex: str) -> list[str]:
 
 def block_sql(plan: RegexPlan, lines: str) -> str:
     """The columns `plan.prepare` makes with pyarrow, computed by DuckDB over `lines` (line, key)."""
-    stage1 = ["line", "key"]
+    raw = ["line", "key"]
+    picked = ["line", "key"]
     first_chars = plan.parser.first_chars
     if first_chars is not None:
         chars = ", ".join(sql_literal(char) for char in sorted(first_chars))
-        stage1.append(f"substring(line, 1, 1) IN ({chars}) AS first_ok")
+        raw.append(f"substring(line, 1, 1) IN ({chars}) AS first_ok")
+        picked.append("first_ok")
     for index, (pattern, guard) in enumerate(zip(plan.patterns, plan.guards, strict=True)):
-        stage1.append(f"{_extract_plain(pattern)} AS p{index}")
+        extract, pick = _extract(pattern, "line", f"m{index}")
+        raw.append(f"{extract} AS m{index}")
+        picked.append(f"{pick} AS p{index}")
         if guard is not None:
-            stage1.append(f"regexp_matches(line, {sql_literal(guard)}) AS g{index}")
-    sql = f"SELECT {', '.join(stage1)} FROM ({lines}) lines"
+            picked.append(f"regexp_matches(line, {sql_literal(guard)}) AS g{index}")
+    sql = f"SELECT {', '.join(picked)} FROM (SELECT {', '.join(raw)} FROM ({lines}) lines) m"
     time_field = plan.parser.definition.time_field
     if not plan.time_plans or time_field is None:
         return sql
     time_text = plan.group_sql(time_field)
-    times = [
-        f"{_extract_plain(time.regex, '__tt')} AS t{index}" for index, time in enumerate(plan.time_plans)
-    ]
-    return f"SELECT *, {', '.join(times)} FROM (SELECT *, {time_text} AS __tt FROM ({sql}) s0) s1"
+    extracts, picks = [], []
+    for index, time in enumerate(plan.time_plans):
+        extract, pick = _extract(time.regex, "__tt", f"n{index}")
+        extracts.append(f"{extract} AS n{index}")
+        picks.append(f"{pick} AS t{index}")
+    with_text = f"SELECT *, {time_text} AS __tt FROM ({sql}) s0"
+    return f"SELECT *, {', '.join(picks)} FROM (SELECT *, {', '.join(extracts)} FROM ({with_text}) s1) s2"
 
 
-def _extract_plain(regex: str, text: str = "line") -> str:
-    """What `pyarrow.compute.extract_regex` gives, in DuckDB: the groups' struct, NULL without a match."""
+def _extract(regex: str, text: str, column: str) -> tuple[str, str]:
+    """What `pyarrow.compute.extract_regex` gives, in DuckDB, in two steps: the raw extract (named
+    `column`), then the groups' struct from it, NULL without a match. A regex that cannot match
+    empty text runs once: its whole match, captured as `__all`, is empty only without a match."""
     names = _struct_names(regex)
     literal = sql_literal(regex)
-    name_list = "[" + ", ".join(sql_literal(name) for name in names) + "]"
-    if not names:
-        return f"CASE WHEN regexp_matches({text}, {literal}) THEN {{'__all': ''}} END"
+    if not names or _may_match_empty(regex) or not regex.startswith("^"):
+        matched = f"regexp_matches({text}, {literal})"
+        if not names:
+            return matched, f"CASE WHEN {column} THEN {{'__all': ''}} END"
+        name_list = "[" + ", ".join(sql_literal(name) for name in names) + "]"
+        extract = f"CASE WHEN {matched} THEN regexp_extract({text}, {literal}, {name_list}) END"
+        return extract, column
+    whole = sql_literal(f"^(?P<__all>{regex[1:]})")
+    name_list = "[" + ", ".join(sql_literal(name) for name in ["__all", *names]) + "]"
     return (
-        f"CASE WHEN regexp_matches({text}, {literal}) THEN regexp_extract({text}, {literal}, {name_list}) END"
+        f"regexp_extract({text}, {whole}, {name_list})",
+        f"CASE WHEN {column}.__all <> '' THEN {column} END",
     )
+
+
+def _may_match_empty(regex: str) -> bool:
+    return bool(pc.match_substring_regex(pa.array([""], pa.string()), regex)[0].as_py())
 
 
 def level_texts(head_lines: list[str], plan: RegexPlan) -> list[str]:

@@ -170,4 +170,4 @@ def test_user_sql_reads_only_the_files_named(tmp_path: Path) -> None:
 def test_missing_file_is_one_line_error(tmp_path: Path) -> None:
     done = cli("query", "SELECT 1", str(tmp_path / "nope.log"))
     assert done.returncode == 1
-    assert done.stderr.decode() == f"logscope: error: {tmp_path / 'nope.log'}: no files match\n"
+    assert done.stderr.decode() == f"logscope: error: {tmp_path / 'nope.log'}: No such file or directory\n"

@@ -82,7 +82,7 @@ def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
     registry, forced = build_formats(args)
     query = InPlaceQuery(args.files, registry, forced)
     while True:
-        con = query.connect()
+        con = query.connect(sql)
         try:
             _print_result(con, sql, fmt, retry_file)
             return 0
