@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import lnav  # noqa: E402
+import lnav
 
 REPO = Path(__file__).resolve().parent.parent
 LOGSCOPE = [str(REPO / ".venv" / "bin" / "python"), "-m", "logscope"]
@@ -31,7 +31,7 @@ SYSLOG_SQL = "SELECT count(*) AS n FROM logs WHERE message LIKE '%error%'"
 LNAV_SYSLOG_SQL = "SELECT count(*) FROM syslog_log WHERE log_body LIKE '%error%'"
 NGINX_FLOOR = (
     "SELECT count(*) FROM read_csv('{path}', columns={{'line':'VARCHAR'}}, header=false, auto_detect=false,"
-    " delim='\\x1f\\x1e', quote='', escape='') WHERE TRY_CAST(regexp_extract(line, '\" ([0-9]{{3}}) ', 1)"
+    " delim='\x1f\x1e', quote='', escape='') WHERE TRY_CAST(regexp_extract(line, '\" ([0-9]{{3}}) ', 1)"
     " AS INTEGER) >= 500"
 )
 JSON_FLOOR = "SELECT count(*) FROM read_json('{path}', format='newline_delimited') WHERE level = 'error'"
