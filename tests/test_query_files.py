@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from logscope.inplace import InPlaceQuery
+from logscope.inplace import InPlaceQuery, retry_file
 from logscope.parsing.registry import load_registry
 
 CORPUS = Path("/work/shared/corpus/loghub")
@@ -171,3 +171,32 @@ def test_missing_file_is_one_line_error(tmp_path: Path) -> None:
     done = cli("query", "SELECT 1", str(tmp_path / "nope.log"))
     assert done.returncode == 1
     assert done.stderr.decode() == f"logscope: error: {tmp_path / 'nope.log'}: No such file or directory\n"
+
+
+def test_a_header_line_after_the_head_makes_our_parser_read_the_file(tmp_path: Path) -> None:
+    """A W3C header deep in a scanned file: the query runs again with our parser reading it."""
+    nginx = [
+        f'10.0.0.{n % 9} - - [20/Nov/2026:10:00:{n % 60:02d} +0000] "GET /p/{n} HTTP/1.1" 200 {n} "-" "c/8"'
+        for n in range(20_000)
+    ]
+    w3c = [
+        "#Software: Microsoft Internet Information Services 10.0",
+        "#Fields: date time s-ip cs-method cs-uri-stem sc-status time-taken",
+        "2026-11-20 10:00:01 10.0.0.1 GET /w3c 500 15",
+    ]
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(nginx + w3c + nginx[:10]) + "\n")
+    sql = "SELECT format, count(*) AS n, max(id) AS last FROM logs GROUP BY ALL ORDER BY ALL"
+    db = tmp_path / "i.duckdb"
+    assert cli("ingest", "--db", str(db), "--no-default-rules", str(path)).returncode == 0
+    expected = cli("query", "--db", str(db), "--csv", sql)
+    query = InPlaceQuery([str(path)], load_registry(UTC))
+    con = query.connect(sql)
+    assert query.files[0].how == "scanned by DuckDB (nginx_access)"
+    with pytest.raises(duckdb.Error) as raised:
+        con.execute(sql).fetchall()
+    assert retry_file(raised.value) == 0
+    done = cli("query", "--csv", sql, str(path))
+    assert done.returncode == 0, done.stderr.decode()
+    assert "w3c" in done.stdout.decode()
+    assert done.stdout == expected.stdout
