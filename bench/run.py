@@ -260,6 +260,8 @@ def main() -> None:
         summary.append(("line-to-alert latency (follow mode, 50 rules)", figure, "", met))
         figure, note = _tcp_rate()
         summary.append(("TCP ingest, 4 clients", figure, "", note))
+        print("\n## Querying files in place (bench/inplace.py)")
+        print(run_other("inplace.py", ["--lines", str(args.lines), "--rounds", "1"]), flush=True)
     print("\n## Summary")
     print("| measure | figure | target | |")
     print("|---|---|---|---|")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-from logscope.commands.common import add_db_option, db_path, examples
+from logscope.commands.common import add_db_option, add_formats_option, build_formats, db_path, examples
 from logscope.commands.completion import sql_completions
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
@@ -24,11 +24,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             'logscope query "SELECT level, count(*) AS count FROM logs GROUP BY ALL ORDER BY ALL"',
             "logscope query --nl \"SELECT ts, message FROM logs WHERE level = 'error'\" | jq -r .message",
             "logscope query --csv 'FROM alerts' > alerts.csv",
+            "logscope query 'SELECT status, count(*) FROM nginx_access GROUP BY 1' access.log*",
         ),
     )
     parser.add_argument(
         "sql", metavar="SQL", help="the statement, or - to read it from stdin"
     ).completer = sql_completions  # type: ignore[attr-defined]
+    parser.add_argument(
+        "files",
+        metavar="FILE",
+        nargs="*",
+        help="query these log files (globs, directories, .gz, - for stdin) where they lie, with no"
+        " import: `logs` and the format views hold their records (docs/query.md)",
+    )
+    parser.add_argument(
+        "--tz", metavar="ZONE", help="with FILEs: time zone for times written without one (default: local)"
+    )
+    add_formats_option(parser)
     add_db_option(parser)
     # `--format FMT` was this verb's spelling before `--format` meant the log format everywhere.
     add_output_options(parser, deprecated=("--format", "--output"))
@@ -36,16 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import duckdb
-
     from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
     from logscope.store.database import MEMORY, open_for_reading
-    from logscope.store.server import one_line_error  # the same one-line text on both paths
 
+    if args.sql == "-" and "-" in args.files:
+        raise LogscopeError("query: the SQL and a FILE cannot both be read from stdin", 2)
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     if not sql.strip():
         raise LogscopeError("query: no SQL given", 2)
     fmt = chosen_format(args)
+    if args.files:
+        return _run_in_place(args, sql, fmt)
     path = db_path(args)
     client = connect_if_served(path) if path != MEMORY else None
     if client is not None:
@@ -56,21 +69,65 @@ def run(args: argparse.Namespace) -> int:
     if path != MEMORY:
         remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
     try:
-        try:
-            result = con.execute(sql)
-        except duckdb.Error as exc:
-            raise LogscopeError(one_line_error(exc)) from exc
-        if result.description is None:
-            return 0
-        columns = [column[0] for column in result.description]
-        json_columns = {i for i, column in enumerate(result.description) if str(column[1]) == "JSON"}
-        try:
-            write_rows(sys.stdout, fmt, columns, _fetch(result), json_columns)
-        except duckdb.Error as exc:
-            raise LogscopeError(one_line_error(exc)) from exc
+        _print_result(con, sql, fmt)
     finally:
         con.close()
     return 0
+
+
+def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
+    """SQL over the files named, read where they lie (logscope/inplace.py)."""
+    from logscope.inplace import InPlaceQuery, retry_file
+
+    registry, forced = build_formats(args)
+    query = InPlaceQuery(args.files, registry, forced)
+    while True:
+        con = query.connect(sql)
+        try:
+            _print_result(con, sql, fmt, retry_file)
+            return 0
+        except _Retry as retry:
+            files = query.read_by_parser | retry.files
+            query = InPlaceQuery(args.files, registry, forced)
+            query.read_by_parser = files
+        finally:
+            con.close()
+
+
+class _Retry(Exception):
+    def __init__(self, files: set[int]) -> None:
+        self.files = files
+
+
+def _print_result(con, sql: str, fmt: str, retry_file=None) -> None:
+    """Run `sql` and print its rows; with `retry_file`, an error it names a file for (before the
+    first row is printed) raises _Retry."""
+    import duckdb
+
+    from logscope.store.server import one_line_error  # the same one-line text on both paths
+
+    try:
+        result = con.execute(sql)
+        first = result.fetchmany(FETCH_ROWS) if result.description is not None else []
+    except duckdb.Error as exc:
+        retry = retry_file(exc) if retry_file is not None else None
+        if retry is not None:
+            raise _Retry({retry}) from exc
+        raise LogscopeError(one_line_error(exc)) from exc
+    if result.description is None:
+        return
+    columns = [column[0] for column in result.description]
+    json_columns = {i for i, column in enumerate(result.description) if str(column[1]) == "JSON"}
+    try:
+        write_rows(sys.stdout, fmt, columns, _chain(first, _fetch(result)), json_columns)
+    except duckdb.Error as exc:
+        raise LogscopeError(one_line_error(exc)) from exc
+
+
+def _chain(first: list[tuple], rest: Iterator[tuple]) -> Iterator[tuple]:
+    yield from first
+    if len(first) == FETCH_ROWS:
+        yield from rest
 
 
 def _run_remote(client, sql: str, fmt: str) -> int:

@@ -169,8 +169,9 @@ class RegexPlan:
             }
         )
 
-    def select_sql(self, block: str, levels: str) -> str:
-        """Rows (key, ts_us, level, message, host, fields, raw, ok) for every line of `block`.
+    def select_sql(self, block: str, levels: str, extra: tuple[str, ...] = ()) -> str:
+        """Rows (key, ts_us, level, message, host, fields, raw, ok, *extra) for every line of
+        `block`; `extra` names more columns of the last stage (the typed values `v<i>`).
 
         Three nested SELECTs, so that each group text, number and typed value is computed once:
         texts (s1), numbers and typed values (s2), times (s3), then the row."""
@@ -220,8 +221,9 @@ class RegexPlan:
         level = "coalesce(lv.level, il)" if definition.level_infer else "lv.level"
         return (
             f"SELECT key, CASE WHEN nullif(time_text, '') IS NOT NULL THEN {time_value} END AS ts_us, "
-            f"{level} AS level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok "
-            f"FROM ({s3}) s3 LEFT JOIN {levels} lv ON lv.text = s3.level_text"
+            f"{level} AS level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok"
+            f"{''.join(', ' + name for name in extra)}"
+            f" FROM ({s3}) s3 LEFT JOIN {levels} lv ON lv.text = s3.level_text"
         )
 
 

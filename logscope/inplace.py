@@ -1,0 +1,373 @@
+"""`logscope query SQL FILE…`: SQL over log files where they lie, with no import (docs/query.md).
+
+Each file is exposed through the tables of the store: `logs` and one typed view per format
+(`nginx_access`, …), with the rows `ingest` would store, in the same order and with the same ids.
+Its first lines go through the streaming `SourceParser`, which detects the format as ingest does.
+When the format has a vectorized plan and DuckDB's CSV reader splits the file into the same lines
+(inplacescan.py), the rest of the file is a query DuckDB runs in parallel over the raw lines;
+otherwise (JSON lines, multiline and code formats, stdin) our parser reads the file in blocks into
+an in-memory table. Then the connection is locked: the user's SQL can read only those files.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+
+from logscope.errors import LogscopeError
+from logscope.inplacescan import (
+    FALLBACK_TYPE,
+    block_sql,
+    fallback_function,
+    level_texts,
+    read_lines_sql,
+    scan_ok,
+    typed_columns,
+)
+from logscope.parsing.base import Parser
+from logscope.parsing.bulk import RegexPlan, plan_for
+from logscope.parsing.bulkpatterns import sql_literal, sql_name
+from logscope.parsing.registry import FormatRegistry
+from logscope.parsing.stream import SAMPLE_LINES, SourceParser
+from logscope.record import LineBatch, Record, now_us
+from logscope.sources.compressed import open_log
+from logscope.sources.lines import LineSplitter
+from logscope.sources.readers import FileReader, StdinReader
+from logscope.sources.spec import expand_sources
+from logscope.store.bulk import records_table
+from logscope.store.database import MEMORY, connect
+from logscope.store.views import COMMON_COLUMNS, _field_column
+
+HEAD_BYTES = 1 << 20
+READ_BYTES = 8 << 20
+# µs since the epoch -> TIMESTAMPTZ, exactly (as store/bulk.py writes it).
+_FROM_US = "(to_timestamp(({us}) // 1000000) + to_microseconds(({us}) % 1000000))"
+_ROW_COLUMNS = ("ts", "received_at", "source", "host", "format", "level", "message", "fields", "raw")
+
+
+@dataclass
+class InPlaceFile:
+    """One file's rows: `relation` is SQL giving key, the logs columns (fields as JSON) and, for a
+    scanned file, `ok` and the plan's typed values."""
+
+    source: str
+    index: int
+    relation: str = ""
+    records: int = 0
+    plan: RegexPlan | None = None
+    how: str = ""  # "scanned by DuckDB (nginx_access)" or why our parser reads it
+    paths: list[str] = field(default_factory=list)
+
+
+class InPlaceQuery:
+    """Builds a locked DuckDB connection whose `logs` and format views are the files named."""
+
+    def __init__(
+        self,
+        arguments: list[str],
+        registry: FormatRegistry,
+        forced: Parser | None = None,
+        head_bytes: int = HEAD_BYTES,
+    ) -> None:
+        self.arguments = arguments
+        self.head_bytes = head_bytes  # the first block, detected by our parser (tests make it small)
+        self.registry = registry
+        self.forced = forced
+        self.received_at = now_us()
+        self.files: list[InPlaceFile] = []
+        self.with_ids = True
+        self.read_by_parser: set[int] = set()  # files to read with our parser (after a ScanRetry)
+
+    def connect(self, sql: str | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+        """The locked connection; with `sql`, only the format views it names are made (binding a
+        view over a scanned file costs time; without `sql`, every format's)."""
+        self.with_ids = sql is None or mentions_ids(sql)
+        expansion = expand_sources(self.arguments)
+        if expansion.errors:
+            raise LogscopeError("; ".join(expansion.errors))
+        con = connect(MEMORY, external_access=True)
+        if memory_limit:
+            con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
+        for index, source in enumerate(expansion.sources):
+            if isinstance(source, FileReader):
+                self.files.append(self._file(con, source.name, index))
+            elif isinstance(source, StdinReader):
+                self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))
+            else:
+                raise LogscopeError(f"{source.name}: only files and - can be queried in place")
+        self._views(con, sql)
+        # The plans join each line to the small level table; DuckDB's estimate of a CSV scan is
+        # low, so it would build its hash table on the lines: all of them held (760 MB for 1 M
+        # nginx lines instead of 270 MB, and half the speed; docs/benchmarks.md).
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        allowed = sorted({path for file in self.files for path in file.paths})
+        con.execute(f"SET allowed_paths = [{', '.join(sql_literal(path) for path in allowed)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        return con
+
+    # --- one file --------------------------------------------------------------------------
+
+    def _file(self, con: duckdb.DuckDBPyConnection, path: str, index: int) -> InPlaceFile:
+        file = InPlaceFile(path, index)
+        raw, unzipped = open_log(path)
+        raw.close()
+        compressed = unzipped is not None
+        head, more = _head_lines(path, self.head_bytes)
+        parser = SourceParser(self.registry, self.forced)
+        sampled = head[:SAMPLE_LINES]
+        records = parser.parse_batch(LineBatch(path, sampled, self.received_at))
+        reason = self._scan_refused(parser, head, more, path, compressed)
+        if index in self.read_by_parser:
+            reason = "a line in a multiline or header-driven format"
+        if isinstance(reason, str):
+            return self._python(con, file, path, reason)
+        plan = reason
+        file.records = _count_lines(path, compressed)
+        self._scan(con, file, parser, plan, records, head, path, compressed)
+        return file
+
+    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | str:
+        """The plan to scan the file with, or why our parser reads it."""
+        if not more:
+            return "small"
+        scores = parser.scores()
+        for candidate in parser.order:
+            if _holds_state(candidate) and scores.get(candidate.name):
+                return f"{candidate.name} is multiline or header-driven"
+        if not parser.order:
+            return "no formats"
+        first = parser.order[0]
+        clock = getattr(first, "clock", None)
+        plan = plan_for(first, getattr(first, "zone", None) or _utc(), clock() if clock else None)
+        if isinstance(plan, str):
+            return plan
+        refused = scan_ok(path, compressed)
+        return f"DuckDB would split it otherwise: {refused}" if refused else plan
+
+    def _scan(self, con, file, parser, plan, head_records, head, path, compressed) -> None:
+        tag = file.index
+        file.plan = plan
+        file.paths = [path]
+        file.how = f"scanned by DuckDB ({plan.name})"
+        head_name, levels_name, function = (
+            f"_inplace_head_{tag}",
+            f"_inplace_levels_{tag}",
+            f"_inplace_parse_{tag}",
+        )
+        keyed = list(enumerate(head_records))
+        con.register("_inplace_arrow", records_table(keyed))
+        con.execute(f"CREATE TABLE {head_name} AS SELECT * FROM _inplace_arrow")
+        con.unregister("_inplace_arrow")
+        con.register("_inplace_arrow", plan.level_table(level_texts(head, plan)))
+        con.execute(f"CREATE TABLE {levels_name} AS SELECT * FROM _inplace_arrow")
+        con.unregister("_inplace_arrow")
+        con.create_function(
+            function,
+            fallback_function(_per_line(parser, file.index)),
+            ["VARCHAR"],
+            FALLBACK_TYPE,
+            type="arrow",
+        )
+        skip = len(head_records)
+        # Counting lines (a window, in the scan's order) serializes the scan: only done when the
+        # SQL may read `id`.
+        key = f"row_number() OVER () - 1 + {skip}" if self.with_ids else "CAST(NULL AS BIGINT)"
+        lines = f"SELECT line, {key} AS key FROM ({read_lines_sql(path, compressed, skip)}) scan"
+        typed = typed_columns(plan)
+        select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
+        received = _FROM_US.format(us=self.received_at)
+        fb = "CASE WHEN ok THEN {plan} ELSE fb.{name} END"
+        scanned = (
+            f"SELECT key,"
+            f" coalesce({_FROM_US.format(us=fb.format(plan='ts_us', name='ts_us'))},"
+            f" {received}) AS ts,"
+            f" {received} AS received_at, {sql_literal(file.source)} AS source,"
+            f" {fb.format(plan='host', name='host')} AS host,"
+            f" {fb.format(plan=sql_literal(plan.name), name='format')} AS format,"
+            f" {fb.format(plan='level', name='level')} AS level,"
+            f" {fb.format(plan='message', name='message')} AS message,"
+            f" CAST({fb.format(plan='fields', name='fields')} AS JSON) AS fields, raw, ok"
+            f"{''.join(', ' + column for column in typed.values())}"
+            f" FROM (SELECT *, CASE WHEN NOT ok THEN {function}(raw) END AS fb FROM ({select}) planned) rows"
+        )
+        nulls = "".join(f", NULL AS {column}" for column in typed.values())
+        head_rows = (
+            f"SELECT key, {', '.join(_ROW_COLUMNS[:-2])}, CAST(fields AS JSON) AS fields, raw,"
+            f" false AS ok{nulls} FROM {head_name}"
+        )
+        file.relation = f"{head_rows} UNION ALL {scanned}"
+
+    def _python(self, con, file: InPlaceFile, path: str | None, reason: str) -> InPlaceFile:
+        """Our parser reads the whole file, block by block, into an in-memory table."""
+        file.how = f"read by our parser ({reason})"
+        table = f"_inplace_file_{file.index}"
+        con.execute(
+            f"CREATE TABLE {table} (key BIGINT, ts TIMESTAMPTZ, received_at TIMESTAMPTZ, source VARCHAR,"
+            " host VARCHAR, format VARCHAR, level VARCHAR, message VARCHAR, fields JSON, raw VARCHAR)"
+        )
+        parser = SourceParser(self.registry, self.forced)
+        for records in _parse_blocks(parser, file.source, path, self.received_at):
+            keyed = [(file.records + number, record) for number, record in enumerate(records)]
+            file.records += len(records)
+            con.register("_inplace_arrow", records_table(keyed))
+            con.execute(f"INSERT INTO {table} SELECT * FROM _inplace_arrow")
+            con.unregister("_inplace_arrow")
+        file.relation = f"SELECT *, false AS ok FROM {table}"
+        return file
+
+    # --- the tables the user sees -----------------------------------------------------------
+
+    def _views(self, con: duckdb.DuckDBPyConnection, sql: str | None) -> None:
+        bases, base = [], 0
+        for file in self.files:
+            bases.append(base)
+            base += file.records
+        parts = [
+            f"SELECT key + {base + 1} AS id, {', '.join(_ROW_COLUMNS)} FROM ({file.relation}) f{file.index}"
+            for file, base in zip(self.files, bases, strict=True)
+        ]
+        union = " UNION ALL ".join(parts) if parts else _EMPTY
+        con.execute(f"CREATE VIEW logs AS {union}")
+        words = set(re.findall(r"\w+", sql.lower())) if sql is not None else None
+        for name in self._format_names():
+            if words is None or name in words:
+                con.execute(self._format_view(name, bases))
+
+    def _format_names(self) -> list[str]:
+        names = {parser.name for parser in self.registry.ordered}
+        return sorted(name for name in names if name not in ("logs",))
+
+    def _format_view(self, name: str, bases: list[int]) -> str:
+        types = self.registry.field_types(name)
+        parts = []
+        for file, base in zip(self.files, bases, strict=True):
+            columns = [f"key + {base + 1} AS id", *[c for c in COMMON_COLUMNS if c != "id"]]
+            planned = typed_columns(file.plan) if file.plan is not None and file.plan.name == name else {}
+            for field_name, column_type in types.items():
+                column = _field_column(field_name, column_type.upper())
+                if column is None:
+                    continue
+                if field_name in planned:
+                    cast = f"CAST({planned[field_name]} AS {column_type})"
+                    from_json = column.rsplit(" AS ", 1)[0]
+                    column = f"CASE WHEN ok THEN {cast} ELSE {from_json} END AS {sql_name(field_name)}"
+                columns.append(column)
+            columns += ["fields", "raw"]
+            parts.append(
+                f"SELECT {', '.join(columns)} FROM ({file.relation}) f{file.index}"
+                f" WHERE format = {sql_literal(name)}"
+            )
+        if not parts:
+            return f"CREATE VIEW {sql_name(name)} AS SELECT * FROM logs WHERE false"
+        return f"CREATE VIEW {sql_name(name)} AS {' UNION ALL '.join(parts)}"
+
+
+_EMPTY = (
+    "SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS TIMESTAMPTZ) AS ts,"
+    " CAST(NULL AS TIMESTAMPTZ) AS received_at,"
+    " CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS host, CAST(NULL AS VARCHAR) AS format,"
+    " CAST(NULL AS VARCHAR) AS level, CAST(NULL AS VARCHAR) AS message, CAST(NULL AS JSON) AS fields,"
+    " CAST(NULL AS VARCHAR) AS raw WHERE false"
+)
+
+
+RETRY_MARK = "logscope-inplace-retry:"
+
+
+def mentions_ids(sql: str) -> bool:
+    """Whether `sql` may read `id`: it names it, or has a `*` other than `count(*)`'s."""
+    return bool(re.search(r"\bid\b", sql, re.IGNORECASE) or re.search(r"(?<!\()\s*\*(?!\s*\))", sql))
+
+
+class ScanRetry(Exception):
+    """A line of a scanned file is in a multiline or header-driven format: reading it line by line
+    would differ from ingest, so the query is run again with our parser reading that file."""
+
+
+def retry_file(error: BaseException) -> int | None:
+    """The file a DuckDB error asks to read with our parser (see ScanRetry), or None."""
+    text = str(error)
+    if RETRY_MARK not in text:
+        return None
+    digits = text.split(RETRY_MARK, 1)[1]
+    number = "".join(char for char in digits[:12] if char.isdigit())
+    return int(number) if number else None
+
+
+def _holds_state(parser: Parser) -> bool:
+    return getattr(parser, "continuation", None) is not None or bool(getattr(parser, "stateful", False))
+
+
+def _per_line(parser: SourceParser, index: int):
+    """`parser.parse_line`, refusing lines a stateful format accepts (they need the whole file)."""
+    by_name = {candidate.name: candidate for candidate in parser.order}
+
+    def parse_line(line: str):
+        name, parsed = parser.parse_line(line)
+        candidate = by_name.get(name)
+        if candidate is not None and _holds_state(candidate):
+            raise ScanRetry(f"{RETRY_MARK}{index}")
+        return name, parsed
+
+    return parse_line
+
+
+def _utc():
+    from datetime import UTC
+
+    return UTC
+
+
+def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
+    """The file's first complete lines (a block, or more until they outnumber the sampled ones),
+    and whether more of the file follows them."""
+    from logscope.bulkimport import read_blocks
+
+    splitter = LineSplitter()
+    lines: list[str] = []
+    blocks = read_blocks(path, head_bytes)
+    for data, _ in blocks:
+        more, extras = splitter.feed(data)
+        if extras is not None and any(extras):
+            return lines, False  # a capped line: our reader's work
+        lines += more
+        if len(lines) > SAMPLE_LINES:
+            return lines, next(blocks, None) is not None or splitter.pending_bytes > 0
+    return lines, False
+
+
+def _count_lines(path: str, compressed: bool) -> int:
+    """Lines in the file as our reader splits it (a last line without its newline counts)."""
+    import gzip
+
+    opener = gzip.open if compressed else open
+    count, last = 0, b"\n"
+    with opener(path, "rb") as handle:
+        while block := handle.read(READ_BYTES):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def _parse_blocks(
+    parser: SourceParser, source: str, path: str | None, received_at: int
+) -> Iterator[list[Record]]:
+    """The records of a file (stdin when `path` is None), a block at a time, as ingest makes them."""
+    from logscope.bulkimport import read_blocks
+
+    splitter = LineSplitter()
+    if path is None:
+        blocks = iter(lambda: sys.stdin.buffer.read(READ_BYTES), b"")
+    else:
+        blocks = (data for data, _ in read_blocks(path, READ_BYTES))
+    for data in blocks:
+        lines, extras = splitter.feed(data)
+        if lines:
+            yield parser.parse_batch(LineBatch(source, lines, received_at, None, extras))
+    lines, extras = splitter.flush()
+    yield parser.parse_batch(LineBatch(source, lines, received_at, None, extras, final=True))

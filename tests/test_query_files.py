@@ -1,0 +1,202 @@
+"""`logscope query SQL FILE…`: the files' rows equal what `ingest` stores, row for row, and the
+user's SQL can read nothing else."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from datetime import UTC
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from logscope.inplace import InPlaceQuery, retry_file
+from logscope.parsing.registry import load_registry
+
+CORPUS = Path("/work/shared/corpus/loghub")
+# Every column of `logs` but the receive time (`ts` too where a record has no time of its own),
+# numbered within each source: ingest may interleave the records of several files.
+ROWS = (
+    "SELECT source, row_number() OVER (PARTITION BY source ORDER BY id) AS n,"
+    " CASE WHEN ts = received_at THEN NULL ELSE ts END AS ts, host, format, level, message,"
+    " fields::VARCHAR AS fields, raw FROM logs ORDER BY source, n"
+)
+
+
+def cli(*args: str, stdin: bytes | None = None, env_db: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TZ": "UTC"}
+    return subprocess.run(
+        [sys.executable, "-m", "logscope", *args], input=stdin, capture_output=True, env=env, check=False
+    )
+
+
+def ingested_rows(tmp_path: Path, *paths: Path) -> list[tuple]:
+    db = tmp_path / "ingest.duckdb"
+    done = cli("ingest", "--db", str(db), "--tz", "UTC", "--no-default-rules", *map(str, paths))
+    assert done.returncode == 0, done.stderr.decode()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(ROWS).fetchall()
+    finally:
+        con.close()
+
+
+def in_place_rows(*paths: Path, head_bytes: int = 1 << 20) -> tuple[list[tuple], list[str]]:
+    query = InPlaceQuery([str(path) for path in paths], load_registry(UTC), head_bytes=head_bytes)
+    con = query.connect()
+    try:
+        return con.execute(ROWS).fetchall(), [file.how for file in query.files]
+    finally:
+        con.close()
+
+
+def sample_files(directory: Path) -> list[Path]:
+    """One file per format: its samples' lines, repeated past the lines detection samples."""
+    directory.mkdir()
+    written = []
+    for parser in load_registry(UTC).ordered:
+        definition = getattr(parser, "definition", parser)
+        lines = [line for sample in getattr(definition, "samples", []) for line in sample.lines]
+        if not lines:
+            continue
+        path = directory / f"{parser.name}.log"
+        repeated = (lines * (200 // len(lines) + 1))[:200]
+        path.write_text("\n".join(repeated) + "\n")
+        written.append(path)
+    return written
+
+
+def test_every_format_sample_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
+    files = sample_files(tmp_path / "samples")
+    assert len(files) > 20
+    expected = ingested_rows(tmp_path, tmp_path / "samples")
+    got, how = in_place_rows(tmp_path / "samples", head_bytes=512)
+    assert len(got) == len(expected)
+    assert got == expected
+    # The DuckDB scan (not only our parser) took part: regex formats are scanned.
+    assert sum(item.startswith("scanned") for item in how) >= 5, how
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the Loghub corpus is not here")
+def test_loghub_corpus_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
+    """The files as they are (CRLF: our parser reads them) and with LF endings (DuckDB scans)."""
+    raw = sorted(CORPUS.glob("*/*_2k.log"))
+    lf_dir = tmp_path / "lf"
+    lf_dir.mkdir()
+    for path in raw:
+        (lf_dir / path.name).write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
+    for files in (raw, sorted(lf_dir.iterdir())):
+        db_dir = tmp_path / f"db-{files[0].parent.name}"
+        db_dir.mkdir()
+        expected = ingested_rows(db_dir, *files)
+        got, how = in_place_rows(*files, head_bytes=64 << 10)
+        assert len(got) == len(expected) == 2000 * len(files)
+        assert got == expected
+    assert sum(item.startswith("scanned") for item in how) >= 3, how
+
+
+def test_ids_and_rows_match_for_one_scanned_file(tmp_path: Path) -> None:
+    lines = [
+        f'10.0.0.{n % 7} - - [20/Nov/2026:10:{n % 60:02d}:00 +0000] "GET /x/{n} HTTP/1.1" {200 + n % 4 * 100}'
+        f' {n} "-" "curl/8.5.0"'
+        for n in range(3000)
+    ]
+    lines[2500] = "a line in no format"
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    query = (
+        "SELECT id, CASE WHEN ts = received_at THEN NULL ELSE ts END, format, level, message,"
+        " fields::VARCHAR, raw FROM logs ORDER BY id"
+    )
+    db = tmp_path / "i.duckdb"
+    assert cli("ingest", "--db", str(db), "--no-default-rules", str(path)).returncode == 0
+    con = duckdb.connect(str(db), read_only=True)
+    expected = con.execute(query).fetchall()
+    typed = con.execute("SELECT id, status, bytes FROM nginx_access ORDER BY id").fetchall()
+    con.close()
+    in_place = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = in_place.connect()
+    assert in_place.files[0].how == "scanned by DuckDB (nginx_access)"
+    assert con.execute(query).fetchall() == expected
+    assert con.execute("SELECT id, status, bytes FROM nginx_access ORDER BY id").fetchall() == typed
+    assert con.execute("SELECT format FROM logs WHERE id = 2501").fetchall() == [("raw",)]
+
+
+def test_cli_reads_globs_directories_gzip_and_stdin(tmp_path: Path) -> None:
+    text = "".join(f"<13>Nov 20 10:00:{n % 60:02d} host app[1]: message {n}\n" for n in range(100))
+    (tmp_path / "a.log").write_text(text)
+    with gzip.open(tmp_path / "b.log.gz", "wt") as handle:
+        handle.write(text)
+    sql = "SELECT source, count(*) AS n FROM logs GROUP BY 1 ORDER BY 1"
+    done = cli("query", "--csv", sql, str(tmp_path / "*.log*"))
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().splitlines() == [
+        "source,n",
+        f"{tmp_path}/a.log,100",
+        f"{tmp_path}/b.log.gz,100",
+    ]
+    done = cli("query", "--csv", "SELECT count(*) AS n FROM logs", str(tmp_path))
+    assert done.stdout.decode().splitlines() == ["n", "200"]
+    done = cli(
+        "query", "--csv", "SELECT source, count(*) AS n FROM logs GROUP BY 1", "-", stdin=text.encode()
+    )
+    assert done.stdout.decode().splitlines() == ["source,n", "stdin,100"]
+
+
+def test_user_sql_reads_only_the_files_named(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("hello\n" * 10)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read\n")
+    for sql in (
+        f"SELECT * FROM read_csv('{secret}')",
+        f"SELECT * FROM read_text('{secret}')",
+        f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'",
+        f"COPY (SELECT 1) TO '{path}' (USE_TMP_FILE false)",
+        "SET enable_external_access = true",
+        "INSTALL httpfs",
+    ):
+        done = cli("query", sql, str(path))
+        assert done.returncode == 1, sql
+        error = done.stderr.decode()
+        assert error.startswith("logscope: error:") and error.count("\n") == 1, error
+    assert path.read_text() == "hello\n" * 10
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_missing_file_is_one_line_error(tmp_path: Path) -> None:
+    done = cli("query", "SELECT 1", str(tmp_path / "nope.log"))
+    assert done.returncode == 1
+    assert done.stderr.decode() == f"logscope: error: {tmp_path / 'nope.log'}: No such file or directory\n"
+
+
+def test_a_header_line_after_the_head_makes_our_parser_read_the_file(tmp_path: Path) -> None:
+    """A W3C header deep in a scanned file: the query runs again with our parser reading it."""
+    nginx = [
+        f'10.0.0.{n % 9} - - [20/Nov/2026:10:00:{n % 60:02d} +0000] "GET /p/{n} HTTP/1.1" 200 {n} "-" "c/8"'
+        for n in range(20_000)
+    ]
+    w3c = [
+        "#Software: Microsoft Internet Information Services 10.0",
+        "#Fields: date time s-ip cs-method cs-uri-stem sc-status time-taken",
+        "2026-11-20 10:00:01 10.0.0.1 GET /w3c 500 15",
+    ]
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(nginx + w3c + nginx[:10]) + "\n")
+    sql = "SELECT format, count(*) AS n, max(id) AS last FROM logs GROUP BY ALL ORDER BY ALL"
+    db = tmp_path / "i.duckdb"
+    assert cli("ingest", "--db", str(db), "--no-default-rules", str(path)).returncode == 0
+    expected = cli("query", "--db", str(db), "--csv", sql)
+    query = InPlaceQuery([str(path)], load_registry(UTC))
+    con = query.connect(sql)
+    assert query.files[0].how == "scanned by DuckDB (nginx_access)"
+    with pytest.raises(duckdb.Error) as raised:
+        con.execute(sql).fetchall()
+    assert retry_file(raised.value) == 0
+    done = cli("query", "--csv", sql, str(path))
+    assert done.returncode == 0, done.stderr.decode()
+    assert "w3c" in done.stdout.decode()
+    assert done.stdout == expected.stdout
