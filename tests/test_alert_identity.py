@@ -257,7 +257,7 @@ def test_sample_logs_give_the_same_alerts_in_ingest_tail_and_backtest(tmp_path: 
     burst = [row for row in table if row[1] == "web_5xx_burst"]
     at = dt.datetime(2026, 11, 20, 14, 6, 30, tzinfo=dt.UTC).timestamp() * 1_000_000
     assert [(row[5], row[11].split(" in ")[0]) for row in burst] == [(at, "20 HTTP 5xx responses")]
-    assert ("2026-11-20T14:06:30Z", "firing", "web_5xx_burst") in [event[:3] for event in events]
+    assert ("2026-11-20T14:06:30.000Z", "firing", "web_5xx_burst") in [event[:3] for event in events]
     assert "web_4xx_spike" not in {row[1] for row in table}
     assert_same("backtest", ingested, backtest_alerts(logs))
     socket = f"logscope-identity-{tmp_path.name}"

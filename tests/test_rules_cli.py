@@ -181,8 +181,8 @@ def test_a_wrong_expectation_fails_with_a_diff(tmp_path: Path) -> None:
         f"FAIL {path}: a burst of 20 5xx in a minute fires, and resolves when the first leaves the window"
     )
     alert = "web_5xx_burst firing {source=test} summary='20 HTTP 5xx responses in 1m in test'"
-    assert lines[failed + 1] == f"  - 2026-01-01T00:00:18Z {alert}"
-    assert lines[failed + 2] == f"  + 2026-01-01T00:00:19Z {alert}"
+    assert lines[failed + 1] == f"  - 2026-01-01T00:00:18.000Z {alert}"
+    assert lines[failed + 2] == f"  + 2026-01-01T00:00:19.000Z {alert}"
     assert lines[-1] == "5 passed, 1 failed"
 
 
@@ -241,7 +241,7 @@ summary = "{{count}} errors"
     assert result.returncode == 0, result.stderr
     notifications = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(n["rule"], n["event"], n["at"], n["summary"]) for n in notifications] == [
-        ("server_errors", "firing", "2026-02-01T00:00:14Z", "5 errors")
+        ("server_errors", "firing", "2026-02-01T00:00:14.000Z", "5 errors")
     ]
     assert "alerts: 1 alert (1 firing), 1 notification (see" in result.stderr
     executed = [json.loads(line) for line in marker.read_text().splitlines()]

@@ -49,7 +49,7 @@ def test_2000_small_files_with_the_default_rules(tmp_path: Path, db: Path) -> No
     )
     cpu, wall = child_cpu_seconds() - before, time.monotonic() - started
     assert result.returncode == 0, result.stderr
-    assert "ingested 10,000 lines from 2000 sources" in result.stderr
+    assert "ingested 10,000 lines from 2,000 sources" in result.stderr
     rows = query_db(db, "SELECT count(*), count(DISTINCT source), count(DISTINCT raw) FROM logs")
     assert rows == [(10_000, 2000, 10_000)]
     assert cpu < 30, cpu  # was about 156 s; about 3 s now, start-up and the default rules included

@@ -108,7 +108,7 @@ def test_the_direct_path_is_locked_down_too(tmp_path: Path, db: Path) -> None:
     assert result.stdout.splitlines()[1:] == ["false,false,false,false"], result
     # `logscope export` is the way to write files, both directly and through the service.
     exported = run_cli("export", "--db", str(db), "--to", str(tmp_path / "out"))
-    assert exported.returncode == 0 and "exported 1 records" in exported.stdout, exported.stderr
+    assert exported.returncode == 0 and "exported 1 record " in exported.stdout, exported.stderr
 
 
 def test_every_connection_logscope_opens_is_configured(tmp_path: Path) -> None:
