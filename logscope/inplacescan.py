@@ -173,11 +173,11 @@ def _may_match_empty(regex: str) -> bool:
 
 def level_texts(head_lines: list[str], plan: RegexPlan) -> list[str]:
     """The level texts the level table is made for: the first lines' and common spellings."""
-    import duckdb
+    from logscope.store.database import connect
 
     texts = set(_LEVEL_GUESSES) | set(plan.parser.definition.level_map) | {""}
     if plan.level_text_sql() and head_lines:
-        con = duckdb.connect()
+        con = connect()  # configured as every logscope connection (store/database.py)
         try:
             con.register("head", plan.prepare_lines(head_lines))
             rows = con.execute(f"SELECT DISTINCT {plan.level_text_sql()} FROM head").fetchall()

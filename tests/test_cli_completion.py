@@ -49,7 +49,8 @@ def bash_complete(line: str) -> list[str]:
 
 
 def test_bash_completes_verbs_options_formats_rules_and_tables() -> None:
-    assert bash_complete("logscope pa") == ["parse"]
+    assert sorted(bash_complete("logscope pa")) == ["parse", "patterns"]
+    assert bash_complete("logscope par") == ["parse"]
     assert bash_complete("logscope sta") == ["status"]
     assert bash_complete("logscope query --n") == ["--nl"]
     assert bash_complete("logscope query --m") == ["--markdown"]
@@ -57,7 +58,7 @@ def test_bash_completes_verbs_options_formats_rules_and_tables() -> None:
     assert bash_complete("logscope rules backtest --rule web_5xx_") == ["web_5xx_burst", "web_5xx_ratio"]
     assert bash_complete("logscope formats show bsd_") == ["bsd_syslog"]
     assert bash_complete("logscope query 'FROM al") == ["FROM alerts"]
-    assert bash_complete("logscope query 'SELECT * FROM logs JOIN st") == ["SELECT * FROM logs JOIN stats"]
+    assert bash_complete("logscope query 'SELECT * FROM logs JOIN stat") == ["SELECT * FROM logs JOIN stats"]
     assert bash_complete("logscope completion ") == ["bash", "zsh", "fish"]
 
 
@@ -74,6 +75,7 @@ def test_fish_completes_with_descriptions() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"parse\t{VERBS['parse']}",
+        f"patterns\t{VERBS['patterns']}",
         "--csv\tcomma-separated values with a header row",
         "oom_killer",
     ]

@@ -34,7 +34,7 @@ def db(log, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def patterns(db: Path, *options: str) -> list[dict]:
-    done = run_cli("patterns", "--db", str(db), "--format", "json", *options)
+    done = run_cli("patterns", "--db", str(db), "--json", *options)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -67,7 +67,7 @@ def test_patterns_lists_by_count_with_trend_first_seen_and_example(db: Path, log
 
 
 def test_the_table_shows_a_sparkline(db: Path) -> None:
-    done = run_cli("patterns", "--db", str(db), "--format", "tsv", "--limit", "3")
+    done = run_cli("patterns", "--db", str(db), "--tsv", "--limit", "3")
     assert done.returncode == 0, done.stderr
     header, *lines = done.stdout.splitlines()
     assert header.split("\t") == ["id", "count", "trend", "first_seen", "last_seen", "template", "example"]
@@ -102,10 +102,10 @@ def test_a_bad_time_is_one_line_and_exit_2(db: Path) -> None:
 def test_ingest_without_patterns_then_update(log, tmp_path: Path, db: Path) -> None:
     path = tmp_path / "later.duckdb"
     assert run_cli("ingest", str(log[0]), "--db", str(path), "--quiet", "--no-patterns").returncode == 0
-    before = run_cli("patterns", "--db", str(path), "--format", "json")
+    before = run_cli("patterns", "--db", str(path), "--json")
     assert before.returncode == 0 and json.loads(before.stdout) == []
     assert "3,000 records are not mined yet" in before.stderr
-    after = run_cli("patterns", "--db", str(path), "--format", "json", "--update")
+    after = run_cli("patterns", "--db", str(path), "--json", "--update")
     assert after.returncode == 0, after.stderr
     assert "mined 3,000 records" in after.stderr
     assert query_db(path, PATTERNS) == query_db(db, PATTERNS)

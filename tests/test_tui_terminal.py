@@ -140,7 +140,7 @@ def test_syslog_lines_keep_host_and_program_and_json_lines_their_keys(tail: Term
 
 
 def test_80_columns_hide_the_panel_and_wrap_shows_the_whole_line(narrow_tail: Terminal) -> None:
-    screen = narrow_tail.text()
+    screen = narrow_tail.wait_for("alerts firing (a)")  # the alerts come when the catch-up ends
     assert "Alerts" not in screen.splitlines()[2]  # the side panel is hidden at 80 columns
     assert "alerts firing (a)" in screen
     last = [line for line in screen.splitlines() if re.match(r"^\d\d:\d\d:\d\d ", line)][-1]

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import duckdb
 
-from logscope.commands.common import add_db_option, db_path, warn
+from logscope.commands.common import add_db_option, db_path, examples, warn
 from logscope.errors import LogscopeError
-from logscope.output import FORMATS, default_format, write_rows
+from logscope.output import add_output_options, chosen_format, write_rows
 from logscope.record import LEVEL_RANK, LEVELS
 from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
 from logscope.store.database import MEMORY, open_for_reading, open_for_writing
@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list the log patterns (messages with their variable parts masked) by count",
         description="List the patterns of the stored records, most frequent first, with a trend of"
         " their rate over the range, when each was first seen, and an example (docs/patterns.md).",
+        **examples(
+            "logscope patterns --level error --since 1h",
+            "logscope patterns --new-since '2026-11-20 14:02' --source '*api*'",
+            "logscope patterns --nl | jq -r .template",
+        ),
     )
     parser.add_argument(
         "--since", metavar="TIME", help="first event time: 2026-11-20, an ISO time, or 2h (ago)"
@@ -54,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="first mine the records stored since patterns were last mined (`ingest --no-patterns`,"
         " or a database from before patterns existed); an ingest running on it mines as it goes",
     )
-    parser.add_argument("--format", dest="output", choices=FORMATS, help="output format")
+    add_output_options(parser)
     add_db_option(parser)
     parser.set_defaults(handler=run)
 
@@ -86,7 +91,7 @@ def build_query(args: argparse.Namespace) -> PatternQuery:
 
 def run(args: argparse.Namespace) -> int:
     query = build_query(args)
-    fmt = args.output or default_format(sys.stdout.isatty())
+    fmt = chosen_format(args)
     if fmt == "table" and not _wide():
         query.buckets = NARROW_BUCKETS  # a trend that fits beside the template
     path = db_path(args)

@@ -23,7 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         **examples(
             'logscope query "SELECT level, count(*) AS count FROM logs GROUP BY ALL ORDER BY ALL"',
             "logscope query --nl \"SELECT ts, message FROM logs WHERE level = 'error'\" | jq -r .message",
-            "logscope query --csv 'FROM alerts' > alerts.csv",
             "logscope query 'SELECT status, count(*) FROM nginx_access GROUP BY 1' access.log*",
         ),
     )

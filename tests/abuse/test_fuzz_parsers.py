@@ -46,7 +46,7 @@ CODE_SAMPLES |= {
     "csv": ["ts,level,message\n2026-01-01T00:00:00Z,error,payment failed\n2026-01-01T00:00:01Z,info,ok"],
     "generic": [
         "2026-12-06 10:00:20,123 WARNING [MainThread] app.db:42 slow query took 1.2 s\n"
-        "Traceback (most recent call last):\n  File \"app.py\", line 1, in <module>\nValueError: x"
+        'Traceback (most recent call last):\n  File "app.py", line 1, in <module>\nValueError: x'
     ],
 }
 FUZZ = settings(
