@@ -213,11 +213,20 @@ class QueryClient:
     def _request(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
             send_json(self.sock, message)
+        except OSError as exc:
+            # The service may have refused the connection (its limits) and closed it before our
+            # request arrived: its answer is still there to read, and says why.
+            failure: Exception | None = exc
+        else:
+            failure = None
+        try:
             answer = recv_json(self.sock)
         except (OSError, ProtocolError) as exc:
-            raise LogscopeError(f"{self.path}: the query service failed: {exc}") from exc
+            raise LogscopeError(f"{self.path}: the query service failed: {failure or exc}") from exc
         if "error" in answer:
             raise LogscopeError(str(answer["error"]))
+        if failure is not None:
+            raise LogscopeError(f"{self.path}: the query service failed: {failure}") from failure
         return answer
 
     def query(self, sql: str) -> RemoteResult:
