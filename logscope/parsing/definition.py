@@ -254,6 +254,18 @@ def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefin
             raise checker.fail("time.formats", str(exc)) from None
 
 
+def read_level_map(checker: _Checker, level_table: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+    """A `[level]` table's `map` (written → level) and `default`, checked; shared by the JSON schemas."""
+    mapping = checker.table(level_table, "map")
+    for written, level in mapping.items():
+        if level not in LEVELS:
+            raise checker.fail(f"level.map.{written}", f"{level!r} is not one of {', '.join(LEVELS)}")
+    default = checker.string(level_table, "default")
+    if default is not None and normalize_level(default) is None:
+        raise checker.fail("level.default", f"{default!r} is not a level")
+    return dict(mapping), normalize_level(default) if default else None
+
+
 def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefinition) -> None:
     if "level" not in table:
         return
@@ -262,15 +274,7 @@ def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefi
     definition.level_field = checker.string(level_table, "field")
     if definition.level_field and definition.level_field not in definition.group_names():
         raise checker.fail("level.field", f"no group named {definition.level_field!r} in the patterns")
-    mapping = checker.table(level_table, "map")
-    for written, level in mapping.items():
-        if level not in LEVELS:
-            raise checker.fail(f"level.map.{written}", f"{level!r} is not one of {', '.join(LEVELS)}")
-    definition.level_map = dict(mapping)
-    default = checker.string(level_table, "default")
-    if default is not None and normalize_level(default) is None:
-        raise checker.fail("level.default", f"{default!r} is not a level")
-    definition.level_default = normalize_level(default) if default else None
+    definition.level_map, definition.level_default = read_level_map(checker, level_table)
     keep = level_table.get("keep", False)
     if not isinstance(keep, bool):
         raise checker.fail("level.keep", "must be true or false")

@@ -19,11 +19,10 @@ import orjson
 
 from logscope.errors import LogscopeError
 from logscope.parsing.base import Parsed
-from logscope.parsing.definition import Sample, _Checker, read_samples
+from logscope.parsing.definition import Sample, _Checker, read_level_map, read_samples
 from logscope.parsing.leadtime import Clock, LeadingTime
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.timestamps import epoch_to_us, parse_iso
-from logscope.record import LEVELS
 
 SCHEMA_KEYS = frozenset(
     ("name", "title", "description", "priority", "required", "time", "level", "message", "host", "samples")
@@ -131,15 +130,7 @@ def _read_level(checker: _Checker, table: dict[str, Any], schema: JsonSchema) ->
     level_table = checker.table(table, "level")
     checker.known_keys(level_table, LEVEL_KEYS, "level.")
     schema.level_keys = checker.string_list(level_table, "key", "level.key")
-    mapping = checker.table(level_table, "map")
-    for written, level in mapping.items():
-        if level not in LEVELS:
-            raise checker.fail(f"level.map.{written}", f"{level!r} is not one of {', '.join(LEVELS)}")
-    schema.level_map = dict(mapping)
-    default = checker.string(level_table, "default")
-    if default is not None and normalize_level(default) is None:
-        raise checker.fail("level.default", f"{default!r} is not a level")
-    schema.level_default = normalize_level(default) if default else None
+    schema.level_map, schema.level_default = read_level_map(checker, level_table)
 
 
 _MISSING = object()
