@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # bench/data.py
 
-from logscope.bulkimport import BulkImporter
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import SAMPLE_LINES, SourceParser, score_lines
+from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser, score_lines
+from logscope.pipeline.bulk import BulkImporter
 from logscope.record import LineBatch
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter

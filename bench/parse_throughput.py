@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # bench/data.py
 
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
 from logscope.record import LineBatch
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "loghub"

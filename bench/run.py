@@ -105,7 +105,7 @@ def streaming_import(path: str, db: str) -> None:
     from datetime import UTC
 
     from logscope.parsing.registry import load_registry
-    from logscope.pipeline import Pipeline
+    from logscope.pipeline.streaming import Pipeline
     from logscope.sources.readers import FileReader
     from logscope.store.database import open_for_writing
     from logscope.store.writer import LogWriter
@@ -123,8 +123,8 @@ def regex_engines(sample_lines: int) -> list[tuple[str, float, float, float | No
     import pyarrow.compute as pc
     import regex as regex_module
 
-    from logscope.parsing.bulkpatterns import re2_pattern
     from logscope.parsing.loader import builtin_files, definitions_in
+    from logscope.parsing.vectorized.re2 import re2_pattern
 
     rows = []
     for definition in definitions_in(builtin_files()):

@@ -32,7 +32,7 @@ import duckdb
 
 from logscope.errors import LogscopeError
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
 from logscope.sources.spec import FollowOptions, expand_sources
 from logscope.store.client import QueryClient, socket_path

@@ -31,7 +31,7 @@ from textual import events
 
 from logscope.commands.tail import DEFAULT_MEMORY_LIMIT, PipeReader
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 from logscope.tui.app import LogscopeApp

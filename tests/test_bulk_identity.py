@@ -17,11 +17,11 @@ import duckdb
 import pytest
 from conftest import REPO
 
-from logscope.bulkimport import BulkImporter
-from logscope.parsing.bulk import plan_for
 from logscope.parsing.loader import builtin_files, definitions_in
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import Pipeline
+from logscope.parsing.vectorized.plans import plan_for
+from logscope.pipeline.bulk import BulkImporter
+from logscope.pipeline.streaming import Pipeline
 from logscope.sources.readers import FileReader
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -173,7 +173,7 @@ def _json_line(index: int) -> str:
 
 
 def test_json_lines_parsed_per_line_in_the_reader(tmp_path: Path) -> None:
-    """JSON lines have no vectorized plan: the per-line plan (parsing/bulkparser.py) reads them
+    """JSON lines have no vectorized plan: the per-line plan (parsing/vectorized/per_line.py) reads them
     with the JSON parser itself; lines it declines go back to the streaming parser in order."""
     lines = [_json_line(i) for i in range(3000)]
     lines[100] = '{"time": "2026-11-26T03:04:05Z", "msg": "cut off'  # malformed

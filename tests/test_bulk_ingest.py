@@ -13,11 +13,11 @@ import duckdb
 import pytest
 from conftest import REPO
 
-from logscope.bulkimport import BulkImporter
-from logscope.parsing.bulk import plan_for
-from logscope.parsing.bulkpatterns import group_min_widths, re2_pattern, wrap_nullable
 from logscope.parsing.registry import FormatRegistry, builtin_registry, load_registry
-from logscope.pipeline import Pipeline
+from logscope.parsing.vectorized.plans import plan_for
+from logscope.parsing.vectorized.re2 import group_min_widths, re2_pattern, wrap_nullable
+from logscope.pipeline.bulk import BulkImporter
+from logscope.pipeline.streaming import Pipeline
 from logscope.sources.readers import FileReader
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter

@@ -20,8 +20,8 @@ import pytest
 
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import SourceParser
-from logscope.parsing.timestamps import us_to_datetime
+from logscope.parsing.source_parser import SourceParser
+from logscope.parsing.time_values import us_to_datetime
 from logscope.record import LineBatch, Record
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "loghub"

@@ -18,7 +18,7 @@ from conftest import REPO, query_db, run_cli
 from test_bulk_identity import assert_identical
 
 from logscope.parsing.generic import GenericParser
-from logscope.parsing.timestamps import us_to_datetime
+from logscope.parsing.time_values import us_to_datetime
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from conftest import query_db, run_cli
 from test_tail_support import Tailing, append, seq_lines, stored_raw
 
-from logscope.bulkimport import BulkImporter
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import SAMPLE_LINES
+from logscope.parsing.source_parser import SAMPLE_LINES
+from logscope.pipeline.bulk import BulkImporter
 from logscope.sources.tail.identity import CheckpointBook
 from logscope.sources.tail.resume import import_checkpoint
 from logscope.store.checkpoints import load_checkpoints

@@ -40,7 +40,7 @@ def layer_of(path: Path) -> str | None:
     relative = path.relative_to(PACKAGE).parts
     if relative[0] in STAGES:
         return "stage"
-    if relative == ("pipeline.py",):
+    if relative[0] == "pipeline":
         return "pipeline"
     if relative == ("record.py",):
         return "record"

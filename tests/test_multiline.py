@@ -14,7 +14,7 @@ from pathlib import Path
 from conftest import cli_env, query_db, run_cli
 
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import QUIET_SECONDS, SourceParser
+from logscope.parsing.source_parser import QUIET_SECONDS, SourceParser
 from logscope.record import LineBatch
 
 

@@ -8,7 +8,7 @@ import time
 from datetime import UTC
 
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
 from logscope.sources.spec import network_source
 

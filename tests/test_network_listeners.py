@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import cli_env, query_db, run_cli
 
-from logscope.parsing.timestamps import infer_year
+from logscope.parsing.time_values import infer_year
 
 LOGGER = shutil.which("logger")
 needs_logger = pytest.mark.skipif(LOGGER is None, reason="util-linux logger is not installed")

@@ -9,11 +9,11 @@ import regex
 
 from logscope.errors import LogscopeError
 from logscope.parsing.definition import load_definitions
-from logscope.parsing.firstchars import first_chars
 from logscope.parsing.loader import builtin_files, definitions_in
+from logscope.parsing.match_start import first_chars
 from logscope.parsing.regexformat import RegexFormat, compile_pattern
 from logscope.parsing.registry import builtin_registry, parser_for
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
 from logscope.record import LineBatch
 
 FORMAT = """

@@ -16,7 +16,7 @@ import pytest
 from conftest import CORPUS
 
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
 from logscope.patterns.accuracy import grouping_accuracy
 from logscope.patterns.miner import Miner
 from logscope.record import LineBatch

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import QUEUE_BATCHES, Pipeline
+from logscope.pipeline.streaming import QUEUE_BATCHES, Pipeline
 from logscope.record import Record
 from logscope.sources.readers import CHUNK_BYTES, FileReader
 from logscope.store.database import open_for_writing

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from logscope.inplace import InPlaceQuery, retry_file
 from logscope.parsing.registry import load_registry
+from logscope.pipeline.in_place import InPlaceQuery, retry_file
 
 CORPUS = Path("/work/shared/corpus/loghub")
 # Every column of `logs` but the receive time (`ts` too where a record has no time of its own),

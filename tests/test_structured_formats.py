@@ -10,7 +10,7 @@ import pytest
 from logscope.parsing.jsonlines import JsonLinesParser
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.logfmt import LogfmtParser, _pairs, _unquoted_pairs
-from logscope.parsing.timestamps import datetime_to_us
+from logscope.parsing.time_values import datetime_to_us
 
 UTC = dt.UTC
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import score_lines
+from logscope.parsing.source_parser import score_lines
 from logscope.parsing.syslog import Rfc3164Parser, Rfc5424Parser, parse_structured_data
-from logscope.parsing.timestamps import infer_year, us_to_datetime
+from logscope.parsing.time_values import infer_year, us_to_datetime
 
 BSD = Rfc3164Parser(UTC)
 IETF = Rfc5424Parser(UTC)

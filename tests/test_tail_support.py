@@ -22,7 +22,7 @@ from conftest import cli_env, query_db
 from logscope.commands.ingest import add_sources
 from logscope.errors import LogscopeError
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
 from logscope.sources.spec import FollowOptions, expand_sources
 from logscope.store.checkpoints import load_checkpoints

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import cli_env, run_cli
 
-from logscope.parsing.timeformats import TimeFormatError, compile_time_format, pattern_to_regex
-from logscope.parsing.timestamps import infer_year, parse_time_value
+from logscope.parsing.time_formats import TimeFormatError, compile_time_format, pattern_to_regex
+from logscope.parsing.time_values import infer_year, parse_time_value
 
 
 def us(text: str) -> int:

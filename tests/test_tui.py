@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, OptionList
 
 from logscope.commands.tail import PipeReader
 from logscope.parsing.registry import builtin_registry
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.store.alerts import write_alerts
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -374,7 +374,7 @@ def test_source_and_level_counts_follow_new_records_and_recount_after_deletes(tm
     from test_tui_helpers import record
 
     from logscope.tui.filters import FilterState
-    from logscope.tui.store import LogReader, SourceCounts
+    from logscope.tui.log_reader import LogReader, SourceCounts
 
     con, writer = make_db(tmp_path / "counts.duckdb")
     reader = LogReader(con)

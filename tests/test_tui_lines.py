@@ -9,8 +9,8 @@ import pytest
 from conftest import REPO, run_cli
 
 from logscope.tui.filters import FilterState, text_match
+from logscope.tui.log_reader import DISPLAY_SQL, LogReader
 from logscope.tui.rendering import display_text, fit, source_labels
-from logscope.tui.store import DISPLAY_SQL, LogReader
 
 
 @pytest.fixture(scope="module")

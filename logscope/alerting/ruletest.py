@@ -19,8 +19,8 @@ from logscope.alerting.loader import RuleProblem, RuleSet, load_paths, not_utf8,
 from logscope.alerting.model import parse_duration
 from logscope.errors import LogscopeError
 from logscope.parsing.registry import FormatRegistry
-from logscope.parsing.stream import SourceParser
-from logscope.parsing.timestamps import datetime_to_us, us_to_datetime
+from logscope.parsing.source_parser import SourceParser
+from logscope.parsing.time_values import datetime_to_us, us_to_datetime
 from logscope.record import LineBatch, Record, now_us
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.writer import LogWriter

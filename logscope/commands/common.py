@@ -59,7 +59,7 @@ def db_path(args: argparse.Namespace) -> str:
 def build_formats(args: argparse.Namespace) -> tuple[FormatRegistry, Parser | None]:
     """The format registry for the options given, and the forced format if any."""
     from logscope.parsing.registry import load_registry
-    from logscope.parsing.timestamps import resolve_zone
+    from logscope.parsing.time_values import resolve_zone
 
     zone = resolve_zone(getattr(args, "tz", None))
     registry = load_registry(zone, getattr(args, "formats_dirs", None))

@@ -64,7 +64,7 @@ def complete(build_parser: Callable[[str | None], argparse.ArgumentParser], verb
 def log_format_names(**_: Any) -> list[str]:
     """The log formats logscope knows (built-in and the user's)."""
     from logscope.parsing.registry import load_registry
-    from logscope.parsing.timestamps import resolve_zone
+    from logscope.parsing.time_values import resolve_zone
 
     return [parser.name for parser in load_registry(resolve_zone("UTC")).ordered]
 

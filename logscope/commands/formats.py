@@ -138,7 +138,7 @@ def _show_definition(definition: FormatDefinition) -> None:
 
 def run_detect(args: argparse.Namespace) -> int:
     from logscope.parsing.propose import propose
-    from logscope.parsing.stream import score_lines
+    from logscope.parsing.source_parser import score_lines
 
     registry = _registry(args)
     lines = _first_lines(Path(args.file), max(1, args.lines))

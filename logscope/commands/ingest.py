@@ -21,7 +21,7 @@ from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.output import plural
 from logscope.patterns.background import BackgroundMining
-from logscope.pipeline import Pipeline, Summary
+from logscope.pipeline.streaming import Pipeline, Summary
 from logscope.sources.command import CommandSource
 from logscope.sources.readers import FileReader
 from logscope.sources.spec import FollowOptions, expand_sources

@@ -36,7 +36,7 @@ def record_json(record: Record) -> bytes:
     import orjson
 
     from logscope.output import render_time
-    from logscope.parsing.timestamps import us_to_datetime
+    from logscope.parsing.time_values import us_to_datetime
 
     return orjson.dumps(
         {
@@ -57,7 +57,7 @@ def record_json(record: Record) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from logscope.output import quiet_closed_stdout
-    from logscope.pipeline import Pipeline
+    from logscope.pipeline.streaming import Pipeline
     from logscope.sources.spec import expand_sources
 
     registry, forced = build_formats(args)

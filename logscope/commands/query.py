@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
-    """SQL over the files named, read where they lie (logscope/inplace.py)."""
-    from logscope.inplace import InPlaceQuery, retry_file
+    """SQL over the files named, read where they lie (logscope/pipeline/in_place.py)."""
+    from logscope.pipeline.in_place import InPlaceQuery, retry_file
 
     registry, forced = build_formats(args)
     query = InPlaceQuery(args.files, registry, forced)

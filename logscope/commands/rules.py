@@ -23,7 +23,7 @@ from logscope.commands.completion import rule_names
 from logscope.errors import LogscopeError
 from logscope.metrics.logmetrics import checked_metrics
 from logscope.output import add_output_options, chosen_format, plural, write_rows
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.sources.spec import expand_sources
 from logscope.store.database import MEMORY, open_for_writing
 from logscope.store.writer import LogWriter

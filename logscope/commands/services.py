@@ -14,7 +14,7 @@ import duckdb
 from logscope.commands.common import warn
 from logscope.commands.status import every_source, file_facts
 from logscope.metrics.service import add_metrics_option, metrics_running
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.store.database import MEMORY
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
 from logscope.store.retention import RetentionPolicy, RetentionWorker, parse_duration, parse_size

@@ -20,9 +20,9 @@ from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
 from logscope.output import plural
-from logscope.parsing.timestamps import resolve_zone
+from logscope.parsing.time_values import resolve_zone
 from logscope.patterns.background import BackgroundMining
-from logscope.pipeline import Pipeline, Summary
+from logscope.pipeline.streaming import Pipeline, Summary
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
 from logscope.sources.spec import Expansion, expand_sources

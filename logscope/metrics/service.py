@@ -17,7 +17,7 @@ from logscope.alerting.engine import format_field_types
 from logscope.errors import LogscopeError
 from logscope.metrics.health import HealthCollector, receiver_families
 from logscope.metrics.logmetrics import LogMetrics, checked_metrics
-from logscope.pipeline import QUEUE_BATCHES, Pipeline
+from logscope.pipeline.streaming import QUEUE_BATCHES, Pipeline
 
 DEFAULT_HOST = "127.0.0.1"
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

@@ -7,8 +7,8 @@ from typing import Any
 
 from logscope.parsing.definition import FormatDefinition, Sample
 from logscope.parsing.registry import FormatRegistry, parser_for
-from logscope.parsing.stream import SourceParser
-from logscope.parsing.timestamps import parse_iso, us_to_datetime
+from logscope.parsing.source_parser import SourceParser
+from logscope.parsing.time_values import parse_iso, us_to_datetime
 from logscope.record import LineBatch, Record
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from logscope.parsing.leadtime import LeadingTime
 from logscope.parsing.levels import normalize_level
-from logscope.parsing.timestamps import parse_time_value
+from logscope.parsing.time_values import parse_time_value
 
 # First key found wins. Covers Bunyan, pino, zap, logrus, structlog, ECS, Docker json-file, GELF.
 TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "t", "asctime")

@@ -16,7 +16,7 @@ from logscope.errors import LogscopeError
 from logscope.parsing.inferlevel import INFERRED_FIELD
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.regexsafety import exponential_reason
-from logscope.parsing.timeformats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
+from logscope.parsing.time_formats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
 from logscope.record import LEVELS
 
 # Field type names in a definition -> the DuckDB column type of the typed view.

@@ -22,7 +22,7 @@ from typing import Any
 from logscope.parsing.base import Parsed
 from logscope.parsing.conventions import read_time_text
 from logscope.parsing.levels import normalize_level
-from logscope.parsing.timestamps import parse_iso, parse_time_value
+from logscope.parsing.time_values import parse_iso, parse_time_value
 
 _W3C_DIRECTIVES = frozenset(("Version", "Fields", "Software", "Date", "Start-Date", "End-Date", "Remark"))
 _W3C_INTS = frozenset(
@@ -105,7 +105,7 @@ class W3CParser:
 
 
 def _day_of(ts: int) -> str:
-    from logscope.parsing.timestamps import us_to_datetime
+    from logscope.parsing.time_values import us_to_datetime
 
     return us_to_datetime(ts).date().isoformat()
 

@@ -22,7 +22,7 @@ from logscope.parsing.base import Parsed
 from logscope.parsing.definition import Sample, _Checker, read_level_map, read_samples
 from logscope.parsing.leadtime import Clock, LeadingTime
 from logscope.parsing.levels import normalize_level
-from logscope.parsing.timestamps import epoch_to_us, parse_iso
+from logscope.parsing.time_values import epoch_to_us, parse_iso
 
 SCHEMA_KEYS = frozenset(
     ("name", "title", "description", "priority", "required", "time", "level", "message", "host", "samples")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from logscope.parsing.timestamps import infer_year
+from logscope.parsing.time_values import infer_year
 
 Clock = Callable[[], datetime]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.conventions import HOST_KEYS, MESSAGE_KEYS, take_level, take_string, take_time
-from logscope.parsing.timestamps import parse_iso
+from logscope.parsing.time_values import parse_iso
 
 _PAIR = re.compile(r'([^\s=",]+)=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)\s*')
 _ESCAPE = re.compile(r"\\(.)")

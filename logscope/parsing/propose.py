@@ -20,8 +20,8 @@ from logscope.parsing.definition import load_definitions
 from logscope.parsing.leadtime import LeadingTime
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.regexformat import RegexFormat
-from logscope.parsing.timeformats import pattern_to_regex
-from logscope.parsing.timestamps import us_to_datetime
+from logscope.parsing.time_formats import pattern_to_regex
+from logscope.parsing.time_values import us_to_datetime
 
 # A proposal needs this share of the lines that start a record to share its time layout and match.
 MIN_SHARE = 0.6

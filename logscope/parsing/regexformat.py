@@ -11,11 +11,11 @@ import regex
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.definition import FormatDefinition
-from logscope.parsing.firstchars import first_chars
 from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level
 from logscope.parsing.levels import normalize_level
+from logscope.parsing.match_start import first_chars
 from logscope.parsing.regexsafety import GuardedPattern
-from logscope.parsing.timeformats import Clock, compile_time_formats
+from logscope.parsing.time_formats import Clock, compile_time_formats
 
 Pattern = re.Pattern[str] | regex.Pattern[str]
 _TRUE = frozenset(("true", "yes", "on", "1", "t", "y"))

@@ -16,7 +16,7 @@ from logscope.parsing.loader import builtin_files, definitions_in, load_all_defi
 from logscope.parsing.logfmt import LogfmtParser
 from logscope.parsing.regexformat import RegexFormat
 from logscope.parsing.syslog import Rfc3164Parser, Rfc5424Parser
-from logscope.parsing.timeformats import Clock
+from logscope.parsing.time_formats import Clock
 
 RAW = "raw"
 

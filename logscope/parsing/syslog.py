@@ -10,7 +10,7 @@ from typing import Any
 from logscope.parsing.base import Parsed
 from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level
 from logscope.parsing.levels import SYSLOG_SEVERITY
-from logscope.parsing.timestamps import datetime_to_us, infer_year, parse_iso
+from logscope.parsing.time_values import datetime_to_us, infer_year, parse_iso
 
 # Facility numbers 0..23 by their usual names (RFC 5424 table 1, Linux spellings).
 FACILITIES: tuple[str, ...] = (

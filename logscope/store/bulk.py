@@ -184,7 +184,7 @@ def records_table(keyed: list[tuple[int, Record]]) -> pa.Table:
 
 
 class BlockPlan(Protocol):
-    """What `BulkStore.parse` needs of a parsing plan (logscope/parsing/bulk*.py)."""
+    """What `BulkStore.parse` needs of a parsing plan (logscope/parsing/vectorized/)."""
 
     name: str
 

@@ -18,7 +18,6 @@ from textual.widgets import Footer, Label
 
 from logscope.alerting.engine import format_field_types
 from logscope.parsing.registry import builtin_registry
-from logscope.tui.actions import ACTIONS, MAIN_ACTIONS, ViewActions
 from logscope.tui.alert_records import bundled_rules, window_filter
 from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
 from logscope.tui.alerts_panel import (
@@ -43,13 +42,14 @@ from logscope.tui.help_screen import HelpScreen
 from logscope.tui.history import History
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, SourceLine
+from logscope.tui.log_reader import Histogram, LogReader, SourceCounts
 from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
 from logscope.tui.overview_screen import OverviewScreen
+from logscope.tui.palette_actions import ACTIONS, MAIN_ACTIONS, ViewActions
 from logscope.tui.predicate import with_typed_fields
 from logscope.tui.source_toggles import SourceToggles
 from logscope.tui.sql_screen import SqlScreen
-from logscope.tui.store import Histogram, LogReader, SourceCounts
 
 NEIGHBOURS = 5
 # Narrower terminals start without the side panel (alerts, sources): the log lines need the room.

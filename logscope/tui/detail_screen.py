@@ -15,8 +15,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from logscope.tui.log_reader import Row
 from logscope.tui.rendering import LEVEL_LABELS, LEVEL_STYLES, format_time, render_line
-from logscope.tui.store import Row
 
 
 def fields_json(fields: Any) -> str:

@@ -14,8 +14,8 @@ from textual.widget import Widget
 
 from logscope.tui.alerts_panel import NAME_COLUMNS, SEVERITY_COLUMNS, pick
 from logscope.tui.histogram import AXIS_WIDTH, describe_span
+from logscope.tui.log_reader import Histogram
 from logscope.tui.rendering import SEVERITY_STYLES
-from logscope.tui.store import Histogram
 
 ERROR_LEVELS = ("error", "critical", "fatal")
 # An alert's event time: when it fired, else when its condition first held.

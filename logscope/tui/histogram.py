@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from logscope.record import LEVELS
-from logscope.tui.store import Histogram
+from logscope.tui.log_reader import Histogram
 
 # Stacked from the bottom: records without a level, then the levels from least severe up.
 STACK_ORDER: tuple[str | None, ...] = (None, *LEVELS)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
 from logscope.store.bulk import id_span
 

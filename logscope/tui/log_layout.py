@@ -6,7 +6,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from logscope.tui.log_lines import SCROLL_STEP, LineRenderer
-from logscope.tui.store import Row
+from logscope.tui.log_reader import Row
 
 
 class ScreenLayout:

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.cache import LRUCache
 from textual.strip import Strip
 
+from logscope.tui.log_reader import Row
 from logscope.tui.rendering import (
     Columns,
     columns_for,
@@ -21,7 +22,6 @@ from logscope.tui.rendering import (
     source_labels,
     styled_message,
 )
-from logscope.tui.store import Row
 
 MARK_STYLE = "reverse"
 # Columns the view moves sideways per left / right key.

@@ -7,7 +7,7 @@ from textual import work
 from textual.message import Message
 
 from logscope.tui.filters import FilterState, TextMatch
-from logscope.tui.store import LogReader, one_line_error
+from logscope.tui.log_reader import LogReader, one_line_error
 
 # What e/E and w/W stop at, as lnav does: errors and worse, warnings.
 LEVELS_FROM = {"error": ("error", "critical", "fatal"), "warning": ("warning",)}

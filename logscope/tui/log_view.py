@@ -20,8 +20,8 @@ from textual.scroll_view import ScrollView
 from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.log_layout import ScreenLayout
 from logscope.tui.log_lines import LineRenderer
+from logscope.tui.log_reader import LogReader, Row, SourceCounts, one_line_error
 from logscope.tui.log_search import SearchJumps
-from logscope.tui.store import LogReader, Row, SourceCounts, one_line_error
 
 # Rows fetched around the viewport: this many screens above and below it.
 WINDOW_SCREENS = 2

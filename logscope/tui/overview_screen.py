@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Label
 from logscope.tui.error_chart import ErrorRateChart
 from logscope.tui.histogram import HistogramChart
 from logscope.tui.live import SourceLine
-from logscope.tui.store import Histogram
+from logscope.tui.log_reader import Histogram
 
 # "read to" is where a file's reading stands over every run (a resumed database reads on from
 # there); lines and bytes are what this run read.

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from logscope.tui.history import History
 from logscope.tui.history_input import HistoryInput
-from logscope.tui.store import LogReader, one_line_error
+from logscope.tui.log_reader import LogReader, one_line_error
 
 MAX_ROWS = 1000
 MAX_COLUMN_WIDTH = 60

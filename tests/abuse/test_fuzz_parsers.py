@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logscope.parsing.registry import builtin_registry
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
 from logscope.record import LineBatch, now_us
 from logscope.sources.lines import LineSplitter
 from logscope.store.database import MEMORY, open_for_writing

@@ -1,5 +1,5 @@
 """Issue 22, case 9: a directory of 2,000 files of 5 lines took 156 s (78 ms a file). Small files
-are now written many to a transaction (logscope/smallfiles.py): one file's fixed cost is a few ms.
+are now written many to a transaction (logscope/pipeline/small_files.py): one file's fixed cost is a few ms.
 The limits are CPU time (the machine running the tests may be busy), asserted with room."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import cli_env, query_db
 
 from logscope.parsing.registry import load_registry
-from logscope.pipeline import Pipeline
+from logscope.pipeline.streaming import Pipeline
 from logscope.sources.tail.identity import CheckpointBook
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
-from logscope.parsing.timestamps import epoch_to_us, infer_year, parse_iso
+from logscope.parsing.time_values import epoch_to_us, infer_year, parse_iso
 
 TimeReader = Callable[[str], "int | None"]
 Clock = Callable[[], datetime]

@@ -23,7 +23,9 @@ from datetime import datetime, tzinfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logscope.parsing.bulkpatterns import (
+from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level_sql
+from logscope.parsing.regexformat import RegexFormat
+from logscope.parsing.vectorized.re2 import (
     group_min_widths,
     guard_regex,
     re2_pattern,
@@ -31,9 +33,7 @@ from logscope.parsing.bulkpatterns import (
     sql_name,
     wrap_nullable,
 )
-from logscope.parsing.bulktime import TimePlan, fixed_offset, time_plan, year_map_sql
-from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level_sql
-from logscope.parsing.regexformat import RegexFormat
+from logscope.parsing.vectorized.times import TimePlan, fixed_offset, time_plan, year_map_sql
 
 _INT = r"^[+-]?[0-9]+$"
 _FLOAT = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"

@@ -1,6 +1,6 @@
 """Many small files in few transactions: the fixed cost of each file of `ingest DIR`.
 
-Importing a file through the bulk path (bulkimport.py) costs a reader thread, a memory-limit
+Importing a file through the bulk path (pipeline/bulk.py) costs a reader thread, a memory-limit
 switch and a commit, an fsync, of its own: about 80 ms a file, when a directory of 2,000 files of
 5 lines took 156 s (docs/benchmarks.md). A file smaller than SMALL_FILE_BYTES is instead read
 whole, parsed by a streaming parser of its own (its format detected as the bulk path detects it,
@@ -14,10 +14,10 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from logscope.bulkimport import BulkResult
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
+from logscope.pipeline.bulk import BulkResult
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.lines import LineSplitter
 from logscope.sources.tail.identity import CheckpointBook, is_gzip

@@ -2,9 +2,9 @@
 
 A file is read in blocks of complete lines (never whole: memory stays bounded). The first lines
 go through the streaming `SourceParser`, which detects the format exactly as the streaming path
-does. When the detected format has a vectorized plan (parsing/bulk.py), each block is parsed by
+does. When the detected format has a vectorized plan (parsing/vectorized/plans.py), each block is parsed by
 RE2 and DuckDB, otherwise (JSON lines, logfmt, ...) by the format's own `parse` per line straight
-into Arrow columns (parsing/bulkparser.py), in the reader thread, and written in one transaction
+into Arrow columns (parsing/vectorized/per_line.py), in the reader thread, and written in one transaction
 (store/bulk.py); the lines the plan cannot read exactly, and everything after them that a
 multiline format holds, go through the same `SourceParser`, line by line, in order. Multiline
 formats have no plan: their blocks go through `parse_batch` whole.
@@ -25,10 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.parsing.base import Parser
-from logscope.parsing.bulk import RegexPlan, plan_for
-from logscope.parsing.bulkparser import ParserPlan, parser_plan_for
 from logscope.parsing.registry import FormatRegistry
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
+from logscope.parsing.vectorized.per_line import ParserPlan, parser_plan_for
+from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
 from logscope.sources.lines import Extras, LineSplitter
@@ -425,6 +425,6 @@ def _plan_for(parser: Parser) -> Plan | str:
 
 
 def _sampling_left(parser: SourceParser) -> int:
-    from logscope.parsing.stream import SAMPLE_LINES
+    from logscope.parsing.source_parser import SAMPLE_LINES
 
     return SAMPLE_LINES - parser._sampled if parser.sampling else 0

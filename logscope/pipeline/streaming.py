@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
-from logscope.bulkimport import BulkImporter, BulkResult
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import RAW, FormatRegistry
-from logscope.parsing.stream import SourceParser
+from logscope.parsing.source_parser import SourceParser
+from logscope.pipeline.bulk import BulkImporter, BulkResult
+from logscope.pipeline.small_files import SmallFileGroup, is_small
 from logscope.record import Checkpoint, LineBatch, Record
-from logscope.smallfiles import SmallFileGroup, is_small
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader
 from logscope.sources.tail.identity import CheckpointBook, is_gzip
@@ -148,7 +148,7 @@ class Pipeline:
         self.summary = Summary()
         self._queue: queue.Queue[LineBatch | _SourceDone] = queue.Queue(QUEUE_BATCHES)
         self._sources: list[Source] = []
-        # Whole files for the bulk-import fast path (bulkimport.py): (path, source name).
+        # Whole files for the bulk-import fast path (pipeline/bulk.py): (path, source name).
         self._bulk_files: list[BulkFile] = []
         self.bulk_results: dict[str, BulkResult] = {}
         self._after_bulk: list[Source] = []  # sources that start once the bulk files are read
@@ -423,7 +423,7 @@ class Pipeline:
         """The fast path: each file parsed and written in blocks, before any source's batches
         (and before the sources that wait for them start)."""
         assert self.writer is not None or not self._bulk_files
-        # Small files are written several to a transaction (smallfiles.py), in the same order.
+        # Small files are written several to a transaction (pipeline/small_files.py), in the same order.
         group = SmallFileGroup(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
         try:
             for bulk in self._bulk_files:

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from logscope.parsing.bulkpatterns import sql_literal
-from logscope.parsing.timeformats import _FULL_MONTHS, _MONTHS, _UTC_NAMES, _fixed_offset, pattern_to_regex
-from logscope.parsing.timestamps import infer_year
+from logscope.parsing.time_formats import _FULL_MONTHS, _MONTHS, _UTC_NAMES, _fixed_offset, pattern_to_regex
+from logscope.parsing.time_values import infer_year
+from logscope.parsing.vectorized.re2 import sql_literal
 
 # `datetime.fromisoformat` shapes the plan computes itself; other ISO texts go to Python.
 _ISO = (

@@ -2,7 +2,7 @@
 
 The lines come from `read_csv` with one VARCHAR column and a delimiter and quote that never
 split a line (`scan_ok` checks the file first), read in parallel by DuckDB. The format's
-vectorized plan (parsing/bulk.py, the one the bulk import runs) turns them into the columns of
+vectorized plan (parsing/vectorized/plans.py, the one the bulk import runs) turns them into the columns of
 `logs`: its RE2 patterns run as DuckDB `regexp_extract`, the rest is the plan's own SQL. Where
 the plan says a line is not provably read as the streaming parser reads it (`ok` false), a Python
 function runs that parser on the line, so every row equals what `ingest` stores.
@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logscope.parsing.bulk import RegexPlan
-from logscope.parsing.bulkpatterns import sql_literal
+from logscope.parsing.vectorized.plans import RegexPlan
+from logscope.parsing.vectorized.re2 import sql_literal
 from logscope.record import MAX_LINE_BYTES
 
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).

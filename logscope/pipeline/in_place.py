@@ -4,7 +4,7 @@ Each file is exposed through the tables of the store: `logs` and one typed view 
 (`nginx_access`, …), with the rows `ingest` would store, in the same order and with the same ids.
 Its first lines go through the streaming `SourceParser`, which detects the format as ingest does.
 When the format has a vectorized plan and DuckDB's CSV reader splits the file into the same lines
-(inplacescan.py), the rest of the file is a query DuckDB runs in parallel over the raw lines;
+(pipeline/in_place_scan.py), the rest of the file is a query DuckDB runs in parallel over the raw lines;
 otherwise (JSON lines, multiline and code formats, stdin) our parser reads the file in blocks into
 an in-memory table. Then the connection is locked: the user's SQL can read only those files.
 """
@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 import duckdb
 
 from logscope.errors import LogscopeError
-from logscope.inplacescan import (
+from logscope.parsing.base import Parser
+from logscope.parsing.registry import FormatRegistry
+from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
+from logscope.parsing.vectorized.plans import RegexPlan, plan_for
+from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+from logscope.pipeline.in_place_scan import (
     FALLBACK_TYPE,
     block_sql,
     fallback_function,
@@ -28,11 +33,6 @@ from logscope.inplacescan import (
     scan_ok,
     typed_columns,
 )
-from logscope.parsing.base import Parser
-from logscope.parsing.bulk import RegexPlan, plan_for
-from logscope.parsing.bulkpatterns import sql_literal, sql_name
-from logscope.parsing.registry import FormatRegistry
-from logscope.parsing.stream import SAMPLE_LINES, SourceParser
 from logscope.record import LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
 from logscope.sources.lines import LineSplitter
@@ -326,7 +326,7 @@ def _utc():
 def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
     """The file's first complete lines (a block, or more until they outnumber the sampled ones),
     and whether more of the file follows them."""
-    from logscope.bulkimport import read_blocks
+    from logscope.pipeline.bulk import read_blocks
 
     splitter = LineSplitter()
     lines: list[str] = []
@@ -358,7 +358,7 @@ def _parse_blocks(
     parser: SourceParser, source: str, path: str | None, received_at: int
 ) -> Iterator[list[Record]]:
     """The records of a file (stdin when `path` is None), a block at a time, as ingest makes them."""
-    from logscope.bulkimport import read_blocks
+    from logscope.pipeline.bulk import read_blocks
 
     splitter = LineSplitter()
     if path is None:
