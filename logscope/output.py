@@ -21,6 +21,9 @@ from typing import Any, TextIO
 
 import orjson
 
+from logscope.text import plural as plural  # re-exported: the verbs import it from here
+from logscope.text import render_time
+
 FORMATS = ("table", "csv", "tsv", "json", "jsonl", "markdown")
 # The flag that chooses each format; `--jsonl` is accepted as another spelling of `--nl`.
 FLAGS = {
@@ -43,11 +46,6 @@ FLAG_HELP = {
 UNLIMITED_WIDTH = 1_000_000
 
 Row = Sequence[Any]
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """`1 record`, `2 records`, `1,204 records`."""
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 # --- choosing the format ---------------------------------------------------------------------
@@ -109,21 +107,6 @@ def quiet_closed_stdout() -> None:
 
 
 # --- rendering values ------------------------------------------------------------------------
-
-
-def render_time(value: dt.datetime | dt.date | dt.time) -> str:
-    """RFC 3339 with milliseconds: `2024-05-01T14:06:01.000Z` (`Z` for UTC, else the offset)."""
-    if isinstance(value, dt.datetime):
-        stamp = value.replace(tzinfo=None).isoformat(timespec="milliseconds")  # truncated, not rounded
-        offset = value.utcoffset()
-        if offset is None:
-            return stamp  # a TIMESTAMP without a zone stays without one
-        if not offset:
-            return stamp + "Z"
-        return stamp + value.isoformat()[-6:]
-    if isinstance(value, dt.time):
-        return value.isoformat(timespec="milliseconds")
-    return value.isoformat()
 
 
 # orjson would write times its own way; `_jsonable` writes them as `render_time` does.

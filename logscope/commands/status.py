@@ -64,7 +64,7 @@ def gather_status(path: str) -> dict[str, Any]:
     """The status as a dict: live from the holder's query service, else from the file."""
     from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
     from logscope.store.database import open_for_reading
-    from logscope.store.stats import alert_summary, latest_stats
+    from logscope.store.stats import alert_summary, every_source, file_facts, latest_stats
 
     client = connect_if_served(path)
     if client is not None:
@@ -95,33 +95,6 @@ def gather_status(path: str) -> dict[str, Any]:
         }
     finally:
         con.close()
-
-
-def every_source(con, figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every source with records in the database or `figures` (a run's per-source counters),
-    by name: its record count, and its figures where a run reported some."""
-    counts = dict(con.execute("SELECT source, count(*) FROM logs GROUP BY source").fetchall())
-    by_source = {name: {"source": name} for name in counts}
-    for row in figures:
-        by_source.setdefault(row["source"], {}).update(row)
-    for name, row in by_source.items():
-        row["records"] = counts.get(name, 0)
-    return [by_source[name] for name in sorted(by_source)]
-
-
-def file_facts(con, path: str) -> dict[str, Any]:
-    """Record count and time span, and the bytes used and on disk."""
-    from logscope.store.retention import storage_used
-
-    count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM logs").fetchone()
-    used, on_disk = storage_used(con, path)
-    return {
-        "records": count,
-        "first_ts": render_time(first) if first else None,
-        "last_ts": render_time(last) if last else None,
-        "used_bytes": used,
-        "file_bytes": on_disk,
-    }
 
 
 def human_bytes(count: int | None) -> str:

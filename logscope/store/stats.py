@@ -1,6 +1,6 @@
 """Self-monitoring: per-source figures sampled periodically into the `stats` table.
 
-The store does not know the pipeline: the command layer passes a callable returning, per source,
+The store does not know the pipeline: the run (pipeline/services.py) passes a callable returning, per source,
 a dict with `lines`, `bytes`, `parse_failures`, `errors`, `drops`, `lag` (seconds) and `done`.
 """
 
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
+
+from logscope.text import render_time
 
 DEFAULT_INTERVAL = 10.0
 FIELDS = ("lines", "bytes", "parse_failures", "errors", "drops")
@@ -191,3 +193,30 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def every_source(con, figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every source with records in the database or `figures` (a run's per-source counters),
+    by name: its record count, and its figures where a run reported some."""
+    counts = dict(con.execute("SELECT source, count(*) FROM logs GROUP BY source").fetchall())
+    by_source = {name: {"source": name} for name in counts}
+    for row in figures:
+        by_source.setdefault(row["source"], {}).update(row)
+    for name, row in by_source.items():
+        row["records"] = counts.get(name, 0)
+    return [by_source[name] for name in sorted(by_source)]
+
+
+def file_facts(con, path: str) -> dict[str, Any]:
+    """Record count and time span, and the bytes used and on disk."""
+    from logscope.store.retention import storage_used  # retention imports this module
+
+    count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM logs").fetchone()
+    used, on_disk = storage_used(con, path)
+    return {
+        "records": count,
+        "first_ts": render_time(first) if first else None,
+        "last_ts": render_time(last) if last else None,
+        "used_bytes": used,
+        "file_bytes": on_disk,
+    }
