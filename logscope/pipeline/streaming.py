@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pyarrow as pa
 
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import RAW, FormatRegistry
 from logscope.parsing.source_parser import SourceParser
-from logscope.pipeline.bulk import BulkImporter, BulkResult
-from logscope.pipeline.small_files import SmallFileGroup, is_small
+from logscope.pipeline.bulk import BulkResult
+from logscope.pipeline.figures import SourceStats, Summary
+from logscope.pipeline.whole_files import BulkFile, WholeFiles
 from logscope.record import Checkpoint, LineBatch, Record
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader
-from logscope.sources.tail.identity import CheckpointBook, is_gzip
-from logscope.sources.tail.resume import import_checkpoint
+from logscope.sources.tail.identity import CheckpointBook
 from logscope.sources.tail.source import TailSource
 from logscope.store.views import FormatViews
 from logscope.store.writer import LogWriter
@@ -47,60 +46,6 @@ def use_system_allocator() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
-@dataclass
-class SourceStats:
-    """What one source has delivered so far."""
-
-    lines: int = 0
-    bytes: int = 0
-    errors: int = 0
-    drops: int = 0
-    done: bool = False
-    # Lines no format matched (stored as `raw` records), and the read-to-commit delay of the
-    # latest commit in seconds: the figures `logscope status` and the `stats` table show.
-    parse_failures: int = 0
-    lag: float = 0.0
-    pending_since: int = 0  # receive time (µs) of the oldest line parsed but not yet committed
-
-
-@dataclass
-class BulkFile:
-    """A whole file for the fast path (see `Pipeline.add_bulk_file`)."""
-
-    path: str
-    name: str
-    book: CheckpointBook | None = None
-    follow: bool = False
-    size: int = 0  # bytes, as the file was when added
-    whole_lines: bool = False  # it ended with a newline then (and is not compressed)
-
-
-@dataclass
-class Summary:
-    """What a run did, for the end-of-ingest report."""
-
-    lines: int = 0
-    formats: Counter[str] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    stop_requested: bool = False  # asked to stop (a signal, the app quitting), not out of input
-    resumed_files: int = 0  # whole files an earlier run had read part or all of
-    skipped_bytes: int = 0  # what those runs had read (not read again)
-
-
-def _size_and_ending(path: str) -> tuple[int, bool]:
-    """A file's size and whether it ends with a newline (False if compressed or unreadable)."""
-    try:
-        size = os.path.getsize(path)
-        if not size or is_gzip(path):
-            return size, False
-        with open(path, "rb") as handle:
-            handle.seek(size - 1)
-            return size, handle.read(1) == b"\n"
-    except OSError:
-        return 0, False  # reported when it is read
-
-
 def _checkpoint_before_held(batch: LineBatch, parser: SourceParser) -> Checkpoint:
     """The batch's checkpoint, moved back to where a record the parser still holds begins.
 
@@ -123,6 +68,8 @@ class _SourceDone:
 
 class Pipeline:
     """Runs sources in threads and one parse-and-write thread that commits in batches."""
+
+    queue_capacity = QUEUE_BATCHES
 
     def __init__(
         self,
@@ -148,11 +95,10 @@ class Pipeline:
         self.summary = Summary()
         self._queue: queue.Queue[LineBatch | _SourceDone] = queue.Queue(QUEUE_BATCHES)
         self._sources: list[Source] = []
-        # Whole files for the bulk-import fast path (pipeline/bulk.py): (path, source name).
-        self._bulk_files: list[BulkFile] = []
+        # Whole files for the bulk-import fast path, imported before any streamed batch.
+        self._whole_files = WholeFiles(self)
         self.bulk_results: dict[str, BulkResult] = {}
         self._after_bulk: list[Source] = []  # sources that start once the bulk files are read
-        self._bulk_done = threading.Event()
         self._parsers: dict[str, SourceParser] = {}
         self._subscribers: list[RecordsCallback] = []
         self._caught_up: list[Callable[[int], None]] = []
@@ -183,10 +129,10 @@ class Pipeline:
             self.on_error(message)
 
     def add_bytes(self, source: str, count: int) -> None:
-        self._stats_for(source).bytes += count
+        self.stats_for(source).bytes += count
 
     def add_drops(self, source: str, count: int) -> None:
-        self._stats_for(source).drops += count
+        self.stats_for(source).drops += count
 
     # --- what the face calls ---------------------------------------------------------------
 
@@ -197,7 +143,7 @@ class Pipeline:
         if after_bulk_files:
             self._after_bulk.append(source)
         if not getattr(source, "reports_per_file", False):  # a follower's files appear as read
-            self._stats_for(source.name)
+            self.stats_for(source.name)
 
     def add_sources(self, sources: list[Source], book: CheckpointBook | None = None) -> None:
         """Whole files (resuming from `book`) and the files a follower finds at start (to their
@@ -211,6 +157,17 @@ class Pipeline:
                 self.add_source(source, after_bulk_files=True)
             else:
                 self.add_source(source)
+
+    @property
+    def only_whole_files(self) -> bool:
+        """Whether every source went the bulk path (a one-shot import of whole files): the rules
+        then take every record in event-time order."""
+        return not self._sources
+
+    @property
+    def bulk_files(self) -> list[BulkFile]:
+        """The whole files added for the bulk path."""
+        return list(self._whole_files.files)
 
     @property
     def sources(self) -> list[Source]:
@@ -235,7 +192,7 @@ class Pipeline:
         patterns stage mines what was stored)."""
         self._commit_hooks.append(hook)
 
-    def _run_commit_hooks(self) -> None:
+    def run_commit_hooks(self) -> None:
         for hook in self._commit_hooks:
             try:
                 hook()
@@ -249,27 +206,22 @@ class Pipeline:
 
         With a checkpoint `book`, from where earlier runs left it, checkpointing as it goes. With
         `follow`, only its complete lines: a follower of the file goes on from there."""
-        size, whole_lines = _size_and_ending(path)
-        self._bulk_files.append(BulkFile(path, name or path, book, follow, size, whole_lines))
-        self._stats_for(name or path)
+        self._whole_files.add(path, name or path, book, follow)
+        self.stats_for(name or path)
 
     def bulk_progress(self) -> tuple[int, int, bool]:
         """(bytes read, bytes in all, whether every record is handed on) of the files on the
         fast path (of a compressed file, its compressed bytes). Every record is handed on once
         each file is done, or once every byte is read if each file ended with a newline (its
         block with the last bytes held its last line)."""
-        files = list(self._bulk_files)
-        stats = [self._stats_for(bulk.name) for bulk in files]
-        read, total = sum(item.bytes for item in stats), sum(bulk.size for bulk in files)
-        lines_read = read >= total and all(bulk.whole_lines for bulk in files)
-        return read, total, lines_read or all(item.done for item in stats)
+        return self._whole_files.progress()
 
     def start(self) -> None:
         self._started = time.monotonic()
         if self.writer is None:
-            for bulk in self._bulk_files:
+            for bulk in self._whole_files.files:
                 self._sources.append(FileReader(bulk.path))
-            self._bulk_files = []
+            self._whole_files.files = []
         self._processor = threading.Thread(target=self._process, name="logscope-writer", daemon=True)
         self._processor.start()
         for source in self._sources:
@@ -309,7 +261,7 @@ class Pipeline:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _stats_for(self, source: str) -> SourceStats:
+    def stats_for(self, source: str) -> SourceStats:
         stats = self.stats.get(source)
         if stats is None:
             with self._lock:
@@ -319,7 +271,7 @@ class Pipeline:
     def _run_source(self, source: Source) -> None:
         try:
             if source in self._after_bulk:
-                self._bulk_done.wait()
+                self._whole_files.done.wait()
             source.run(self)
         except Exception as exc:  # a broken source must not take the others down
             self.report_error(f"{source.name}: {type(exc).__name__}: {exc}")
@@ -349,7 +301,7 @@ class Pipeline:
         try:
             if self.views is not None:
                 self.views.refresh()
-            self._import_bulk_files()
+            self._whole_files.import_all()
             self._announce_caught_up()
             self._process_items()
         except Exception as exc:  # the store failed: nothing more can be kept, so stop cleanly
@@ -381,7 +333,7 @@ class Pipeline:
                 pending.extend(released)
             if item is not None and not isinstance(item, _SourceDone) and item.records is not None:
                 records = item.records  # built by the source (OTLP): nothing to parse
-                self._stats_for(item.source).lines += len(records)
+                self.stats_for(item.source).lines += len(records)
                 self._note_parsed(item, records)
                 if records and not pending:
                     deadline = time.monotonic() + self.flush_seconds
@@ -389,7 +341,7 @@ class Pipeline:
             elif item is not None and not isinstance(item, _SourceDone):
                 parser = self._parser_for(item)
                 records = parser.parse_batch(item)
-                self._stats_for(item.source).lines += len(item.lines)
+                self.stats_for(item.source).lines += len(item.lines)
                 self._note_parsed(item, records)
                 if records and not pending:
                     deadline = time.monotonic() + self.flush_seconds
@@ -419,104 +371,31 @@ class Pipeline:
             ):
                 break
 
-    def _import_bulk_files(self) -> None:
-        """The fast path: each file parsed and written in blocks, before any source's batches
-        (and before the sources that wait for them start)."""
-        assert self.writer is not None or not self._bulk_files
-        # Small files are written several to a transaction (pipeline/small_files.py), in the same order.
-        group = SmallFileGroup(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
-        try:
-            for bulk in self._bulk_files:
-                if self.stop.is_set():
-                    break
-                if is_small(bulk.path, bulk.size):
-                    group.add(bulk.path, bulk.name, bulk.book, bulk.follow)
-                    if group.full:
-                        self._commit_small(group)
-                    continue
-                self._commit_small(group)
-                self._import_bulk_file(bulk)
-            self._commit_small(group)
-        finally:
-            self._bulk_done.set()
-
     def _announce_caught_up(self) -> None:
         for callback in self._caught_up:
             callback(self.writer.next_id - 1 if self.writer is not None else 0)
 
-    def _commit_small(self, group: SmallFileGroup) -> None:
-        if not group.files:
-            return
-        files = group.commit()
-        records = [record for small in files for record in small.records]
-        if records:
-            self._run_commit_hooks()
-        if records and self._subscribers:
-            self._hand_on(records)  # before the bytes are counted: bulk_progress says when all are
-        for small in files:
-            stats = self._stats_for(small.name)
-            stats.bytes += small.bytes_read
-            stats.lines += small.result.lines
-            stats.done = not small.whole_lines
-            if small.error:
-                self.report_error(small.error)
-            else:
-                self._account(small.name, small.result)
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscribers)
 
-    def _import_bulk_file(self, bulk: BulkFile) -> None:
-        stats = self._stats_for(bulk.name)
-
-        def progress(count_bytes: int, lines: int) -> None:
-            stats.bytes += count_bytes
-            stats.lines += lines
-            self._run_commit_hooks()  # called after each block is committed
-
-        importer = BulkImporter(self.writer, self.registry, self.forced)  # type: ignore[arg-type]
-        book, checkpoint = bulk.book, None
-        try:
-            checkpoint = import_checkpoint(book, bulk.path) if book is not None else None
-            result = importer.import_file(
-                bulk.path,
-                bulk.name,
-                progress,
-                stop=self.stop,
-                on_records=self._hand_on if self._subscribers else None,
-                checkpoint=checkpoint,
-                whole_lines=bulk.follow,
-            )
-        except OSError as exc:
-            self.report_error(f"{bulk.path}: {exc.strerror or exc}")
-            return
-        finally:
-            stats.done = not bulk.follow
-            if book is not None and checkpoint is not None:
-                book.release(checkpoint.key)  # a follower takes the file from where this ended
-        if result.damage:
-            self.report_error(result.damage)
-        if book is not None and result.checkpoint is not None:
-            book.update(result.checkpoint)
-        self._account(bulk.name, result)
-
-    def _account(self, name: str, result: BulkResult) -> None:
-        """Count an imported file in the summary, its statistics and the views."""
-        self.bulk_results[name] = result
-        stats = self._stats_for(name)
-        if result.skipped_bytes:
-            self.summary.resumed_files += 1
-            self.summary.skipped_bytes += result.skipped_bytes
-        stats.parse_failures += result.formats.get(RAW, 0)
-        self.summary.lines += result.records
-        self.summary.formats.update(result.formats)
-        if self.views is not None:
-            self.views.note(set(result.formats))
-
-    def _hand_on(self, records: list[Record]) -> None:
-        """Give a committed bulk block's records to the subscribers (the rule engine)."""
+    def hand_on(self, records: list[Record]) -> None:
+        """Give committed records to the subscribers (the rule engine, metrics, the TUI)."""
         for callback in self._subscribers:
             try:
                 callback(records)
             except Exception as exc:
                 self.report_error(f"subscriber {getattr(callback, '__name__', callback)}: {exc}")
+
+    def count_stored(self, formats: Counter[str], source: str | None = None) -> None:
+        """Count committed records (by format) in the summary and the views; with `source`, its
+        unparsed (`raw`) ones too (streamed ones are counted as they are parsed)."""
+        if source is not None:
+            self.stats_for(source).parse_failures += formats.get(RAW, 0)
+        self.summary.lines += sum(formats.values())
+        self.summary.formats.update(formats)
+        if self.views is not None:
+            self.views.note(set(formats))
 
     def _release_held(self, checkpoints: dict[str, Checkpoint], ended: str | None = None) -> list[Record]:
         """Multiline records held by the parsers: all of an ended source's, others after quiet time.
@@ -539,24 +418,15 @@ class Pipeline:
             self.writer.write(records, checkpoints)
             for observe in self.commit_observers:
                 observe(time.perf_counter() - started)
-            if self.views is not None:
-                self.views.note({record.format for record in records})
-            if records:
-                self._run_commit_hooks()
         self._note_committed(records)
-        formats = self.summary.formats
-        for record in records:
-            formats[record.format] += 1
-        self.summary.lines += len(records)
-        for callback in self._subscribers:
-            try:
-                callback(records)
-            except Exception as exc:
-                self.report_error(f"subscriber {getattr(callback, '__name__', callback)}: {exc}")
+        self.count_stored(Counter(record.format for record in records))
+        if records and self.writer is not None:
+            self.run_commit_hooks()
+        self.hand_on(records)
 
     def _note_parsed(self, batch: LineBatch, records: list[Record]) -> None:
         """Count unparsed (`raw`) records; remember when the oldest uncommitted line was read."""
-        stats = self._stats_for(batch.source)
+        stats = self.stats_for(batch.source)
         stats.parse_failures += [record.format for record in records].count("raw")
         if not stats.pending_since:
             stats.pending_since = batch.received_at

@@ -75,7 +75,7 @@ def test_one_small_file_costs_a_few_ms(tmp_path: Path) -> None:
     for path in sorted(logs.iterdir()):
         pipeline.add_bulk_file(str(path), str(path), book)
     started = time.process_time()
-    pipeline._import_bulk_files()  # the import alone, in this thread (its CPU time is ours)
+    pipeline._whole_files.import_all()  # the import alone, in this thread (its CPU time is ours)
     per_file = (time.process_time() - started) / 500
     assert con.execute("SELECT count(*) FROM logs").fetchall() == [(2500,)]
     con.close()
