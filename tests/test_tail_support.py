@@ -19,7 +19,6 @@ from pathlib import Path
 
 from conftest import cli_env, query_db
 
-from logscope.commands.ingest import add_sources
 from logscope.errors import LogscopeError
 from logscope.parsing.registry import builtin_registry
 from logscope.pipeline.streaming import Pipeline
@@ -60,7 +59,7 @@ class Tailing:
         assert not expansion.errors, expansion.errors
         pipeline = Pipeline(LogWriter(self.con), builtin_registry(dt.UTC), on_error=self.errors.append)
         pipeline.subscribe(self._committed)
-        add_sources(pipeline, expansion.sources, None)  # as the CLI does: files found at start in bulk
+        pipeline.add_sources(expansion.sources)  # as the CLI does: files found at start in bulk
         pipeline.start()
         self.pipeline = pipeline
 

@@ -9,24 +9,23 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import duckdb
 
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change, iso
 from logscope.alerting.loader import RuleProblem, RuleSet, load_paths, not_utf8, read_toml
 from logscope.alerting.model import parse_duration
 from logscope.errors import LogscopeError
-from logscope.parsing.registry import FormatRegistry
-from logscope.parsing.source_parser import SourceParser
 from logscope.parsing.time_values import datetime_to_us, us_to_datetime
-from logscope.record import LineBatch, Record, now_us
+from logscope.record import Record, now_us
 from logscope.store.database import MEMORY, open_for_writing
-from logscope.store.writer import LogWriter
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
-CHUNK = 500
 RECENT = 2 * 3600 * 1_000_000
 _TIME_PLACEHOLDER = re.compile(r"\{(time|epoch|epoch_ms)(?::([^{}]*))?\}")
 
@@ -233,7 +232,14 @@ def _read_expect(path: str, where: str, item: Any, start: int) -> Expected:
     return Expected(item["rule"], event, at, group_text, item.get("summary"))
 
 
-def run_test(case: TestCase, ruleset: RuleSet, registry: FormatRegistry, format_types: dict[str, str]):
+# Stores a test's lines (event time µs, line; its format or None) in the database given, and yields
+# each stored chunk of records with its Arrow table (pipeline/run.py's store_timed_lines).
+StoreLines = Callable[
+    [duckdb.DuckDBPyConnection, list[tuple[int, str]], str | None], Iterable[tuple[list[Record], Any]]
+]
+
+
+def run_test(case: TestCase, ruleset: RuleSet, format_types: dict[str, str], store: StoreLines) -> TestResult:
     """Feed the test's lines through the real parser, store and engine; compare notifications."""
     result = TestResult(case.name)
     con = open_for_writing(MEMORY)
@@ -241,16 +247,8 @@ def run_test(case: TestCase, ruleset: RuleSet, registry: FormatRegistry, format_
         engine = RuleEngine(ruleset, store=con, format_types=format_types, on_error=_raiser(result))
         got: list[Change] = []
         engine.subscribe(lambda changes: got.extend(c for c in changes if c.event in NOTIFY_EVENTS))
-        writer = LogWriter(con)
-        forced = registry.get(case.format) if case.format else None
-        parser = SourceParser(registry, forced)
-        records: list[Record] = []
-        for at, line in case.lines:
-            records += parser.parse_batch(LineBatch("test", [line], received_at=at))
-        for begin in range(0, len(records), CHUNK):
-            chunk = records[begin : begin + CHUNK]
-            writer.write(chunk)
-            engine.on_records(chunk, writer.last_table)
+        for chunk, table in store(con, case.lines, case.format):
+            engine.on_records(chunk, table)
         if case.until is not None:
             engine.advance(case.until)
         engine.close()

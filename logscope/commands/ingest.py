@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import nullcontext
 
@@ -16,19 +15,18 @@ from logscope.commands.common import (
     on_stop_signals,
     warn,
 )
-from logscope.commands.rules import add_rule_options, rules_running
-from logscope.commands.services import add_service_options, serve_while_running
+from logscope.commands.reading import add_start_options, database_files, follow_options, run_settings
+from logscope.commands.rules import add_rule_options, report_alerts
+from logscope.commands.services import add_service_options
 from logscope.errors import LogscopeError
 from logscope.output import plural
-from logscope.patterns.background import BackgroundMining
-from logscope.pipeline.streaming import Pipeline, Summary
+from logscope.pipeline.figures import Summary
+from logscope.pipeline.run import IngestRun
 from logscope.sources.command import CommandSource
-from logscope.sources.readers import FileReader
-from logscope.sources.spec import FollowOptions, expand_sources
+from logscope.sources.spec import expand_sources
 from logscope.sources.tail.identity import CheckpointBook
 from logscope.store.checkpoints import load_checkpoints
 from logscope.store.database import open_for_writing
-from logscope.store.writer import LogWriter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,47 +73,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def add_start_options(parser: argparse.ArgumentParser, from_start_default: bool) -> None:
-    """--from-start/--from-end: where following starts a file it has never seen (docs/tailing.md)."""
-    group = parser.add_mutually_exclusive_group()
-    default = " (the default)"
-    group.add_argument(
-        "--from-start",
-        dest="from_start",
-        action="store_true",
-        default=from_start_default,
-        help=f"read files never seen before from their beginning{default if from_start_default else ''}",
-    )
-    group.add_argument(
-        "--from-end",
-        dest="from_start",
-        action="store_false",
-        help=f"start files never seen before at their end{'' if from_start_default else default}",
-    )
-
-
-def follow_options(args: argparse.Namespace, con) -> FollowOptions:
-    """Follow-mode options from the arguments, with the checkpoints stored in the database."""
-    path = db_path(args)
-    return FollowOptions(
-        from_start=args.from_start,
-        checkpoints=load_checkpoints(con),
-        ignore_prefixes=_database_files(path),
-    )
-
-
-def _database_files(path: str) -> tuple[str, ...]:
-    """The prefix of the database's own files (`<db>`, `<db>.wal`, `<db>.sock`), never read."""
-    return () if path == ":memory:" else (os.path.abspath(path),)
-
-
 def run(args: argparse.Namespace) -> int:
     registry, forced = build_formats(args)
     path = db_path(args)
     con = open_for_writing(path)
     try:
         follow = follow_options(args, con) if args.follow else None
-        expansion = expand_sources(args.sources, follow, _database_files(path))
+        expansion = expand_sources(args.sources, follow, database_files(path))
         for error in expansion.errors:
             warn(f"error: {error}")
         if not expansion.sources:
@@ -157,50 +121,29 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
         else:
             warn(f"error: {message}")
 
-    pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
-    mining = None if args.no_patterns else BackgroundMining(con, report)  # docs/patterns.md
-    if mining is not None:
-        pipeline.after_commit(mining.wake)
-    try:
-        return _run_pipeline(args, con, registry, pipeline, sources, progress, report)
-    finally:
-        if mining is not None:
-            mining.close()
-
-
-def _run_pipeline(args, con, registry, pipeline, sources, progress, report) -> Summary:
-    add_sources(pipeline, sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
-    on_stop_signals(pipeline.request_stop)
+    settings = run_settings(args, live_clock=args.follow, patterns=not args.no_patterns)
+    run = IngestRun(con, registry, forced, settings, report)
+    run.add_sources(sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
+    on_stop_signals(run.pipeline.request_stop)
     for source in sources:  # once SIGTERM stops us cleanly: clients may start at this line
         if getattr(source, "address", None) and not args.quiet:
             warn(f"listening on {source.address}")
     total = sum(source.size_hint() or 0 for source in sources)
-    # While the run holds the database, others query it through `<db>.sock` (docs/query.md).
-    whole_files = not args.follow and all(isinstance(source, FileReader) for source in sources)
-    rules = rules_running(args, con, registry, pipeline, report, live=args.follow, replay=whole_files)
-    with (
-        rules as rules_info,
-        serve_while_running(con, db_path(args), pipeline, args, rules_info),
-        progress or nullcontext(),
-    ):
-        task = progress.add_task("ingest", total=total or None) if progress else None
-        pipeline.start()
-        while not pipeline.wait(0.1):
-            if progress is not None:
-                done = sum(stats.bytes for stats in pipeline.stats.values())
-                lines = sum(stats.lines for stats in pipeline.stats.values())
-                progress.update(task, completed=done, lines=lines)
-    for name, stats in pipeline.stats.items():
-        if stats.drops:  # datagrams that arrived faster than they could be stored
-            report(f"{name}: dropped {stats.drops:,} messages (arriving faster than they were stored)")
-    if pipeline.fatal:
-        raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
-    return pipeline.summary
+    try:
+        with progress or nullcontext():
+            task = progress.add_task("ingest", total=total or None) if progress else None
 
+            def show_progress(pipeline) -> None:
+                if progress is not None:
+                    done = sum(stats.bytes for stats in pipeline.stats.values())
+                    lines = sum(stats.lines for stats in pipeline.stats.values())
+                    progress.update(task, completed=done, lines=lines)
 
-def add_sources(pipeline: Pipeline, sources: list, book: CheckpointBook | None) -> None:
-    """See Pipeline.add_sources."""
-    pipeline.add_sources(sources, book)
+            summary = run.run(show_progress)
+    finally:
+        report_alerts(run, quiet=args.quiet)
+        run.report_drops()
+    return summary
 
 
 def _progress_bar():

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
-from logscope.alerting.actions import JsonLinesOutput
 from logscope.alerting.check import check_ruleset
-from logscope.alerting.engine import RuleEngine, format_field_types
-from logscope.alerting.history import StoredValues
+from logscope.alerting.engine import format_field_types
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change
 from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
-from logscope.alerting.replay import CatchUpThenLive, OrderedReplay
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
 from logscope.commands.completion import rule_names
 from logscope.errors import LogscopeError
 from logscope.metrics.logmetrics import checked_metrics
 from logscope.output import add_output_options, chosen_format, plural, write_rows
-from logscope.pipeline.streaming import Pipeline
+from logscope.pipeline.rules import RuleSettings, load_checked
+from logscope.pipeline.run import IngestRun, RunSettings, store_timed_lines
 from logscope.sources.spec import expand_sources
 from logscope.store.database import MEMORY, open_for_writing
-from logscope.store.writer import LogWriter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,16 +92,6 @@ def _format_types(args: argparse.Namespace) -> dict[str, str]:
     return format_field_types(registry.ordered)
 
 
-def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str]) -> RuleSet:
-    """Rules that passed `rules check`; LogscopeError (exit 2) listing the problems otherwise."""
-    ruleset = load_paths(paths, builtin=builtin)
-    problems, _ = check_ruleset(ruleset, format_types)
-    if problems:
-        listing = "\n  ".join(str(problem) for problem in problems)
-        raise LogscopeError(f"{plural(len(problems), 'problem')} in rule files:\n  {listing}", 2)
-    return ruleset
-
-
 def run_check(args: argparse.Namespace) -> int:
     paths = args.paths or [str(builtin_rules_dir())]
     ruleset = load_paths(paths)
@@ -133,6 +116,10 @@ def run_tests(args: argparse.Namespace) -> int:
     format_types = format_field_types(registry.ordered)
     failed = 0
     total = 0
+
+    def stored(con, lines, log_format):
+        return store_timed_lines(con, registry, lines, log_format)
+
     for path in args.files:
         test_file = load_test_file(path)
         problems, _ = check_ruleset(test_file.rules, format_types)
@@ -142,7 +129,7 @@ def run_tests(args: argparse.Namespace) -> int:
         ruleset = rules_under_test(test_file.rules, test_file.only)
         for case in test_file.tests:
             total += 1
-            result = run_test(case, ruleset, registry, format_types)
+            result = run_test(case, ruleset, format_types, stored)
             if result.passed:
                 print(f"PASS {path}: {case.name}")
                 continue
@@ -170,21 +157,18 @@ def run_backtest(args: argparse.Namespace) -> int:
     try:
         # The records go the way `ingest` takes them (stored, then evaluated in event-time
         # order): the same records give the same alerts.
-        pipeline = Pipeline(LogWriter(con), registry, forced, on_error=lambda m: warn(f"error: {m}"))
-        pipeline.add_sources(expansion.sources)
-        on_stop_signals(pipeline.request_stop)
-        with alerts_attached(
-            pipeline,
-            con,
-            ruleset,
-            format_types,
-            lambda m: warn(f"error: {m}"),
+        rules = RuleSettings(
+            ruleset=ruleset,
             in_order=True,
             on_changes=lambda changes: notifications.extend(c for c in changes if c.event in NOTIFY_EVENTS),
-        ):
-            summary = pipeline.run()
-        if pipeline.fatal:
-            raise LogscopeError(f"reading the logs failed: {pipeline.fatal}")
+        )
+        settings = RunSettings(
+            MEMORY, rules=rules, services=None, patterns=False, failure="reading the logs failed"
+        )
+        run = IngestRun(con, registry, forced, settings, lambda m: warn(f"error: {m}"))
+        run.add_sources(expansion.sources)
+        on_stop_signals(run.pipeline.request_stop)
+        summary = run.run()
         table = con.sql(ALERTS_TABLE_SQL) if args.alerts else None
         alerts = (table.columns, table.fetchall()) if table is not None else None
     finally:
@@ -261,135 +245,7 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextmanager
-def rules_running(
-    args, con, registry, pipeline: Pipeline, report, *, live: bool, replay: bool = False
-) -> Iterator[Callable[[], dict[str, Any]] | None]:
-    """Run the rule engine on the pipeline's committed records for the duration of the block
-    (`ingest`, `tail`), which gets a function giving the rules loaded and disabled (None without
-    rules). `replay`: a one-shot import of whole files; `live`: the clock follows the wall
-    clock once the run is caught up (see `alerts_attached`)."""
-    format_types = format_field_types(registry.ordered)
-    ruleset = load_checked(args.rules, builtin=args.default_rules, format_types=format_types)
-    if not ruleset.rules:
-        yield None
-        return
-    outputs, stream = [], None
-    if args.alerts_out:
-        try:
-            stream = sys.stdout.buffer if args.alerts_out == "-" else open(args.alerts_out, "ab")  # noqa: SIM115
-        except OSError as exc:
-            raise LogscopeError(f"--alerts-out: {args.alerts_out}: {exc.strerror}", 2) from None
-        outputs.append(JsonLinesOutput(stream, on_error=report))
-    tally = AlertTally()
-    try:
-        with alerts_attached(
-            pipeline,
-            con,
-            ruleset,
-            format_types,
-            report,
-            outputs=outputs,
-            in_order=replay,
-            live_clock=live,
-            on_changes=tally.on_changes,
-        ) as engine:
-            yield lambda: {"loaded": len(engine().rules), "disabled": len(engine().disabled)}
-    finally:
-        if stream is not None and stream is not sys.stdout.buffer:
-            stream.close()
-    notifications = engine().notifications
-    if notifications and not getattr(args, "quiet", False):
-        warn(f"alerts: {tally.describe(notifications)} (see `logscope query 'FROM alerts'`)")
-
-
-@contextmanager
-def alerts_attached(
-    pipeline: Pipeline,
-    con,
-    ruleset: RuleSet,
-    format_types: dict[str, str],
-    report: Callable[[str], None],
-    *,
-    outputs: list | None = None,
-    in_order: bool,
-    live_clock: bool = False,
-    on_changes: Callable[[list[Change]], None] | None = None,
-) -> Iterator[Callable[[], RuleEngine]]:
-    """The one way records reach the rules, for `ingest`, `tail` and `rules backtest`; the block
-    runs the pipeline and gets a function giving the engine in use.
-
-    Records stored from files are evaluated in event-time order, as a backtest does
-    (alerting/replay.py): all of a one-shot run's (`in_order`), or those of the files a
-    following run catches up on at start, after which the same engine takes what arrives, as
-    it comes (CatchUpThenLive). So the same records give the same alerts in every command.
-    Alerts of what is evaluated in order are delivered when that part ends."""
-    # new_value rules know the values stored before this run (its records start at first_id).
-    first_id = pipeline.writer.next_id if pipeline.writer is not None else 0
-    history = StoredValues(con, first_id, ruleset.rules, format_types)
-    history.prefetch()  # at this thread's priority, not the held engine's
-
-    def make_engine(held: bool = False) -> RuleEngine:
-        engine = RuleEngine(
-            ruleset,
-            store=con,
-            format_types=format_types,
-            outputs=outputs or [],
-            on_error=report,
-            threaded=True,
-            held=held,
-            history=history,
-            # The rules of a one-shot import use the CPU it leaves (a following run's engine
-            # goes on with live records: it keeps its priority).
-            low_priority=held and in_order,
-        )
-        if on_changes is not None:
-            engine.subscribe(on_changes)
-        return engine
-
-    replayer = OrderedReplay(make_engine, con, first_id, progress=pipeline.bulk_progress)
-    following = None
-    if in_order:
-        pipeline.subscribe(replayer.on_records)
-    else:
-        following = CatchUpThenLive(replayer, start_clock=live_clock, writer=pipeline.writer)
-        pipeline.subscribe(following.on_records)
-        pipeline.on_caught_up(following.caught_up)
-
-    def current() -> RuleEngine:
-        return following.engine if following is not None else replayer.engine
-
-    finished = False
-    try:
-        yield current
-        if following is None:
-            last_id = pipeline.writer.next_id - 1 if pipeline.writer is not None else 0
-            replayer.finish(last_id, evaluate=not pipeline.fatal)
-        elif following.live is None:  # the run ended before its catch-up did
-            last_id = pipeline.writer.next_id - 1 if pipeline.writer is not None else 0
-            following.caught_up(last_id, evaluate=not pipeline.fatal)
-        finished = True
-    finally:
-        if not finished:  # nothing held is delivered
-            following.abandon() if following is not None else replayer.abandon()
-        current().close()
-
-
-class AlertTally:
-    """The alerts a run notified about, each with its latest state: one per `alerts` row."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str], str] = {}
-
-    def on_changes(self, changes: list[Change]) -> None:
-        for change in changes:
-            if change.event in NOTIFY_EVENTS:
-                key = (change.payload["rule"], repr(sorted(change.payload["group"].items())))
-                self.states[key] = "resolved" if change.event == "resolved" else "firing"
-
-    def describe(self, notifications: int) -> str:
-        """`4 alerts (3 firing, 1 resolved), 5 notifications`."""
-        states = Counter(self.states.values())
-        detail = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
-        alerts = plural(len(self.states), "alert")
-        return f"{alerts} ({detail}), {plural(notifications, 'notification')}"
+def report_alerts(run: IngestRun, *, quiet: bool) -> None:
+    """The run's alerts line: `alerts: 4 alerts (3 firing, 1 resolved), 5 notifications`."""
+    if run.rules is not None and run.rules.tally.notifications and not quiet:
+        warn(f"alerts: {run.rules.tally.describe()} (see `logscope query 'FROM alerts'`)")

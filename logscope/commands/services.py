@@ -1,31 +1,19 @@
-"""What runs beside a pipeline that holds the database: query service, stats writer, retention."""
+"""The options of what runs beside a run that holds the database: query service, `stats`,
+retention and `--metrics` (they run in pipeline/services.py)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
 
-import duckdb
-
-from logscope.commands.common import warn
-from logscope.commands.status import every_source, file_facts
-from logscope.metrics.service import add_metrics_option, metrics_running
-from logscope.pipeline.streaming import Pipeline
-from logscope.store.database import MEMORY
+from logscope.pipeline.services import ServiceSettings
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
-from logscope.store.retention import RetentionPolicy, RetentionWorker, parse_duration, parse_size
-from logscope.store.server import QueryServer
-from logscope.store.stats import DEFAULT_INTERVAL, StatsWriter, alert_summary, latest_stats
-
-RulesInfo = Callable[[], dict[str, Any]]
+from logscope.store.retention import RetentionPolicy, parse_duration, parse_size
+from logscope.store.stats import DEFAULT_INTERVAL
 
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
-    """`--retain`, `--max-db-size`, `--stats-interval` (and a hidden retention interval for tests)."""
+    """`--retain`, `--max-db-size`, `--stats-interval`, `--metrics` (and a hidden retention
+    interval for tests)."""
     parser.add_argument(
         "--retain", metavar="AGE", help="delete records older than AGE (event time), e.g. 7d, 12h"
     )
@@ -44,7 +32,12 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retention-interval", type=float, default=RETENTION_INTERVAL, help=argparse.SUPPRESS
     )
-    add_metrics_option(parser)
+    parser.add_argument(
+        "--metrics",
+        metavar="[HOST]:PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics: logscope's health and the"
+        " [[metric]]s of the rule files (HOST defaults to 127.0.0.1; docs/metrics.md)",
+    )
 
 
 def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
@@ -54,120 +47,12 @@ def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
     )
 
 
-def source_figures(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
-    """The pipeline's per-source counters as plain dicts (the store does not know the pipeline)."""
-    return {
-        name: {
-            "lines": stats.lines,
-            "bytes": stats.bytes,
-            "parse_failures": getattr(stats, "parse_failures", 0),
-            "errors": stats.errors,
-            "drops": stats.drops,
-            "lag": _lag(stats),
-            "done": stats.done,
-        }
-        for name, stats in list(pipeline.stats.items())
-    }
-
-
-def _lag(stats: Any) -> float:
-    """The last commit's lag, or longer while lines wait uncommitted (a stalled writer shows)."""
-    waiting = getattr(stats, "pending_since", 0)
-    stalled = (time.time_ns() // 1000 - waiting) / 1e6 if waiting else 0.0
-    return max(getattr(stats, "lag", 0.0), stalled)
-
-
-@contextlib.contextmanager
-def serve_while_running(
-    con: duckdb.DuckDBPyConnection,
-    db_path: str,
-    pipeline: Pipeline,
-    args: argparse.Namespace,
-    rules_info: RulesInfo | None = None,
-    on_error: Callable[[str], None] | None = None,
-) -> Iterator[QueryServer | None]:
-    """Serve queries on `<db>.sock`, write `stats`, apply retention, and serve `--metrics`, for the
-    duration of the block.
-
-    When the block ends, a last retention pass runs (so a finished `ingest --max-db-size` leaves
-    the database within its limit) and the final figures are written."""
-    report = on_error or (lambda message: warn(f"error: {message}"))
-
-    def figures() -> dict[str, dict[str, Any]]:
-        return source_figures(pipeline)
-
-    with (
-        metrics_running(args, con, pipeline, figures, report),
-        _serve_database(con, db_path, pipeline, args, rules_info, on_error) as server,
-    ):
-        yield server
-
-
-@contextlib.contextmanager
-def _serve_database(
-    con: duckdb.DuckDBPyConnection,
-    db_path: str,
-    pipeline: Pipeline,
-    args: argparse.Namespace,
-    rules_info: RulesInfo | None = None,
-    on_error: Callable[[str], None] | None = None,
-) -> Iterator[QueryServer | None]:
-    if db_path == MEMORY:
-        yield None
-        return
-
-    def warn_error(message: str) -> None:
-        warn(f"error: {message}")
-
-    report = on_error or warn_error
-    # Verbs without the service options (e.g. `tail`) get the defaults.
-    interval = getattr(args, "stats_interval", DEFAULT_INTERVAL)
-    stats = StatsWriter(con, lambda: source_figures(pipeline), interval, on_error=report)
-    policy = retention_policy(args)
-    every = getattr(args, "retention_interval", RETENTION_INTERVAL)
-    retention = RetentionWorker(con, policy, db_path, every, on_error=report)
-
-    def status() -> dict[str, Any]:
-        cursor = con.cursor()
-        try:
-            cursor.execute("SET SESSION TimeZone = 'UTC'")
-            alerts = alert_summary(cursor)
-            facts = file_facts(cursor, db_path)
-            # This run's live figures, over the last ones written for sources read before.
-            sources = every_source(cursor, [*latest_stats(cursor), *stats.sampler.current()])
-        finally:
-            cursor.close()
-        info: dict[str, Any] = {
-            **facts,
-            "sources": sources,
-            "alerts": alerts,
-            "retention": {"policy": policy.__dict__, "last_pass": _report(retention)},
-        }
-        if rules_info is not None:
-            info["rules"] = rules_info()
-        return info
-
-    def vacuum(cursor: duckdb.DuckDBPyConnection, request: dict[str, Any]) -> dict[str, Any]:
-        asked = RetentionPolicy(request.get("retain_s"), request.get("max_bytes"))
-        done = retention.run_once(asked if asked else policy)
-        if done is None:
-            return {"error": "retention pass failed; see the output of the process holding the database"}
-        return {"report": done.as_dict(), "pid": os.getpid()}
-
-    server = QueryServer(con, db_path, status=status, vacuum_handler=vacuum)
-    server.start()
-    stats.start()
-    if policy:
-        retention.start()
-    try:
-        yield server
-    finally:
-        retention.stop()
-        if policy:
-            retention.run_once()
-        stats.stop()
-        server.stop()
-
-
-def _report(retention: RetentionWorker) -> dict[str, Any] | None:
-    return retention.last_report.as_dict() if retention.last_report else None
+def service_settings(args: argparse.Namespace) -> ServiceSettings:
+    """The services' settings from the options (verbs without some get the defaults)."""
+    return ServiceSettings(
+        stats_interval=getattr(args, "stats_interval", DEFAULT_INTERVAL),
+        retention=retention_policy(args),
+        retention_interval=getattr(args, "retention_interval", RETENTION_INTERVAL),
+        metrics=getattr(args, "metrics", None),
+        quiet=getattr(args, "quiet", False),
+    )

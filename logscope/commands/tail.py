@@ -15,19 +15,18 @@ from logscope.commands.common import (
     examples,
     warn,
 )
-from logscope.commands.ingest import add_sources, add_start_options, follow_options
-from logscope.commands.rules import add_rule_options, rules_running
-from logscope.commands.services import add_service_options, serve_while_running
+from logscope.commands.reading import add_start_options, follow_options, run_settings
+from logscope.commands.rules import add_rule_options, report_alerts
+from logscope.commands.services import add_service_options
 from logscope.errors import LogscopeError
 from logscope.output import plural
 from logscope.parsing.time_values import resolve_zone
-from logscope.patterns.background import BackgroundMining
-from logscope.pipeline.streaming import Pipeline, Summary
+from logscope.pipeline.figures import Summary
+from logscope.pipeline.run import IngestRun
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
 from logscope.sources.spec import Expansion, expand_sources
 from logscope.store.database import open_for_writing
-from logscope.store.writer import LogWriter
 
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
@@ -148,39 +147,30 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     from logscope.tui.history import default_history_path
     from logscope.tui.live import LiveFeed
 
-    pipeline = Pipeline(LogWriter(con), registry, forced)
-    add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
-    feed = LiveFeed(pipeline)
+    run = IngestRun(con, registry, forced, run_settings(args, live_clock=True), warn_error)
+    run.add_sources(sources)  # files found at start are caught up in bulk
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(
         con,
-        feed=feed,
+        feed=LiveFeed(run.pipeline),
         zone=zone,
         subtitle=f"{names} → {path}",
         freeze_heap=True,
         history_path=default_history_path(),
     )
-    pipeline.on_error = app.report_error
+    run.on_error = app.report_error
     for error in errors:
         app.report_error(error)
-    rules = rules_running(args, con, registry, pipeline, app.report_error, live=True)
-    mining = BackgroundMining(con, app.report_error)  # docs/patterns.md
-    pipeline.after_commit(mining.wake)
     try:
-        with (
-            rules as rules_info,
-            serve_while_running(con, path, pipeline, args, rules_info, app.report_error),
-        ):
-            if sources:
-                pipeline.start()
+        with run.running():
             try:
                 app.run()
             finally:
-                if sources:
-                    pipeline.request_stop()
-                    pipeline.wait(STOP_SECONDS)
+                run.stop(STOP_SECONDS)
     finally:
-        mining.close()
-    if pipeline.fatal:
-        raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
-    return pipeline.summary
+        report_alerts(run, quiet=False)
+    return run.pipeline.summary
+
+
+def warn_error(message: str) -> None:
+    warn(f"error: {message}")

@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-# name, help, key in the per-source figures (services.source_figures)
+# name, help, key in the per-source figures (pipeline/services.py source_figures)
 SOURCE_COUNTERS = (
     ("logscope_source_lines", "Lines (or records) read from the source.", "lines"),
     ("logscope_source_bytes", "Bytes read from the source.", "bytes"),

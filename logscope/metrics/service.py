@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import duckdb
@@ -17,19 +16,26 @@ from logscope.alerting.engine import format_field_types
 from logscope.errors import LogscopeError
 from logscope.metrics.health import HealthCollector, receiver_families
 from logscope.metrics.logmetrics import LogMetrics, checked_metrics
-from logscope.pipeline.streaming import QUEUE_BATCHES, Pipeline
 
 DEFAULT_HOST = "127.0.0.1"
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-def add_metrics_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--metrics",
-        metavar="[HOST]:PORT",
-        help="serve Prometheus metrics on http://HOST:PORT/metrics: logscope's health and the"
-        " [[metric]]s of the rule files (HOST defaults to 127.0.0.1; docs/metrics.md)",
-    )
+class Observed(Protocol):
+    """What the endpoint reads of a running pipeline (logscope/pipeline/streaming.py)."""
+
+    registry: Any
+    writer: Any
+    summary: Any
+    commit_observers: list[Callable[[float], None]]
+    queue_capacity: int
+
+    @property
+    def sources(self) -> list[Any]: ...
+
+    def queued_batches(self) -> int: ...
+
+    def subscribe(self, callback: Callable[[Any], None]) -> None: ...
 
 
 @dataclass
@@ -55,19 +61,24 @@ def parse_address(text: str) -> tuple[str, int]:
 
 @contextlib.contextmanager
 def metrics_running(
-    args: argparse.Namespace,
+    address: str | None,
     con: duckdb.DuckDBPyConnection,
-    pipeline: Pipeline,
+    pipeline: Observed,
     figures: Callable[[], dict[str, dict[str, Any]]],
     on_error: Callable[[str], None],
+    *,
+    rule_paths: list[str],
+    builtin_rules: bool = True,
+    quiet: bool = False,
 ) -> Iterator[MetricsServer | None]:
-    """Serve /metrics for the duration of the block (nothing without `--metrics`)."""
-    address = getattr(args, "metrics", None)
+    """Serve /metrics on `address` (`[HOST]:PORT`) for the duration of the block (nothing without
+    one); the rule files' `[[metric]]`s (from `rule_paths`, and the bundled packs with
+    `builtin_rules`) are counted on the records committed."""
     if not address:
         yield None
         return
     host, port = parse_address(address)
-    log_metrics = _log_metrics(args, pipeline, on_error)
+    log_metrics = _log_metrics(rule_paths, builtin_rules, pipeline, on_error)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     commit = Histogram(
@@ -84,7 +95,7 @@ def metrics_running(
         HealthCollector(
             figures,
             pipeline.queued_batches,
-            QUEUE_BATCHES,
+            pipeline.queue_capacity,
             lambda: pipeline.summary.lines,
             lambda: firing_alerts(con),
             extra,
@@ -109,7 +120,7 @@ def metrics_running(
     bound_port = server.server_address[1]
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}/metrics"
-    if not getattr(args, "quiet", False):
+    if not quiet:
         print(f"logscope: metrics on {url}", file=sys.stderr, flush=True)
     try:
         yield MetricsServer(url, registry, log_metrics)
@@ -121,11 +132,10 @@ def metrics_running(
         thread.join(5)
 
 
-def _log_metrics(args: argparse.Namespace, pipeline: Pipeline, on_error) -> LogMetrics | None:
+def _log_metrics(paths: list[str], builtin: bool, pipeline: Observed, on_error) -> LogMetrics | None:
     """The rule files' `[[metric]]`s, checked (a problem stops the run with exit status 2)."""
-    paths = list(getattr(args, "rules", []) or [])
     format_types = format_field_types(pipeline.registry.ordered)
-    found, problems = checked_metrics(paths, getattr(args, "default_rules", True), format_types)
+    found, problems = checked_metrics(list(paths), builtin, format_types)
     if problems:
         listing = "\n  ".join(problems)
         plural = "s" if len(problems) > 1 else ""
