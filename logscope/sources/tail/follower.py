@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from logscope.record import Checkpoint, LineBatch, now_us
@@ -17,12 +18,14 @@ from logscope.sources.tail.identity import (
     fingerprint_length,
     fingerprint_of,
     matches,
+    read_gzip_head,
     read_head,
 )
 
 CHUNK_BYTES = 1 << 20
 # Bytes one follower reads per turn before the others get theirs.
 TURN_BYTES = 8 << 20
+Report = Callable[[str, str], None]  # (key, message): a problem reported once per key
 
 
 class Follower:
@@ -168,3 +171,28 @@ def read_gzip_rest(path: str, follower: Follower, ctx: SourceContext) -> str | N
     if not ctx.stop.is_set() and not unzipped.damage:
         follower.flush_partial(ctx)
     return unzipped.damage
+
+
+def read_compressed(
+    path: str, name: str, file_id: FileId, book: CheckpointBook, ctx: SourceContext, report: Report
+) -> bool:
+    """Read a gzip file from its checkpoint (from the start when its content is new); False when
+    its content is being read by another follower (try again later)."""
+    head = read_gzip_head(path)
+    found, busy = book.resume(file_id, head, None)
+    if busy:
+        return False
+    if found is None:
+        found = book.start(file_id, head)
+    follower = Follower(path, name, file_id, found, book)
+    try:
+        damage = read_gzip_rest(path, follower, ctx)
+        if damage:
+            report(path, damage)
+        if follower.checkpoint.offset == found.offset:
+            follower.emit_checkpoint(ctx)  # this file's own identity, for the next start
+    except OSError as exc:
+        report(path, f"{path}: cannot read compressed file ({exc})")
+    finally:
+        book.release(found.key)
+    return True

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from logscope.record import Checkpoint
 from logscope.sources.base import SourceContext
-from logscope.sources.tail.follower import TURN_BYTES, Follower, read_gzip_rest
+from logscope.sources.tail.follower import TURN_BYTES, Follower, read_compressed, read_gzip_rest
 from logscope.sources.tail.identity import (
     CheckpointBook,
     FileId,
@@ -284,25 +284,8 @@ class TailSource:
             return True
         if time.time() - info.st_mtime < self.options.rotate_wait_seconds:
             return False  # still being written (logrotate compressing): a later poll reads it whole
-        head = read_gzip_head(path)
-        found, busy = self.book.resume(file_id, head, None)
-        if busy:
-            return False
-        if found is None:
-            found = self.book.start(file_id, head)
-        follower = Follower(path, name, file_id, found, self.book)
         ctx = self._context()
-        try:
-            damage = read_gzip_rest(path, follower, ctx)
-            if damage:
-                self._report(path, damage)
-            if follower.checkpoint.offset == found.offset:
-                follower.emit_checkpoint(ctx)  # this file's own identity, for the next start
-        except OSError as exc:
-            self._report(path, f"{path}: cannot read compressed file ({exc})")
-        finally:
-            self.book.release(found.key)
-        if ctx.stop.is_set():
+        if not read_compressed(path, name, file_id, self.book, ctx, self._report) or ctx.stop.is_set():
             return False
         self.compressed_done[path] = seen
         return True
