@@ -56,3 +56,16 @@ def overview_line(parser_verb: str | None, verb: str) -> str:
 def test_logscope_help_lists_each_command_with_its_own_line(verb: str) -> None:
     """`logscope --help` loads no command module: its line for each is kept in cli.VERBS."""
     assert overview_line(None, verb) == overview_line(verb, verb)
+
+
+def test_the_docs_index_links_every_page_and_every_link_resolves() -> None:
+    docs = REPO / "docs"
+    index = (docs / "README.md").read_text()
+    linked = set(re.findall(r"\]\(([\w.-]+\.md)\)", index))
+    pages = {page.name for page in docs.glob("*.md")} - {"README.md"}
+    missing, gone = sorted(pages - linked), sorted(linked - pages)
+    assert linked == pages, f"docs/README.md: not linked {missing}, linked but gone {gone}"
+    assert "docs/README.md" in (REPO / "README.md").read_text()
+    for page in docs.glob("*.md"):
+        for target in re.findall(r"\]\(([\w./-]+\.md)(?:#[\w-]*)?\)", page.read_text()):
+            assert (page.parent / target).resolve().exists(), f"{page.name} links to {target}, not there"
