@@ -93,8 +93,9 @@ class InPlaceQuery:
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         for index, source in enumerate(expansion.sources):
+            last = index == len(expansion.sources) - 1
             if isinstance(source, FileReader):
-                self.files.append(self._file(con, source.name, index))
+                self.files.append(self._file(con, source.name, index, last))
             elif isinstance(source, StdinReader):
                 self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))
             else:
@@ -112,7 +113,7 @@ class InPlaceQuery:
 
     # --- one file --------------------------------------------------------------------------
 
-    def _file(self, con: duckdb.DuckDBPyConnection, path: str, index: int) -> InPlaceFile:
+    def _file(self, con: duckdb.DuckDBPyConnection, path: str, index: int, last: bool) -> InPlaceFile:
         file = InPlaceFile(path, index)
         raw, unzipped = open_log(path)
         raw.close()
@@ -127,7 +128,8 @@ class InPlaceQuery:
         if isinstance(reason, str):
             return self._python(con, file, path, reason)
         plan = reason
-        file.records = _count_lines(path, compressed)
+        if not last:  # only the files after it need its line count (their ids follow its)
+            file.records = _count_lines(path, compressed)
         self._scan(con, file, parser, plan, records, head, path, compressed)
         return file
 
@@ -191,14 +193,17 @@ class InPlaceQuery:
             f" {fb.format(plan=sql_literal(plan.name), name='format')} AS format,"
             f" {fb.format(plan='level', name='level')} AS level,"
             f" {fb.format(plan='message', name='message')} AS message,"
-            f" CAST({fb.format(plan='fields', name='fields')} AS JSON) AS fields, raw, ok"
+            f" CAST({fb.format(plan='fields', name='fields')} AS JSON) AS fields, raw, ok,"
+            # The view's typed columns read a field from `fb_fields` where not `ok`: reading
+            # `fields` would build every row's JSON for one value (docs/benchmarks.md).
+            " CAST(fb.fields AS JSON) AS fb_fields"
             f"{''.join(', ' + column for column in typed.values())}"
             f" FROM (SELECT *, CASE WHEN NOT ok THEN {function}(raw) END AS fb FROM ({select}) planned) rows"
         )
         nulls = "".join(f", NULL AS {column}" for column in typed.values())
         head_rows = (
             f"SELECT key, {', '.join(_ROW_COLUMNS[:-2])}, CAST(fields AS JSON) AS fields, raw,"
-            f" false AS ok{nulls} FROM {head_name}"
+            f" false AS ok, CAST(fields AS JSON) AS fb_fields{nulls} FROM {head_name}"
         )
         file.relation = f"{head_rows} UNION ALL {scanned}"
 
@@ -217,7 +222,7 @@ class InPlaceQuery:
             con.register("_inplace_arrow", records_table(keyed))
             con.execute(f"INSERT INTO {table} SELECT * FROM _inplace_arrow")
             con.unregister("_inplace_arrow")
-        file.relation = f"SELECT *, false AS ok FROM {table}"
+        file.relation = f"SELECT *, false AS ok, fields AS fb_fields FROM {table}"
         return file
 
     # --- the tables the user sees -----------------------------------------------------------
@@ -254,7 +259,7 @@ class InPlaceQuery:
                     continue
                 if field_name in planned:
                     cast = f"CAST({planned[field_name]} AS {column_type})"
-                    from_json = column.rsplit(" AS ", 1)[0]
+                    from_json = column.rsplit(" AS ", 1)[0].replace("(fields, ", "(fb_fields, ")
                     column = f"CASE WHEN ok THEN {cast} ELSE {from_json} END AS {sql_name(field_name)}"
                 columns.append(column)
             columns += ["fields", "raw"]

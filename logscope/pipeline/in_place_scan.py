@@ -11,7 +11,8 @@ function runs that parser on the line, so every row equals what `ingest` stores.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -67,27 +68,50 @@ def scan_ok(path: str, compressed: bool) -> str | None:
     """Why DuckDB's CSV reader would not split the file into the lines our reader gives, or None.
 
     It also ends lines at a lone CR, does not read NUL as U+FFFD, and refuses bad UTF-8."""
-    import gzip
+    if compressed:
+        import gzip
 
-    opener = gzip.open if compressed else open
+        with gzip.open(path, "rb") as handle:
+            return _refused(iter(lambda: handle.read(SCAN_BLOCK), b""))
+    import mmap
+
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return None
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            # memchr over the mapping, no copy: the common case costs a few ms per 100 MB.
+            for byte, reason in ((b"\r", "carriage returns"), (b"\x00", "NUL bytes")):
+                if mapped.find(byte) >= 0:
+                    return f"it holds {reason}"
+            if mapped.find(DELIMITER.encode()) >= 0:
+                return "it holds the scan delimiter"
+            blocks = (mapped[start : start + SCAN_BLOCK] for start in range(0, len(mapped), SCAN_BLOCK))
+            return _refused(blocks, checked=True)
+
+
+def _refused(blocks: Iterator[bytes], checked: bool = False) -> str | None:
+    """`scan_ok` over blocks (`checked`: CR, NUL and the delimiter are known to be absent)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     delimiter = DELIMITER.encode()
     tail = b""
-    with opener(path, "rb") as handle:
-        while block := handle.read(SCAN_BLOCK):
-            joined = tail + block
+    for block in blocks:
+        if not checked:
             if b"\r" in block:
                 return "it holds carriage returns"
             if b"\x00" in block:
                 return "it holds NUL bytes"
-            if delimiter in joined:
+            if delimiter in tail + block[:1] or delimiter in block:
                 return "it holds the scan delimiter"
-            if not block.isascii():
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    return "it is not valid UTF-8"
-            tail = block[-1:]
+        if not block.isascii():
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return "it is not valid UTF-8"
+        tail = block[-1:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "it is not valid UTF-8"
     return None
 
 
