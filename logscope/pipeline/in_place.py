@@ -22,6 +22,7 @@ from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
+from logscope.parsing.vectorized.json_plan import JsonPlan, json_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
 from logscope.pipeline.in_place_scan import (
@@ -58,7 +59,7 @@ class InPlaceFile:
     index: int
     relation: str = ""
     records: int = 0
-    plan: RegexPlan | None = None
+    plan: RegexPlan | JsonPlan | None = None
     how: str = ""  # "scanned by DuckDB (nginx_access)" or why our parser reads it
     paths: list[str] = field(default_factory=list)
 
@@ -133,7 +134,7 @@ class InPlaceQuery:
         self._scan(con, file, parser, plan, records, head, path, compressed)
         return file
 
-    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | str:
+    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | JsonPlan | str:
         """The plan to scan the file with, or why our parser reads it."""
         if not more:
             return "small"
@@ -145,7 +146,10 @@ class InPlaceQuery:
             return "no formats"
         first = parser.order[0]
         clock = getattr(first, "clock", None)
-        plan = plan_for(first, getattr(first, "zone", None) or _utc(), clock() if clock else None)
+        zone = getattr(first, "zone", None) or _utc()
+        plan: RegexPlan | JsonPlan | str = json_plan_for(first, zone)
+        if isinstance(plan, str):
+            plan = plan_for(first, zone, clock() if clock else None)
         if isinstance(plan, str):
             return plan
         refused = scan_ok(path, compressed)
@@ -165,7 +169,8 @@ class InPlaceQuery:
         con.register("_inplace_arrow", records_table(keyed))
         con.execute(f"CREATE TABLE {head_name} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
-        con.register("_inplace_arrow", plan.level_table(level_texts(head, plan)))
+        texts = level_texts(head, plan) if isinstance(plan, RegexPlan) else _json_level_texts(head_records)
+        con.register("_inplace_arrow", plan.level_table(texts))
         con.execute(f"CREATE TABLE {levels_name} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
         con.create_function(
@@ -180,8 +185,12 @@ class InPlaceQuery:
         # SQL may read `id`.
         key = f"row_number() OVER () - 1 + {skip}" if self.with_ids else "CAST(NULL AS BIGINT)"
         lines = f"SELECT line, {key} AS key FROM ({read_lines_sql(path, compressed, skip)}) scan"
-        typed = typed_columns(plan)
-        select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
+        if isinstance(plan, RegexPlan):
+            typed = typed_columns(plan)
+            select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
+        else:
+            typed = {}
+            select = plan.select_sql(lines, levels_name)
         received = _FROM_US.format(us=self.received_at)
         fb = "CASE WHEN ok THEN {plan} ELSE fb.{name} END"
         scanned = (
@@ -252,7 +261,7 @@ class InPlaceQuery:
         parts = []
         for file, base in zip(self.files, bases, strict=True):
             columns = [f"key + {base + 1} AS id", *[c for c in COMMON_COLUMNS if c != "id"]]
-            planned = typed_columns(file.plan) if file.plan is not None and file.plan.name == name else {}
+            planned = typed_columns(file.plan) if isinstance(file.plan, RegexPlan) and file.plan.name == name else {}
             for field_name, column_type in types.items():
                 column = _field_column(field_name, column_type.upper())
                 if column is None:
@@ -302,6 +311,23 @@ def retry_file(error: BaseException) -> int | None:
     digits = text.split(RETRY_MARK, 1)[1]
     number = "".join(char for char in digits[:12] if char.isdigit())
     return int(number) if number else None
+
+
+def _json_level_texts(records: list[Record]) -> list[str]:
+    """The level values written in the first JSON lines (the level table covers them too)."""
+    import orjson
+
+    from logscope.parsing.conventions import LEVEL_KEYS
+
+    texts: set[str] = set()
+    for record in records:
+        try:
+            obj = orjson.loads(record.raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            texts |= {obj[key] for key in LEVEL_KEYS if isinstance(obj.get(key), str)}
+    return sorted(texts)
 
 
 def _holds_state(parser: Parser) -> bool:
