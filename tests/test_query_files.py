@@ -253,3 +253,20 @@ def test_json_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) 
     assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_JSON)
     for want, row in zip(expected, got, strict=True):
         assert row == want
+
+
+def test_json_lines_with_a_key_the_first_lines_did_not_use(tmp_path: Path) -> None:
+    """The plan extracts the keys the head used; a later `ts`, `severity` or `host` is still read."""
+    plain = [f'{{"time":"2026-11-20T10:00:{n % 60:02d}Z","msg":"m {n}","n":{n}}}' for n in range(300)]
+    later = [
+        '{"time":"2026-11-20T10:00:00Z","severity":"error","msg":"a level key"}',
+        '{"ts":1763632800,"msg":"another time key","host":"h2"}',
+        '{"time":"x","@timestamp":"2026-11-20T10:00:00Z","msg":"two time keys"}',
+        '{"msg":"a value that reads \\"ts\\": like a key"}',
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(plain + later + plain[:10]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (json)"]
+    assert got == expected

@@ -147,7 +147,7 @@ class InPlaceQuery:
         first = parser.order[0]
         clock = getattr(first, "clock", None)
         zone = getattr(first, "zone", None) or _utc()
-        plan: RegexPlan | JsonPlan | str = json_plan_for(first, zone)
+        plan: RegexPlan | JsonPlan | str = json_plan_for(first, zone, _json_objects(head))
         if isinstance(plan, str):
             plan = plan_for(first, zone, clock() if clock else None)
         if isinstance(plan, str):
@@ -261,7 +261,11 @@ class InPlaceQuery:
         parts = []
         for file, base in zip(self.files, bases, strict=True):
             columns = [f"key + {base + 1} AS id", *[c for c in COMMON_COLUMNS if c != "id"]]
-            planned = typed_columns(file.plan) if isinstance(file.plan, RegexPlan) and file.plan.name == name else {}
+            planned = (
+                typed_columns(file.plan)
+                if isinstance(file.plan, RegexPlan) and file.plan.name == name
+                else {}
+            )
             for field_name, column_type in types.items():
                 column = _field_column(field_name, column_type.upper())
                 if column is None:
@@ -313,21 +317,27 @@ def retry_file(error: BaseException) -> int | None:
     return int(number) if number else None
 
 
-def _json_level_texts(records: list[Record]) -> list[str]:
-    """The level values written in the first JSON lines (the level table covers them too)."""
+def _json_objects(lines: list[str]) -> list[dict]:
+    """The JSON objects among `lines` (the first lines of a file)."""
     import orjson
 
-    from logscope.parsing.conventions import LEVEL_KEYS
-
-    texts: set[str] = set()
-    for record in records:
+    objects = []
+    for line in lines:
         try:
-            obj = orjson.loads(record.raw)
+            obj = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
         if isinstance(obj, dict):
-            texts |= {obj[key] for key in LEVEL_KEYS if isinstance(obj.get(key), str)}
-    return sorted(texts)
+            objects.append(obj)
+    return objects
+
+
+def _json_level_texts(records: list[Record]) -> list[str]:
+    """The level values written in the first JSON lines (the level table covers them too)."""
+    from logscope.parsing.conventions import LEVEL_KEYS
+
+    objects = _json_objects([record.raw for record in records])
+    return sorted({obj[key] for obj in objects for key in LEVEL_KEYS if isinstance(obj.get(key), str)})
 
 
 def _holds_state(parser: Parser) -> bool:
