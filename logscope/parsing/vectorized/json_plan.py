@@ -32,7 +32,10 @@ _DOUBTFUL = r"\\u|[0-9]{16}|NaN|Infinity|,[ \t\n\r]*[}\]]"
 _ISO = time_plan("iso")
 # The usual ISO shape, whose parts sit at fixed places: cut with substr, the same texts the ISO
 # regex gives (a regex extraction costs several times a DFA match).
-_FAST_ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,](?:[0-9]{3}|[0-9]{6}))?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+_FAST_ISO = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:[.,](?:[0-9]{3}|[0-9]{6}))?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 _ZONE = (
     "CASE WHEN right(time_text, 1) = 'Z' THEN 'Z' WHEN length(time_text) >= 25"
     " AND substr(time_text, length(time_text) - 5, 1) IN ('+', '-') THEN right(time_text, 6) ELSE '' END"
@@ -112,22 +115,25 @@ class JsonPlan:
         ts_us, stages = self._time_stages()
         staged = f"({s4}) s4"
         for number, columns in enumerate(stages):
-            staged = f"(SELECT *, {', '.join(f'{sql} AS {name}' for name, sql in columns.items())} FROM {staged}) t{number + 5}"
+            items = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
+            staged = f"(SELECT *, {items} FROM {staged}) t{number + 5}"
         removed = ", ".join(
             f"CASE WHEN {name} IS NOT NULL THEN '\"' || {name} || '\":null' END"
             for name in ("time_key", "level_key", "message_key", "host_key")
         )
         fields = (
-            f"CASE WHEN valid THEN nullif(CAST(json_merge_patch(line, '{{' || concat_ws(',', {removed}) || '}}')"
-            " AS VARCHAR), '{}') END"
+            "CASE WHEN valid THEN nullif(CAST(json_merge_patch(line,"
+            f" '{{' || concat_ws(',', {removed}) || '}}') AS VARCHAR), '{{}}') END"
         )
         distinct = "len(keys) = len(list_distinct(keys))"
         ts_ok = "(time_key IS NULL OR ts_us IS NOT NULL)"
         ok = f"valid AND {ts_ok} AND (level_key IS NULL OR lv.level IS NOT NULL) AND {distinct}"
         return (
-            f"SELECT key, ts_us, lv.level AS level, rtrim(coalesce(message, ''), chr(13) || chr(10)) AS message,"
+            "SELECT key, ts_us, lv.level AS level,"
+            " rtrim(coalesce(message, ''), chr(13) || chr(10)) AS message,"
             f" host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok"
-            f" FROM (SELECT *, {ts_us} AS ts_us FROM {staged}) s LEFT JOIN {levels} lv ON lv.text = s.level_text"
+            f" FROM (SELECT *, {ts_us} AS ts_us FROM {staged}) s"
+            f" LEFT JOIN {levels} lv ON lv.text = s.level_text"
         )
 
     def _time_stages(self) -> tuple[str, list[dict[str, str]]]:
@@ -144,7 +150,8 @@ class JsonPlan:
         number = "regexp_full_match(time_text, '[0-9]{1,15}(\\.[0-9]+)?')"
         epoch = _epoch_sql("time_text")
         ts_us = (
-            f"CASE WHEN time_kind IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR (time_kind = 'VARCHAR' AND {digit_start})"
+            "CASE WHEN time_kind IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+            f" OR (time_kind = 'VARCHAR' AND {digit_start})"
             f" THEN CASE WHEN {number} THEN {epoch} WHEN time_kind = 'VARCHAR' THEN {iso_value} END END"
         )
         return ts_us, [{"t0": parts}, texts, numbers]
