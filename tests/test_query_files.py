@@ -229,6 +229,7 @@ AWKWARD_JSON = [
     '{"msg":"trailing comma",}',
     '{"msg":"nan","v":NaN}',
     '{"msg":"big","v":123456789012345678901234}',
+    '{"msg":"exponents","a":1e21,"b":1.5e200,"c":1e5,"d":1E-7,"e":2.5e-3}',
     '{"msg":"unicode é ✓","path":"/a/b","q":"say \\"hi\\""}',
     '{"msg":"tab\\tin string","e":[],"z":{}}',
     "{}",

@@ -24,6 +24,7 @@ from logscope.record import MAX_LINE_BYTES
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
 DELIMITER = "\x1f\x1e"
 SCAN_BLOCK = 8 << 20
+MAP_BYTES = 64 << 20  # a multiple of mmap.ALLOCATIONGRANULARITY
 FALLBACK_TYPE = (
     "STRUCT(format VARCHAR, ts_us BIGINT, level VARCHAR, message VARCHAR, host VARCHAR, fields VARCHAR)"
 )
@@ -73,20 +74,38 @@ def scan_ok(path: str, compressed: bool) -> str | None:
 
         with gzip.open(path, "rb") as handle:
             return _refused(iter(lambda: handle.read(SCAN_BLOCK), b""))
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        for start in range(0, size, MAP_BYTES):
+            refused = _window_refused(handle.fileno(), start, min(MAP_BYTES + 1, size - start))
+            if refused:
+                return refused
+        # The UTF-8 check reads only blocks that are not ASCII (mapped a window at a time too).
+        return _refused(_mapped_blocks(handle.fileno(), size), checked=True)
+
+
+def _window_refused(fd: int, start: int, length: int) -> str | None:
+    """CR, NUL or the delimiter in `length` bytes at `start` (one byte past the window, so a
+    delimiter across two windows is found): memchr over a mapping, no copy. A window at a time,
+    unmapped after, so the mapped pages do not add up in the process's resident memory."""
     import mmap
 
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            return None
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            # memchr over the mapping, no copy: the common case costs a few ms per 100 MB.
-            for byte, reason in ((b"\r", "carriage returns"), (b"\x00", "NUL bytes")):
-                if mapped.find(byte) >= 0:
-                    return f"it holds {reason}"
-            if mapped.find(DELIMITER.encode()) >= 0:
-                return "it holds the scan delimiter"
-            blocks = (mapped[start : start + SCAN_BLOCK] for start in range(0, len(mapped), SCAN_BLOCK))
-            return _refused(blocks, checked=True)
+    with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start) as mapped:
+        for byte, reason in ((b"\r", "carriage returns"), (b"\x00", "NUL bytes")):
+            if mapped.find(byte) >= 0:
+                return f"it holds {reason}"
+        if mapped.find(DELIMITER.encode()) >= 0:
+            return "it holds the scan delimiter"
+    return None
+
+
+def _mapped_blocks(fd: int, size: int) -> Iterator[bytes]:
+    import mmap
+
+    for start in range(0, size, MAP_BYTES):
+        with mmap.mmap(fd, min(MAP_BYTES, size - start), access=mmap.ACCESS_READ, offset=start) as mapped:
+            for offset in range(0, len(mapped), SCAN_BLOCK):
+                yield mapped[offset : offset + SCAN_BLOCK]
 
 
 def _refused(blocks: Iterator[bytes], checked: bool = False) -> str | None:

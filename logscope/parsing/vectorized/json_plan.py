@@ -27,8 +27,9 @@ from logscope.parsing.vectorized.times import _epoch_sql, fixed_offset, time_pla
 _KEYS = (*TIME_KEYS, *LEVEL_KEYS, *MESSAGE_KEYS, *HOST_KEYS)
 # Lines orjson may read otherwise than DuckDB's yyjson (or refuse): escapes (lone surrogates, keys
 # spelled with escapes), numbers beyond 64 bits or with digits a double cannot hold, NaN and
-# Infinity, trailing commas.
-_DOUBTFUL = r"\\u|[0-9]{16}|NaN|Infinity|,[ \t\n\r]*[}\]]"
+# Infinity, trailing commas, positive exponents (a double of 1e16 or more: orjson writes `1e+21`
+# where yyjson writes `1e21`).
+_DOUBTFUL = r"\\u|[0-9]{16}|[0-9][eE]\+?[0-9]|NaN|Infinity|,[ \t\n\r]*[}\]]"
 _ISO = time_plan("iso")
 # The usual ISO shape, whose parts sit at fixed places: cut with substr, the same texts the ISO
 # regex gives (a regex extraction costs several times a DFA match).
