@@ -200,3 +200,74 @@ def test_a_header_line_after_the_head_makes_our_parser_read_the_file(tmp_path: P
     assert done.returncode == 0, done.stderr.decode()
     assert "w3c" in done.stdout.decode()
     assert done.stdout == expected.stdout
+
+
+# JSON lines where the SQL plan must read each key as the parser does, or leave the line to it.
+AWKWARD_JSON = [
+    '{"time":"2026-11-20T10:00:00.123Z","level":"info","msg":"plain","n":1,"f":1.50,"o":{"a":[1,2]}}',
+    '{"ts":1763632800,"level":30,"message":"bunyan number level","hostname":"h1"}',
+    '{"ts":1763632800.25,"lvl":"WARN","msg":"float epoch"}',
+    '{"ts":1763632800123,"severity":"Error","msg":"epoch ms"}',
+    '{"timestamp":"1763632800","level":"debug","msg":"epoch string"}',
+    '{"timestamp":"1763632800.5","level":"debug","msg":"epoch string float"}',
+    '{"@timestamp":"2026-11-20 10:00:00+02:00","log.level":"warn","message":"ecs"}',
+    '{"time":"2026-11-20T10:00:00","level":"info","msg":"no offset"}',
+    '{"time":"2026-11-20T10:00:00.123456789Z","level":"info","msg":"nanoseconds"}',
+    '{"time":"2026-02-30T10:00:00Z","level":"info","msg":"impossible date"}',
+    '{"time":"Nov 20 10:00:00","level":"info","msg":"not iso"}',
+    '{"time":null,"ts":1763632800,"level":"info","msg":"null time first"}',
+    '{"time":true,"level":"info","msg":"bool time"}',
+    '{"time":-5,"level":"info","msg":"negative epoch"}',
+    '{"time":1e20,"level":"info","msg":"exponent"}',
+    '{"level":"nope","severity":"error","msg":"unknown level first"}',
+    '{"level":42,"msg":"unknown number level"}',
+    '{"level":"  [ERROR] ","msg":"padded level"}',
+    '{"msg":{"nested":true},"message":"second key is the string"}',
+    '{"msg":"carriage\\r\\n","host":"","extra":"x"}',
+    '{"msg":"escaped \\u00e9 text","level":"info"}',
+    '{"msg":"dup","msg":"dup2"}',
+    '{"msg":"trailing comma",}',
+    '{"msg":"nan","v":NaN}',
+    '{"msg":"big","v":123456789012345678901234}',
+    '{"msg":"exponents","a":1e21,"b":1.5e200,"c":1e5,"d":1E-7,"e":2.5e-3}',
+    '{"msg":"unicode é ✓","path":"/a/b","q":"say \\"hi\\""}',
+    '{"msg":"tab\\tin string","e":[],"z":{}}',
+    "{}",
+    ' {"msg":"leading space"}',
+    "[1, 2, 3]",
+    "not json at all",
+    '{"msg": "spaces", "level" : "info" , "n" : 2 }',
+]
+
+
+def test_json_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) -> None:
+    plain = [
+        f'{{"time":"2026-11-20T10:{n % 60:02d}:00.{n % 1000:03d}Z","level":"{("info", "error")[n % 2]}",'
+        f'"msg":"request {n}","status":{200 + n % 3},"ms":{n / 7:.3f}}}'
+        for n in range(300)
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(plain + AWKWARD_JSON * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (json)"]
+    assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_JSON)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want
+
+
+def test_json_lines_with_a_key_the_first_lines_did_not_use(tmp_path: Path) -> None:
+    """The plan extracts the keys the head used; a later `ts`, `severity` or `host` is still read."""
+    plain = [f'{{"time":"2026-11-20T10:00:{n % 60:02d}Z","msg":"m {n}","n":{n}}}' for n in range(300)]
+    later = [
+        '{"time":"2026-11-20T10:00:00Z","severity":"error","msg":"a level key"}',
+        '{"ts":1763632800,"msg":"another time key","host":"h2"}',
+        '{"time":"x","@timestamp":"2026-11-20T10:00:00Z","msg":"two time keys"}',
+        '{"msg":"a value that reads \\"ts\\": like a key"}',
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(plain + later + plain[:10]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (json)"]
+    assert got == expected

@@ -22,6 +22,7 @@ from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
+from logscope.parsing.vectorized.json_plan import JsonPlan, json_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
 from logscope.pipeline.in_place_scan import (
@@ -58,7 +59,7 @@ class InPlaceFile:
     index: int
     relation: str = ""
     records: int = 0
-    plan: RegexPlan | None = None
+    plan: RegexPlan | JsonPlan | None = None
     how: str = ""  # "scanned by DuckDB (nginx_access)" or why our parser reads it
     paths: list[str] = field(default_factory=list)
 
@@ -93,8 +94,9 @@ class InPlaceQuery:
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         for index, source in enumerate(expansion.sources):
+            last = index == len(expansion.sources) - 1
             if isinstance(source, FileReader):
-                self.files.append(self._file(con, source.name, index))
+                self.files.append(self._file(con, source.name, index, last))
             elif isinstance(source, StdinReader):
                 self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))
             else:
@@ -112,7 +114,7 @@ class InPlaceQuery:
 
     # --- one file --------------------------------------------------------------------------
 
-    def _file(self, con: duckdb.DuckDBPyConnection, path: str, index: int) -> InPlaceFile:
+    def _file(self, con: duckdb.DuckDBPyConnection, path: str, index: int, last: bool) -> InPlaceFile:
         file = InPlaceFile(path, index)
         raw, unzipped = open_log(path)
         raw.close()
@@ -127,11 +129,12 @@ class InPlaceQuery:
         if isinstance(reason, str):
             return self._python(con, file, path, reason)
         plan = reason
-        file.records = _count_lines(path, compressed)
+        if not last:  # only the files after it need its line count (their ids follow its)
+            file.records = _count_lines(path, compressed)
         self._scan(con, file, parser, plan, records, head, path, compressed)
         return file
 
-    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | str:
+    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | JsonPlan | str:
         """The plan to scan the file with, or why our parser reads it."""
         if not more:
             return "small"
@@ -143,7 +146,10 @@ class InPlaceQuery:
             return "no formats"
         first = parser.order[0]
         clock = getattr(first, "clock", None)
-        plan = plan_for(first, getattr(first, "zone", None) or _utc(), clock() if clock else None)
+        zone = getattr(first, "zone", None) or _utc()
+        plan: RegexPlan | JsonPlan | str = json_plan_for(first, zone, _json_objects(head))
+        if isinstance(plan, str):
+            plan = plan_for(first, zone, clock() if clock else None)
         if isinstance(plan, str):
             return plan
         refused = scan_ok(path, compressed)
@@ -163,7 +169,8 @@ class InPlaceQuery:
         con.register("_inplace_arrow", records_table(keyed))
         con.execute(f"CREATE TABLE {head_name} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
-        con.register("_inplace_arrow", plan.level_table(level_texts(head, plan)))
+        texts = level_texts(head, plan) if isinstance(plan, RegexPlan) else _json_level_texts(head_records)
+        con.register("_inplace_arrow", plan.level_table(texts))
         con.execute(f"CREATE TABLE {levels_name} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
         con.create_function(
@@ -178,8 +185,12 @@ class InPlaceQuery:
         # SQL may read `id`.
         key = f"row_number() OVER () - 1 + {skip}" if self.with_ids else "CAST(NULL AS BIGINT)"
         lines = f"SELECT line, {key} AS key FROM ({read_lines_sql(path, compressed, skip)}) scan"
-        typed = typed_columns(plan)
-        select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
+        if isinstance(plan, RegexPlan):
+            typed = typed_columns(plan)
+            select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
+        else:
+            typed = {}
+            select = plan.select_sql(lines, levels_name)
         received = _FROM_US.format(us=self.received_at)
         fb = "CASE WHEN ok THEN {plan} ELSE fb.{name} END"
         scanned = (
@@ -191,14 +202,17 @@ class InPlaceQuery:
             f" {fb.format(plan=sql_literal(plan.name), name='format')} AS format,"
             f" {fb.format(plan='level', name='level')} AS level,"
             f" {fb.format(plan='message', name='message')} AS message,"
-            f" CAST({fb.format(plan='fields', name='fields')} AS JSON) AS fields, raw, ok"
+            f" CAST({fb.format(plan='fields', name='fields')} AS JSON) AS fields, raw, ok,"
+            # The view's typed columns read a field from `fb_fields` where not `ok`: reading
+            # `fields` would build every row's JSON for one value (docs/benchmarks.md).
+            " CAST(fb.fields AS JSON) AS fb_fields"
             f"{''.join(', ' + column for column in typed.values())}"
             f" FROM (SELECT *, CASE WHEN NOT ok THEN {function}(raw) END AS fb FROM ({select}) planned) rows"
         )
         nulls = "".join(f", NULL AS {column}" for column in typed.values())
         head_rows = (
             f"SELECT key, {', '.join(_ROW_COLUMNS[:-2])}, CAST(fields AS JSON) AS fields, raw,"
-            f" false AS ok{nulls} FROM {head_name}"
+            f" false AS ok, CAST(fields AS JSON) AS fb_fields{nulls} FROM {head_name}"
         )
         file.relation = f"{head_rows} UNION ALL {scanned}"
 
@@ -217,7 +231,7 @@ class InPlaceQuery:
             con.register("_inplace_arrow", records_table(keyed))
             con.execute(f"INSERT INTO {table} SELECT * FROM _inplace_arrow")
             con.unregister("_inplace_arrow")
-        file.relation = f"SELECT *, false AS ok FROM {table}"
+        file.relation = f"SELECT *, false AS ok, fields AS fb_fields FROM {table}"
         return file
 
     # --- the tables the user sees -----------------------------------------------------------
@@ -247,14 +261,18 @@ class InPlaceQuery:
         parts = []
         for file, base in zip(self.files, bases, strict=True):
             columns = [f"key + {base + 1} AS id", *[c for c in COMMON_COLUMNS if c != "id"]]
-            planned = typed_columns(file.plan) if file.plan is not None and file.plan.name == name else {}
+            planned = (
+                typed_columns(file.plan)
+                if isinstance(file.plan, RegexPlan) and file.plan.name == name
+                else {}
+            )
             for field_name, column_type in types.items():
                 column = _field_column(field_name, column_type.upper())
                 if column is None:
                     continue
                 if field_name in planned:
                     cast = f"CAST({planned[field_name]} AS {column_type})"
-                    from_json = column.rsplit(" AS ", 1)[0]
+                    from_json = column.rsplit(" AS ", 1)[0].replace("(fields, ", "(fb_fields, ")
                     column = f"CASE WHEN ok THEN {cast} ELSE {from_json} END AS {sql_name(field_name)}"
                 columns.append(column)
             columns += ["fields", "raw"]
@@ -297,6 +315,29 @@ def retry_file(error: BaseException) -> int | None:
     digits = text.split(RETRY_MARK, 1)[1]
     number = "".join(char for char in digits[:12] if char.isdigit())
     return int(number) if number else None
+
+
+def _json_objects(lines: list[str]) -> list[dict]:
+    """The JSON objects among `lines` (the first lines of a file)."""
+    import orjson
+
+    objects = []
+    for line in lines:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            objects.append(obj)
+    return objects
+
+
+def _json_level_texts(records: list[Record]) -> list[str]:
+    """The level values written in the first JSON lines (the level table covers them too)."""
+    from logscope.parsing.conventions import LEVEL_KEYS
+
+    objects = _json_objects([record.raw for record in records])
+    return sorted({obj[key] for obj in objects for key in LEVEL_KEYS if isinstance(obj.get(key), str)})
 
 
 def _holds_state(parser: Parser) -> bool:

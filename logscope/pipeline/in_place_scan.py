@@ -11,7 +11,8 @@ function runs that parser on the line, so every row equals what `ingest` stores.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +24,7 @@ from logscope.record import MAX_LINE_BYTES
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
 DELIMITER = "\x1f\x1e"
 SCAN_BLOCK = 8 << 20
+MAP_BYTES = 64 << 20  # a multiple of mmap.ALLOCATIONGRANULARITY
 FALLBACK_TYPE = (
     "STRUCT(format VARCHAR, ts_us BIGINT, level VARCHAR, message VARCHAR, host VARCHAR, fields VARCHAR)"
 )
@@ -67,27 +69,68 @@ def scan_ok(path: str, compressed: bool) -> str | None:
     """Why DuckDB's CSV reader would not split the file into the lines our reader gives, or None.
 
     It also ends lines at a lone CR, does not read NUL as U+FFFD, and refuses bad UTF-8."""
-    import gzip
+    if compressed:
+        import gzip
 
-    opener = gzip.open if compressed else open
+        with gzip.open(path, "rb") as handle:
+            return _refused(iter(lambda: handle.read(SCAN_BLOCK), b""))
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        for start in range(0, size, MAP_BYTES):
+            refused = _window_refused(handle.fileno(), start, min(MAP_BYTES + 1, size - start))
+            if refused:
+                return refused
+        # The UTF-8 check reads only blocks that are not ASCII (mapped a window at a time too).
+        return _refused(_mapped_blocks(handle.fileno(), size), checked=True)
+
+
+def _window_refused(fd: int, start: int, length: int) -> str | None:
+    """CR, NUL or the delimiter in `length` bytes at `start` (one byte past the window, so a
+    delimiter across two windows is found): memchr over a mapping, no copy. A window at a time,
+    unmapped after, so the mapped pages do not add up in the process's resident memory."""
+    import mmap
+
+    with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start) as mapped:
+        for byte, reason in ((b"\r", "carriage returns"), (b"\x00", "NUL bytes")):
+            if mapped.find(byte) >= 0:
+                return f"it holds {reason}"
+        if mapped.find(DELIMITER.encode()) >= 0:
+            return "it holds the scan delimiter"
+    return None
+
+
+def _mapped_blocks(fd: int, size: int) -> Iterator[bytes]:
+    import mmap
+
+    for start in range(0, size, MAP_BYTES):
+        with mmap.mmap(fd, min(MAP_BYTES, size - start), access=mmap.ACCESS_READ, offset=start) as mapped:
+            for offset in range(0, len(mapped), SCAN_BLOCK):
+                yield mapped[offset : offset + SCAN_BLOCK]
+
+
+def _refused(blocks: Iterator[bytes], checked: bool = False) -> str | None:
+    """`scan_ok` over blocks (`checked`: CR, NUL and the delimiter are known to be absent)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     delimiter = DELIMITER.encode()
     tail = b""
-    with opener(path, "rb") as handle:
-        while block := handle.read(SCAN_BLOCK):
-            joined = tail + block
+    for block in blocks:
+        if not checked:
             if b"\r" in block:
                 return "it holds carriage returns"
             if b"\x00" in block:
                 return "it holds NUL bytes"
-            if delimiter in joined:
+            if delimiter in tail + block[:1] or delimiter in block:
                 return "it holds the scan delimiter"
-            if not block.isascii():
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    return "it is not valid UTF-8"
-            tail = block[-1:]
+        if not block.isascii():
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return "it is not valid UTF-8"
+        tail = block[-1:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "it is not valid UTF-8"
     return None
 
 
