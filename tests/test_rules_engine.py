@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logscope.alerting import engine as engine_module
+from logscope.alerting import runner as runner_module
 from logscope.alerting.counting import Shortcuts, fast
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import Change
@@ -330,7 +330,7 @@ def test_threaded_engine_computing_predicates_ahead_gives_the_same_alerts(
     # while it steps through this one (one queued batch at a time here: none are merged); a rule
     # that fails is disabled between batches, and the batch after it, computed ahead with the
     # failed rule still in, is computed again without it.
-    monkeypatch.setattr(engine_module, "MERGE_RECORDS", 1)
+    monkeypatch.setattr(runner_module, "MERGE_RECORDS", 1)
     rules = (
         """
 [[rule]]
