@@ -15,6 +15,7 @@ import pytest
 
 from logscope.alerting.counting import Shortcuts
 from logscope.alerting.engine import RuleEngine
+from logscope.alerting.kinds import KINDS
 from logscope.alerting.loader import load_paths
 from logscope.record import Record
 from logscope.store.database import MEMORY, open_for_writing
@@ -37,14 +38,17 @@ KIND_OPTIONS = {
     "absence": lambda rnd: [WHERE, f"threshold = {rnd.randint(1, 4)}"],
     "spike": lambda rnd: [WHERE, "factor = 2", f"min_count = {rnd.randint(1, 3)}"],
     "new_value": lambda rnd: ['field = "code"', f'learn = "{rnd.choice([0, 2, 5])}s"'],
+    "new_pattern": lambda rnd: [f"errors_only = {rnd.choice(['true', 'false'])}", 'learn = "3s"'],
 }
+# Messages of a few patterns (numbers masked), more of them as time goes on: new_pattern's.
+MESSAGES = ("disk {n} full", "user {n} logged in", "cache miss", "retry {n} of 5", "queue is full")
 
 
 def random_rule(rnd: random.Random, name: str) -> str:
     kind = rnd.choice(list(KIND_OPTIONS))
     window = rnd.choice([1, 2, 3, 5, 8])
     lines = [f'[[rule]]\nname = "{name}"\nkind = "{kind}"\nwindow = "{window}s"', *KIND_OPTIONS[kind](rnd)]
-    if "field" not in lines[1] and rnd.random() < 0.5:
+    if "group_by" in KINDS[kind].keys and rnd.random() < 0.5:
         lines.append('group_by = ["service"]')
     if rnd.random() < 0.6:
         lines.append(f'for = "{rnd.choice([1, 2, 3, 4])}s"')
@@ -62,7 +66,10 @@ def random_stream(rnd: random.Random) -> list[Record]:
         at += rnd.choice([0, 0, 0.5, 0.5, 1, 1, 1.5, 2, 3, 0.25])
         level = "error" if rnd.random() < share else "info"
         fields = {"service": f"s{rnd.randint(0, 2)}", "code": str(rnd.randint(0, 12) + int(at) // 20)}
-        records.append(Record(T0 + int(at * S), T0, "app.log", "web1", "json", level, "m", fields, "m"))
+        message = rnd.choice(MESSAGES[: 1 + int(at) // 15]).format(n=rnd.randint(1, 99))
+        records.append(
+            Record(T0 + int(at * S), T0, "app.log", "web1", "json", level, message, fields, message)
+        )
     return records
 
 
