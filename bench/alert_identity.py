@@ -9,6 +9,7 @@ table. Compare two recordings with `compare`.
     python bench/alert_identity.py record --code /tmp/rk-before --out /tmp/before.jsonl [--lines 30000]
     python bench/alert_identity.py record --code . --out /tmp/after.jsonl
     python bench/alert_identity.py compare /tmp/before.jsonl /tmp/after.jsonl
+    python bench/alert_identity.py golden      # the corpus's alerts for tests/test_rules_identity.py
 
 `--code` is the tree whose logscope runs (put first on PYTHONPATH, with this interpreter).
 """
@@ -16,6 +17,7 @@ table. Compare two recordings with `compare`.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -34,6 +36,7 @@ CORPUS = REPO.parent.parent / "shared" / "corpus" / "loghub"
 if not CORPUS.is_dir():
     CORPUS = Path("/work/shared/corpus/loghub")
 
+GOLDEN = REPO / "tests" / "data" / "rules_identity" / "corpus_3d02ec3.jsonl.gz"
 GENERIC_RULES = """
 [[rule]]
 name = "id_errors"
@@ -114,6 +117,7 @@ def alerts_of(code: Path, files: list[Path], rules: list[Path], work: Path) -> l
         raise SystemExit(f"ingest failed: {done.stderr.strip()}")
     con = duckdb.connect(str(db), read_only=True)
     try:
+        con.execute("SET TimeZone = 'UTC'")  # (times as text the same on any machine)
         cursor = con.execute("FROM alerts ORDER BY id")
         names = [column[0] for column in cursor.description]
         rows = [
@@ -125,7 +129,12 @@ def alerts_of(code: Path, files: list[Path], rules: list[Path], work: Path) -> l
     return rows
 
 
-def record(code: Path, out: Path, lines: int) -> None:
+SETS = ("rules test", "corpus", "nginx", "json", "logfmt", "syslog")
+
+
+def alert_lines(code: Path, sets: tuple[str, ...] = SETS, lines: int = 30_000) -> list[str]:
+    """The sorted JSON lines of every alert of `sets` with the code of tree `code` (the
+    temporary folder and the corpus's place written as WORK and CORPUS)."""
     code = code.resolve()
     result: list[str] = []
     with tempfile.TemporaryDirectory(prefix="alert-identity-") as name:
@@ -134,18 +143,31 @@ def record(code: Path, out: Path, lines: int) -> None:
         generic.write_text(GENERIC_RULES)
         fifty = work / "fifty.toml"
         fifty.write_text(fifty_rules())
-        tests = sorted(f"rules/tests/{path.name}" for path in (code / "rules" / "tests").glob("*.toml"))
-        done = run(code, ["rules", "test", *tests])
-        result += [json.dumps({"set": "rules test", "rc": done.returncode, "line": line}) for line in
-                   done.stdout.splitlines()]  # fmt: skip
-        corpus = sorted(CORPUS.glob("*/*_2k.log"))
-        result += [f'{{"set": "corpus", "alert": {row}}}' for row in alerts_of(code, corpus, [generic], work)]
+        if "rules test" in sets:
+            tests = sorted(f"rules/tests/{path.name}" for path in (code / "rules" / "tests").glob("*.toml"))
+            done = run(code, ["rules", "test", *tests])
+            result += [json.dumps({"set": "rules test", "rc": done.returncode, "line": line})
+                       for line in done.stdout.splitlines()]  # fmt: skip
+        if "corpus" in sets:
+            corpus = sorted(CORPUS.glob("*/*_2k.log"))
+            result += [
+                f'{{"set": "corpus", "alert": {row}}}' for row in alerts_of(code, corpus, [generic], work)
+            ]
         for kind in ("nginx", "json", "logfmt", "syslog"):
-            log = data.write_dataset(kind, lines, work)
-            rules = [generic, fifty] if kind == "nginx" else [generic]
-            result += [f'{{"set": "{kind}", "alert": {row}}}' for row in alerts_of(code, [log], rules, work)]
-    result = [line.replace(str(work), "WORK") for line in result]  # (a new temporary folder each run)
-    out.write_text("".join(line + "\n" for line in sorted(result)))
+            if kind in sets:
+                log = data.write_dataset(kind, lines, work)
+                rules = [generic, fifty] if kind == "nginx" else [generic]
+                result += [
+                    f'{{"set": "{kind}", "alert": {row}}}' for row in alerts_of(code, [log], rules, work)
+                ]
+        # (a new temporary folder each run; the corpus wherever it is)
+        result = [line.replace(str(work), "WORK").replace(str(CORPUS), "CORPUS") for line in result]
+    return sorted(result)
+
+
+def record(code: Path, out: Path, lines: int) -> None:
+    result = alert_lines(code, SETS, lines)
+    out.write_text("".join(line + "\n" for line in result))
     sets: dict[str, int] = {}
     for line in result:
         key = json.loads(line)["set"]
@@ -176,9 +198,14 @@ def main() -> None:
     cmp = actions.add_parser("compare")
     cmp.add_argument("before", type=Path)
     cmp.add_argument("after", type=Path)
+    actions.add_parser("golden")
     args = parser.parse_args()
     if args.action == "record":
         record(args.code, args.out, args.lines)
+    elif args.action == "golden":
+        lines = alert_lines(REPO, ("corpus",))
+        GOLDEN.write_bytes(gzip.compress("".join(line + "\n" for line in lines).encode(), mtime=0))
+        print(f"{GOLDEN}: {len(lines)} alerts")
     else:
         raise SystemExit(compare(args.before, args.after))
 
