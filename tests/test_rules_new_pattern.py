@@ -161,3 +161,31 @@ def test_a_new_error_message_fires_at_its_first_occurrence_in_ingest_tail_and_ba
         (examples_as_lines(ingested[0], db), ingested[1]),
         (examples_as_lines(followed[0], tail_db), followed[1]),
     )
+
+
+def test_patterns_stored_before_the_run_are_known(tmp_path: Path) -> None:
+    # As new_value's values: a later ingest into the same database starts out knowing the
+    # patterns of the records stored before it (`history`).
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "np"\nkind = "new_pattern"\n')
+    db = tmp_path / "logs.duckdb"
+
+    def ingest(name: str, minute: int, messages: list[str]) -> list[str]:
+        log, out = tmp_path / name, tmp_path / f"{name}.alerts"
+        log.write_text(
+            "".join(
+                json.dumps({"ts": f"2026-03-01T12:{minute:02d}:{second:02d}Z", "level": "info", "msg": text})
+                + "\n"
+                for second, text in enumerate(messages)
+            )
+        )
+        args = ["--no-default-rules", "--rules", str(rules), "--db", str(db), "--alerts-out", str(out)]
+        result = run_cli("ingest", "-q", str(log), *args)
+        assert result.returncode == 0, result.stderr
+        return [event[4].split("pattern=")[1][:-1] for event in notified(out) if event[1] == "firing"]
+
+    assert ingest("first.jsonl", 0, ["disk 1 full", "user 2 logged in", "disk 3 full"]) == [
+        "disk <*> full",
+        "user <*> logged in",
+    ]
+    assert ingest("second.jsonl", 30, ["disk 7 full", "cache miss", "user 9 logged in"]) == ["cache miss"]
