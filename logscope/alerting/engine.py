@@ -1,8 +1,9 @@
 """The rule engine: evaluates rules on each committed batch, keeps alerts, hands them to outputs.
 
 Per committed batch: one sandboxed DuckDB query computes every rule's predicate, one more turns
-the matches into arrivals per rule and group (predicates.py, arrivals.py); groups that could fire
-step through their windows on event time (windows.py) and their alerts' life cycle
+the matches into arrivals per rule and group (predicates.py, counting/arrivals.py); groups that
+could fire step through their windows on event time (counting/: the reference or the fast
+evaluator, by `shortcuts`) and their alerts' life cycle
 (lifecycle.py); changes go to the alerts table, to subscribers and to outputs, which deliver in
 their own threads (actions.py). The engine evaluates one batch at a time; how batches are run
 (in the caller's thread, or the engine's own with merging and predicates computed ahead) and

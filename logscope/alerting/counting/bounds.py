@@ -15,7 +15,7 @@ from heapq import merge
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from logscope.alerting.counting.fast import FastGroup as GroupWindow
+    from logscope.alerting.counting.fast import FastGroup
     from logscope.alerting.counting.window import Arrival
 
 SPLITS = 64  # the shortest stretch tried: this part of a window
@@ -23,7 +23,7 @@ FEW = 64  # arrivals below which a dry run is cheaper than reading the window's 
 BLOCK = 512  # arrivals taken in at a time (a group's bounds often fail early: read no further)
 
 
-def quiet_span(group: GroupWindow, arrivals: list[Arrival]) -> int:
+def quiet_span(group: FastGroup, arrivals: list[Arrival]) -> int:
     """How many of the leading arrivals (in order, none before the group's clock) provably
     leave the group's condition false at every instant it would observe."""
     rule = group.rule

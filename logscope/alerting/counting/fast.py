@@ -26,13 +26,14 @@ from logscope.alerting.model import Rule
 class FastGroup(ReferenceGroup):
     """One group of a counting rule, with the shortcuts `shortcuts` allows."""
 
-    __slots__ = ("shortcuts",)
+    __slots__ = ("bound", "shortcuts")
 
     def __init__(
         self, rule: Rule, tracker: Tracker, created: int, ready_at: int, shortcuts: Shortcuts
     ) -> None:
         super().__init__(rule, tracker, created, ready_at)
         self.shortcuts = shortcuts
+        self.bound = self.kind.bound(rule)  # what the group needs at the least to hold
 
     def feed(self, arrivals: list[Arrival]) -> None:
         """Arrivals in time order; a late one counts as arriving at the group's clock."""
@@ -82,7 +83,7 @@ class FastGroup(ReferenceGroup):
 
     def _cannot_fire(self, arrivals: list[Arrival]) -> bool:
         """No alert is open and even counting every arrival at once would not reach the bound."""
-        bound = self.kind.bound(self.rule)
+        bound = self.bound
         if self.tracker.busy or bound is None:
             return False
         hits = self.current.sum + sum(item[1] for item in arrivals)
@@ -134,7 +135,7 @@ class FastGroup(ReferenceGroup):
             return False
         if self.kind.only_falls:
             return True  # counts only fall
-        bound = self.kind.bound(self.rule)
+        bound = self.bound
         return bound is not None and not bound.reachable(self.current.sum, self.totals.sum)
 
     def observe(self, now: int, ids: list[int], hits: int) -> None:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from logscope.alerting.counting.fast import FastGroup as GroupWindow
+    from logscope.alerting.counting.fast import FastGroup
     from logscope.alerting.counting.window import Arrival
 
 
-def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool, due: int | None) -> int:
+def scan(group: FastGroup, arrivals: list[Arrival], start: int, holding: bool, due: int | None) -> int:
     """Step through `arrivals[start:]` (in order, none before the group's clock) while the
     condition's value stays `holding` and no instant reaches `due`: the number of arrivals
     stepped through before one does. The group's windows, clock and examples are left as after
@@ -89,9 +89,7 @@ def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool,
     return index - start
 
 
-def _scan_spike(
-    group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool, due: int | None
-) -> int:
+def _scan_spike(group: FastGroup, arrivals: list[Arrival], start: int, holding: bool, due: int | None) -> int:
     """`scan` for spike rules: at each instant records move from the current window to the
     previous one (and leave that after two windows); undone in reverse order if need be."""
     window, holds = group.rule.window, group.holds_at
