@@ -20,6 +20,7 @@ import alert_identity  # bench/alert_identity.py
 RECORDED = REPO / "tests" / "data" / "rules_identity" / "corpus_3d02ec3.jsonl.gz"
 
 
+@pytest.mark.slow  # (minutes on a loaded machine)
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the Loghub corpus is not at {CORPUS}")
 def test_the_corpus_gives_the_alerts_recorded_before_the_rule_engine_was_restructured() -> None:
     alert_identity.CORPUS = CORPUS  # (wherever this checkout finds it)

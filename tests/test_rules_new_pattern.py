@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from conftest import query_db, run_cli
 from servicelog import START, service_log
 from test_alert_identity import (
@@ -115,6 +116,7 @@ def backtest(logs: Path, rules: Path) -> tuple[list[dict], list[tuple]]:
     ]
 
 
+@pytest.mark.slow  # (minutes on a loaded machine)
 @needs_tmux
 def test_a_new_error_message_fires_at_its_first_occurrence_in_ingest_tail_and_backtest(
     tmp_path: Path,
