@@ -200,14 +200,21 @@ def stored(db: Path) -> int:
 
 
 def tail_alerts(
-    logs: Path, db: Path, out: Path, socket: str, appended: list[tuple[str, list[str]]] = ()
+    logs: Path,
+    db: Path,
+    out: Path,
+    socket: str,
+    appended: list[tuple[str, list[str]]] = (),
+    rules: Path | None = None,
 ) -> tuple[list[tuple], list[tuple]]:
     """Run `logscope tail` on the files in a real terminal (`logs` named as ingest names it);
-    once it has caught up, append each run of lines and wait until it is stored; then quit."""
+    once it has caught up, append each run of lines and wait until it is stored; then quit.
+    `rules`: that rule file instead of the bundled packs."""
     status = db.with_suffix(".status")
+    only = f" --no-default-rules --rules {shlex.quote(str(rules))}" if rules is not None else ""
     command = (
         f"cd {shlex.quote(str(logs.parent))} && TZ=UTC {shlex.quote(sys.executable)} -m logscope tail"
-        f" {shlex.quote(logs.name)} --db {shlex.quote(str(db))} --alerts-out {shlex.quote(str(out))};"
+        f" {shlex.quote(logs.name)} --db {shlex.quote(str(db))} --alerts-out {shlex.quote(str(out))}{only};"
         f" echo $? > {shlex.quote(str(status))}; sleep 30"
     )
     present = sum(len(path.read_text().splitlines()) for path in logs.iterdir())

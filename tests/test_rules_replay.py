@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 from conftest import REPO, query_db
 
-from logscope.alerting import engine as engine_module
 from logscope.alerting import replay as replay_module
+from logscope.alerting import runner as runner_module
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.loader import load_paths
 from logscope.alerting.replay import instant_cut
@@ -132,7 +132,7 @@ def test_rules_during_the_import_give_the_alerts_of_the_replay_after_it(
     # each block's last second held back for the next), after it chunks of 7,000 records: the
     # batches differ (and would with merging, which depends on timing), the alerts must not.
     monkeypatch.setattr(replay_module, "REPLAY_ROWS", 7000)
-    monkeypatch.setattr(engine_module, "MERGE_RECORDS", 1)
+    monkeypatch.setattr(runner_module, "MERGE_RECORDS", 1)
     lines = access_log(45_000)
     if disordered:  # the second half first: its blocks come before the first half's in time
         lines = lines[22_500:] + lines[:22_500]
@@ -154,7 +154,7 @@ def test_a_second_import_knows_the_first_ones_values_the_same_on_both_paths(
     """The file grows and is imported again: new_value rules start from the values stored by the
     first import (alerting/history.py), whether rules run during the import or after it."""
     monkeypatch.setattr(replay_module, "REPLAY_ROWS", 7000)
-    monkeypatch.setattr(engine_module, "MERGE_RECORDS", 1)
+    monkeypatch.setattr(runner_module, "MERGE_RECORDS", 1)
     lines = access_log(20_000)
     results = {}
     log = tmp_path / "access.log"

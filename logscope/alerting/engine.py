@@ -1,21 +1,21 @@
 """The rule engine: evaluates rules on each committed batch, keeps alerts, hands them to outputs.
 
 Per committed batch: one sandboxed DuckDB query computes every rule's predicate, one more turns
-the matches into arrivals per rule and group (predicates.py, arrivals.py); groups that could fire
-step through their windows on event time (windows.py) and their alerts' life cycle
+the matches into arrivals per rule and group (predicates.py, counting/arrivals.py); groups that
+could fire step through their windows on event time (counting/: the reference or the fast
+evaluator, by `shortcuts`) and their alerts' life cycle
 (lifecycle.py); changes go to the alerts table, to subscribers and to outputs, which deliver in
-their own threads (actions.py). With `threaded=True` the evaluation itself runs in the engine's
-own thread behind a bounded queue, so the pipeline's writer only waits when that queue is full.
+their own threads (actions.py). The engine evaluates one batch at a time; how batches are run
+(in the caller's thread, or the engine's own with merging and predicates computed ahead) and
+holding changes until release are runner.py's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,16 @@ import duckdb
 import pyarrow as pa
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
-from logscope.alerting.arrivals import ArrivalCollector, key_tuple
-from logscope.alerting.batches import Joined, same_records, span
+from logscope.alerting.batches import same_records, span
+from logscope.alerting.counting import ArrivalCollector, CountingRule, Shortcuts, key_tuple
 from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import BatchPredicates, PredicateEvaluator
-from logscope.alerting.priority import lower_thread_priority
+from logscope.alerting.runner import MERGE_RECORDS, Hold, Sequential, Threaded
 from logscope.alerting.sandbox import RuleLimitError, RuleSqlError, one_line
 from logscope.alerting.sqlrules import SqlRule
-from logscope.alerting.windows import CountingRule
 from logscope.record import Record
 from logscope.store.alerts import next_alert_id, write_alerts
 
@@ -43,10 +42,7 @@ TICK_SECONDS = 0.5
 # further than this behind the wall clock when it arrived. Older records are history (a file
 # caught up on, a replayed archive): they give the alerts `ingest` and `rules backtest` give.
 LIVE_LAG_US = 3600 * 1_000_000
-QUEUE_BATCHES = 8
-MERGE_RECORDS = 100_000
-RELEASE_SECONDS = 10.0
-_NOTHING = object()  # nothing queued
+__all__ = ["MERGE_RECORDS", "RuleEngine", "format_field_types"]
 
 
 def format_field_types(parsers: Iterable[Any]) -> dict[str, str]:
@@ -73,22 +69,21 @@ class RuleEngine:
         held: bool = False,
         history: StoredValues | None = None,
         low_priority: bool = False,
+        shortcuts: Shortcuts = Shortcuts.ALL,
     ) -> None:
         self._report = on_error or (lambda message: None)
         # held: changes and errors are kept until `release` (or dropped by `discard`).
-        self._held: list[tuple[list[Change], list[Alert]]] | None = [] if held else None
-        self._held_errors: list[str] = []
+        self._hold: Hold | None = Hold() if held else None
         self.store = store.cursor() if store is not None else None
         self.rules = list(ruleset.rules)
         ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
         self.outbox = Outbox(ids, {rule.name: number for number, rule in enumerate(self.rules)})
-        counting = [rule for rule in self.rules if rule.kind != "sql"]
+        counting = [rule for rule in self.rules if rule.spec.counting]
         self.evaluator = PredicateEvaluator(counting, format_types)
-        self.counting = {rule.name: CountingRule(rule, self.outbox) for rule in counting}
-        self.sql_rules = {}
-        for rule in self.rules:
-            if rule.kind == "sql":
-                self.sql_rules[rule.name] = SqlRule(rule, self.outbox)
+        self.counting = {rule.name: CountingRule(rule, self.outbox, shortcuts) for rule in counting}
+        self.sql_rules = {
+            rule.name: SqlRule(rule, self.outbox) for rule in self.rules if not rule.spec.counting
+        }
         self.outputs = list(outputs)
         packs = {rule.name: Path(rule.file).stem for rule in self.rules if rule.file}
         self.actions = {
@@ -98,7 +93,7 @@ class RuleEngine:
         }
         self.disabled: dict[str, str] = {}
         self.writer: Any = None  # a LogWriter whose `last_table` holds the batch just committed
-        self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans)
+        self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans, shortcuts)
         self.now: int | None = None
         self.origin: int | None = None  # the first event time: new_value rules learn from it
         self.history = history  # new_value rules' values stored before this run
@@ -109,23 +104,15 @@ class RuleEngine:
         self._anchor = (0, 0.0, 0)
         self._clock: threading.Thread | None = None
         self._stop = threading.Event()
-        # threaded: batches wait in a bounded queue for the engine's own thread (the writer only
-        # waits when it is full), so rule evaluation overlaps parsing and writing.
-        self._queue: queue.Queue[tuple[list[Record], pa.Table | None] | None] | None = None
-        self._worker: threading.Thread | None = None
-        self._ending = False  # threaded: take nothing more from the queue
-        self.low_priority = low_priority  # threaded: evaluate at a lower CPU priority
-        if threaded:
-            self._queue = queue.Queue(QUEUE_BATCHES)
-            self._worker = threading.Thread(target=self._work, name="alert-engine", daemon=True)
-            self._worker.start()
+        # threaded: batches are evaluated in the engine's own thread (runner.py).
+        self.runner = Threaded(self, low_priority) if threaded else Sequential(self)
 
     # --- what the pipeline and faces call --------------------------------------------------
 
     def on_error(self, message: str) -> None:
         """Report a problem (kept while the engine is held)."""
-        if self._held is not None:
-            self._held_errors.append(message)
+        if self._hold is not None:
+            self._hold.errors.append(message)
         else:
             self._report(message)
 
@@ -147,88 +134,12 @@ class RuleEngine:
             table = self.writer.last_table
         if table is not None and not same_records(table, records):
             table = None  # the writer's table is of an earlier batch
-        if self._queue is not None:
-            self._queue.put((records, table))
-            return
-        self._process(records, table)
+        self.runner.submit(records, table)
 
-    def _work(self) -> None:
-        """Evaluate queued batches in order; batches that queued up meanwhile are evaluated as one.
-
-        While one batch steps through its windows, the next one's predicates are computed on
-        another thread (DuckDB works without the GIL), on a cursor of the sandbox.
-        """
-        if self.low_priority:
-            lower_thread_priority()  # (and so the thread computing predicates ahead, started here)
-        ahead = ThreadPoolExecutor(1, thread_name_prefix="alert-predicates")
-        cursor = self.evaluator.con.cursor()
-        sandbox = self.evaluator.con
-        try:
-            current = self._take(wait=True)
-            future = self._predicates_ahead(ahead, cursor, current)
-            while current is not None:
-                following = self._take(wait=False)
-                upcoming = self._predicates_ahead(ahead, cursor, following)
-                try:
-                    self._process(*current, ahead=future)
-                except Exception as exc:  # a bug must not stop alerting for the rest of the run
-                    self.on_error(f"rules: {type(exc).__name__}: {exc}")
-                if sandbox is not self.evaluator.con:  # renewed (a rule hit a limit): move over
-                    _settle(upcoming)
-                    cursor.close()
-                    cursor, sandbox = self.evaluator.con.cursor(), self.evaluator.con
-                    upcoming = self._predicates_ahead(ahead, cursor, following)
-                if following is _NOTHING:
-                    following = self._take(wait=True)
-                    upcoming = self._predicates_ahead(ahead, cursor, following)
-                current, future = following, upcoming
-        finally:
-            ahead.shutdown()
-            cursor.close()
-
-    def _take(self, *, wait: bool) -> Any:
-        """The next batch with what queued up behind it: (records, table); None at the end;
-        _NOTHING when nothing is queued and `wait` is false."""
-        assert self._queue is not None
-        if self._ending:
-            return None
-        try:
-            item = self._queue.get(block=wait)
-        except queue.Empty:
-            return _NOTHING
-        if item is None:
-            return None
-        parts, tables = [item[0]], [item[1]]
-        count = len(item[0])
-        while count < MERGE_RECORDS:
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                self._ending = True
-                break
-            parts.append(more[0])
-            tables.append(more[1])
-            count += len(more[0])
-        records = parts[0] if len(parts) == 1 else Joined(parts)
-        table = None
-        if all(t is not None for t in tables):
-            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        return records, table
-
-    def _predicates_ahead(
-        self, ahead: ThreadPoolExecutor, cursor: duckdb.DuckDBPyConnection, batch: Any
-    ) -> Future | None:
-        """Start computing a batch's predicate table: (the compiled rules used, the table)."""
-        if batch is None or batch is _NOTHING or not self.evaluator.rules:
-            return None
-        compiled = self.evaluator.compiled
-        return ahead.submit(lambda: self.evaluator.evaluate(*batch, con=cursor, compiled=compiled))
-
-    def _process(
+    def process(
         self, records: Sequence[Record], table: pa.Table | None = None, ahead: Future | None = None
     ) -> None:
+        """Evaluate one batch (`ahead`: its predicate table being computed by the runner)."""
         with self._lock:
             batch = self._ahead_result(ahead)
             if not isinstance(batch, BatchPredicates):
@@ -293,25 +204,16 @@ class RuleEngine:
     def release(self) -> None:
         """Deliver the errors and changes held so far, in order; from now on deliver at once."""
         with self._lock:
-            if self._held is None:
-                return
-            held, errors, self._held = self._held, self._held_errors, None
-            for message in errors:
-                self._report(message)
-            touched = {alert.id: alert for _, alerts in held for alert in alerts}
-            if self.store is not None and touched:
-                self._store(list(touched.values()))
-            # Held changes come at once: outputs get time to take them (not beyond RELEASE_SECONDS).
-            until = time.monotonic() + RELEASE_SECONDS
-            for changes, _ in held:
-                self._deliver(changes, until)
+            hold, self._hold = self._hold, None
+            if hold is not None:
+                hold.release(self._report, self._store, self._deliver)
 
     def discard(self) -> None:
         """Stop a held engine, delivering nothing (what is queued is not evaluated): its outputs
         are left open for another."""
-        self._ending = True
+        self.runner.abandon()
         self._finish()
-        self._held, self._held_errors = [], []
+        self._hold = Hold()
         for action in self.actions.values():
             action.close(0.1)
 
@@ -319,10 +221,7 @@ class RuleEngine:
 
     def _finish(self) -> None:
         """Evaluate what is queued; stop the engine's thread and the clock."""
-        if self._queue is not None and self._worker is not None:
-            self._queue.put(None)
-            self._worker.join()
-            self._queue = None
+        self.runner.finish()
         self._stop.set()
         if self._clock is not None:
             self._clock.join()
@@ -436,9 +335,9 @@ class RuleEngine:
 
     def _publish(self) -> None:
         changes, touched = self.outbox.take()
-        if self._held is not None:
+        if self._hold is not None:
             if changes or touched:
-                self._held.append((changes, touched))
+                self._hold.changes.append((changes, touched))
             return
         if self.store is not None and touched:
             self._store(touched)
@@ -466,6 +365,8 @@ class RuleEngine:
 
     def _store(self, alerts: list[Alert]) -> None:
         """Upsert the latest state of each alert; a pending alert that was cancelled is deleted."""
+        if self.store is None:
+            return
         rows = []
         for alert in alerts:
             if alert.state != "cancelled":
@@ -473,7 +374,6 @@ class RuleEngine:
                 rows.append(alert.row())
         deleted = [alert.id for alert in alerts if alert.state == "cancelled"]
         try:
-            assert self.store is not None
             write_alerts(self.store, rows, deleted)
         except duckdb.Error as exc:
             self.on_error(f"writing alerts failed: {one_line(exc)}")
@@ -481,10 +381,3 @@ class RuleEngine:
 
 def _anchor_at(now: int) -> tuple[int, float, int]:
     return now, time.monotonic(), time.time_ns() // 1000
-
-
-def _settle(future: Future | None) -> None:
-    """Wait for a computation ahead whose result is not wanted any more."""
-    if future is not None:
-        with contextlib.suppress(Exception):  # (its batch is computed again)
-            future.result()

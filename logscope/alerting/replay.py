@@ -27,8 +27,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logscope.alerting.engine import MERGE_RECORDS, RuleEngine
+from logscope.alerting.engine import RuleEngine
 from logscope.alerting.priority import lower_thread_priority
+from logscope.alerting.runner import MERGE_RECORDS
 from logscope.record import Record
 from logscope.store.bulk import StoredRecords, id_span, stored_columns, stored_records_in_time_order
 
