@@ -158,14 +158,13 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
             warn(f"error: {message}")
 
     pipeline = Pipeline(LogWriter(con), registry, forced, on_error=report)
-    mining = None if args.no_patterns else BackgroundMining(con, report)  # docs/patterns.md
-    if mining is not None:
-        pipeline.after_commit(mining.wake)
+    # Patterns (docs/patterns.md) and version markers (docs/compare.md) beside the writer.
+    mining = BackgroundMining(con, report, patterns=not args.no_patterns)
+    pipeline.after_commit(mining.wake)
     try:
         return _run_pipeline(args, con, registry, pipeline, sources, progress, report)
     finally:
-        if mining is not None:
-            mining.close()
+        mining.close()
 
 
 def _run_pipeline(args, con, registry, pipeline, sources, progress, report) -> Summary:
