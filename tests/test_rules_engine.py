@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from logscope.alerting import engine as engine_module
-from logscope.alerting import windows as windows_module
+from logscope.alerting.counting import Shortcuts, fast
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import Change
 from logscope.alerting.loader import load_paths
@@ -30,7 +30,9 @@ def record(at: float, message: str = "x", level: str | None = "info", **fields) 
 class Harness:
     """Rules from TOML text, an in-memory store, and every change the engine reports."""
 
-    def __init__(self, tmp_path: Path, toml: str, *, threaded: bool = False) -> None:
+    def __init__(
+        self, tmp_path: Path, toml: str, *, threaded: bool = False, shortcuts: Shortcuts = Shortcuts.ALL
+    ) -> None:
         path = tmp_path / "rules.toml"
         path.write_text(toml)
         ruleset = load_paths([str(path)])
@@ -38,7 +40,9 @@ class Harness:
         self.con = open_for_writing(MEMORY)
         self.writer = LogWriter(self.con)
         self.errors: list[str] = []
-        self.engine = RuleEngine(ruleset, store=self.con, on_error=self.errors.append, threaded=threaded)
+        self.engine = RuleEngine(
+            ruleset, store=self.con, on_error=self.errors.append, threaded=threaded, shortcuts=shortcuts
+        )
         self.changes: list[Change] = []
         self.engine.subscribe(self.changes.extend)
 
@@ -531,7 +535,7 @@ summary = "{source} stopped delivering"
     ],
 )
 def test_bounds_that_skip_stretches_give_the_alerts_of_stepping_through_them(
-    tmp_path: Path, monkeypatch, rule: str
+    tmp_path: Path, rule: str
 ) -> None:
     # Errors are 10% of 1,200 records at 0.5 s, but 60% for a while in the middle, and none for
     # a while later: each kind's condition holds only briefly, inside one large batch.
@@ -540,10 +544,8 @@ def test_bounds_that_skip_stretches_give_the_alerts_of_stepping_through_them(
         share = 6 if 500 <= i < 560 else 0 if 800 <= i < 900 else 1
         stream.append(record(i * 0.5, level="error" if i % 10 < share else "info"))
     results = []
-    for bounds in (True, False):
-        if not bounds:
-            monkeypatch.setattr(windows_module, "quiet_span", lambda group, arrivals: 0)
-        h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n')
+    for shortcuts in (Shortcuts.ALL, Shortcuts(bounds=False)):
+        h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n', shortcuts=shortcuts)
         h.feed(*stream)
         h.advance(700)
         results.append([(c.event, c.at, c.payload["count"], c.payload["value"]) for c in h.changes])
@@ -577,19 +579,18 @@ def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_throu
         level = "error" if i % 10 < share and i % 97 else "info"
         stream.append(record(i * 0.5, level=level, service=f"s{i % 3}"))
     results, held, quiet = [], [0], [0]
-    scan = windows_module.scan
+    scan = fast.scan
 
     def counting_scan(group, arrivals, start, holding, due):
         stepped = scan(group, arrivals, start, holding, due)
         (held if holding else quiet).append(stepped)
         return stepped
 
-    monkeypatch.setattr(windows_module, "scan", counting_scan)
-    for stretches in (True, False):
-        if not stretches:  # every arrival stepped through, with an alert open or not
-            monkeypatch.setattr(windows_module, "STRETCH_KINDS", ())
-            monkeypatch.setattr(windows_module, "DRY_RUN_KINDS", ())
-        h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n')
+    monkeypatch.setattr(fast, "scan", counting_scan)  # (only to count what the shortcuts did)
+    # Then every arrival stepped through, with an alert open or not (the bounds and the backlog
+    # stay on: dry runs and held stretches are what is compared here).
+    for shortcuts in (Shortcuts.ALL, Shortcuts(dry_runs=False, held_stretches=False)):
+        h = Harness(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n', shortcuts=shortcuts)
         for begin in range(0, len(stream), 700):
             h.feed(*stream[begin : begin + 700])
         h.advance(1500)

@@ -1,8 +1,9 @@
-"""The engine's shortcuts change nothing: adding stretches of arrivals at once (stretches.py: dry
-runs with no alert open, stretches an open alert keeps holding through) and splitting records
-into batches (between instants) give every change and the alerts table of stepping through each
-arrival of one batch. Random rules of every counting kind, with `for` and `renotify` on whole
-seconds so that timers fall due exactly at arrivals and expiries, over random streams."""
+"""The fast evaluator changes nothing: its shortcuts (alerting/counting/: the SQL backlog,
+`cannot_fire`, bounds, dry runs, held stretches) and splitting records into batches (between
+instants) give every change and the alerts table of the reference evaluator stepping through each
+arrival of one batch (`Shortcuts.NONE`). Random rules of every counting kind, with `for` and
+`renotify` on whole seconds so that timers fall due exactly at arrivals and expiries, over random
+streams. A new counting kind is one line in `KIND_OPTIONS`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from logscope.alerting import windows as windows_module
+from logscope.alerting.counting import Shortcuts
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.loader import load_paths
 from logscope.record import Record
@@ -23,22 +24,28 @@ S = 1_000_000
 T0 = 1_767_225_600 * S
 
 
+WHERE = "where = \"level = 'error'\""
+# Per counting kind, its own options drawn at random (each rule also gets a window, `for`, ...).
+KIND_OPTIONS = {
+    "match": lambda rnd: [WHERE],
+    "threshold": lambda rnd: [WHERE, f"threshold = {rnd.randint(1, 4)}"],
+    "ratio": lambda rnd: [
+        WHERE,
+        f"ratio = {rnd.choice([0.3, 0.5, 0.6])}",
+        f"min_total = {rnd.randint(1, 5)}",
+    ],
+    "absence": lambda rnd: [WHERE, f"threshold = {rnd.randint(1, 4)}"],
+    "spike": lambda rnd: [WHERE, "factor = 2", f"min_count = {rnd.randint(1, 3)}"],
+    "new_value": lambda rnd: ['field = "code"', f'learn = "{rnd.choice([0, 2, 5])}s"'],
+}
+
+
 def random_rule(rnd: random.Random, name: str) -> str:
-    kind = rnd.choice(["match", "threshold", "ratio", "absence", "new_value", "spike"])
+    kind = rnd.choice(list(KIND_OPTIONS))
     window = rnd.choice([1, 2, 3, 5, 8])
-    lines = [f'[[rule]]\nname = "{name}"\nkind = "{kind}"']
-    if kind == "new_value":
-        lines.append(f'field = "code"\nwindow = "{window}s"\nlearn = "{rnd.choice([0, 2, 5])}s"')
-    else:
-        lines.append(f'window = "{window}s"\nwhere = "level = \'error\'"')
-        if rnd.random() < 0.5:
-            lines.append('group_by = ["service"]')
-    if kind in ("threshold", "absence"):
-        lines.append(f"threshold = {rnd.randint(1, 4)}")
-    if kind == "ratio":
-        lines.append(f"ratio = {rnd.choice([0.3, 0.5, 0.6])}\nmin_total = {rnd.randint(1, 5)}")
-    if kind == "spike":
-        lines.append(f"factor = 2\nmin_count = {rnd.randint(1, 3)}")
+    lines = [f'[[rule]]\nname = "{name}"\nkind = "{kind}"\nwindow = "{window}s"', *KIND_OPTIONS[kind](rnd)]
+    if "field" not in lines[1] and rnd.random() < 0.5:
+        lines.append('group_by = ["service"]')
     if rnd.random() < 0.6:
         lines.append(f'for = "{rnd.choice([1, 2, 3, 4])}s"')
     if rnd.random() < 0.6:
@@ -65,7 +72,9 @@ def between_instants(rnd: random.Random, records: list[Record]) -> list[list[Rec
     return [records[begin:end] for begin, end in itertools.pairwise(edges)]
 
 
-def run(tmp_path: Path, rules: str, batches: list[list[Record]], end: float) -> tuple:
+def run(
+    tmp_path: Path, rules: str, batches: list[list[Record]], end: float, shortcuts: Shortcuts = Shortcuts.ALL
+) -> tuple:
     """Every change's payload, the alerts table and the errors, after `end` seconds."""
     path = tmp_path / "rules.toml"
     path.write_text(rules)
@@ -73,7 +82,7 @@ def run(tmp_path: Path, rules: str, batches: list[list[Record]], end: float) -> 
     assert not ruleset.problems, ruleset.problems
     con = open_for_writing(MEMORY)
     writer, errors, changes = LogWriter(con), [], []
-    engine = RuleEngine(ruleset, store=con, on_error=errors.append)
+    engine = RuleEngine(ruleset, store=con, on_error=errors.append, shortcuts=shortcuts)
     engine.subscribe(changes.extend)
     for batch in batches:
         writer.write(batch)
@@ -86,19 +95,12 @@ def run(tmp_path: Path, rules: str, batches: list[list[Record]], end: float) -> 
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_stretches_and_batches_give_the_alerts_of_stepping_through_one_batch(
-    tmp_path: Path, monkeypatch, seed: int
-) -> None:
+def test_the_fast_evaluator_and_batches_give_the_alerts_of_the_reference(tmp_path: Path, seed: int) -> None:
     rnd = random.Random(seed)
     rules = "".join(random_rule(rnd, f"r{n}") for n in range(rnd.randint(1, 3)))
     records = random_stream(rnd)
     end = (records[-1].ts - T0) / S + 30
     batches = between_instants(rnd, records)
-    shortcuts = windows_module.STRETCH_KINDS, windows_module.DRY_RUN_KINDS
-    with monkeypatch.context() as patch:  # every arrival stepped through, one at a time
-        patch.setattr(windows_module, "STRETCH_KINDS", ())
-        patch.setattr(windows_module, "DRY_RUN_KINDS", ())
-        stepped = run(tmp_path, rules, [records], end)
-    assert shortcuts == (windows_module.STRETCH_KINDS, windows_module.DRY_RUN_KINDS)
+    stepped = run(tmp_path, rules, [records], end, Shortcuts.NONE)  # every arrival, one at a time
     assert run(tmp_path, rules, [records], end) == stepped, rules
     assert run(tmp_path, rules, batches, end) == stepped, rules

@@ -15,12 +15,12 @@ def check_ruleset(ruleset: RuleSet, format_types: dict[str, str]) -> tuple[list[
     warnings: list[str] = []
     evaluator = PredicateEvaluator([], format_types)
     declared: dict[str, tuple[str, str]] = {}
-    counting = [rule for rule in ruleset.rules if rule.kind != "sql"]
+    counting = [rule for rule in ruleset.rules if rule.spec.counting]
     syntax = {id(rule): _syntax_problems(rule, evaluator) for rule in counting}
     parsed = [rule for rule in counting if not syntax[id(rule)]]
     bound = dict(zip(map(id, parsed), evaluator.bind_errors_of(parsed), strict=True))
     for rule in ruleset.rules:
-        if rule.kind == "sql":
+        if not rule.spec.counting:
             try:
                 result_columns(rule, evaluator.con)
             except RuleSqlError as exc:

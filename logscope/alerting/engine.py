@@ -23,8 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from logscope.alerting.actions import ErrorCallback, Output, build_action
-from logscope.alerting.arrivals import ArrivalCollector, key_tuple
 from logscope.alerting.batches import Joined, same_records, span
+from logscope.alerting.counting import ArrivalCollector, CountingRule, Shortcuts, key_tuple
 from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
@@ -33,7 +33,6 @@ from logscope.alerting.predicates import BatchPredicates, PredicateEvaluator
 from logscope.alerting.priority import lower_thread_priority
 from logscope.alerting.sandbox import RuleLimitError, RuleSqlError, one_line
 from logscope.alerting.sqlrules import SqlRule
-from logscope.alerting.windows import CountingRule
 from logscope.record import Record
 from logscope.store.alerts import next_alert_id, write_alerts
 
@@ -73,6 +72,7 @@ class RuleEngine:
         held: bool = False,
         history: StoredValues | None = None,
         low_priority: bool = False,
+        shortcuts: Shortcuts = Shortcuts.ALL,
     ) -> None:
         self._report = on_error or (lambda message: None)
         # held: changes and errors are kept until `release` (or dropped by `discard`).
@@ -82,13 +82,12 @@ class RuleEngine:
         self.rules = list(ruleset.rules)
         ids = AlertIdSource(next_alert_id(self.store) if self.store is not None else 1)
         self.outbox = Outbox(ids, {rule.name: number for number, rule in enumerate(self.rules)})
-        counting = [rule for rule in self.rules if rule.kind != "sql"]
+        counting = [rule for rule in self.rules if rule.spec.counting]
         self.evaluator = PredicateEvaluator(counting, format_types)
-        self.counting = {rule.name: CountingRule(rule, self.outbox) for rule in counting}
-        self.sql_rules = {}
-        for rule in self.rules:
-            if rule.kind == "sql":
-                self.sql_rules[rule.name] = SqlRule(rule, self.outbox)
+        self.counting = {rule.name: CountingRule(rule, self.outbox, shortcuts) for rule in counting}
+        self.sql_rules = {
+            rule.name: SqlRule(rule, self.outbox) for rule in self.rules if not rule.spec.counting
+        }
         self.outputs = list(outputs)
         packs = {rule.name: Path(rule.file).stem for rule in self.rules if rule.file}
         self.actions = {
@@ -98,7 +97,7 @@ class RuleEngine:
         }
         self.disabled: dict[str, str] = {}
         self.writer: Any = None  # a LogWriter whose `last_table` holds the batch just committed
-        self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans)
+        self.collector = ArrivalCollector(self.evaluator.con, self.evaluator.compiled.plans, shortcuts)
         self.now: int | None = None
         self.origin: int | None = None  # the first event time: new_value rules learn from it
         self.history = history  # new_value rules' values stored before this run

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from logscope.alerting.arrivals import key_sql
+from logscope.alerting.counting.arrivals import key_sql
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import Compiled, PredicateEvaluator
 from logscope.alerting.sandbox import RuleSqlError, limited, one_line
@@ -50,7 +50,7 @@ class StoredValues:
         rules: list[Rule],
         format_types: dict[str, str] | None = None,
     ) -> None:
-        self.rules = [rule for rule in rules if rule.kind == "new_value" and rule.history > 0]
+        self.rules = [rule for rule in rules if rule.spec.first_seen and rule.history > 0]
         self.store = store.cursor() if self.rules else store  # (read from the engine's thread)
         self.below = below
         self.format_types = format_types

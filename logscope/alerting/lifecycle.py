@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from logscope.alerting.model import Rule, format_duration
+from logscope.alerting.durations import format_duration
+from logscope.alerting.model import Rule
 from logscope.alerting.template import render
 
 EXAMPLES = 5
@@ -274,7 +275,7 @@ class Tracker:
         self.outbox.touch(alert)
         alert.updated_at = at
         alert.matched += hits
-        if self.rule.kind in ("match", "new_value"):
+        if self.rule.spec.counts_every_match:
             # Every match is deduplicated into the open alert: count them all, not the window.
             self.values = {**self.values, "count": alert.matched}
         if ids:

@@ -10,7 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from logscope.alerting.model import KINDS, SEVERITIES, ActionSpec, Rule, parse_duration
+from logscope.alerting.kinds import KINDS
+from logscope.alerting.model import SEVERITIES, ActionSpec, Rule, parse_duration
 from logscope.alerting.template import SUMMARY_KEYS, spec_problems, template_names
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -27,23 +28,6 @@ COMMON_KEYS = {
     "fields",
     "enabled",
     "extract",
-}
-KIND_KEYS: dict[str, set[str]] = {
-    "match": {"where", "group_by", "window"},
-    "threshold": {"where", "group_by", "window", "threshold"},
-    "ratio": {"where", "total", "group_by", "window", "ratio", "min_total"},
-    "spike": {"where", "group_by", "window", "factor", "min_count"},
-    "absence": {"where", "group_by", "window", "threshold"},
-    "new_value": {"where", "field", "window", "learn", "max_values", "history"},
-    "sql": {"query", "interval", "lookback", "group_by"},
-}
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "threshold": ("window", "threshold"),
-    "ratio": ("window", "ratio"),
-    "spike": ("window", "factor"),
-    "absence": ("window",),
-    "new_value": ("field",),
-    "sql": ("query",),
 }
 ACTION_TYPES = ("exec", "webhook", "alertmanager")
 DUCKDB_TYPES = re.compile(
@@ -296,10 +280,11 @@ def _read_rule(path: str, index: int, table: Any, problems: list[RuleProblem]) -
     if kind not in KINDS:
         reader.fail("kind", f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
         return None
+    spec = KINDS[kind]
     for key in table:
-        if key not in COMMON_KEYS and key not in KIND_KEYS[kind]:
+        if key not in COMMON_KEYS and key not in spec.keys:
             reader.fail(key, f"not a field of a {kind} rule")
-    for key in REQUIRED.get(kind, ()):
+    for key in spec.required:
         if key not in table:
             reader.fail(key, f"required for a {kind} rule")
     if table.get("enabled", True) is False:
@@ -332,37 +317,18 @@ def _read_common(reader: _Reader, rule: Rule) -> None:
 
 
 def _read_kind(reader: _Reader, rule: Rule) -> None:
-    rule.where = reader.text("where", "true")
-    if not rule.where.strip():
-        reader.fail("where", "must not be empty (leave it out to match every record)")
-    rule.group_by = reader.names("group_by")
-    rule.window = reader.duration("window", rule.window)
-    if rule.window <= 0 and rule.kind != "new_value":
-        reader.fail("window", "must be longer than 0s")
-    rule.threshold = reader.number("threshold", 1, integer=True, minimum=1)
-    rule.ratio = reader.number("ratio", 0.0, integer=False, minimum=0, exclusive=True)
-    if rule.ratio > 1:
-        reader.fail("ratio", f"a fraction between 0 and 1, got {rule.ratio}")
-    rule.total = reader.text("total", "true")
-    rule.min_total = reader.number("min_total", 1, integer=True, minimum=1)
-    rule.factor = reader.number("factor", 2.0, integer=False, minimum=1, exclusive=True)
-    rule.min_count = reader.number("min_count", 1, integer=True, minimum=1)
-    rule.field = reader.names("field")
-    rule.learn = reader.duration("learn", 0)
-    rule.max_values = reader.number("max_values", 100_000, integer=True, minimum=1)
-    rule.history = reader.duration("history", rule.history)
-    rule.query = reader.text("query")
-    rule.interval = reader.duration("interval", rule.interval)
-    rule.lookback = reader.duration("lookback", rule.lookback)
-    if rule.kind == "sql" and rule.interval <= 0:
-        reader.fail("interval", "must be longer than 0s")
+    """The kind's own options (kinds/), then the summary they imply."""
+    spec = rule.spec
+    for option in spec.options:
+        setattr(rule, option.attr, option.load(reader))
+    spec.prepare(rule)
     if not rule.summary:
         rule.summary = rule.default_summary()
     for problem in spec_problems(rule.summary):
         reader.fail("summary", problem)
     allowed = SUMMARY_KEYS | set(rule.group_names) | set(rule.labels)
     for name in template_names(rule.summary):
-        if name not in allowed and rule.kind != "sql":  # sql columns are checked against the query
+        if name not in allowed and rule.spec.counting:  # sql columns are checked against the query
             known = ", ".join(sorted(allowed))
             reader.fail("summary", f"unknown placeholder {{{name}}} (known: {known})")
 

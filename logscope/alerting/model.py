@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from functools import cached_property
 
-KINDS = ("match", "threshold", "ratio", "spike", "absence", "new_value", "sql")
+from logscope.alerting.durations import SECOND, format_duration, parse_duration
+from logscope.alerting.kinds import KINDS as KIND_CLASSES
+from logscope.alerting.kinds import RuleKind
+
+KINDS = tuple(KIND_CLASSES)
 SEVERITIES = ("info", "warning", "error", "critical")
-
-SECOND = 1_000_000
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_US = {"ms": 1_000, "s": SECOND, "m": 60 * SECOND, "h": 3600 * SECOND, "d": 86400 * SECOND}
-_UNIT_US["w"] = 7 * _UNIT_US["d"]
-
-
-def parse_duration(text: str) -> int | None:
-    """Microseconds for `500ms`, `30s`, `5m`, `1h30m`, `2d`, `1w`; None when not a duration."""
-    text = text.strip()
-    if text in ("0", ""):
-        return 0 if text == "0" else None
-    position, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            return None
-        total += float(match.group(1)) * _UNIT_US[match.group(2)]
-        position = match.end()
-    return round(total) if position == len(text) else None
-
-
-def format_duration(micros: int) -> str:
-    """The shortest of `1h30m`-style text for a duration (inverse of parse_duration)."""
-    if micros == 0:
-        return "0s"
-    parts = []
-    for unit in ("d", "h", "m", "s"):
-        size = _UNIT_US[unit]
-        if micros >= size:
-            parts.append(f"{micros // size}{unit}")
-            micros %= size
-    if micros:
-        parts.append(f"{micros // 1000}ms" if micros % 1000 == 0 else f"{micros}us")
-    return "".join(parts)
+__all__ = ["KINDS", "SECOND", "SEVERITIES", "ActionSpec", "Rule", "format_duration", "parse_duration"]
 
 
 @dataclass
@@ -95,22 +66,19 @@ class Rule:
     actions: list[str] = dc_field(default_factory=list)
     field_types: dict[str, str] = dc_field(default_factory=dict)
     extract: dict[str, str] = dc_field(default_factory=dict)  # name -> SQL expression, per record
+    errors_only: bool = False  # new_pattern: only records at level error or worse
+
+    @cached_property
+    def spec(self) -> RuleKind:
+        """The rule's kind (kinds/): its options, condition and bound."""
+        return KIND_CLASSES[self.kind]
 
     @property
     def group_names(self) -> list[str]:
         """The names that make up an alert's group: `group_by`, or `field` for new_value."""
-        return self.field if self.kind == "new_value" else self.group_by
+        return self.spec.group_names(self)
 
     def default_summary(self) -> str:
         group = " ".join(f"{name}={{{name}}}" for name in self.group_names)
         suffix = f" ({group})" if group else ""
-        texts = {
-            "match": "{count} matching records",
-            "threshold": "{count} matching records in {window} (threshold {threshold})",
-            "ratio": "{ratio_pct} of {total} records match in {window} (limit {limit_pct})",
-            "spike": "{count} matching records in {window}, was {previous} the window before",
-            "absence": "only {count} matching records in {window} (expected at least {threshold})",
-            "new_value": "new value first seen",
-            "sql": "query returned a row",
-        }
-        return f"{self.name}: {texts[self.kind]}{suffix}"
+        return f"{self.name}: {self.spec.summary}{suffix}"

@@ -47,7 +47,7 @@ _RECORD_ARROW = {
 def _expressions(rule: Rule) -> list[tuple[str, str, bool]]:
     """(field, SQL, whether it must be a condition) for each expression of a counting rule."""
     expressions = [("where", rule.where, True)]
-    if rule.kind == "ratio":
+    if rule.spec.has_total:
         expressions.append(("total", rule.total, True))
     expressions += [(f"extract.{name}", text, False) for name, text in rule.extract.items()]
     expressions += [
@@ -120,7 +120,7 @@ class PredicateEvaluator:
     def __init__(self, rules: Iterable[Rule], format_types: dict[str, str] | None = None) -> None:
         self.con = open_sandbox()
         self.format_types = format_types or {}
-        self.rules = [rule for rule in rules if rule.kind != "sql"]
+        self.rules = [rule for rule in rules if rule.spec.counting]
         self.compiled = self.compile(self.rules)
 
     def compile(self, rules: list[Rule]) -> Compiled:
@@ -152,7 +152,7 @@ class PredicateEvaluator:
             ]
             plans.append(
                 RulePlan(
-                    rule, where=rule.where, total=rule.total if rule.kind == "ratio" else None, groups=groups
+                    rule, where=rule.where, total=rule.total if rule.spec.has_total else None, groups=groups
                 )
             )
         if field_types:

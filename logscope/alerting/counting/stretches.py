@@ -12,13 +12,11 @@ the previous one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from logscope.alerting.windows import Arrival, GroupWindow
-
-STRETCH_KINDS = ("match", "threshold", "new_value", "ratio", "absence", "spike")
+    from logscope.alerting.counting.fast import FastGroup as GroupWindow
+    from logscope.alerting.counting.window import Arrival
 
 
 def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool, due: int | None) -> int:
@@ -26,9 +24,9 @@ def scan(group: GroupWindow, arrivals: list[Arrival], start: int, holding: bool,
     condition's value stays `holding` and no instant reaches `due`: the number of arrivals
     stepped through before one does. The group's windows, clock and examples are left as after
     those arrivals (what the arrival that stopped the scan changed is undone)."""
-    if group.rule.kind == "spike":
+    if group.kind.two_windows:
         return _scan_spike(group, arrivals, start, holding, due)
-    window, holds = group.rule.window, condition(group)
+    window, holds = group.rule.window, group.holds_at
     hits_entries, total_entries = group.current.entries, group.totals.entries
     count, total = group.current.sum, group.totals.sum
     clock, ready_at = group.clock, group.ready_at
@@ -96,7 +94,7 @@ def _scan_spike(
 ) -> int:
     """`scan` for spike rules: at each instant records move from the current window to the
     previous one (and leave that after two windows); undone in reverse order if need be."""
-    window, holds = group.rule.window, condition(group)
+    window, holds = group.rule.window, group.holds_at
     current, previous = group.current.entries, group.previous.entries
     count, before = group.current.sum, group.previous.sum
     clock, ready_at = group.clock, group.ready_at
@@ -156,18 +154,3 @@ def _scan_spike(
     group.note_examples(arrivals[start:index])
     group.clock = clock
     return index - start
-
-
-def condition(group: GroupWindow) -> Callable[[int, int, int], bool]:
-    """Whether the group's condition holds at an instant, given the window's count and its
-    total (spike: the previous window's count)."""
-    rule = group.rule
-    threshold, ratio, min_total, ready_at = rule.threshold, rule.ratio, rule.min_total, group.ready_at
-    if rule.kind == "spike":
-        min_count, factor = rule.min_count, rule.factor
-        return lambda at, count, before: at >= ready_at and count >= min_count and count >= factor * before
-    if rule.kind == "absence":
-        return lambda at, count, total: at >= ready_at and count < threshold
-    if rule.kind == "ratio":
-        return lambda at, count, total: total >= min_total and count >= ratio * total
-    return lambda at, count, total: count >= threshold

@@ -15,9 +15,9 @@ from heapq import merge
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from logscope.alerting.windows import Arrival, GroupWindow
+    from logscope.alerting.counting.fast import FastGroup as GroupWindow
+    from logscope.alerting.counting.window import Arrival
 
-BOUND_KINDS = ("ratio", "absence")
 SPLITS = 64  # the shortest stretch tried: this part of a window
 FEW = 64  # arrivals below which a dry run is cheaper than reading the window's entries
 BLOCK = 512  # arrivals taken in at a time (a group's bounds often fail early: read no further)
@@ -27,7 +27,7 @@ def quiet_span(group: GroupWindow, arrivals: list[Arrival]) -> int:
     """How many of the leading arrivals (in order, none before the group's clock) provably
     leave the group's condition false at every instant it would observe."""
     rule = group.rule
-    if rule.kind not in BOUND_KINDS or len(arrivals) < FEW:
+    if not group.kind.stretch_bound or len(arrivals) < FEW:
         return 0  # a dry run through a few arrivals costs less than adding up the window
     window = rule.window
     old = merge(
@@ -65,20 +65,10 @@ def quiet_span(group: GroupWindow, arrivals: list[Arrival]) -> int:
         last = arrival_times[end - 1]
         most, _ = between(clock - window, last)
         least, least_total = between(last - window, clock)
-        if _ruled_out(group, last, most, least, least_total):
+        if group.kind.ruled_out(rule, group.ready_at, last, most, least, least_total):
             clock, done, span = last, end, min(2 * span, window // 2)
         elif end > done + 1 and span > window // SPLITS:
             span //= 2  # shorter stretches give tighter bounds
         else:
             break
     return done
-
-
-def _ruled_out(group: GroupWindow, last: int, most: int, least: int, least_total: int) -> bool:
-    rule = group.rule
-    if rule.kind == "ratio":
-        if rule.ratio < 0:
-            return False
-        # Holding needs total >= min_total and count >= ratio * total >= ratio * that total.
-        return most < rule.ratio * max(least_total, rule.min_total)
-    return last < group.ready_at or least >= rule.threshold  # absence: count < threshold

@@ -14,11 +14,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logscope.alerting.counting.shortcuts import Shortcuts
+from logscope.alerting.counting.window import Arrival
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import BatchPredicates, RulePlan
-from logscope.alerting.windows import Arrival
 
-BACKLOG_KINDS = ("threshold", "spike", "ratio")
 SEPARATOR, NULL = "\x1f", "\x00"
 _PARAMS = pa.schema(
     [
@@ -49,16 +49,21 @@ class ArrivalCollector:
     checked against their bound, so the work per batch follows the batch, not the backlog.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, plans: list[RulePlan]) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, plans: list[RulePlan], shortcuts: Shortcuts = Shortcuts.ALL
+    ) -> None:
         # Every counting rule gets a number for good: the backlog's `rule` column.
         self.con = con
+        backlog = shortcuts.backlog  # (off: every group's arrivals go to Python)
         self.numbers = {plan.rule.name: number for number, plan in enumerate(plans)}
         self.groups = {number: len(plan.groups) for number, plan in enumerate(plans)}
         self.names = {number: plan.rule.name for number, plan in enumerate(plans)}
         self.backlogged = [(number, plan.rule) for number, plan in enumerate(plans)
-                           if plan.rule.kind in BACKLOG_KINDS]  # fmt: skip
-        # new_value rules: values Python has already met (and holds no alert for) stay in SQL.
-        self.new_value = [number for number, plan in enumerate(plans) if plan.rule.kind == "new_value"]
+                           if backlog and plan.rule.spec.backlog]  # fmt: skip
+        # First-seen rules: values Python has already met (and holds no alert for) stay in SQL.
+        self.new_value = [
+            number for number, plan in enumerate(plans) if backlog and plan.rule.spec.first_seen
+        ]
         self.learn_from: dict[int, int] = {}  # new_value rules seeded: where their history starts
         self.unpruned = 0  # records since the backlog was last pruned
         con.execute(
@@ -107,7 +112,8 @@ class ArrivalCollector:
                     number = self.numbers[plan.rule.name]
                     since = self.learn_from.get(number)
                     learn_origin = origin if since is None or origin is None else min(origin, since)
-                    selects.append(_select(number, index, plan, clock, batch.name, learn_origin))
+                    known = number in self.new_value
+                    selects.append(_select(number, index, plan, clock, batch.name, learn_origin, known))
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE __logscope_arrivals AS {_KNOWN}"
                     f" {' UNION ALL '.join(selects)}"
@@ -139,6 +145,8 @@ class ArrivalCollector:
         starts at `since`: they are known, as if met, and learning counts from `since`."""
         number = self.numbers[name]
         self.learn_from[number] = since
+        if number not in self.new_value:
+            return  # (no backlog: Python alone knows them)
         self.con.register("__logscope_seed", pa.table({"key": pa.array(keys, pa.string())}))
         try:
             self.con.execute(
@@ -181,7 +189,13 @@ def key_sql(plan: RulePlan) -> str:
 
 
 def _select(
-    number: int, index: int, plan: RulePlan, clock: int | None, source: str, origin: int | None = None
+    number: int,
+    index: int,
+    plan: RulePlan,
+    clock: int | None,
+    source: str,
+    origin: int | None = None,
+    known: bool = False,
 ) -> str:
     """One rule's arrivals from the predicate table `source`, as one branch of a UNION ALL (for
     large batches)."""
@@ -190,7 +204,7 @@ def _select(
     totals = f"count(*) FILTER (WHERE {total})" if total else "0::BIGINT"
     where = f"{match} OR {total}" if total else match
     tsu = "epoch_us(ts)" if clock is None else f"greatest(epoch_us(ts), {int(clock)})"
-    if plan.rule.kind == "new_value":
+    if known:  # a first-seen rule whose known values stay in SQL
         # Values met before, with no alert open, change nothing: left out before grouping. A
         # value first met while learning becomes known and opens nothing, so its later arrivals
         # in the batch change nothing either (unless Python holds its group).
@@ -238,15 +252,17 @@ def arrivals_sql(entries: list[str], conditions: list[str], clock: int | None, s
 
 def _params(number: int, rule: Rule, now: int) -> dict:
     """The bound a backlogged rule's groups must reach to be stepped through in Python."""
-    window = rule.window
-    span = 2 * window if rule.kind == "spike" else window
-    if rule.kind == "threshold":
-        on_totals, bound = False, rule.threshold
-    elif rule.kind == "spike":
-        on_totals, bound = False, rule.min_count
-    else:
-        on_totals, bound = True, rule.min_total
-    return {"rule": number, "width": window, "horizon": now - span, "on_totals": on_totals, "bound": bound}
+    window, kind = rule.window, rule.spec
+    span = 2 * window if kind.two_windows else window
+    bound = kind.bound(rule)
+    assert bound is not None  # (a kind with `backlog` has a bound)
+    return {
+        "rule": number,
+        "width": window,
+        "horizon": now - span,
+        "on_totals": bound.on_totals,
+        "bound": bound.least,
+    }
 
 
 _NEXT = "CASE WHEN lead(bucket) OVER w = bucket + 1 THEN lead({0}) OVER w ELSE 0 END"
