@@ -45,7 +45,7 @@ def test_patterns_view_filters_and_hides_and_markers_show(db: Path, tmp_path: Pa
         marked = [row for row, line in enumerate(terminal.lines()) if "14:33:19" in line[:20]]
         assert background_at(terminal.styled_lines()[marked[0]], 0) is not None
         assert all(background_at(terminal.styled_lines()[row], 0) is None for row in marked[1:-1])
-        terminal.keys("p")
+        terminal.keys("P")
         screen = terminal.wait_for("Log patterns")
         assert "upstream" in screen and "first seen" in screen
         rows = [line for line in screen.splitlines() if "upstream" in line]
@@ -61,7 +61,7 @@ def test_patterns_view_filters_and_hides_and_markers_show(db: Path, tmp_path: Pa
         assert "upstream timeout" in screen
         terminal.keys("c")
         terminal.wait_for("/4,000")
-        terminal.keys("p")
+        terminal.keys("P")
         terminal.wait_for("Log patterns")
         terminal.keys("h")  # the row chosen before (the new error's pattern), hidden
         screen = terminal.wait_for("hidden")
@@ -72,7 +72,7 @@ def test_patterns_view_filters_and_hides_and_markers_show(db: Path, tmp_path: Pa
         terminal.keys("o")
         screen = terminal.wait_for("marker:")
         assert "◆" in screen
-        terminal.keys("Escape", "d")
+        terminal.keys("Escape", "D")
         screen = terminal.wait_for("config push at", timeout=30)
         assert "too few" in screen
         terminal.keys("[")

@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         _write_report(sys.stdout, windows, marker, comparisons)
     elif fmt in ("json", "jsonl"):
         objects = [as_json(c, windows, marker) for c in comparisons]
-        if fmt == "json":
-            sys.stdout.write(_json(objects, orjson.OPT_INDENT_2) + "\n")
+        if fmt == "json":  # as every verb's --json: one object a line in an array
+            sys.stdout.write(
+                "[" + ",".join(f"\n {_json(o)}" for o in objects) + ("\n]\n" if objects else "]\n")
+            )
         else:
             sys.stdout.writelines(_json(o) + "\n" for o in objects)
     else:
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json(value: Any, option: int = 0) -> str:
+def _json(value: Any) -> str:
     """JSON with times as everywhere in logscope's output (RFC 3339, UTC, milliseconds)."""
 
     def times(v: Any) -> str:
@@ -103,7 +105,7 @@ def _json(value: Any, option: int = 0) -> str:
             return render_time(v)
         raise TypeError(type(v).__name__)
 
-    return orjson.dumps(value, default=times, option=option | orjson.OPT_PASSTHROUGH_DATETIME).decode()
+    return orjson.dumps(value, default=times, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
 
 def _windows(args: argparse.Namespace, fetch) -> tuple[Any, dict | None]:

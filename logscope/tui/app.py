@@ -86,8 +86,8 @@ class LogscopeApp(ViewActions, App[None]):
         Binding("b", "toggle_sidebar", "Panel", show=False),
         Binding("s", "sql", "SQL"),
         Binding("o", "overview", "Overview"),
-        Binding("p", "patterns", "Patterns"),
-        Binding("d", "compare", "Compare", show=False),
+        Binding("P", "patterns", "Patterns"),
+        Binding("D", "compare", "Compare", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("escape", "focus_log", "Log view", show=False),
         *(

@@ -1,4 +1,4 @@
-"""`d`: what `logscope compare --marker` prints, for a change marker (the latest; `[` and `]`
+"""`D`: what `logscope compare --marker` prints, for a change marker (the latest; `[` and `]`
 step through them): per source the error rate before and after with its judgement, the new
 patterns, the patterns whose share changed and the fields that shifted among errors."""
 
@@ -84,7 +84,7 @@ class CompareScreen(Screen[None]):
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,d", "app.pop_screen", "Back to logs"),
+        Binding("escape,D", "app.pop_screen", "Back to logs"),
         Binding("left_square_bracket", "step(-1)", "Earlier marker"),
         Binding("right_square_bracket", "step(1)", "Later marker"),
     ]

@@ -1,6 +1,6 @@
-"""`p`: the log patterns of the records the view shows (its filter, without its pattern choices),
-by count, with a trend and when each was first seen. Enter shows only that pattern's records in
-the log view; `h` hides (or shows again) a pattern's records there (docs/tui.md)."""
+"""`P`: the log patterns of the stored records by count, with a trend and when each was first
+seen. Enter shows only that pattern's records in the log view; `h` hides (or shows again) a
+pattern's records there (docs/tui.md)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class PatternsScreen(Screen[None]):
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,p", "app.pop_screen", "Back to logs"),
+        Binding("escape,P", "app.pop_screen", "Back to logs"),
         Binding("h", "hide", "Hide / show in the log view"),
         Binding("r", "reload", "Reload"),
     ]
