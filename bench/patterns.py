@@ -11,6 +11,8 @@ stored records.
    `--runs` times each; the best and the median count. Goal: under a second.
 
     python bench/patterns.py [--lines 200000] [--runs 3] [--million 1000000] [kinds...]
+
+(`--lines 0` skips the first part, `--million 0` the second.)
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def listing(million: int, runs: int, data_dir: Path, workdir: Path) -> None:
     db = workdir / "million.duckdb"
     wall, _ = ingest(log, db, patterns=True)
     print(f"\n{million:,} nginx records ingested (patterns mined) in {wall:.1f} s")
-    cli = [_run(["patterns", "--db", str(db), "--format", "tsv"])[0] for _ in range(runs)]
-    floor = [_run(["query", "--db", str(db), "--format", "tsv", "SELECT 1"])[0] for _ in range(runs)]
+    cli = [_run(["patterns", "--db", str(db), "--tsv"])[0] for _ in range(runs)]
+    floor = [_run(["query", "--db", str(db), "--tsv", "SELECT 1"])[0] for _ in range(runs)]
     con = open_for_reading(str(db))
     sql = listing_sql(PatternQuery())
     in_process = []
@@ -124,7 +126,9 @@ def listing(million: int, runs: int, data_dir: Path, workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=200_000, help="lines per file for the mining cost")
+    parser.add_argument(
+        "--lines", type=int, default=200_000, help="lines per file for the mining cost (0: skip it)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--million", type=int, default=1_000_000, help="records for the listing (0: skip)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/logscope-bench"), help="data directory")
@@ -132,7 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="logscope-patterns-") as scratch:
         workdir = Path(scratch)
-        mining_cost(args.kinds, args.lines, args.runs, args.out, workdir)
+        if args.lines:
+            mining_cost(args.kinds, args.lines, args.runs, args.out, workdir)
         if args.million:
             listing(args.million, args.runs, args.out, workdir)
 

@@ -20,6 +20,7 @@ ROW_VERBS = {
     "formats list": ["formats", "list"],
     "formats detect": ["formats", "detect", str(REPO / "sample_logs" / "syslog")],
     "rules backtest": ["rules", "backtest", str(REPO / "rules" / "web.toml"), SAMPLES],
+    "markers": ["markers"],
 }
 # What each format's output starts with.
 STARTS = {
@@ -41,13 +42,14 @@ def one_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cli("ingest", str(log), "--db", str(path))
     assert result.returncode == 0, result.stderr
     assert "ingested 1 line from 1 source in" in result.stderr  # not "1 lines", "1 sources"
+    assert run_cli("mark", "deploy", "--at", "2024-05-01T10:00:00Z", "--db", str(path)).returncode == 0
     return path
 
 
 @pytest.mark.parametrize("flag", STARTS)
 @pytest.mark.parametrize("verb", ROW_VERBS)
 def test_every_row_verb_takes_every_format_flag(verb: str, flag: str, one_db: Path) -> None:
-    args = ROW_VERBS[verb] + (["--db", str(one_db)] if verb == "query" else [])
+    args = ROW_VERBS[verb] + (["--db", str(one_db)] if verb in ("query", "markers") else [])
     result = run_cli(*args, flag)
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr

@@ -87,7 +87,7 @@ where = "no_such_function(message) > 1"
         f"{p}: rule 'bad_duration': field 'window': expected a duration like 30s, 5m, 1h, got '5 minutes'",
         f"{p}: rule 'typo': field 'wehre': not a field of a match rule",
         f"{p}: rule 'odd': field 'kind': unknown kind 'whatever' (one of: match, threshold, ratio, spike,"
-        " absence, new_value, new_pattern, sql)",
+        " absence, new_value, new_pattern, sql, changed_after_marker)",
         f"{p}: rule 'loud': field 'severity': one of: info, warning, error, critical",
     ]
     for line in expected:

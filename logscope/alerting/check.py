@@ -20,6 +20,8 @@ def check_ruleset(ruleset: RuleSet, format_types: dict[str, str]) -> tuple[list[
     parsed = [rule for rule in counting if not syntax[id(rule)]]
     bound = dict(zip(map(id, parsed), evaluator.bind_errors_of(parsed), strict=True))
     for rule in ruleset.rules:
+        if rule.kind == "changed_after_marker":
+            continue  # (its statement is logscope's own, alerting/markerrules.py)
         if not rule.spec.counting:
             try:
                 result_columns(rule, evaluator.con)

@@ -28,6 +28,7 @@ from logscope.alerting.counting import ArrivalCollector, CountingRule, Shortcuts
 from logscope.alerting.history import StoredValues
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Alert, AlertIdSource, Change, Outbox
 from logscope.alerting.loader import RuleSet
+from logscope.alerting.markerrules import MarkerRule
 from logscope.alerting.model import Rule
 from logscope.alerting.predicates import BatchPredicates, PredicateEvaluator
 from logscope.alerting.runner import MERGE_RECORDS, Hold, Sequential, Threaded
@@ -81,8 +82,10 @@ class RuleEngine:
         counting = [rule for rule in self.rules if rule.spec.counting]
         self.evaluator = PredicateEvaluator(counting, format_types)
         self.counting = {rule.name: CountingRule(rule, self.outbox, shortcuts) for rule in counting}
-        self.sql_rules = {
-            rule.name: SqlRule(rule, self.outbox) for rule in self.rules if not rule.spec.counting
+        self.sql_rules = {  # (and changed_after_marker rules: they too query the store)
+            rule.name: (MarkerRule if rule.kind == "changed_after_marker" else SqlRule)(rule, self.outbox)
+            for rule in self.rules
+            if not rule.spec.counting
         }
         self.outputs = list(outputs)
         packs = {rule.name: Path(rule.file).stem for rule in self.rules if rule.file}

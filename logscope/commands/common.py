@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `--help` loads none of the stages
@@ -88,3 +89,42 @@ def on_stop_signals(handler: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGINT, _handle)
     signal.signal(signal.SIGTERM, _handle)
+
+
+@contextlib.contextmanager
+def reading(path: str) -> Iterator[Callable[[str], list[tuple]]]:
+    """A function that runs one read-only statement and returns its rows: over the query service
+    while a process holds the database (a connection per statement), else on the file."""
+    from logscope.errors import LogscopeError
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import open_for_reading
+    from logscope.store.server import one_line_error
+
+    probe = connect_if_served(path)
+    if probe is not None:
+        probe.close()
+
+        def remote(sql: str) -> list[tuple]:
+            client = connect_if_served(path)
+            if client is None:
+                raise LogscopeError(f"{path}: the process holding the database went away; run again")
+            with client:
+                return list(client.query(sql).rows())
+
+        yield remote
+        return
+    import duckdb
+
+    con = open_for_reading(path)
+    remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
+
+    def local(sql: str) -> list[tuple]:
+        try:
+            return con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise LogscopeError(one_line_error(exc)) from exc
+
+    try:
+        yield local
+    finally:
+        con.close()

@@ -130,10 +130,12 @@ def _remote_count(path: str, sql: str) -> int:
 
 def _update(path: str) -> None:
     from logscope.patterns.stage import PatternStage  # the miner (pyarrow.compute) only when asked
+    from logscope.store.version_markers import VersionMarkers
 
     con = open_for_writing(path)
     try:
         mined = PatternStage(con).catch_up()
+        VersionMarkers(con).catch_up()  # markers where a version field changed (docs/compare.md)
     finally:
         con.close()
     if mined:

@@ -14,18 +14,23 @@ from collections.abc import Callable
 import duckdb
 
 from logscope.patterns.stage import PatternStage
+from logscope.store.version_markers import VersionMarkers
 
 # Least time between two mining rounds (each is one transaction).
 ROUND_SECONDS = 0.2
 
 
 class BackgroundMining:
-    """A `PatternStage` on its own cursor and thread; `wake` after each commit, `close` at the end."""
+    """A `PatternStage` (unless `patterns` is False) and the version markers (store/version_markers.py)
+    on their own cursor and thread; `wake` after each commit, `close` at the end."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, on_error: Callable[[str], None], patterns: bool = True
+    ) -> None:
         self.cursor = con.cursor()
         self.cursor.execute("SET TimeZone = 'UTC'")
-        self.stage = PatternStage(self.cursor)
+        self.stage = PatternStage(self.cursor) if patterns else None
+        self.versions = VersionMarkers(self.cursor)
         self.on_error = on_error
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -55,6 +60,11 @@ class BackgroundMining:
 
     def _round(self) -> None:
         try:
-            self.stage.catch_up()
+            if self.stage is not None:
+                self.stage.catch_up()
         except Exception as exc:  # the records stay stored; `patterns --update` can mine them later
             self.on_error(f"patterns: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        try:
+            self.versions.catch_up()
+        except Exception as exc:  # the records stay stored; the next round looks again
+            self.on_error(f"markers: {type(exc).__name__}: {' '.join(str(exc).split())}")

@@ -107,10 +107,10 @@ class IngestRun:
         detach in reverse order and raise the pipeline's failure, if any."""
         pipeline, settings, report = self.pipeline, self.settings, self.on_error
         with ExitStack() as stack:
-            if settings.patterns:
-                mining = BackgroundMining(self.con, report)
-                pipeline.after_commit(mining.wake)
-                stack.callback(mining.close)
+            # Patterns (docs/patterns.md) and version markers (docs/compare.md) beside the writer.
+            mining = BackgroundMining(self.con, report, patterns=settings.patterns)
+            pipeline.after_commit(mining.wake)
+            stack.callback(mining.close)
             self.rules = stack.enter_context(rules_attached(pipeline, self.con, settings.rules, report))
             if settings.services is not None:
                 self.server = stack.enter_context(

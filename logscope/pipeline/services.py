@@ -15,6 +15,7 @@ import duckdb
 from logscope.metrics.service import metrics_running
 from logscope.pipeline.streaming import Pipeline
 from logscope.store.database import MEMORY
+from logscope.store.markers import Marker, insert_markers
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
 from logscope.store.retention import RetentionPolicy, RetentionWorker
 from logscope.store.server import QueryServer
@@ -141,7 +142,7 @@ def _serve_database(
             return {"error": "retention pass failed; see the output of the process holding the database"}
         return {"report": done.as_dict(), "pid": os.getpid()}
 
-    server = QueryServer(con, db_path, status=status, vacuum_handler=vacuum)
+    server = QueryServer(con, db_path, status=status, vacuum_handler=vacuum, handlers={"mark": store_marker})
     server.start()
     stats.start()
     if policy:
@@ -154,6 +155,15 @@ def _serve_database(
             retention.run_once()
         stats.stop()
         server.stop()
+
+
+def store_marker(cursor: duckdb.DuckDBPyConnection, request: dict[str, Any]) -> dict[str, Any]:
+    """The query service's `mark` request: store a marker (`logscope mark` while we hold the database)."""
+    try:
+        marker = Marker.from_request(request)
+    except (KeyError, TypeError, ValueError) as exc:
+        return {"error": f"mark: bad request: {exc}"}
+    return {"id": insert_markers(cursor, [marker])[0], "pid": os.getpid()}
 
 
 def _report(retention: RetentionWorker) -> dict[str, Any] | None:

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS stats (
 """
 
 from logscope.store.alerts import ALERTS_DDL  # noqa: E402  (the rule engine's table)
+from logscope.store.markers import MARKERS_DDL  # noqa: E402  (change markers)
 from logscope.store.patterns import ALL_PATTERN_DDL  # noqa: E402  (the patterns stage's tables)
 
-ALL_DDL = (LOGS_DDL, CHECKPOINTS_DDL, META_DDL, STATS_DDL, ALERTS_DDL, *ALL_PATTERN_DDL)
+ALL_DDL = (LOGS_DDL, CHECKPOINTS_DDL, META_DDL, STATS_DDL, ALERTS_DDL, *ALL_PATTERN_DDL, *MARKERS_DDL)

@@ -61,6 +61,8 @@ class ServiceLimits:
 
 StatusProvider = Callable[[], dict[str, Any]]
 VacuumHandler = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], dict[str, Any]]
+# A request other than a query (`vacuum`, `mark`): its cursor and the request in, one answer out.
+Handler = VacuumHandler
 
 
 def _read_only_message(exc: duckdb.Error, statement: duckdb.Statement) -> str:
@@ -120,10 +122,8 @@ class _Client:
         if op == "status":
             send_json(self.sock, self.server.status())
             return
-        if op not in ("query", "vacuum") or (op == "query" and not isinstance(request.get("sql"), str)):
-            send_json(self.sock, {"error": f"query service: unknown request {op!r}"})
-            return
-        if op == "vacuum" and self.server.vacuum_handler is None:
+        handler = self.server.handlers.get(op) if isinstance(op, str) else None
+        if (op != "query" and handler is None) or (op == "query" and not isinstance(request.get("sql"), str)):
             send_json(self.sock, {"error": f"query service: unknown request {op!r}"})
             return
         if not self.server.slots.acquire(timeout=limits.queue_seconds):
@@ -134,7 +134,7 @@ class _Client:
                 self._query(request["sql"])
             else:
                 with self._session() as cursor:
-                    send_json(self.sock, self.server.vacuum_handler(cursor, request))  # type: ignore[misc]
+                    send_json(self.sock, handler(cursor, request))  # type: ignore[misc]
         finally:
             self.server.slots.release()
 
@@ -278,12 +278,16 @@ class QueryServer:
         status: StatusProvider | None = None,
         vacuum_handler: VacuumHandler | None = None,
         limits: ServiceLimits | None = None,
+        handlers: dict[str, Handler] | None = None,
     ) -> None:
         self.con = con
         self.db_path = db_path
         self.path = socket_path(db_path)
         self.status_provider = status
         self.vacuum_handler = vacuum_handler
+        self.handlers: dict[str, Handler] = dict(handlers or {})
+        if vacuum_handler is not None:
+            self.handlers["vacuum"] = vacuum_handler
         self.started_at = time.time()
         self._listener: socket.socket | None = None
         self._inode: int | None = None

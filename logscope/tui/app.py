@@ -27,6 +27,8 @@ from logscope.tui.alerts_panel import (
     alert_record_ids,
     pick,
 )
+from logscope.tui.change_markers import ChangeMarker, marked_records, read_markers
+from logscope.tui.compare_screen import CompareScreen
 from logscope.tui.detail_screen import DetailScreen
 from logscope.tui.error_chart import ErrorRateChart
 from logscope.tui.filter_bar import FilterBar
@@ -47,6 +49,7 @@ from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
 from logscope.tui.overview_screen import OverviewScreen
 from logscope.tui.palette_actions import ACTIONS, MAIN_ACTIONS, ViewActions
+from logscope.tui.patterns_screen import PatternsScreen
 from logscope.tui.predicate import with_typed_fields
 from logscope.tui.source_toggles import SourceToggles
 from logscope.tui.sql_screen import SqlScreen
@@ -83,6 +86,8 @@ class LogscopeApp(ViewActions, App[None]):
         Binding("b", "toggle_sidebar", "Panel", show=False),
         Binding("s", "sql", "SQL"),
         Binding("o", "overview", "Overview"),
+        Binding("P", "patterns", "Patterns"),
+        Binding("D", "compare", "Compare", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("escape", "focus_log", "Log view", show=False),
         *(
@@ -143,6 +148,8 @@ class LogscopeApp(ViewActions, App[None]):
         self.filter_bar.use_history(self.history)
         self.install_screen(SqlScreen(self.reader, self.history), "sql")
         self.install_screen(OverviewScreen(self.zone), "overview")
+        self.install_screen(PatternsScreen(self.zone), "patterns")
+        self.install_screen(CompareScreen(), "compare")
         self.log_view.load()
         self.log_view.focus()
         if self.feed is not None:
@@ -234,7 +241,7 @@ class LogscopeApp(ViewActions, App[None]):
         counts = self.source_counts.read(reader)
         histogram = reader.histogram(*histogram_request) if histogram_request else None
         offsets = reader.checkpoint_offsets() if histogram_request else {}
-        return alerts_available, alerts, counts, histogram, offsets
+        return alerts_available, alerts, counts, histogram, offsets, read_markers(reader)
 
     def _overview_screen(self) -> OverviewScreen | None:
         screen = self.screen
@@ -247,9 +254,12 @@ class LogscopeApp(ViewActions, App[None]):
         counts: dict[str, int],
         histogram: Histogram | None,
         offsets: dict[tuple[int, int], int],
+        markers: list[ChangeMarker],
     ) -> None:
         if not self.main.query("#alerts"):
             return  # the app is shutting down
+        if self.log_view.lines.set_change_markers(marked_records(markers)):
+            self.log_view.refresh()
         self.polls += 1
         self.alerts_available = alerts_available
         self.log_view.set_sources(list(counts))
@@ -262,7 +272,7 @@ class LogscopeApp(ViewActions, App[None]):
             sources = [SourceLine(name, count) for name, count in counts.items()]
         overview = self._overview_screen()
         if overview is not None:
-            overview.show_histogram(histogram, alerts)
+            overview.show_histogram(histogram, alerts, markers)
             overview.show_sources(sources, self.ingest_rate, sum(counts.values()))
         self._update_status()
 
@@ -466,6 +476,12 @@ class LogscopeApp(ViewActions, App[None]):
     def action_overview(self) -> None:
         self.push_screen("overview")
         self.call_after_refresh(self.poll)
+
+    def action_patterns(self) -> None:
+        self.push_screen("patterns")
+
+    def action_compare(self) -> None:
+        self.push_screen("compare")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from logscope.tui.alerts_panel import NAME_COLUMNS, SEVERITY_COLUMNS, pick
+from logscope.tui.change_markers import MARKER_GLYPH, MARKER_STYLE, ChangeMarker, buckets_of
 from logscope.tui.histogram import AXIS_WIDTH, describe_span
 from logscope.tui.log_reader import Histogram
 from logscope.tui.rendering import SEVERITY_STYLES
@@ -56,6 +57,7 @@ class ErrorRateChart(Widget, can_focus=True):
         self.zone = zone
         self.histogram: Histogram | None = None
         self.alerts: list[dict[str, Any]] = []
+        self.markers: list[ChangeMarker] = []
 
     def action_pick(self, step: int) -> None:
         if self.histogram is None or not self.histogram.buckets:
@@ -70,8 +72,10 @@ class ErrorRateChart(Widget, can_focus=True):
                 self.BucketChosen(self.histogram.start_us + self.picked * self.histogram.bucket_us)
             )
 
-    def show(self, histogram: Histogram | None, alerts: list[dict[str, Any]]) -> None:
-        self.histogram, self.alerts = histogram, alerts
+    def show(
+        self, histogram: Histogram | None, alerts: list[dict[str, Any]], markers: list[ChangeMarker] = ()
+    ) -> None:
+        self.histogram, self.alerts, self.markers = histogram, alerts, list(markers)
         self.refresh()
 
     def render(self) -> Text:
@@ -122,6 +126,8 @@ class ErrorRateChart(Widget, can_focus=True):
     def _markers(self, histogram: Histogram, buckets: int) -> Text:
         row = [" "] * buckets
         styles = [""] * buckets
+        for bucket in buckets_of(self.markers, histogram.start_us, histogram.bucket_us, buckets):
+            row[bucket], styles[bucket] = MARKER_GLYPH, MARKER_STYLE
         for bucket, alert in self._fired(histogram, buckets):
             severity = str(pick(alert, SEVERITY_COLUMNS, "warning")).lower()
             row[bucket], styles[bucket] = "▲", SEVERITY_STYLES.get(severity, "yellow")
@@ -147,6 +153,15 @@ class ErrorRateChart(Widget, can_focus=True):
             for _, alert in sorted(fired, key=lambda item: item[0]):
                 moment = pick(alert, EVENT_COLUMNS).astimezone(self.zone).strftime("%H:%M:%S")
                 names.append(f"{pick(alert, NAME_COLUMNS, 'alert')} {moment}")
-            text.append(" alert fired: " + ", ".join(names))
+            text.append(" alert fired: " + ", ".join(names) + "  ")
+        marked = buckets_of(self.markers, histogram.start_us, histogram.bucket_us, histogram.buckets)
+        if marked:
+            text.append(MARKER_GLYPH, MARKER_STYLE)
+            moments = [
+                f"{m.text} {datetime.fromtimestamp(m.ts_us / 1e6, self.zone):%H:%M:%S}"
+                for bucket in sorted(marked)
+                for m in marked[bucket]
+            ]
+            text.append(" marker: " + ", ".join(moments))
         text.truncate(max(1, self.size.width - 2), overflow="ellipsis")  # one line
         return text

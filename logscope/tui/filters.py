@@ -20,6 +20,13 @@ _SQL_HINTS = re.compile(r"'|\b(AND|OR|NOT|LIKE|ILIKE|IN|IS|BETWEEN|SIMILAR)\b")
 _REGEX_CHARS = frozenset("\\^$.|?*+()[]{}")
 
 
+# The ids of the records of a pattern (merges followed), up to the comparison: `... = 4`.
+_PATTERN_RECORDS = (
+    "SELECT record_patterns.id FROM record_patterns JOIN patterns ON patterns.id = record_patterns.pattern_id"
+    " WHERE coalesce(patterns.merged_into, patterns.id)"
+)
+
+
 class FilterError(ValueError):
     """A filter the user typed that cannot be used; the message is shown inline."""
 
@@ -74,6 +81,8 @@ class FilterState:
     label: str | None = None  # why record_ids are pinned, for the status line
     typed: str | None = None  # the filter as the user typed it (a predicate's bare field names)
     time_text: str = ""  # the time range as typed
+    pattern: int | None = None  # only records of this log pattern (the patterns view's Enter)
+    hidden_patterns: frozenset[int] = frozenset()  # records of these patterns hidden (`h` there)
 
     def with_changes(self, **changes) -> FilterState:
         return replace(self, **changes)
@@ -124,6 +133,11 @@ class FilterState:
         if until is not None:
             clauses.append("ts <= make_timestamptz(?::BIGINT)")
             params.append(until)
+        if self.pattern is not None:
+            clauses.append(f"id IN ({_PATTERN_RECORDS} = {int(self.pattern)})")
+        if self.hidden_patterns:
+            hidden = ", ".join(str(int(p)) for p in sorted(self.hidden_patterns))
+            clauses.append(f"id NOT IN ({_PATTERN_RECORDS} IN ({hidden}))")
         if self.record_ids is not None:
             if self.record_ids:
                 clauses.append(f"id IN ({', '.join(str(int(i)) for i in self.record_ids)})")
@@ -153,6 +167,11 @@ class FilterState:
         if self.hidden_sources:
             hidden = len(self.hidden_sources)
             parts.append(f"{hidden} {'source' if hidden == 1 else 'sources'} hidden")
+        if self.pattern is not None and not self.label:
+            parts.append(f"pattern {self.pattern}")
+        if self.hidden_patterns:
+            hidden = len(self.hidden_patterns)
+            parts.append(f"{hidden} {'pattern' if hidden == 1 else 'patterns'} hidden")
         window = self.time_range
         if window != TimeRange():
             parts.append("time range")

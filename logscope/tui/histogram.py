@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from logscope.record import LEVELS
+from logscope.tui.change_markers import MARKER_GLYPH, MARKER_STYLE, ChangeMarker, buckets_of
 from logscope.tui.log_reader import Histogram
 
 # Stacked from the bottom: records without a level, then the levels from least severe up.
@@ -44,13 +45,14 @@ class HistogramChart(Widget):
         super().__init__(**kwargs)
         self.zone = zone
         self.histogram: Histogram | None = None
+        self.markers: list[ChangeMarker] = []
 
     @property
     def columns(self) -> int:
         return max(1, self.size.width - AXIS_WIDTH)
 
-    def show(self, histogram: Histogram | None) -> None:
-        self.histogram = histogram
+    def show(self, histogram: Histogram | None, markers: list[ChangeMarker] = ()) -> None:
+        self.histogram, self.markers = histogram, list(markers)
         self.refresh()
 
     def render(self) -> Text:
@@ -69,7 +71,11 @@ class HistogramChart(Widget):
             for bucket in range(buckets):
                 text.append(*self._cell(histogram, bucket, totals[bucket], low, peak / height))
             text.append("\n")
-        text.append(" " * (AXIS_WIDTH - 1) + "└" + "─" * buckets + "\n", "dim")
+        text.append(" " * (AXIS_WIDTH - 1) + "└", "dim")
+        marked = buckets_of(self.markers, histogram.start_us, histogram.bucket_us, buckets)
+        for bucket in range(buckets):  # a change marker: ◆ on the axis (docs/compare.md)
+            text.append(*((MARKER_GLYPH, MARKER_STYLE) if bucket in marked else ("─", "dim")))
+        text.append("\n")
         text.append_text(self._time_axis(histogram, buckets))
         return text
 

@@ -24,6 +24,7 @@ from logscope.tui.rendering import (
 )
 
 MARK_STYLE = "reverse"
+CHANGE_MARKER_STYLE = "bold black on cyan"
 # Columns the view moves sideways per left / right key.
 SCROLL_STEP = 8
 
@@ -39,6 +40,7 @@ class LineRenderer:
         self.x_offset = 0
         self.labels: dict[str, str] = {}
         self.marks: dict[int, int] = {}  # marked record ids (lnav's `m`) -> their time (µs)
+        self.change_markers: dict[int, str] = {}  # first record after a change marker -> its text
         self.columns = Columns()
         self._width = 0
         self._strips: LRUCache[tuple, list[Strip]] = LRUCache(cache_size)
@@ -61,11 +63,19 @@ class LineRenderer:
     def clear(self) -> None:
         self._strips.clear()
 
+    def set_change_markers(self, marked: dict[int, str]) -> bool:
+        """The records that start after a change marker; True when they changed."""
+        if marked == self.change_markers:
+            return False
+        self.change_markers = marked
+        self.clear()
+        return True
+
     def strips(
         self, row: Row, width: int, base: Style, cursor: Style | None, console: Console
     ) -> list[Strip]:
         """The row's strips: one, or one per wrapped line."""
-        key = (row.id, width, cursor is not None, row.id in self.marks)
+        key = (row.id, width, cursor is not None, row.id in self.marks, row.id in self.change_markers)
         strips = self._strips.get(key)
         if strips is None:
             strips = self._render(row, width, base, cursor, console)
@@ -81,8 +91,11 @@ class LineRenderer:
         # A source first seen since the last poll: its file name until the poll names it.
         label = self.labels.get(row.source) or short_source(row.source, len(row.source)).strip()
         head = line_columns(row.ts, label, row.level, self.zone, self.columns)
+        time_end = head.plain.index(" ", 6 if not self.columns.short_time else 0)
+        if row.id in self.change_markers:  # the first record after a change marker (docs/compare.md)
+            head.stylize(CHANGE_MARKER_STYLE, 0, time_end)
         if row.id in self.marks:  # a marked line: its time in reverse video, as lnav marks it
-            head.stylize(MARK_STYLE, 0, head.plain.index(" ", 6 if not self.columns.short_time else 0))
+            head.stylize(MARK_STYLE, 0, time_end)
         body = styled_message(row.host, row.message, row.fields, row.format, self.search)
         indent = self.columns.width
         if not self.wrap or width <= indent + 8:

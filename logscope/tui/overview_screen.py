@@ -80,9 +80,11 @@ class OverviewScreen(Screen[None]):
     def histogram_columns(self) -> int:
         return self.query_one(HistogramChart).columns
 
-    def show_histogram(self, histogram: Histogram | None, alerts: list | None = None) -> None:
-        self.query_one(HistogramChart).show(histogram)
-        self.query_one(ErrorRateChart).show(histogram, alerts or [])
+    def show_histogram(
+        self, histogram: Histogram | None, alerts: list | None = None, markers: list = ()
+    ) -> None:
+        self.query_one(HistogramChart).show(histogram, markers)
+        self.query_one(ErrorRateChart).show(histogram, alerts or [], markers)
 
     def show_sources(self, sources: list[SourceLine], ingest_rate: float | None, total: int) -> None:
         rows = [

@@ -33,6 +33,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("toggle_sidebar", "Toggle side panel", "Show or hide alerts and sources"),
     ("sql", "SQL", "Run SQL over the logs table"),
     ("overview", "Overview", "Histogram by level, sources, rates and drops"),
+    ("patterns", "Patterns", "Log patterns by count: Enter shows one in the log view, h hides one"),
+    ("compare", "Compare", "Before and after the latest change marker: error rate, new patterns, fields"),
     ("help", "Help", "Every key"),
     ("quit", "Quit", "Leave logscope"),
 )
@@ -50,6 +52,8 @@ MAIN_ACTIONS = frozenset(
         "toggle_sidebar",
         "sql",
         "overview",
+        "patterns",
+        "compare",
         "focus_log",
         "toggle_level",
         "next_match",
