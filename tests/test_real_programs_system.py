@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -99,3 +100,75 @@ def test_containerd_daemon_log(db: Path) -> None:
         assert dict(stored.levels) == expected
         booted = next(row for row in stored.rows if row[4].startswith("containerd successfully booted"))
         assert booted[3] == "info"
+
+
+POSTFIX_MAIN_CF = """compatibility_level = 3.6
+myhostname = logscope.test
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+queue_directory = {root}/spool
+data_directory = {root}/data
+maillog_file = {root}/mail.log
+maillog_file_prefixes = {root}
+local_transport = error:local delivery is disabled
+default_transport = error:outbound mail is disabled here
+relay_transport = error:outbound mail is disabled here
+smtputf8_enable = no
+"""
+MAILS = 6
+
+
+def test_postfix_mail_log(db: Path) -> None:
+    """Postfix (its own maillog_file, 3.4+) in a private mount namespace where a copy of its
+    configuration is bind-mounted over /etc/postfix; no port is opened (mail is submitted with
+    sendmail) and every message is bounced by an error transport, so nothing leaves the machine."""
+    postfix, sendmail, unshare = program("postfix"), program("sendmail"), program("unshare")
+    if os.geteuid() != 0:
+        pytest.skip("needs root: Postfix's configuration is bind-mounted in a private mount namespace")
+    with shared_dir("postfix") as root:
+        conf = root / "conf"
+        shutil.copytree("/etc/postfix", conf)
+        master = (conf / "master.cf").read_text().splitlines()
+        # No listener (smtpd on port 25) and no chroot: only the local pickup path runs.
+        kept = [line for line in master if not re.match(r"smtp\s+inet\s", line)]
+        kept = [
+            re.sub(r"^(\S+\s+(?:unix|fifo|unix-dgram|pass)\s+\S+\s+\S+\s+)y", r"\1n", line) for line in kept
+        ]
+        (conf / "master.cf").write_text("\n".join(kept) + "\n")
+        (conf / "main.cf").write_text(POSTFIX_MAIN_CF.format(root=root))
+        log = root / "mail.log"
+        mails = "\n".join(
+            f"printf 'Subject: test {n}\\n\\nhello\\n' | {sendmail} -f '' user{n}@example.com"
+            for n in range(MAILS)
+        )
+        script = f"""mount --bind {conf} /etc/postfix || exit 99
+mkdir -p {root}/spool {root}/data
+{postfix} set-permissions create-missing >/dev/null 2>&1
+{postfix} start || exit 1
+{mails}
+for n in $(seq 100); do
+  [ $(grep -c ': removed$' {log} 2>/dev/null || echo 0) -ge {MAILS} ] && break; sleep 0.2
+done
+{postfix} stop
+for n in $(seq 50); do grep -q 'terminate' {log} && break; sleep 0.2; done
+"""
+        start = now()
+        ran = subprocess.run(
+            [unshare, "-m", "--propagation", "private", "sh", "-c", script], capture_output=True, text=True
+        )
+        end = now()
+        if ran.returncode == 99:
+            pytest.skip(f"no private mount namespace here: {ran.stderr.strip()}")
+        assert ran.returncode == 0, ran.stderr
+        stored = ingest(log, db, "--tz", "UTC")
+        assert_parsed(stored, {"postfix"}, share=1.0)
+        assert len(stored.rows) == count_lines(log, bool) > 4 * MAILS
+        assert_times_from_lines(stored.rows, start, end)
+        bounced = count_lines(log, lambda line: "status=bounced" in line)
+        assert stored.levels["warning"] == bounced == MAILS
+        assert '"queue_id":' in stored.of("postfix")[-MAILS][5] or any(
+            '"queue_id"' in (r[5] or "") for r in stored.rows
+        )
+        removed = [row for row in stored.rows if row[4].endswith(": removed")]
+        assert len(removed) == MAILS and all('"app":"postfix/qmgr"' in row[5] for row in removed)
