@@ -13,7 +13,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from real_programs import assert_parsed, assert_times_from_lines, count_lines, ingest, now, program
+from real_programs import (
+    assert_parsed,
+    assert_times_from_lines,
+    count_lines,
+    debian_python_module,
+    ingest,
+    now,
+    program,
+)
 
 KLOG = Path("/usr/share/gocode/src/k8s.io/klog")
 LOGR = Path("/usr/share/gocode/src/github.com/go-logr/logr")
@@ -237,3 +245,37 @@ def test_node_winston_json_and_simple(tmp_path: Path, db: Path) -> None:
     assert_parsed(simple, {"winston_simple"}, share=1.0)
     assert len(simple.rows) == RECORDS and dict(simple.levels) == expected
     assert simple.rows[0][4] == 'server listening {"port":8080}'
+
+
+JSON_LOGGER_PROGRAM = """import logging
+from pythonjsonlogger import jsonlogger
+
+handler = logging.FileHandler("app.log")
+handler.setFormatter(jsonlogger.JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+log = logging.getLogger("shop.orders")
+log.addHandler(handler)
+log.setLevel(logging.DEBUG)
+for n in range(10):
+    log.info("order placed", extra={"order_id": n, "amount": 9.5})
+    log.warning("payment slow")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.exception("payment failed")
+    log.debug("cache miss")
+"""
+
+
+def test_python_json_logger(tmp_path: Path, db: Path) -> None:
+    python = debian_python_module("pythonjsonlogger")
+    (tmp_path / "app.py").write_text(JSON_LOGGER_PROGRAM)
+    start = now()
+    subprocess.run([python, "app.py"], cwd=tmp_path, env={**os.environ, "TZ": "UTC"}, check=True)
+    end = now()
+    stored = ingest(tmp_path / "app.log", db, "--tz", "UTC")
+    assert_parsed(stored, {"python_json_logger"}, share=1.0)
+    assert len(stored.rows) == RECORDS
+    assert_times_from_lines(stored.rows, start, end)
+    assert dict(stored.levels) == {"info": 10, "warning": 10, "error": 10, "debug": 10}
+    failed = next(row for row in stored.rows if row[3] == "error")
+    assert "ZeroDivisionError: division by zero" in failed[5]  # exc_info kept in fields

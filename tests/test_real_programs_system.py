@@ -20,6 +20,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    free_port,
     ingest,
     now,
     program,
@@ -172,3 +173,56 @@ for n in $(seq 50); do grep -q 'terminate' {log} && break; sleep 0.2; done
         )
         removed = [row for row in stored.rows if row[4].endswith(": removed")]
         assert len(removed) == MAILS and all('"app":"postfix/qmgr"' in row[5] for row in removed)
+
+
+def test_rabbitmq_log(db: Path) -> None:
+    """RabbitMQ on private ports (AMQP, distribution, and its own epmd), with its node directory
+    and log in a temporary directory; stopped with rabbitmqctl, its epmd killed after."""
+    server, ctl, epmd = program("rabbitmq-server"), program("rabbitmqctl"), program("epmd")
+    with shared_dir("rabbitmq") as root:
+        epmd_port = free_port(47471)
+        env = {
+            **os.environ,
+            "TZ": "UTC",
+            "HOME": str(root),
+            "RABBITMQ_NODENAME": "logscope@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(free_port(47472)),
+            "RABBITMQ_DIST_PORT": str(free_port(47473)),
+            "ERL_EPMD_PORT": str(epmd_port),
+            "RABBITMQ_MNESIA_BASE": f"{root}/mnesia",
+            "RABBITMQ_LOG_BASE": f"{root}/log",
+            "RABBITMQ_CONFIG_FILE": f"{root}/rabbitmq",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": f"{root}/enabled_plugins",
+            "RABBITMQ_PID_FILE": f"{root}/rabbit.pid",
+        }
+        (root / "enabled_plugins").write_text("[].\n")
+        (root / "rabbitmq.conf").write_text("")
+        log = root / "log" / "logscope@localhost.log"
+        start = now()
+        with (root / "server.out").open("wb") as out:
+            broker = subprocess.Popen(
+                [server], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                wait_for(
+                    lambda: log.exists() and "Server startup complete" in log.read_text(), "RabbitMQ", 120
+                )
+                subprocess.run([ctl, "stop"], env=env, capture_output=True, timeout=60)
+                broker.wait(60)
+            finally:
+                if broker.poll() is None:
+                    os.killpg(broker.pid, 9)
+                    broker.wait(10)
+                subprocess.run([epmd, "-port", str(epmd_port), "-kill"], env=env, capture_output=True)
+        end = now()
+        stored = ingest(log, db)
+        assert_parsed(stored, {"rabbitmq"}, share=1.0)
+        stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00 \[")
+        assert len(stored.rows) == count_lines(log, lambda line: stamp.match(line) is not None) > 50
+        assert_times_from_lines(stored.rows, start, end)
+        for level in ("notice", "warning", "error"):
+            assert stored.levels[level] == count_lines(
+                log, lambda line, level=level: f" [{level}] " in line[:45]
+            )
+        assert any("Server startup complete" in row[4] for row in stored.rows)
