@@ -145,11 +145,6 @@ def test_mariadb_slow_log_one_record_per_query(mariadb: Run, db: Path) -> None:
     assert stored.formats["mariadb_log_header"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: MariaDB writes a slow query's time only in continuation "
-    "lines (`# Time:`, `SET timestamp=`); reading it needs time-from-continuation support",
-)
 def test_mariadb_slow_log_times(mariadb: Run, db: Path) -> None:
     stored = ingest(mariadb.dir / "slow.log", db)
     assert_times_from_lines(stored.of("mariadb_slow"), mariadb.start, mariadb.end)
@@ -168,11 +163,6 @@ def test_mariadb_general_log_one_record_per_command(mariadb: Run, db: Path) -> N
     assert_times_from_lines(timed, mariadb.start, mariadb.end)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: the general log omits the time on later lines of the same "
-    "second; carrying the previous record's time over needs engine support",
-)
 def test_mariadb_general_log_times(mariadb: Run, db: Path) -> None:
     stored = ingest(mariadb.dir / "general.log", db)
     assert_times_from_lines(stored.of("mariadb_general"), mariadb.start, mariadb.end)

@@ -228,12 +228,14 @@ def test_caddy_json_logs(tmp_path: Path, db: Path) -> None:
         assert statuses.count(404) == 5
     end = now()
     access = ingest(tmp_path / "access.log", db)
-    assert_parsed(access, {"json"}, share=1.0)
+    assert_parsed(access, {"caddy"}, share=1.0)
     assert len(access.rows) == 25
     assert_times_from_lines(access.rows, start, end)
     assert access.levels == {"info": 20, "error": 5}  # Caddy logs 4xx/5xx responses at level error
     server_log = ingest(tmp_path / "caddy.log", db)
-    assert_parsed(server_log, {"json"}, share=1.0)
+    assert_parsed(server_log, {"caddy", "json"}, share=1.0)
+    without_logger = count_lines(tmp_path / "caddy.log", lambda line: '"logger":' not in line)
+    assert server_log.formats["json"] == without_logger
     assert_times_from_lines(server_log.rows, start, end)
     written = count_lines(tmp_path / "caddy.log", lambda line: '"level":"warn"' in line)
     assert server_log.levels["warning"] == written >= 1

@@ -43,7 +43,7 @@ FORMAT_KEYS = frozenset(
         "samples",
     )
 )
-TIME_KEYS = frozenset(("field", "formats"))
+TIME_KEYS = frozenset(("field", "formats", "continuation", "carry"))
 LEVEL_KEYS = frozenset(("field", "map", "default", "keep", "infer"))
 MULTILINE_KEYS = frozenset(("continuation", "max_lines"))
 SAMPLE_KEYS = frozenset(("line", "lines", "ts", "level", "message", "host", "fields", "now"))
@@ -73,6 +73,12 @@ class FormatDefinition:
     priority: int = DEFAULT_PRIORITY
     time_field: str | None = None
     time_formats: list[str] = field(default_factory=list)
+    # A regex whose time group is read from a continuation line when the record's first line
+    # has no time (MariaDB's slow log: `SET timestamp=N;` under `# User@Host:`).
+    time_continuation: str | None = None
+    # A record without a time takes the time of the record of this format before it (MariaDB's
+    # general log omits the time on later commands of the same second).
+    time_carry: bool = False
     level_field: str | None = None
     level_map: dict[str, str] = field(default_factory=dict)
     level_default: str | None = None
@@ -243,7 +249,15 @@ def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefin
     checker.known_keys(time_table, TIME_KEYS, "time.")
     definition.time_field = checker.string(time_table, "field") or "time"
     definition.time_formats = checker.string_list(time_table, "formats", "time.formats") or ["iso"]
-    if definition.time_field not in definition.group_names():
+    _read_time_continuation(checker, table, time_table, definition)
+    carry = time_table.get("carry", False)
+    if not isinstance(carry, bool):
+        raise checker.fail("time.carry", "must be true or false")
+    definition.time_carry = carry
+    in_continuation = definition.time_continuation is not None and definition.time_field in (
+        regex.compile(definition.time_continuation).groupindex
+    )
+    if definition.time_field not in definition.group_names() and not in_continuation:
         raise checker.fail("time.field", f"no group named {definition.time_field!r} in the patterns")
     for spec in definition.time_formats:
         if spec in NAMED_FORMATS:
@@ -252,6 +266,26 @@ def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefin
             pattern_to_regex(spec)
         except TimeFormatError as exc:
             raise checker.fail("time.formats", str(exc)) from None
+
+
+def _read_time_continuation(
+    checker: _Checker, table: dict[str, Any], time_table: dict[str, Any], definition: FormatDefinition
+) -> None:
+    pattern = checker.string(time_table, "continuation")
+    if pattern is None:
+        return
+    if "multiline" not in table:
+        raise checker.fail(
+            "time.continuation", "needs multiline.continuation (records of one line have none)"
+        )
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
+        raise checker.fail("time.continuation", f"bad regular expression: {exc}") from None
+    if definition.time_field not in compiled.groupindex:
+        raise checker.fail("time.continuation", f"no group named {definition.time_field!r}")
+    _refuse_exponential(checker, "time.continuation", pattern)
+    definition.time_continuation = pattern
 
 
 def read_level_map(checker: _Checker, level_table: dict[str, Any]) -> tuple[dict[str, str], str | None]:

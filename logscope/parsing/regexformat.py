@@ -62,6 +62,10 @@ class RegexFormat:
         self._read_time = (
             compile_time_formats(definition.time_formats, zone, clock) if definition.time_field else None
         )
+        self.time_continuation = (
+            self._compile(definition.time_continuation) if definition.time_continuation else None
+        )
+        self.carries_time = definition.time_carry
         self._level_field = definition.level_field
         self._level_map = definition.level_map
         # Map keys ending in `*` match any text starting with what precedes it (`"5*" = "error"`).
@@ -149,6 +153,16 @@ class RegexFormat:
             else:
                 fields[name] = converted
         return fields or None
+
+    def continuation_time(self, line: str) -> int | None:
+        """The time a continuation line gives its record (`time.continuation`), if any."""
+        if self.time_continuation is None or self._read_time is None:
+            return None
+        match = self.time_continuation.match(line)
+        if match is None:
+            return None
+        text = match.group(self._time_field)
+        return self._read_time(text) if text is not None else None
 
     def continues(self, line: str) -> bool:
         """Whether `line` continues a record of this format (multiline formats only)."""

@@ -42,6 +42,9 @@ class SourceParser:
         self._wins: dict[str, int] = {}  # sampled lines each format took (not only accepted)
         self._by_first: dict[str, list[Parser]] = {}
         self._held: _Held | None = None
+        # Formats whose records without a time take the one before (`time.carry`), and that time.
+        self._carriers = frozenset(p.name for p in self._base if getattr(p, "carries_time", False))
+        self._carried: dict[str, int] = {}
         self._last_input = time.monotonic()
         # The source this parser serves and the checkpoint of its latest batch (file sources).
         self.source: str | None = None
@@ -97,7 +100,7 @@ class SourceParser:
                     if matched[1] is None:
                         _append_line(held, line)
                         continue
-                records.append(held.record)
+                records.append(self._finished(held.record, held.parser))
                 self._held = None
             record, parser = matched if matched is not None else self._record(batch, line)
             if extras is not None and extras[index]:
@@ -106,7 +109,7 @@ class SourceParser:
                 start = offsets[index] if offsets is not None else None
                 self._held = _Held(record, parser, start, 1)
             else:
-                records.append(record)
+                records.append(self._finished(record, parser))
         self._last_input = time.monotonic()
         if batch.final:
             records.extend(self.release())
@@ -124,7 +127,17 @@ class SourceParser:
     def release(self) -> list[Record]:
         """Release the held record, if any, whatever the time."""
         held, self._held = self._held, None
-        return [held.record] if held is not None else []
+        return [self._finished(held.record, held.parser)] if held is not None else []
+
+    def _finished(self, record: Record, parser: Parser | None) -> Record:
+        """The record as written: without a time of its own, the time carried over (`time.carry`)."""
+        if parser is None or parser.name not in self._carriers:
+            return record
+        if record.ts is None:
+            record.ts = self._carried.get(parser.name)
+        else:
+            self._carried[parser.name] = record.ts
+        return record
 
     def _record(self, batch: LineBatch, line: str) -> tuple[Record, Parser | None]:
         parser, parsed = self._match(line)
@@ -209,6 +222,8 @@ def _accepting(parsers: list[Parser], first: str) -> list[Parser]:
 
 def _append_line(held: _Held, line: str) -> None:
     record = held.record
+    if record.ts is None and getattr(held.parser, "time_continuation", None) is not None:
+        record.ts = held.parser.continuation_time(line)  # type: ignore[attr-defined]
     record.message = f"{record.message}\n{line}"
     record.raw = f"{record.raw}\n{line}"
     held.lines += 1
