@@ -16,6 +16,7 @@ from logscope.commands.common import (
     on_stop_signals,
     warn,
 )
+from logscope.commands.lake import add_agent_options, attach_shipper
 from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
@@ -72,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_start_options(parser, from_start_default=True)
     add_service_options(parser)
     add_rule_options(parser)
+    add_agent_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -161,11 +163,14 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     mining = None if args.no_patterns else BackgroundMining(con, report)  # docs/patterns.md
     if mining is not None:
         pipeline.after_commit(mining.wake)
+    shipper = attach_shipper(args, con, pipeline, report)  # --lake: docs/lake.md
     try:
         return _run_pipeline(args, con, registry, pipeline, sources, progress, report)
     finally:
         if mining is not None:
             mining.close()
+        if shipper is not None:
+            shipper.close()
 
 
 def _run_pipeline(args, con, registry, pipeline, sources, progress, report) -> Summary:

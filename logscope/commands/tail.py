@@ -16,6 +16,7 @@ from logscope.commands.common import (
     warn,
 )
 from logscope.commands.ingest import add_sources, add_start_options, follow_options
+from logscope.commands.lake import add_agent_options, attach_shipper
 from logscope.commands.rules import add_rule_options, rules_running
 from logscope.commands.services import add_service_options, serve_while_running
 from logscope.errors import LogscopeError
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_service_options(parser)
     add_rule_options(parser)
+    add_agent_options(parser)
     parser.set_defaults(handler=run, quiet=False)
 
 
@@ -166,6 +168,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     rules = rules_running(args, con, registry, pipeline, app.report_error, live=True)
     mining = BackgroundMining(con, app.report_error)  # docs/patterns.md
     pipeline.after_commit(mining.wake)
+    shipper = attach_shipper(args, con, pipeline, app.report_error)  # --lake: docs/lake.md
     try:
         with (
             rules as rules_info,
@@ -181,6 +184,8 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
                     pipeline.wait(STOP_SECONDS)
     finally:
         mining.close()
+        if shipper is not None:
+            shipper.close()
     if pipeline.fatal:
         raise LogscopeError(f"writing to the database failed: {pipeline.fatal}")
     return pipeline.summary
