@@ -124,3 +124,74 @@ def _walk(node: object) -> Iterator[tuple[str, object]]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item)
+
+
+def copy_to_local(
+    config: LakeConfig, at: str | None = None, since: object = None, until: object = None
+) -> duckdb.DuckDBPyConnection:
+    """The lake's records (in [since, until) of event time) copied into a local in-memory
+    database with logscope's tables, ids renumbered across agents in event-time order: for the
+    verbs that work on a local database (`patterns --lake`). Not for users' SQL."""
+    from logscope.store.schema import ALL_DDL
+
+    con = open_lake(config, read_only=True)
+    try:
+        for ddl in ALL_DDL:
+            con.execute(ddl)
+        columns = "ts, received_at, source, host, format, level, message, fields, raw"
+        con.execute(
+            f"INSERT INTO logs SELECT row_number() OVER (ORDER BY ts, agent, id), {columns}"
+            f" FROM {LAKE}.logs{at_clause(at)}"
+            " WHERE ($since IS NULL OR ts >= $since) AND ($until IS NULL OR ts < $until)",
+            {"since": since, "until": until},
+        )
+    except duckdb.Error as exc:
+        con.close()
+        raise LogscopeError(f"lake {config.name}: {one_line(exc)}") from exc
+    return con
+
+
+class LakeRecords:
+    """A source of the lake's records in event-time order, as stored (`rules backtest --lake`)."""
+
+    CHUNK = 10_000
+
+    def __init__(self, config: LakeConfig, at: str | None = None) -> None:
+        self.config = config
+        self.at = at
+        self.name = f"lake:{config.name}"
+
+    def size_hint(self) -> int | None:
+        return None
+
+    def run(self, ctx) -> None:
+        import orjson
+
+        from logscope.record import LineBatch, Record
+
+        con = open_lake(self.config, read_only=True)
+        try:
+            result = con.execute(
+                "SELECT epoch_us(ts), epoch_us(received_at), source, host, format, level, message,"
+                f" fields::VARCHAR, raw FROM {LAKE}.logs{at_clause(self.at)} ORDER BY ts, agent, id"
+            )
+            while rows := result.fetchmany(self.CHUNK):
+                records = [
+                    Record(
+                        ts,
+                        received,
+                        source,
+                        host,
+                        fmt,
+                        level,
+                        message,
+                        orjson.loads(fields) if fields else None,
+                        raw,
+                    )
+                    for ts, received, source, host, fmt, level, message, fields, raw in rows
+                ]
+                ctx.emit(LineBatch(source=self.name, lines=[], records=records))
+        except duckdb.Error as exc:
+            ctx.report_error(f"{self.name}: {one_line(exc)}")
+        finally:
+            con.close()

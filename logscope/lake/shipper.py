@@ -159,7 +159,7 @@ class Shipper:
             row = lake.execute(_SHIPPED, [self.agent, self.database_id]).fetchone()
             self.state.shipped_id = row[0] if row else 0
             self._known = True
-        batch = self.local.execute(_SELECT_LOCAL, [self.state.shipped_id, MAX_ROWS]).fetch_arrow_table()
+        batch = self.local.execute(_SELECT_LOCAL, [self.state.shipped_id, MAX_ROWS]).to_arrow_table()
         if batch.num_rows == 0:
             return 0
         self._commit(lake, batch)
