@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,22 @@ def postgres():
     cluster.close()
 
 
-@pytest.fixture
-def lake(postgres: PostgresCluster, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:50]
-    url = lake_url(postgres.create_database(name), tmp_path / "lake")
-    (tmp_path / "lake").mkdir()
+def _new_lake(postgres: PostgresCluster, where: Path) -> str:
+    url = lake_url(postgres.create_database(f"lake_{uuid.uuid4().hex[:12]}"), where)
+    where.mkdir()
     assert main(["lake", "init", url]) == 0
     return url
+
+
+@pytest.fixture
+def lake(postgres: PostgresCluster, tmp_path: Path) -> str:
+    return _new_lake(postgres, tmp_path / "lake")
+
+
+@pytest.fixture(scope="module")
+def shared_lake(postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One lake for the tests that only read it."""
+    return _new_lake(postgres, tmp_path_factory.mktemp("shared") / "lake")
 
 
 def _lines(path: Path, agent: str, first: int, count: int, day: str = "2026-12-07") -> list[str]:
@@ -138,9 +148,9 @@ def test_compact_and_expire_apply_to_the_lake(lake: str, tmp_path: Path, capsys)
         ("SELECT 1; DETACH lake", "not DETACH"),
     ],
 )
-def test_users_sql_on_the_lake_is_sandboxed(lake: str, sql: str, refusal: str, capsys) -> None:
+def test_users_sql_on_the_lake_is_sandboxed(shared_lake: str, sql: str, refusal: str, capsys) -> None:
     capsys.readouterr()
-    assert main(["query", "--lake", lake, sql]) == 1
+    assert main(["query", "--lake", shared_lake, sql]) == 1
     assert refusal in capsys.readouterr().err
 
 
