@@ -9,10 +9,13 @@ import os
 import duckdb
 
 from logscope.errors import LogscopeError
-from logscope.lake.config import LakeConfig
+from logscope.lake.config import CATALOG_SCHEMES, LakeConfig
 from logscope.store.database import SAFE_CONFIG
 
 LAKE = "lake"  # the name the lake is attached under
+# libpq's connect_timeout unless the catalog string sets one: an unreachable catalog host fails
+# a connection attempt in this time instead of the system's TCP timeout (minutes).
+CONNECT_TIMEOUT_SECONDS = 10
 # Each extension's wheel (`pip install 'logscope[lake]'`) and its file inside the package.
 EXTENSIONS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
@@ -52,7 +55,8 @@ def open_lake(config: LakeConfig, *, read_only: bool = False) -> duckdb.DuckDBPy
         if uses_s3:
             _create_s3_secret(con, config)
         options = f"DATA_PATH '{_quote(config.data_path)}'" + (", READ_ONLY" if read_only else "")
-        attach = f"ATTACH 'ducklake:postgres:{_quote(config.catalog_with_password())}' AS {LAKE} ({options})"
+        catalog = _with_connect_timeout(config.catalog_with_password())
+        attach = f"ATTACH 'ducklake:postgres:{_quote(catalog)}' AS {LAKE} ({options})"
         con.execute(attach)
     except duckdb.Error as exc:
         con.close()
@@ -61,6 +65,14 @@ def open_lake(config: LakeConfig, *, read_only: bool = False) -> duckdb.DuckDBPy
         con.close()
         raise
     return con
+
+
+def _with_connect_timeout(catalog: str) -> str:
+    if "connect_timeout" in catalog:
+        return catalog
+    if catalog.startswith(CATALOG_SCHEMES):
+        return catalog + ("&" if "?" in catalog else "?") + f"connect_timeout={CONNECT_TIMEOUT_SECONDS}"
+    return f"{catalog} connect_timeout={CONNECT_TIMEOUT_SECONDS}"
 
 
 def _hide_password(text: str, config: LakeConfig) -> str:

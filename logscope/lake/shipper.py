@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from logscope.errors import LogscopeError
 from logscope.lake.config import LakeConfig
-from logscope.lake.connect import one_line, open_lake
+from logscope.lake.connect import CONNECT_TIMEOUT_SECONDS, one_line, open_lake
 from logscope.lake.schema import LOCAL_COLUMNS, create_tables
 
 # A commit at most this often while records arrive (few, large commits: DuckLake's commit
@@ -59,10 +59,6 @@ def local_database_id(con: duckdb.DuckDBPyConnection) -> str:
     row = con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchone()
     assert row is not None
     return row[0]
-
-
-def default_agent_name() -> str:
-    return socket.gethostname()
 
 
 @dataclass
@@ -116,7 +112,9 @@ class Shipper:
         self._drain_until = time.monotonic() + drain_seconds
         self._stopping.set()
         self._wake.set()
-        self._thread.join()
+        self._thread.join(drain_seconds + CONNECT_TIMEOUT_SECONDS)
+        if self._thread.is_alive():
+            return  # stuck reaching the lake: a daemon thread, it ends with the process
         self.local.close()
         if self._lake is not None:
             self._lake.close()
@@ -138,8 +136,8 @@ class Shipper:
             except duckdb.Error as exc:
                 if self._failed(exc):
                     continue  # a commit conflict: try again at once, after a moment's jitter
-                if self._stopping.wait(pause) and time.monotonic() >= self._drain_until:
-                    return
+                if self._stopping.wait(pause):
+                    return  # stopping while the lake is unreachable: the next run ships the rest
                 pause = min(pause * 2, RETRY_MAX_SECONDS)
                 continue
             pause = RETRY_FIRST_SECONDS
