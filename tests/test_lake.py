@@ -146,6 +146,7 @@ def test_compact_and_expire_apply_to_the_lake(lake: str, tmp_path: Path, capsys)
         ("ATTACH '/tmp/other.duckdb' AS other", "not ATTACH"),
         ("SET enable_external_access = true", "not SET"),
         ("SELECT 1; DETACH lake", "not DETACH"),
+        ("EXPLAIN ANALYZE SELECT * FROM postgres_query('x', 'SELECT 1')", "not allowed"),
     ],
 )
 def test_users_sql_on_the_lake_is_sandboxed(shared_lake: str, sql: str, refusal: str, capsys) -> None:

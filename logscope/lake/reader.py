@@ -9,6 +9,7 @@ functions that reach the catalog or maintain the lake (`check_user_sql`)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import duckdb
@@ -21,6 +22,7 @@ from logscope.store.views import FieldTypes, view_sql
 
 # Statement types a user may run on the lake (DuckDB's StatementType names).
 ALLOWED_STATEMENTS = ("SELECT", "EXPLAIN")
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.IGNORECASE)
 # Lake functions that only read; every other ducklake_* and every postgres_* function is refused.
 READING_FUNCTIONS = frozenset(
     (
@@ -96,8 +98,8 @@ def check_user_sql(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         kind = statement.type.name
         if kind not in ALLOWED_STATEMENTS:
             raise LogscopeError(f"query --lake: only queries may run on the lake, not {kind}")
-        if kind == "SELECT":
-            _check_tree(con, statement.query)
+        # EXPLAIN ANALYZE runs its statement: the statement explained is checked as a query.
+        _check_tree(con, _EXPLAIN.sub("", statement.query, count=1))
 
 
 def _check_tree(con: duckdb.DuckDBPyConnection, query: str) -> None:
