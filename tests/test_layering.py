@@ -1,7 +1,8 @@
 """Imports flow one way: cli/commands/tui → pipeline → stages → record model.
 
 The stages are sources, parsing, store, alerting and patterns (the pattern miner, which runs on
-stored records: its stage reads and writes the store, its miner imports nothing of logscope)."""
+stored records: its stage reads and writes the store, its miner imports nothing of logscope) and
+lake (shipping stored records to a DuckLake and reading it: it builds on the store)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "logscope"
-STAGES = ("sources", "parsing", "store", "alerting", "patterns")
+STAGES = ("sources", "parsing", "store", "alerting", "patterns", "lake")
 # What each layer must never import.
 FORBIDDEN = {
     "stage": ("logscope.cli", "logscope.commands", "logscope.tui", "logscope.pipeline"),
