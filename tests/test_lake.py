@@ -59,6 +59,7 @@ def _query(capsys: pytest.CaptureFixture, *args: str) -> list[list[str]]:
     return [row.split("\t") for row in capsys.readouterr().out.splitlines()[1:]]
 
 
+@pytest.mark.slow
 def test_agents_ship_each_record_once_and_the_lake_reads_as_one(lake: str, tmp_path: Path, capsys) -> None:
     written = []
     for agent in ("a", "b"):
@@ -116,6 +117,7 @@ def test_agents_ship_each_record_once_and_the_lake_reads_as_one(lake: str, tmp_p
     assert [(row[0], row[2]) for row in status[1:]] == [("a", "500"), ("b", "300")]
 
 
+@pytest.mark.slow
 def test_compact_and_expire_apply_to_the_lake(lake: str, tmp_path: Path, capsys) -> None:
     log = tmp_path / "c.log"
     for round_ in range(3):  # three agent runs: three commits, three files
@@ -193,6 +195,7 @@ def test_without_lake_nothing_of_it_is_loaded(tmp_path: Path) -> None:
     assert out.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_patterns_and_rule_backtests_run_over_every_agents_records(lake: str, tmp_path: Path, capsys) -> None:
     for agent in ("x", "y"):  # 40 served lines each, in two agents' databases
         log = tmp_path / f"{agent}.log"
