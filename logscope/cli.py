@@ -25,6 +25,7 @@ VERBS = {
     "status": "show whether a process holds the database, its sources' health and firing alerts",
     "vacuum": "delete old records now (--retain, --max-db-size), checkpoint, optionally compact",
     "export": "write records to Parquet files partitioned by date (DIR/date=YYYY-MM-DD/*.parquet)",
+    "lake": "create, inspect and maintain a DuckLake that agents ship their records to",
     "formats": "list, show, detect and check log formats",
     "completion": "print the shell completion script for bash, zsh or fish",
 }

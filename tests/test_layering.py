@@ -33,6 +33,7 @@ LAYER_OF = {
     "alerting": "stage",
     "patterns": "stage",
     "metrics": "stage",
+    "lake": "stage",
     # What every layer shares: the record, errors, how counts and times are written.
     "record": "model",
     "errors": "model",
@@ -48,6 +49,7 @@ STAGE_IMPORTS = {
     "alerting": ("store", "parsing"),  # rules read stored records; rule tests' times
     "patterns": ("store",),  # the miner's stage reads and writes stored records
     "metrics": ("alerting",),  # [[metric]]s live in rule files and use the rules' predicates
+    "lake": ("store",),  # ships stored records to a DuckLake and reads it as the store is read
 }
 # The pattern miner itself (masking, mining, accuracy) knows nothing of the rest of logscope; only
 # its stage (patterns/stage.py) reads and writes the store.

@@ -15,6 +15,7 @@ from logscope.commands.common import (
     on_stop_signals,
     warn,
 )
+from logscope.commands.lake import add_agent_options, lake_attachment
 from logscope.commands.reading import add_start_options, database_files, follow_options, run_settings
 from logscope.commands.rules import add_rule_options, report_alerts
 from logscope.commands.services import add_service_options
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_start_options(parser, from_start_default=True)
     add_service_options(parser)
     add_rule_options(parser)
+    add_agent_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -124,6 +126,9 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     settings = run_settings(args, live_clock=args.follow, patterns=not args.no_patterns)
     run = IngestRun(con, registry, forced, settings, report)
     run.add_sources(sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
+    shipping = lake_attachment(args)  # --lake: docs/lake.md
+    if shipping is not None:
+        run.attach(shipping)
     on_stop_signals(run.pipeline.request_stop)
     for source in sources:  # once SIGTERM stops us cleanly: clients may start at this line
         if getattr(source, "address", None) and not args.quiet:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import duckdb
 
 from logscope.commands.common import add_db_option, db_path, examples, warn
+from logscope.commands.lake import add_lake_option
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
 from logscope.record import LEVEL_RANK, LEVELS
@@ -61,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_output_options(parser)
     add_db_option(parser)
+    add_lake_option(parser, "the patterns of this lake's records (every agent's), mined now")
+    parser.add_argument("--at", metavar="SNAPSHOT|TIME", help="with --lake: the lake as it was then")
     parser.set_defaults(handler=run)
 
 
@@ -94,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     fmt = chosen_format(args)
     if fmt == "table" and not _wide():
         query.buckets = NARROW_BUCKETS  # a trend that fits beside the template
+    if args.lake:
+        rows = _read_lake(args, query)
+        _print(rows, query, fmt)
+        return 0
     path = db_path(args)
     if path == MEMORY:
         raise LogscopeError("patterns: an in-memory database holds no records; give --db PATH", 2)
@@ -110,12 +117,32 @@ def run(args: argparse.Namespace) -> int:
         rows, unmined = _read(path, query)
     if unmined:
         warn(f"patterns: {unmined:,} records are not mined yet ({hint})")
+    _print(rows, query, fmt)
+    return 0
+
+
+def _print(rows: list[tuple], query: PatternQuery, fmt: str) -> None:
     if fmt == "table":
         columns, shown = _table(rows, query.buckets)
         write_rows(sys.stdout, fmt, columns, shown)
     else:
         write_rows(sys.stdout, fmt, COLUMNS, _shown(rows, query.buckets, fmt in _LIST_TREND))
-    return 0
+
+
+def _read_lake(args: argparse.Namespace, query: PatternQuery) -> list[tuple]:
+    """Mine the lake's records in the range asked (a copy in memory; docs/lake.md)."""
+    from logscope.lake.config import resolve_lake
+    from logscope.lake.reader import copy_to_local
+    from logscope.patterns.stage import PatternStage
+
+    con = copy_to_local(resolve_lake(args.lake), args.at, query.since, query.until)
+    try:
+        PatternStage(con).catch_up()
+        return con.execute(listing_sql(query)).fetchall()
+    except duckdb.Error as exc:
+        raise LogscopeError(one_line_error(exc)) from exc
+    finally:
+        con.close()
 
 
 def _remote_count(path: str, sql: str) -> int:

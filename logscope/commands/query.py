@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from logscope.commands.common import add_db_option, add_formats_option, build_formats, db_path, examples
 from logscope.commands.completion import sql_completions
+from logscope.commands.lake import add_lake_option
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
 
@@ -41,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_formats_option(parser)
     add_db_option(parser)
+    add_lake_option(parser, "query this lake instead: every agent's records, the same tables and views")
+    parser.add_argument(
+        "--at", metavar="SNAPSHOT|TIME", help="with --lake: the lake as it was at this snapshot or time"
+    )
     # `--format FMT` was this verb's spelling before `--format` meant the log format everywhere.
     add_output_options(parser, deprecated=("--format", "--output"))
     parser.set_defaults(handler=run)
@@ -56,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if not sql.strip():
         raise LogscopeError("query: no SQL given", 2)
     fmt = chosen_format(args)
+    if args.lake:
+        return _run_on_lake(args, sql, fmt)
+    if args.at:
+        raise LogscopeError("query: --at needs --lake (a local database keeps no snapshots)", 2)
     if args.files:
         return _run_in_place(args, sql, fmt)
     path = db_path(args)
@@ -68,6 +77,23 @@ def run(args: argparse.Namespace) -> int:
     if path != MEMORY:
         remove_stale_socket(socket_path(path))  # left by a crashed holder; the file is ours now
     try:
+        _print_result(con, sql, fmt)
+    finally:
+        con.close()
+    return 0
+
+
+def _run_on_lake(args: argparse.Namespace, sql: str, fmt: str) -> int:
+    """SQL over the lake (logscope/lake/reader.py), sandboxed as on a local database."""
+    from logscope.lake.config import resolve_lake
+    from logscope.lake.reader import check_user_sql, open_lake_for_reading
+
+    if args.files:
+        raise LogscopeError("query: --lake reads the lake, not FILEs", 2)
+    registry, _ = build_formats(args)
+    con = open_lake_for_reading(resolve_lake(args.lake), registry.field_types, args.at)
+    try:
+        check_user_sql(con, sql)
         _print_result(con, sql, fmt)
     finally:
         con.close()

@@ -13,6 +13,7 @@ from logscope.alerting.loader import RuleSet, builtin_rules_dir, load_paths
 from logscope.alerting.ruletest import load_test_file, rules_under_test, run_test
 from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
 from logscope.commands.completion import rule_names
+from logscope.commands.lake import add_lake_option
 from logscope.errors import LogscopeError
 from logscope.metrics.logmetrics import checked_metrics
 from logscope.output import add_output_options, chosen_format, plural, write_rows
@@ -68,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     backtest.add_argument("rules", metavar="RULES", help="a rule file or a directory of them")
-    backtest.add_argument("logs", nargs="+", metavar="LOGFILE", help="log files, directories, globs or -")
+    backtest.add_argument("logs", nargs="*", metavar="LOGFILE", help="log files, directories, globs or -")
+    add_lake_option(backtest, "replay this lake's records (every agent's) instead of LOGFILEs")
+    backtest.add_argument("--at", metavar="SNAPSHOT|TIME", help="with --lake: the lake as it was then")
     add_parse_options(backtest)
     backtest.add_argument(
         "--alerts",
@@ -147,7 +150,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     ruleset.actions = {}  # a backtest notifies nobody
     if args.only_rules:
         ruleset.rules = _only(ruleset, args.only_rules)
-    expansion = expand_sources(args.logs)
+    expansion = _backtest_sources(args)
     for error in expansion.errors:
         warn(f"error: {error}")
     if not expansion.sources:
@@ -185,6 +188,19 @@ def run_backtest(args: argparse.Namespace) -> int:
         f" {plural(len(notifications), 'notification')}"
     )
     return 1 if expansion.errors or summary.errors else 0
+
+
+def _backtest_sources(args: argparse.Namespace):
+    """The LOGFILEs, or with --lake the lake's records (logscope/lake/reader.py)."""
+    if bool(args.logs) == bool(args.lake):
+        raise LogscopeError("rules backtest: give LOGFILEs or --lake LAKE (one of them)", 2)
+    if not args.lake:
+        return expand_sources(args.logs)
+    from logscope.lake.config import resolve_lake
+    from logscope.lake.reader import LakeRecords
+    from logscope.sources.spec import Expansion
+
+    return Expansion(sources=[LakeRecords(resolve_lake(args.lake), args.at)])
 
 
 # The alerts table as `rules backtest --alerts` prints it (tests compare it with ingest's).

@@ -15,6 +15,7 @@ from logscope.commands.common import (
     examples,
     warn,
 )
+from logscope.commands.lake import add_agent_options, lake_attachment
 from logscope.commands.reading import add_start_options, follow_options, run_settings
 from logscope.commands.rules import add_rule_options, report_alerts
 from logscope.commands.services import add_service_options
@@ -63,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_service_options(parser)
     add_rule_options(parser)
+    add_agent_options(parser)
     parser.set_defaults(handler=run, quiet=False)
 
 
@@ -149,6 +151,9 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
 
     run = IngestRun(con, registry, forced, run_settings(args, live_clock=True), warn_error)
     run.add_sources(sources)  # files found at start are caught up in bulk
+    shipping = lake_attachment(args)  # --lake: docs/lake.md
+    if shipping is not None:
+        run.attach(shipping)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(
         con,

@@ -51,8 +51,18 @@ def resolve_db_path(option: str | None) -> str:
     return option if option else default_db_path()
 
 
+# A database written by a newer DuckDB (main ran DuckDB 2.0 before the pin to 1.5.5).
+NEWER_FILE_HINT = (
+    " (written by a newer DuckDB: copy it to this version's format with that DuckDB, as"
+    ' docs/lake.md "Which DuckDB" shows, or start a new database)'
+)
+
+
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    text = " ".join(str(exc).split())
+    if "created with an newer version of DuckDB" in text or "created with a newer version" in text:
+        return text.split(". ")[0] + NEWER_FILE_HINT
+    return text
 
 
 def _connect_when_free(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
