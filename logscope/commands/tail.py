@@ -32,6 +32,9 @@ from logscope.store.writer import LogWriter
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
 STOP_SECONDS = 5.0
+# The view shows new records at most every 0.1 s (tui/log_view.py LIVE_SECONDS): committing more
+# often costs the writer, the rules and the patterns stage CPU nobody sees.
+COMMIT_SECONDS = 0.1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -148,7 +151,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     from logscope.tui.history import default_history_path
     from logscope.tui.live import LiveFeed
 
-    pipeline = Pipeline(LogWriter(con), registry, forced)
+    pipeline = Pipeline(LogWriter(con), registry, forced, min_commit_seconds=COMMIT_SECONDS)
     add_sources(pipeline, sources, None)  # files found at start are caught up in bulk
     feed = LiveFeed(pipeline)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
