@@ -143,6 +143,7 @@ class LogscopeApp(ViewActions, App[None]):
         self.filter_bar.use_history(self.history)
         self.install_screen(SqlScreen(self.reader, self.history), "sql")
         self.install_screen(OverviewScreen(self.zone), "overview")
+        self.log_view.status_listener = self._update_status
         self.log_view.load()
         self.log_view.focus()
         if self.feed is not None:
@@ -399,6 +400,8 @@ class LogscopeApp(ViewActions, App[None]):
         self.push_screen(DetailScreen(record, before, after, self.zone))
 
     def _update_status(self) -> None:
+        if not self.screen_stack or not self.main.query("#status"):
+            return  # the app is shutting down
         view = self.log_view
         state = "▶ following" if view.following else "⏸ paused · End resumes"
         parts = [

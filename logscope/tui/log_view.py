@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -142,6 +142,9 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         self._search_when_loaded = False
         self._live_reading = False
         self._live_due = 0.0  # not before this (monotonic seconds)
+        # Called at once on every status change, so the status line is drawn in the same frame as
+        # the rows (a StatusChanged message is handled later: the count trailed the rows).
+        self.status_listener: Callable[[], None] | None = None
 
     # --- methods the app calls -----------------------------------------------------------
 
@@ -404,7 +407,10 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
             self._scroll_update(size)
 
     def _post_status(self) -> None:
-        self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
+        if self.status_listener is not None:
+            self.status_listener()
+        else:
+            self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
 
     def _reset_window(self) -> None:
         """Forget the fetched rows (their rendered lines stay cached by record id)."""
