@@ -35,6 +35,9 @@ STOP_SECONDS = 5.0
 # The view shows new records at most every 0.1 s (tui/log_view.py LIVE_SECONDS): committing more
 # often costs the writer, the rules and the patterns stage CPU nobody sees.
 COMMIT_SECONDS = 0.1
+# Patterns mined at most once a second while following (each round has a fixed cost; nobody
+# watches the patterns table change faster).
+MINING_SECONDS = 1.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -167,7 +170,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     for error in errors:
         app.report_error(error)
     rules = rules_running(args, con, registry, pipeline, app.report_error, live=True)
-    mining = BackgroundMining(con, app.report_error)  # docs/patterns.md
+    mining = BackgroundMining(con, app.report_error, MINING_SECONDS)  # docs/patterns.md
     pipeline.after_commit(mining.wake)
     try:
         with (

@@ -22,7 +22,13 @@ ROUND_SECONDS = 0.2
 class BackgroundMining:
     """A `PatternStage` on its own cursor and thread; `wake` after each commit, `close` at the end."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        on_error: Callable[[str], None],
+        round_seconds: float = ROUND_SECONDS,
+    ) -> None:
+        self.round_seconds = round_seconds
         self.cursor = con.cursor()
         self.cursor.execute("SET TimeZone = 'UTC'")
         self.stage = PatternStage(self.cursor)
@@ -51,7 +57,7 @@ class BackgroundMining:
             if self._closing.is_set():
                 return
             self._round()
-            self._closing.wait(ROUND_SECONDS)  # commits meanwhile are mined in the next round
+            self._closing.wait(self.round_seconds)  # commits meanwhile are mined in the next round
 
     def _round(self) -> None:
         try:
