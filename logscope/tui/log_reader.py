@@ -440,6 +440,19 @@ class LogReader:
 
     # --- the SQL screen -------------------------------------------------------------------
 
+    def sql_names(self) -> tuple[list[str], list[str]]:
+        """The tables and views of the database, and their columns, each sorted by name."""
+        tables = self._all(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT internal AND schema_name = 'main'"
+            " UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+            " ORDER BY 1"
+        )
+        columns = self._all(
+            "SELECT DISTINCT column_name FROM duckdb_columns() WHERE NOT internal"
+            " AND schema_name = 'main' ORDER BY 1"
+        )
+        return [row[0] for row in tables], [row[0] for row in columns]
+
     def run_sql(self, sql: str, limit: int) -> tuple[list[str], list[tuple], bool]:
         """Columns, up to `limit` rows, and whether there were more."""
         result = self.cursor.execute(sql)
