@@ -34,7 +34,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l", "source toggles (space shows / hides a source)"),
     ("b", "show / hide the side panel"),
     ("s", "SQL screen (Escape returns)"),
-    ("o", "overview: histogram by level, sources, rates, drops"),
+    ("o", "overview: errors and alerts over time, histogram by level (z / Z zoom), sources"),
     ("ctrl+p", "command palette: every action by name"),
     ("Escape", "back to the log view"),
     ("q", "quit"),
