@@ -22,6 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("w / W", "next / previous warning"),
     ("m / u / U", "mark the line (its time in reverse) / next / previous mark, as in lnav"),
     ("ctrl+w", "wrap long lines (again: cut them at the edge)"),
+    ("p", "the current line's fields pretty-printed under it (again: hidden), as in lnav"),
     ("← →", "scroll the text sideways"),
     ("Enter", "detail view: raw text, fields, format, neighbours"),
     ("f", "filter: SQL (level = 'error', status >= 500), plain text, or /regex/; Esc undoes"),

@@ -69,6 +69,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         Binding("left", "scroll_sideways(-1)", "Left", show=False),
         Binding("right", "scroll_sideways(1)", "Right", show=False),
         Binding("ctrl+w", "toggle_wrap", "Wrap", show=False),
+        Binding("p", "toggle_details", "Fields", show=False),
     ]
 
     following: reactive[bool] = reactive(True)
@@ -377,7 +378,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         height = max(1, self.scrollable_content_region.height)
         if index < self.scroll_y:
             self.scroll_to(y=index, animate=False, immediate=True)
-        elif self.lines.wrap:
+        elif self.variable_heights:
             if index not in self._fully_shown():
                 self.scroll_to(y=self._top_showing(index), animate=False, immediate=True)
         elif index >= self.scroll_y + height:
@@ -388,7 +389,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         self._size_to_total()
         self.cursor = self.total - 1
         height = max(1, self.scrollable_content_region.height)
-        top = self._top_showing(self.total - 1) if self.lines.wrap else max(0, self.total - height)
+        top = self._top_showing(self.total - 1) if self.variable_heights else max(0, self.total - height)
         self.scroll_to(y=top, animate=False, immediate=True)
         self.refresh()
         self._post_status()
@@ -400,7 +401,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         own size does not depend on it, so only its scrollbar is updated, as ScrollView does when
         its container resizes (which lays out only when the scrollbar appears or goes)."""
         # Wrapping, any record may be the top one: the last may need the whole screen.
-        extra = max(0, self.scrollable_content_region.height - 1) if self.lines.wrap else 0
+        extra = max(0, self.scrollable_content_region.height - 1) if self.variable_heights else 0
         size = Size(0, self.total + extra)
         if size != self.virtual_size:
             self.set_reactive(LogView.virtual_size, size)
