@@ -8,8 +8,9 @@ seconds more have passed, its CPU time (utime + stime from /proc) and RSS are re
 --seconds, giving the share of one core, the RSS at the end (and its anonymous part: what is not
 shared library code) and the highest RSS seen, sampled every second. The first screen is the
 time from starting the program to five log lines on screen (capture-pane every 20 ms), and, for
-logscope, to the status line counting all 1,282 sample records. logscope's modules are compiled
-to bytecode first, as an installed package's are.
+logscope, to the status line counting all 1,282 sample records, each with the CPU time the
+process had used by then (user + system, all threads: what a loaded machine inflates least).
+logscope's modules are compiled to bytecode first, as an installed package's are.
 
     .venv/bin/python bench/tui_follow.py                      # 200 and 2,000 lines/s, 20 s each
     .venv/bin/python bench/tui_follow.py --rates 200 --seconds 10
@@ -124,13 +125,16 @@ def first_screen(work: Path, env: dict[str, str], program: str) -> dict[str, flo
         pane = Pane(logscope(shlex.quote(str(SAMPLE)), db), env)
         try:
             figures["first lines"] = pane.wait(shows_log_lines)
+            figures["CPU to the first lines"] = pane.cpu_seconds()
             figures["all 1,282 records"] = pane.wait(lambda screen: "/1,282" in screen)
+            figures["CPU to all records"] = pane.cpu_seconds()
         finally:
             pane.close()
     else:
         pane = Pane(lnav(shlex.quote(str(SAMPLE))), env)
         try:
             figures["first lines"] = pane.wait(shows_log_lines)
+            figures["CPU to the first lines"] = pane.cpu_seconds()
         finally:
             pane.close()
     return figures
