@@ -1,12 +1,16 @@
 """What following costs, next to lnav in the same run: CPU and RSS of `logscope tail` and of lnav
 following one file growing at a steady rate, and the time to the first screen on sample_logs/.
 
-Both run in a real terminal (tmux, 180x45). A writer process appends nginx access lines at
---rates lines/s; after --warmup seconds each program's CPU time (utime + stime from /proc) and
-RSS are read, again after --seconds, giving the share of one core and the RSS at the end (and
-the highest RSS seen, sampled every second). The first screen is the time from starting the
-program to the first log line on screen (capture-pane every 20 ms), and, for logscope, to the
-status line counting all 1,282 sample records.
+Both run in a real terminal (tmux, 180x45), one at a time, alternating (logscope, lnav, lnav,
+logscope, …) so that a shared machine's changing load weighs on both alike. A writer process
+appends nginx access lines at --rates lines/s; once the program shows log lines and --warmup
+seconds more have passed, its CPU time (utime + stime from /proc) and RSS are read, again after
+--seconds, giving the share of one core, the RSS at the end (and its anonymous part: what is not
+shared library code) and the highest RSS seen, sampled every second. The first screen is the
+time from starting the program to five log lines on screen (capture-pane every 20 ms), and, for
+logscope, to the status line counting all 1,282 sample records, each with the CPU time the
+process had used by then (user + system, all threads: what a loaded machine inflates least).
+logscope's modules are compiled to bytecode first, as an installed package's are.
 
     .venv/bin/python bench/tui_follow.py                      # 200 and 2,000 lines/s, 20 s each
     .venv/bin/python bench/tui_follow.py --rates 200 --seconds 10
@@ -57,7 +61,15 @@ class Pane:
         self.socket = f"bench-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         self.started = time.monotonic()
-        self._tmux("new-session", "-d", "-x", "180", "-y", "45", f"exec env {exports} {command}")
+        self._tmux(
+            "new-session",
+            "-d",
+            "-x",
+            "180",
+            "-y",
+            "45",
+            f"exec env -u PYTHONDONTWRITEBYTECODE {exports} {command}",
+        )
         self.pid = int(self._tmux("list-panes", "-F", "#{pane_pid}").split()[0])
 
     def _tmux(self, *args: str) -> str:
@@ -79,9 +91,9 @@ class Pane:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
-    def rss_mb(self) -> float:
+    def rss_mb(self, field: str = "VmRSS") -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
@@ -101,49 +113,59 @@ def shows_log_lines(screen: str) -> bool:
     return sum(1 for line in screen.splitlines() if LOG_LINE.search(line)) >= 5
 
 
-def first_screen(work: Path, env: dict[str, str]) -> dict[str, float]:
+def load_average() -> str:
+    with open("/proc/loadavg") as load:
+        return load.read().split()[0]
+
+
+def first_screen(work: Path, env: dict[str, str], program: str) -> dict[str, float]:
     figures = {}
-    pane = Pane(logscope(shlex.quote(str(SAMPLE)), work / "first.duckdb"), env)
-    try:
-        figures["logscope first lines"] = pane.wait(shows_log_lines)
-        figures["logscope all 1,282 records"] = pane.wait(lambda screen: "/1,282" in screen)
-    finally:
-        pane.close()
-    pane = Pane(lnav(shlex.quote(str(SAMPLE))), env)
-    try:
-        figures["lnav first lines"] = pane.wait(shows_log_lines)
-    finally:
-        pane.close()
+    if program == "logscope":
+        db = work / f"first-{uuid.uuid4().hex[:6]}.duckdb"
+        pane = Pane(logscope(shlex.quote(str(SAMPLE)), db), env)
+        try:
+            figures["first lines"] = pane.wait(shows_log_lines)
+            figures["CPU to the first lines"] = pane.cpu_seconds()
+            figures["all 1,282 records"] = pane.wait(lambda screen: "/1,282" in screen)
+            figures["CPU to all records"] = pane.cpu_seconds()
+        finally:
+            pane.close()
+    else:
+        pane = Pane(lnav(shlex.quote(str(SAMPLE))), env)
+        try:
+            figures["first lines"] = pane.wait(shows_log_lines)
+            figures["CPU to the first lines"] = pane.cpu_seconds()
+        finally:
+            pane.close()
     return figures
 
 
-def follow(work: Path, env: dict[str, str], rate: int, warmup: float, seconds: float) -> dict[str, dict]:
-    log = work / f"growing-{rate}.log"
+def follow(work: Path, env: dict[str, str], program: str, rate: int, warmup: float, seconds: float) -> dict:
+    """One program following a file growing at `rate` lines/s: CPU share and memory."""
+    log = work / f"growing-{program}-{rate}.log"
     log.write_text("")
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(rate), str(warmup + seconds + 5)])
-    panes = {
-        "logscope": Pane(logscope(shlex.quote(str(log)), work / f"follow-{rate}.duckdb"), env),
-        "lnav": Pane(lnav(shlex.quote(str(log))), env),
-    }
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(rate), "3600"])
+    if program == "logscope":
+        pane = Pane(
+            logscope(shlex.quote(str(log)), work / f"follow-{rate}-{uuid.uuid4().hex[:6]}.duckdb"), env
+        )
+    else:
+        pane = Pane(lnav(shlex.quote(str(log))), env)
     try:
+        pane.wait(shows_log_lines, timeout=120)  # started and drawing: the start-up is not counted
         time.sleep(warmup)
-        start = {name: (time.monotonic(), pane.cpu_seconds()) for name, pane in panes.items()}
-        peak = dict.fromkeys(panes, 0.0)
-        end_at = time.monotonic() + seconds
-        while time.monotonic() < end_at:
-            for name, pane in panes.items():
-                peak[name] = max(peak[name], pane.rss_mb())
+        began, cpu = time.monotonic(), pane.cpu_seconds()
+        peak = 0.0
+        while time.monotonic() - began < seconds:
+            peak = max(peak, pane.rss_mb())
             time.sleep(1.0)
-        results = {}
-        for name, pane in panes.items():
-            began, cpu = start[name]
-            share = (pane.cpu_seconds() - cpu) / (time.monotonic() - began)
-            results[name] = {"cpu": share, "rss": pane.rss_mb(), "peak": max(peak[name], pane.rss_mb())}
-        return results
+        share = (pane.cpu_seconds() - cpu) / (time.monotonic() - began)
+        rss = pane.rss_mb()
+        return {"cpu": share, "rss": rss, "anon": pane.rss_mb("RssAnon"), "peak": max(peak, rss)}
     finally:
         writer.kill()
-        for pane in panes.values():
-            pane.close()
+        writer.wait()
+        pane.close()
 
 
 def main() -> int:
@@ -153,26 +175,35 @@ def main() -> int:
     parser.add_argument("--rates", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=2, help="measurements of each program (alternating)")
     args = parser.parse_args()
     for tool in ("tmux", "lnav"):
         if shutil.which(tool) is None:
             print(f"bench/tui_follow.py: needs {tool} (apt-get install {tool})", file=sys.stderr)
             return 2
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "logscope")], check=True)
     with tempfile.TemporaryDirectory(prefix="tui-follow-") as tmp:
         work = Path(tmp)
         home = work / "home"
         home.mkdir()
         env = {"TERM": "xterm-256color", "TZ": "UTC", "HOME": str(home), "XDG_CONFIG_HOME": str(home)}
-        with open("/proc/loadavg") as load:
-            print(f"load average before: {load.read().split()[0]}")
-        for name, seconds in first_screen(work, env).items():
-            print(f"first screen, {name}: {seconds:.2f} s")
+        orders = [("logscope", "lnav") if n % 2 == 0 else ("lnav", "logscope") for n in range(args.rounds)]
+        for order in orders:
+            for program in order:
+                load = load_average()
+                for name, seconds in first_screen(work, env, program).items():
+                    print(f"first screen, {program} {name}: {seconds:.2f} s (load {load})", flush=True)
         for rate in args.rates:
-            for name, figures in follow(work, env, rate, args.warmup, args.seconds).items():
-                print(
-                    f"following {rate:,} lines/s, {name}: {figures['cpu']:.1%} of a core,"
-                    f" RSS {figures['rss']:.0f} MB (peak {figures['peak']:.0f} MB)"
-                )
+            for order in orders:
+                for program in order:
+                    load = load_average()
+                    figures = follow(work, env, program, rate, args.warmup, args.seconds)
+                    print(
+                        f"following {rate:,} lines/s, {program}: {figures['cpu']:.1%} of a core,"
+                        f" RSS {figures['rss']:.0f} MB ({figures['anon']:.0f} MB anonymous,"
+                        f" peak {figures['peak']:.0f} MB) (load {load})",
+                        flush=True,
+                    )
     return 0
 
 

@@ -135,12 +135,14 @@ def test_the_alerts_panel_keeps_its_order_and_the_highlighted_alert(tmp_path: Pa
             assert "CRIT second_rule ×2" in shown
             assert "  2 errors in 1m in api.log" in shown  # indented; the source by its name
             panel.highlighted = 1
+            option = panel.get_option_at_index(1)
             first["last_at"] += 60_000_000  # the first matches again: the list does not move
             first["count"] = 5
             write_alerts(con.cursor(), [first])
             app.poll_now()
             await pilot.pause()
             assert "first_rule ×5" in plain(panel.get_option_at_index(1).prompt)
+            assert panel.get_option_at_index(1) is option  # its prompt replaced, the list not rebuilt
             assert panel.highlighted == 1
             await pilot.press("a", "enter")
             await settle(pilot)

@@ -32,6 +32,12 @@ from logscope.store.database import open_for_writing
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
 STOP_SECONDS = 5.0
+# The view shows new records at most every 0.1 s (tui/log_view.py LIVE_SECONDS): committing more
+# often costs the writer, the rules and the patterns stage CPU nobody sees.
+COMMIT_SECONDS = 0.1
+# Patterns mined at most once a second while following (each round has a fixed cost; nobody
+# watches the patterns table change faster).
+MINING_SECONDS = 1.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -149,7 +155,10 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     from logscope.tui.history import default_history_path
     from logscope.tui.live import LiveFeed
 
-    run = IngestRun(con, registry, forced, run_settings(args, live_clock=True), warn_error)
+    settings = run_settings(args, live_clock=True)
+    settings.min_commit_seconds = COMMIT_SECONDS  # fewer commits for the writer, rules and patterns
+    settings.mining_seconds = MINING_SECONDS
+    run = IngestRun(con, registry, forced, settings, warn_error)
     run.add_sources(sources)  # files found at start are caught up in bulk
     shipping = lake_attachment(args)  # --lake: docs/lake.md
     if shipping is not None:

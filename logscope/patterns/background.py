@@ -25,8 +25,13 @@ class BackgroundMining:
     on their own cursor and thread; `wake` after each commit, `close` at the end."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, on_error: Callable[[str], None], patterns: bool = True
+        self,
+        con: duckdb.DuckDBPyConnection,
+        on_error: Callable[[str], None],
+        patterns: bool = True,
+        round_seconds: float = ROUND_SECONDS,
     ) -> None:
+        self.round_seconds = round_seconds
         self.cursor = con.cursor()
         self.cursor.execute("SET TimeZone = 'UTC'")
         self.stage = PatternStage(self.cursor) if patterns else None
@@ -56,7 +61,7 @@ class BackgroundMining:
             if self._closing.is_set():
                 return
             self._round()
-            self._closing.wait(ROUND_SECONDS)  # commits meanwhile are mined in the next round
+            self._closing.wait(self.round_seconds)  # commits meanwhile are mined in the next round
 
     def _round(self) -> None:
         try:

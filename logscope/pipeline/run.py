@@ -23,11 +23,12 @@ from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.source_parser import SourceParser
+from logscope.patterns.background import ROUND_SECONDS as MINING_ROUND_SECONDS
 from logscope.patterns.background import BackgroundMining
 from logscope.pipeline.figures import Summary
 from logscope.pipeline.rules import AttachedRules, RuleSettings, rules_attached
 from logscope.pipeline.services import ServiceSettings, services_attached
-from logscope.pipeline.streaming import Pipeline
+from logscope.pipeline.streaming import MIN_COMMIT_SECONDS, Pipeline
 from logscope.record import LineBatch, Record
 from logscope.sources.base import Source
 from logscope.sources.tail.identity import CheckpointBook
@@ -50,6 +51,8 @@ class RunSettings:
     # None: no query service, `stats`, retention or metrics (a backtest's database is in memory).
     services: ServiceSettings | None = field(default_factory=ServiceSettings)
     patterns: bool = True  # mine log patterns as records are committed (docs/patterns.md)
+    mining_seconds: float = MINING_ROUND_SECONDS  # at most one mining round this often
+    min_commit_seconds: float = MIN_COMMIT_SECONDS  # at most one commit this often (tail: a frame)
     failure: str = "writing to the database failed"  # what a failed pipeline's error begins with
 
 
@@ -67,7 +70,13 @@ class IngestRun:
     ) -> None:
         self.con = con
         self.settings = settings
-        self.pipeline = Pipeline(LogWriter(con), registry, forced, on_error=on_error)
+        self.pipeline = Pipeline(
+            LogWriter(con),
+            registry,
+            forced,
+            on_error=on_error,
+            min_commit_seconds=settings.min_commit_seconds,
+        )
         self.rules: AttachedRules | None = None
         self.server: QueryServer | None = None
         self._attachments: list[Attachment] = []
@@ -108,7 +117,9 @@ class IngestRun:
         pipeline, settings, report = self.pipeline, self.settings, self.on_error
         with ExitStack() as stack:
             # Patterns (docs/patterns.md) and version markers (docs/compare.md) beside the writer.
-            mining = BackgroundMining(self.con, report, patterns=settings.patterns)
+            mining = BackgroundMining(
+                self.con, report, patterns=settings.patterns, round_seconds=settings.mining_seconds
+            )
             pipeline.after_commit(mining.wake)
             stack.callback(mining.close)
             self.rules = stack.enter_context(rules_attached(pipeline, self.con, settings.rules, report))

@@ -79,6 +79,7 @@ class Pipeline:
         *,
         flush_rows: int = FLUSH_ROWS,
         flush_seconds: float = FLUSH_SECONDS,
+        min_commit_seconds: float = MIN_COMMIT_SECONDS,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         use_system_allocator()
@@ -89,6 +90,7 @@ class Pipeline:
         self.forced = forced
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
+        self.min_commit_seconds = min_commit_seconds
         self.on_error = on_error
         self.stop = threading.Event()
         self.stats: dict[str, SourceStats] = {}
@@ -317,7 +319,7 @@ class Pipeline:
         while running > 0:
             timeout = max(0.0, deadline - time.monotonic()) if pending else 0.2
             if pending and self._queue.empty():
-                timeout = min(timeout, max(0.0, last_flush + MIN_COMMIT_SECONDS - time.monotonic()))
+                timeout = min(timeout, max(0.0, last_flush + self.min_commit_seconds - time.monotonic()))
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
@@ -353,8 +355,8 @@ class Pipeline:
                 len(pending) >= self.flush_rows
                 or now >= deadline
                 # Nothing more is waiting: commit now rather than at the deadline (low latency when
-                # following), but not more often than every MIN_COMMIT_SECONDS.
-                or (self._queue.empty() and now - last_flush >= MIN_COMMIT_SECONDS)
+                # following), but not more often than every min_commit_seconds.
+                or (self._queue.empty() and now - last_flush >= self.min_commit_seconds)
             )
             if due or (checkpoints and not pending) or (running == 0 and (pending or checkpoints)):
                 self._flush(pending, list(checkpoints.values()))

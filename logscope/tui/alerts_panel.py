@@ -76,6 +76,13 @@ def alert_group_predicate(alert: dict[str, Any]) -> str | None:
     return " AND ".join(clauses) or None
 
 
+def identity(alert: dict[str, Any]) -> tuple:
+    """Which alert a row is, whatever its count or times: its id, else its rule and group."""
+    if "id" in alert:
+        return ("id", alert["id"])
+    return ("rule", alert.get("rule"), alert.get("group_key"))
+
+
 def alert_key(alert: dict[str, Any]) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in alert.items()))
 
@@ -148,6 +155,13 @@ class AlertsPanel(Vertical):
         if keys == self._keys and labels == self._labels:
             return
         options = self.query_one(OptionList)
+        if labels == self._labels and [identity(a) for a in alerts] == [identity(a) for a in self.alerts]:
+            # The same alerts, their counts or times moved on: new prompts in place (rebuilding the
+            # list laid out and repainted the whole screen every second while one was firing).
+            self.alerts, self._keys = alerts, keys
+            for index, alert in enumerate(alerts):
+                options.replace_option_prompt_at_index(index, format_alert(alert, self.zone, labels))
+            return
         highlighted = options.highlighted
         chosen = None
         if highlighted is not None and highlighted < len(self.alerts):

@@ -150,6 +150,7 @@ class LogscopeApp(ViewActions, App[None]):
         self.install_screen(OverviewScreen(self.zone), "overview")
         self.install_screen(PatternsScreen(self.zone), "patterns")
         self.install_screen(CompareScreen(), "compare")
+        self.log_view.status_listener = self._update_status
         self.log_view.load()
         self.log_view.focus()
         if self.feed is not None:
@@ -212,13 +213,16 @@ class LogscopeApp(ViewActions, App[None]):
     def poll(self) -> None:
         self.poll_worker(self._histogram_request())
 
-    def _histogram_request(self) -> tuple[FilterState, int] | None:
-        """What the overview's chart needs (filter, bars), read on the UI thread; None if closed."""
+    def _histogram_request(self) -> tuple[FilterState, int, tuple[int, int] | None] | None:
+        """What the overview's charts need (filter, bars, zoomed window), read on the UI thread;
+        None if closed."""
         overview = self._overview_screen()
-        return (self.filter_state, overview.histogram_columns) if overview is not None else None
+        if overview is None:
+            return None
+        return self.filter_state, overview.histogram_columns, overview.window
 
     @work(thread=True, exclusive=True, group="poll")
-    def poll_worker(self, histogram_request: tuple[FilterState, int] | None) -> None:
+    def poll_worker(self, histogram_request: tuple | None) -> None:
         reader = self.reader.for_thread()
         try:
             snapshot = self._read_snapshot(reader, histogram_request)
@@ -234,7 +238,7 @@ class LogscopeApp(ViewActions, App[None]):
         if self.feed is not None:
             self.log_view.records_committed(self.feed.last_id)
 
-    def _read_snapshot(self, reader: LogReader, histogram_request: tuple[FilterState, int] | None):
+    def _read_snapshot(self, reader: LogReader, histogram_request: tuple | None):
         """Alerts, source counts and the chart's data (this runs in a worker thread)."""
         alerts_available = bool(reader.alert_columns())
         alerts = reader.alerts() if alerts_available else []
@@ -335,6 +339,9 @@ class LogscopeApp(ViewActions, App[None]):
         index = self.reader.position(view.state, message.start_us, 0, view.last_id)
         view.move_to(max(0, min(index, view.total - 1)))
 
+    def on_overview_screen_zoomed(self, message: OverviewScreen.Zoomed) -> None:
+        self.poll()
+
     def on_alerts_panel_alert_chosen(self, message: AlertsPanel.AlertChosen) -> None:
         self.filter_to_alert(message.alert)
 
@@ -409,6 +416,8 @@ class LogscopeApp(ViewActions, App[None]):
         self.push_screen(DetailScreen(record, before, after, self.zone))
 
     def _update_status(self) -> None:
+        if not self.screen_stack or not self.main.query("#status"):
+            return  # the app is shutting down
         view = self.log_view
         state = "▶ following" if view.following else "⏸ paused · End resumes"
         parts = [

@@ -58,6 +58,7 @@ class ErrorRateChart(Widget, can_focus=True):
         self.histogram: Histogram | None = None
         self.alerts: list[dict[str, Any]] = []
         self.markers: list[ChangeMarker] = []
+        self._focus_us: int | None = None
 
     def action_pick(self, step: int) -> None:
         if self.histogram is None or not self.histogram.buckets:
@@ -76,7 +77,24 @@ class ErrorRateChart(Widget, can_focus=True):
         self, histogram: Histogram | None, alerts: list[dict[str, Any]], markers: list[ChangeMarker] = ()
     ) -> None:
         self.histogram, self.alerts, self.markers = histogram, alerts, list(markers)
+        if histogram is not None and self._focus_us is not None:
+            # Zoomed: the bar picked before stays picked, wherever it lands in the new buckets.
+            bucket = (self._focus_us - histogram.start_us) // histogram.bucket_us
+            self.picked = max(0, min(histogram.buckets - 1, bucket))
+            self._focus_us = None
         self.refresh()
+
+    def focus_on(self, moment_us: int) -> None:
+        """Pick the bar holding `moment_us` once the next chart arrives."""
+        self._focus_us = moment_us
+
+    def focus_us(self) -> int | None:
+        """The middle of the picked bar (or of the one to be picked), if any."""
+        if self._focus_us is not None or self.histogram is None or self.picked is None:
+            return self._focus_us
+        return (
+            self.histogram.start_us + self.picked * self.histogram.bucket_us + self.histogram.bucket_us // 2
+        )
 
     def render(self) -> Text:
         histogram = self.histogram

@@ -32,6 +32,22 @@ class ScreenLayout:
             self._move_cursor(self.cursor)
         self.refresh()
 
+    def action_toggle_details(self) -> None:
+        """Show the current record's fields pretty-printed under it, or not (lnav's `p`)."""
+        self.lines.details = not self.lines.details
+        self.lines.clear()
+        self._size_to_total()
+        if self.following:
+            self._show_end()
+        else:
+            self._move_cursor(self.cursor)
+        self.refresh()
+
+    @property
+    def variable_heights(self) -> bool:
+        """Whether a record may take more than one screen row (wrapped, or showing its fields)."""
+        return self.lines.wrap or self.lines.details
+
     def action_scroll_sideways(self, direction: int) -> None:
         """Move the text (not the time, source and level) left or right."""
         if self.lines.wrap:
@@ -61,14 +77,15 @@ class ScreenLayout:
 
     def _height_of(self, index: int) -> int:
         row = self._row(index)
-        return len(self._strips_of(row)) if row is not None else 1
+        return len(self._strips_of(row, selected=index == self.cursor)) if row is not None else 1
 
     def _screen_layout(self) -> list[tuple[int, int]]:
         """(record index, line of it) for each screen row, from the top record down."""
         top, height = int(self.scroll_y), max(1, self.scrollable_content_region.height)
-        if not self.lines.wrap:
+        if not self.variable_heights:
             return [(index, 0) for index in range(top, min(self.total, top + height))]
         key = (top, height, self.total, self.last_id, self.scrollable_content_region.width, self.lines.search)
+        key += (self.lines.wrap, self.cursor if self.lines.details else None)
         if self._layout[0] == key:
             return self._layout[1]
         layout: list[tuple[int, int]] = []

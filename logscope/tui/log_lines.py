@@ -17,6 +17,7 @@ from logscope.tui.log_reader import Row
 from logscope.tui.rendering import (
     Columns,
     columns_for,
+    field_lines,
     line_columns,
     short_source,
     source_labels,
@@ -37,6 +38,7 @@ class LineRenderer:
         self.zone = zone
         self.search: re.Pattern | None = None
         self.wrap = False
+        self.details = False  # the current record's fields pretty-printed under it (lnav's `p`)
         self.x_offset = 0
         self.labels: dict[str, str] = {}
         self.marks: dict[int, int] = {}  # marked record ids (lnav's `m`) -> their time (µs)
@@ -74,11 +76,24 @@ class LineRenderer:
     def strips(
         self, row: Row, width: int, base: Style, cursor: Style | None, console: Console
     ) -> list[Strip]:
-        """The row's strips: one, or one per wrapped line."""
-        key = (row.id, width, cursor is not None, row.id in self.marks, row.id in self.change_markers)
+        """The row's strips: one, or one per wrapped line; the current row's fields under it."""
+        expanded = self.details and cursor is not None
+        key = (
+            row.id,
+            width,
+            cursor is not None,
+            row.id in self.marks,
+            row.id in self.change_markers,
+            expanded,
+        )
         strips = self._strips.get(key)
         if strips is None:
             strips = self._render(row, width, base, cursor, console)
+            if expanded:
+                indent = Text(" " * self.columns.width, end="")
+                strips += [
+                    self._strip(indent + line, width, base, None, console) for line in field_lines(row.fields)
+                ]
             self._strips[key] = strips
         return strips
 

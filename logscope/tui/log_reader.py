@@ -67,6 +67,9 @@ class Histogram:
     start_us: int
     bucket_us: int
     counts: dict[str | None, list[int]]
+    # The time span of every record the filter keeps (the chart may show only a window of it).
+    first_us: int = 0
+    last_us: int = 0
 
     @property
     def buckets(self) -> int:
@@ -367,23 +370,32 @@ class LogReader:
 
     # --- the overview -------------------------------------------------------------------
 
-    def histogram(self, state: FilterState, buckets: int) -> Histogram | None:
-        """Counts per level in `buckets` equal slices of the filtered records' time span."""
+    def histogram(
+        self, state: FilterState, buckets: int, window: tuple[int, int] | None = None
+    ) -> Histogram | None:
+        """Counts per level in `buckets` equal slices of the filtered records' time span, or of
+        `window` (start, end in µs) within it: the overview zoomed in."""
         where, params = self._where(state)
         span = self._one(f"SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM logs WHERE {where}", params)
         if span[0] is None or buckets <= 0:
             return None
-        start, end = span
+        first, last = span
+        start, end = (max(first, window[0]), min(last, window[1])) if window else span
+        if start > end:
+            start, end = window  # type: ignore[misc]  # nothing there: an empty chart of the window
         bucket_us = max(1_000_000, -(-(end - start + 1) // buckets))
+        if window:
+            where = f"({where}) AND ts BETWEEN {_TS} AND {_TS}"
+            params = [*params, start, start + bucket_us * buckets - 1]
         rows = self._all(
             f"SELECT (epoch_us(ts) - ?) // ? AS bucket, level, count(*) FROM logs WHERE {where} GROUP BY ALL",
             [start, bucket_us, *params],
         )
-        used = max((row[0] for row in rows), default=0) + 1
-        counts: dict[str | None, list[int]] = {}
+        used = buckets if window else max((row[0] for row in rows), default=0) + 1
+        counts: dict[str | None, list[int]] = {None: [0] * used} if window else {}
         for bucket, level, count in rows:
             counts.setdefault(level, [0] * used)[bucket] = count
-        return Histogram(start, bucket_us, counts)
+        return Histogram(start, bucket_us, counts, first, last)
 
     def cells_after(self, after_id: int) -> tuple[dict[tuple[str, str | None], int], int, int]:
         """Records per (source, level) with id > after_id, the newest id among them (0 if none),
@@ -439,6 +451,19 @@ class LogReader:
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
     # --- the SQL screen -------------------------------------------------------------------
+
+    def sql_names(self) -> tuple[list[str], list[str]]:
+        """The tables and views of the database, and their columns, each sorted by name."""
+        tables = self._all(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT internal AND schema_name = 'main'"
+            " UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+            " ORDER BY 1"
+        )
+        columns = self._all(
+            "SELECT DISTINCT column_name FROM duckdb_columns() WHERE NOT internal"
+            " AND schema_name = 'main' ORDER BY 1"
+        )
+        return [row[0] for row in tables], [row[0] for row in columns]
 
     def run_sql(self, sql: str, limit: int) -> tuple[list[str], list[tuple], bool]:
         """Columns, up to `limit` rows, and whether there were more."""

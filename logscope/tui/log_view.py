@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -69,6 +69,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         Binding("left", "scroll_sideways(-1)", "Left", show=False),
         Binding("right", "scroll_sideways(1)", "Right", show=False),
         Binding("ctrl+w", "toggle_wrap", "Wrap", show=False),
+        Binding("p", "toggle_details", "Fields", show=False),
     ]
 
     following: reactive[bool] = reactive(True)
@@ -142,6 +143,9 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         self._search_when_loaded = False
         self._live_reading = False
         self._live_due = 0.0  # not before this (monotonic seconds)
+        # Called at once on every status change, so the status line is drawn in the same frame as
+        # the rows (a StatusChanged message is handled later: the count trailed the rows).
+        self.status_listener: Callable[[], None] | None = None
 
     # --- methods the app calls -----------------------------------------------------------
 
@@ -374,7 +378,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         height = max(1, self.scrollable_content_region.height)
         if index < self.scroll_y:
             self.scroll_to(y=index, animate=False, immediate=True)
-        elif self.lines.wrap:
+        elif self.variable_heights:
             if index not in self._fully_shown():
                 self.scroll_to(y=self._top_showing(index), animate=False, immediate=True)
         elif index >= self.scroll_y + height:
@@ -385,7 +389,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         self._size_to_total()
         self.cursor = self.total - 1
         height = max(1, self.scrollable_content_region.height)
-        top = self._top_showing(self.total - 1) if self.lines.wrap else max(0, self.total - height)
+        top = self._top_showing(self.total - 1) if self.variable_heights else max(0, self.total - height)
         self.scroll_to(y=top, animate=False, immediate=True)
         self.refresh()
         self._post_status()
@@ -397,14 +401,17 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         own size does not depend on it, so only its scrollbar is updated, as ScrollView does when
         its container resizes (which lays out only when the scrollbar appears or goes)."""
         # Wrapping, any record may be the top one: the last may need the whole screen.
-        extra = max(0, self.scrollable_content_region.height - 1) if self.lines.wrap else 0
+        extra = max(0, self.scrollable_content_region.height - 1) if self.variable_heights else 0
         size = Size(0, self.total + extra)
         if size != self.virtual_size:
             self.set_reactive(LogView.virtual_size, size)
             self._scroll_update(size)
 
     def _post_status(self) -> None:
-        self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
+        if self.status_listener is not None:
+            self.status_listener()
+        else:
+            self.post_message(self.StatusChanged(self.total, self.cursor, self.following))
 
     def _reset_window(self) -> None:
         """Forget the fetched rows (their rendered lines stay cached by record id)."""

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from logscope.tui.error_chart import ErrorRateChart
-from logscope.tui.histogram import HistogramChart
+from logscope.tui.histogram import HistogramChart, describe_span
 from logscope.tui.live import SourceLine
 from logscope.tui.log_reader import Histogram
 
@@ -50,6 +51,25 @@ def read_to(line: SourceLine) -> str:
     return f"{done} of {human_bytes(line.size)}"
 
 
+# Zoomed in no further than this many seconds per bar (the charts' smallest bucket).
+MIN_BUCKET_US = 1_000_000
+CHART_TITLE = "Errors per time bucket, and the alerts where they fired (current filter)"
+
+
+def zoomed(
+    histogram: Histogram, window: tuple[int, int] | None, focus_us: int, factor: float
+) -> tuple[int, int] | None:
+    """The window (start, end µs) `factor` times as wide as `window` (None: every record's span),
+    around `focus_us`; None once it would cover every record (the whole span again)."""
+    first, last = histogram.first_us, histogram.last_us
+    shown = (window[1] - window[0]) if window else last - first
+    width = max(int(shown * factor), MIN_BUCKET_US * histogram.buckets)
+    if width >= last - first:
+        return None
+    start = min(max(first, focus_us - width // 2), last - width)
+    return start, start + width
+
+
 def number(value: float | int | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -58,16 +78,22 @@ class OverviewScreen(Screen[None]):
     """The app fills it with `show_*`; it refreshes while open."""
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,o", "app.pop_screen", "Back to logs")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,o", "app.pop_screen", "Back to logs"),
+        Binding("z", "zoom(0.5)", "Zoom in"),
+        Binding("Z", "zoom(2)", "Zoom out"),
+    ]
+
+    class Zoomed(Message):
+        """The charts' time window changed: they need reading again."""
 
     def __init__(self, zone: tzinfo = UTC) -> None:
         super().__init__()
         self.zone = zone
+        self.window: tuple[int, int] | None = None  # zoomed in: the time span the charts show
 
     def compose(self) -> ComposeResult:
-        yield Label(
-            "Errors per time bucket, and the alerts where they fired (current filter)", classes="title"
-        )
+        yield Label(f"{CHART_TITLE} · z zooms in", classes="title", id="chart-title")
         yield ErrorRateChart(self.zone, id="error-rate")
         yield Label("Records per time bucket, by level", classes="title")
         yield HistogramChart(self.zone, id="histogram")
@@ -85,6 +111,29 @@ class OverviewScreen(Screen[None]):
     ) -> None:
         self.query_one(HistogramChart).show(histogram, markers)
         self.query_one(ErrorRateChart).show(histogram, alerts or [], markers)
+        self.query_one("#chart-title", Label).update(self._title(histogram))
+
+    def _title(self, histogram: Histogram | None) -> str:
+        if self.window is None or histogram is None:
+            return f"{CHART_TITLE} · z zooms in"
+        start, end = (datetime.fromtimestamp(us / 1e6, self.zone) for us in self.window)
+        span = describe_span(self.window[1] - self.window[0])
+        return f"{CHART_TITLE} · zoomed to {span}, {start:%H:%M:%S}–{end:%H:%M:%S} · z zooms in, Z out"
+
+    def action_zoom(self, factor: float) -> None:
+        """lnav's z / Z: halve or double the time the charts show, around the picked bar (←/→)
+        or the middle; zoomed out to every record, the charts show the whole span again."""
+        chart = self.query_one(ErrorRateChart)
+        histogram = chart.histogram
+        if histogram is None or not histogram.buckets or (factor > 1 and self.window is None):
+            return
+        focus = chart.focus_us()
+        if focus is None:  # nothing picked: the middle of what is shown
+            start, end = self.window or (histogram.first_us, histogram.last_us)
+            focus = (start + end) // 2
+        self.window = zoomed(histogram, self.window, focus, factor)
+        chart.focus_on(focus)
+        self.post_message(self.Zoomed())
 
     def show_sources(self, sources: list[SourceLine], ingest_rate: float | None, total: int) -> None:
         rows = [

@@ -181,6 +181,25 @@ def styled_message(
     return text
 
 
+def field_lines(fields: str | None) -> list[Text]:
+    """A record's fields pretty-printed, one `key = value` a line (nested values and multi-line
+    text over several), keys aligned: what lnav's `p` shows under the current line."""
+    parsed = orjson.loads(fields) if fields else {}
+    if not isinstance(parsed, dict) or not parsed:
+        return [Text("(no fields)", "dim", end="")]
+    width = max(len(key) for key in parsed)
+    lines = []
+    for key, value in parsed.items():
+        shown = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+        first, *rest = shown.split("\n")
+        line = Text(end="")
+        line.append(key.ljust(width), KEY_STYLE)
+        line.append(" = " + first)
+        lines.append(line)
+        lines += [Text(" " * (width + 3) + more, end="") for more in rest]
+    return lines
+
+
 def line_columns(
     ts_us: int, source_label: str, level: str | None, zone: tzinfo, columns: Columns = Columns()
 ) -> Text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -16,6 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 from logscope.tui.history import History
 from logscope.tui.history_input import HistoryInput
 from logscope.tui.log_reader import LogReader, one_line_error
+from logscope.tui.sql_completion import SqlInput, SqlNames
 
 MAX_ROWS = 1000
 MAX_COLUMN_WIDTH = 60
@@ -30,7 +32,8 @@ def cell(value: object) -> str:
 
 
 class SqlScreen(Screen[None]):
-    """Type a statement, Enter runs it; Up/Down recall earlier ones; Escape goes back."""
+    """Type a statement, Enter runs it; Up/Down recall earlier ones; Tab completes a table or
+    column name; Escape goes back."""
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text()
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back to logs")]
@@ -41,14 +44,21 @@ class SqlScreen(Screen[None]):
         self.history = history
         self.running = False
         self.last_seconds = 0.0
+        self.names = SqlNames(reader)
 
     def compose(self) -> ComposeResult:
-        yield Label("SQL over the logs table (DuckDB) · Enter runs · ↑/↓ history", id="sql-title")
+        yield Label(
+            "SQL over the logs table (DuckDB) · Enter runs · ↑/↓ history · Tab completes", id="sql-title"
+        )
         recalled = self.history.of("sql") if self.history is not None else None
-        yield HistoryInput(placeholder=EXAMPLE, id="sql-input", history=recalled)
+        yield SqlInput(placeholder=EXAMPLE, id="sql-input", history=recalled, suggester=self.names)
         yield Label("", id="sql-status")
         yield DataTable(id="sql-results", zebra_stripes=True)
         yield Footer()
+
+    def on_screen_resume(self) -> None:
+        with contextlib.suppress(duckdb.Error):  # no completion this time; the box still works
+            self.names.read_names()
 
     def on_mount(self) -> None:
         # A key right after `q` can push this screen while the app shuts down, uncomposed.
