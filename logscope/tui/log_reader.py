@@ -18,14 +18,14 @@ from logscope.tui.filters import FilterError, FilterState, TextMatch
 VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format, host, fields"
 # The text the log view shows after the level (rendering.display_text), built in SQL: a search
 # looks through what is on screen, not through parts of the raw line that are not shown.
+# (json_extract_string, not ->>, inside the lambdas: DuckDB 1.5 fails to bind `fields->>'app'` there.)
 _FIELD_SHOWN = (
-    "(fields->>k) IS NOT NULL AND NOT (k IN ('app', 'pid') AND fields->>'app' IS NOT NULL)"
+    "json_extract_string(fields, k) IS NOT NULL"
+    " AND NOT (k IN ('app', 'pid') AND json_extract_string(fields, 'app') IS NOT NULL)"
     " AND (format IN ('json', 'logfmt')"
-    " OR NOT list_contains(string_split(coalesce(message, ''), ' '), fields->>k))"
+    " OR NOT list_contains(string_split(coalesce(message, ''), ' '), json_extract_string(fields, k)))"
 )
-_FIELD_TEXT = (
-    "k || '=' || CASE WHEN contains(fields->>k, ' ') THEN '\"' || (fields->>k) || '\"' ELSE fields->>k END"
-)
+_FIELD_TEXT = "k || '=' || CASE WHEN contains(json_extract_string(fields, k), ' ') THEN '\"' || json_extract_string(fields, k) || '\"' ELSE json_extract_string(fields, k) END"
 DISPLAY_SQL = (
     "concat_ws(' ', nullif(host, ''),"
     " CASE WHEN fields->>'app' IS NOT NULL"
