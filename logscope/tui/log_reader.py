@@ -19,13 +19,14 @@ VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format, host,
 # The text the log view shows after the level (rendering.display_text), built in SQL: a search
 # looks through what is on screen, not through parts of the raw line that are not shown.
 # (json_extract_string, not ->>, inside the lambdas: DuckDB 1.5 fails to bind `fields->>'app'` there.)
+_VALUE = "json_extract_string(fields, k)"
 _FIELD_SHOWN = (
-    "json_extract_string(fields, k) IS NOT NULL"
+    f"{_VALUE} IS NOT NULL"
     " AND NOT (k IN ('app', 'pid') AND json_extract_string(fields, 'app') IS NOT NULL)"
     " AND (format IN ('json', 'logfmt')"
-    " OR NOT list_contains(string_split(coalesce(message, ''), ' '), json_extract_string(fields, k)))"
+    f" OR NOT list_contains(string_split(coalesce(message, ''), ' '), {_VALUE}))"
 )
-_FIELD_TEXT = "k || '=' || CASE WHEN contains(json_extract_string(fields, k), ' ') THEN '\"' || json_extract_string(fields, k) || '\"' ELSE json_extract_string(fields, k) END"
+_FIELD_TEXT = f"k || '=' || CASE WHEN contains({_VALUE}, ' ') THEN '\"' || {_VALUE} || '\"' ELSE {_VALUE} END"
 DISPLAY_SQL = (
     "concat_ws(' ', nullif(host, ''),"
     " CASE WHEN fields->>'app' IS NOT NULL"
