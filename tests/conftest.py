@@ -1,4 +1,4 @@
-"""Shared test helpers: run the real CLI in a subprocess, read the real DuckDB file."""
+"""Shared test helpers: run the real CLI (in this process or its own), read the real DuckDB file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_runner import run_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
@@ -30,7 +31,19 @@ def run_cli(
     timeout: float = 120,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m logscope ARGS` and capture its text output."""
+    """Run `logscope ARGS` in this process (tests/cli_runner.py) and capture its text output."""
+    data = input.encode() if isinstance(input, str) else input
+    return run_in_process(args, data, env or cli_env(), timeout, cwd)
+
+
+def run_cli_process(
+    *args: str,
+    input: bytes | str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m logscope ARGS` in a process of its own and capture its text output."""
     data = input.encode() if isinstance(input, str) else input
     completed = subprocess.run(
         [sys.executable, "-m", "logscope", *args],

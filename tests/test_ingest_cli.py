@@ -346,6 +346,8 @@ def test_follow_stopped_by_sigterm_exits_1_when_a_cmd_source_failed(tmp_path: Pa
     """A failed `cmd:` source ended for good: the run failed, though the file followed went on."""
     from server_helpers import count, wait_until
 
+    from logscope.store.client import service_state
+
     log = tmp_path / "app.log"
     log.touch()
     for command, status in (('cmd:sh -c "echo hi; exit 3"', 1), ('cmd:sh -c "echo hi"', 0)):
@@ -356,7 +358,9 @@ def test_follow_stopped_by_sigterm_exits_1_when_a_cmd_source_failed(tmp_path: Pa
             stderr=subprocess.PIPE,
         )
         try:
-            wait_until(lambda: db.exists() and count(db, "source LIKE 'cmd:%'") == 1)
+            # Counted through the run's query service (a direct open would race its lock).
+            wait_until(lambda: service_state(f"{db}.sock") == "live")
+            wait_until(lambda: count(db, "source LIKE 'cmd:%'") == 1)
             time.sleep(0.5)  # the command's exit is reported right after its last line
             follow.terminate()
             _, stderr = follow.communicate(timeout=30)
