@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -13,6 +15,18 @@ from cli_runner import run_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
+
+# Each test process (each pytest-xdist worker) has XDG directories of its own, removed at the end:
+# no user's formats or history leak in, and parallel workers never share a default database.
+XDG_HOME = Path(tempfile.mkdtemp(prefix="logscope-tests-xdg-"))
+for _variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+    os.environ[_variable] = str(XDG_HOME / _variable.lower())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_xdg_home():
+    yield
+    shutil.rmtree(XDG_HOME, ignore_errors=True)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -13,14 +13,15 @@ from urllib.parse import unquote
 
 import pytest
 from conftest import cli_env, run_cli
+from ports import worker_port
 from prom_helpers import WebhookSink, get_json, needs_alertmanager, start_alertmanager, wait_for
 
 from logscope.alerting.alertmanager import api_endpoint, label_name, to_alertmanager
 from logscope.alerting.loader import load_paths
 
-AM_PORT = 47710
-SINK_PORT = 47711
-SECOND_PORT = 47712  # a second Alertmanager instance of the "cluster"
+AM_PORT = worker_port(47710)
+SINK_PORT = worker_port(47711)
+SECOND_PORT = worker_port(47712)  # a second Alertmanager instance of the "cluster"
 
 RULES = """
 [actions.am]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error, cli_env, run_cli
+from ports import worker_port
 from prom_helpers import get_json, needs_prometheus, start_prometheus, wait_for
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,8 +23,8 @@ from logscope.metrics.definitions import MetricDefinition
 from logscope.metrics.logmetrics import LogMetrics
 from logscope.record import Record
 
-METRICS_PORT = 47730
-PROMETHEUS_PORT = 47720
+METRICS_PORT = worker_port(47730)
+PROMETHEUS_PORT = worker_port(47720)
 
 METRICS = r"""
 [[metric]]

@@ -19,12 +19,13 @@ import pytest
 from conftest import query_db
 from google.rpc import error_details_pb2, status_pb2
 from otlp_helpers import Receiver, post, protobuf_request
+from ports import worker_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from logscope.sources.net.otlp_decode import BadPayload, decode, to_records
 
-PORT = 47744
-METRICS_PORT = 47745
+PORT = worker_port(47744)
+METRICS_PORT = worker_port(47745)
 
 
 @pytest.fixture

@@ -24,9 +24,10 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from otlp_helpers import Receiver, post, protobuf_request
+from ports import worker_port
 from prom_helpers import wait_for
 
-PORT = 47742
+PORT = worker_port(47742)
 
 # The OTLP JSON encoding, as in opentelemetry-proto's examples/logs.json: hex ids, int64 as
 # strings, enums as integers, lowerCamelCase keys.
