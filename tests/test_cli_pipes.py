@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, cli_env, run_cli
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one ingest of the samples (a
+# module fixture) serves all its tests.
+pytestmark = pytest.mark.xdist_group("cli_pipes")
+
 BIN = Path(sys.executable).parent
 
 

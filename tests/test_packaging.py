@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one wheel build (a module
+# fixture) serves all its tests.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

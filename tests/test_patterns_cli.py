@@ -11,6 +11,10 @@ from conftest import query_db, run_cli
 from server_helpers import LiveIngest, json_line, wait_until
 from servicelog import service_log
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one generated log and its
+# database (module fixtures) serve all its tests.
+pytestmark = pytest.mark.xdist_group("patterns_cli")
+
 ASSIGNED = "SELECT id, pattern_id FROM logs_with_pattern ORDER BY id"
 PATTERNS = (
     "SELECT id, template, count, first_seen, last_seen, example_id, merged_into FROM patterns ORDER BY id"

@@ -30,6 +30,10 @@ from real_programs import (
     wait_port,
 )
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one MariaDB server (a module
+# fixture) serves its tests.
+pytestmark = pytest.mark.xdist_group("databases")
+
 MARIADB_PORT = free_port(47420)
 REDIS_PORT = free_port(47421)
 POSTGRES_PORT = free_port(47422)

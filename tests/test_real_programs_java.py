@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 from real_programs import assert_parsed, assert_times_from_lines, count_lines, ingest_all, now, program
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one JVM run (a module fixture)
+# serves all its tests.
+pytestmark = pytest.mark.xdist_group("java")
+
 ROUNDS = 20
 JARS = ["log4j-api", "log4j-core", "slf4j-api", "logback-classic", "logback-core"]
 PROGRAM = """import org.apache.logging.log4j.LogManager;

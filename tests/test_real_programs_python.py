@@ -33,6 +33,10 @@ from real_programs import (
     wait_port,
 )
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one real run of every logging
+# layout (a module fixture) serves all its tests.
+pytestmark = pytest.mark.xdist_group("python_logging")
+
 GUNICORN_PORT = free_port(47440)
 UVICORN_PORT = free_port(47441)
 HTTP_SERVER_PORT = free_port(47442)
