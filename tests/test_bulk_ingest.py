@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from datetime import UTC
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO
+from conftest import REPO, run_cli
 
 from logscope.bulkimport import BulkImporter
 from logscope.parsing.bulk import plan_for
@@ -53,13 +52,7 @@ def streamed_rows(log: Path, db: Path, registry: FormatRegistry) -> list[tuple]:
 
 
 def ingest(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "logscope", "ingest", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_cli("ingest", *args, cwd=REPO)
 
 
 def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> None:
@@ -71,13 +64,9 @@ def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> 
     assert "ingested 3,000 lines" in fast.stderr
     streamed = streamed_rows(log, tmp_path / "streamed.duckdb", load_registry(UTC))
     assert rows(tmp_path / "fast.duckdb") == streamed
-    answer = subprocess.run(
-        [
-            *(sys.executable, "-m", "logscope", "query", "--db", str(tmp_path / "fast.duckdb"), "--csv"),
-            "SELECT count(*) FROM nginx_access WHERE status >= 500",
-        ],
-        capture_output=True,
-        text=True,
+    answer = run_cli(
+        *("query", "--db", str(tmp_path / "fast.duckdb"), "--csv"),
+        "SELECT count(*) FROM nginx_access WHERE status >= 500",
         cwd=REPO,
         timeout=60,
     )

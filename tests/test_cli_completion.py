@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env
+from conftest import REPO, cli_env, run_cli
 
 from logscope.cli import VERBS
 
@@ -122,9 +122,7 @@ def test_help_imports_no_database_arrow_rules_or_ui(args: list[str]) -> None:
 
 
 def examples_of(verb: str) -> list[str]:
-    text = subprocess.run(
-        [sys.executable, "-m", "logscope", verb, "--help"], capture_output=True, text=True, env=cli_env()
-    ).stdout
+    text = run_cli(verb, "--help").stdout
     assert "\nexamples:\n" in text, verb
     return [line.strip() for line in text.split("\nexamples:\n", 1)[1].splitlines() if line.strip()]
 

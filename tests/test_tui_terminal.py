@@ -7,13 +7,12 @@ pilot tests prove the logic, these prove it reaches the eye.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from terminal import SAMPLE_LOGS, Terminal, background_at, logscope_command, needs_tmux
 
 pytestmark = needs_tmux
@@ -222,12 +221,7 @@ def test_the_sample_incident_alerts_fire_at_1406_with_20_http_5xx(tail: Terminal
 def test_the_overview_of_a_resumed_database_says_how_far_each_file_was_read(tmp_path: Path) -> None:
     """`tail` on a database `ingest` filled reads nothing new: the files are read to their end."""
     db = tmp_path / "resumed.duckdb"
-    ingest = subprocess.run(
-        [sys.executable, "-m", "logscope", "ingest", str(SAMPLE_LOGS), "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ingest = run_cli("ingest", str(SAMPLE_LOGS), "--db", str(db))
     assert ingest.returncode == 0, ingest.stderr
     terminal = Terminal(logscope_command("tail", str(SAMPLE_LOGS), "--db", str(db)))
     try:
