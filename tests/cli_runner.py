@@ -199,8 +199,12 @@ def _deadline(timeout: float) -> Iterator[list[bool]]:
     try:
         yield expired
     finally:
-        done.set()
-        watcher.join()
+        try:
+            done.set()
+            watcher.join()
+        except KeyboardInterrupt:  # the deadline's own SIGINT, landing after the run returned
+            if not expired:
+                raise
 
 
 def _read(file) -> str:
