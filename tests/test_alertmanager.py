@@ -62,6 +62,7 @@ def am_alerts(name: str) -> list[dict]:
 
 
 @needs_alertmanager
+@pytest.mark.slow
 def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path, alertmanager) -> None:
     second = WebhookSink(SECOND_PORT)  # stands for another instance: it keeps what is POSTed
     rules = tmp_path / "pay.toml"
@@ -149,6 +150,7 @@ def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path
 
 
 @needs_alertmanager
+@pytest.mark.slow
 def test_an_unreachable_alertmanager_is_reported_and_does_not_stop_ingest(tmp_path: Path) -> None:
     rules = tmp_path / "pay.toml"
     rules.write_text(

@@ -55,6 +55,7 @@ def ingest(*args: str) -> subprocess.CompletedProcess:
     return run_cli("ingest", *args, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> None:
     """`logscope ingest FILE` (rules on, the default) against the streaming pipeline in process."""
     log = tmp_path / "access.log"
@@ -152,6 +153,7 @@ def test_plans_refuse_what_they_cannot_read_exactly() -> None:
 
 
 @pytest.mark.parametrize("zone", ["UTC", "+05:30"])
+@pytest.mark.slow
 def test_times_in_a_fixed_zone_are_planned(zone: str, tmp_path: Path) -> None:
     """Naive times (nginx_error) read in a fixed --tz zone, through the real CLI both ways."""
     log = tmp_path / "error.log"

@@ -48,6 +48,7 @@ def bash_complete(line: str) -> list[str]:
     return [item.strip() for item in result.stdout.splitlines() if item.strip()]
 
 
+@pytest.mark.slow
 def test_bash_completes_verbs_options_formats_rules_and_tables() -> None:
     assert sorted(bash_complete("logscope pa")) == ["parse", "patterns"]
     assert bash_complete("logscope par") == ["parse"]
@@ -62,6 +63,7 @@ def test_bash_completes_verbs_options_formats_rules_and_tables() -> None:
     assert bash_complete("logscope completion ") == ["bash", "zsh", "fish"]
 
 
+@pytest.mark.slow
 def test_fish_completes_with_descriptions() -> None:
     needs("fish")
     script = (
@@ -99,6 +101,7 @@ print -r -- "$seen" | grep -o 'web_5xx_[a-z]*' | sort -u
 """
 
 
+@pytest.mark.slow
 def test_zsh_completes_in_an_interactive_shell() -> None:
     needs("zsh")
     result = subprocess.run(
@@ -140,6 +143,7 @@ RUNNABLE = ("query", "parse", "formats", "rules", "status")
 
 
 @pytest.mark.parametrize("verb", RUNNABLE)
+@pytest.mark.slow
 def test_the_examples_run(verb: str, tmp_path: Path) -> None:
     """The examples that need only the repository's files run, against the sample logs."""
     db = tmp_path / "x.duckdb"

@@ -8,9 +8,11 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
 from conftest import REPO, cli_env, run_cli, run_cli_process
 
 
+@pytest.mark.slow  # five subprocesses
 def test_in_process_and_subprocess_give_the_same_output_and_status(tmp_path: Path) -> None:
     texts = ["msg=hello", "not json {", "é"]
     lines = "".join(f"2024-05-01 10:00:0{n} {text}\n" for n, text in enumerate(texts))

@@ -60,6 +60,7 @@ def otlp_counts() -> tuple[dict[str, float], dict[str, float]]:
     return requests, records
 
 
+@pytest.mark.slow
 def test_bad_requests_get_clear_answers_are_counted_and_the_receiver_goes_on(receiver) -> None:
     run = receiver(options="?max_body=1m")
     before = run.peak_memory_kib()
@@ -128,6 +129,7 @@ def test_bad_requests_get_clear_answers_are_counted_and_the_receiver_goes_on(rec
     assert query_db(run.db, "SELECT message FROM logs") == [("after the bad ones",)]
 
 
+@pytest.mark.slow
 def test_a_flood_from_8_clients_is_held_back_with_503_and_nothing_accepted_is_lost(receiver) -> None:
     run = receiver(options="?max_pending=200")
     answers: Counter[int] = Counter()

@@ -95,6 +95,7 @@ def java_run(tmp_path_factory: pytest.TempPathFactory) -> JavaRun:
 
 
 @pytest.mark.parametrize(("log_name", "expected_format"), [("log4j", "log4j"), ("logback", "logback")])
+@pytest.mark.slow
 def test_java_logging(log_name: str, expected_format: str, java_run: JavaRun) -> None:
     log = getattr(java_run, log_name)
     stored = ingest_all([log], java_run.db)[log]

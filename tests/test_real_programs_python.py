@@ -104,6 +104,7 @@ def python_logging(tmp_path_factory: pytest.TempPathFactory) -> LoggingRun:
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.slow
 def test_python_logging_layouts(name: str, python_logging: LoggingRun) -> None:
     _, expected_format, has_time = LAYOUTS[name]
     stored = python_logging.stored[name]

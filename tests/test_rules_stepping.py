@@ -86,6 +86,7 @@ def run(tmp_path: Path, rules: str, batches: list[list[Record]], end: float) -> 
 
 
 @pytest.mark.parametrize("seed", range(12))
+@pytest.mark.slow
 def test_stretches_and_batches_give_the_alerts_of_stepping_through_one_batch(
     tmp_path: Path, monkeypatch, seed: int
 ) -> None:
