@@ -1,7 +1,8 @@
 """Helpers for the tests that run real programs (MariaDB, nginx, strace...) and ingest their logs.
 
-Each test starts a program on a private port (47400-47499) and directory, makes it log, stops it,
-then runs the real `logscope ingest` and reads what was stored. A program that is not installed
+Each test starts a program on a private port (47400-47499; 48400-48499 in xdist worker gw1, ...)
+and directory, makes it log, stops it, then runs the real `logscope ingest` and reads what was
+stored. A program that is not installed
 skips its test with the reason; `.ci/run` installs them all.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import query_db, run_cli
+from ports import worker_port
 
 UTC = dt.UTC
 SBIN = ("/usr/sbin", "/sbin", "/usr/lib/postgresql/15/bin")
@@ -104,7 +106,7 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
-OUR_PORTS = range(47400, 47500)
+OUR_PORTS = range(worker_port(47400), worker_port(47500))
 _handed_out: set[int] = set()
 
 
@@ -113,7 +115,7 @@ def free_port(preferred: int) -> int:
 
     The ports lie in Linux's ephemeral range, so another process's outgoing connection can hold one
     for a while; choosing a held port would fail the test for a reason it is not about."""
-    for port in (preferred, *OUR_PORTS):
+    for port in (worker_port(preferred), *OUR_PORTS):
         if port not in _handed_out and _bindable(port):
             _handed_out.add(port)
             return port

@@ -255,6 +255,7 @@ def assert_same(name: str, expected: tuple[list, list], got: tuple[list, list]) 
 
 
 @needs_tmux
+@pytest.mark.slow
 def test_sample_logs_give_the_same_alerts_in_ingest_tail_and_backtest(tmp_path: Path) -> None:
     logs = tmp_path / "sample_logs"
     shutil.copytree(REPO / "sample_logs", logs)
@@ -273,6 +274,7 @@ def test_sample_logs_give_the_same_alerts_in_ingest_tail_and_backtest(tmp_path: 
 
 
 @needs_tmux
+@pytest.mark.slow
 def test_an_hour_of_mixed_logs_gives_the_same_alerts_caught_up_or_followed(tmp_path: Path) -> None:
     hour = generated_hour()
     whole = tmp_path / "whole" / "logs"  # the same source names for every command: logs/...

@@ -186,6 +186,7 @@ def test_json_lines_output_writes_one_object_per_line() -> None:
     assert [orjson.loads(line) for line in stream.getvalue().splitlines()] == [{"a": 1}, {"b": 2}]
 
 
+@pytest.mark.slow
 def test_a_hanging_webhook_never_stalls_the_engine(tmp_path: Path, receiver) -> None:
     server = receiver(delay=30.0)
     rules = tmp_path / "rules.toml"

@@ -13,14 +13,15 @@ from urllib.parse import unquote
 
 import pytest
 from conftest import cli_env, run_cli
+from ports import worker_port
 from prom_helpers import WebhookSink, get_json, needs_alertmanager, start_alertmanager, wait_for
 
 from logscope.alerting.alertmanager import api_endpoint, label_name, to_alertmanager
 from logscope.alerting.loader import load_paths
 
-AM_PORT = 47710
-SINK_PORT = 47711
-SECOND_PORT = 47712  # a second Alertmanager instance of the "cluster"
+AM_PORT = worker_port(47710)
+SINK_PORT = worker_port(47711)
+SECOND_PORT = worker_port(47712)  # a second Alertmanager instance of the "cluster"
 
 RULES = """
 [actions.am]
@@ -61,6 +62,7 @@ def am_alerts(name: str) -> list[dict]:
 
 
 @needs_alertmanager
+@pytest.mark.slow
 def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path, alertmanager) -> None:
     second = WebhookSink(SECOND_PORT)  # stands for another instance: it keeps what is POSTed
     rules = tmp_path / "pay.toml"
@@ -148,6 +150,7 @@ def test_a_firing_alert_is_reposted_then_resolved_in_alertmanager(tmp_path: Path
 
 
 @needs_alertmanager
+@pytest.mark.slow
 def test_an_unreachable_alertmanager_is_reported_and_does_not_stop_ingest(tmp_path: Path) -> None:
     rules = tmp_path / "pay.toml"
     rules.write_text(

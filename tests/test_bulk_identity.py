@@ -78,6 +78,7 @@ def _sample_lines(definition) -> list[str]:
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
+@pytest.mark.slow
 def test_every_builtin_format_sample_forced(definition, tmp_path: Path) -> None:
     path = tmp_path / f"{definition.name}.log"
     path.write_text("\n".join(_sample_lines(definition) * 3) + "\n")
@@ -125,6 +126,7 @@ def test_awkward_lines_inside_a_planned_file(tmp_path: Path) -> None:
     assert result.fast_records >= 120  # 64 sampled lines and the awkward ones went through Python
 
 
+@pytest.mark.slow
 def test_held_records_across_small_blocks(tmp_path: Path) -> None:
     """Blocks of 4 KB: multiline records and fallback runs cross block boundaries."""
     lines = []
@@ -137,6 +139,7 @@ def test_held_records_across_small_blocks(tmp_path: Path) -> None:
     assert_identical(path, tmp_path, block_bytes=4096)
 
 
+@pytest.mark.slow
 def test_gzip_and_capped_lines(tmp_path: Path) -> None:
     lines = [_nginx_line(i) for i in range(120)]
     lines[100] = _nginx_line(100, agent="x" * (1024 * 1024 + 10))
@@ -153,6 +156,7 @@ def _corpus_files() -> list[Path]:
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not found at {CORPUS}")
 @pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.parent.name)
+@pytest.mark.slow
 def test_loghub_corpus(path: Path, tmp_path: Path) -> None:
     assert_identical(path, tmp_path)
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from datetime import UTC
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO
+from conftest import REPO, run_cli
 
 from logscope.parsing.registry import FormatRegistry, builtin_registry, load_registry
 from logscope.parsing.vectorized.plans import plan_for
@@ -53,15 +52,10 @@ def streamed_rows(log: Path, db: Path, registry: FormatRegistry) -> list[tuple]:
 
 
 def ingest(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "logscope", "ingest", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_cli("ingest", *args, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> None:
     """`logscope ingest FILE` (rules on, the default) against the streaming pipeline in process."""
     log = tmp_path / "access.log"
@@ -71,13 +65,9 @@ def test_cli_fast_path_stores_what_the_streaming_path_stores(tmp_path: Path) -> 
     assert "ingested 3,000 lines" in fast.stderr
     streamed = streamed_rows(log, tmp_path / "streamed.duckdb", load_registry(UTC))
     assert rows(tmp_path / "fast.duckdb") == streamed
-    answer = subprocess.run(
-        [
-            *(sys.executable, "-m", "logscope", "query", "--db", str(tmp_path / "fast.duckdb"), "--csv"),
-            "SELECT count(*) FROM nginx_access WHERE status >= 500",
-        ],
-        capture_output=True,
-        text=True,
+    answer = run_cli(
+        *("query", "--db", str(tmp_path / "fast.duckdb"), "--csv"),
+        "SELECT count(*) FROM nginx_access WHERE status >= 500",
         cwd=REPO,
         timeout=60,
     )
@@ -163,6 +153,7 @@ def test_plans_refuse_what_they_cannot_read_exactly() -> None:
 
 
 @pytest.mark.parametrize("zone", ["UTC", "+05:30"])
+@pytest.mark.slow
 def test_times_in_a_fixed_zone_are_planned(zone: str, tmp_path: Path) -> None:
     """Naive times (nginx_error) read in a fixed --tz zone, through the real CLI both ways."""
     log = tmp_path / "error.log"

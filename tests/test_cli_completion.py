@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env
+from conftest import REPO, cli_env, run_cli
 
 from logscope.cli import VERBS
 
@@ -48,6 +48,7 @@ def bash_complete(line: str) -> list[str]:
     return [item.strip() for item in result.stdout.splitlines() if item.strip()]
 
 
+@pytest.mark.slow
 def test_bash_completes_verbs_options_formats_rules_and_tables() -> None:
     assert sorted(bash_complete("logscope pa")) == ["parse", "patterns"]
     assert bash_complete("logscope par") == ["parse"]
@@ -62,6 +63,7 @@ def test_bash_completes_verbs_options_formats_rules_and_tables() -> None:
     assert bash_complete("logscope completion ") == ["bash", "zsh", "fish"]
 
 
+@pytest.mark.slow
 def test_fish_completes_with_descriptions() -> None:
     needs("fish")
     script = (
@@ -99,6 +101,7 @@ print -r -- "$seen" | grep -o 'web_5xx_[a-z]*' | sort -u
 """
 
 
+@pytest.mark.slow
 def test_zsh_completes_in_an_interactive_shell() -> None:
     needs("zsh")
     result = subprocess.run(
@@ -122,9 +125,7 @@ def test_help_imports_no_database_arrow_rules_or_ui(args: list[str]) -> None:
 
 
 def examples_of(verb: str) -> list[str]:
-    text = subprocess.run(
-        [sys.executable, "-m", "logscope", verb, "--help"], capture_output=True, text=True, env=cli_env()
-    ).stdout
+    text = run_cli(verb, "--help").stdout
     assert "\nexamples:\n" in text, verb
     return [line.strip() for line in text.split("\nexamples:\n", 1)[1].splitlines() if line.strip()]
 
@@ -142,6 +143,7 @@ RUNNABLE = ("query", "parse", "formats", "rules", "status")
 
 
 @pytest.mark.parametrize("verb", RUNNABLE)
+@pytest.mark.slow
 def test_the_examples_run(verb: str, tmp_path: Path) -> None:
     """The examples that need only the repository's files run, against the sample logs."""
     db = tmp_path / "x.duckdb"

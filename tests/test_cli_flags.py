@@ -48,6 +48,7 @@ def one_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("flag", STARTS)
 @pytest.mark.parametrize("verb", ROW_VERBS)
+@pytest.mark.slow
 def test_every_row_verb_takes_every_format_flag(verb: str, flag: str, one_db: Path) -> None:
     args = ROW_VERBS[verb] + (["--db", str(one_db)] if verb in ("query", "markers") else [])
     result = run_cli(*args, flag)
@@ -113,6 +114,7 @@ def test_tsv_escapes_instead_of_quoting_and_times_are_rfc3339(one_db: Path) -> N
     ]
 
 
+@pytest.mark.slow
 def test_times_are_written_one_way_by_parse_query_and_status(tmp_path: Path, one_db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text('{"ts":"2024-05-01T10:00:00.123456Z","level":"error","msg":"one"}\n')
@@ -125,6 +127,7 @@ def test_times_are_written_one_way_by_parse_query_and_status(tmp_path: Path, one
     assert "│ 2024-05-01T10:00:00.123Z │" in table
 
 
+@pytest.mark.slow
 def test_the_alerts_line_counts_the_alerts_table_rows(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     result = run_cli("ingest", "sample_logs/", "--db", str(db), cwd=REPO)

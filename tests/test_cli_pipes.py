@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, cli_env, run_cli
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one ingest of the samples (a
+# module fixture) serves all its tests.
+pytestmark = pytest.mark.xdist_group("cli_pipes")
+
 BIN = Path(sys.executable).parent
 
 
@@ -60,6 +64,7 @@ def big_jsonl(path: Path, count: int = 20_000) -> Path:
 # --- 1. a closed pipe is a normal end ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_parse_file_into_head_exits_0_quietly(tmp_path: Path) -> None:
     log = big_jsonl(tmp_path / "app.jsonl")
     run = shell(f"logscope parse {log} 2>ls.err | head -1", tmp_path)
@@ -68,6 +73,7 @@ def test_parse_file_into_head_exits_0_quietly(tmp_path: Path) -> None:
     assert json.loads(run.stdout)["message"] == "m0"
 
 
+@pytest.mark.slow
 def test_parse_stdin_into_head_exits_0_quietly(tmp_path: Path) -> None:
     log = big_jsonl(tmp_path / "app.jsonl")
     run = shell(f"cat {log} | logscope parse 2>ls.err | head -1; echo ${{PIPESTATUS[1]}} > st", tmp_path)
@@ -75,6 +81,7 @@ def test_parse_stdin_into_head_exits_0_quietly(tmp_path: Path) -> None:
     assert json.loads(run.stdout)["message"] == "m0"
 
 
+@pytest.mark.slow
 def test_parse_of_endless_input_into_head_ends(tmp_path: Path) -> None:
     command = 'yes \'{"msg": "again"}\' | logscope parse 2>ls.err | head -1; echo ${PIPESTATUS[1]} > st'
     run = shell(command, tmp_path, timeout=30)
@@ -82,6 +89,7 @@ def test_parse_of_endless_input_into_head_ends(tmp_path: Path) -> None:
     assert json.loads(run.stdout)["message"] == "again"
 
 
+@pytest.mark.slow
 def test_query_and_formats_into_head_exit_0_quietly(tmp_path: Path, sample_db: Path) -> None:
     run = shell(
         f"logscope query --db {sample_db} 'SELECT range AS n FROM range(2000000)' 2>ls.err | head -2",
@@ -103,6 +111,7 @@ def test_query_and_formats_into_head_exit_0_quietly(tmp_path: Path, sample_db: P
 # --- 2. piped output is complete ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_piped_default_is_tsv_written_whole(tmp_path: Path, sample_db: Path) -> None:
     sql = "SELECT source, format, count(*) AS records FROM logs GROUP BY ALL ORDER BY ALL"
     run = shell(f'logscope query --db {sample_db} "{sql}" 2>ls.err > out.tsv', tmp_path)
@@ -116,6 +125,7 @@ def test_piped_default_is_tsv_written_whole(tmp_path: Path, sample_db: Path) -> 
     )
 
 
+@pytest.mark.slow
 def test_a_table_asked_for_in_a_pipe_is_not_cut(tmp_path: Path, sample_db: Path) -> None:
     sql = "SELECT rule, summary FROM alerts WHERE rule = 'web_5xx_ratio'"
     run = shell(f'logscope query --table --db {sample_db} "{sql}" 2>ls.err | cat', tmp_path)
@@ -125,6 +135,7 @@ def test_a_table_asked_for_in_a_pipe_is_not_cut(tmp_path: Path, sample_db: Path)
     assert f"│ web_5xx_ratio │ {summary} │" in run.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_status_in_a_pipe_is_not_cut(tmp_path: Path, sample_db: Path) -> None:
     run = shell(f"logscope status --db {sample_db} 2>ls.err > status.txt", tmp_path)
     text = (tmp_path / "status.txt").read_text()

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import cli_env, query_db, run_cli
 
 
@@ -67,6 +68,7 @@ def _follow(db: Path, spec: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_restart_only_when_asked(tmp_path: Path) -> None:
     db = tmp_path / "restart.duckdb"
     process = _follow(db, "cmd+restart:sh -c 'echo run; exit 1'")
@@ -88,6 +90,7 @@ def test_restart_only_when_asked(tmp_path: Path) -> None:
     assert result.returncode == 0 and [row[2] for row in records(once)] == ["run"]
 
 
+@pytest.mark.slow
 def test_stop_ends_a_long_running_command_and_keeps_its_output(tmp_path: Path) -> None:
     db = tmp_path / "long.duckdb"
     pid_file = tmp_path / "child.pid"

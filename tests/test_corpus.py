@@ -214,6 +214,7 @@ def _table(results: dict[str, dict[str, float | str]]) -> str:
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not present at {CORPUS}")
+@pytest.mark.slow
 def test_loghub_corpus_parsed_and_matches_ground_truth(capsys: pytest.CaptureFixture[str]) -> None:
     results = {system: evaluate(system) for system in SYSTEMS}
     with capsys.disabled():

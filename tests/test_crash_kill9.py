@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from test_tail_support import (
     assert_exactly_once,
     start_follow_cli,
@@ -22,6 +23,7 @@ LINES = 20_000
 KILLS = 4
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_neither_loses_nor_repeats_a_line(tmp_path: Path) -> None:
     seed = int(os.environ.get("LOGSCOPE_CRASH_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)

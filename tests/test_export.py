@@ -58,6 +58,7 @@ def test_round_trip(filled: Path, tmp_path: Path) -> None:
     assert days == [(dt.date(2026, 3, 2), 2)]  # partitions are by UTC date
 
 
+@pytest.mark.slow
 def test_since_until_and_existing_directories(filled: Path, tmp_path: Path) -> None:
     target = tmp_path / "march2"
     result = run_cli(
@@ -85,6 +86,7 @@ def test_time_bounds() -> None:
     assert parse_time_bound("2026-03-01T10:00:00+02:00", now) == dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
 
 
+@pytest.mark.slow
 def test_export_while_another_process_holds_the_database(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text(LINES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import assert_clean_error, cli_env, query_db, run_cli
 
 REQUIRED = {
@@ -242,6 +243,7 @@ def test_typed_view_per_format(tmp_path: Path, db: Path) -> None:
     assert query_db(db, "SELECT count(*) FROM raw") == [(1,)]
 
 
+@pytest.mark.slow
 def test_views_are_recreated_when_the_database_is_opened(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text('1.2.3.4 - - [26/Nov/2026:02:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"\n')

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import REPO, query_db, run_cli
 from test_bulk_identity import assert_identical
 
@@ -32,6 +33,7 @@ def test_iis_w3c_columns_come_from_the_fields_directive(tmp_path: Path) -> None:
     assert rows[4][1:5] == ("2007-03-03 10:23:40", "info", "24.252.248.163", "/images/9a.jpg")
 
 
+@pytest.mark.slow
 def test_blank_lines_between_directives_join_them_and_status_gives_levels(tmp_path: Path) -> None:
     text = (
         (DATA / "iis_hsphere.log")
@@ -50,6 +52,7 @@ def test_blank_lines_between_directives_join_them_and_status_gives_levels(tmp_pa
     assert_identical(log, tmp_path)
 
 
+@pytest.mark.slow
 def test_zeek_tsv_typed_by_its_types_line(tmp_path: Path) -> None:
     db = _ingest(tmp_path, DATA / "zeek_conn.log")
     rows = query_db(
@@ -76,6 +79,7 @@ def test_zeek_values_with_spaces_stay_whole(tmp_path: Path) -> None:
     assert data["fields"] == {"node": "zeek", "filter": "ip or not ip", "init": True, "success": True}
 
 
+@pytest.mark.slow
 def test_csv_with_a_header_round_trips_logscope_query_output(tmp_path: Path) -> None:
     """`logscope query --csv` (real output: a header, quoted fields) read back as `csv`."""
     db = _ingest(tmp_path, REPO / "sample_logs" / "nginx_access.log")

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from conftest import assert_clean_error, query_db, run_cli
 
 # Real output: Python logging in a layout no built-in format knows, with tracebacks.
@@ -34,6 +35,7 @@ PROGRAM = textwrap.dedent(
 RECORDS = 30 + 5 + 3
 
 
+@pytest.mark.slow
 def test_a_proposed_definition_is_saved_checked_and_reads_the_file(tmp_path: Path) -> None:
     log = tmp_path / "billing-service.log"
     subprocess.run([sys.executable, "-c", PROGRAM, str(log)], check=True, timeout=60)

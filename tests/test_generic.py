@@ -144,6 +144,7 @@ def _run_program(path: Path, layout: str, datefmt: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PY_LAYOUTS))
+@pytest.mark.slow
 def test_python_logging_in_unknown_layouts_is_parsed(name: str, tmp_path: Path) -> None:
     """Every record with its time from the line, its level, the traceback joined to its record."""
     layout, datefmt = PY_LAYOUTS[name]
@@ -170,6 +171,7 @@ def test_python_logging_in_unknown_layouts_is_parsed(name: str, tmp_path: Path) 
     )
 
 
+@pytest.mark.slow
 def test_generic_files_store_the_same_rows_in_bulk_and_streaming(tmp_path: Path) -> None:
     for name in ("ctime", "dotted_date"):
         log = tmp_path / f"{name}.log"
@@ -200,6 +202,7 @@ def test_logfmt_after_a_bare_leading_time_from_a_pipe() -> None:
     assert record["ts"].startswith("2026-12-06T10:00:20")
 
 
+@pytest.mark.slow
 def test_syslog_text_gets_inferred_levels_marked(tmp_path: Path) -> None:
     """sample_logs/syslog: the kernel OOM line carries no level; it is inferred and marked."""
     db = tmp_path / "s.duckdb"

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import assert_clean_error, cli_env, query_db, run_cli
 
 UTC = dt.UTC
@@ -68,6 +69,7 @@ def test_logfmt_and_raw_lines_and_receive_time_fallback(tmp_path: Path, db: Path
     assert (rows[2][2], rows[2][4], rows[2][5]) == ("db-1", "error", 'disk "sda" full')
 
 
+@pytest.mark.slow
 def test_stdin_counts_exactly_for_100k_lines(db: Path) -> None:
     lines = "".join(f"level=info seq={n} msg=hello\n" for n in range(100_000))
     result = run_cli("ingest", "-", "--db", str(db), input=lines)
@@ -80,6 +82,7 @@ def test_stdin_counts_exactly_for_100k_lines(db: Path) -> None:
     assert query_db(db, "SELECT min(id), max(id), count(DISTINCT id) FROM logs")[0] == (1, 100_000, 100_000)
 
 
+@pytest.mark.slow
 def test_shell_pipe_into_ingest(tmp_path: Path, db: Path) -> None:
     script = (
         f"printf 'a=1 b=2\\nplain\\n' | {sys.executable} -m logscope ingest - --db {db}"
@@ -171,6 +174,7 @@ def test_unreadable_file_is_reported(tmp_path: Path, db: Path) -> None:
         assert "Permission denied" in result.stderr
 
 
+@pytest.mark.slow
 def test_gzip_directory_and_glob_sources(tmp_path: Path, db: Path) -> None:
     logs = tmp_path / "logs"
     (logs / "sub").mkdir(parents=True)
@@ -224,6 +228,7 @@ def test_naive_times_are_read_in_the_tz_option(tmp_path: Path, db: Path) -> None
     assert_clean_error(result, 2)
 
 
+@pytest.mark.slow
 def test_default_database_location_follows_xdg_and_env(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("x=1 y=2\n")
@@ -238,6 +243,7 @@ def test_default_database_location_follows_xdg_and_env(tmp_path: Path) -> None:
     assert query_db(default, "SELECT count(*) FROM logs")[0][0] == 1
 
 
+@pytest.mark.slow
 def test_ids_stay_monotonic_across_runs(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("x=1 y=2\nx=2 y=3\n")
@@ -262,6 +268,7 @@ def test_quiet_prints_nothing(tmp_path: Path, db: Path) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_progress_bar_is_drawn_on_a_terminal(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "big.log"
     log.write_text("".join(f"level=info seq={n} msg=hello\n" for n in range(200_000)))
@@ -299,6 +306,7 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, db: Path)
     ]
 
 
+@pytest.mark.slow
 def test_ingest_waits_out_a_brief_reader_lock(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("x=1 y=2\n")
@@ -320,6 +328,7 @@ def test_ingest_waits_out_a_brief_reader_lock(tmp_path: Path, db: Path) -> None:
     assert query_db(db, "SELECT count(*) FROM logs")[0][0] == 2
 
 
+@pytest.mark.slow
 def test_a_database_held_too_long_is_one_clear_line(tmp_path: Path, db: Path) -> None:
     assert run_cli("ingest", "-", "--db", str(db), input="x=1 y=2\n").returncode == 0
     holder = subprocess.Popen(
@@ -342,9 +351,12 @@ def test_a_database_held_too_long_is_one_clear_line(tmp_path: Path, db: Path) ->
     assert f"{db}: cannot open database" in result.stderr and "lock" in result.stderr
 
 
+@pytest.mark.slow
 def test_follow_stopped_by_sigterm_exits_1_when_a_cmd_source_failed(tmp_path: Path, db: Path) -> None:
     """A failed `cmd:` source ended for good: the run failed, though the file followed went on."""
     from server_helpers import count, wait_until
+
+    from logscope.store.client import service_state
 
     log = tmp_path / "app.log"
     log.touch()
@@ -356,7 +368,9 @@ def test_follow_stopped_by_sigterm_exits_1_when_a_cmd_source_failed(tmp_path: Pa
             stderr=subprocess.PIPE,
         )
         try:
-            wait_until(lambda: db.exists() and count(db, "source LIKE 'cmd:%'") == 1)
+            # Counted through the run's query service (a direct open would race its lock).
+            wait_until(lambda: service_state(f"{db}.sock") == "live")
+            wait_until(lambda: count(db, "source LIKE 'cmd:%'") == 1)
             time.sleep(0.5)  # the command's exit is reported right after its last line
             follow.terminate()
             _, stderr = follow.communicate(timeout=30)

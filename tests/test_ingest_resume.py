@@ -10,6 +10,7 @@ import gzip
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import query_db, run_cli
 from test_tail_support import Tailing, append, seq_lines, stored_raw
 
@@ -23,6 +24,7 @@ from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 
 
+@pytest.mark.slow
 def test_importing_a_file_again_stores_nothing_twice_and_says_so(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.log"
     append(log, *seq_lines(0, 100))
@@ -34,6 +36,7 @@ def test_importing_a_file_again_stores_nothing_twice_and_says_so(tmp_path: Path,
     assert stored_raw(db) == seq_lines(0, 100)
 
 
+@pytest.mark.slow
 def test_lines_appended_since_are_the_only_ones_read_and_ids_continue(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.log"
     append(log, *seq_lines(0, 10))
@@ -47,6 +50,7 @@ def test_lines_appended_since_are_the_only_ones_read_and_ids_continue(tmp_path: 
     assert query_db(db, 'SELECT "offset" FROM checkpoints') == [(size,)]
 
 
+@pytest.mark.slow
 def test_reread_reads_whole_files_again(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.log"
     append(log, *seq_lines(0, 3))
@@ -56,6 +60,7 @@ def test_reread_reads_whole_files_again(tmp_path: Path, db: Path) -> None:
     assert stored_raw(db) == seq_lines(0, 3) * 2
 
 
+@pytest.mark.slow
 def test_a_compressed_rotation_of_a_file_read_before_gives_only_its_unread_end(
     tmp_path: Path, db: Path
 ) -> None:
@@ -83,6 +88,7 @@ def test_follow_mode_resumes_where_a_one_shot_import_ended(tmp_path: Path, db: P
     assert stored_raw(db) == seq_lines(0, 35)
 
 
+@pytest.mark.slow
 def test_the_database_in_an_imported_directory_is_not_read(tmp_path: Path) -> None:
     db = tmp_path / "here.duckdb"
     append(tmp_path / "app.log", *seq_lines(0, 4))

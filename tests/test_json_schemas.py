@@ -24,6 +24,7 @@ def test_the_table_covers_the_common_json_loggers() -> None:
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.name)
+@pytest.mark.slow
 def test_each_schema_is_detected_for_a_file_of_its_lines(schema: JsonSchema, tmp_path: Path) -> None:
     lines = [line for sample in schema.samples for line in sample.lines] * 20
     log = tmp_path / f"{schema.name}.jsonl"
@@ -41,6 +42,7 @@ def test_each_schema_is_detected_for_a_file_of_its_lines(schema: JsonSchema, tmp
         assert not any(untimed for _, untimed in rows)  # every time from the line
 
 
+@pytest.mark.slow
 def test_journald_keys_become_the_record(tmp_path: Path) -> None:
     (journald,) = [s for s in SCHEMAS if s.name == "journald"]
     log = tmp_path / "journal.json"

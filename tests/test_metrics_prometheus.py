@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error, cli_env, run_cli
+from ports import worker_port
 from prom_helpers import get_json, needs_prometheus, start_prometheus, wait_for
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,8 +23,8 @@ from logscope.metrics.definitions import MetricDefinition
 from logscope.metrics.logmetrics import LogMetrics
 from logscope.record import Record
 
-METRICS_PORT = 47730
-PROMETHEUS_PORT = 47720
+METRICS_PORT = worker_port(47730)
+PROMETHEUS_PORT = worker_port(47720)
 
 METRICS = r"""
 [[metric]]
@@ -114,6 +115,7 @@ def followed(tmp_path: Path):
             item.process.communicate()
 
 
+@pytest.mark.slow
 def test_log_defined_metrics_and_health_on_metrics(followed) -> None:
     run = followed()
     lines = [access_line(200, 0.004)] * 5 + [access_line(503, 0.25)] * 3 + [access_line(404, 2.5, "POST")]
@@ -157,6 +159,7 @@ def test_log_defined_metrics_and_health_on_metrics(followed) -> None:
     assert f"metrics on http://127.0.0.1:{run.port}/metrics" in stderr
 
 
+@pytest.mark.slow
 def test_alerts_firing_per_rule_are_exposed(followed, tmp_path: Path) -> None:
     rules = tmp_path / "alerts.toml"
     rules.write_text(
@@ -177,6 +180,7 @@ def test_alerts_firing_per_rule_are_exposed(followed, tmp_path: Path) -> None:
 
 
 @needs_prometheus
+@pytest.mark.slow
 def test_prometheus_scrapes_the_log_defined_counter(followed, tmp_path: Path) -> None:
     run = followed(METRICS_PORT + 1)
     run.append(access_line(503, 0.3) * 7 + access_line(200, 0.01) * 2)
@@ -227,6 +231,7 @@ def test_a_bad_metric_definition_stops_the_run_naming_file_metric_and_field(tmp_
     assert "nosuchfunc" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_metrics_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", METRICS_PORT + 4))

@@ -7,6 +7,8 @@ import threading
 import time
 from datetime import UTC
 
+import pytest
+
 from logscope.parsing.registry import builtin_registry
 from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
@@ -58,6 +60,7 @@ def test_udp_drops_what_it_cannot_buffer_and_counts_every_one() -> None:
     assert len({record.message for record in stalled.stored}) == len(stalled.stored)
 
 
+@pytest.mark.slow
 def test_tcp_stops_reading_instead_of_dropping() -> None:
     listener = network_source("tcp://127.0.0.1:0")
     # Small reads and socket buffers, so a stalled pipeline fills up with little data.

@@ -89,6 +89,7 @@ def rows(db: Path, where: str = "true") -> list[tuple]:
 
 
 @needs_logger
+@pytest.mark.slow
 def test_logger_over_udp_in_rfc3164_and_rfc5424(tmp_path: Path) -> None:
     db = tmp_path / "udp.duckdb"
     follower = Follower(db, "udp://127.0.0.1:0")
@@ -146,6 +147,7 @@ def test_logger_over_udp_in_rfc3164_and_rfc5424(tmp_path: Path) -> None:
 
 
 @needs_logger
+@pytest.mark.slow
 def test_logger_over_tcp_newline_and_octet_counting(tmp_path: Path) -> None:
     db = tmp_path / "tcp.duckdb"
     follower = Follower(db, "tcp://127.0.0.1:0")
@@ -193,6 +195,7 @@ def test_logger_over_tcp_newline_and_octet_counting(tmp_path: Path) -> None:
 
 
 @needs_logger
+@pytest.mark.slow
 def test_logger_over_unix_stream_and_datagram_sockets(tmp_path: Path) -> None:
     db = tmp_path / "unix.duckdb"
     stream_path, datagram_path = tmp_path / "app.sock", tmp_path / "dev-log"
@@ -232,6 +235,7 @@ def test_logger_over_unix_stream_and_datagram_sockets(tmp_path: Path) -> None:
     assert found["5424 datagram"][2] == "syslog5424"
 
 
+@pytest.mark.slow
 def test_python_sysloghandler_over_udp_and_tcp(tmp_path: Path) -> None:
     db = tmp_path / "python.duckdb"
     follower = Follower(db, "udp://127.0.0.1:0", "tcp://127.0.0.1:0")
@@ -271,6 +275,7 @@ def test_python_sysloghandler_over_udp_and_tcp(tmp_path: Path) -> None:
             assert row[5]["peer"].startswith("127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_shell_pipe_into_ingest_stdin(tmp_path: Path) -> None:
     db = tmp_path / "pipe.duckdb"
     lines = (
@@ -301,6 +306,7 @@ def _send_and_wait_for_close(port: int, payload: bytes) -> None:
             pass
 
 
+@pytest.mark.slow
 def test_four_tcp_clients_with_50000_messages_each_lose_none(tmp_path: Path) -> None:
     db = tmp_path / "load.duckdb"
     follower = Follower(db, "tcp://127.0.0.1:0")
@@ -344,6 +350,7 @@ def test_four_tcp_clients_with_50000_messages_each_lose_none(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.slow
 def test_idle_broken_and_garbage_clients_do_not_disturb_others(tmp_path: Path) -> None:
     db = tmp_path / "rude.duckdb"
     follower = Follower(db, "tcp://127.0.0.1:0?max_message=1k")
@@ -374,6 +381,7 @@ def test_idle_broken_and_garbage_clients_do_not_disturb_others(tmp_path: Path) -
     assert len(long[4]) == 1024 and long[5]["truncated"] is True and long[5]["truncated_bytes"] == 5000 - 1024
 
 
+@pytest.mark.slow
 def test_port_in_use_is_one_error_line_and_a_failure(tmp_path: Path) -> None:
     for kind, scheme in ((socket.SOCK_STREAM, "tcp"), (socket.SOCK_DGRAM, "udp")):
         with socket.socket(socket.AF_INET, kind) as taken:
@@ -398,6 +406,7 @@ def test_port_in_use_is_one_error_line_and_a_failure(tmp_path: Path) -> None:
         assert problem in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_listeners_bind_only_the_address_given(tmp_path: Path) -> None:
     follower = Follower(tmp_path / "bind.duckdb", "tcp://:0", "udp://0.0.0.0:0")
     tcp, udp = follower.addresses
@@ -407,6 +416,7 @@ def test_listeners_bind_only_the_address_given(tmp_path: Path) -> None:
     assert status == 0, stderr
 
 
+@pytest.mark.slow
 def test_many_concurrent_clients(tmp_path: Path) -> None:
     db = tmp_path / "many.duckdb"
     follower = Follower(db, "tcp://127.0.0.1:0")
@@ -426,6 +436,7 @@ def test_many_concurrent_clients(tmp_path: Path) -> None:
     assert len(per_host) == 200 and all(count == 5 and peers == 1 for _, count, peers in per_host)
 
 
+@pytest.mark.slow
 def test_udp_drops_are_reported_by_ingest(tmp_path: Path) -> None:
     db = tmp_path / "drops.duckdb"
     follower = Follower(db, "udp://127.0.0.1:0?buffer=10")  # a tiny buffer: a flood must overflow it
@@ -445,6 +456,7 @@ def test_udp_drops_are_reported_by_ingest(tmp_path: Path) -> None:
 
 
 @needs_logger
+@pytest.mark.slow
 def test_logger_output_piped_into_ingest_stdin_is_detected_as_syslog(tmp_path: Path) -> None:
     db = tmp_path / "logger-pipe.duckdb"
     quiet = "--no-act -s -n 127.0.0.1 -P 9 -d"  # format and print to stderr, send nothing

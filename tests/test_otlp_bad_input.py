@@ -19,12 +19,13 @@ import pytest
 from conftest import query_db
 from google.rpc import error_details_pb2, status_pb2
 from otlp_helpers import Receiver, post, protobuf_request
+from ports import worker_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from logscope.sources.net.otlp_decode import BadPayload, decode, to_records
 
-PORT = 47744
-METRICS_PORT = 47745
+PORT = worker_port(47744)
+METRICS_PORT = worker_port(47745)
 
 
 @pytest.fixture
@@ -59,6 +60,7 @@ def otlp_counts() -> tuple[dict[str, float], dict[str, float]]:
     return requests, records
 
 
+@pytest.mark.slow
 def test_bad_requests_get_clear_answers_are_counted_and_the_receiver_goes_on(receiver) -> None:
     run = receiver(options="?max_body=1m")
     before = run.peak_memory_kib()
@@ -127,6 +129,7 @@ def test_bad_requests_get_clear_answers_are_counted_and_the_receiver_goes_on(rec
     assert query_db(run.db, "SELECT message FROM logs") == [("after the bad ones",)]
 
 
+@pytest.mark.slow
 def test_a_flood_from_8_clients_is_held_back_with_503_and_nothing_accepted_is_lost(receiver) -> None:
     run = receiver(options="?max_pending=200")
     answers: Counter[int] = Counter()

@@ -24,9 +24,10 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from otlp_helpers import Receiver, post, protobuf_request
+from ports import worker_port
 from prom_helpers import wait_for
 
-PORT = 47742
+PORT = worker_port(47742)
 
 # The OTLP JSON encoding, as in opentelemetry-proto's examples/logs.json: hex ids, int64 as
 # strings, enums as integers, lowerCamelCase keys.
@@ -118,6 +119,7 @@ def rows(db: Path, where: str = "true") -> list[dict]:
     return [dict(zip(columns, row, strict=True)) | {"fields": json.loads(row[6])} for row in found]
 
 
+@pytest.mark.slow
 def test_the_sdk_exporter_sends_logs_that_land_with_their_fields(receiver) -> None:
     run = receiver()
     provider = LoggerProvider(resource=Resource.create({"service.name": "checkout", "host.name": "web-7"}))
@@ -170,6 +172,7 @@ def test_the_sdk_exporter_sends_logs_that_land_with_their_fields(receiver) -> No
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+@pytest.mark.slow
 def test_the_json_encoding_lands_with_the_right_fields(receiver, compress: bool) -> None:
     run = receiver()
     body = json.dumps(SPEC_JSON).encode()
@@ -203,6 +206,7 @@ def test_the_json_encoding_lands_with_the_right_fields(receiver, compress: bool)
     assert second["fields"]["body"] == {"event": "cache_miss", "keys": 3}
 
 
+@pytest.mark.slow
 def test_records_with_bad_ids_are_rejected_as_a_partial_success(receiver) -> None:
     run = receiver()
     document = json.loads(json.dumps(SPEC_JSON))
@@ -222,6 +226,7 @@ def test_records_with_bad_ids_are_rejected_as_a_partial_success(receiver) -> Non
     ]
 
 
+@pytest.mark.slow
 def test_otlp_records_drive_alert_rules_and_log_defined_metrics(tmp_path: Path) -> None:
     rules = tmp_path / "checkout.toml"
     rules.write_text(
@@ -262,6 +267,7 @@ fields = { "http.status_code" = "INTEGER" }
     assert query_db(run.db, "SELECT rule, labels FROM alerts") == [("checkout_5xx", '{"source":"checkout"}')]
 
 
+@pytest.mark.slow
 def test_protobuf_records_with_bad_ids_are_rejected_and_an_empty_request_succeeds(receiver) -> None:
     run = receiver()
     request = ExportLogsServiceRequest()

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one wheel build (a module
+# fixture) serves all its tests.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -33,6 +37,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(out.glob("logscope-*.whl"))
 
 
+@pytest.mark.slow
 def test_wheel_contains_every_format_and_rule_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, package in (("parsers", "logscope/builtin/parsers"), ("rules", "logscope/builtin/rules")):
@@ -42,6 +47,7 @@ def test_wheel_contains_every_format_and_rule_file(wheel: Path) -> None:
             assert f"{package}/{path.as_posix()}" in names
 
 
+@pytest.mark.slow
 def test_installed_wheel_finds_its_packs_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import cli_env, run_cli
 
 
@@ -43,6 +44,7 @@ def test_parse_files(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["source"] == str(log)
 
 
+@pytest.mark.slow
 def test_parse_streams_each_line_before_input_ends() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "logscope", "parse"],

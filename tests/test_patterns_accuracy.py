@@ -64,6 +64,7 @@ def test_grouping_accuracy_counts_only_groups_reproduced_exactly() -> None:
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not present at {CORPUS}")
+@pytest.mark.slow
 def test_grouping_accuracy_on_loghub_is_at_least_the_bar(capsys: pytest.CaptureFixture[str]) -> None:
     results = {system: system_accuracy(system) for system in SYSTEMS}
     average = sum(accuracy for accuracy, _, _ in results.values()) / len(results)
@@ -76,6 +77,7 @@ def test_grouping_accuracy_on_loghub_is_at_least_the_bar(capsys: pytest.CaptureF
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not present at {CORPUS}")
+@pytest.mark.slow
 def test_restarting_after_every_block_changes_nothing_on_loghub() -> None:
     """Every system's messages in random blocks, the miner rebuilt from its saved state after
     each: the same patterns for every message, and the same state, as one miner in one go."""

@@ -11,6 +11,10 @@ from conftest import query_db, run_cli
 from server_helpers import LiveIngest, json_line, wait_until
 from servicelog import service_log
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one generated log and its
+# database (module fixtures) serve all its tests.
+pytestmark = pytest.mark.xdist_group("patterns_cli")
+
 ASSIGNED = "SELECT id, pattern_id FROM logs_with_pattern ORDER BY id"
 PATTERNS = (
     "SELECT id, template, count, first_seen, last_seen, example_id, merged_into FROM patterns ORDER BY id"
@@ -39,6 +43,7 @@ def patterns(db: Path, *options: str) -> list[dict]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_each_record_gets_the_pattern_of_its_template(db: Path, log) -> None:
     _, templates, counts, _ = log
     rows = query_db(
@@ -76,6 +81,7 @@ def test_the_table_shows_a_sparkline(db: Path) -> None:
     assert len(trend) == 20 and set(trend) <= set("▁▂▃▄▅▆▇█") and "█" in trend
 
 
+@pytest.mark.slow
 def test_filters_new_since_level_source_and_range(db: Path, log) -> None:
     _, _, counts, late = log
     new = patterns(db, "--new-since", late.isoformat())
@@ -99,6 +105,7 @@ def test_a_bad_time_is_one_line_and_exit_2(db: Path) -> None:
     assert done.stderr.count("\n") == 1 and "not a time" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_ingest_without_patterns_then_update(log, tmp_path: Path, db: Path) -> None:
     path = tmp_path / "later.duckdb"
     assert run_cli("ingest", str(log[0]), "--db", str(path), "--quiet", "--no-patterns").returncode == 0
@@ -112,6 +119,7 @@ def test_ingest_without_patterns_then_update(log, tmp_path: Path, db: Path) -> N
     assert query_db(path, ASSIGNED) == query_db(db, ASSIGNED)
 
 
+@pytest.mark.slow
 def test_the_same_patterns_across_runs_and_through_the_streaming_path(log, tmp_path: Path, db: Path) -> None:
     """Ingest the first half, then (a new process: the miner restarts from the table) the second
     half, where the user names become a variable; and the whole log through stdin, the streaming
@@ -134,6 +142,7 @@ def test_the_same_patterns_across_runs_and_through_the_streaming_path(log, tmp_p
         assert query_db(other, PATTERNS) == query_db(db, PATTERNS)
 
 
+@pytest.mark.slow
 def test_retention_deletes_the_patterns_of_the_records_it_deletes(log, tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     assert run_cli("ingest", str(log[0]), "--db", str(path), "--quiet").returncode == 0
@@ -145,6 +154,7 @@ def test_retention_deletes_the_patterns_of_the_records_it_deletes(log, tmp_path:
     assert patterns(path) == []
 
 
+@pytest.mark.slow
 def test_patterns_of_a_followed_file_while_ingest_holds_the_database(tmp_path: Path) -> None:
     """Records appended to a followed file are mined as they are committed, and `logscope
     patterns` asks the running ingest over its query service."""

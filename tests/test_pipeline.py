@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from logscope.parsing.registry import builtin_registry
 from logscope.pipeline.streaming import QUEUE_BATCHES, Pipeline
 from logscope.record import Record
@@ -19,6 +21,7 @@ def write_lines(path: Path, count: int) -> None:
     path.write_text("".join(f"seq={n} msg=line-{n:07d}-{'x' * 40}\n" for n in range(count)))
 
 
+@pytest.mark.slow
 def test_a_slow_consumer_slows_the_reader_and_nothing_is_dropped(tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     write_lines(log, 300_000)  # about 22 chunks of 1 MiB

@@ -69,6 +69,7 @@ def sample_files(directory: Path) -> list[Path]:
     return written
 
 
+@pytest.mark.slow
 def test_every_format_sample_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
     files = sample_files(tmp_path / "samples")
     assert len(files) > 20
@@ -81,6 +82,7 @@ def test_every_format_sample_gives_the_rows_ingest_stores(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the Loghub corpus is not here")
+@pytest.mark.slow
 def test_loghub_corpus_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
     """The files as they are (CRLF: our parser reads them) and with LF endings (DuckDB scans)."""
     raw = sorted(CORPUS.glob("*/*_2k.log"))
@@ -98,6 +100,7 @@ def test_loghub_corpus_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
     assert sum(item.startswith("scanned") for item in how) >= 3, how
 
 
+@pytest.mark.slow
 def test_ids_and_rows_match_for_one_scanned_file(tmp_path: Path) -> None:
     lines = [
         f'10.0.0.{n % 7} - - [20/Nov/2026:10:{n % 60:02d}:00 +0000] "GET /x/{n} HTTP/1.1" {200 + n % 4 * 100}'
@@ -125,6 +128,7 @@ def test_ids_and_rows_match_for_one_scanned_file(tmp_path: Path) -> None:
     assert con.execute("SELECT format FROM logs WHERE id = 2501").fetchall() == [("raw",)]
 
 
+@pytest.mark.slow
 def test_cli_reads_globs_directories_gzip_and_stdin(tmp_path: Path) -> None:
     text = "".join(f"<13>Nov 20 10:00:{n % 60:02d} host app[1]: message {n}\n" for n in range(100))
     (tmp_path / "a.log").write_text(text)
@@ -146,6 +150,7 @@ def test_cli_reads_globs_directories_gzip_and_stdin(tmp_path: Path) -> None:
     assert done.stdout.decode().splitlines() == ["source,n", "stdin,100"]
 
 
+@pytest.mark.slow
 def test_user_sql_reads_only_the_files_named(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("hello\n" * 10)
@@ -173,6 +178,7 @@ def test_missing_file_is_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.decode() == f"logscope: error: {tmp_path / 'nope.log'}: No such file or directory\n"
 
 
+@pytest.mark.slow
 def test_a_header_line_after_the_head_makes_our_parser_read_the_file(tmp_path: Path) -> None:
     """A W3C header deep in a scanned file: the query runs again with our parser reading it."""
     nginx = [

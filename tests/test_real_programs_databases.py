@@ -30,6 +30,10 @@ from real_programs import (
     wait_port,
 )
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one MariaDB server (a module
+# fixture) serves its tests.
+pytestmark = pytest.mark.xdist_group("databases")
+
 MARIADB_PORT = free_port(47420)
 REDIS_PORT = free_port(47421)
 POSTGRES_PORT = free_port(47422)
@@ -120,6 +124,7 @@ def mariadb() -> Iterator[Run]:
         yield Run(root, start, now())
 
 
+@pytest.mark.slow
 def test_mariadb_error_log(mariadb: Run, db: Path) -> None:
     log = mariadb.dir / "error.log"
     stored = ingest(log, db)
@@ -168,6 +173,7 @@ def test_mariadb_general_log_times(mariadb: Run, db: Path) -> None:
     assert_times_from_lines(stored.of("mariadb_general"), mariadb.start, mariadb.end)
 
 
+@pytest.mark.slow
 def test_mariadb_audit_log(mariadb: Run, db: Path) -> None:
     log = mariadb.dir / "audit.log"
     stored = ingest(log, db)
@@ -179,6 +185,7 @@ def test_mariadb_audit_log(mariadb: Run, db: Path) -> None:
     assert any('"operation":"FAILED_CONNECT"' in row[5] for row in stored.rows)
 
 
+@pytest.mark.slow
 def test_redis_server_log(db: Path) -> None:
     server_binary = program("redis-server")
     cli = program("redis-cli")
@@ -222,6 +229,7 @@ def test_redis_server_log(db: Path) -> None:
         assert any(row[5] and '"role":"C"' in row[5] for row in stored.rows)  # the RDB child's lines
 
 
+@pytest.mark.slow
 def test_postgresql_default_stderr_log(db: Path) -> None:
     postgres = program("postgres")
     initdb = program("initdb")

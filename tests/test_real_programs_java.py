@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 from real_programs import assert_parsed, assert_times_from_lines, count_lines, ingest_all, now, program
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one JVM run (a module fixture)
+# serves all its tests.
+pytestmark = pytest.mark.xdist_group("java")
+
 ROUNDS = 20
 JARS = ["log4j-api", "log4j-core", "slf4j-api", "logback-classic", "logback-core"]
 PROGRAM = """import org.apache.logging.log4j.LogManager;
@@ -91,6 +95,7 @@ def java_run(tmp_path_factory: pytest.TempPathFactory) -> JavaRun:
 
 
 @pytest.mark.parametrize(("log_name", "expected_format"), [("log4j", "log4j"), ("logback", "logback")])
+@pytest.mark.slow
 def test_java_logging(log_name: str, expected_format: str, java_run: JavaRun) -> None:
     log = getattr(java_run, log_name)
     stored = ingest_all([log], java_run.db)[log]

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from real_programs import (
     assert_parsed,
     assert_times_from_lines,
@@ -201,6 +202,7 @@ def test_chrony_log(tmp_path: Path, db: Path) -> None:
     assert "exiting" in stored.rows[-1][4]
 
 
+@pytest.mark.slow
 def test_caddy_json_logs(tmp_path: Path, db: Path) -> None:
     caddy = program("caddy")
     (tmp_path / "www").mkdir()

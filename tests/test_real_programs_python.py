@@ -33,6 +33,10 @@ from real_programs import (
     wait_port,
 )
 
+# Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one real run of every logging
+# layout (a module fixture) serves all its tests.
+pytestmark = pytest.mark.xdist_group("python_logging")
+
 GUNICORN_PORT = free_port(47440)
 UVICORN_PORT = free_port(47441)
 HTTP_SERVER_PORT = free_port(47442)
@@ -100,6 +104,7 @@ def python_logging(tmp_path_factory: pytest.TempPathFactory) -> LoggingRun:
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.slow
 def test_python_logging_layouts(name: str, python_logging: LoggingRun) -> None:
     _, expected_format, has_time = LAYOUTS[name]
     stored = python_logging.stored[name]
@@ -131,6 +136,7 @@ def _wsgi_app(root: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_gunicorn_error_and_access_logs(tmp_path: Path, db: Path) -> None:
     gunicorn = program("gunicorn")
     _wsgi_app(tmp_path)
@@ -168,6 +174,7 @@ def test_gunicorn_error_and_access_logs(tmp_path: Path, db: Path) -> None:
     assert access.levels == {"info": 40, "error": 5}
 
 
+@pytest.mark.slow
 def test_uvicorn_console_log(tmp_path: Path, db: Path) -> None:
     python = debian_python_module("uvicorn")
     _wsgi_app(tmp_path)
@@ -185,6 +192,7 @@ def test_uvicorn_console_log(tmp_path: Path, db: Path) -> None:
     assert len(requests) == 45  # uvicorn writes no time: records keep the time they were read
 
 
+@pytest.mark.slow
 def test_http_server_request_log(tmp_path: Path, db: Path) -> None:
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "index.html").write_text("hi\n")
@@ -216,6 +224,7 @@ def test_http_server_request_log(tmp_path: Path, db: Path) -> None:
     assert stored.levels["warning"] == 10  # the 404 request lines; `code 404, message …` lines are info
 
 
+@pytest.mark.slow
 def test_flask_development_server(tmp_path: Path, db: Path) -> None:
     python = debian_python_module("flask")
     (tmp_path / "app.py").write_text(
@@ -251,6 +260,7 @@ DJANGO_PORT = free_port(47444)
 UWSGI_PORT = free_port(47445)
 
 
+@pytest.mark.slow
 def test_django_runserver(tmp_path: Path, db: Path) -> None:
     python = debian_python_module("django")
     (tmp_path / "settings.py").write_text(
@@ -292,6 +302,7 @@ def test_django_runserver(tmp_path: Path, db: Path) -> None:
     assert sum(row[4] == "Not Found: /missing" and row[3] == "warning" for row in stored.rows) == 5
 
 
+@pytest.mark.slow
 def test_uwsgi_with_log_date(tmp_path: Path, db: Path) -> None:
     uwsgi = program("uwsgi")
     if not Path("/usr/lib/uwsgi/plugins/python3_plugin.so").exists():
@@ -353,6 +364,7 @@ def boom():
 TASKS = 500
 
 
+@pytest.mark.slow
 def test_celery_worker(tmp_path: Path, db: Path) -> None:
     python = debian_python_module("celery")
     (tmp_path / "queue").mkdir()

@@ -297,6 +297,7 @@ PLAYBOOK = """- hosts: localhost
 """
 
 
+@pytest.mark.slow
 def test_ansible_log(tmp_path: Path, db: Path) -> None:
     playbook = program("ansible-playbook")
     (tmp_path / "play.yml").write_text(PLAYBOOK)

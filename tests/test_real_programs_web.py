@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from real_programs import (
     assert_parsed,
     assert_times_from_lines,
@@ -87,6 +88,7 @@ local0.* {root}/haproxy.log
 """
 
 
+@pytest.mark.slow
 def test_nginx_and_haproxy_on_stderr_and_through_rsyslog(tmp_path: Path) -> None:
     nginx, haproxy, rsyslogd = program("nginx"), program("haproxy"), program("rsyslogd")
     with shared_dir("web") as root:
@@ -231,6 +233,7 @@ DocumentRoot {root}/html
 """
 
 
+@pytest.mark.slow
 def test_apache_error_log_and_vhost_combined(tmp_path: Path) -> None:
     apache2 = program("apache2")
     with shared_dir("apache") as root:
@@ -294,6 +297,7 @@ def _exchange(port: int) -> bytes:
         return conn.recv(100)
 
 
+@pytest.mark.slow
 def test_haproxy_tcp_log(tmp_path: Path, db: Path) -> None:
     haproxy = program("haproxy")
     with socket.create_server(("127.0.0.1", ECHO_PORT)) as echo:

@@ -76,6 +76,7 @@ def test_vacuum_by_age_deletes_old_records_and_their_alerts(tmp_path: Path, db: 
     assert query_db(db, "SELECT count(*) FROM alerts") == [(1,)]
 
 
+@pytest.mark.slow
 def test_retention_runs_in_the_background_while_lines_keep_arriving(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     new_written = 0
@@ -130,6 +131,7 @@ def facts(db: Path) -> dict:
     return run_status(db)
 
 
+@pytest.mark.slow
 def test_size_limit_deletes_the_oldest_and_space_is_reused(tmp_path: Path, db: Path) -> None:
     assert run_cli("ingest", "--db", str(db), "-q", "-", input='{"msg": "first"}\n').returncode == 0
     fill(db, 300_000, 10, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # a few of DuckDB's row groups
@@ -180,6 +182,7 @@ def test_ingest_with_a_size_limit_ends_within_it(tmp_path: Path, db: Path) -> No
     assert newest == start + dt.timedelta(seconds=19_999)
 
 
+@pytest.mark.slow
 def test_vacuum_through_the_holder_and_compaction_needs_the_file(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text(json_line(ago(days=9), "old") + json_line(ago(minutes=5), "new"))

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import query_db
 from test_tail_support import Tailing, append, seq_lines, stored_raw
 
@@ -32,6 +33,7 @@ def test_rename_and_create_reads_late_lines_of_the_old_file_and_all_of_the_new(t
     assert {row[0] for row in query_db(db, "SELECT DISTINCT source FROM logs")} == {str(log)}
 
 
+@pytest.mark.slow
 def test_a_gzipped_rotation_matched_by_the_glob_is_recognized_and_not_read_again(tmp_path: Path) -> None:
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
     append(log, *seq_lines(0, 40))
@@ -49,6 +51,7 @@ def test_a_gzipped_rotation_matched_by_the_glob_is_recognized_and_not_read_again
     assert sorted(stored_raw(db)) == seq_lines(0, 60)
 
 
+@pytest.mark.slow
 def test_a_gz_rotation_seen_first_after_a_restart_is_read_from_its_checkpoint(tmp_path: Path) -> None:
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
     append(log, *seq_lines(0, 30))
@@ -65,6 +68,7 @@ def test_a_gz_rotation_seen_first_after_a_restart_is_read_from_its_checkpoint(tm
     assert sorted(stored_raw(db)) == seq_lines(0, 50)
 
 
+@pytest.mark.slow
 def test_a_gz_file_never_seen_is_read_once_whole(tmp_path: Path) -> None:
     db = tmp_path / "db.duckdb"
     with gzip.open(tmp_path / "old.log.gz", "wt") as packed:
@@ -77,6 +81,7 @@ def test_a_gz_file_never_seen_is_read_once_whole(tmp_path: Path) -> None:
     assert stored_raw(db) == seq_lines(0, 25)
 
 
+@pytest.mark.slow
 def test_rename_and_create_while_stopped_is_caught_up_from_the_rotated_file(tmp_path: Path) -> None:
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
     append(log, *seq_lines(0, 10))
@@ -124,6 +129,7 @@ def test_copytruncate_while_following_reads_unread_lines_from_the_copy(tmp_path:
     assert sorted(stored_raw(db)) == seq_lines(0, 25)
 
 
+@pytest.mark.slow
 def test_from_end_still_reads_a_file_that_replaced_a_followed_one_while_stopped(tmp_path: Path) -> None:
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
     append(log, *seq_lines(0, 10))

@@ -100,6 +100,7 @@ def follow_through_rotations(tmp_path: Path, config: str, source: str, expect: i
 
 
 @pytest.mark.parametrize("source", ["app.log", "app.log*"])
+@pytest.mark.slow
 def test_logrotate_create_mode_with_compression_stores_every_line_exactly_once(
     tmp_path: Path, source: str
 ) -> None:
@@ -111,6 +112,7 @@ def test_logrotate_create_mode_with_compression_stores_every_line_exactly_once(
 
 
 @pytest.mark.parametrize("source", ["app.log", "app.log*"])
+@pytest.mark.slow
 def test_logrotate_copytruncate_mode_stores_every_line_left_on_disk_exactly_once(
     tmp_path: Path, source: str
 ) -> None:

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import REPO, assert_clean_error, query_db, run_cli
 
 APPEND_STDIN = "import sys; open(sys.argv[1], 'a').write(sys.stdin.read() + chr(10))"
@@ -158,6 +159,7 @@ def test_check_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
     assert f"{tmp_path / 'missing.toml'}: cannot read: No such file or directory" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_bundled_packs_pass_their_own_tests() -> None:
     assert len(PACK_TESTS) == 3
     result = run_cli("rules", "test", *PACK_TESTS)
@@ -166,6 +168,7 @@ def test_the_bundled_packs_pass_their_own_tests() -> None:
     assert result.stdout.strip().endswith("12 passed, 0 failed")
 
 
+@pytest.mark.slow
 def test_a_wrong_expectation_fails_with_a_diff(tmp_path: Path) -> None:
     source = (REPO / "rules" / "tests" / "web_test.toml").read_text()
     wrong = source.replace('at = "+19s"', 'at = "+18s"', 1)
@@ -255,6 +258,7 @@ summary = "{{count}} errors"
     assert statuses == [("500",)]
 
 
+@pytest.mark.slow
 def test_ingest_loads_the_bundled_packs_by_default(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text(nginx_lines(datetime(2026, 2, 1, tzinfo=UTC), [503] * 25))
@@ -278,6 +282,7 @@ def test_ingest_refuses_bad_rules_before_reading_anything(tmp_path: Path, db: Pa
     assert query_db(db, "SELECT count(*) FROM logs") == [(0,)]
 
 
+@pytest.mark.slow
 def test_backtest_over_several_files_replays_them_in_time_order(tmp_path: Path) -> None:
     # Two services log heartbeats every 30 s among much busier lines; one falls silent from 00:10
     # to 00:20. Read side by side, one file's blocks run ahead of the other's in event time, and
@@ -314,6 +319,7 @@ def test_backtest_over_several_files_replays_them_in_time_order(tmp_path: Path) 
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout
 
 
+@pytest.mark.slow
 def test_ingest_of_several_files_fires_what_a_backtest_fires(tmp_path: Path, db: Path) -> None:
     # Files are imported one after another; the rules must still see them in event-time order,
     # so the alerts stored are those a backtest of the same files reports, at the same times.
@@ -335,6 +341,7 @@ def test_ingest_of_several_files_fires_what_a_backtest_fires(tmp_path: Path, db:
     assert ("web_5xx_burst", "2026-11-20T14:06:30.000Z") in stored
 
 
+@pytest.mark.slow
 def test_ingest_with_the_bundled_folder_or_an_edited_copy_of_it(tmp_path: Path) -> None:
     """`--rules rules/` (or a copy edited as docs/rules.md suggests): a user's rule named like a
     bundled one replaces it, as a user's format does a built-in one."""
@@ -355,6 +362,7 @@ def test_ingest_with_the_bundled_folder_or_an_edited_copy_of_it(tmp_path: Path) 
     assert query_db(tmp_path / "b.duckdb", "SELECT rule, count FROM alerts") == [("web_5xx_burst", 12)]
 
 
+@pytest.mark.slow
 def test_a_rule_in_two_of_the_users_files_is_one_line_naming_both(tmp_path: Path, db: Path) -> None:
     first, second = tmp_path / "a.toml", tmp_path / "b.toml"
     rule = '[[rule]]\nname = "errors"\nwhere = "level = \'error\'"\n'

@@ -376,6 +376,7 @@ def test_a_low_priority_engine_evaluates_in_threads_at_a_lower_cpu_priority(tmp_
     assert priorities == {False: [own], True: [own + NICER]}
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_how_records_are_batched(tmp_path: Path) -> None:
     rules = THRESHOLD + 'for = "3s"\nrenotify = "4s"\ngroup_by = ["service"]\n'
     stream = [record(i * 0.7, level="error" if i % 3 else "info", service=f"s{i % 2}") for i in range(60)]
@@ -425,6 +426,7 @@ ERRORS_BY_SERVICE = 'where = "level = \'error\'"\ngroup_by = ["service"]\n'
         'kind = "new_value"\nfield = "code"\nwindow = "4s"\nlearn = "5s"',
     ],
 )
+@pytest.mark.slow
 def test_every_kind_gives_the_same_alerts_however_records_are_batched(tmp_path: Path, rule: str) -> None:
     rules = f'[[rule]]\nname = "r"\nfor = "1s"\nrenotify = "3s"\n{rule}\n'
     stream = []
@@ -566,6 +568,7 @@ def test_bounds_that_skip_stretches_give_the_alerts_of_stepping_through_them(
         'for = "5s"\nrenotify = "10s"',
     ],
 )
+@pytest.mark.slow
 def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_through_them(
     tmp_path: Path, monkeypatch, rule: str
 ) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import cli_env, query_db, run_cli
 
 from logscope.alerting.history import StoredValues
@@ -74,6 +75,7 @@ def ingest(tmp_path: Path, log: Path, db: Path, out: Path) -> list[tuple[str, st
     return fired(out)
 
 
+@pytest.mark.slow
 def test_a_second_import_alerts_only_on_values_never_stored(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.log"
     # dave logs in at 00:00 only; the others until 03:00; 3 hours of history in all.
@@ -110,6 +112,7 @@ def test_without_stored_history_learning_starts_with_the_run(tmp_path: Path, db:
     assert sorted(user for rule, user in got if rule == "new_user") == ["alice", "bob", "carol", "dave"]
 
 
+@pytest.mark.slow
 def test_following_knows_the_values_stored_before(tmp_path: Path, db: Path) -> None:
     """`ingest --follow` on a database that holds records: only the value never stored alerts."""
     log, rules, out = tmp_path / "app.log", tmp_path / "rules.toml", tmp_path / "out.jsonl"
@@ -142,6 +145,7 @@ def _rule(name: str, where: str) -> Rule:
     return Rule(name, "new_value", file="test.toml", where=where, field=["user"], history=30 * 86400 * SECOND)
 
 
+@pytest.mark.slow
 def test_the_history_is_read_where_rule_sql_cannot_reach_files(tmp_path: Path, db: Path) -> None:
     """The rules' SQL runs over the stored records in the sandbox: a rule that reads a file
     (which `rules check` refuses anyway) gets no history and an error; the others get theirs."""

@@ -125,6 +125,7 @@ def ingest(tmp_path: Path, log: Path, tag: str, monkeypatch, speculate: bool) ->
 
 
 @pytest.mark.parametrize("disordered", [False, True])
+@pytest.mark.slow
 def test_rules_during_the_import_give_the_alerts_of_the_replay_after_it(
     tmp_path: Path, monkeypatch, disordered: bool
 ) -> None:
@@ -148,6 +149,7 @@ def test_rules_during_the_import_give_the_alerts_of_the_replay_after_it(
     assert "new_agent_path" in rules and len(after_out.splitlines()) > 50
 
 
+@pytest.mark.slow
 def test_a_second_import_knows_the_first_ones_values_the_same_on_both_paths(
     tmp_path: Path, monkeypatch
 ) -> None:
@@ -185,6 +187,7 @@ def test_replay_batches_end_between_instants() -> None:
     assert instant_cut(pa.chunked_array([[4, 4]], pa.int64()), 2) == 0  # one instant: wait
 
 
+@pytest.mark.slow
 def test_a_block_going_on_with_an_instant_fed_whole_makes_the_rules_replay_after_the_import(
     tmp_path: Path,
 ) -> None:

@@ -102,6 +102,7 @@ def run(
 
 
 @pytest.mark.parametrize("seed", range(12))
+@pytest.mark.slow
 def test_the_fast_evaluator_and_batches_give_the_alerts_of_the_reference(tmp_path: Path, seed: int) -> None:
     rnd = random.Random(seed)
     rules = "".join(random_rule(rnd, f"r{n}") for n in range(rnd.randint(1, 3)))

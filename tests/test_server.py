@@ -21,6 +21,7 @@ from logscope.errors import LogscopeError
 from logscope.store.client import QueryClient, connect_if_served
 
 
+@pytest.mark.slow
 def test_query_while_lines_keep_arriving_then_same_answer_from_the_file(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     written = 0
@@ -70,6 +71,7 @@ ERRORS = [
 ]
 
 
+@pytest.mark.slow
 def test_same_errors_and_values_through_the_socket_and_from_the_file(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text(json_line("2026-01-01T00:00:00Z", "one") + "not json at all\n")
@@ -97,6 +99,7 @@ def test_same_errors_and_values_through_the_socket_and_from_the_file(tmp_path: P
     assert live_rich.stdout == run_cli("query", "--db", str(db), "--format", "jsonl", rich_sql).stdout
 
 
+@pytest.mark.slow
 def test_statements_that_would_change_the_writer_are_refused(tmp_path: Path, db: Path) -> None:
     with LiveIngest(db, tmp_path / "empty.log"):
         for sql in ("SET threads = 1", "BEGIN TRANSACTION", "ATTACH ':memory:' AS other", "PRAGMA threads=1"):
@@ -115,6 +118,7 @@ def test_large_results_stream(tmp_path: Path, db: Path) -> None:
     assert len(lines) == 120_001 and lines[1] == "0" and lines[-1] == "119999"
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_query_and_the_server_keeps_serving(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     with LiveIngest(db, log) as live:
@@ -174,6 +178,7 @@ def _nobody_connects(path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"), reason="needs root to run as nobody"
 )
+@pytest.mark.slow
 def test_another_user_cannot_connect_even_when_the_socket_mode_is_wrong(tmp_path: Path) -> None:
     shared = Path(os.environ.get("TMPDIR", "/tmp")) / f"logscope-perm-{os.getpid()}"
     shared.mkdir(mode=0o755)
@@ -194,6 +199,7 @@ def test_another_user_cannot_connect_even_when_the_socket_mode_is_wrong(tmp_path
         shared.rmdir()
 
 
+@pytest.mark.slow
 def test_stale_socket_is_detected_and_cleaned_up(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text(json_line("2026-01-01T00:00:00Z", "one"))

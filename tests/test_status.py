@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import assert_clean_error, query_db, run_cli
 from server_helpers import LiveIngest, count, json_line, wait_until
 
@@ -30,6 +31,7 @@ def status(db: Path) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_status_while_running_and_after(tmp_path: Path, db: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
@@ -111,6 +113,7 @@ def test_status_of_a_missing_database_is_a_clean_error(tmp_path: Path) -> None:
     assert not os.path.exists(tmp_path / "none.duckdb")
 
 
+@pytest.mark.slow
 def test_status_lists_every_source_the_database_holds(tmp_path: Path, db: Path) -> None:
     """Three runs, one source each: all three are listed, not only the last run's."""
     names = []

@@ -27,6 +27,7 @@ from test_tail_support import (
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_a_stop_signal_commits_what_was_read_and_exits_0(tmp_path: Path, stop_signal: int) -> None:
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
     append(log, *seq_lines(0, 10))
@@ -61,6 +62,7 @@ def without_root_powers(command: list[str]) -> list[str]:
     return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_is_reported_once_and_the_others_are_followed(tmp_path: Path) -> None:
     logs, db = tmp_path / "logs", tmp_path / "db.duckdb"
     logs.mkdir()
@@ -85,6 +87,7 @@ def test_an_unreadable_file_is_reported_once_and_the_others_are_followed(tmp_pat
     assert stored_raw(db) == seq_lines(0, 30)
 
 
+@pytest.mark.slow
 def test_a_directory_of_1000_files_is_read_with_bounded_open_handles(tmp_path: Path) -> None:
     logs, db = tmp_path / "logs", tmp_path / "db.duckdb"
     logs.mkdir()
@@ -117,6 +120,7 @@ def test_a_directory_of_1000_files_is_read_with_bounded_open_handles(tmp_path: P
     assert len(raw) == len(set(raw)) == 2100
 
 
+@pytest.mark.slow
 def test_running_out_of_file_handles_is_said_once_and_every_file_is_still_read(tmp_path: Path) -> None:
     logs, db = tmp_path / "logs", tmp_path / "db.duckdb"
     logs.mkdir()

@@ -232,6 +232,7 @@ def test_detail_view_shows_raw_fields_format_and_neighbours(db_app: LogscopeApp)
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_sql_screen_shows_results_and_errors(db_app: LogscopeApp) -> None:
     async def scenario() -> None:
         async with db_app.run_test(size=SIZE) as pilot:
@@ -461,6 +462,7 @@ def palette_shows(app: LogscopeApp, title: str) -> bool:
     return str(option.prompt).splitlines()[0].strip() == title
 
 
+@pytest.mark.slow
 def test_the_command_palette_runs_actions(db_app: LogscopeApp) -> None:
     async def scenario() -> None:
         async with db_app.run_test(size=SIZE) as pilot:

@@ -17,6 +17,7 @@ from logscope.demo.fleet import simulate
 START = 1_795_615_200.0  # 2026-11-25T14:00:00Z
 
 
+@pytest.mark.slow
 def test_fleet_incidents_fire_the_bundled_rules(tmp_path: Path) -> None:
     written = simulate(tmp_path / "logs", 900, START)
     assert written > 20_000
@@ -55,6 +56,7 @@ def test_fleet_sends_syslog_over_udp(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+@pytest.mark.slow
 def test_demo_shows_the_fleet_and_its_alerts_then_quits(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     status = tmp_path / "status"

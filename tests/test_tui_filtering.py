@@ -173,6 +173,7 @@ def test_e_and_w_jump_to_errors_and_warnings_as_in_lnav(tmp_path: Path) -> None:
     con.close()
 
 
+@pytest.mark.slow
 def test_filter_search_and_sql_history_is_kept_across_runs(tmp_path: Path) -> None:
     con, _ = make_db(tmp_path / "history.duckdb")
     path = tmp_path / "state" / "history.json"
@@ -301,6 +302,7 @@ def test_m_marks_lines_and_u_goes_between_the_marks(tmp_path: Path) -> None:
     con.close()
 
 
+@pytest.mark.slow
 def test_enter_on_a_bucket_of_the_error_chart_goes_to_its_first_record(tmp_path: Path) -> None:
     con, _ = make_db(tmp_path / "bucket.duckdb")
     app = LogscopeApp(con, poll_seconds=0)

@@ -63,6 +63,7 @@ def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
 
 
 @needs_tmux
+@pytest.mark.slow
 def test_tail_follows_a_growing_file_and_answers_queries_meanwhile(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "app.log"
     log.parent.mkdir()

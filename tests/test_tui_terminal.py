@@ -7,13 +7,12 @@ pilot tests prove the logic, these prove it reaches the eye.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from terminal import SAMPLE_LOGS, Terminal, background_at, logscope_command, needs_tmux
 
 pytestmark = needs_tmux
@@ -56,6 +55,7 @@ def log_rows(terminal: Terminal) -> list[int]:
 
 
 @pytest.mark.parametrize("terminal_fixture", ["tail", "narrow_tail"])
+@pytest.mark.slow
 def test_typed_filter_search_and_time_text_is_shown_as_typed(terminal_fixture: str, request) -> None:
     terminal: Terminal = request.getfixturevalue(terminal_fixture)
     terminal.keys("f")
@@ -78,6 +78,7 @@ def test_typed_filter_search_and_time_text_is_shown_as_typed(terminal_fixture: s
 
 
 @pytest.mark.parametrize("colours", ["256", "truecolor"])
+@pytest.mark.slow
 def test_exactly_one_row_carries_the_cursor_background(tmp_path: Path, colours: str) -> None:
     env = {"COLORTERM": "truecolor"} if colours == "truecolor" else {}
     terminal = open_tail(tmp_path, **env)
@@ -115,6 +116,7 @@ def status_line(screen: str) -> str:
     return lines[-2] if len(lines) >= 2 else ""
 
 
+@pytest.mark.slow
 def test_an_nginx_503_line_shows_its_status_client_bytes_and_agent(tail: Terminal) -> None:
     screen = submit_filter(tail, "fields->>'status' = '503'")
     rows = [line for line in screen.splitlines() if LOG_ROW.match(line)]
@@ -125,6 +127,7 @@ def test_an_nginx_503_line_shows_its_status_client_bytes_and_agent(tail: Termina
     assert all("status=503" in row for row in rows)
 
 
+@pytest.mark.slow
 def test_syslog_lines_keep_host_and_program_and_json_lines_their_keys(tail: Terminal) -> None:
     screen = submit_filter(tail, "source LIKE '%syslog' AND message LIKE 'Accepted publickey%'")
     assert " syslog           -     web-1 sshd[" in screen
@@ -139,6 +142,7 @@ def test_syslog_lines_keep_host_and_program_and_json_lines_their_keys(tail: Term
     )
 
 
+@pytest.mark.slow
 def test_80_columns_hide_the_panel_and_wrap_shows_the_whole_line(narrow_tail: Terminal) -> None:
     screen = narrow_tail.wait_for("alerts firing (a)")  # the alerts come when the catch-up ends
     assert "Alerts" not in screen.splitlines()[2]  # the side panel is hidden at 80 columns
@@ -154,6 +158,7 @@ def test_80_columns_hide_the_panel_and_wrap_shows_the_whole_line(narrow_tail: Te
     assert wrapped[index + 1].startswith(" " * 26)  # under the text, not under the time
 
 
+@pytest.mark.slow
 def test_a_bare_typed_field_filters_and_esc_puts_back_the_active_filter(tail: Terminal) -> None:
     screen = submit_filter(tail, "status = 503")
     assert "filter: where status = 503" in status_line(screen)
@@ -171,6 +176,7 @@ def test_a_bare_typed_field_filters_and_esc_puts_back_the_active_filter(tail: Te
     assert "27/27 · filter: where status = 503" in status_line(screen)
 
 
+@pytest.mark.slow
 def test_n_at_the_last_match_says_so_and_stays(tail: Terminal) -> None:
     tail.keys("/")
     tail.type("products/42")
@@ -187,6 +193,7 @@ def test_n_at_the_last_match_says_so_and_stays(tail: Terminal) -> None:
     screen = tail.wait_for(lambda text: f"({int(place[1]) - 1}/{place[2]})" in status_line(text))
 
 
+@pytest.mark.slow
 def test_enter_on_an_alert_shows_the_records_of_its_window(tail: Terminal) -> None:
     # Once every sample line is read the alerts stay put: count the rows above the burst's.
     time.sleep(2)
@@ -208,6 +215,7 @@ def test_enter_on_an_alert_shows_the_records_of_its_window(tail: Terminal) -> No
     assert all(re.search(r" status=5\d\d ", row) for row in rows)
 
 
+@pytest.mark.slow
 def test_the_sample_incident_alerts_fire_at_1406_with_20_http_5xx(tail: Terminal) -> None:
     """The alerts panel shows what `ingest` and `rules backtest` give for the sample logs: the
     5xx burst fired at 14:06 (event time) on 20 responses in 1m (issue 15 item 3)."""
@@ -219,15 +227,11 @@ def test_the_sample_incident_alerts_fire_at_1406_with_20_http_5xx(tail: Terminal
     assert burst[2] == "20"
 
 
+@pytest.mark.slow
 def test_the_overview_of_a_resumed_database_says_how_far_each_file_was_read(tmp_path: Path) -> None:
     """`tail` on a database `ingest` filled reads nothing new: the files are read to their end."""
     db = tmp_path / "resumed.duckdb"
-    ingest = subprocess.run(
-        [sys.executable, "-m", "logscope", "ingest", str(SAMPLE_LOGS), "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ingest = run_cli("ingest", str(SAMPLE_LOGS), "--db", str(db))
     assert ingest.returncode == 0, ingest.stderr
     terminal = Terminal(logscope_command("tail", str(SAMPLE_LOGS), "--db", str(db)))
     try:
@@ -241,6 +245,7 @@ def test_the_overview_of_a_resumed_database_says_how_far_each_file_was_read(tmp_
         terminal.close()
 
 
+@pytest.mark.slow
 def test_filters_typed_in_one_run_are_recalled_in_the_next(tmp_path: Path) -> None:
     terminal = open_tail(tmp_path)
     try:

@@ -67,6 +67,7 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_writer_loses_nothing(fifo: Path, db: Path) -> None:
     process = start_ingest("--db", str(db), str(fifo))
     wait_until_open(process, fifo)  # the reader is waiting for a writer
@@ -77,6 +78,7 @@ def test_a_writer_loses_nothing(fifo: Path, db: Path) -> None:
     assert stored(db) == (100_000, 100_000)
 
 
+@pytest.mark.slow
 def test_two_writers_at_once_lose_nothing(fifo: Path, db: Path) -> None:
     process = start_ingest("--db", str(db), str(fifo))
     writers = [threading.Thread(target=write_lines, args=(fifo, n * 50_000, 50_000)) for n in range(2)]
@@ -91,6 +93,7 @@ def test_two_writers_at_once_lose_nothing(fifo: Path, db: Path) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_waiting_for_a_writer_stops_on_a_signal(fifo: Path, db: Path, signum: int) -> None:
     process = start_ingest("--db", str(db), str(fifo))
     wait_until_open(process, fifo)
@@ -101,6 +104,7 @@ def test_waiting_for_a_writer_stops_on_a_signal(fifo: Path, db: Path, signum: in
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_follow_keeps_reading_as_writers_come_and_go(fifo: Path, db: Path) -> None:
     process = start_ingest("--follow", "--db", str(db), str(fifo))
     for round_number in range(3):
@@ -116,6 +120,7 @@ def test_follow_keeps_reading_as_writers_come_and_go(fifo: Path, db: Path) -> No
     assert stored(db) == (3000, 3000)
 
 
+@pytest.mark.slow
 def test_a_character_device_is_a_stream(db: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "logscope", "ingest", "--db", str(db), "/dev/null"],
@@ -128,6 +133,7 @@ def test_a_character_device_is_a_stream(db: Path) -> None:
     assert "ingested 0 lines" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_endless_character_device_stops_on_sigint_with_bounded_memory(db: Path) -> None:
     process = start_ingest("--db", str(db), "/dev/zero")
     wait_until_open(process, Path("/dev/zero"))
@@ -141,6 +147,7 @@ def test_an_endless_character_device_stops_on_sigint_with_bounded_memory(db: Pat
     assert rows <= 1
 
 
+@pytest.mark.slow
 def test_a_fifo_inside_a_directory_is_not_waited_on(tmp_path: Path, db: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -76,6 +76,7 @@ def test_the_reproduction_cannot_stall_ingest_or_parse(tmp_path: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.slow
 def test_a_polynomial_user_pattern_runs_under_a_time_limit(tmp_path: Path) -> None:
     """Cubic on a 1 MiB line of commas with `re` (hours); bounded by MATCH_TIMEOUT per line here,
     and every line is stored."""
@@ -137,6 +138,7 @@ def _hostile_lines(sample: str, size: int) -> list[str]:
 
 
 @pytest.mark.parametrize(("name", "pattern", "sample"), _patterns(), ids=[name for name, _, _ in _patterns()])
+@pytest.mark.slow
 def test_every_bundled_pattern_is_linear_on_a_1_mib_line(name: str, pattern: str, sample: str) -> None:
     """Each hostile line of 1 MiB is decided in under 2 s (typically milliseconds), and 4x the text
     costs ~4x the time (under 10x allowed for noise on a shared machine; quadratic would be 16x,

@@ -121,6 +121,7 @@ def mutate(data: bytes, mutations: list[tuple[str, float, bytes]]) -> bytes:
 
 
 @pytest.mark.parametrize("name", PARSERS)
+@pytest.mark.slow
 def test_random_bytes_are_stored_line_for_line(name: str, store: Store) -> None:
     @FUZZ
     @given(st.binary(max_size=600))
@@ -132,6 +133,7 @@ def test_random_bytes_are_stored_line_for_line(name: str, store: Store) -> None:
 
 
 @pytest.mark.parametrize("name", PARSERS)
+@pytest.mark.slow
 def test_mutated_samples_are_stored_line_for_line(name: str, store: Store) -> None:
     samples = [sample.encode() for sample in samples_of(name)]
 

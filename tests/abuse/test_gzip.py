@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import query_db, run_cli
 
 from logscope.sources.compressed import CompressedReader
@@ -48,6 +49,7 @@ def assert_one_damage_line(stderr: str, path: Path) -> None:
     assert damage[0].startswith(f"logscope: error: {path}: "), damage
 
 
+@pytest.mark.slow
 def test_truncated_gz_is_read_to_its_last_line_once_across_runs(tmp_path: Path, db: Path) -> None:
     path = tmp_path / "t.log.gz"
     truncated_gz(path, 200_000)
@@ -69,6 +71,7 @@ def test_truncated_gz_is_read_to_its_last_line_once_across_runs(tmp_path: Path, 
     assert offsets == [len(lines_of(expected))] * 4
 
 
+@pytest.mark.slow
 def test_truncated_gz_with_the_default_rules_never_aborts(tmp_path: Path, db: Path) -> None:
     path = tmp_path / "t.log.gz"
     truncated_gz(path, 60_000)
@@ -81,6 +84,7 @@ def test_truncated_gz_with_the_default_rules_never_aborts(tmp_path: Path, db: Pa
     assert stored(db)[:2] == (expected, expected)
 
 
+@pytest.mark.slow
 def test_a_completed_gz_goes_on_from_the_checkpoint(tmp_path: Path, db: Path) -> None:
     """The cut-off partial line is not stored: once the whole file is there, it is read whole."""
     path = tmp_path / "app.log.gz"
@@ -93,6 +97,7 @@ def test_a_completed_gz_goes_on_from_the_checkpoint(tmp_path: Path, db: Path) ->
     assert stored(db)[:2] == (50_000, 50_000)
 
 
+@pytest.mark.slow
 def test_corrupt_middle_keeps_what_came_before(tmp_path: Path, db: Path) -> None:
     path = tmp_path / "bad.log.gz"
     packed = bytearray(gzip.compress(lines_of(100_000)))
@@ -122,6 +127,7 @@ def test_concatenated_members_and_zero_padding_read_whole(tmp_path: Path, db: Pa
     assert stored(db)[:2] == (2000, 2000)
 
 
+@pytest.mark.slow
 def test_follow_reads_a_truncated_rotated_gz_once(tmp_path: Path, db: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -153,6 +159,7 @@ def test_follow_reads_a_truncated_rotated_gz_once(tmp_path: Path, db: Path) -> N
     assert stored(db)[:2] == (expected, expected)
 
 
+@pytest.mark.slow
 def test_reader_memory_is_bounded_for_a_bomb() -> None:
     """64 MiB of zeros packed into ~64 KiB: each read returns at most what was asked."""
     packed = gzip.compress(bytes(64 << 20), 9)

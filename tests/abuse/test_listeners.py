@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from conftest import query_db, run_cli
 from test_network_listeners import Follower
 
@@ -33,6 +34,7 @@ def send_lines(port: int, lines: list[bytes]) -> None:
             pass
 
 
+@pytest.mark.slow
 def test_1100_idle_connections_do_not_lock_a_new_sender_out(tmp_path: Path) -> None:
     db = tmp_path / "idle.duckdb"
     follower = Follower(db, "tcp://127.0.0.1:0")
@@ -52,6 +54,7 @@ def test_1100_idle_connections_do_not_lock_a_new_sender_out(tmp_path: Path) -> N
     assert "idle connection" in stderr and "to make room for new ones" in stderr
 
 
+@pytest.mark.slow
 def test_idle_timeout_closes_quiet_connections_only(tmp_path: Path) -> None:
     db = tmp_path / "timeout.duckdb"
     follower = Follower(
@@ -75,6 +78,7 @@ def test_idle_timeout_closes_quiet_connections_only(tmp_path: Path) -> None:
     assert query_db(db, "SELECT count(*) FROM logs") == [(10,)]
 
 
+@pytest.mark.slow
 def test_one_client_is_held_to_its_share(tmp_path: Path) -> None:
     db = tmp_path / "share.duckdb"
     follower = Follower(db, "tcp://127.0.0.1:0?max_connections_per_client=4")
@@ -112,6 +116,7 @@ def test_one_client_is_held_to_its_share(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_bad_limit_values_are_one_line_errors(tmp_path: Path) -> None:
     for option in ("idle_timeout=soon", "max_connections=0", "max_connections_per_client=-1"):
         spec = f"tcp://127.0.0.1:0?{option}"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import cli_env, query_db
 
 from logscope.parsing.registry import load_registry
@@ -36,6 +37,7 @@ def child_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@pytest.mark.slow
 def test_2000_small_files_with_the_default_rules(tmp_path: Path, db: Path) -> None:
     logs = tmp_path / "logs"
     small_files(logs)
@@ -66,6 +68,7 @@ def test_2000_small_files_with_the_default_rules(tmp_path: Path, db: Path) -> No
     assert query_db(db, "SELECT count(*) FROM logs") == [(10_000,)]
 
 
+@pytest.mark.slow
 def test_one_small_file_costs_a_few_ms(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     small_files(logs, 500)

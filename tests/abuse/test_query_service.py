@@ -61,6 +61,7 @@ ALLOWED = {
 }
 
 
+@pytest.mark.slow
 def test_the_service_refuses_everything_but_reading(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text(json_line("2026-01-01T00:00:00Z", "one"))
@@ -96,6 +97,7 @@ _SETTINGS_SQL = (
 )
 
 
+@pytest.mark.slow
 def test_the_direct_path_is_locked_down_too(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text(json_line("2026-01-01T00:00:00Z", "one"))
@@ -111,6 +113,7 @@ def test_the_direct_path_is_locked_down_too(tmp_path: Path, db: Path) -> None:
     assert exported.returncode == 0 and "exported 1 record " in exported.stdout, exported.stderr
 
 
+@pytest.mark.slow
 def test_every_connection_logscope_opens_is_configured(tmp_path: Path) -> None:
     path = str(tmp_path / "w.duckdb")
     for opener in (connect, lambda: open_for_writing(path), lambda: open_for_reading(path)):

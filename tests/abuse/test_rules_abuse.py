@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import REPO, assert_clean_error, cli_env, query_db, run_cli
 
 SAFETY_CAP = 6 << 30  # address space of each child (a backstop for a failing limit, not the limit)
@@ -85,6 +86,7 @@ where = "(WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM t) SELECT c
 """
 
 
+@pytest.mark.slow
 def test_an_endless_recursive_query_is_refused_by_rules_check_within_seconds(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, ENDLESS)
     status, stderr, seconds, peak = run_measured("rules", "check", str(rules))
@@ -113,6 +115,7 @@ fields = { n = "BIGINT" }
 """
 
 
+@pytest.mark.slow
 def test_a_rule_endless_on_the_records_is_disabled_and_ingest_goes_on(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, SLOW_ON_RECORDS + GOOD_RULE)
     db = tmp_path / "x.duckdb"
@@ -161,6 +164,7 @@ def test_sigint_stops_an_ingest_whose_rule_runs_endlessly(tmp_path: Path) -> Non
 # --- item 2: memory ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_repeating_a_records_text_is_refused_before_it_can_take_gigabytes(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, '[[rule]]\nname = "huge"\nwhere = "length(repeat(message, 100000000)) > 0"\n')
     status, stderr, seconds, peak = run_measured("rules", "check", str(rules))
@@ -187,6 +191,7 @@ where = \"\"\"length(list_reduce(list_transform(range(10000), lambda x: message 
 """
 
 
+@pytest.mark.slow
 def test_a_rule_whose_memory_grows_on_the_records_is_stopped_near_its_limit(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, HUNGRY_ON_RECORDS + GOOD_RULE)
     db = tmp_path / "x.duckdb"
@@ -211,6 +216,7 @@ def test_a_rule_whose_memory_grows_on_the_records_is_stopped_near_its_limit(tmp_
     assert query_db(db, "SELECT rule, count FROM alerts") == [("server_errors", 20)]
 
 
+@pytest.mark.slow
 def test_a_summary_format_width_of_a_billion_is_refused(tmp_path: Path) -> None:
     rules = rule_file(
         tmp_path, '[[rule]]\nname = "wide"\nwhere = "status >= 500"\nsummary = "{count:>999999999}"\n'
@@ -224,6 +230,7 @@ def test_a_summary_format_width_of_a_billion_is_refused(tmp_path: Path) -> None:
     assert peak < GIB, peak
 
 
+@pytest.mark.slow
 def test_a_sql_rule_counting_text_fails_rules_check_not_the_backtest(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, '[[rule]]\nname = "abc"\nkind = "sql"\nquery = "SELECT \'abc\' AS count"\n')
     result = run_cli("rules", "check", str(rules))
@@ -245,6 +252,7 @@ def test_a_sql_rule_counting_text_fails_rules_check_not_the_backtest(tmp_path: P
 # --- item 3: sql rules see the first batch -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_sql_rule_runs_over_the_first_batch(tmp_path: Path) -> None:
     start = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
     log = tmp_path / "two_hours.jsonl"
@@ -283,6 +291,7 @@ def test_a_sql_rule_runs_over_the_first_batch(tmp_path: Path) -> None:
 # --- item 8: a rule file that is not UTF-8 ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_rule_file_with_invalid_utf8_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
     rules = tmp_path / "bad.toml"
     rules.write_bytes(b'[[rule]]\nname = "x"\nwhere = "message = \'\xff\xfe\'"\n')
