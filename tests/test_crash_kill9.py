@@ -35,7 +35,9 @@ def test_kill_9_at_random_moments_neither_loses_nor_repeats_a_line(tmp_path: Pat
     kills_mid_stream = 0
     try:
         wait_until_serving(db, follower)
-        writer = start_writer(log, 0, LINES, pause_every=3)
+        # A millisecond after every line: 20 s of writing, so that a loaded machine, where each
+        # restart of the follower takes seconds, still kills it mid-stream.
+        writer = start_writer(log, 0, LINES, pause_every=1)
         for kill in range(KILLS):
             time.sleep(rng.uniform(0.0, 0.6))  # the moment: mid-batch, mid-commit, mid-anything
             follower.send_signal(signal.SIGKILL)

@@ -38,6 +38,7 @@ def test_query_while_lines_keep_arriving_then_same_answer_from_the_file(tmp_path
         producer = threading.Thread(target=produce)
         producer.start()
         try:
+            wait_until(lambda: count(db) > 0)  # the first lines are in (a loaded machine is slow)
             seen = []
             for _ in range(4):
                 seen.append(count(db))  # through the socket: the file is held by the ingest process

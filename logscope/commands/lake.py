@@ -68,8 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         **examples(
             "logscope lake init prod",
             "logscope lake status prod",
-            "logscope lake compact prod",
-            "logscope lake expire prod --retain 30d",
+            "logscope lake expire prod --retain 30d  # then: logscope lake compact prod",
         ),
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -206,10 +206,15 @@ def test_a_rule_whose_memory_grows_on_the_records_is_stopped_near_its_limit(tmp_
         str(nginx_sample(tmp_path)),
     )
     assert status == 0, stderr
-    assert (
-        f"logscope: error: {rules}: rule 'hungry' failed and is disabled:"
-        " used more than 1024 MB of memory (the limit of rule SQL)"
-    ) in stderr.splitlines(), stderr
+    # Stopped by the watchdog, or by DuckDB's own memory_limit of the rule connection first (1.5.5
+    # reaches that one first here): either way the message says it was rule SQL's memory limit.
+    disabled = f"logscope: error: {rules}: rule 'hungry' failed and is disabled: "
+    assert [
+        line
+        for line in stderr.splitlines()
+        if line == disabled + "used more than 1024 MB of memory (the limit of rule SQL)"
+        or line.startswith(disabled + "ran out of the memory rule SQL may use: Out of Memory Error")
+    ], stderr
     assert peak < 2 * GIB, peak  # 1 GiB above what the process held, and what it held
     assert seconds < 45, seconds
     assert query_db(db, "SELECT count(*) FROM logs") == [(749,)]
