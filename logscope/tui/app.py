@@ -40,7 +40,6 @@ from logscope.tui.filters import (
     parse_time_range,
     text_match,
 )
-from logscope.tui.help_screen import HelpScreen
 from logscope.tui.history import History
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, SourceLine
@@ -48,7 +47,7 @@ from logscope.tui.log_reader import Histogram, LogReader, SourceCounts
 from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
 from logscope.tui.overview_screen import OverviewScreen
-from logscope.tui.palette_actions import ACTIONS, MAIN_ACTIONS, ViewActions
+from logscope.tui.palette_actions import ACTIONS, MAIN_ACTIONS, ScreenActions, ViewActions
 from logscope.tui.patterns_screen import PatternsScreen
 from logscope.tui.predicate import with_typed_fields
 from logscope.tui.source_toggles import SourceToggles
@@ -69,7 +68,7 @@ def search_place(place: tuple[int | None, int] | None) -> str:
     return f" ({ordinal:,}/{hits:,})" if ordinal is not None else f" ({hits:,} matches)"
 
 
-class LogscopeApp(ViewActions, App[None]):
+class LogscopeApp(ViewActions, ScreenActions, App[None]):
     """Reads what the pipeline commits from DuckDB; the pipeline runs in its own threads."""
 
     CSS_PATH = "app.tcss"
@@ -478,22 +477,6 @@ class LogscopeApp(ViewActions, App[None]):
         sources.select_all()
         self.log_view.set_search(None)
         self.apply_filter(FilterState())
-
-    def action_sql(self) -> None:
-        self.push_screen("sql")
-
-    def action_overview(self) -> None:
-        self.push_screen("overview")
-        self.call_after_refresh(self.poll)
-
-    def action_patterns(self) -> None:
-        self.push_screen("patterns")
-
-    def action_compare(self) -> None:
-        self.push_screen("compare")
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
 
     def _run_on_main(self, action: str) -> None:
         if action != "quit":

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from logscope.tui.filters import FilterError
 from logscope.tui.goto import GotoScreen, goto_time
+from logscope.tui.help_screen import HelpScreen
 
 if TYPE_CHECKING:
     from logscope.tui.filter_bar import FilterBar
@@ -136,3 +137,23 @@ class ViewActions:
             return
         index = view.reader.position(view.state, target, 0, view.last_id)
         view.move_to(min(index, view.total - 1))
+
+
+class ScreenActions:
+    """Mixed into the app: the actions that open a screen over the log view."""
+
+    def action_sql(self) -> None:
+        self.push_screen("sql")
+
+    def action_overview(self) -> None:
+        self.push_screen("overview")
+        self.call_after_refresh(self.poll)
+
+    def action_patterns(self) -> None:
+        self.push_screen("patterns")
+
+    def action_compare(self) -> None:
+        self.push_screen("compare")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
