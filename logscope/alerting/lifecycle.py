@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
+
 from logscope.alerting.durations import format_duration
 from logscope.alerting.model import Rule
 from logscope.alerting.template import render
@@ -299,3 +301,34 @@ class Tracker:
         alert.updated_at = max(alert.updated_at, at)
         alert.render_summary()
         self.outbox.emit(Change(alert, event, at, alert.to_json(event, at)))
+
+
+class IntervalRule:
+    """A rule evaluated at each multiple of its interval the event clock passes (sql and
+    changed_after_marker rules); a subclass says what one evaluation does (`run_at`)."""
+
+    def __init__(self, rule: Rule, outbox: Outbox) -> None:
+        self.rule, self.outbox = rule, outbox
+        self.trackers: dict[tuple, Tracker] = {}
+        self.last_run: int | None = None
+
+    def start(self, origin: int) -> None:
+        """Called once with the engine's first event time: the first run is at the first
+        multiple of the interval after it."""
+        self.last_run = origin - origin % self.rule.interval
+
+    def advance(self, now: int, store: duckdb.DuckDBPyConnection | None) -> None:
+        """Evaluate at every interval boundary in (last run, now]."""
+        interval = self.rule.interval
+        if self.last_run is None:
+            self.start(now)
+        boundary = self.last_run + interval
+        while boundary <= now:
+            self.run_at(boundary, store)
+            self.last_run = boundary
+            boundary += interval
+        for tracker in self.trackers.values():
+            tracker.advance(now)
+
+    def run_at(self, at: int, store: duckdb.DuckDBPyConnection | None) -> None:
+        raise NotImplementedError

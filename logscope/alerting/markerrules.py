@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from logscope.alerting.lifecycle import Outbox, Tracker
+from logscope.alerting.lifecycle import IntervalRule, Tracker
 from logscope.alerting.model import Rule
 from logscope.store.compare import ERROR_LEVELS
 from logscope.store.markers import BY_HAND
@@ -68,30 +68,9 @@ def rate_rose(
     return errors_after * records_before >= rule.factor * errors_before * records_after
 
 
-class MarkerRule:
+class MarkerRule(IntervalRule):
     """Runs one changed_after_marker rule at each multiple of its interval the event clock passes
     (the same clock as `sql` rules: alerting/sqlrules.py)."""
-
-    def __init__(self, rule: Rule, outbox: Outbox) -> None:
-        self.rule, self.outbox = rule, outbox
-        self.trackers: dict[tuple, Tracker] = {}
-        self.last_run: int | None = None
-
-    def start(self, origin: int) -> None:
-        self.last_run = origin - origin % self.rule.interval
-
-    def advance(self, now: int, store: duckdb.DuckDBPyConnection | None) -> None:
-        """Evaluate at every interval boundary in (last run, now]."""
-        interval = self.rule.interval
-        if self.last_run is None:
-            self.start(now)
-        boundary = self.last_run + interval
-        while boundary <= now:
-            self.run_at(boundary, store)
-            self.last_run = boundary
-            boundary += interval
-        for tracker in self.trackers.values():
-            tracker.advance(now)
 
     def run_at(self, at: int, store: duckdb.DuckDBPyConnection | None) -> None:
         holding = {key: values for key, values in self._rates(at, store)}

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from logscope.alerting.lifecycle import Outbox, Tracker
+from logscope.alerting.lifecycle import IntervalRule, Outbox, Tracker
 from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import (
     CHECK_SECONDS,
@@ -91,33 +91,13 @@ def result_columns(rule: Rule, con: duckdb.DuckDBPyConnection | None = None) -> 
     return columns
 
 
-class SqlRule:
+class SqlRule(IntervalRule):
     """Runs one sql rule at each multiple of its interval the event clock passes."""
 
     def __init__(self, rule: Rule, outbox: Outbox) -> None:
-        self.rule, self.outbox = rule, outbox
+        super().__init__(rule, outbox)
         self.con = open_sandbox()
-        self.trackers: dict[tuple, Tracker] = {}
-        self.last_run: int | None = None
         self.columns = result_columns(rule, self.con)
-
-    def start(self, origin: int) -> None:
-        """Called once with the engine's first event time: the first run is at the first
-        multiple of the interval after it."""
-        self.last_run = origin - origin % self.rule.interval
-
-    def advance(self, now: int, store: duckdb.DuckDBPyConnection | None) -> None:
-        """Run the query at every interval boundary in (last run, now]."""
-        interval = self.rule.interval
-        if self.last_run is None:
-            self.start(now)
-        boundary = self.last_run + interval
-        while boundary <= now:
-            self.run_at(boundary, store)
-            self.last_run = boundary
-            boundary += interval
-        for tracker in self.trackers.values():
-            tracker.advance(now)
 
     def run_at(self, at: int, store: duckdb.DuckDBPyConnection | None) -> None:
         stats = self._stats(store) if uses_stats(self.rule) else STATS.empty_table()
