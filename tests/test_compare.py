@@ -139,6 +139,7 @@ def test_bad_input_gets_one_line(db: Path, tmp_path: Path) -> None:
     assert_clean_error(run_cli("compare", "--marker", "1", "--db", str(tmp_path / "none.duckdb")))
 
 
+@pytest.mark.slow
 def test_mark_markers_and_compare_while_an_ingest_holds_the_database(tmp_path: Path) -> None:
     db = tmp_path / "live.duckdb"
     live = LiveIngest(db, tmp_path / "live.jsonl")

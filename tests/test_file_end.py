@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from pathlib import Path
 
+import pytest
 from test_query_files import ingested_rows
 
 from logscope.parsing.registry import load_registry
@@ -15,6 +16,7 @@ def _rows(records) -> list[tuple]:
     return [(r.format, r.level, r.message, r.raw) for r in records]
 
 
+@pytest.mark.slow
 def test_the_last_lines_give_the_records_ingest_stores(tmp_path: Path) -> None:
     lines = [
         f'10.0.0.{n % 7} - - [20/Nov/2026:10:{n % 60:02d}:00 +0000] "GET /x/{n} HTTP/1.1" {200 + n % 4 * 100}'

@@ -151,6 +151,7 @@ def test_compact_and_expire_apply_to_the_lake(lake: str, tmp_path: Path, capsys)
         ("EXPLAIN ANALYZE SELECT * FROM postgres_query('x', 'SELECT 1')", "not allowed"),
     ],
 )
+@pytest.mark.slow
 def test_users_sql_on_the_lake_is_sandboxed(shared_lake: str, sql: str, refusal: str, capsys) -> None:
     capsys.readouterr()
     assert main(["query", "--lake", shared_lake, sql]) == 1
@@ -181,6 +182,7 @@ def test_lake_names_come_from_the_config_file_with_credentials_by_reference(
         resolve_lake("postgresql://logscope@127.0.0.1/lake")
 
 
+@pytest.mark.slow
 def test_without_lake_nothing_of_it_is_loaded(tmp_path: Path) -> None:
     """The lake is opt-in: a plain ingest and query import none of it (nor need its extensions)."""
     probe = (

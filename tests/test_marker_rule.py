@@ -78,6 +78,7 @@ def test_rules_check_accepts_the_kind_and_rejects_bad_options(setup, tmp_path: P
     assert "factor" in result.stderr and "where" in result.stderr
 
 
+@pytest.mark.slow
 def test_backtest_and_ingest_fire_at_the_same_event_times(setup, tmp_path: Path) -> None:
     _, log, rules = setup
     result = run_cli("rules", "backtest", str(rules), str(log.path), "--nl")

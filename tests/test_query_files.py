@@ -246,6 +246,7 @@ AWKWARD_JSON = [
 ]
 
 
+@pytest.mark.slow
 def test_json_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) -> None:
     plain = [
         f'{{"time":"2026-11-20T10:{n % 60:02d}:00.{n % 1000:03d}Z","level":"{("info", "error")[n % 2]}",'
@@ -262,6 +263,7 @@ def test_json_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) 
         assert row == want
 
 
+@pytest.mark.slow
 def test_json_lines_with_a_key_the_first_lines_did_not_use(tmp_path: Path) -> None:
     """The plan extracts the keys the head used; a later `ts`, `severity` or `host` is still read."""
     plain = [f'{{"time":"2026-11-20T10:00:{n % 60:02d}Z","msg":"m {n}","n":{n}}}' for n in range(300)]

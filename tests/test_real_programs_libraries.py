@@ -76,6 +76,7 @@ def _need(path: Path, package: str) -> None:
         pytest.skip(f"{path} is missing (.ci/run installs {package} with apt-get)")
 
 
+@pytest.mark.slow
 def test_klog_on_stderr(tmp_path: Path, db: Path) -> None:
     go = program("go")
     _need(KLOG, "golang-k8s-klog-dev")
@@ -111,6 +112,7 @@ def test_klog_on_stderr(tmp_path: Path, db: Path) -> None:
     assert len(structured) == 10 and all('err="connection refused"' in row[4] for row in structured)
 
 
+@pytest.mark.slow
 def test_klog_log_file_with_its_header(tmp_path: Path, db: Path) -> None:
     go = program("go")
     _need(KLOG, "golang-k8s-klog-dev")
@@ -177,6 +179,7 @@ offline = true
 """
 
 
+@pytest.mark.slow
 def test_rust_env_logger(tmp_path: Path, db: Path) -> None:
     cargo = "/usr/bin/cargo"  # Debian's, with its rustc (not a rustup shim elsewhere on PATH)
     _need(Path(cargo), "cargo")
@@ -226,6 +229,7 @@ for (const logger of [json, simple]) {
 """
 
 
+@pytest.mark.slow
 def test_node_winston_json_and_simple(tmp_path: Path, db: Path) -> None:
     node = program("node")
     _need(NODE_MODULES / "winston", "node-winston")

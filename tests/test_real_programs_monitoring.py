@@ -43,6 +43,7 @@ def _check_logfmt(log: Path, db: Path, start, end) -> None:
 
 
 @pytest.mark.parametrize("name", ["prometheus", "prometheus-node-exporter"])
+@pytest.mark.slow
 def test_prometheus_logfmt(name: str, tmp_path: Path, db: Path) -> None:
     binary = program(name)
     if name == "prometheus":
@@ -105,6 +106,7 @@ action =
 """
 
 
+@pytest.mark.slow
 def test_fail2ban_log(tmp_path: Path, db: Path) -> None:
     server = program("fail2ban-server")
     client = program("fail2ban-client")
@@ -144,6 +146,7 @@ def test_fail2ban_log(tmp_path: Path, db: Path) -> None:
     assert len(bans) == 1 and '"address":"192.0.2.7"' in bans[0][5]
 
 
+@pytest.mark.slow
 def test_monit_log(tmp_path: Path, db: Path) -> None:
     monit = program("monit")
     log = tmp_path / "monit.log"

@@ -150,6 +150,7 @@ def _root() -> bool:
     return os.geteuid() == 0
 
 
+@pytest.mark.slow
 def test_lighttpd_error_and_access_logs(tmp_path: Path, db: Path) -> None:
     lighttpd = program("lighttpd")
     with shared_dir("lighttpd") as root:

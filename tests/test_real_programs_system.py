@@ -120,6 +120,7 @@ smtputf8_enable = no
 MAILS = 6
 
 
+@pytest.mark.slow
 def test_postfix_mail_log(db: Path) -> None:
     """Postfix (its own maillog_file, 3.4+) in a private mount namespace where a copy of its
     configuration is bind-mounted over /etc/postfix; no port is opened (mail is submitted with
@@ -175,6 +176,7 @@ for n in $(seq 50); do grep -q 'terminate' {log} && break; sleep 0.2; done
         assert len(removed) == MAILS and all('"app":"postfix/qmgr"' in row[5] for row in removed)
 
 
+@pytest.mark.slow
 def test_rabbitmq_log(db: Path) -> None:
     """RabbitMQ on private ports (AMQP, distribution, and its own epmd), with its node directory
     and log in a temporary directory; stopped with rabbitmqctl, its epmd killed after."""

@@ -154,6 +154,7 @@ startretries=1
 """
 
 
+@pytest.mark.slow
 def test_supervisord_log(tmp_path: Path, db: Path) -> None:
     supervisord = program("supervisord")
     (tmp_path / "supervisord.conf").write_text(SUPERVISORD_CONF.format(root=tmp_path))

@@ -176,6 +176,7 @@ shutdown_lifetime 0 seconds
 """
 
 
+@pytest.mark.slow
 def test_squid_access_and_cache_logs(tmp_path: Path) -> None:
     squid = program("squid")
     with shared_dir("squid") as root:

@@ -111,6 +111,7 @@ def test_statements_that_would_change_the_writer_are_refused(tmp_path: Path, db:
         assert allowed.stdout.splitlines() == ["x", "42"], allowed.stderr
 
 
+@pytest.mark.slow
 def test_large_results_stream(tmp_path: Path, db: Path) -> None:
     with LiveIngest(db, tmp_path / "empty.log"):
         result = run_cli("query", "--db", str(db), "--format", "tsv", "SELECT range AS n FROM range(120000)")
@@ -245,6 +246,7 @@ def test_in_process_server_refuses_nothing_it_should_allow(tmp_path: Path) -> No
     con.close()
 
 
+@pytest.mark.slow
 def test_a_database_path_longer_than_a_socket_address_still_serves(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
@@ -259,6 +261,7 @@ def test_a_database_path_longer_than_a_socket_address_still_serves(tmp_path: Pat
     assert not Path(str(db) + ".sock").exists()
 
 
+@pytest.mark.slow
 def test_garbage_on_the_socket_ends_only_that_connection(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "app.jsonl"
     log.write_text(json_line("2026-01-01T00:00:00Z", "one"))

@@ -146,6 +146,7 @@ def test_running_out_of_file_handles_is_said_once_and_every_file_is_still_read(t
     assert len(raw) == len(set(raw)) == 300
 
 
+@pytest.mark.slow
 def test_following_the_directory_that_holds_the_database_does_not_read_the_database(
     tmp_path: Path,
 ) -> None:

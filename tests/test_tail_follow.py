@@ -152,6 +152,7 @@ def test_a_symlink_swapped_to_a_new_target_follows_it_and_finishes_the_old_one(t
     assert sources == {str(link)}
 
 
+@pytest.mark.slow
 def test_an_idle_file_renamed_after_a_restart_still_gets_its_late_lines_read(tmp_path: Path) -> None:
     """The quiet time of a renamed file counts from the rename, not from its last growth."""
     first, second, link, db = _linked_logs(tmp_path)

@@ -88,6 +88,7 @@ def test_lines_appear_as_they_are_ingested_from_a_pipe(tmp_path: Path) -> None:
         con.close()
 
 
+@pytest.mark.slow
 def test_sql_predicate_text_and_regex_filters_change_what_is_shown(db_app: LogscopeApp) -> None:
     async def scenario() -> None:
         async with db_app.run_test(size=SIZE) as pilot:

@@ -60,6 +60,7 @@ async def submit(pilot, app: LogscopeApp, text: str) -> None:
     await settle(pilot)
 
 
+@pytest.mark.slow
 def test_a_typed_field_filter_a_text_filter_and_escape_back_to_the_active_one(tmp_path: Path) -> None:
     con, _ = make_db(tmp_path / "typed.duckdb")
     app = LogscopeApp(con, poll_seconds=0)
@@ -214,6 +215,7 @@ def test_goto_reads_clock_times_dates_steps_and_day_words() -> None:
         goto_time("teatime", reference, UTC)
 
 
+@pytest.mark.slow
 def test_ctrl_g_moves_the_cursor_to_the_first_record_at_that_time(tmp_path: Path) -> None:
     con, _ = make_db(tmp_path / "goto.duckdb")  # one record a second from 14:00:00
     app = LogscopeApp(con, poll_seconds=0)

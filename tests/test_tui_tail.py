@@ -31,6 +31,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 
 
 @needs_tmux
+@pytest.mark.slow
 def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
     db = tmp_path / "tail.duckdb"
     status = tmp_path / "status"

@@ -143,6 +143,7 @@ def test_a_rule_endless_on_the_records_is_disabled_and_ingest_goes_on(tmp_path: 
     assert query_db(db, "SELECT rule, count FROM alerts") == [("server_errors", 20)]
 
 
+@pytest.mark.slow
 def test_sigint_stops_an_ingest_whose_rule_runs_endlessly(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, SLOW_ON_RECORDS)
     status, stderr, seconds, _ = run_measured(
