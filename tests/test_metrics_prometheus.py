@@ -124,7 +124,10 @@ def test_log_defined_metrics_and_health_on_metrics(followed) -> None:
     def counted():
         samples = scrape(run.port)
         total = sum(samples.get("nginx_requests_total", {}).values())
-        return samples if total == 9 else None
+        observed = sum(samples.get("nginx_request_seconds_count", {}).values())
+        sized = sum(samples.get("nginx_response_bytes_count", {}).values())
+        # every metric of the batch (they are updated one after the other)
+        return samples if (total, observed, sized) == (9, 9, 9) else None
 
     samples = wait_for(counted, 20)
     assert samples, scrape(run.port).get("nginx_requests_total")

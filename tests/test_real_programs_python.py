@@ -289,8 +289,10 @@ def test_django_runserver(tmp_path: Path, db: Path) -> None:
         paths = ["/"] * 60 + ["/boom"] * 5 + ["/missing"] * 5
         statuses = [http_get(f"http://127.0.0.1:{DJANGO_PORT}{path}") for path in paths]
         assert (statuses.count(500), statuses.count(404)) == (5, 5)
+        # runserver writes a request's line after answering it: wait for the last one
+        log = tmp_path / "runserver.log"
+        wait_for(lambda: count_lines(log, lambda line: line.startswith("[")) >= 70, "70 request lines")
     end = now()
-    log = tmp_path / "runserver.log"
     stored = ingest(log, db)
     assert_parsed(stored, {"django_runserver"}, share=1.0)
     requests = [row for row in stored.rows if row[6].startswith("[")]
