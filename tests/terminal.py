@@ -53,7 +53,8 @@ class Terminal:
         """Press tmux keys (`Enter`, `Escape`, `G`, `C-c`, …), one at a time."""
         for key in keys:
             self._tmux("send-keys", key)
-            time.sleep(pause)
+            # A key read together with an Escape makes alt+KEY: give the Escape its own read.
+            time.sleep(max(pause, 0.6) if key == "Escape" and len(keys) > 1 else pause)
 
     def type(self, text: str) -> None:
         """Type literal text."""

@@ -93,7 +93,7 @@ def test_containerd_daemon_log(db: Path) -> None:
         assert_parsed(stored, {"logfmt"}, share=1.0)
         assert len(stored.rows) == count_lines(log, lambda line: line.startswith('time="')) > 20
         assert_times_from_lines(stored.rows, start, end)
-        written = {"info": "info", "debug": "debug", "warning": "warning", "error": "error"}
+        written = {"info": "info", "debug": "debug", "warning": "warning", "error": "error", "fatal": "fatal"}
         expected: dict[str, int] = {}
         for line in log.read_text().splitlines():
             level = written[re.search(r" level=(\w+) ", line)[1]]

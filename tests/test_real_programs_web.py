@@ -275,9 +275,9 @@ defaults
   mode tcp
   log global
   option tcplog
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
+  timeout connect 10s
+  timeout client 10s
+  timeout server 10s
 frontend live
   bind 127.0.0.1:{HAPROXY_TCP_PORT}
   default_backend echo
