@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 from conftest import REPO, cli_env
 from lake_helpers import PostgresCluster, lake_url
+from terminal import Terminal, logscope_command, needs_tmux
 
 from logscope.cli import main
 from logscope.errors import LogscopeError
@@ -234,3 +236,35 @@ def test_patterns_and_rule_backtests_run_over_every_agents_records(lake: str, tm
     fired = [row.split("\t") for row in out.splitlines()[1:] if "\tfiring\t" in row]
     assert [row[2] for row in fired] == ["many_served"]  # 80 records of both agents in one window
     assert "80 lines" in err
+
+
+def _wait_for_lake_count(capsys: pytest.CaptureFixture, lake: str, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = int(_query(capsys, "--lake", lake, "SELECT count(*) FROM logs")[0][0])
+        if seen == count:
+            return
+        assert time.monotonic() < deadline, f"the lake holds {seen} records, not {count}"
+        time.sleep(0.5)
+
+
+@needs_tmux
+@pytest.mark.slow
+def test_tail_ships_what_it_follows_to_the_lake_while_it_shows_it(lake: str, tmp_path: Path, capsys) -> None:
+    log, db = tmp_path / "t.log", tmp_path / "t.duckdb"
+    written = _lines(log, "t", 0, 100)
+    command = logscope_command("tail", str(log), "--db", str(db), "--lake", lake, "--agent", "t")
+    terminal = Terminal(command, env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        terminal.wait_for("/100", timeout=60)
+        _wait_for_lake_count(capsys, lake, 100)  # shipped while the terminal UI runs
+        written += _lines(log, "t", 100, 50)
+        terminal.wait_for("/150")
+        _wait_for_lake_count(capsys, lake, 150)
+        terminal.keys("q")
+        terminal.wait_for("__exited 0")
+    finally:
+        terminal.close()
+    rows = _query(capsys, "--lake", lake, "SELECT raw, agent, count(*) FROM logs GROUP BY ALL")
+    assert sorted(raw for raw, _, _ in rows) == sorted(written)
+    assert {(agent, count) for _, agent, count in rows} == {("t", "1")}
