@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env
+from conftest import REPO, cli_env, query_db
 from lake_helpers import PostgresCluster, lake_url
 from terminal import Terminal, logscope_command, needs_tmux
 
@@ -268,3 +268,29 @@ def test_tail_ships_what_it_follows_to_the_lake_while_it_shows_it(lake: str, tmp
     rows = _query(capsys, "--lake", lake, "SELECT raw, agent, count(*) FROM logs GROUP BY ALL")
     assert sorted(raw for raw, _, _ in rows) == sorted(written)
     assert {(agent, count) for _, agent, count in rows} == {("t", "1")}
+
+
+UNREACHABLE_PORT = 19901  # nothing listens there (this helper's port range)
+
+
+@pytest.mark.slow
+def test_local_retention_keeps_the_records_the_lake_does_not_have_yet(
+    lake: str, tmp_path: Path, capsys
+) -> None:
+    log, db = tmp_path / "old.log", tmp_path / "r.duckdb"
+    written = _lines(log, "r", 0, 200, day="2020-01-01")  # years older than --retain 1d
+    down = lake_url(f"postgresql://logscope@127.0.0.1:{UNREACHABLE_PORT}/lake", tmp_path / "down")
+    # The lake cannot be reached: the run's retention passes keep every record for it.
+    main(["ingest", "-q", "--db", str(db), "--lake", down, "--retain", "1d", str(log)])
+    assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
+    capsys.readouterr()
+    assert main(["vacuum", "--db", str(db), "--retain", "1d"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 0 records" in out and "kept 200 older records the lake does not have yet" in out, out
+    assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
+    # The lake is back: the next run ships them all, and only then deletes them locally.
+    assert main(["ingest", "-q", "--db", str(db), "--lake", lake, "--retain", "1d", str(log)]) == 0
+    assert query_db(db, "SELECT count(*) FROM logs") == [(0,)]
+    rows = _query(capsys, "--lake", lake, "SELECT raw, count(*) FROM logs GROUP BY raw")
+    assert sorted(raw for raw, _ in rows) == sorted(written)
+    assert {count for _, count in rows} == {"1"}

@@ -80,5 +80,10 @@ def describe(report: dict[str, Any], by: str) -> str:
             if report["live_after"] < report["used_after"] * 0.9
             else ""
         )
+        + (
+            f"; kept {plural(report['kept_unshipped'], 'older record')} the lake does not have yet"
+            if report.get("kept_unshipped")
+            else ""
+        )
         + ("" if report["checkpointed"] else " (checkpoint deferred: a transaction was running)")
     )
