@@ -30,6 +30,7 @@ class Threshold(RuleKind):
     options = (WHERE, GROUP_BY, WINDOW, THRESHOLD)
     required = ("window", "threshold")
     backlog = True
+    window_made_it_fire = True
 
     def condition(self, rule: Rule, ready_at: int) -> Condition:
         threshold = rule.threshold
@@ -48,6 +49,7 @@ class Match(Threshold):
     required = ()
     counts_every_match = True
     backlog = False  # (its bound is one record: every group with a match could fire)
+    window_made_it_fire = False  # (one record did: its group shows instead)
 
     def prepare(self, rule: Rule) -> None:
         rule.threshold = 1
@@ -71,6 +73,7 @@ class Ratio(RuleKind):
     only_falls = False
     backlog = True
     stretch_bound = True
+    window_made_it_fire = True
 
     def condition(self, rule: Rule, ready_at: int) -> Condition:
         ratio, min_total = rule.ratio, rule.min_total
