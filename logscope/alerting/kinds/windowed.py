@@ -26,7 +26,7 @@ class Threshold(RuleKind):
     """At least `threshold` matching records in the window."""
 
     name = "threshold"
-    summary = "{count} matching records in {window} (threshold {threshold})"
+    summary = "{count:matching record|matching records} in {window} (threshold {threshold})"
     options = (WHERE, GROUP_BY, WINDOW, THRESHOLD)
     required = ("window", "threshold")
     backlog = True
@@ -44,7 +44,7 @@ class Match(Threshold):
     """Every matching record: one alert per group while records keep matching within the window."""
 
     name = "match"
-    summary = "{count} matching records"
+    summary = "{count:matching record|matching records}"
     options = (WHERE, GROUP_BY, WINDOW)
     required = ()
     counts_every_match = True
@@ -99,7 +99,7 @@ class Spike(RuleKind):
     """At least `min_count` matching records, and `factor` times as many as the window before."""
 
     name = "spike"
-    summary = "{count} matching records in {window}, was {previous} the window before"
+    summary = "{count:matching record|matching records} in {window}, was {previous} the window before"
     options = (
         WHERE,
         GROUP_BY,
@@ -130,7 +130,7 @@ class Absence(RuleKind):
     """Fewer than `threshold` matching records in the window (once a whole window has passed)."""
 
     name = "absence"
-    summary = "only {count} matching records in {window} (expected at least {threshold})"
+    summary = "only {count:matching record|matching records} in {window} (expected at least {threshold})"
     options = (WHERE, GROUP_BY, WINDOW, THRESHOLD)
     required = ("window",)
     only_falls = False
