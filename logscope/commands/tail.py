@@ -96,7 +96,7 @@ class PipeReader:
         try:
             pump(lambda size: os.read(self.fd, size), self.name, ctx)
         except OSError as exc:
-            ctx.report_error(f"stdin: {exc.strerror or exc}")
+            ctx.report_error(f"stdin: {exc.strerror or exc}", self.name)
         finally:
             os.close(self.fd)
 
