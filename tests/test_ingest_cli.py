@@ -212,6 +212,20 @@ def test_a_damaged_file_counts_as_an_error_of_its_source_and_its_lines_stay(tmp_
     assert 0 < stored < 20_000, stored
 
 
+def test_blank_lines_are_kept_as_raw_records(tmp_path: Path, db: Path) -> None:
+    """Decided in docs/formats.md ("Blank lines"): kept, as Vector's file source does."""
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Nov 20 14:00:35 web-1 sshd[1]: Accepted publickey for a\n\n"
+        "Nov 20 14:00:36 web-1 sshd[1]: Accepted publickey for b\n \t\n"
+    )
+    assert run_cli("ingest", "-q", str(log), "--db", str(db)).returncode == 0
+    rows = query_db(db, "SELECT format, raw FROM logs ORDER BY id")
+    assert [row[1] for row in rows] == log.read_text().splitlines()
+    assert [row[0] for row in rows if row[1].strip() == ""] == ["raw", "raw"]
+    assert query_db(db, r"SELECT count(*) FROM logs WHERE NOT regexp_full_match(raw, '\s*')") == [(2,)]
+
+
 def test_glob_matching_nothing_is_an_error(tmp_path: Path, db: Path) -> None:
     result = run_cli("ingest", str(tmp_path / "*.nothing"), "--db", str(db))
     assert_clean_error(result, 1)
