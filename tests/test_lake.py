@@ -55,6 +55,15 @@ def _lines(path: Path, agent: str, first: int, count: int, day: str = "2026-12-0
     return lines
 
 
+def _ship(tmp_path: Path, lake: str, agent: str, *options: str) -> None:
+    """Agent `agent` ingests its log `<agent>.log` into `<agent>.duckdb` and ships it to the lake."""
+    database, log = tmp_path / f"{agent}.duckdb", tmp_path / f"{agent}.log"
+    assert (
+        main(["ingest", "-q", "--db", str(database), "--lake", lake, "--agent", agent, *options, str(log)])
+        == 0
+    )
+
+
 def _query(capsys: pytest.CaptureFixture, *args: str) -> list[list[str]]:
     capsys.readouterr()
     assert main(["query", "--tsv", *args]) == 0
@@ -67,41 +76,11 @@ def test_agents_ship_each_record_once_and_the_lake_reads_as_one(lake: str, tmp_p
     for agent in ("a", "b"):
         log = tmp_path / f"{agent}.log"
         written += _lines(log, agent, 0, 300)
-        assert (
-            main(
-                [
-                    "ingest",
-                    "-q",
-                    "--db",
-                    str(tmp_path / f"{agent}.duckdb"),
-                    "--lake",
-                    lake,
-                    "--agent",
-                    agent,
-                    str(log),
-                ]
-            )
-            == 0
-        )
+        _ship(tmp_path, lake, agent)
     first = _query(capsys, "--lake", lake, "SELECT max(snapshot_id) FROM ducklake_snapshots('lake')")[0][0]
     # The same agent again: only what was appended reaches the lake.
     written += _lines(tmp_path / "a.log", "a", 300, 200)
-    assert (
-        main(
-            [
-                "ingest",
-                "-q",
-                "--db",
-                str(tmp_path / "a.duckdb"),
-                "--lake",
-                lake,
-                "--agent",
-                "a",
-                str(tmp_path / "a.log"),
-            ]
-        )
-        == 0
-    )
+    _ship(tmp_path, lake, "a")
 
     rows = _query(capsys, "--lake", lake, "SELECT raw, count(*) FROM logs GROUP BY raw")
     assert sorted(raw for raw, _ in rows) == sorted(written)
@@ -124,7 +103,7 @@ def test_compact_and_expire_apply_to_the_lake(lake: str, tmp_path: Path, capsys)
     log = tmp_path / "c.log"
     for round_ in range(3):  # three agent runs: three commits, three files
         _lines(log, "c", round_ * 100, 100, day="2020-01-01")
-        assert main(["ingest", "-q", "--db", str(tmp_path / "c.duckdb"), "--lake", lake, str(log)]) == 0
+        _ship(tmp_path, lake, "c")
     capsys.readouterr()
     assert main(["lake", "compact", lake]) == 0
     message = capsys.readouterr().err
@@ -204,22 +183,7 @@ def test_patterns_and_rule_backtests_run_over_every_agents_records(lake: str, tm
     for agent in ("x", "y"):  # 40 served lines each, in two agents' databases
         log = tmp_path / f"{agent}.log"
         _lines(log, agent, 0, 40)
-        assert (
-            main(
-                [
-                    "ingest",
-                    "-q",
-                    "--db",
-                    str(tmp_path / f"{agent}.duckdb"),
-                    "--lake",
-                    lake,
-                    "--agent",
-                    agent,
-                    str(log),
-                ]
-            )
-            == 0
-        )
+        _ship(tmp_path, lake, agent)
     capsys.readouterr()
     assert main(["patterns", "--lake", lake, "--tsv"]) == 0
     rows = [row.split("\t") for row in capsys.readouterr().out.splitlines()[1:]]
@@ -277,19 +241,20 @@ UNREACHABLE_PORT = 19901  # nothing listens there (this helper's port range)
 def test_local_retention_keeps_the_records_the_lake_does_not_have_yet(
     lake: str, tmp_path: Path, capsys
 ) -> None:
-    log, db = tmp_path / "old.log", tmp_path / "r.duckdb"
+    log, db = tmp_path / "r.log", tmp_path / "r.duckdb"
     written = _lines(log, "r", 0, 200, day="2020-01-01")  # years older than --retain 1d
     down = lake_url(f"postgresql://logscope@127.0.0.1:{UNREACHABLE_PORT}/lake", tmp_path / "down")
     # The lake cannot be reached: the run's retention passes keep every record for it.
-    main(["ingest", "-q", "--db", str(db), "--lake", down, "--retain", "1d", str(log)])
-    assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
     capsys.readouterr()
+    _ship(tmp_path, down, "r", "--retain", "1d")
+    assert "(records stay local and are sent later)" in capsys.readouterr().err
+    assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
     assert main(["vacuum", "--db", str(db), "--retain", "1d"]) == 0
     out = capsys.readouterr().out
     assert "deleted 0 records" in out and "kept 200 older records the lake does not have yet" in out, out
     assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
     # The lake is back: the next run ships them all, and only then deletes them locally.
-    assert main(["ingest", "-q", "--db", str(db), "--lake", lake, "--retain", "1d", str(log)]) == 0
+    _ship(tmp_path, lake, "r", "--retain", "1d")
     assert query_db(db, "SELECT count(*) FROM logs") == [(0,)]
     rows = _query(capsys, "--lake", lake, "SELECT raw, count(*) FROM logs GROUP BY raw")
     assert sorted(raw for raw, _ in rows) == sorted(written)
