@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, query_db, run_cli
+from conftest import REPO, assert_clean_error, query_db, run_cli
 
 from logscope.cli import VERBS, build_parser
 from logscope.commands.completion import log_format_names
@@ -161,3 +161,15 @@ def test_status_format_text_is_the_report_with_a_note(one_db: Path) -> None:
     assert old.returncode == new.returncode == 0
     assert old.stderr == "logscope: warning: --format text is deprecated; leave it out (it is the default)\n"
     assert old.stdout.splitlines()[:3] == new.stdout.splitlines()[:3]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["compare", "--marker", "1"], ["mark", "deploy"], ["patterns"], ["markers"], ["vacuum"], ["status"]],
+)
+def test_verbs_that_need_a_database_file_refuse_an_in_memory_one(args: list[str]) -> None:
+    result = run_cli(*args, "--db", ":memory:")
+    assert_clean_error(result, 2)
+    assert result.stderr.strip() == (
+        f"logscope: error: {args[0]}: an in-memory database holds nothing between runs; give --db PATH"
+    )

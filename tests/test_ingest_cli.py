@@ -198,6 +198,34 @@ def test_gzip_directory_and_glob_sources(tmp_path: Path, db: Path) -> None:
     )
 
 
+def test_a_damaged_file_counts_as_an_error_of_its_source_and_its_lines_stay(tmp_path: Path, db: Path) -> None:
+    lines = "".join(f"2026-12-07T03:00:00Z web app[1]: request {n} served\n" for n in range(20_000))
+    whole = gzip.compress(lines.encode())
+    cut, fine = tmp_path / "cut.log.gz", tmp_path / "fine.log"
+    cut.write_bytes(whole[: len(whole) // 2])  # a copy that stopped half-way
+    fine.write_text("2026-12-07T03:00:01Z web app[1]: fine\n")
+    result = run_cli("ingest", "-q", str(cut), str(fine), "--db", str(db))
+    assert f"{cut}: compressed data ends early (truncated file?)" in result.stderr
+    stats = query_db(db, "SELECT source, errors, lines > 0 FROM stats ORDER BY source")
+    assert stats == [(str(cut), 1, True), (str(fine), 0, True)]
+    stored = query_db(db, "SELECT count(*) FROM logs WHERE source = ?", [str(cut)])[0][0]
+    assert 0 < stored < 20_000, stored
+
+
+def test_blank_lines_are_kept_as_raw_records(tmp_path: Path, db: Path) -> None:
+    """Decided in docs/formats.md ("Blank lines"): kept, as Vector's file source does."""
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Nov 20 14:00:35 web-1 sshd[1]: Accepted publickey for a\n\n"
+        "Nov 20 14:00:36 web-1 sshd[1]: Accepted publickey for b\n \t\n"
+    )
+    assert run_cli("ingest", "-q", str(log), "--db", str(db)).returncode == 0
+    rows = query_db(db, "SELECT format, raw FROM logs ORDER BY id")
+    assert [row[1] for row in rows] == log.read_text().splitlines()
+    assert [row[0] for row in rows if row[1].strip() == ""] == ["raw", "raw"]
+    assert query_db(db, r"SELECT count(*) FROM logs WHERE NOT regexp_full_match(raw, '\s*')") == [(2,)]
+
+
 def test_glob_matching_nothing_is_an_error(tmp_path: Path, db: Path) -> None:
     result = run_cli("ingest", str(tmp_path / "*.nothing"), "--db", str(db))
     assert_clean_error(result, 1)

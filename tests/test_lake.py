@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env
+from conftest import REPO, cli_env, query_db
 from lake_helpers import PostgresCluster, lake_url
+from terminal import Terminal, logscope_command, needs_tmux
 
 from logscope.cli import main
 from logscope.errors import LogscopeError
@@ -53,6 +55,15 @@ def _lines(path: Path, agent: str, first: int, count: int, day: str = "2026-12-0
     return lines
 
 
+def _ship(tmp_path: Path, lake: str, agent: str, *options: str) -> None:
+    """Agent `agent` ingests its log `<agent>.log` into `<agent>.duckdb` and ships it to the lake."""
+    database, log = tmp_path / f"{agent}.duckdb", tmp_path / f"{agent}.log"
+    assert (
+        main(["ingest", "-q", "--db", str(database), "--lake", lake, "--agent", agent, *options, str(log)])
+        == 0
+    )
+
+
 def _query(capsys: pytest.CaptureFixture, *args: str) -> list[list[str]]:
     capsys.readouterr()
     assert main(["query", "--tsv", *args]) == 0
@@ -65,41 +76,11 @@ def test_agents_ship_each_record_once_and_the_lake_reads_as_one(lake: str, tmp_p
     for agent in ("a", "b"):
         log = tmp_path / f"{agent}.log"
         written += _lines(log, agent, 0, 300)
-        assert (
-            main(
-                [
-                    "ingest",
-                    "-q",
-                    "--db",
-                    str(tmp_path / f"{agent}.duckdb"),
-                    "--lake",
-                    lake,
-                    "--agent",
-                    agent,
-                    str(log),
-                ]
-            )
-            == 0
-        )
+        _ship(tmp_path, lake, agent)
     first = _query(capsys, "--lake", lake, "SELECT max(snapshot_id) FROM ducklake_snapshots('lake')")[0][0]
     # The same agent again: only what was appended reaches the lake.
     written += _lines(tmp_path / "a.log", "a", 300, 200)
-    assert (
-        main(
-            [
-                "ingest",
-                "-q",
-                "--db",
-                str(tmp_path / "a.duckdb"),
-                "--lake",
-                lake,
-                "--agent",
-                "a",
-                str(tmp_path / "a.log"),
-            ]
-        )
-        == 0
-    )
+    _ship(tmp_path, lake, "a")
 
     rows = _query(capsys, "--lake", lake, "SELECT raw, count(*) FROM logs GROUP BY raw")
     assert sorted(raw for raw, _ in rows) == sorted(written)
@@ -122,7 +103,7 @@ def test_compact_and_expire_apply_to_the_lake(lake: str, tmp_path: Path, capsys)
     log = tmp_path / "c.log"
     for round_ in range(3):  # three agent runs: three commits, three files
         _lines(log, "c", round_ * 100, 100, day="2020-01-01")
-        assert main(["ingest", "-q", "--db", str(tmp_path / "c.duckdb"), "--lake", lake, str(log)]) == 0
+        _ship(tmp_path, lake, "c")
     capsys.readouterr()
     assert main(["lake", "compact", lake]) == 0
     message = capsys.readouterr().err
@@ -202,22 +183,7 @@ def test_patterns_and_rule_backtests_run_over_every_agents_records(lake: str, tm
     for agent in ("x", "y"):  # 40 served lines each, in two agents' databases
         log = tmp_path / f"{agent}.log"
         _lines(log, agent, 0, 40)
-        assert (
-            main(
-                [
-                    "ingest",
-                    "-q",
-                    "--db",
-                    str(tmp_path / f"{agent}.duckdb"),
-                    "--lake",
-                    lake,
-                    "--agent",
-                    agent,
-                    str(log),
-                ]
-            )
-            == 0
-        )
+        _ship(tmp_path, lake, agent)
     capsys.readouterr()
     assert main(["patterns", "--lake", lake, "--tsv"]) == 0
     rows = [row.split("\t") for row in capsys.readouterr().out.splitlines()[1:]]
@@ -234,3 +200,62 @@ def test_patterns_and_rule_backtests_run_over_every_agents_records(lake: str, tm
     fired = [row.split("\t") for row in out.splitlines()[1:] if "\tfiring\t" in row]
     assert [row[2] for row in fired] == ["many_served"]  # 80 records of both agents in one window
     assert "80 lines" in err
+
+
+def _wait_for_lake_count(capsys: pytest.CaptureFixture, lake: str, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = int(_query(capsys, "--lake", lake, "SELECT count(*) FROM logs")[0][0])
+        if seen == count:
+            return
+        assert time.monotonic() < deadline, f"the lake holds {seen} records, not {count}"
+        time.sleep(0.5)
+
+
+@needs_tmux
+@pytest.mark.slow
+def test_tail_ships_what_it_follows_to_the_lake_while_it_shows_it(lake: str, tmp_path: Path, capsys) -> None:
+    log, db = tmp_path / "t.log", tmp_path / "t.duckdb"
+    written = _lines(log, "t", 0, 100)
+    command = logscope_command("tail", str(log), "--db", str(db), "--lake", lake, "--agent", "t")
+    terminal = Terminal(command, env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        terminal.wait_for("/100", timeout=60)
+        _wait_for_lake_count(capsys, lake, 100)  # shipped while the terminal UI runs
+        written += _lines(log, "t", 100, 50)
+        terminal.wait_for("/150")
+        _wait_for_lake_count(capsys, lake, 150)
+        terminal.keys("q")
+        terminal.wait_for("__exited 0")
+    finally:
+        terminal.close()
+    rows = _query(capsys, "--lake", lake, "SELECT raw, agent, count(*) FROM logs GROUP BY ALL")
+    assert sorted(raw for raw, _, _ in rows) == sorted(written)
+    assert {(agent, count) for _, agent, count in rows} == {("t", "1")}
+
+
+UNREACHABLE_PORT = 19901  # nothing listens there (this helper's port range)
+
+
+@pytest.mark.slow
+def test_local_retention_keeps_the_records_the_lake_does_not_have_yet(
+    lake: str, tmp_path: Path, capsys
+) -> None:
+    log, db = tmp_path / "r.log", tmp_path / "r.duckdb"
+    written = _lines(log, "r", 0, 200, day="2020-01-01")  # years older than --retain 1d
+    down = lake_url(f"postgresql://logscope@127.0.0.1:{UNREACHABLE_PORT}/lake", tmp_path / "down")
+    # The lake cannot be reached: the run's retention passes keep every record for it.
+    capsys.readouterr()
+    _ship(tmp_path, down, "r", "--retain", "1d")
+    assert "(records stay local and are sent later)" in capsys.readouterr().err
+    assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
+    assert main(["vacuum", "--db", str(db), "--retain", "1d"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 0 records" in out and "kept 200 older records the lake does not have yet" in out, out
+    assert query_db(db, "SELECT count(*) FROM logs") == [(200,)]
+    # The lake is back: the next run ships them all, and only then deletes them locally.
+    _ship(tmp_path, lake, "r", "--retain", "1d")
+    assert query_db(db, "SELECT count(*) FROM logs") == [(0,)]
+    rows = _query(capsys, "--lake", lake, "SELECT raw, count(*) FROM logs GROUP BY raw")
+    assert sorted(raw for raw, _ in rows) == sorted(written)
+    assert {count for _, count in rows} == {"1"}

@@ -127,6 +127,8 @@ def test_bad_requests_get_clear_answers_are_counted_and_the_receiver_goes_on(rec
         in stderr
     )
     assert query_db(run.db, "SELECT message FROM logs") == [("after the bad ones",)]
+    # Each bad request counts as an error of the source (`logscope status`, the stats table).
+    assert query_db(run.db, "SELECT max(errors) FROM stats WHERE source LIKE 'otlp://%'") == [(11,)]
 
 
 @pytest.mark.slow

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import socket
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import query_db, run_cli
 
 from logscope.parsing.registry import builtin_registry
 from logscope.parsing.source_parser import score_lines
@@ -158,3 +164,39 @@ def test_registry_detects_syslog_formats_and_exposes_field_types() -> None:
     assert score_lines(registry, ietf_lines)[0] == ("syslog5424", len(ietf_lines))
     assert registry.field_types("syslog")["pid"] == "BIGINT"
     assert registry.field_types("syslog5424")["msgid"] == "VARCHAR"
+
+
+def _logger_datagrams(tmp_path: Path, *runs: list[str]) -> list[str]:
+    """What util-linux `logger` sends to a local datagram socket, one message per run."""
+    path = tmp_path / "log.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.settimeout(10)
+        sent = []
+        for arguments in runs:
+            subprocess.run(["logger", "-u", str(path), *arguments], check=True, timeout=10)
+            sent.append(sock.recv(65536).decode())
+    return sent
+
+
+@pytest.mark.skipif(shutil.which("logger") is None, reason="util-linux logger is not installed")
+def test_bsd_syslog_lines_without_a_host_keep_the_program_as_the_program(tmp_path: Path) -> None:
+    """A text file of real `logger` messages without their PRI: the local /dev/log form has no
+    host (the tag follows the time), --rfc3164 names the host."""
+    local, rfc3164 = _logger_datagrams(
+        tmp_path,
+        ["-t", "myprog", "--id=4242", "written to /dev/log"],
+        ["--rfc3164", "-t", "myprog", "--id=4242", "with a host"],
+    )
+    assert re.fullmatch(r"<13>\w{3} [ \d]\d \d\d:\d\d:\d\d myprog\[4242\]: written to /dev/log", local)
+    assert rfc3164.startswith("<13>") and " myprog[4242]: with a host" in rfc3164
+    log, db = tmp_path / "messages", tmp_path / "x.duckdb"
+    log.write_text("".join(message.removeprefix("<13>") + "\n" for message in (local, rfc3164)))
+    result = run_cli("ingest", "-q", "--format", "bsd_syslog", str(log), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    rows = query_db(db, "SELECT host, fields->>'app', fields->>'pid', message FROM logs ORDER BY id")
+    host = rfc3164.split()[3]  # what logger took for the host name
+    assert rows == [
+        (None, "myprog", "4242", "written to /dev/log"),
+        (host, "myprog", "4242", "with a host"),
+    ]

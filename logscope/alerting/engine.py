@@ -12,6 +12,7 @@ holding changes until release are runner.py's.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -302,9 +303,12 @@ class RuleEngine:
 
     def _renew_sandbox(self) -> None:
         """Move the rules' state to a new sandbox: a query stopped at its memory limit leaves
-        what it took with its DuckDB (freed only when that is closed)."""
+        what it took with its DuckDB, freed only when that is closed (here, before the rules are
+        tried one by one: else each trial would start a gigabyte higher)."""
         old = self.evaluator.renew()
         self.collector.move(old, self.evaluator.con)
+        with contextlib.suppress(duckdb.Error):
+            old.close()  # (waits for a query computed ahead on it: that one is under its limits too)
 
     def _feed(self, batch: BatchPredicates, now: int, clock: int | None) -> None:
         """Hand each counting rule the arrivals of its groups in this batch."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,15 @@ SANDBOX_CONFIG = {
 }
 # Every query running rule SQL is interrupted (and the rule disabled) when it runs longer than
 # this, or when the process's resident memory grows by more than MEMORY_BYTES while it runs
-# (DuckDB's memory_limit does not cover string results, so it alone does not hold).
+# (DuckDB's memory_limit does not cover string results, so it alone does not hold). DuckDB 1.5.5
+# does not look at an interrupt inside one vector's list functions (a lambda over 2,048 records
+# can build hundreds of gigabytes there), so the process's address space is also capped while
+# such a query is over its limit: its next allocation fails and the query ends (see _AddressCap).
 QUERY_SECONDS = 10.0
 CHECK_SECONDS = 3.0  # `rules check` runs expressions over no records: anything slower is a loop
 MEMORY_BYTES = 1 << 30
 WATCH_SECONDS = 0.05  # how often the watchdog looks at the clock and the memory
+CAP_SLACK_BYTES = 64 << 20  # room the other threads keep while a query over its limit is capped
 # Functions whose result grows with an argument, and the largest constant that argument may be:
 # one call could otherwise build gigabytes before any limit is looked at.
 # (DuckDB computes 2,048 records at a time before anything can stop it, and a line may hold 1 MiB.)
@@ -142,9 +147,18 @@ def _column_refs(node: object) -> Iterator[str]:
 
 def resident_bytes() -> int:
     """The process's resident memory (0 where /proc is not there)."""
+    return _statm(1)
+
+
+def address_space_bytes() -> int:
+    """The process's virtual memory size (0 where /proc is not there)."""
+    return _statm(0)
+
+
+def _statm(field: int) -> int:
     try:
         with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * _PAGE
+            return int(handle.read().split()[field]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -161,6 +175,7 @@ class _Watch:
         self.baseline = 0  # the resident memory when the watchdog first looks (off the query's thread)
         self.reason: str | None = None
         self.interrupted_at = 0.0
+        self.ended = False  # set by ADDRESS_CAP.release once the query is over
 
     def look(self, now: float, resident: int) -> None:
         if not self.baseline:
@@ -173,6 +188,50 @@ class _Watch:
         if self.reason is not None and now - self.interrupted_at > 0.5:
             self.interrupted_at = now  # (again later, should it land between two statements)
             self.con.interrupt()
+            if self.reason.startswith("used more than"):
+                ADDRESS_CAP.hold(self)
+
+
+class _AddressCap:
+    """While a watched query is over its memory limit, the process may not map more memory
+    (RLIMIT_AS at its current size and a little slack): the query's next allocation fails with
+    DuckDB's OutOfMemoryException, which an interrupt cannot do inside a list function. Lifted
+    as soon as no such query runs; the records and the other rules are untouched."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: set[_Watch] = set()
+        self._previous: tuple[int, int] | None = None
+
+    def hold(self, watch: _Watch) -> None:
+        with self._lock:
+            if watch.ended or watch in self._holders:
+                return
+            size = address_space_bytes()
+            if not size:
+                return  # no /proc: the interrupt is all there is
+            if not self._holders:
+                self._previous = resource.getrlimit(resource.RLIMIT_AS)
+                soft, hard = self._previous
+                cap = size + CAP_SLACK_BYTES
+                if hard != resource.RLIM_INFINITY:
+                    cap = min(cap, hard)
+                if soft == resource.RLIM_INFINITY or cap < soft:
+                    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+            self._holders.add(watch)
+
+    def release(self, watch: _Watch) -> None:
+        with self._lock:
+            watch.ended = True  # (the watchdog may look at it once more)
+            if watch not in self._holders:
+                return
+            self._holders.discard(watch)
+            if not self._holders and self._previous is not None:
+                resource.setrlimit(resource.RLIMIT_AS, self._previous)
+                self._previous = None
+
+
+ADDRESS_CAP = _AddressCap()
 
 
 class _Watchdog:
@@ -224,6 +283,8 @@ def limited(
     try:
         yield
     except duckdb.OutOfMemoryException as exc:
+        if watch.reason is not None:
+            raise RuleLimitError(watch.reason) from None
         raise RuleLimitError(f"ran out of the memory rule SQL may use: {one_line(exc)}") from None
     except duckdb.Error:
         if watch.reason is not None:
@@ -231,6 +292,7 @@ def limited(
         raise
     finally:
         WATCHDOG.remove(watch)
+        ADDRESS_CAP.release(watch)
 
 
 # --- what `rules check` refuses before running anything: results that grow without bound -----

@@ -1,4 +1,7 @@
-"""Summary templates: `{name}` and `{name:spec}` placeholders, nothing else (no attribute access)."""
+"""Summary templates: `{name}` and `{name:spec}` placeholders, nothing else (no attribute access).
+
+A spec with a `|` names a count's noun, singular then plural: `{count:kernel line|kernel lines}`
+gives `1 kernel line`, `2 kernel lines`, `1,204 kernel lines`."""
 
 from __future__ import annotations
 
@@ -60,6 +63,8 @@ def render(template: str, values: dict[str, Any]) -> str:
         if value is None:
             return "-"
         spec = match.group(2)
+        if spec and "|" in spec:
+            return counted(value, spec)
         if spec and not _too_wide(spec):
             try:
                 return format(value, spec)
@@ -68,3 +73,12 @@ def render(template: str, values: dict[str, Any]) -> str:
         return str(value)
 
     return PLACEHOLDER.sub(fill, template)
+
+
+def counted(value: Any, spec: str) -> str:
+    """`{count:record|records}`: the number (with thousands separators) and the noun that agrees."""
+    singular, _, plural = spec.partition("|")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value} {plural}"
+    number = f"{value:,}" if isinstance(value, int) or value != int(value) else f"{int(value):,}"
+    return f"{number} {singular if value == 1 else plural}"

@@ -57,6 +57,17 @@ def db_path(args: argparse.Namespace) -> str:
     return resolve_db_path(args.db)
 
 
+def file_db_path(args: argparse.Namespace, command: str) -> str:
+    """`db_path` for a command that needs a database file: an in-memory one is an error (exit 2)."""
+    from logscope.errors import LogscopeError
+    from logscope.store.database import MEMORY
+
+    path = db_path(args)
+    if path == MEMORY:
+        raise LogscopeError(f"{command}: an in-memory database holds nothing between runs; give --db PATH", 2)
+    return path
+
+
 def build_formats(args: argparse.Namespace) -> tuple[FormatRegistry, Parser | None]:
     """The format registry for the options given, and the forced format if any."""
     from logscope.parsing.registry import load_registry

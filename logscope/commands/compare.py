@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from logscope.commands.common import add_db_option, db_path, examples, reading
+from logscope.commands.common import add_db_option, examples, file_db_path, reading
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, render_time, write_rows, write_table
 
@@ -71,11 +71,8 @@ def parse_range(text: str, option: str) -> tuple[dt.datetime | None, dt.datetime
 
 def run(args: argparse.Namespace) -> int:
     from logscope.store.compare import compare
-    from logscope.store.database import MEMORY
 
-    path = db_path(args)
-    if path == MEMORY:
-        raise LogscopeError("compare: an in-memory database holds no records; give --db PATH", 2)
+    path = file_db_path(args, "compare")
     if bool(args.marker) == bool(args.before or args.after):
         raise LogscopeError("compare: give --marker M, or --before A..B and --after C..D", 2)
     with reading(path) as fetch:

@@ -126,7 +126,7 @@ def _ingest(args, con, registry, forced, sources) -> Summary:
     settings = run_settings(args, live_clock=args.follow, patterns=not args.no_patterns)
     run = IngestRun(con, registry, forced, settings, report)
     run.add_sources(sources, CheckpointBook(load_checkpoints(con)) if not args.reread else None)
-    shipping = lake_attachment(args)  # --lake: docs/lake.md
+    shipping = lake_attachment(args, con)  # --lake: docs/lake.md
     if shipping is not None:
         run.attach(shipping)
     on_stop_signals(run.pipeline.request_stop)

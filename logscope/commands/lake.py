@@ -13,6 +13,8 @@ from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
 
 if TYPE_CHECKING:
+    import duckdb
+
     from logscope.pipeline.run import Attachment, IngestRun
 
 DEFAULT_SNAPSHOTS = "7d"
@@ -34,17 +36,19 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def lake_attachment(args: argparse.Namespace) -> Attachment | None:
-    """With `--lake`: what ships the run's committed records to the lake while it runs."""
+def lake_attachment(args: argparse.Namespace, con: duckdb.DuckDBPyConnection) -> Attachment | None:
+    """With `--lake`: what ships the run's committed records to the lake while it runs. From
+    now on (before retention's first pass) the database keeps what the lake does not have."""
     if not getattr(args, "lake", None):
         return None
     from logscope.lake.config import resolve_lake
     from logscope.lake.connect import extension_file
-    from logscope.lake.shipper import Shipper
+    from logscope.lake.shipper import Shipper, hold_unshipped
 
     config = resolve_lake(args.lake)
     extension_file("ducklake")  # a missing extension fails now, not in the shipper's retries
     extension_file("postgres_scanner")
+    hold_unshipped(con)
 
     @contextlib.contextmanager
     def shipping(run: IngestRun) -> Iterator[Shipper]:

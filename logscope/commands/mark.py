@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from logscope.commands.common import add_db_option, db_path, examples
+from logscope.commands.common import add_db_option, examples, file_db_path
 from logscope.errors import LogscopeError
 from logscope.output import render_time
 
@@ -49,7 +49,7 @@ def parse_tags(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-    from logscope.store.database import MEMORY, open_for_writing
+    from logscope.store.database import open_for_writing
     from logscope.store.export import parse_time_bound
     from logscope.store.markers import Marker, insert_markers
 
@@ -57,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise LogscopeError("mark: the text is empty; say what changed", 2)
     at = parse_time_bound(args.at) if args.at else dt.datetime.now(dt.UTC)
     marker = Marker(ts=at, text=args.text, source=args.source, tags=parse_tags(args.tag))
-    path = db_path(args)
-    if path == MEMORY:
-        raise LogscopeError("mark: an in-memory database keeps nothing; give --db PATH", 2)
+    path = file_db_path(args, "mark")
     client = connect_if_served(path)
     if client is not None:  # an ingest or tail holds the database: it stores the marker
         with client:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from logscope.commands.common import add_db_option, db_path, examples, reading
-from logscope.errors import LogscopeError
+from logscope.commands.common import add_db_option, examples, file_db_path, reading
 from logscope.output import add_output_options, chosen_format, write_rows
 
 
@@ -34,13 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logscope.store.database import MEMORY
     from logscope.store.export import parse_time_bound
     from logscope.store.markers import COLUMNS, HAS_MARKERS_SQL, listing_sql
 
-    path = db_path(args)
-    if path == MEMORY:
-        raise LogscopeError("markers: an in-memory database holds none; give --db PATH", 2)
+    path = file_db_path(args, "markers")
     sql = listing_sql(
         since=parse_time_bound(args.since) if args.since else None,
         until=parse_time_bound(args.until) if args.until else None,

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import duckdb
 
-from logscope.commands.common import add_db_option, db_path, examples, warn
+from logscope.commands.common import add_db_option, examples, file_db_path, warn
 from logscope.commands.lake import add_lake_option
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
 from logscope.record import LEVEL_RANK, LEVELS
 from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-from logscope.store.database import MEMORY, open_for_reading, open_for_writing
+from logscope.store.database import open_for_reading, open_for_writing
 from logscope.store.export import parse_time_bound
 from logscope.store.patterns import UNMINED_SQL, PatternQuery, listing_sql
 from logscope.store.server import one_line_error
@@ -101,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
         rows = _read_lake(args, query)
         _print(rows, query, fmt)
         return 0
-    path = db_path(args)
-    if path == MEMORY:
-        raise LogscopeError("patterns: an in-memory database holds no records; give --db PATH", 2)
+    path = file_db_path(args, "patterns")
     client = connect_if_served(path)
     if client is not None:  # an ingest holds the database, mining as it stores
         with client:

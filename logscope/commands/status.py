@@ -9,7 +9,7 @@ import re
 import sys
 from typing import Any
 
-from logscope.commands.common import add_db_option, db_path, examples
+from logscope.commands.common import add_db_option, examples, file_db_path
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, plural, render_time, write_rows
 
@@ -47,11 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from logscope.store.database import MEMORY
-
-    path = db_path(args)
-    if path == MEMORY:
-        raise LogscopeError("status: an in-memory database has no status", 2)
+    path = file_db_path(args, "status")
     info = gather_status(path)
     if args.output == "json":
         sys.stdout.write(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -96,7 +96,7 @@ class PipeReader:
         try:
             pump(lambda size: os.read(self.fd, size), self.name, ctx)
         except OSError as exc:
-            ctx.report_error(f"stdin: {exc.strerror or exc}")
+            ctx.report_error(f"stdin: {exc.strerror or exc}", self.name)
         finally:
             os.close(self.fd)
 
@@ -160,7 +160,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     settings.mining_seconds = MINING_SECONDS
     run = IngestRun(con, registry, forced, settings, warn_error)
     run.add_sources(sources)  # files found at start are caught up in bulk
-    shipping = lake_attachment(args)  # --lake: docs/lake.md
+    shipping = lake_attachment(args, con)  # --lake: docs/lake.md
     if shipping is not None:
         run.attach(shipping)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")

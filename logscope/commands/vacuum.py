@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from logscope.commands.common import add_db_option, db_path, examples
+from logscope.commands.common import add_db_option, examples, file_db_path
 from logscope.commands.status import human_bytes
 from logscope.errors import LogscopeError
 from logscope.output import plural
@@ -32,12 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-    from logscope.store.database import MEMORY, open_for_writing
+    from logscope.store.database import open_for_writing
     from logscope.store.retention import RetentionPolicy, apply_retention, compact, parse_duration, parse_size
 
-    path = db_path(args)
-    if path == MEMORY:
-        raise LogscopeError("vacuum: an in-memory database has nothing to vacuum", 2)
+    path = file_db_path(args, "vacuum")
     policy = RetentionPolicy(
         retain_s=parse_duration(args.retain) if args.retain else None,
         max_bytes=parse_size(args.max_db_size) if args.max_db_size else None,
@@ -78,6 +76,11 @@ def describe(report: dict[str, Any], by: str) -> str:
             f"; live data {human_bytes(report['live_after'])}, the rest is reclaimed"
             " as whole row groups empty"
             if report["live_after"] < report["used_after"] * 0.9
+            else ""
+        )
+        + (
+            f"; kept {plural(report['kept_unshipped'], 'older record')} the lake does not have yet"
+            if report.get("kept_unshipped")
             else ""
         )
         + ("" if report["checkpointed"] else " (checkpoint deferred: a transaction was running)")

@@ -194,6 +194,6 @@ class LakeRecords:
                 ]
                 ctx.emit(LineBatch(source=self.name, lines=[], records=records))
         except duckdb.Error as exc:
-            ctx.report_error(f"{self.name}: {one_line(exc)}")
+            ctx.report_error(f"{self.name}: {one_line(exc)}", self.name)
         finally:
             con.close()

@@ -23,6 +23,7 @@ from logscope.errors import LogscopeError
 from logscope.lake.config import LakeConfig
 from logscope.lake.connect import CONNECT_TIMEOUT_SECONDS, one_line, open_lake
 from logscope.lake.schema import LOCAL_COLUMNS, create_tables
+from logscope.store.retention import SHIPPED_TO_KEY
 
 # A commit at most this often while records arrive (few, large commits: DuckLake's commit
 # conflicts grow with the commit rate), sooner once this many rows wait.
@@ -61,6 +62,12 @@ def local_database_id(con: duckdb.DuckDBPyConnection) -> str:
     return row[0]
 
 
+def hold_unshipped(con: duckdb.DuckDBPyConnection) -> None:
+    """From now on, local retention keeps every record the lake does not hold (store/retention.py);
+    before the first shipment that is all of them."""
+    con.execute("INSERT OR IGNORE INTO meta VALUES (?, '0')", [SHIPPED_TO_KEY])
+
+
 @dataclass
 class ShipperState:
     """What `logscope status` and the tests read: how far the lake is behind."""
@@ -90,6 +97,7 @@ class Shipper:
         self.agent_host = socket.gethostname()
         self.agent = agent or self.agent_host
         self.database_id = local_database_id(local)
+        hold_unshipped(local)
         self.local = local.cursor()  # the shipper's own connection to the same database
         self.ship_seconds = ship_seconds
         self.on_error = on_error
@@ -157,6 +165,7 @@ class Shipper:
             row = lake.execute(_SHIPPED, [self.agent, self.database_id]).fetchone()
             self.state.shipped_id = row[0] if row else 0
             self._known = True
+            self._note_shipped()
         batch = self.local.execute(_SELECT_LOCAL, [self.state.shipped_id, MAX_ROWS]).to_arrow_table()
         if batch.num_rows == 0:
             return 0
@@ -187,6 +196,15 @@ class Shipper:
         self.state.shipped_records += batch.num_rows
         self.state.commits += 1
         self.state.error = None
+        self._note_shipped()
+
+    def _note_shipped(self) -> None:
+        """Tell local retention what the lake holds (it may delete those records, not the rest).
+        Should this fail, retention keeps more than it could: nothing is lost."""
+        with contextlib.suppress(duckdb.Error):
+            self.local.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [SHIPPED_TO_KEY, str(self.state.shipped_id)]
+            )
 
     def _connected(self) -> duckdb.DuckDBPyConnection:
         if self._lake is None:

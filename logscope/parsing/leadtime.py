@@ -15,9 +15,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
-from logscope.parsing.time_values import infer_year
+from logscope.parsing.time_values import LocalCalendar, infer_year, offset_seconds
 
 Clock = Callable[[], datetime]
 
@@ -73,7 +73,6 @@ _GLOG_LEVELS = {"I": "info", "W": "warning", "E": "error", "F": "fatal", "D": "d
 _EPOCH_RANGE = (946_684_800, 4_102_444_800)
 _TAI_BASE = (1 << 62) + 10
 _CACHE_LIMIT = 8192
-_EPOCH_DATE = date(1970, 1, 1)
 # Group -> strftime directive, for a proposed format's time pattern.
 DIRECTIVES = {
     "Y": "%Y", "m": "%m", "d": "%d", "b": "%b", "a": "%a", "H": "%H", "M": "%M", "S": "%S",
@@ -100,14 +99,10 @@ class LeadingTime:
     def __init__(self, zone: tzinfo, clock: Clock | None = None) -> None:
         self.zone = zone
         self.clock = clock
-        self._fixed = _fixed_offset(zone)
+        self.calendar = LocalCalendar(zone, clock)
         self._cache: dict[str, int | None] = {}
-        self._days: dict[tuple[int, int, int], int] = {}
-        self._offsets: dict[int, int] = {}
         self._years: dict[tuple[int, int], int] = {}
         self._years_checked = 0.0
-        self._today: tuple[int, int] = (0, 0)
-        self._today_checked = -1.0
 
     def find(self, line: str, want_spec: bool = False) -> LeadingTimeMatch | None:
         """The time the line starts with (after an optional `<PRI>`, bracket or leading word)."""
@@ -199,7 +194,7 @@ class LeadingTime:
             return None
         year = int(parts["Y"]) if parts.get("Y") else self._inferred_year(month, day)
         try:
-            days = self._day_number(year, month, day)
+            days = self.calendar.day_number(year, month, day)
         except ValueError:
             return None
         return self._compose(days, parts)
@@ -220,7 +215,7 @@ class LeadingTime:
 
     def _compose_today(self, match: re.Match[str]) -> int | None:
         parts = match.groupdict()
-        days, now_local = self._today_local()
+        days, now_local = self.calendar.today()
         hour, minute, second = int(parts["H"]), int(parts["M"]), int(parts["S"] or 0)
         if hour * 3600 + minute * 60 + second - now_local > 3600:
             days -= 1  # a time well after now was written yesterday
@@ -231,23 +226,11 @@ class LeadingTime:
     def _offset(self, parts: dict[str, str | None], local: int, days: int, hour: int) -> int:
         explicit = parts.get("z")
         if explicit:
-            return _offset_seconds(explicit)
+            return offset_seconds(explicit)
         name = parts.get("Z")
         if name:
             return int(ZONE_NAMES[name] * 3600)
-        if self._fixed is not None:
-            return self._fixed
-        key = local // 3600
-        offset = self._offsets.get(key)
-        if offset is None:
-            moment = datetime(1970, 1, 1) + timedelta(days=days, hours=hour)
-            delta = moment.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
-            offset = self._offsets[key] = int(delta.total_seconds())
-        return offset
-
-    def _now(self) -> datetime:
-        now = self.clock() if self.clock else datetime.now(self.zone)
-        return now.astimezone(self.zone) if now.tzinfo is not None else now
+        return self.calendar.offset_at(local, days, hour)
 
     def _inferred_year(self, month: int, day: int) -> int:
         mono = time.monotonic()
@@ -256,23 +239,8 @@ class LeadingTime:
             self._years_checked = mono
         year = self._years.get((month, day))
         if year is None:
-            year = self._years[(month, day)] = infer_year(month, day, self._now())
+            year = self._years[(month, day)] = infer_year(month, day, self.calendar.now())
         return year
-
-    def _today_local(self) -> tuple[int, int]:
-        mono = time.monotonic()
-        if mono - self._today_checked >= 1.0:
-            now = self._now()
-            self._today = ((now.date() - _EPOCH_DATE).days, now.hour * 3600 + now.minute * 60 + now.second)
-            self._today_checked = mono
-        return self._today
-
-    def _day_number(self, year: int, month: int, day: int) -> int:
-        key = (year, month, day)
-        days = self._days.get(key)
-        if days is None:
-            days = self._days[key] = (date(year, month, day) - _EPOCH_DATE).days
-        return days
 
 
 _SYSLOG_LEVELS = ("fatal", "critical", "critical", "error", "warning", "notice", "info", "debug")
@@ -319,25 +287,6 @@ def _tai64n(text: str) -> int | None:
     if not _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1] or nanos >= 1_000_000_000:
         return None
     return seconds * 1_000_000 + nanos // 1000
-
-
-def _offset_seconds(text: str) -> int:
-    if text == "Z":
-        return 0
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    return sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
-
-
-def _fixed_offset(zone: tzinfo) -> int | None:
-    if zone is UTC:
-        return 0
-    from datetime import timezone
-
-    if isinstance(zone, timezone):
-        delta = zone.utcoffset(None)
-        return int(delta.total_seconds())
-    return None
 
 
 def _spec(match: re.Match[str]) -> str | None:

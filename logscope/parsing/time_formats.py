@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 
-from logscope.parsing.time_values import epoch_to_us, infer_year, parse_iso
+from logscope.parsing.time_values import LocalCalendar, epoch_to_us, infer_year, offset_seconds, parse_iso
+from logscope.parsing.time_values import fixed_offset as _fixed_offset  # noqa: F401  (vectorized/times.py)
 
 TimeReader = Callable[[str], "int | None"]
 Clock = Callable[[], datetime]
@@ -100,14 +101,6 @@ def pattern_to_regex(spec: str) -> str:
     return "".join(out)
 
 
-def _offset_seconds(text: str) -> int:
-    if text == "Z":
-        return 0
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    return sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
-
-
 class _PatternReader:
     """Reads one strftime-style pattern; see the module docstring for the caches."""
 
@@ -115,14 +108,10 @@ class _PatternReader:
         self.regex = re.compile(pattern_to_regex(spec))
         # A time of day only (logback's `%d{HH:mm:ss.SSS}`): the date is today's, in the zone.
         self.time_only = not ({"Y", "y", "m", "b", "B", "d", "s"} & set(self.regex.groupindex))
-        self.today: tuple[int, int] = (0, 0)  # (day number, local seconds now)
-        self.today_checked = -1.0
         self.zone = zone
-        self.fixed_offset = _fixed_offset(zone)
+        self.calendar = LocalCalendar(zone, clock)
         self.clock = clock
         self.cache: dict[str, int | None] = {}
-        self.days: dict[tuple[int, int, int], int] = {}
-        self.zone_offsets: dict[int, int] = {}
         self.year_cache: dict[tuple[int, int], int] = {}
         self.year_checked = 0.0
 
@@ -153,7 +142,7 @@ class _PatternReader:
         if hour > 23 or minute > 59 or second > 60:
             return None
         if self.time_only:
-            days, now_local = self._today()
+            days, now_local = self.calendar.today()
             if (hour * 3600 + minute * 60 + second) - now_local > 3600:
                 days -= 1  # a time well after now was written yesterday (read just after midnight)
         else:
@@ -162,7 +151,7 @@ class _PatternReader:
                 return None
             day = int(parts["d"])
             try:
-                days = self._days(self._year(parts, month, day), month, day)
+                days = self.calendar.day_number(self._year(parts, month, day), month, day)
             except ValueError:
                 return None
         local = days * 86400 + hour * 3600 + minute * 60 + second
@@ -170,17 +159,6 @@ class _PatternReader:
         fraction = parts.get("f")
         micros = int(fraction[:6].ljust(6, "0")) if fraction else 0
         return utc * 1_000_000 + micros
-
-    def _today(self) -> tuple[int, int]:
-        """Today's day number and the local seconds of now, re-read at most once a second."""
-        now_mono = time.monotonic()
-        if now_mono - self.today_checked >= 1.0:
-            now = self.clock() if self.clock else datetime.now(self.zone)
-            now = now.astimezone(self.zone) if now.tzinfo is not None else now
-            seconds = now.hour * 3600 + now.minute * 60 + now.second
-            self.today = ((now.date() - _EPOCH_DATE).days, seconds)
-            self.today_checked = now_mono
-        return self.today
 
     def _year(self, parts: dict[str, str | None], month: int, day: int) -> int:
         four = parts.get("Y")
@@ -203,41 +181,14 @@ class _PatternReader:
             year = self.year_cache[(month, day)] = infer_year(month, day, now)
         return year
 
-    def _days(self, year: int, month: int, day: int) -> int:
-        key = (year, month, day)
-        days = self.days.get(key)
-        if days is None:
-            days = self.days[key] = (date(year, month, day) - _EPOCH_DATE).days
-        return days
-
     def _offset(self, parts: dict[str, str | None], local: int, days: int, hour: int) -> int:
         explicit = parts.get("z")
         if explicit is not None:
-            return _offset_seconds(explicit)
+            return offset_seconds(explicit)
         name = parts.get("Z")
         if name is not None and name in _UTC_NAMES:
             return 0
-        if self.fixed_offset is not None:
-            return self.fixed_offset
-        key = local // 3600
-        offset = self.zone_offsets.get(key)
-        if offset is None:
-            moment = datetime(1970, 1, 1) + timedelta(days=days, hours=hour)
-            delta = moment.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
-            offset = self.zone_offsets[key] = int(delta.total_seconds())
-        return offset
-
-
-_EPOCH_DATE = date(1970, 1, 1)
-
-
-def _fixed_offset(zone: tzinfo) -> int | None:
-    if zone is UTC:
-        return 0
-    if isinstance(zone, timezone):
-        delta = zone.utcoffset(None)
-        return int(delta.total_seconds())
-    return None
+        return self.calendar.offset_at(local, days, hour)
 
 
 def _month(parts: dict[str, str | None]) -> int | None:

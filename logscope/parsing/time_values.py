@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logscope.errors import LogscopeError
@@ -84,3 +86,74 @@ def infer_year(month: int, day: int, now: datetime) -> int:
     if candidate - now > timedelta(days=31):
         return year - 1
     return year
+
+
+EPOCH_DATE = date(1970, 1, 1)
+
+
+def offset_seconds(text: str) -> int:
+    """Seconds east of UTC in a written offset: `Z`, `+02:00`, `-0530`, `+02`."""
+    if text == "Z":
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
+
+
+def fixed_offset(zone: tzinfo) -> int | None:
+    """The zone's UTC offset in seconds when it never changes (UTC, a fixed offset), else None."""
+    if zone is UTC:
+        return 0
+    if isinstance(zone, timezone):
+        delta = zone.utcoffset(None)
+        return int(delta.total_seconds())
+    return None
+
+
+class LocalCalendar:
+    """What time parsers look up over and over for a zone, each computed once: day numbers of
+    dates, the zone's UTC offset at a local hour, and today (re-read at most once a second)."""
+
+    def __init__(self, zone: tzinfo, clock: Callable[[], datetime] | None = None) -> None:
+        self.zone = zone
+        self.clock = clock
+        self.fixed = fixed_offset(zone)
+        self._days: dict[tuple[int, int, int], int] = {}
+        self._offsets: dict[int, int] = {}  # local hour (since the epoch) -> offset
+        self._today: tuple[int, int] = (0, 0)
+        self._today_checked = -1.0
+
+    def day_number(self, year: int, month: int, day: int) -> int:
+        """Days from 1970-01-01 to the date."""
+        key = (year, month, day)
+        days = self._days.get(key)
+        if days is None:
+            days = self._days[key] = (date(year, month, day) - EPOCH_DATE).days
+        return days
+
+    def offset_at(self, local: int, days: int, hour: int) -> int:
+        """The zone's UTC offset in seconds at `local` (local seconds since the epoch, on day
+        number `days` at `hour`)."""
+        if self.fixed is not None:
+            return self.fixed
+        key = local // 3600
+        offset = self._offsets.get(key)
+        if offset is None:
+            moment = datetime(1970, 1, 1) + timedelta(days=days, hours=hour)
+            delta = moment.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
+            offset = self._offsets[key] = int(delta.total_seconds())
+        return offset
+
+    def now(self) -> datetime:
+        """Now in the zone (from the clock when there is one: tests, replays)."""
+        now = self.clock() if self.clock else datetime.now(self.zone)
+        return now.astimezone(self.zone) if now.tzinfo is not None else now
+
+    def today(self) -> tuple[int, int]:
+        """Today's day number and the local seconds of now."""
+        mono = time.monotonic()
+        if mono - self._today_checked >= 1.0:
+            now = self.now()
+            self._today = ((now.date() - EPOCH_DATE).days, now.hour * 3600 + now.minute * 60 + now.second)
+            self._today_checked = mono
+        return self._today

@@ -124,7 +124,10 @@ class Pipeline:
                 if self.stop.is_set() and self._processor is not None and not self._processor.is_alive():
                     return
 
-    def report_error(self, message: str) -> None:
+    def report_error(self, message: str, source: str | None = None, count: int = 1) -> None:
+        """See SourceContext.report_error."""
+        if source is not None:
+            self.stats_for(source).errors += count
         with self._lock:
             self.summary.errors.append(message)
         if self.on_error:
@@ -276,7 +279,7 @@ class Pipeline:
                 self._whole_files.done.wait()
             source.run(self)
         except Exception as exc:  # a broken source must not take the others down
-            self.report_error(f"{source.name}: {type(exc).__name__}: {exc}")
+            self.report_error(f"{source.name}: {type(exc).__name__}: {exc}", source.name)
         finally:
             self._emit_done(source.name)
 

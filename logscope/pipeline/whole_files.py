@@ -104,7 +104,7 @@ class WholeFiles:
             stats.lines += small.result.lines
             stats.done = not small.whole_lines
             if small.error:
-                pipeline.report_error(small.error)
+                pipeline.report_error(small.error, small.name)
             else:
                 self._account(small.name, small.result)
 
@@ -131,14 +131,14 @@ class WholeFiles:
                 whole_lines=bulk.follow,
             )
         except OSError as exc:
-            pipeline.report_error(f"{bulk.path}: {exc.strerror or exc}")
+            pipeline.report_error(f"{bulk.path}: {exc.strerror or exc}", bulk.name)
             return
         finally:
             stats.done = not bulk.follow
             if book is not None and checkpoint is not None:
                 book.release(checkpoint.key)  # a follower takes the file from where this ended
         if result.damage:
-            pipeline.report_error(result.damage)
+            pipeline.report_error(result.damage, bulk.name)
         if book is not None and result.checkpoint is not None:
             book.update(result.checkpoint)
         self._account(bulk.name, result)

@@ -16,8 +16,10 @@ class SourceContext(Protocol):
     def emit(self, batch: LineBatch) -> None:
         """Hand over a batch; blocks while the pipeline is full (backpressure, never a drop)."""
 
-    def report_error(self, message: str) -> None:
-        """Report a problem with this source as one line; the rest of the pipeline goes on."""
+    def report_error(self, message: str, source: str | None = None, count: int = 1) -> None:
+        """Report a problem as one line; the rest of the pipeline goes on. `source`: the source
+        (or followed file) it concerns, whose error count grows by `count` (the errors the line
+        stands for)."""
 
     def add_bytes(self, source: str, count: int) -> None:
         """Count bytes read, for progress and statistics."""

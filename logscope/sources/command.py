@@ -68,11 +68,13 @@ class CommandSource:
                     return
                 if not self.restart:
                     if status != 0:
-                        ctx.report_error(f"{self.name}: {_describe_status(status)}")
+                        ctx.report_error(f"{self.name}: {_describe_status(status)}", self.name)
                     return
                 if time.monotonic() - started >= HEALTHY_RUN_SECONDS:
                     delay = FIRST_RESTART_DELAY
-                ctx.report_error(f"{self.name}: {_describe_status(status)}; restarting in {delay:g} s")
+                ctx.report_error(
+                    f"{self.name}: {_describe_status(status)}; restarting in {delay:g} s", self.name
+                )
                 if ctx.stop.wait(delay):
                     return
                 delay = min(delay * 2, MAX_RESTART_DELAY)
@@ -90,7 +92,7 @@ class CommandSource:
                 start_new_session=True,  # terminal signals go to us; we end the command's group
             )
         except OSError as exc:
-            ctx.report_error(f"{self.name}: cannot start: {exc.strerror or exc}")
+            ctx.report_error(f"{self.name}: cannot start: {exc.strerror or exc}", self.name)
             return 127
         assert process.stdout is not None and process.stderr is not None
         streams = {process.stdout.fileno(): None, process.stderr.fileno(): STDERR_MARK}

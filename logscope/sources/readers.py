@@ -73,9 +73,9 @@ class FileReader:
                 # A damaged file is read to its last complete line; its broken end is reported.
                 pump(unzipped.read, self.name, ctx, lambda: unzipped.consumed, partial_end=False)
                 if unzipped.damage:
-                    ctx.report_error(unzipped.damage)
+                    ctx.report_error(unzipped.damage, self.name)
         except OSError as exc:
-            ctx.report_error(f"{self.path}: {exc.strerror or exc}")
+            ctx.report_error(f"{self.path}: {exc.strerror or exc}", self.name)
 
 
 class StdinReader:
@@ -91,7 +91,7 @@ class StdinReader:
         try:
             pump(lambda size: read_when_ready(fd, size, ctx), self.name, ctx)
         except OSError as exc:
-            ctx.report_error(f"stdin: {exc.strerror or exc}")
+            ctx.report_error(f"stdin: {exc.strerror or exc}", self.name)
 
 
 def is_stream_path(path: str) -> bool:
@@ -139,13 +139,13 @@ class StreamReader:
         try:
             fd = os.open(self.path, self._flags() | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as exc:
-            ctx.report_error(f"{self.path}: {exc.strerror or exc}")
+            ctx.report_error(f"{self.path}: {exc.strerror or exc}", self.name)
             ctx.emit(LineBatch(self.name, [], now_us(), final=True))
             return
         try:
             pump(lambda size: read_when_ready(fd, size, ctx), self.name, ctx)
         except OSError as exc:
-            ctx.report_error(f"{self.path}: {exc.strerror or exc}")
+            ctx.report_error(f"{self.path}: {exc.strerror or exc}", self.name)
         finally:
             os.close(fd)
 

@@ -10,6 +10,10 @@ What shrinks a DuckDB file (DuckDB 2.0, see docs/status.md "Retention and disk s
   --compact`), which needs the database to itself.
 So the size limit is enforced on what the database *uses* (used blocks plus the WAL), not on the
 file's length, and the file settles at about the limit plus one checkpoint's worth of slack.
+
+Records an agent has not shipped to its lake yet are never deleted (docs/lake.md): the shipper
+keeps the last local id the lake holds in `meta` (SHIPPED_TO_KEY), and retention deletes only at
+or below it, however old the records are, until the lake has them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ DEFAULT_INTERVAL = 60.0
 # Delete down to this share of the size limit, so a pass is not needed again at the next commit.
 SIZE_TARGET = 0.9
 MAX_SIZE_ROUNDS = 6
+
+SHIPPED_TO_KEY = "lake_shipped_to"  # in `meta`: the last `logs.id` the lake holds (lake/shipper.py)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
@@ -84,6 +90,7 @@ class RetentionReport:
     live_after: int = 0
     checkpointed: bool = False
     cutoff: float | None = None
+    kept_unshipped: int = 0  # records past the cutoff kept because the lake does not hold them yet
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -133,7 +140,15 @@ def delete_before(con: duckdb.DuckDBPyConnection, cutoff: float, report: Retenti
     bound = "to_timestamp(?)"
     con.begin()
     try:
-        report.deleted_logs += con.execute(f"DELETE FROM logs WHERE ts < {bound}", [cutoff]).fetchone()[0]
+        shipped = shipped_to(con)
+        if shipped is None:
+            deleted = con.execute(f"DELETE FROM logs WHERE ts < {bound}", [cutoff]).fetchone()[0]
+        else:
+            sql = f"DELETE FROM logs WHERE ts < {bound} AND id <= ?"
+            deleted = con.execute(sql, [cutoff, shipped]).fetchone()[0]
+            sql = f"SELECT count(*) FROM logs WHERE ts < {bound} AND id > ?"
+            report.kept_unshipped = con.execute(sql, [cutoff, shipped]).fetchone()[0]
+        report.deleted_logs += deleted
         if table_exists(con, "record_patterns"):  # the deleted records' patterns (docs/patterns.md)
             con.execute("DELETE FROM record_patterns WHERE id NOT IN (SELECT id FROM logs)").fetchall()
         alert_time = _alert_time_column(con)
@@ -147,6 +162,14 @@ def delete_before(con: duckdb.DuckDBPyConnection, cutoff: float, report: Retenti
     except BaseException:
         con.rollback()
         raise
+
+
+def shipped_to(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The last local id the lake holds, for a database that ships to one (else None)."""
+    if not table_exists(con, "meta"):
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [SHIPPED_TO_KEY]).fetchone()
+    return int(row[0]) if row else None
 
 
 def _size_cutoff(con: duckdb.DuckDBPyConnection, share: float) -> float | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 
+from logscope.alerting.kinds import KINDS
 from logscope.alerting.loader import load_paths
 from logscope.alerting.model import Rule
 from logscope.tui.alerts_panel import NAME_COLUMNS, alert_group_predicate, pick
@@ -16,8 +17,6 @@ from logscope.tui.histogram import describe_span
 from logscope.tui.predicate import with_typed_fields
 
 FIRED_COLUMNS = ("fired_at", "first_at", "ts")
-# Rules that fire on how many records matched in a window: those records are what made them fire.
-COUNTING_KINDS = ("threshold", "ratio")
 
 
 @functools.cache
@@ -38,8 +37,8 @@ def window_filter(
     name = str(pick(alert, NAME_COLUMNS, ""))
     rule = rules.get(name)
     fired = pick(alert, FIRED_COLUMNS)
-    if rule is None or rule.kind not in COUNTING_KINDS or not isinstance(fired, datetime):
-        return None  # an absence fires on records that did not come: its group shows instead
+    if rule is None or not isinstance(fired, datetime) or not _window_made_it_fire(rule):
+        return None  # e.g. an absence fires on records that did not come: its group shows instead
     try:
         where, _ = with_typed_fields(con, rule.where, {**field_types, **rule.field_types})
     except FilterError:
@@ -55,6 +54,11 @@ def window_filter(
         time_text=f"{_iso(since, zone)}..{_iso(until, zone)}",
         label=f"alert {name}: the {describe_span(rule.window)} before it fired",
     )
+
+
+def _window_made_it_fire(rule: Rule) -> bool:
+    kind = KINDS.get(rule.kind)
+    return kind is not None and kind.window_made_it_fire
 
 
 def _iso(moment_us: int, zone: tzinfo) -> str:

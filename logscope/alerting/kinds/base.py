@@ -118,6 +118,9 @@ class RuleKind:
     only_falls: ClassVar[bool] = True  # records leaving a window never make the condition hold
     backlog: ClassVar[bool] = False  # groups short of the bound may wait in the SQL backlog
     watches_silence: ClassVar[bool] = False  # a group with nothing in its windows still matters
+    # The records that matched in the window before it fired are what made it fire (the TUI's
+    # alert view filters the log to them; an absence fires on records that did not come).
+    window_made_it_fire: ClassVar[bool] = False
 
     @property
     def keys(self) -> set[str]:

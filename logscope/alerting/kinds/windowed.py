@@ -26,10 +26,11 @@ class Threshold(RuleKind):
     """At least `threshold` matching records in the window."""
 
     name = "threshold"
-    summary = "{count} matching records in {window} (threshold {threshold})"
+    summary = "{count:matching record|matching records} in {window} (threshold {threshold})"
     options = (WHERE, GROUP_BY, WINDOW, THRESHOLD)
     required = ("window", "threshold")
     backlog = True
+    window_made_it_fire = True
 
     def condition(self, rule: Rule, ready_at: int) -> Condition:
         threshold = rule.threshold
@@ -43,11 +44,12 @@ class Match(Threshold):
     """Every matching record: one alert per group while records keep matching within the window."""
 
     name = "match"
-    summary = "{count} matching records"
+    summary = "{count:matching record|matching records}"
     options = (WHERE, GROUP_BY, WINDOW)
     required = ()
     counts_every_match = True
     backlog = False  # (its bound is one record: every group with a match could fire)
+    window_made_it_fire = False  # (one record did: its group shows instead)
 
     def prepare(self, rule: Rule) -> None:
         rule.threshold = 1
@@ -71,6 +73,7 @@ class Ratio(RuleKind):
     only_falls = False
     backlog = True
     stretch_bound = True
+    window_made_it_fire = True
 
     def condition(self, rule: Rule, ready_at: int) -> Condition:
         ratio, min_total = rule.ratio, rule.min_total
@@ -96,7 +99,7 @@ class Spike(RuleKind):
     """At least `min_count` matching records, and `factor` times as many as the window before."""
 
     name = "spike"
-    summary = "{count} matching records in {window}, was {previous} the window before"
+    summary = "{count:matching record|matching records} in {window}, was {previous} the window before"
     options = (
         WHERE,
         GROUP_BY,
@@ -127,7 +130,7 @@ class Absence(RuleKind):
     """Fewer than `threshold` matching records in the window (once a whole window has passed)."""
 
     name = "absence"
-    summary = "only {count} matching records in {window} (expected at least {threshold})"
+    summary = "only {count:matching record|matching records} in {window} (expected at least {threshold})"
     options = (WHERE, GROUP_BY, WINDOW, THRESHOLD)
     required = ("window",)
     only_falls = False

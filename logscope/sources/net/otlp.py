@@ -195,7 +195,7 @@ class OtlpReceiver:
         except Rejection:
             raise
         except Exception as exc:
-            ctx.report_error(f"{self.name}: {type(exc).__name__}: {exc}")
+            ctx.report_error(f"{self.name}: {type(exc).__name__}: {exc}", self.name)
             raise Rejection(500, f"internal error: {type(exc).__name__}") from None
 
     def _accept(self, handler: BaseHTTPRequestHandler, content_type: str) -> bytes:
@@ -286,7 +286,7 @@ class OtlpReceiver:
             first = self._first_bad
         self._last_report = now
         more = f" and {count - 1} more" if count > 1 else ""
-        ctx.report_error(f"{self.name}: bad request: {first}{more}")
+        ctx.report_error(f"{self.name}: bad request: {first}{more}", self.name, count)
 
     def connection_opened(self) -> bool:
         with self._lock:

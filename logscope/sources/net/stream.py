@@ -196,13 +196,17 @@ class StreamListener(BoundListener):
             count, self._evicted = self._evicted, 0
             ctx.report_error(
                 f"{self.name}: closed {count} idle connection{'s' if count != 1 else ''}"
-                f" to make room for new ones (at most {limits})"
+                f" to make room for new ones (at most {limits})",
+                self.name,
+                count,
             )
         if self._refused:
             count, self._refused = self._refused, 0
             ctx.report_error(
                 f"{self.name}: refused {count} connection{'s' if count != 1 else ''}"
-                f" beyond {limits}, none of them idle"
+                f" beyond {limits}, none of them idle",
+                self.name,
+                count,
             )
 
 

@@ -300,7 +300,7 @@ class TailSource:
             self._detach(follower)
             return False
         except OSError as exc:
-            self._report(follower.path, f"{follower.path}: {exc.strerror or exc}")
+            self._report(follower.path, f"{follower.path}: {exc.strerror or exc}", follower.name)
             return False
         if FileId.of(info) != follower.file_id:
             self._detach(follower)
@@ -320,7 +320,7 @@ class TailSource:
                 self._restart_content(follower)
             return follower.read_available(ctx) >= TURN_BYTES
         except OSError as exc:
-            self._report(follower.path, f"{follower.path}: {exc.strerror or exc}")
+            self._report(follower.path, f"{follower.path}: {exc.strerror or exc}", follower.name)
             return False
 
     def _restart_content(self, follower: Follower) -> None:
@@ -352,7 +352,7 @@ class TailSource:
             if compressed:
                 damage = read_gzip_rest(path, follower, ctx)
                 if damage:
-                    self._report(path, damage)
+                    self._report(path, damage, follower.name)
             else:
                 follower.read_other(ctx, path)
             return
@@ -364,7 +364,7 @@ class TailSource:
             try:
                 busy = follower.read_available(self._context()) >= TURN_BYTES
             except OSError as exc:
-                self._report(follower.path, f"{follower.path}: {exc.strerror or exc}")
+                self._report(follower.path, f"{follower.path}: {exc.strerror or exc}", follower.name)
         quiet = time.monotonic() - follower.last_growth
         if not busy and (follower.fd is None or quiet >= self.options.rotate_wait_seconds):
             self._finish(follower)
@@ -410,7 +410,7 @@ class TailSource:
             if exc.errno in (errno.EMFILE, errno.ENFILE):
                 self._out_of_handles()
             else:
-                self._report(path, f"{path}: {exc.strerror or exc}")
+                self._report(path, f"{path}: {exc.strerror or exc}", path)
             return None
         self.reported.discard(path)
         return fd
@@ -476,10 +476,11 @@ class TailSource:
         while self.watcher.failures:
             self._context().report_error(self.watcher.failures.pop(0))
 
-    def _report(self, key: str, message: str) -> None:
+    def _report(self, key: str, message: str, source: str | None = None) -> None:
+        """Report once per `key`; `source`: the followed file whose error count it is."""
         if key not in self.reported:
             self.reported.add(key)
-            self._context().report_error(message)
+            self._context().report_error(message, source)
 
     def _context(self) -> SourceContext:
         assert self.ctx is not None
