@@ -143,3 +143,19 @@ def test_logrus_go_time_in_plain_json() -> None:
     (record,) = [json.loads(out) for out in result.stdout.splitlines()]
     assert record["format"] == "json"
     assert record["ts"] == "2014-03-10T23:57:38.562Z"  # RFC 3339 with milliseconds, as every output
+
+
+def test_gcp_needs_a_cloud_logging_key_and_reads_protobuf_timestamps() -> None:
+    """`severity` alone stays plain `json` (which reads `msg` and `ts`); a Cloud Logging key makes it GCP."""
+    plain = '{"ts":1763632800123,"severity":"Error","msg":"epoch ms"}'
+    gcp = (
+        '{"timestamp":{"seconds":1796626231,"nanos":956000089},"severity":"NOTICE",'
+        '"logging.googleapis.com/insertId":"x1","message":{"message":"order placed","order_id":17}}'
+    )
+    result = run_cli("parse", "--tz", "UTC", input=f"{plain}\n{gcp}\n")
+    first, second = [json.loads(out) for out in result.stdout.splitlines()]
+    assert (first["format"], first["message"]) == ("json", "epoch ms")
+    assert first["ts"] == "2025-11-20T10:00:00.123Z"
+    assert (second["format"], second["level"]) == ("gcp_structured", "notice")
+    assert second["message"] == "order placed"
+    assert second["ts"] == "2026-12-07T06:50:31.956Z" and second["fields"]["message"] == {"order_id": 17}

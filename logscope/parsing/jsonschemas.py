@@ -4,9 +4,9 @@ tables of a format file (parsers/json_schemas.toml; docs/formats.md, "JSON log s
 Each schema is a format of its own, tried before plain `json`: a line is in it when it is a JSON
 object holding every `required` key. Keys are paths: `t.$date` is `obj["t"]["$date"]` unless the
 object has the literal key `t.$date` (ECS writes `log.level` at the top level). Times are epoch
-numbers or numeric strings in a given `unit` (s, ms, us, ns, or `auto` by magnitude) or text in
-ISO 8601 or any layout `generic` reads; levels go through a `map` (numbers as their decimal text)
-and then the usual normalizer.
+numbers or numeric strings in a given `unit` (s, ms, us, ns, or `auto` by magnitude), text in
+ISO 8601 or any layout `generic` reads, or protobuf `{"seconds": N, "nanos": N}` objects; levels
+go through a `map` (numbers as their decimal text) and then the usual normalizer.
 """
 
 from __future__ import annotations
@@ -25,7 +25,19 @@ from logscope.parsing.levels import normalize_level
 from logscope.parsing.time_values import epoch_to_us, parse_iso
 
 SCHEMA_KEYS = frozenset(
-    ("name", "title", "description", "priority", "required", "time", "level", "message", "host", "samples")
+    (
+        "name",
+        "title",
+        "description",
+        "priority",
+        "required",
+        "required_any",
+        "time",
+        "level",
+        "message",
+        "host",
+        "samples",
+    )
 )
 TIME_KEYS = frozenset(("key", "unit"))
 LEVEL_KEYS = frozenset(("key", "map", "default"))
@@ -41,6 +53,7 @@ class JsonSchema:
     title: str
     origin: str
     required: list[str]
+    required_any: list[str] = field(default_factory=list)  # at least one of these keys
     description: str = ""
     priority: int = DEFAULT_SCHEMA_PRIORITY
     time_keys: list[str] = field(default_factory=list)
@@ -63,6 +76,8 @@ class JsonSchema:
         if self.description:
             lines.append(f"description: {self.description}")
         lines.append(f"required:    {', '.join(self.required)}")
+        if self.required_any:
+            lines.append(f"one of:      {' | '.join(self.required_any)}")
         if self.time_keys:
             lines.append(f"time:        key {' | '.join(self.time_keys)}, unit {self.time_unit}")
         if self.level_keys:
@@ -102,6 +117,7 @@ def read_schema(table: Any, origin: str, index: int) -> JsonSchema:
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise checker.fail("priority", "must be an integer")
     schema.priority = priority
+    schema.required_any = checker.string_list(table, "required_any")
     _read_time(checker, table, schema)
     _read_level(checker, table, schema)
     schema.message_keys = checker.string_list(table, "message")
@@ -196,6 +212,8 @@ class JsonSchemaParser:
         for path in schema.required:
             if _find(obj, path) is _MISSING:
                 return None
+        if schema.required_any and all(_find(obj, path) is _MISSING for path in schema.required_any):
+            return None
         ts = self._take(obj, schema.time_keys, self._time)
         level = self._take(obj, schema.level_keys, self._level)
         if level is None:
@@ -219,6 +237,8 @@ class JsonSchemaParser:
     def _time(self, value: Any) -> int | None:
         if isinstance(value, bool):
             return None
+        if isinstance(value, dict):
+            return _seconds_and_nanos(value)
         if isinstance(value, str) and value.replace(".", "", 1).isdigit():
             value = float(value) if "." in value else int(value)
         if isinstance(value, (int, float)):
@@ -244,6 +264,15 @@ class JsonSchemaParser:
         if mapped is not None:
             return mapped
         return normalize_level(value)
+
+
+def _seconds_and_nanos(value: dict[str, Any]) -> int | None:
+    """A protobuf Timestamp written as an object (`{"seconds": 1700000000, "nanos": 5000}`), in µs."""
+    seconds, nanos = value.get("seconds"), value.get("nanos", 0)
+    try:
+        return int(seconds) * 1_000_000 + int(nanos) // 1000
+    except (TypeError, ValueError):
+        return None
 
 
 def _text(value: Any) -> str | None:
