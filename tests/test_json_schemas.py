@@ -159,3 +159,16 @@ def test_gcp_needs_a_cloud_logging_key_and_reads_protobuf_timestamps() -> None:
     assert (second["format"], second["level"]) == ("gcp_structured", "notice")
     assert second["message"] == "order placed"
     assert second["ts"] == "2026-12-07T06:50:31.956Z" and second["fields"]["message"] == {"order_id": 17}
+
+
+def test_traefik_json_access_level_comes_from_the_status_and_the_status_stays() -> None:
+    """The schema's `"5*"`/`"4*"` level map and `level.keep`, on its sample line with other statuses."""
+    (schema,) = [s for s in SCHEMAS if s.name == "traefik_json_access"]
+    line = schema.samples[-1].lines[0]
+    status = '"DownstreamStatus":200'
+    lines = [line.replace(status, f'"DownstreamStatus":{code}') for code in (200, 404, 502)]
+    result = run_cli("parse", input="\n".join(lines) + "\n")
+    records = [json.loads(out) for out in result.stdout.splitlines()]
+    assert [r["level"] for r in records] == ["info", "warning", "error"]
+    assert [r["fields"]["DownstreamStatus"] for r in records] == [200, 404, 502]
+    assert {r["format"] for r in records} == {"traefik_json_access"}

@@ -40,7 +40,7 @@ SCHEMA_KEYS = frozenset(
     )
 )
 TIME_KEYS = frozenset(("key", "unit"))
-LEVEL_KEYS = frozenset(("key", "map", "default"))
+LEVEL_KEYS = frozenset(("key", "map", "default", "keep"))
 UNITS = {"s": 1_000_000, "ms": 1000, "us": 1, "ns": None, "auto": 0}
 DEFAULT_SCHEMA_PRIORITY = 92
 
@@ -61,6 +61,7 @@ class JsonSchema:
     level_keys: list[str] = field(default_factory=list)
     level_map: dict[str, str] = field(default_factory=dict)
     level_default: str | None = None
+    level_keep: bool = False  # the level key stays in fields (a level derived from an HTTP status)
     message_keys: list[str] = field(default_factory=list)
     host_keys: list[str] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -147,6 +148,10 @@ def _read_level(checker: _Checker, table: dict[str, Any], schema: JsonSchema) ->
     checker.known_keys(level_table, LEVEL_KEYS, "level.")
     schema.level_keys = checker.string_list(level_table, "key", "level.key")
     schema.level_map, schema.level_default = read_level_map(checker, level_table)
+    keep = level_table.get("keep", False)
+    if not isinstance(keep, bool):
+        raise checker.fail("level.keep", "must be true or false")
+    schema.level_keep = keep
 
 
 _MISSING = object()
@@ -198,6 +203,11 @@ class JsonSchemaParser:
         self.clock = clock
         self._times = LeadingTime(zone, clock)
         self._unit = schema.time_unit
+        # Map keys ending in `*` match any value starting with what precedes it (`"5*" = "error"`).
+        self._level_prefixes = sorted(
+            ((key[:-1], level) for key, level in schema.level_map.items() if key.endswith("*")),
+            key=lambda item: -len(item[0]),
+        )
 
     def parse(self, line: str) -> Parsed | None:
         if not line.lstrip().startswith("{"):
@@ -215,22 +225,23 @@ class JsonSchemaParser:
         if schema.required_any and all(_find(obj, path) is _MISSING for path in schema.required_any):
             return None
         ts = self._take(obj, schema.time_keys, self._time)
-        level = self._take(obj, schema.level_keys, self._level)
+        level = self._take(obj, schema.level_keys, self._level, keep=schema.level_keep)
         if level is None:
             level = schema.level_default
         message = self._take(obj, schema.message_keys, _text) or ""
         host = self._take(obj, schema.host_keys, _text)
         return ts, level, message.rstrip("\r\n"), obj or None, host
 
-    def _take(self, obj: dict[str, Any], paths: list[str], read: Any) -> Any:
-        """The first path whose value reads; the key is removed from the fields."""
+    def _take(self, obj: dict[str, Any], paths: list[str], read: Any, *, keep: bool = False) -> Any:
+        """The first path whose value reads; the key is removed from the fields unless `keep`."""
         for path in paths:
             value = _find(obj, path)
             if value is _MISSING:
                 continue
             result = read(value)
             if result is not None:
-                _remove(obj, path)
+                if not keep:
+                    _remove(obj, path)
                 return result
         return None
 
@@ -263,6 +274,9 @@ class JsonSchemaParser:
         mapped = self.schema.level_map.get(key)
         if mapped is not None:
             return mapped
+        for prefix, level in self._level_prefixes:
+            if key.startswith(prefix):
+                return level
         return normalize_level(value)
 
 
