@@ -3,8 +3,8 @@
 cron reads /etc/crontab and /etc/cron.d and writes to /dev/log, none of which a test may change:
 it runs in a private mount namespace (`unshare -m`, as root) where its own cron.d, an empty
 crontab and spool, a private /run (so its @reboot jobs run at once) and a /dev whose `log` is
-the socket of an rsyslogd the test started are mounted. The @reboot jobs start as soon as cron
-does, so nothing waits for a minute to turn.
+the socket of an rsyslogd the test started are mounted; rsyslog writes cron's and its PAM lines.
+The @reboot jobs start as soon as cron does, so nothing waits for a minute to turn.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _rsyslog_conf(root: Path) -> str:
     return f"""module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="{root}/log.sock")
 $ActionFileDefaultTemplate RSYSLOG_TraditionalFileFormat
-cron.* {root}/cron.log
+cron.*;authpriv.* {root}/cron.log
 """
 
 
@@ -94,3 +94,5 @@ def test_cron_through_rsyslog(db: Path) -> None:
     assert stored.levels["error"] == actions.count("error") == 3  # the jobs that exited 3 (-L 4)
     assert {f["detail"] for f in fields if f.get("action") == "CMD"} == {"echo ok", "exit 3", "/bin/true"}
     assert sorted(f["user"] for f in fields if f.get("action") == "CMD") == ["nobody"] * 2 + ["root"] * 8
+    sessions = [row[4] for row, f in zip(stored.rows, fields, strict=True) if f.get("pam") == "pam_unix"]
+    assert sum("session opened" in message for message in sessions) == len(JOBS)
