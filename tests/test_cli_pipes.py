@@ -120,7 +120,8 @@ def test_piped_default_is_tsv_written_whole(tmp_path: Path, sample_db: Path) -> 
         "source\tformat\trecords\n"
         "sample_logs/app.jsonl\tjson\t445\n"
         "sample_logs/nginx_access.log\tnginx_access\t749\n"
-        "sample_logs/syslog\tbsd_syslog\t65\n"
+        "sample_logs/syslog\tbsd_syslog\t33\n"
+        "sample_logs/syslog\tcron\t32\n"
         "sample_logs/syslog\topenssh\t23\n"
     )
 

@@ -143,3 +143,32 @@ def test_logrus_go_time_in_plain_json() -> None:
     (record,) = [json.loads(out) for out in result.stdout.splitlines()]
     assert record["format"] == "json"
     assert record["ts"] == "2014-03-10T23:57:38.562Z"  # RFC 3339 with milliseconds, as every output
+
+
+def test_gcp_needs_a_cloud_logging_key_and_reads_protobuf_timestamps() -> None:
+    """`severity` alone stays plain `json` (which reads `msg` and `ts`); a Cloud Logging key makes it GCP."""
+    plain = '{"ts":1763632800123,"severity":"Error","msg":"epoch ms"}'
+    gcp = (
+        '{"timestamp":{"seconds":1796626231,"nanos":956000089},"severity":"NOTICE",'
+        '"logging.googleapis.com/insertId":"x1","message":{"message":"order placed","order_id":17}}'
+    )
+    result = run_cli("parse", "--tz", "UTC", input=f"{plain}\n{gcp}\n")
+    first, second = [json.loads(out) for out in result.stdout.splitlines()]
+    assert (first["format"], first["message"]) == ("json", "epoch ms")
+    assert first["ts"] == "2025-11-20T10:00:00.123Z"
+    assert (second["format"], second["level"]) == ("gcp_structured", "notice")
+    assert second["message"] == "order placed"
+    assert second["ts"] == "2026-12-07T06:50:31.956Z" and second["fields"]["message"] == {"order_id": 17}
+
+
+def test_traefik_json_access_level_comes_from_the_status_and_the_status_stays() -> None:
+    """The schema's `"5*"`/`"4*"` level map and `level.keep`, on its sample line with other statuses."""
+    (schema,) = [s for s in SCHEMAS if s.name == "traefik_json_access"]
+    line = schema.samples[-1].lines[0]
+    status = '"DownstreamStatus":200'
+    lines = [line.replace(status, f'"DownstreamStatus":{code}') for code in (200, 404, 502)]
+    result = run_cli("parse", input="\n".join(lines) + "\n")
+    records = [json.loads(out) for out in result.stdout.splitlines()]
+    assert [r["level"] for r in records] == ["info", "warning", "error"]
+    assert [r["fields"]["DownstreamStatus"] for r in records] == [200, 404, 502]
+    assert {r["format"] for r in records} == {"traefik_json_access"}

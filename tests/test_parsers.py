@@ -93,14 +93,14 @@ def test_registry_tries_specific_formats_before_generic_ones() -> None:
 def test_detection_keeps_specific_formats_ahead_of_generic_ones() -> None:
     parser = SourceParser(builtin_registry(UTC))
     sshd = [f"Dec 10 06:55:{n % 60:02d} LabSZ sshd[24200]: Invalid user admin{n}" for n in range(100)]
-    cron = "Dec 10 06:56:00 LabSZ CRON[1]: (root) CMD (true)"
-    lines = [line for pair in zip(sshd, [cron] * 100, strict=True) for line in pair]
+    logind = "Dec 10 06:56:00 LabSZ systemd-logind[1]: New session 5 of user root."
+    lines = [line for pair in zip(sshd, [logind] * 100, strict=True) for line in pair]
     records = parser.parse_batch(LineBatch("auth.log", lines, final=True))
     # bsd_syslog matches every line, openssh half of them: both are plausible, the specific one first.
     assert parser.detected == "bsd_syslog"
     assert [r.format for r in records[0::2]] == ["openssh"] * 100
     assert [r.format for r in records[1::2]] == ["bsd_syslog"] * 100
-    assert records[1].fields == {"app": "CRON", "pid": 1}
+    assert records[1].fields == {"app": "systemd-logind", "pid": 1}
 
 
 def test_formats_unseen_in_the_sample_are_tried_last() -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
     free_port,
     ingest,
+    ingest_all,
     now,
     program,
     running,
@@ -89,3 +92,53 @@ def test_php_fpm_log(tmp_path: Path, db: Path) -> None:
     assert_times_from_lines(stored.rows, start, end)
     assert stored.levels["error"] == count_lines(log, lambda line: "] ERROR: " in line) >= 1
     assert stored.levels["critical"] == count_lines(log, lambda line: "] ALERT: " in line) == 1
+
+
+MONOLOG_SCRIPT = """<?php
+require_once 'Monolog/autoload.php';
+use Monolog\\Logger;
+use Monolog\\Handler\\StreamHandler;
+use Monolog\\Formatter\\LineFormatter;
+use Monolog\\Formatter\\JsonFormatter;
+
+$laravelFormat = new LineFormatter(null, 'Y-m-d H:i:s', true, true);  // as Laravel's LogManager
+$laravelFormat->includeStacktraces();
+$laravel = (new StreamHandler($argv[2]))->setFormatter($laravelFormat);
+$json = (new StreamHandler($argv[3]))->setFormatter(new JsonFormatter());
+$loggers = [
+    new Logger('app', [new StreamHandler($argv[1])]),  // Monolog's default LineFormatter
+    new Logger('local', [$laravel]),
+    new Logger('app', [$json]),
+];
+function charge($order) { throw new RuntimeException("card declined for order $order"); }
+foreach ($loggers as $log) {
+    for ($n = 0; $n < 30; $n++) {
+        $log->info('User logged in', ['user' => 'alice', 'n' => $n]);
+        $log->warning('Disk almost full');
+        try { charge($n); } catch (Exception $e) { $log->error($e->getMessage(), ['exception' => $e]); }
+    }
+    $log->emergency('shutting down');
+}
+"""
+
+
+def test_monolog_line_and_json(tmp_path: Path, db: Path) -> None:
+    php = program("php")
+    if not Path("/usr/share/php/Monolog/autoload.php").exists():
+        pytest.skip("Monolog is not installed (.ci/run installs php-monolog)")
+    (tmp_path / "app.php").write_text(MONOLOG_SCRIPT)
+    logs = [tmp_path / "monolog.log", tmp_path / "laravel.log", tmp_path / "monolog.json"]
+    start = now()
+    subprocess.run([php, "app.php", *map(str, logs)], cwd=tmp_path, check=True, capture_output=True)
+    end = now()
+    stored = ingest_all(logs, db)
+    expected_levels = {"info": 30, "warning": 30, "error": 30, "fatal": 1}
+    for log, format_name in zip(logs, ["monolog", "monolog", "monolog_json"], strict=True):
+        records = stored[log]
+        assert_parsed(records, {format_name}, share=1.0)
+        written = count_lines(log, lambda line: line.startswith(("[20", '{"message"')))
+        assert len(records.rows) == written == 91
+        assert_times_from_lines(records.rows, start, end)
+        assert records.levels == expected_levels
+    laravel_error = next(row for row in stored[logs[1]].rows if row[3] == "error")
+    assert "\n[stacktrace]\n#0 " in laravel_error[4] and json.loads(laravel_error[5])["channel"] == "local"

@@ -4,9 +4,9 @@ tables of a format file (parsers/json_schemas.toml; docs/formats.md, "JSON log s
 Each schema is a format of its own, tried before plain `json`: a line is in it when it is a JSON
 object holding every `required` key. Keys are paths: `t.$date` is `obj["t"]["$date"]` unless the
 object has the literal key `t.$date` (ECS writes `log.level` at the top level). Times are epoch
-numbers or numeric strings in a given `unit` (s, ms, us, ns, or `auto` by magnitude) or text in
-ISO 8601 or any layout `generic` reads; levels go through a `map` (numbers as their decimal text)
-and then the usual normalizer.
+numbers or numeric strings in a given `unit` (s, ms, us, ns, or `auto` by magnitude), text in
+ISO 8601 or any layout `generic` reads, or protobuf `{"seconds": N, "nanos": N}` objects; levels
+go through a `map` (numbers as their decimal text) and then the usual normalizer.
 """
 
 from __future__ import annotations
@@ -25,10 +25,22 @@ from logscope.parsing.levels import normalize_level
 from logscope.parsing.time_values import epoch_to_us, parse_iso
 
 SCHEMA_KEYS = frozenset(
-    ("name", "title", "description", "priority", "required", "time", "level", "message", "host", "samples")
+    (
+        "name",
+        "title",
+        "description",
+        "priority",
+        "required",
+        "required_any",
+        "time",
+        "level",
+        "message",
+        "host",
+        "samples",
+    )
 )
 TIME_KEYS = frozenset(("key", "unit"))
-LEVEL_KEYS = frozenset(("key", "map", "default"))
+LEVEL_KEYS = frozenset(("key", "map", "default", "keep"))
 UNITS = {"s": 1_000_000, "ms": 1000, "us": 1, "ns": None, "auto": 0}
 DEFAULT_SCHEMA_PRIORITY = 92
 
@@ -41,6 +53,7 @@ class JsonSchema:
     title: str
     origin: str
     required: list[str]
+    required_any: list[str] = field(default_factory=list)  # at least one of these keys
     description: str = ""
     priority: int = DEFAULT_SCHEMA_PRIORITY
     time_keys: list[str] = field(default_factory=list)
@@ -48,6 +61,7 @@ class JsonSchema:
     level_keys: list[str] = field(default_factory=list)
     level_map: dict[str, str] = field(default_factory=dict)
     level_default: str | None = None
+    level_keep: bool = False  # the level key stays in fields (a level derived from an HTTP status)
     message_keys: list[str] = field(default_factory=list)
     host_keys: list[str] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -63,6 +77,8 @@ class JsonSchema:
         if self.description:
             lines.append(f"description: {self.description}")
         lines.append(f"required:    {', '.join(self.required)}")
+        if self.required_any:
+            lines.append(f"one of:      {' | '.join(self.required_any)}")
         if self.time_keys:
             lines.append(f"time:        key {' | '.join(self.time_keys)}, unit {self.time_unit}")
         if self.level_keys:
@@ -102,6 +118,7 @@ def read_schema(table: Any, origin: str, index: int) -> JsonSchema:
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise checker.fail("priority", "must be an integer")
     schema.priority = priority
+    schema.required_any = checker.string_list(table, "required_any")
     _read_time(checker, table, schema)
     _read_level(checker, table, schema)
     schema.message_keys = checker.string_list(table, "message")
@@ -131,6 +148,10 @@ def _read_level(checker: _Checker, table: dict[str, Any], schema: JsonSchema) ->
     checker.known_keys(level_table, LEVEL_KEYS, "level.")
     schema.level_keys = checker.string_list(level_table, "key", "level.key")
     schema.level_map, schema.level_default = read_level_map(checker, level_table)
+    keep = level_table.get("keep", False)
+    if not isinstance(keep, bool):
+        raise checker.fail("level.keep", "must be true or false")
+    schema.level_keep = keep
 
 
 _MISSING = object()
@@ -182,6 +203,11 @@ class JsonSchemaParser:
         self.clock = clock
         self._times = LeadingTime(zone, clock)
         self._unit = schema.time_unit
+        # Map keys ending in `*` match any value starting with what precedes it (`"5*" = "error"`).
+        self._level_prefixes = sorted(
+            ((key[:-1], level) for key, level in schema.level_map.items() if key.endswith("*")),
+            key=lambda item: -len(item[0]),
+        )
 
     def parse(self, line: str) -> Parsed | None:
         if not line.lstrip().startswith("{"):
@@ -196,29 +222,34 @@ class JsonSchemaParser:
         for path in schema.required:
             if _find(obj, path) is _MISSING:
                 return None
+        if schema.required_any and all(_find(obj, path) is _MISSING for path in schema.required_any):
+            return None
         ts = self._take(obj, schema.time_keys, self._time)
-        level = self._take(obj, schema.level_keys, self._level)
+        level = self._take(obj, schema.level_keys, self._level, keep=schema.level_keep)
         if level is None:
             level = schema.level_default
         message = self._take(obj, schema.message_keys, _text) or ""
         host = self._take(obj, schema.host_keys, _text)
         return ts, level, message.rstrip("\r\n"), obj or None, host
 
-    def _take(self, obj: dict[str, Any], paths: list[str], read: Any) -> Any:
-        """The first path whose value reads; the key is removed from the fields."""
+    def _take(self, obj: dict[str, Any], paths: list[str], read: Any, *, keep: bool = False) -> Any:
+        """The first path whose value reads; the key is removed from the fields unless `keep`."""
         for path in paths:
             value = _find(obj, path)
             if value is _MISSING:
                 continue
             result = read(value)
             if result is not None:
-                _remove(obj, path)
+                if not keep:
+                    _remove(obj, path)
                 return result
         return None
 
     def _time(self, value: Any) -> int | None:
         if isinstance(value, bool):
             return None
+        if isinstance(value, dict):
+            return _seconds_and_nanos(value)
         if isinstance(value, str) and value.replace(".", "", 1).isdigit():
             value = float(value) if "." in value else int(value)
         if isinstance(value, (int, float)):
@@ -243,7 +274,19 @@ class JsonSchemaParser:
         mapped = self.schema.level_map.get(key)
         if mapped is not None:
             return mapped
+        for prefix, level in self._level_prefixes:
+            if key.startswith(prefix):
+                return level
         return normalize_level(value)
+
+
+def _seconds_and_nanos(value: dict[str, Any]) -> int | None:
+    """A protobuf Timestamp written as an object (`{"seconds": 1700000000, "nanos": 5000}`), in µs."""
+    seconds, nanos = value.get("seconds"), value.get("nanos", 0)
+    try:
+        return int(seconds) * 1_000_000 + int(nanos) // 1000
+    except (TypeError, ValueError):
+        return None
 
 
 def _text(value: Any) -> str | None:
