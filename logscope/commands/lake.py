@@ -99,38 +99,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     expire.set_defaults(handler=run_expire)
 
 
-def _open(spec: str, *, read_only: bool = False):
-    from logscope.lake.config import resolve_lake
-    from logscope.lake.connect import open_lake
-
-    return open_lake(resolve_lake(spec), read_only=read_only)
-
-
-def _lake_errors(function):
-    """Run `function(con)`; a DuckDB error becomes one line."""
+@contextlib.contextmanager
+def _opened(spec: str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The lake for the block, closed after it; a DuckDB error in the block becomes one line."""
     import duckdb
 
-    from logscope.lake.connect import one_line
+    from logscope.lake.config import resolve_lake
+    from logscope.lake.connect import one_line, open_lake
 
-    def run(con):
-        try:
-            return function(con)
-        except duckdb.Error as exc:
-            raise LogscopeError(f"lake: {one_line(exc)}") from exc
-
-    return run
+    config = resolve_lake(spec)
+    con = open_lake(config, read_only=read_only)
+    try:
+        yield con
+    except duckdb.Error as exc:
+        raise LogscopeError(f"lake {config.name}: {one_line(exc)}") from exc
+    finally:
+        con.close()
 
 
 def run_init(args: argparse.Namespace) -> int:
     from logscope.lake.maintenance import totals
     from logscope.lake.schema import create_tables
 
-    con = _open(args.lake)
-    try:
-        _lake_errors(create_tables)(con)
-        found = _lake_errors(totals)(con)
-    finally:
-        con.close()
+    with _opened(args.lake) as con:
+        create_tables(con)
+        found = totals(con)
     warn(f"lake {args.lake}: ready ({found.records:,} records, snapshot {found.snapshot})")
     return 0
 
@@ -139,14 +132,11 @@ def run_status(args: argparse.Namespace) -> int:
     from logscope.lake.maintenance import AGENT_COLUMNS, agents, totals
     from logscope.lake.schema import has_tables
 
-    con = _open(args.lake, read_only=True)
-    try:
+    with _opened(args.lake, read_only=True) as con:
         if not has_tables(con):
             raise LogscopeError(f"lake {args.lake}: no logscope tables yet (run `logscope lake init`)")
-        rows = _lake_errors(agents)(con)
-        found = _lake_errors(totals)(con)
-    finally:
-        con.close()
+        rows = agents(con)
+        found = totals(con)
     write_rows(sys.stdout, chosen_format(args), AGENT_COLUMNS, rows, set())
     warn(
         f"lake {args.lake}: {found.records:,} records in {found.data_files:,} files,"
@@ -158,11 +148,8 @@ def run_status(args: argparse.Namespace) -> int:
 def run_compact(args: argparse.Namespace) -> int:
     from logscope.lake.maintenance import compact
 
-    con = _open(args.lake)
-    try:
-        before, after = _lake_errors(compact)(con)
-    finally:
-        con.close()
+    with _opened(args.lake) as con:
+        before, after = compact(con)
     warn(f"lake {args.lake}: {before:,} data files merged into {after:,} (`lake expire` deletes old ones)")
     return 0
 
@@ -173,11 +160,8 @@ def run_expire(args: argparse.Namespace) -> int:
 
     retain = parse_duration(args.retain) if args.retain else None
     snapshots = parse_duration(args.snapshots)
-    con = _open(args.lake)
-    try:
-        report = _lake_errors(lambda c: expire(c, retain, snapshots))(con)
-    finally:
-        con.close()
+    with _opened(args.lake) as con:
+        report = expire(con, retain, snapshots)
     warn(
         f"lake {args.lake}: {report.deleted_records:,} records deleted, {report.expired_snapshots:,}"
         f" snapshots expired, {report.removed_files:,} files removed"

@@ -16,6 +16,8 @@ LAKE = "lake"  # the name the lake is attached under
 # libpq's connect_timeout unless the catalog string sets one: an unreachable catalog host fails
 # a connection attempt in this time instead of the system's TCP timeout (minutes).
 CONNECT_TIMEOUT_SECONDS = 10
+# DuckLake's words when a read-only ATTACH finds no lake in the catalog.
+NOT_A_LAKE = "creating a new DuckLake is explicitly disabled"
 # Each extension's wheel (`pip install 'logscope[lake]'`) and its file inside the package.
 EXTENSIONS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
@@ -60,7 +62,10 @@ def open_lake(config: LakeConfig, *, read_only: bool = False) -> duckdb.DuckDBPy
         con.execute(attach)
     except duckdb.Error as exc:
         con.close()
-        raise LogscopeError(f"lake {config.name}: {_hide_password(one_line(exc), config)}") from exc
+        message = _hide_password(one_line(exc), config)
+        if NOT_A_LAKE in message:
+            message = "the catalog holds no lake yet (run `logscope lake init`)"
+        raise LogscopeError(f"lake {config.name}: {message}") from exc
     except BaseException:
         con.close()
         raise

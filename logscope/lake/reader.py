@@ -8,6 +8,7 @@ functions that reach the catalog or maintain the lake (`check_user_sql`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -44,21 +45,29 @@ def open_lake_for_reading(
     config: LakeConfig, field_types: FieldTypes | None = None, at: str | None = None
 ) -> duckdb.DuckDBPyConnection:
     """The lake as `logs` and typed views (at snapshot or time `at`), locked for users' SQL."""
-    con = open_lake(config, read_only=True)
-    try:
+    with opened_for_reading(config) as con:
         if not has_tables(con):
             raise LogscopeError(f"lake {config.name}: no logscope tables yet (run `logscope lake init`)")
         con.execute(f"CREATE VIEW logs AS SELECT * FROM {LAKE}.logs{at_clause(at)}")
         if field_types is not None:
             _create_format_views(con, field_types)
         lock_down(con, config)
+    return con
+
+
+@contextlib.contextmanager
+def opened_for_reading(config: LakeConfig) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The lake opened read-only for the block to prepare; closed if the block fails (the
+    catalog's PostgreSQL connection with it), a DuckDB error raised as one line."""
+    con = open_lake(config, read_only=True)
+    try:
+        yield con
     except duckdb.Error as exc:
         con.close()
         raise LogscopeError(f"lake {config.name}: {one_line(exc)}") from exc
     except BaseException:
         con.close()
         raise
-    return con
 
 
 def at_clause(at: str | None) -> str:
@@ -136,8 +145,7 @@ def copy_to_local(
     verbs that work on a local database (`patterns --lake`). Not for users' SQL."""
     from logscope.store.schema import ALL_DDL
 
-    con = open_lake(config, read_only=True)
-    try:
+    with opened_for_reading(config) as con:
         for ddl in ALL_DDL:
             con.execute(ddl)
         columns = "ts, received_at, source, host, format, level, message, fields, raw"
@@ -147,9 +155,6 @@ def copy_to_local(
             " WHERE ($since IS NULL OR ts >= $since) AND ($until IS NULL OR ts < $until)",
             {"since": since, "until": until},
         )
-    except duckdb.Error as exc:
-        con.close()
-        raise LogscopeError(f"lake {config.name}: {one_line(exc)}") from exc
     return con
 
 
@@ -171,7 +176,11 @@ class LakeRecords:
 
         from logscope.record import LineBatch, Record
 
-        con = open_lake(self.config, read_only=True)
+        try:
+            con = open_lake(self.config, read_only=True)
+        except LogscopeError as exc:
+            ctx.report_error(str(exc), self.name)
+            return
         try:
             result = con.execute(
                 "SELECT epoch_us(ts), epoch_us(received_at), source, host, format, level, message,"
