@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import re
 from datetime import tzinfo
-from typing import Any
+from typing import Any, Self
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.conventions import read_time_text
@@ -42,25 +42,35 @@ def _status_level(status: str | None) -> str | None:
     return "error" if status[0] == "5" else "warning" if status[0] == "4" else "info"
 
 
-class W3CParser:
+class HeaderParser:
+    """What the three have in common: a parser per source, whose columns the header lines read
+    so far declare (`fresh` gives a source its own), header lines kept with a `directive`."""
+
+    name: str
+    first_chars = None
+    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
+    stateful = True
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+
+    def fresh(self) -> Self:
+        return type(self)(self.zone)
+
+
+class W3CParser(HeaderParser):
     """W3C extended log format (IIS); see the module docstring."""
 
     name = "w3c"
     title = "W3C extended log (IIS): columns from #Fields"
     priority = 80
-    first_chars = None
-    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
     continuation = "a blank line"
     max_lines = 1000
-    stateful = True
 
     def __init__(self, zone: tzinfo) -> None:
-        self.zone = zone
+        super().__init__(zone)
         self._fields: list[str] | None = None
         self._date_ts: int | None = None
-
-    def fresh(self) -> W3CParser:
-        return W3CParser(self.zone)
 
     def continues(self, line: str) -> bool:
         return not line.strip()
@@ -110,27 +120,21 @@ def _day_of(ts: int) -> str:
     return us_to_datetime(ts).date().isoformat()
 
 
-class ZeekParser:
+class ZeekParser(HeaderParser):
     """Zeek (Bro) TSV logs; see the module docstring."""
 
     name = "zeek"
     title = "Zeek/Bro TSV log: columns from #fields and #types"
     priority = 80
-    first_chars = None
-    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
-    stateful = True
 
     def __init__(self, zone: tzinfo) -> None:
-        self.zone = zone
+        super().__init__(zone)
         self._separator: str | None = None
         self._fields: list[str] | None = None
         self._types: list[str] = []
         self._unset = "-"
         self._empty = "(empty)"
         self._open_ts: int | None = None
-
-    def fresh(self) -> ZeekParser:
-        return ZeekParser(self.zone)
 
     def parse(self, line: str) -> Parsed | None:
         if line.startswith("#"):
@@ -209,24 +213,18 @@ def _typed(value: str, kind: str) -> Any:
     return value
 
 
-class CsvParser:
+class CsvParser(HeaderParser):
     """CSV with a header line naming a time column; see the module docstring."""
 
     name = "csv"
     title = "CSV with a header naming a time column"
     priority = 15
-    first_chars = None
-    field_types: dict[str, str] = {"directive": "VARCHAR"}  # noqa: RUF012 - columns vary per file
-    stateful = True
 
     def __init__(self, zone: tzinfo) -> None:
-        self.zone = zone
+        super().__init__(zone)
         self._first = True
         self._columns: list[str] | None = None
         self._time = self._level = self._message = None
-
-    def fresh(self) -> CsvParser:
-        return CsvParser(self.zone)
 
     def parse(self, line: str) -> Parsed | None:
         if self._first:
