@@ -9,7 +9,6 @@ drain3 is not a dependency of logscope: run this from a scratch virtualenv that 
 
 from __future__ import annotations
 
-import csv
 import logging
 import sys
 from pathlib import Path
@@ -18,44 +17,23 @@ from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "logscope" / "patterns"))
-from accuracy import grouping_accuracy  # noqa: E402  (logscope/patterns/accuracy.py, stdlib only)
+sys.path.insert(0, str(REPO / "logscope" / "patterns"))  # logscope/patterns/accuracy.py
+from accuracy import LOGHUB_SYSTEMS, grouping_accuracy, structured_rows  # noqa: E402  (stdlib only)
 
 CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
-SYSTEMS = [
-    "Android",
-    "Apache",
-    "BGL",
-    "HDFS",
-    "HPC",
-    "Hadoop",
-    "HealthApp",
-    "Linux",
-    "Mac",
-    "OpenSSH",
-    "OpenStack",
-    "Proxifier",
-    "Spark",
-    "Thunderbird",
-    "Windows",
-    "Zookeeper",
-]
 
 
 def main() -> None:
     logging.disable(logging.CRITICAL)  # drain3 logs every new cluster
     total = 0.0
-    for system in SYSTEMS:
-        with open(
-            CORPUS / system / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8"
-        ) as handle:
-            rows = list(csv.DictReader(handle))
+    for system in LOGHUB_SYSTEMS:
+        rows = structured_rows(CORPUS, system)
         miner = TemplateMiner(config=TemplateMinerConfig())  # the defaults: no masking, sim_th 0.4, depth 4
         found = [miner.add_log_message(row["Content"].strip())["cluster_id"] for row in rows]
         accuracy = grouping_accuracy([row["EventTemplate"] for row in rows], found)
         total += accuracy
         print(f"{system:<12} {accuracy:.3f}")
-    print(f"{'average':<12} {total / len(SYSTEMS):.4f}")
+    print(f"{'average':<12} {total / len(LOGHUB_SYSTEMS):.4f}")
 
 
 if __name__ == "__main__":

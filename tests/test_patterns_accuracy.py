@@ -8,7 +8,6 @@ message counts as right when its true group is reproduced exactly. docs/patterns
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import UTC
 
@@ -17,28 +16,10 @@ from conftest import CORPUS
 
 from logscope.parsing.registry import builtin_registry
 from logscope.parsing.source_parser import SourceParser
-from logscope.patterns.accuracy import grouping_accuracy
+from logscope.patterns.accuracy import LOGHUB_SYSTEMS, grouping_accuracy, structured_rows
 from logscope.patterns.miner import Miner
 from logscope.record import LineBatch
 
-SYSTEMS = [
-    "Android",
-    "Apache",
-    "BGL",
-    "HDFS",
-    "HPC",
-    "Hadoop",
-    "HealthApp",
-    "Linux",
-    "Mac",
-    "OpenSSH",
-    "OpenStack",
-    "Proxifier",
-    "Spark",
-    "Thunderbird",
-    "Windows",
-    "Zookeeper",
-]
 BAR = 0.95  # the average over all 16 systems
 
 
@@ -46,8 +27,7 @@ def system_accuracy(system: str) -> tuple[float, int, int]:
     """(grouping accuracy, patterns found, true templates) for one system."""
     folder = CORPUS / system
     lines = (folder / f"{system}_2k.log").read_text(encoding="utf-8", errors="replace").splitlines()
-    with open(folder / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8") as handle:
-        truth = [row["EventTemplate"] for row in csv.DictReader(handle)]
+    truth = [row["EventTemplate"] for row in structured_rows(CORPUS, system)]
     records = SourceParser(builtin_registry(UTC)).parse_batch(LineBatch(system, lines, final=True))
     assert len(records) == len(truth), f"{system}: {len(records)} records for {len(truth)} lines"
     miner = Miner()
@@ -66,7 +46,7 @@ def test_grouping_accuracy_counts_only_groups_reproduced_exactly() -> None:
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not present at {CORPUS}")
 @pytest.mark.slow
 def test_grouping_accuracy_on_loghub_is_at_least_the_bar(capsys: pytest.CaptureFixture[str]) -> None:
-    results = {system: system_accuracy(system) for system in SYSTEMS}
+    results = {system: system_accuracy(system) for system in LOGHUB_SYSTEMS}
     average = sum(accuracy for accuracy, _, _ in results.values()) / len(results)
     with capsys.disabled():
         print(f"\n{'system':<12} {'accuracy':>8} {'patterns':>8} {'truth':>6}")
@@ -82,11 +62,8 @@ def test_restarting_after_every_block_changes_nothing_on_loghub() -> None:
     """Every system's messages in random blocks, the miner rebuilt from its saved state after
     each: the same patterns for every message, and the same state, as one miner in one go."""
     rng = random.Random(18)
-    for system in SYSTEMS:
-        with open(
-            CORPUS / system / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8"
-        ) as handle:
-            messages = [row["Content"] for row in csv.DictReader(handle)]
+    for system in LOGHUB_SYSTEMS:
+        messages = [row["Content"] for row in structured_rows(CORPUS, system)]
         whole = Miner()
         expected = [whole.root(pattern_id) for pattern_id in whole.assign(messages)]
         miner, found, position = Miner(), [], 0

@@ -1,9 +1,39 @@
-"""Grouping accuracy as the logpai benchmark defines it (Zhu et al., ICSE-SEIP 2019)."""
+"""Grouping accuracy as the logpai benchmark defines it (Zhu et al., ICSE-SEIP 2019), and the
+Loghub 2k samples it is measured on (tests/test_patterns_accuracy.py, bench/drain3_accuracy.py).
+Standard library only: the drain3 bench loads this file without logscope installed."""
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from pathlib import Path
+
+# The 16 systems of the Loghub 2k samples, each a folder of the corpus.
+LOGHUB_SYSTEMS = (
+    "Android",
+    "Apache",
+    "BGL",
+    "HDFS",
+    "HPC",
+    "Hadoop",
+    "HealthApp",
+    "Linux",
+    "Mac",
+    "OpenSSH",
+    "OpenStack",
+    "Proxifier",
+    "Spark",
+    "Thunderbird",
+    "Windows",
+    "Zookeeper",
+)
+
+
+def structured_rows(corpus: Path, system: str) -> list[dict[str, str]]:
+    """A system's labelled lines (`Content`, `EventTemplate`, ...), in the order of its raw log."""
+    with open(corpus / system / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def grouping_accuracy(truth: Sequence[Hashable], predicted: Sequence[Hashable]) -> float:
