@@ -61,6 +61,14 @@ def rule_file(tmp_path: Path, text: str, name: str = "abuse.toml") -> Path:
     return path
 
 
+def ingest_measured(
+    tmp_path: Path, db: Path, rules: Path, stop_after: float | None = None
+) -> tuple[int, str, float, int]:
+    """`run_measured` of a quiet ingest of the nginx sample with only `rules`."""
+    args = ("ingest", "-q", "--db", str(db), "--no-default-rules", "--rules", str(rules))
+    return run_measured(*args, str(nginx_sample(tmp_path)), stop_after=stop_after)
+
+
 def nginx_sample(tmp_path: Path) -> Path:
     path = tmp_path / "access.log"
     path.write_bytes((REPO / "sample_logs" / "nginx_access.log").read_bytes())
@@ -119,16 +127,7 @@ fields = { n = "BIGINT" }
 def test_a_rule_endless_on_the_records_is_disabled_and_ingest_goes_on(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, SLOW_ON_RECORDS + GOOD_RULE)
     db = tmp_path / "x.duckdb"
-    status, stderr, seconds, peak = run_measured(
-        "ingest",
-        "-q",
-        "--db",
-        str(db),
-        "--no-default-rules",
-        "--rules",
-        str(rules),
-        str(nginx_sample(tmp_path)),
-    )
+    status, stderr, seconds, peak = ingest_measured(tmp_path, db, rules)
     assert status == 0, stderr
     disabled = [line for line in stderr.splitlines() if "rule 'slow' failed and is disabled" in line]
     assert disabled == [
@@ -146,17 +145,8 @@ def test_a_rule_endless_on_the_records_is_disabled_and_ingest_goes_on(tmp_path: 
 @pytest.mark.slow
 def test_sigint_stops_an_ingest_whose_rule_runs_endlessly(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, SLOW_ON_RECORDS)
-    status, stderr, seconds, _ = run_measured(
-        "ingest",
-        "-q",
-        "--db",
-        str(tmp_path / "x.duckdb"),
-        "--no-default-rules",
-        "--rules",
-        str(rules),
-        str(nginx_sample(tmp_path)),
-        stop_after=5.0,  # read and stored by then; the rule is running
-    )
+    # SIGINT after 5 s: the sample is read and stored by then, and the rule is running.
+    status, stderr, seconds, _ = ingest_measured(tmp_path, tmp_path / "x.duckdb", rules, stop_after=5.0)
     assert "Traceback" not in stderr, stderr
     assert status in (0, 1, 130), stderr
     assert seconds < 45, seconds  # not forever: the rule's time limit ends what it runs
@@ -196,16 +186,7 @@ where = \"\"\"length(list_reduce(list_transform(range(10000), lambda x: message 
 def test_a_rule_whose_memory_grows_on_the_records_is_stopped_near_its_limit(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, HUNGRY_ON_RECORDS + GOOD_RULE)
     db = tmp_path / "x.duckdb"
-    status, stderr, seconds, peak = run_measured(
-        "ingest",
-        "-q",
-        "--db",
-        str(db),
-        "--no-default-rules",
-        "--rules",
-        str(rules),
-        str(nginx_sample(tmp_path)),
-    )
+    status, stderr, seconds, peak = ingest_measured(tmp_path, db, rules)
     assert status == 0, stderr
     # DuckDB 1.5.5 does not look at the watchdog's interrupt inside list_reduce, and its
     # memory_limit does not count these strings: the watchdog caps the address space instead, and
