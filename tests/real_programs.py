@@ -161,6 +161,24 @@ def http_get(url: str, proxy: str | None = None) -> int:
         return 0
 
 
+def go_program(folder: Path, source: str, module: str | None = None) -> tuple[Path, dict[str, str]]:
+    """Build `source` (main.go, with `module` as go.mod if given, from Debian's golang-* source
+    packages: nothing is downloaded) in `folder`; the program and the environment to run it in."""
+    go = program("go")
+    (folder / "main.go").write_text(source)
+    env = {"TZ": "UTC", "PATH": "/usr/bin:/bin", "HOME": str(folder), "GOCACHE": str(folder / "cache")}
+    if module is None:
+        env["GO111MODULE"] = "off"
+    else:
+        (folder / "go.mod").write_text(module)
+        env |= {"GOPROXY": "off", "GOFLAGS": "-mod=mod"}
+    built = subprocess.run(
+        [go, "build", "-o", "prog", "."], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    return folder / "prog", env
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(UTC)
 

@@ -18,6 +18,7 @@ from real_programs import (
     assert_times_from_lines,
     count_lines,
     debian_python_module,
+    go_program,
     ingest,
     now,
     program,
@@ -78,26 +79,12 @@ def _need(path: Path, package: str) -> None:
 
 @pytest.mark.slow
 def test_klog_on_stderr(tmp_path: Path, db: Path) -> None:
-    go = program("go")
     _need(KLOG, "golang-k8s-klog-dev")
-    (tmp_path / "main.go").write_text(KLOG_PROGRAM)
-    (tmp_path / "go.mod").write_text(KLOG_MODULE)
-    env = {
-        "TZ": "UTC",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "GOCACHE": str(tmp_path / "cache"),
-        "GOPROXY": "off",
-        "GOFLAGS": "-mod=mod",
-    }
-    built = subprocess.run(
-        [go, "build", "-o", "prog", "."], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stderr
+    prog, env = go_program(tmp_path, KLOG_PROGRAM, KLOG_MODULE)
     log = tmp_path / "kubelet.log"
     start = now()
     with log.open("w") as stderr:
-        subprocess.run([str(tmp_path / "prog")], cwd=tmp_path, env=env, stderr=stderr, check=True)
+        subprocess.run([str(prog)], cwd=tmp_path, env=env, stderr=stderr, check=True)
     end = now()
     stored = ingest(log, db, "--tz", "UTC")
     assert_parsed(stored, {"glog"}, share=1.0)
@@ -114,19 +101,11 @@ def test_klog_on_stderr(tmp_path: Path, db: Path) -> None:
 
 @pytest.mark.slow
 def test_klog_log_file_with_its_header(tmp_path: Path, db: Path) -> None:
-    go = program("go")
     _need(KLOG, "golang-k8s-klog-dev")
-    (tmp_path / "main.go").write_text(KLOG_PROGRAM)
-    (tmp_path / "go.mod").write_text(KLOG_MODULE)
-    env = {"TZ": "UTC", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOCACHE": str(tmp_path / "cache")}
-    env |= {"GOPROXY": "off", "GOFLAGS": "-mod=mod"}
-    built = subprocess.run(
-        [go, "build", "-o", "prog", "."], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stderr
+    prog, env = go_program(tmp_path, KLOG_PROGRAM, KLOG_MODULE)
     log = tmp_path / "kubelet.INFO"
     start = now()
-    argv = [str(tmp_path / "prog"), "-logtostderr=false", f"-log_file={log}", "-alsologtostderr=false"]
+    argv = [str(prog), "-logtostderr=false", f"-log_file={log}", "-alsologtostderr=false"]
     subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, check=True)
     end = now()
     stored = ingest(log, db, "--tz", "UTC")

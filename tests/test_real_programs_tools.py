@@ -20,6 +20,7 @@ from real_programs import (
     assert_parsed,
     assert_times_from_lines,
     count_lines,
+    go_program,
     ingest,
     now,
     program,
@@ -252,23 +253,11 @@ func main() {
 
 
 def test_go_log_with_panic(tmp_path: Path, db: Path) -> None:
-    go = program("go")
-    (tmp_path / "main.go").write_text(GO_PROGRAM)
-    env = {
-        "TZ": "UTC",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "GOCACHE": str(tmp_path / "cache"),
-        "GO111MODULE": "off",
-    }
-    built = subprocess.run(
-        [go, "build", "-o", "prog", "main.go"], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stderr
+    prog, env = go_program(tmp_path, GO_PROGRAM)
     log = tmp_path / "prog.log"
     start = now()
     with log.open("w") as stderr:
-        ran = subprocess.run([str(tmp_path / "prog")], cwd=tmp_path, env=env, stderr=stderr)
+        ran = subprocess.run([str(prog)], cwd=tmp_path, env=env, stderr=stderr)
     end = now()
     assert ran.returncode == 2  # the panic
     stored = ingest(log, db)
