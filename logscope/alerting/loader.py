@@ -13,6 +13,7 @@ from typing import Any
 from logscope.alerting.kinds import KINDS
 from logscope.alerting.model import SEVERITIES, ActionSpec, Rule, parse_duration
 from logscope.alerting.template import SUMMARY_KEYS, spec_problems, template_names
+from logscope.errors import not_utf8
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 COMMON_KEYS = {
@@ -160,13 +161,6 @@ def read_toml(path: str) -> dict[str, Any]:
     """A TOML file's document. Raises OSError, UnicodeDecodeError, tomllib.TOMLDecodeError."""
     with open(path, "rb") as handle:
         return tomllib.loads(handle.read().decode("utf-8"))
-
-
-def not_utf8(exc: UnicodeDecodeError) -> str:
-    """A one-line message for a file that is not UTF-8: the first bad byte and its line."""
-    data = exc.object if isinstance(exc.object, bytes) else b""
-    line = data[: exc.start].count(b"\n") + 1
-    return f"not valid UTF-8: byte 0x{data[exc.start]:02x} on line {line} (TOML files are UTF-8)"
 
 
 def load_document(document: dict[str, Any], path: str, result: RuleSet | None = None) -> RuleSet:

@@ -18,9 +18,9 @@ import duckdb
 
 from logscope.alerting.engine import RuleEngine
 from logscope.alerting.lifecycle import NOTIFY_EVENTS, Change, iso
-from logscope.alerting.loader import RuleProblem, RuleSet, load_paths, not_utf8, read_toml
+from logscope.alerting.loader import RuleProblem, RuleSet, load_paths, read_toml
 from logscope.alerting.model import parse_duration
-from logscope.errors import LogscopeError
+from logscope.errors import LogscopeError, not_utf8
 from logscope.parsing.time_values import datetime_to_us, us_to_datetime
 from logscope.record import Record, now_us
 from logscope.store.database import MEMORY, open_for_writing

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from logscope.errors import LogscopeError
+from logscope.errors import LogscopeError, not_utf8
 
 CATALOG_SCHEMES = ("postgres://", "postgresql://")
 # Keys that would put a secret in the file: each has an `_env` spelling naming a variable instead.
@@ -100,12 +100,15 @@ def _without_password(url: str) -> str:
 
 def _read_lakes(path: Path) -> dict[str, dict]:
     try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+        document = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise LogscopeError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise LogscopeError(f"{path}: {not_utf8(exc)}") from None
+    except OSError as exc:
+        raise LogscopeError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LogscopeError(f"{path}: not valid TOML: {exc}") from None
     lakes = document.get("lake", {})
     if not isinstance(lakes, dict):
         raise LogscopeError(f"{path}: [lake] must be a table of named lakes ([lake.NAME])")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from logscope.errors import LogscopeError
+from logscope.errors import LogscopeError, not_utf8
 from logscope.parsing.definition import FormatDefinition, load_definitions
 
 BUILTIN_PACKAGE = "logscope.builtin.parsers"
@@ -43,9 +43,11 @@ def directory_files(folder: Path) -> list[DefinitionFile]:
     files = []
     for path in sorted(folder.glob("*.toml")):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LogscopeError(f"{path}: cannot read format file: {exc}", 2) from exc
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LogscopeError(f"{path}: {not_utf8(exc)}", 2) from None
+        except OSError as exc:
+            raise LogscopeError(f"{path}: cannot read format file: {exc.strerror}", 2) from None
         files.append(DefinitionFile(str(path), text))
     return files
 
