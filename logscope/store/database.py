@@ -79,8 +79,11 @@ def _connect_when_free(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnect
 
 def open_for_writing(path: str, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database and its tables, in UTC."""
-    if path != MEMORY:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path != MEMORY:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LogscopeError(f"{path}: cannot create its folder: {exc.strerror}") from None
     try:
         con = _connect_when_free(path, wait_seconds)
     except duckdb.Error as exc:
