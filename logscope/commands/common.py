@@ -7,11 +7,27 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # imported where used: `--help` loads none of the stages
     from logscope.parsing.base import Parser
     from logscope.parsing.registry import FormatRegistry
+
+T = TypeVar("T")
+
+
+def option_value(args: argparse.Namespace, name: str, parse: Callable[[str], T]) -> T | None:
+    """`args.<name>` read by `parse` (None when the option is not given); a value `parse`
+    refuses is one line naming the option: `--since: 'x': not a time (...)`."""
+    from logscope.errors import LogscopeError
+
+    text = getattr(args, name, None)
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except LogscopeError as exc:
+        raise LogscopeError(f"--{name.replace('_', '-')}: {exc}", exc.exit_code) from None
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:

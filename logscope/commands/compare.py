@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from logscope.commands.common import add_db_option, examples, file_db_path, reading
+from logscope.commands.common import add_db_option, examples, file_db_path, option_value, reading
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, render_time, write_rows, write_table
 
@@ -63,10 +63,13 @@ def parse_range(text: str, option: str) -> tuple[dt.datetime | None, dt.datetime
         raise LogscopeError(
             f"{option} {text!r}: expected START..END, e.g. 2026-11-20T13:00Z..2026-11-20T14:00Z", 2
         )
-    return (
-        parse_time_bound(start) if start.strip() else None,
-        parse_time_bound(end) if end.strip() else None,
-    )
+    try:
+        return (
+            parse_time_bound(start) if start.strip() else None,
+            parse_time_bound(end) if end.strip() else None,
+        )
+    except LogscopeError as exc:
+        raise LogscopeError(f"{option}: {exc}", exc.exit_code) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +119,8 @@ def _windows(args: argparse.Namespace, fetch) -> tuple[Any, dict | None]:
             raise LogscopeError(f"compare: no marker {args.marker!r} (`logscope markers` lists them)", 2)
         marker = dict(zip(COLUMNS, rows[0], strict=True))
         at = marker["ts"]
-        span = dt.timedelta(seconds=parse_duration(args.window)) if args.window else None
+        seconds = option_value(args, "window", parse_duration)
+        span = dt.timedelta(seconds=seconds) if seconds else None
         source = args.source or marker["source"]
         return Windows(at - span if span else None, at, at, at + span if span else None, source), marker
     if not (args.before and args.after):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from logscope.commands.common import add_db_option, db_path, examples
+from logscope.commands.common import add_db_option, db_path, examples, option_value
 from logscope.errors import LogscopeError
 from logscope.output import plural
 
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from logscope.store.export import check_target, export_served, export_sql, parse_time_bound
     from logscope.store.server import one_line_error
 
-    since = parse_time_bound(args.since) if args.since else None
-    until = parse_time_bound(args.until) if args.until else None
+    since = option_value(args, "since", parse_time_bound)
+    until = option_value(args, "until", parse_time_bound)
     check_target(args.to, args.append)
     sql = export_sql(args.to, since, until, args.append)
     path = db_path(args)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from logscope.commands.common import examples, warn
+from logscope.commands.common import examples, option_value, warn
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
 
@@ -158,8 +158,8 @@ def run_expire(args: argparse.Namespace) -> int:
     from logscope.lake.maintenance import expire
     from logscope.store.retention import parse_duration
 
-    retain = parse_duration(args.retain) if args.retain else None
-    snapshots = parse_duration(args.snapshots)
+    retain = option_value(args, "retain", parse_duration)
+    snapshots = option_value(args, "snapshots", parse_duration) or 0.0
     with _opened(args.lake) as con:
         report = expire(con, retain, snapshots)
     warn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from logscope.commands.common import add_db_option, examples, file_db_path
+from logscope.commands.common import add_db_option, examples, file_db_path, option_value
 from logscope.errors import LogscopeError
 from logscope.output import render_time
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.text.strip():
         raise LogscopeError("mark: the text is empty; say what changed", 2)
-    at = parse_time_bound(args.at) if args.at else dt.datetime.now(dt.UTC)
+    at = option_value(args, "at", parse_time_bound) or dt.datetime.now(dt.UTC)
     marker = Marker(ts=at, text=args.text, source=args.source, tags=parse_tags(args.tag))
     path = file_db_path(args, "mark")
     client = connect_if_served(path)

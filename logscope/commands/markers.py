@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from logscope.commands.common import add_db_option, examples, file_db_path, reading
+from logscope.commands.common import add_db_option, examples, file_db_path, option_value, reading
 from logscope.output import add_output_options, chosen_format, write_rows
 
 
@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     path = file_db_path(args, "markers")
     sql = listing_sql(
-        since=parse_time_bound(args.since) if args.since else None,
-        until=parse_time_bound(args.until) if args.until else None,
+        since=option_value(args, "since", parse_time_bound),
+        until=option_value(args, "until", parse_time_bound),
         source=args.source,
         limit=args.limit,
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import duckdb
 
-from logscope.commands.common import add_db_option, examples, file_db_path, warn
+from logscope.commands.common import add_db_option, examples, file_db_path, option_value, warn
 from logscope.commands.lake import add_lake_option
 from logscope.errors import LogscopeError
 from logscope.output import add_output_options, chosen_format, write_rows
@@ -83,11 +83,11 @@ def build_query(args: argparse.Namespace) -> PatternQuery:
         tuple(name for name in LEVELS if LEVEL_RANK[name] >= LEVEL_RANK[args.level]) if args.level else None
     )
     return PatternQuery(
-        since=parse_time_bound(args.since) if args.since else None,
-        until=parse_time_bound(args.until) if args.until else None,
+        since=option_value(args, "since", parse_time_bound),
+        until=option_value(args, "until", parse_time_bound),
         source=args.source,
         levels=levels,
-        new_since=parse_time_bound(args.new_since) if args.new_since else None,
+        new_since=option_value(args, "new_since", parse_time_bound),
         limit=args.limit,
     )
 

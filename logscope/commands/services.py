@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from logscope.commands.common import option_value
 from logscope.pipeline.services import ServiceSettings
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
 from logscope.store.retention import RetentionPolicy, parse_duration, parse_size
@@ -42,8 +43,8 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
 
 def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
     return RetentionPolicy(
-        retain_s=parse_duration(args.retain) if getattr(args, "retain", None) else None,
-        max_bytes=parse_size(args.max_db_size) if getattr(args, "max_db_size", None) else None,
+        retain_s=option_value(args, "retain", parse_duration),
+        max_bytes=option_value(args, "max_db_size", parse_size),
     )
 
 

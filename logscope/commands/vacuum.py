@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from logscope.commands.common import add_db_option, examples, file_db_path
+from logscope.commands.common import add_db_option, examples, file_db_path, option_value
 from logscope.commands.status import human_bytes
 from logscope.errors import LogscopeError
 from logscope.output import plural
@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     path = file_db_path(args, "vacuum")
     policy = RetentionPolicy(
-        retain_s=parse_duration(args.retain) if args.retain else None,
-        max_bytes=parse_size(args.max_db_size) if args.max_db_size else None,
+        retain_s=option_value(args, "retain", parse_duration),
+        max_bytes=option_value(args, "max_db_size", parse_size),
     )
     client = connect_if_served(path)
     if client is not None:
