@@ -23,13 +23,8 @@ class JsonLinesParser:
         self.zone = zone
 
     def parse(self, line: str) -> Parsed | None:
-        if not line.lstrip().startswith("{"):
-            return None
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(obj, dict):
+        obj = json_object(line)
+        if obj is None:
             return None
         ts = take_time(obj, self.zone)
         level = take_level(obj)
@@ -37,3 +32,14 @@ class JsonLinesParser:
         host = take_string(obj, HOST_KEYS)
         # Docker's json-file driver keeps the newline the container wrote.
         return ts, level, message.rstrip("\r\n"), obj or None, host
+
+
+def json_object(line: str) -> dict | None:
+    """The JSON object a line holds, or None (not JSON, or JSON but not an object)."""
+    if not line.lstrip().startswith("{"):
+        return None
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None

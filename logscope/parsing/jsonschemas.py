@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
-import orjson
-
 from logscope.errors import LogscopeError
 from logscope.parsing.base import Parsed
 from logscope.parsing.definition import Sample, _Checker, read_level_map, read_samples
+from logscope.parsing.jsonlines import json_object
 from logscope.parsing.leadtime import Clock, LeadingTime
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.time_values import epoch_to_us, parse_iso
@@ -210,13 +209,8 @@ class JsonSchemaParser:
         )
 
     def parse(self, line: str) -> Parsed | None:
-        if not line.lstrip().startswith("{"):
-            return None
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(obj, dict):
+        obj = json_object(line)
+        if obj is None:
             return None
         schema = self.schema
         for path in schema.required:
