@@ -46,6 +46,8 @@ def load_checked(paths: list[str], *, builtin: bool, format_types: dict[str, str
     """Rules that passed `rules check`; LogscopeError (exit 2) listing the problems otherwise."""
     ruleset = load_paths(paths, builtin=builtin)
     problems, _ = check_ruleset(ruleset, format_types)
+    if len(problems) == 1:
+        raise LogscopeError(str(problems[0]), 2)
     if problems:
         listing = "\n  ".join(str(problem) for problem in problems)
         raise LogscopeError(f"{plural(len(problems), 'problem')} in rule files:\n  {listing}", 2)

@@ -43,3 +43,18 @@ def test_a_lake_config_that_is_not_utf8_or_not_toml_names_its_line(tmp_path: Pat
     assert_clean_error(result, 1)
     assert _one_error_line(result.stderr).startswith(f"logscope: error: {config}: not valid TOML: ")
     assert "(at line 2, column" in result.stderr
+
+
+def test_one_problem_in_a_rule_file_is_one_line_for_the_verbs_that_run_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "broken.toml"
+    rules.write_text('[[rule]]\nname = "x\nwhere = "true"\n')
+    log = str(REPO / "sample_logs" / "syslog")
+    for command in (
+        ["ingest", "-q", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), log],
+        ["rules", "backtest", str(rules), log],
+    ):
+        result = run_cli(*command)
+        assert_clean_error(result, 2)
+        assert result.stderr.strip().splitlines() == [
+            f"logscope: error: {rules}: not valid TOML: Illegal character '\\n' (at line 2, column 10)"
+        ]
