@@ -7,7 +7,9 @@ all (a dry run); with an alert open that keeps holding, only the latest figures 
 group's deferred observation). `scan` steps through those instants and stops at the first
 one where that is no longer so, leaving the windows as after the arrivals before it. For kinds
 with one window; spike's two windows (`_scan_spike`) hand records from the current window on to
-the previous one.
+the previous one. The two loops share their shape on purpose: the next instant computed by one
+shared function cost the engine 6% (0.67 s against 0.71-0.72 s CPU, best of 3 of
+`bench/rules_overhead.py --lines 100000 --engine`).
 """
 
 from __future__ import annotations
