@@ -183,15 +183,22 @@ def load_definitions(text: str, origin: str) -> list[Any]:
     return found + read
 
 
-def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
-    checker = _Checker(origin, f"format #{index + 1}:")
+def named_table(table: Any, origin: str, kind: str, index: int) -> tuple[str, _Checker]:
+    """The name of the `index`th `[[kind]]` table (checked: it names a view) and a checker whose
+    errors name the table by it."""
+    checker = _Checker(origin, f"{kind} #{index + 1}:")
     if not isinstance(table, dict):
-        raise checker.fail("format", "must be a table")
+        raise checker.fail(kind, "must be a table")
     name = checker.string(table, "name", required=True)
     assert name is not None
-    checker = _Checker(origin, f"format {name!r}:")
+    checker = _Checker(origin, f"{kind} {name!r}:")
     if not _NAME.fullmatch(name) or name == "raw":
         raise checker.fail("name", "must be lower-case letters, digits and _ (and not 'raw')")
+    return name, checker
+
+
+def _definition(table: Any, origin: str, index: int) -> FormatDefinition:
+    name, checker = named_table(table, origin, "format", index)
     checker.known_keys(table, FORMAT_KEYS)
     definition = FormatDefinition(
         name=name,

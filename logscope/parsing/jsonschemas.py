@@ -17,7 +17,7 @@ from typing import Any
 
 from logscope.errors import LogscopeError
 from logscope.parsing.base import Parsed
-from logscope.parsing.definition import Sample, _Checker, read_level_map, read_samples
+from logscope.parsing.definition import Sample, _Checker, named_table, read_level_map, read_samples
 from logscope.parsing.jsonlines import json_object
 from logscope.parsing.leadtime import Clock, LeadingTime
 from logscope.parsing.levels import normalize_level
@@ -94,14 +94,7 @@ class JsonSchema:
 
 def read_schema(table: Any, origin: str, index: int) -> JsonSchema:
     """A `[[json_schema]]` table, checked strictly (errors name the file, schema and key)."""
-    checker = _Checker(origin, f"json_schema #{index + 1}:")
-    if not isinstance(table, dict):
-        raise checker.fail("json_schema", "must be a table")
-    name = checker.string(table, "name", required=True)
-    assert name is not None
-    checker = _Checker(origin, f"json_schema {name!r}:")
-    if not name.replace("_", "a").isalnum() or not name[0].isalpha() or name != name.lower() or name == "raw":
-        raise checker.fail("name", "must be lower-case letters, digits and _ (and not 'raw')")
+    name, checker = named_table(table, origin, "json_schema", index)
     checker.known_keys(table, SCHEMA_KEYS)
     required = checker.string_list(table, "required")
     if not required:
