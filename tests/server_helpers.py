@@ -33,21 +33,19 @@ def json_line(ts: str, message: str, level: str = "info") -> str:
     return f'{{"ts":"{ts}","level":"{level}","msg":"{message}"}}\n'
 
 
-class LiveIngest:
-    """`logscope ingest --follow FILE` running in its own process, holding the database."""
+class FollowingIngest:
+    """`logscope ingest --follow LOG ARGS` in its own process, once `ready()` says it is up: lines
+    appended to its log, stopped with SIGINT."""
 
-    def __init__(self, db: Path, log: Path, *extra: str) -> None:
-        self.db = db
+    def __init__(self, log: Path, args: list[str], ready: Callable[[], object]) -> None:
         self.log = log
-        log.touch()
         self.process = subprocess.Popen(
-            [*CLI, "ingest", "--follow", str(log), "--db", str(db), "-q", "--stats-interval", "0.3", *extra],
+            [*CLI, "ingest", "--follow", str(log), *args],
             env=cli_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        self.socket = Path(str(db) + ".sock")
-        wait_until(lambda: service_state(str(self.socket)) == "live" or self.process.poll() is not None)
+        wait_until(lambda: self.process.poll() is not None or ready())
         assert self.process.poll() is None, self.process.communicate()
 
     def append(self, text: str) -> None:
@@ -60,6 +58,17 @@ class LiveIngest:
             self.process.send_signal(signal.SIGINT)
         _, stderr = self.process.communicate(timeout=60)
         return stderr.decode()
+
+
+class LiveIngest(FollowingIngest):
+    """`logscope ingest --follow FILE` running in its own process, holding the database."""
+
+    def __init__(self, db: Path, log: Path, *extra: str) -> None:
+        self.db = db
+        log.touch()
+        self.socket = Path(str(db) + ".sock")
+        args = ["--db", str(db), "-q", "--stats-interval", "0.3", *extra]
+        super().__init__(log, args, lambda: service_state(str(self.socket)) == "live")
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)

@@ -4,20 +4,18 @@ with metrics defined from an nginx access log by [[metric]] entries, scraped by 
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean_error, cli_env, run_cli
+from conftest import assert_clean_error, run_cli
 from ports import worker_port
 from prom_helpers import get_json, needs_prometheus, start_prometheus, wait_for
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from server_helpers import FollowingIngest
 
 from logscope.metrics.definitions import MetricDefinition
 from logscope.metrics.logmetrics import LogMetrics
@@ -69,35 +67,19 @@ def scrape(port: int) -> dict[str, dict[tuple, float]]:
     return samples
 
 
-class FollowedLog:
+class FollowedLog(FollowingIngest):
     """`logscope ingest --follow LOG --metrics ...` in its own process."""
 
     def __init__(self, tmp: Path, port: int, *extra: str) -> None:
-        self.log = tmp / "access.log"
-        self.log.write_text("")
+        log = tmp / "access.log"
+        log.write_text("")
         rules = tmp / "metrics.toml"
         rules.write_text(METRICS)
-        command = ["ingest", "--follow", str(self.log), "--db", str(tmp / "db.duckdb"), "--no-default-rules"]
-        command += ["--rules", str(rules), "--metrics", f"127.0.0.1:{port}", *extra]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "logscope", *command],
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        args = ["--db", str(tmp / "db.duckdb"), "--no-default-rules", "--rules", str(rules)]
+        super().__init__(
+            log, [*args, "--metrics", f"127.0.0.1:{port}", *extra], lambda: wait_for(lambda: scrape(port), 0)
         )
         self.port = port
-        assert wait_for(lambda: self.process.poll() is not None or scrape(port), 30)
-        assert self.process.poll() is None, self.process.communicate()
-
-    def append(self, text: str) -> None:
-        with self.log.open("a") as handle:
-            handle.write(text)
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        _, stderr = self.process.communicate(timeout=60)
-        return stderr.decode()
 
 
 @pytest.fixture
