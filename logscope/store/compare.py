@@ -12,20 +12,13 @@ from dataclasses import dataclass, field
 
 from logscope.record import LEVEL_RANK, LEVELS
 from logscope.store.change_stats import RateJudgement, judge_rates, shift_of
+from logscope.store.sql_text import string_literal, time_literal
 
 Fetch = Callable[[str], list[tuple]]
 
 ERROR_LEVELS = tuple(name for name in LEVELS if LEVEL_RANK[name] >= LEVEL_RANK["error"])
 MAX_FIELD_VALUES = 50  # a field with more distinct values among errors (ids, times) is not compared
 ABSENT = "(absent)"
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _time(value: dt.datetime) -> str:
-    return f"TIMESTAMPTZ {_literal(value.astimezone(dt.UTC).isoformat())}"
 
 
 @dataclass
@@ -42,7 +35,8 @@ class Windows:
         """`'before'`, `'after'` or NULL for a record's `ts`."""
 
         def inside(start: dt.datetime | None, end: dt.datetime | None) -> str:
-            parts = [f"ts >= {_time(start)}" if start else "TRUE", f"ts < {_time(end)}" if end else "TRUE"]
+            lower = f"ts >= {time_literal(start)}" if start else "TRUE"
+            parts = [lower, f"ts < {time_literal(end)}" if end else "TRUE"]
             return " AND ".join(parts)
 
         return (
@@ -52,12 +46,12 @@ class Windows:
 
     def chosen_sql(self, columns: str) -> str:
         """The records of either side, with `side`."""
-        where = f" AND source GLOB {_literal(self.source)}" if self.source else ""
+        where = f" AND source GLOB {string_literal(self.source)}" if self.source else ""
         return f"SELECT {columns}, {self.side_sql()} AS side FROM logs WHERE side IS NOT NULL{where}"
 
 
 def _errors() -> str:
-    return f"level IN ({', '.join(_literal(level) for level in ERROR_LEVELS)})"
+    return f"level IN ({', '.join(string_literal(level) for level in ERROR_LEVELS)})"
 
 
 def rates_sql(windows: Windows) -> str:

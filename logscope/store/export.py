@@ -10,6 +10,7 @@ from logscope.errors import LogscopeError
 from logscope.store.client import QueryClient
 from logscope.store.database import connect
 from logscope.store.retention import parse_duration
+from logscope.store.sql_text import string_literal, time_literal
 
 PARTITION_COLUMN = "date"
 _RELATIVE = re.compile(r"^\d+(?:\.\d+)?\s*[smhdw]", re.I)
@@ -30,17 +31,13 @@ def parse_time_bound(text: str, now: dt.datetime | None = None) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def export_select(since: dt.datetime | None = None, until: dt.datetime | None = None) -> str:
     """The SELECT of the records with `since <= ts < until`, with their partition column."""
     conditions = []
     if since is not None:
-        conditions.append(f"ts >= TIMESTAMPTZ {_literal(since.isoformat())}")
+        conditions.append(f"ts >= {time_literal(since)}")
     if until is not None:
-        conditions.append(f"ts < TIMESTAMPTZ {_literal(until.isoformat())}")
+        conditions.append(f"ts < {time_literal(until)}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT *, CAST(ts AS DATE) AS {PARTITION_COLUMN} FROM logs{where} ORDER BY ts, id"
 
@@ -50,7 +47,7 @@ def copy_sql(select: str, target: str, append: bool = False) -> str:
     options = f"FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd"
     if append:
         options += ", APPEND"
-    return f"COPY ({select}) TO {_literal(os.path.abspath(target))} ({options})"
+    return f"COPY ({select}) TO {string_literal(os.path.abspath(target))} ({options})"
 
 
 def export_sql(

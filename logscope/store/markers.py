@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import duckdb
 import orjson
 
+from logscope.store.sql_text import string_literal, time_literal
+
 MARKERS_DDL = (
     "CREATE SEQUENCE IF NOT EXISTS markers_id",
     """
@@ -96,14 +98,6 @@ def add_markers(con: duckdb.DuckDBPyConnection, markers: list[Marker]) -> list[i
     return ids
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _time_literal(value: dt.datetime) -> str:
-    return f"TIMESTAMPTZ {_literal(value.astimezone(dt.UTC).isoformat())}"
-
-
 def listing_sql(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
@@ -114,11 +108,11 @@ def listing_sql(
     source included), by time. One statement of literals: it may run over the query service."""
     where = ["TRUE"]
     if since is not None:
-        where.append(f"ts >= {_time_literal(since)}")
+        where.append(f"ts >= {time_literal(since)}")
     if until is not None:
-        where.append(f"ts < {_time_literal(until)}")
+        where.append(f"ts < {time_literal(until)}")
     if source is not None:
-        where.append(f"(markers.source IS NULL OR markers.source GLOB {_literal(source)})")
+        where.append(f"(markers.source IS NULL OR markers.source GLOB {string_literal(source)})")
     tail = f" LIMIT {int(limit)}" if limit else ""
     return f"SELECT {', '.join(COLUMNS)} FROM markers WHERE {' AND '.join(where)} ORDER BY ts, id{tail}"
 
@@ -127,11 +121,12 @@ def marker_sql(reference: str) -> str:
     """The marker `reference` names: its id, else the latest whose text is or contains it."""
     if reference.isdigit():
         return f"SELECT {', '.join(COLUMNS)} FROM markers WHERE id = {int(reference)}"
-    pattern = _literal("%" + reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    escaped = reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = string_literal(f"%{escaped}%")
     return (
-        f"SELECT {', '.join(COLUMNS)} FROM markers WHERE text = {_literal(reference)}"
+        f"SELECT {', '.join(COLUMNS)} FROM markers WHERE text = {string_literal(reference)}"
         f" OR text ILIKE {pattern} ESCAPE '\\'"
-        f" ORDER BY text = {_literal(reference)} DESC, ts DESC, id DESC LIMIT 1"
+        f" ORDER BY text = {string_literal(reference)} DESC, ts DESC, id DESC LIMIT 1"
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from logscope.store.sql_text import string_literal, time_literal
+
 PATTERNS_DDL = """
 CREATE TABLE IF NOT EXISTS patterns (
     id          BIGINT PRIMARY KEY,
@@ -143,14 +145,6 @@ def _patterns_table(rows: list[PatternRow]) -> pa.Table:
     return pa.Table.from_pylist([row.__dict__ for row in rows], PATTERN_SCHEMA)
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _time_literal(value: dt.datetime) -> str:
-    return f"TIMESTAMPTZ {_literal(value.astimezone(dt.UTC).isoformat())}"
-
-
 @dataclass
 class PatternQuery:
     """What `logscope patterns` lists: records in [since, until) of sources matching `source`
@@ -170,16 +164,16 @@ def listing_sql(query: PatternQuery) -> str:
     its count among the chosen records, the counts per time bucket, and its row's facts."""
     where = ["TRUE"]
     if query.since is not None:
-        where.append(f"logs.ts >= {_time_literal(query.since)}")
+        where.append(f"logs.ts >= {time_literal(query.since)}")
     if query.until is not None:
-        where.append(f"logs.ts < {_time_literal(query.until)}")
+        where.append(f"logs.ts < {time_literal(query.until)}")
     if query.source is not None:
-        where.append(f"logs.source GLOB {_literal(query.source)}")
+        where.append(f"logs.source GLOB {string_literal(query.source)}")
     if query.levels is not None:
-        where.append(f"logs.level IN ({', '.join(_literal(level) for level in query.levels)})")
-    lo = _time_literal(query.since) if query.since is not None else "(SELECT min(ts) FROM chosen)"
-    hi = _time_literal(query.until) if query.until is not None else "(SELECT max(ts) FROM chosen)"
-    new = f"WHERE p.first_seen >= {_time_literal(query.new_since)}" if query.new_since else ""
+        where.append(f"logs.level IN ({', '.join(string_literal(level) for level in query.levels)})")
+    lo = time_literal(query.since) if query.since is not None else "(SELECT min(ts) FROM chosen)"
+    hi = time_literal(query.until) if query.until is not None else "(SELECT max(ts) FROM chosen)"
+    new = f"WHERE p.first_seen >= {time_literal(query.new_since)}" if query.new_since else ""
     buckets = int(query.buckets)
     return f"""
 WITH chosen AS (

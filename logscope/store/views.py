@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 
 import duckdb
 
+from logscope.store.sql_text import string_literal
+
 # The `logs` columns every view starts with (`format` is implied by the view).
 COMMON_COLUMNS = ("id", "ts", "received_at", "source", "host", "level", "message")
 TAIL_COLUMNS = ("fields", "raw")
@@ -24,15 +26,11 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _field_column(name: str, column_type: str) -> str | None:
     """The select expression for one field, or None when it cannot be a column of the view."""
     if name in _TAKEN or not name or any(char in name for char in '"\\\n'):
         return None
-    path = _quote_literal(f'$."{name}"')
+    path = string_literal(f'$."{name}"')
     if column_type == "JSON":
         expression = f"json_extract(fields, {path})"
     elif column_type == "VARCHAR":
@@ -55,7 +53,7 @@ def view_sql(name: str, field_types: dict[str, str]) -> str:
     columns.extend(TAIL_COLUMNS)
     return (
         f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS SELECT {', '.join(columns)} "
-        f"FROM logs WHERE format = {_quote_literal(name)}"
+        f"FROM logs WHERE format = {string_literal(name)}"
     )
 
 
