@@ -11,6 +11,7 @@ import duckdb
 from logscope.errors import LogscopeError
 from logscope.lake.config import CATALOG_SCHEMES, LakeConfig
 from logscope.store.database import SAFE_CONFIG
+from logscope.store.sql_text import string_literal
 
 LAKE = "lake"  # the name the lake is attached under
 # libpq's connect_timeout unless the catalog string sets one: an unreachable catalog host fails
@@ -53,12 +54,12 @@ def open_lake(config: LakeConfig, *, read_only: bool = False) -> duckdb.DuckDBPy
         uses_s3 = config.data_path.startswith(("s3://", "s3a://", "gcs://", "r2://"))
         names = ["postgres_scanner", "ducklake", *(["httpfs"] if uses_s3 else [])]
         for name in names:
-            con.execute(f"LOAD '{_quote(extension_file(name))}'")
+            con.execute(f"LOAD {string_literal(extension_file(name))}")
         if uses_s3:
             _create_s3_secret(con, config)
-        options = f"DATA_PATH '{_quote(config.data_path)}'" + (", READ_ONLY" if read_only else "")
+        options = f"DATA_PATH {string_literal(config.data_path)}" + (", READ_ONLY" if read_only else "")
         catalog = _with_connect_timeout(config.catalog_with_password())
-        attach = f"ATTACH 'ducklake:postgres:{_quote(catalog)}' AS {LAKE} ({options})"
+        attach = f"ATTACH {string_literal('ducklake:postgres:' + catalog)} AS {LAKE} ({options})"
         con.execute(attach)
     except duckdb.Error as exc:
         con.close()
@@ -85,10 +86,6 @@ def _hide_password(text: str, config: LakeConfig) -> str:
     return text.replace(password, "***") if password else text
 
 
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
-
-
 def _create_s3_secret(con: duckdb.DuckDBPyConnection, config: LakeConfig) -> None:
     """httpfs's S3 secret from the settings, the keys read from the variables they name."""
     s3 = config.s3
@@ -99,9 +96,9 @@ def _create_s3_secret(con: duckdb.DuckDBPyConnection, config: LakeConfig) -> Non
             value = os.environ.get(env)
             if value is None:
                 raise LogscopeError(f"lake {config.name}: ${env} (s3 {key.lower()}_env) is not set")
-            parts.append(f"{key} '{_quote(value)}'")
+            parts.append(f"{key} {string_literal(value)}")
     for key, value in (("ENDPOINT", s3.endpoint), ("REGION", s3.region), ("URL_STYLE", s3.url_style)):
         if value:
-            parts.append(f"{key} '{_quote(value)}'")
+            parts.append(f"{key} {string_literal(value)}")
     parts.append(f"USE_SSL {'true' if s3.use_ssl else 'false'}")
     con.execute(f"CREATE OR REPLACE SECRET logscope_lake_s3 ({', '.join(parts)})")
