@@ -13,6 +13,7 @@ import contextlib
 import csv
 import datetime as dt
 import decimal
+import itertools
 import os
 import sys
 import uuid
@@ -44,6 +45,9 @@ FLAG_HELP = {
 }
 # Rich measures and draws a table for a terminal; elsewhere it gets room for every cell whole.
 UNLIMITED_WIDTH = 1_000_000
+# Rich measures every cell of a table before drawing it, so a table holds all its rows in memory
+# (a million rows: minutes and gigabytes): it shows at most this many, and says so.
+TABLE_MAX_ROWS = 1000
 
 Row = Sequence[Any]
 
@@ -212,7 +216,7 @@ def write_table(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> int
     from rich.table import Table
     from rich.text import Text
 
-    rows = list(rows)
+    rows, more = _first_rows(rows, TABLE_MAX_ROWS)
     table = Table(header_style="bold", show_lines=False)
     for index, name in enumerate(columns):
         numbers = all(_is_number(row[index]) for row in rows if row[index] is not None)
@@ -230,7 +234,20 @@ def write_table(out: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> int
     )
     console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]  # rich would exit 1
     console.print(table)
+    if more:
+        out.flush()  # the table before the note; a reader gone (`| head`) ends the command here
+        print(
+            f"logscope: the first {len(rows):,} rows are shown; --tsv, --csv or --nl print all of them",
+            file=sys.stderr,
+        )
     return len(rows)
+
+
+def _first_rows(rows: Iterable[Row], most: int) -> tuple[list[Row], bool]:
+    """The first `most` rows, and whether there are more (not read)."""
+    iterator = iter(rows)
+    first = list(itertools.islice(iterator, most))
+    return first, next(iterator, None) is not None
 
 
 def _reader_gone() -> None:

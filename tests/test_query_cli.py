@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import assert_clean_error, run_cli
 
+from logscope.output import TABLE_MAX_ROWS
+
 
 @pytest.fixture
 def filled_db(tmp_path: Path, db: Path) -> Path:
@@ -70,6 +72,22 @@ def test_markdown_escapes_pipes(filled_db: Path) -> None:
 def test_table_shows_headers_and_values(filled_db: Path) -> None:
     text = query(filled_db, "--table")
     assert "message" in text and "second, with comma" in text and "a|b" in text
+
+
+def test_a_table_of_many_rows_shows_the_first_thousand_and_says_so() -> None:
+    """rich holds a whole table in memory: a million rows took minutes and gigabytes."""
+
+    def table(count: int) -> tuple[list[str], str]:
+        done = run_cli("query", "--table", "--db", ":memory:", f"SELECT range AS n FROM range({count})")
+        assert done.returncode == 0, done.stderr
+        return [line.strip("│ ") for line in done.stdout.splitlines() if line.startswith("│")], done.stderr
+
+    cells, stderr = table(1_000_000)
+    assert cells == [str(n) for n in range(TABLE_MAX_ROWS)]
+    assert stderr == (
+        f"logscope: the first {TABLE_MAX_ROWS:,} rows are shown; --tsv, --csv or --nl print all of them\n"
+    )
+    assert table(TABLE_MAX_ROWS) == ([str(n) for n in range(TABLE_MAX_ROWS)], "")  # all: no note
 
 
 def test_sql_from_stdin(filled_db: Path) -> None:
