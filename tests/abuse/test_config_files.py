@@ -7,10 +7,20 @@ from pathlib import Path
 
 from conftest import REPO, assert_clean_error, cli_env, run_cli
 
+LOG = str(REPO / "sample_logs" / "syslog")
+
 
 def _one_error_line(stderr: str) -> str:
     (line,) = [line for line in stderr.splitlines() if line.startswith("logscope: error:")]
     return line
+
+
+def _each_says(commands: list[list[str]], error: str) -> None:
+    """Every command fails with a usage exit and `error` as its only error line."""
+    for command in commands:
+        result = run_cli(*command)
+        assert_clean_error(result, 2)
+        assert result.stderr.strip().splitlines() == [f"logscope: error: {error}"], command
 
 
 def test_a_format_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
@@ -18,15 +28,11 @@ def test_a_format_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
     formats.mkdir()
     bad = formats / "mine.toml"
     bad.write_bytes(b'[[format]]\nname = "mine"\ntitle = "caf\xe9"\n')
-    expected = f"{bad}: not valid UTF-8: byte 0xe9 on line 3 (TOML files are UTF-8)"
-    log = str(REPO / "sample_logs" / "syslog")
-    for command in (
-        ["ingest", "-q", "--db", str(tmp_path / "x.duckdb"), "--formats", str(formats), log],
-        ["parse", "--formats", str(formats), log],
-    ):
-        result = run_cli(*command)
-        assert_clean_error(result, 2)
-        assert _one_error_line(result.stderr) == f"logscope: error: {expected}"
+    commands = [
+        ["ingest", "-q", "--db", str(tmp_path / "x.duckdb"), "--formats", str(formats), LOG],
+        ["parse", "--formats", str(formats), LOG],
+    ]
+    _each_says(commands, f"{bad}: not valid UTF-8: byte 0xe9 on line 3 (TOML files are UTF-8)")
 
 
 def test_a_lake_config_that_is_not_utf8_or_not_toml_names_its_line(tmp_path: Path) -> None:
@@ -48,13 +54,8 @@ def test_a_lake_config_that_is_not_utf8_or_not_toml_names_its_line(tmp_path: Pat
 def test_one_problem_in_a_rule_file_is_one_line_for_the_verbs_that_run_rules(tmp_path: Path) -> None:
     rules = tmp_path / "broken.toml"
     rules.write_text('[[rule]]\nname = "x\nwhere = "true"\n')
-    log = str(REPO / "sample_logs" / "syslog")
-    for command in (
-        ["ingest", "-q", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), log],
-        ["rules", "backtest", str(rules), log],
-    ):
-        result = run_cli(*command)
-        assert_clean_error(result, 2)
-        assert result.stderr.strip().splitlines() == [
-            f"logscope: error: {rules}: not valid TOML: Illegal character '\\n' (at line 2, column 10)"
-        ]
+    commands = [
+        ["ingest", "-q", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), LOG],
+        ["rules", "backtest", str(rules), LOG],
+    ]
+    _each_says(commands, f"{rules}: not valid TOML: Illegal character '\\n' (at line 2, column 10)")
