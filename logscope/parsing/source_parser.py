@@ -224,6 +224,8 @@ def _append_line(held: _Held, line: str) -> None:
     record = held.record
     if record.ts is None and getattr(held.parser, "time_continuation", None) is not None:
         record.ts = held.parser.continuation_time(line)  # type: ignore[attr-defined]
+    if getattr(held.parser, "level_continuation", None) is not None:
+        record.level = held.parser.continuation_level(line) or record.level  # type: ignore[attr-defined]
     record.message = f"{record.message}\n{line}"
     record.raw = f"{record.raw}\n{line}"
     held.lines += 1
