@@ -25,6 +25,14 @@ class OtlpJsonFileParser:
     title = "OpenTelemetry OTLP JSON file (Collector file exporter), many records a line"
     priority = 98
     first_chars = frozenset("{")
+    # The log records' attributes vary; these keys are the ones every OTLP record may carry.
+    field_types: dict[str, str] = {  # noqa: RUF012
+        "trace_id": "VARCHAR",
+        "span_id": "VARCHAR",
+        "severity_number": "BIGINT",
+        "severity_text": "VARCHAR",
+        "scope": "VARCHAR",
+    }
     # One line becomes several records: no per-line bulk plan, the streaming parser expands it.
     expands = True
 
