@@ -1,4 +1,4 @@
-"""`time.continuation` and `time.carry`: records whose time is not on their first line."""
+"""`time.continuation`, `time.carry`, `level.continuation`: a record's time or level on a later line."""
 
 from __future__ import annotations
 
@@ -103,3 +103,39 @@ def test_without_carry_timeless_records_keep_none() -> None:
 def test_bad_time_options_are_named(change: tuple[str, str], complaint: str) -> None:
     with pytest.raises(LogscopeError, match=complaint.replace("(", r"\(")):
         load_definitions(SLOW.replace(*change), "test.toml")
+
+
+REQUESTS = """
+[[format]]
+name = "requestish"
+title = "a request's lines; its status on a later line"
+patterns = ['''^Started (?P<path>\\S+)$''']
+multiline = { continuation = '''^(?!Started )''' }
+[format.level]
+default = "info"
+continuation = '''^Completed (?P<level>\\d{3}) '''
+map = { "5*" = "error", "4*" = "warning" }
+[[format.samples]]
+lines = ["Started /", "Completed 200 OK"]
+level = "info"
+"""
+
+
+def test_level_from_a_continuation_line_the_last_wins() -> None:
+    lines = ["Started /a", "Completed 404 Not Found", "Completed 500 Error", "Started /b", "working"]
+    failed, unfinished = records(REQUESTS, lines, batches=2)
+    assert failed.level == "error"
+    assert unfinished.level == "info"  # no Completed line: the default
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (("multiline = { continuation = '''^(?!Started )''' }", ""), "needs multiline.continuation"),
+        (("(?P<level>\\d{3})", "(?P<status>\\d{3})"), "field 'level.continuation': no group named 'level'"),
+        (("(?P<level>\\d{3})", "(?P<level>(a+)+)"), "field 'level.continuation': may take exponential time"),
+    ],
+)
+def test_bad_level_continuation_is_named(change: tuple[str, str], complaint: str) -> None:
+    with pytest.raises(LogscopeError, match=complaint.replace("(", r"\(")):
+        load_definitions(REQUESTS.replace(*change), "test.toml")

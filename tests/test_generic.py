@@ -85,6 +85,14 @@ LAYOUTS = [
     ("<3>2026-12-06 10:00:20 sd: x", "2026-12-06T10:00:20+00:00", "error", "sd: x"),
     ("INFO 2026-12-06 10:00:20 msg", "2026-12-06T10:00:20+00:00", "info", "msg"),
     ("12345 2026-12-06 10:00:20 <E> x", "2026-12-06T10:00:20+00:00", "error", "x"),
+    # a level glued to the message by a colon (lnav's tests: logfile_generic.0, VMware VAMI)
+    ("2012-07-02 10:22:40,672:DEBUG:foo bar baz", "2012-07-02T10:22:40.672000+00:00", "debug", "foo bar baz"),
+    (
+        "2015-03-12T23:16:52.071:INFO:com.root:Response :",
+        "2015-03-12T23:16:52.071000+00:00",
+        "info",
+        "com.root:Response :",
+    ),
 ]
 
 

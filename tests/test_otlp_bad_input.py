@@ -22,7 +22,7 @@ from otlp_helpers import Receiver, post, protobuf_request
 from ports import worker_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from logscope.sources.net.otlp_decode import BadPayload, decode, to_records
+from logscope.parsing.otlp_decode import BadPayload, decode, to_records
 
 PORT = worker_port(47744)
 METRICS_PORT = worker_port(47745)

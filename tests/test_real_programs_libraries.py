@@ -1,12 +1,14 @@
 """Logging libraries of other languages write their logs; `logscope ingest` must read them.
 
-A Go program logging through klog (Debian's golang-k8s-klog-dev), a Rust program logging through
+A Go program logging through klog (Debian's golang-k8s-klog-dev), one logging through zap's console
+encoder (Debian's golang-go.uber-zap-dev), a Rust program logging through
 env_logger (Debian's librust-env-logger-dev, built offline) and a Node program logging through
 winston (Debian's node-winston) run here; what they write is ingested with the real CLI.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -26,6 +28,7 @@ from real_programs import (
 
 KLOG = Path("/usr/share/gocode/src/k8s.io/klog")
 LOGR = Path("/usr/share/gocode/src/github.com/go-logr/logr")
+ZAP = Path("/usr/share/gocode/src/go.uber.org")
 DEBIAN_CRATES = Path("/usr/share/cargo/registry")
 NODE_MODULES = Path("/usr/share/nodejs")
 RECORDS = 40
@@ -116,6 +119,85 @@ def test_klog_log_file_with_its_header(tmp_path: Path, db: Path) -> None:
         log, lambda line: re.match(r"[IWEF]\d{4} ", line) is not None
     )
     assert_times_from_lines(stored.rows, start, end)
+
+
+ZAP_PROGRAM = """package main
+
+import (
+	"errors"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func main() {
+	var logger *zap.Logger
+	if os.Args[1] == "development" {
+		logger, _ = zap.NewDevelopment()
+	} else {
+		config := zap.NewProductionConfig()
+		config.Encoding = "console"
+		config.Level = zap.NewAtomicLevelAt(zapcore.DebugLevel)
+		config.Sampling = nil
+		logger, _ = config.Build()
+	}
+	defer logger.Sync()
+	for n := 0; n < 10; n++ {
+		logger.Info("failed to fetch URL", zap.String("url", "http://example.com"), zap.Int("attempt", n))
+		logger.Debug("cache miss", zap.Int("n", n))
+		logger.Warn("slow response", zap.Duration("took", 1500000000))
+		logger.Error("request failed", zap.Error(errors.New("connection refused")))
+	}
+}
+"""
+
+ZAP_MODULE = f"""module zapsample
+
+go 1.19
+
+require go.uber.org/zap v1.23.0
+
+require (
+	go.uber.org/atomic v1.10.0 // indirect
+	go.uber.org/multierr v1.6.0 // indirect
+)
+
+replace go.uber.org/zap => {ZAP}/zap
+
+replace go.uber.org/atomic => {ZAP}/atomic
+
+replace go.uber.org/multierr => {ZAP}/multierr
+"""
+ZAP_LINE = re.compile(r"(?:\d{4}-\d\d-\d\dT\S+|\d+\.\d+e\+\d\d)\t[A-Za-z]+\t")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["development", "production"])
+def test_zap_console_encoder(config: str, tmp_path: Path, db: Path) -> None:
+    go = program("go")
+    _need(ZAP / "zap", "golang-go.uber-zap-dev")
+    (tmp_path / "main.go").write_text(ZAP_PROGRAM)
+    (tmp_path / "go.mod").write_text(ZAP_MODULE)
+    env = {"TZ": "UTC", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOCACHE": str(tmp_path / "cache")}
+    env |= {"GOPROXY": "off", "GOFLAGS": "-mod=mod"}
+    built = subprocess.run(
+        [go, "build", "-o", "prog", "."], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
+    log = tmp_path / f"{config}.log"
+    start = now()
+    with log.open("w") as stderr:
+        subprocess.run([str(tmp_path / "prog"), config], cwd=tmp_path, env=env, stderr=stderr, check=True)
+    end = now()
+    stored = ingest(log, db)
+    assert_parsed(stored, {"zap_console"}, share=1.0)
+    assert len(stored.rows) == count_lines(log, lambda line: ZAP_LINE.match(line) is not None) == RECORDS
+    assert_times_from_lines(stored.rows, start, end)
+    assert dict(stored.levels) == {"info": 10, "debug": 10, "warning": 10, "error": 10}
+    failed = next(row for row in stored.rows if row[3] == "error")
+    assert failed[4].startswith("request failed\nmain.main\n\t") and "runtime.main" in failed[4]
+    assert json.loads(json.loads(failed[5])["context"]) == {"error": "connection refused"}
 
 
 RUST_PROGRAM = """use log::{debug, error, info, warn};

@@ -149,6 +149,7 @@ def _check_haproxy(root: Path, tmp_path: Path, start, end) -> None:
     assert len(relayed) == len(stderr.rows)
     assert {row[2] for row in relayed} == {"haproxy_http"}  # the specific format wins over syslog
     assert_times_from_lines(relayed, start, end)
+    assert Counter(row[3] for row in relayed) == stderr.levels  # levels from the statuses, as on stderr
 
 
 def _levels_by_status(log: Path, status_pattern: str) -> Counter[str]:

@@ -44,7 +44,7 @@ FORMAT_KEYS = frozenset(
     )
 )
 TIME_KEYS = frozenset(("field", "formats", "continuation", "carry"))
-LEVEL_KEYS = frozenset(("field", "map", "default", "keep", "infer"))
+LEVEL_KEYS = frozenset(("field", "map", "default", "keep", "infer", "continuation"))
 MULTILINE_KEYS = frozenset(("continuation", "max_lines"))
 SAMPLE_KEYS = frozenset(("line", "lines", "ts", "level", "message", "host", "fields", "now"))
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -86,6 +86,9 @@ class FormatDefinition:
     level_keep: bool = False
     # Lines without a level get one inferred from the message (and the field level_inferred).
     level_infer: bool = False
+    # A regex whose level group, on a continuation line, sets the record's level (the last line
+    # that matches wins: Rails' development log writes a request's status in `Completed 500 ...`).
+    level_continuation: str | None = None
     message_field: str | None = None
     host_field: str | None = None
     types: dict[str, str] = field(default_factory=dict)
@@ -326,6 +329,28 @@ def _read_level(checker: _Checker, table: dict[str, Any], definition: FormatDefi
     if not isinstance(infer, bool):
         raise checker.fail("level.infer", "must be true or false")
     definition.level_infer = infer
+    _read_level_continuation(checker, table, level_table, definition)
+
+
+def _read_level_continuation(
+    checker: _Checker, table: dict[str, Any], level_table: dict[str, Any], definition: FormatDefinition
+) -> None:
+    pattern = checker.string(level_table, "continuation")
+    if pattern is None:
+        return
+    if "multiline" not in table:
+        raise checker.fail(
+            "level.continuation", "needs multiline.continuation (records of one line have none)"
+        )
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
+        raise checker.fail("level.continuation", f"bad regular expression: {exc}") from None
+    group = definition.level_field or "level"
+    if group not in compiled.groupindex:
+        raise checker.fail("level.continuation", f"no group named {group!r}")
+    _refuse_exponential(checker, "level.continuation", pattern)
+    definition.level_continuation = pattern
 
 
 def _group_option(

@@ -37,6 +37,7 @@ _HOST = re.compile(r"[A-Za-z][A-Za-z0-9.-]{0,252}")
 _SCANNED_TOKENS = 4
 _TOKEN = re.compile(r"[^ \t|]+")
 _SCANNED_CHARS = 200
+_GLUED_LEVEL = re.compile(r"([A-Z]{3,11}):(?=\S)")
 
 
 class GenericParser:
@@ -105,6 +106,9 @@ def _read_lead(lead: str, level: str | None, fields: dict[str, Any]) -> tuple[st
 def _scan_level(rest: str) -> tuple[str | None, str]:
     """A level among the first few words of `rest`, and the message (after the level when it
     is the first word)."""
+    glued = _GLUED_LEVEL.match(rest)  # `DEBUG:foo bar`, `INFO:com.root:Response` (no space after)
+    if glued is not None and glued[1] in _LEVEL_WORDS:
+        return normalize_level(glued[1]), rest[glued.end() :]
     for index, token in enumerate(islice(_TOKEN.finditer(rest, 0, _SCANNED_CHARS), _SCANNED_TOKENS)):
         level = _level_word(token.group(), index == 0)
         if level is not None:

@@ -27,6 +27,8 @@ from logscope.parsing.time_values import us_to_datetime
 MIN_SHARE = 0.6
 _MAX_TOKENS = 4
 _DECORATION = "[](){}<>:|,;"
+# A source location: `git.c:460`, `compat/linux/procinfo.c:170`, `main.go:12:`.
+_LOCATION = re.compile(r"[^\s:\[\]]+\.\w+:\d+:?")
 
 
 @dataclass
@@ -44,34 +46,57 @@ def propose(lines: list[str], name: str) -> Proposal | None:
     timed = []
     for line in lines:
         found = reader.find(line, want_spec=True)
-        if found is not None and found.lead is None and found.start == 0 and found.spec:
-            timed.append((line, found))
+        if found is not None and found.spec and (found.lead is not None or found.start <= 1):
+            shape = _time_shape(line, found.start, found.end, found.spec)
+            if shape is not None:
+                timed.append((line, found, shape))
     if len(timed) < max(2, MIN_SHARE * len(lines) / 2):
         return None
-    spec, count = Counter(found.spec for _, found in timed).most_common(1)[0]
-    shaped = [(line, found) for line, found in timed if found.spec == spec]
+    shape, count = Counter(shape for _, _, shape in timed).most_common(1)[0]
+    shaped = [(line, found) for line, found, line_shape in timed if line_shape == shape]
     if count < MIN_SHARE * len(timed):
         return None
+    spec = shape[1]
     rests = [line[found.end :] for line, found in shaped]
-    pattern, types = _pattern(spec, rests)
+    pattern, types = _pattern(shape, rests)
     multiline = len(timed) < len(lines)
     toml = _toml(name, pattern, spec, types, multiline, [line for line, _ in shaped])
     if toml is None:
         return None
     (definition,) = load_definitions(toml, f"{name}.toml")
     parser = RegexFormat(definition, UTC)
-    matched = sum(parser.parse(line) is not None for line, _ in timed)
+    matched = sum(parser.parse(line) is not None for line, _, _ in timed)
     if matched < MIN_SHARE * len(timed):
         return None
     return Proposal(toml, matched, len(timed))
 
 
-def _pattern(spec: str, rests: list[str]) -> tuple[str, dict[str, str]]:
-    time_regex = re.sub(r"\(\?P<\w+>", "(?:", pattern_to_regex(spec))
-    parts = [f"^(?P<time>{time_regex})"]
-    types: dict[str, str] = {}
+def _time_regex(spec: str) -> str:
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern_to_regex(spec))
+
+
+def _time_shape(line: str, start: int, end: int, spec: str) -> tuple[str, str, str] | None:
+    """(the regex of what precedes the time, the time's pattern, the text right after it): a
+    constant word before the time (`update-alternatives 2025-06-24 ...`) is kept as written, a
+    number (a pid) as a group, a bracket as a bracket."""
+    written = re.compile(_time_regex(spec)).match(line, start)
+    if written is None:
+        return None
+    prefix, closing = line[:start], line[written.end() : end]
+    spaced = " +" if prefix.endswith(" ") else ""
+    word = prefix.rstrip(" :").strip("[]")
+    if not word.isdigit():
+        return re.escape(prefix.rstrip(" ")) + spaced, spec, closing
+    before, _, after = prefix.partition(word)
+    return re.escape(before) + "(?P<pid>\\d+)" + re.escape(after.rstrip(" ")) + spaced, spec, closing
+
+
+def _pattern(shape: tuple[str, str, str], rests: list[str]) -> tuple[str, dict[str, str]]:
+    lead, spec, closing = shape
+    parts = [f"^{lead}(?P<time>{_time_regex(spec)}){re.escape(closing)}"]
+    types: dict[str, str] = {"pid": "int"} if "(?P<pid>" in lead else {}
+    used: set[str] = set(types)
     tokens = [rest.split(None, _MAX_TOKENS) for rest in rests]
-    used: set[str] = set()
     for index in range(_MAX_TOKENS):
         column = [row[index] for row in tokens if len(row) > index + 1]
         if len(column) < 0.9 * len(rests):
@@ -79,8 +104,9 @@ def _pattern(spec: str, rests: list[str]) -> tuple[str, dict[str, str]]:
         piece = _column_regex(column, used, types)
         if piece is None:
             break
-        parts.append(" +" + piece)
-    parts.append(" +(?P<message>.*)$")
+        parts.append(" *" if index == 0 and rests[0][:1] not in (" ", "\t") else " +")
+        parts.append(piece)
+    parts.append(" +(?P<message>.*)$" if len(parts) > 1 else " *(?P<message>.*)$")
     return "".join(parts), types
 
 
@@ -106,6 +132,9 @@ def _column_regex(column: list[str], used: set[str], types: dict[str, str]) -> s
     if kind == "label":
         name = _fresh("logger", used)
         return f"(?P<{name}>[^\\s:]+):"
+    if kind == "location":
+        name = _fresh("source", used)
+        return f"(?P<{name}>[^\\s:]+:\\d+){after}"
     name = _fresh("context", used)
     return f"\\[(?P<{name}>[^\\]]*)\\]"
 
@@ -122,6 +151,8 @@ def _kind(token: str) -> str:
         return "bracket"
     if token.endswith(":") and len(token) > 1 and ":" not in token[:-1]:
         return "label"
+    if _LOCATION.fullmatch(token):
+        return "location"
     return "word"
 
 
@@ -152,8 +183,8 @@ def _toml(
     if types:
         head.append("types = { " + ", ".join(f'{key} = "{value}"' for key, value in types.items()) + " }")
     if multiline:
-        time_regex = re.sub(r"\(\?P<\w+>", "(?:", pattern_to_regex(spec))
-        head.append(f"multiline = {{ continuation = '''^(?!{time_regex})''' }}")
+        start = pattern.split("(?P<time>", 1)[0].removeprefix("^").replace("(?P<pid>", "(?:")
+        head.append(f"multiline = {{ continuation = '''^(?!{start}{_time_regex(spec)})''' }}")
     draft = "\n".join(head) + '\n\n[[format.samples]]\nline = "-"\n'
     try:
         (definition,) = load_definitions(draft, f"{name}.toml")

@@ -76,6 +76,9 @@ class RegexFormat:
         self._level_keep = definition.level_keep
         self._level_default = definition.level_default
         self._level_infer = definition.level_infer
+        self.level_continuation = (
+            self._compile(definition.level_continuation) if definition.level_continuation else None
+        )
         self._message_field = definition.message_field
         self._host_field = definition.host_field
         self._converters = {
@@ -163,6 +166,16 @@ class RegexFormat:
             return None
         text = match.group(self._time_field)
         return self._read_time(text) if text is not None else None
+
+    def continuation_level(self, line: str) -> str | None:
+        """The level a continuation line gives its record (`level.continuation`), if any."""
+        if self.level_continuation is None:
+            return None
+        match = self.level_continuation.match(line)
+        if match is None:
+            return None
+        text = match.group(self._level_field or "level")
+        return self._level(text) if text is not None else None
 
     def continues(self, line: str) -> bool:
         """Whether `line` continues a record of this format (multiline formats only)."""

@@ -14,6 +14,7 @@ from logscope.parsing.jsonlines import JsonLinesParser
 from logscope.parsing.jsonschemas import JsonSchema, JsonSchemaParser
 from logscope.parsing.loader import builtin_files, definitions_in, load_all_definitions
 from logscope.parsing.logfmt import LogfmtParser
+from logscope.parsing.otlp_file import OtlpJsonFileParser
 from logscope.parsing.regexformat import RegexFormat
 from logscope.parsing.syslog import Rfc3164Parser, Rfc5424Parser
 from logscope.parsing.time_formats import Clock
@@ -24,6 +25,7 @@ RAW = "raw"
 # is tried first when detection scores tie; TOML formats default to 50, generic ones sit lower so
 # they do not take lines from specific ones. Add new code formats to this list.
 CODE_PARSERS: list[tuple[Callable[[tzinfo], Parser], int]] = [
+    (OtlpJsonFileParser, 98),
     (JsonLinesParser, 90),
     (Rfc5424Parser, 70),
     (Rfc3164Parser, 20),

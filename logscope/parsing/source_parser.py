@@ -105,6 +105,9 @@ class SourceParser:
             record, parser = matched if matched is not None else self._record(batch, line)
             if extras is not None and extras[index]:
                 record.fields = {**(record.fields or {}), **extras[index]}
+            if getattr(parser, "expands", False):  # one line, many records (OTLP JSON files)
+                records.extend(_expanded(parser, batch, line, extras[index] if extras else None) or [record])
+                continue
             if parser is not None and getattr(parser, "continuation", None) is not None:
                 start = offsets[index] if offsets is not None else None
                 self._held = _Held(record, parser, start, 1)
@@ -220,10 +223,21 @@ def _accepting(parsers: list[Parser], first: str) -> list[Parser]:
     return accepted
 
 
+def _expanded(parser: Parser, batch: LineBatch, line: str, extra: dict | None) -> list[Record]:
+    """The records of a line that holds several (a parser with `expands`), with the line's extras."""
+    records = parser.expand(line, batch.source, batch.host, batch.received_at)  # type: ignore[attr-defined]
+    if extra:
+        for record in records:
+            record.fields = {**(record.fields or {}), **extra}
+    return records
+
+
 def _append_line(held: _Held, line: str) -> None:
     record = held.record
     if record.ts is None and getattr(held.parser, "time_continuation", None) is not None:
         record.ts = held.parser.continuation_time(line)  # type: ignore[attr-defined]
+    if getattr(held.parser, "level_continuation", None) is not None:
+        record.level = held.parser.continuation_level(line) or record.level  # type: ignore[attr-defined]
     record.message = f"{record.message}\n{line}"
     record.raw = f"{record.raw}\n{line}"
     held.lines += 1

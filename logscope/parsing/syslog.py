@@ -41,12 +41,13 @@ MONTHS = {
     )
 }
 
-# `<PRI>` (optional) then a BSD time `Oct 11 22:14:15` or an RFC 3339 time (rsyslog file format).
+# `<PRI>` (optional) then a BSD time `Oct 11 22:14:15` or an RFC 3339 time (rsyslog file format;
+# `+0000` offsets as `journalctl -o short-iso` writes them).
 _HEADER_3164 = re.compile(
     r"(?:<(?P<pri>\d{1,3})>)?"
     r"(?:(?:(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>\d{1,2})"
     r" (?P<hms>\d\d:\d\d:\d\d)(?:\.(?P<frac>\d{1,6}))?"
-    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?)) +)?"
+    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?)) +)?"
 )
 # `app[pid]: ` or `app: ` at the start of what follows the header.
 _TAG = re.compile(r"(?P<app>[^\s\[\]:]{1,128})(?:\[(?P<pid>[^\]\s]{1,32})\])?: ?")

@@ -341,7 +341,9 @@ def _json_level_texts(records: list[Record]) -> list[str]:
 
 
 def _holds_state(parser: Parser) -> bool:
-    return getattr(parser, "continuation", None) is not None or bool(getattr(parser, "stateful", False))
+    if getattr(parser, "continuation", None) is not None:
+        return True
+    return bool(getattr(parser, "stateful", False) or getattr(parser, "expands", False))
 
 
 def _per_line(parser: SourceParser, index: int):

@@ -117,11 +117,10 @@ def _patterns() -> list[tuple[str, str, str]]:
         continuation = getattr(definition, "continuation", None)
         if continuation:
             found.append((f"{definition.name}.continuation", continuation, definition.samples[0].lines[-1]))
-        time_continuation = getattr(definition, "time_continuation", None)
-        if time_continuation:
-            found.append(
-                (f"{definition.name}.time_continuation", time_continuation, definition.samples[0].lines[-1])
-            )
+        for key in ("time_continuation", "level_continuation"):
+            pattern = getattr(definition, key, None)
+            if pattern:
+                found.append((f"{definition.name}.{key}", pattern, definition.samples[0].lines[-1]))
     return found
 
 

@@ -85,6 +85,8 @@ def parser_plan_for(parser: Parser) -> ParserPlan | str:
     """The per-line plan for `parser`, or why there is none (multiline formats)."""
     if getattr(parser, "continuation", None) is not None:
         return f"{parser.name}: multiline"
+    if getattr(parser, "expands", False):
+        return f"{parser.name}: one line holds many records"
     if getattr(parser, "stateful", False):
         return f"{parser.name}: header-driven (a line's meaning depends on the header lines before it)"
     return ParserPlan(parser)

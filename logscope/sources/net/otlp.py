@@ -18,10 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from logscope.errors import LogscopeError
-from logscope.record import LineBatch, Record, now_us
-from logscope.sources.base import SourceContext
-from logscope.sources.net.address import ListenSpec, bind_inet, format_address
-from logscope.sources.net.otlp_decode import (
+from logscope.parsing.otlp_decode import (
     JSON,
     PROTOBUF,
     BadPayload,
@@ -30,6 +27,9 @@ from logscope.sources.net.otlp_decode import (
     success_body,
     to_records,
 )
+from logscope.record import LineBatch, Record, now_us
+from logscope.sources.base import SourceContext
+from logscope.sources.net.address import ListenSpec, bind_inet, format_address
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318  # the OTLP/HTTP port
