@@ -82,6 +82,7 @@ class InPlaceQuery:
         self.files: list[InPlaceFile] = []
         self.with_ids = True
         self.read_by_parser: set[int] = set()  # files to read with our parser (after a ScanRetry)
+        self.skipped: list[str] = []  # paths a directory or glob holds that are not read
         self.damage: list[str] = []  # damaged gzip files: one line each (read up to the damage)
 
     def connect(self, sql: str | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -91,6 +92,7 @@ class InPlaceQuery:
         expansion = expand_sources(self.arguments)
         if expansion.errors:
             raise LogscopeError("; ".join(expansion.errors))
+        self.skipped = expansion.skipped
         con = connect(MEMORY, external_access=True)
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
