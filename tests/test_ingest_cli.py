@@ -244,7 +244,27 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path, db: Path) -> None:
     log.write_text("a\n")
     result = run_cli("ingest", str(log), "--db", str(db), "--format", "nope")
     assert_clean_error(result, 2)
-    assert "unknown format 'nope'" in result.stderr
+    assert result.stderr.splitlines() == [
+        "logscope: error: --format: unknown format 'nope'; `logscope formats list` names them all"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["parse", "--format", "ngnix_acess"], "--format: unknown format 'ngnix_acess'"),
+        (["formats", "show", "ngnix_acess"], "formats show: unknown format 'ngnix_acess'"),
+    ],
+)
+def test_a_mistyped_format_gets_the_closest_names(tmp_path: Path, command: list[str], said: str) -> None:
+    """One short line with difflib's closest names, not every format's name (there are 100+)."""
+    log = tmp_path / "x.log"
+    log.write_text("a\n")
+    result = run_cli(*command, *([str(log)] if command[0] == "parse" else []))
+    assert_clean_error(result, 2)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"logscope: error: {said} (did you mean nginx_access, "), line
+    assert line.endswith("?); `logscope formats list` names them all") and len(line) < 200, line
 
 
 def test_naive_times_are_read_in_the_tz_option(tmp_path: Path, db: Path) -> None:

@@ -91,7 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    parser = registry.get(args.name)
+    parser = registry.get(args.name, "formats show")
     definition = registry.definitions.get(parser.name)
     out = sys.stdout
     out.write(f"name:        {parser.name}\ntitle:       {parser.title}\n")

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         expansion = expand_sources(args.sources, follow, database_files(path))
         for error in expansion.errors:
             warn(f"error: {error}")
+        for skipped in expansion.skipped:
+            warn(f"warning: {skipped}")
         if not expansion.sources:
             if expansion.errors:  # each reported above in one line; a summary of nothing adds none
                 return 1

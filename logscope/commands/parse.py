@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     expansion = expand_sources(args.sources)
     for error in expansion.errors:
         warn(f"error: {error}")
+    for skipped in expansion.skipped:
+        warn(f"warning: {skipped}")
     out = sys.stdout.buffer
     pipeline = Pipeline(None, registry, forced, flush_seconds=0.02, on_error=lambda m: warn(f"error: {m}"))
     reader_gone = False

@@ -110,7 +110,12 @@ def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
         con = query.connect(sql)
         try:
             _print_result(con, sql, fmt, retry_file)
-            return 0
+            for skipped in query.skipped:
+                print(f"logscope: warning: {skipped}", file=sys.stderr)
+            # The rows of a damaged gzip file are those before the damage; then it is an error.
+            for damage in query.damage:
+                print(f"logscope: error: {damage}", file=sys.stderr)
+            return 1 if query.damage else 0
         except _Retry as retry:
             files = query.read_by_parser | retry.files
             query = InPlaceQuery(args.files, registry, forced)

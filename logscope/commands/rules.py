@@ -153,6 +153,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     expansion = _backtest_sources(args)
     for error in expansion.errors:
         warn(f"error: {error}")
+    for skipped in expansion.skipped:
+        warn(f"warning: {skipped}")
     if not expansion.sources:
         raise LogscopeError("nothing to read")
     con = open_for_writing(MEMORY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from datetime import tzinfo
 
@@ -49,13 +50,18 @@ class FormatRegistry:
         self.by_name = {parser.name: parser for parser in self.ordered}
         self.definitions = {d.name: d for d in definitions or []}
 
-    def get(self, name: str) -> Parser:
-        """The parser called `name`; a clear error naming the known ones otherwise."""
+    def get(self, name: str, option: str = "--format") -> Parser:
+        """The parser called `name`; otherwise a one-line usage error (`option` begins it) with the
+        closest names and where to find them all."""
         try:
             return self.by_name[name]
         except KeyError:
-            known = ", ".join(sorted(self.by_name))
-            raise LogscopeError(f"--format: unknown format {name!r} (known: {known})", 2) from None
+            close = difflib.get_close_matches(name, self.by_name, n=3)
+            names = f"{', '.join(close[:-1])} or {close[-1]}" if len(close) > 1 else "".join(close)
+            hint = f" (did you mean {names}?)" if close else ""
+            raise LogscopeError(
+                f"{option}: unknown format {name!r}{hint}; `logscope formats list` names them all", 2
+            ) from None
 
     def field_types(self, name: str) -> dict[str, str]:
         """Field name -> DuckDB type for the format called `name` (empty when unknown)."""

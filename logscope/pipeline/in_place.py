@@ -82,6 +82,8 @@ class InPlaceQuery:
         self.files: list[InPlaceFile] = []
         self.with_ids = True
         self.read_by_parser: set[int] = set()  # files to read with our parser (after a ScanRetry)
+        self.skipped: list[str] = []  # paths a directory or glob holds that are not read
+        self.damage: list[str] = []  # damaged gzip files: one line each (read up to the damage)
 
     def connect(self, sql: str | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
         """The locked connection; with `sql`, only the format views it names are made (binding a
@@ -90,6 +92,7 @@ class InPlaceQuery:
         expansion = expand_sources(self.arguments)
         if expansion.errors:
             raise LogscopeError("; ".join(expansion.errors))
+        self.skipped = expansion.skipped
         con = connect(MEMORY, external_access=True)
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
@@ -130,7 +133,7 @@ class InPlaceQuery:
             return self._python(con, file, path, reason)
         plan = reason
         if not last:  # only the files after it need its line count (their ids follow its)
-            file.records = _count_lines(path, compressed)
+            file.records = _count_lines(path)
         self._scan(con, file, parser, plan, records, head, path, compressed)
         return file
 
@@ -225,7 +228,7 @@ class InPlaceQuery:
             " host VARCHAR, format VARCHAR, level VARCHAR, message VARCHAR, fields JSON, raw VARCHAR)"
         )
         parser = SourceParser(self.registry, self.forced)
-        for records in _parse_blocks(parser, file.source, path, self.received_at):
+        for records in _parse_blocks(parser, file.source, path, self.received_at, self.damage):
             keyed = [(file.records + number, record) for number, record in enumerate(records)]
             file.records += len(records)
             con.register("_inplace_arrow", records_table(keyed))
@@ -384,33 +387,33 @@ def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
     return lines, False
 
 
-def _count_lines(path: str, compressed: bool) -> int:
+def _count_lines(path: str) -> int:
     """Lines in the file as our reader splits it (a last line without its newline counts)."""
-    import gzip
+    from logscope.pipeline.bulk import read_blocks
 
-    opener = gzip.open if compressed else open
     count, last = 0, b"\n"
-    with opener(path, "rb") as handle:
-        while block := handle.read(READ_BYTES):
-            count += block.count(b"\n")
-            last = block[-1:]
+    for block, _ in read_blocks(path, READ_BYTES):
+        count += block.count(b"\n")
+        last = block[-1:]
     return count + (last != b"\n")
 
 
 def _parse_blocks(
-    parser: SourceParser, source: str, path: str | None, received_at: int
+    parser: SourceParser, source: str, path: str | None, received_at: int, damage: list[str]
 ) -> Iterator[list[Record]]:
-    """The records of a file (stdin when `path` is None), a block at a time, as ingest makes them."""
+    """The records of a file (stdin when `path` is None), a block at a time, as ingest makes them;
+    a damaged gzip file's damage (one line) is appended to `damage` and its cut-off line dropped."""
     from logscope.pipeline.bulk import read_blocks
 
     splitter = LineSplitter()
+    damaged_before = len(damage)
     if path is None:
         blocks = iter(lambda: sys.stdin.buffer.read(READ_BYTES), b"")
     else:
-        blocks = (data for data, _ in read_blocks(path, READ_BYTES))
+        blocks = (data for data, _ in read_blocks(path, READ_BYTES, damage=damage))
     for data in blocks:
         lines, extras = splitter.feed(data)
         if lines:
             yield parser.parse_batch(LineBatch(source, lines, received_at, None, extras))
-    lines, extras = splitter.flush()
+    lines, extras = splitter.flush() if len(damage) == damaged_before else ([], None)
     yield parser.parse_batch(LineBatch(source, lines, received_at, None, extras, final=True))

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from logscope.parsing.vectorized.plans import RegexPlan
 from logscope.parsing.vectorized.re2 import sql_literal
 from logscope.record import MAX_LINE_BYTES
+from logscope.sources.compressed import CompressedReader
 
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
 DELIMITER = "\x1f\x1e"
@@ -70,10 +71,11 @@ def scan_ok(path: str, compressed: bool) -> str | None:
 
     It also ends lines at a lone CR, does not read NUL as U+FFFD, and refuses bad UTF-8."""
     if compressed:
-        import gzip
-
-        with gzip.open(path, "rb") as handle:
-            return _refused(iter(lambda: handle.read(SCAN_BLOCK), b""))
+        with open(path, "rb") as raw:
+            unzipped = CompressedReader(raw, path)
+            refused = _refused(iter(lambda: unzipped.read(SCAN_BLOCK), b""))
+            # DuckDB fails on a damaged gzip file: our reader keeps what precedes the damage.
+            return refused or ("it is damaged" if unzipped.damage else None)
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         for start in range(0, size, MAP_BYTES):

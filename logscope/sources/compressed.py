@@ -115,14 +115,29 @@ class CompressedReader:
 
 
 def _salvage(inflater: zlib._Decompress, source: bytes, piece: int = 512) -> bytes:
-    """What `source` decompresses to before the corrupt spot, fed a piece at a time."""
+    """What `source` decompresses to before the corrupt spot: fed a piece at a time, and the piece
+    that fails fed again a byte at a time from a copy, so the data zlib produced before it noticed
+    the damage (all of it when only the trailer's CRC or length is wrong) is kept."""
     out = bytearray()
     for start in range(0, len(source), piece):
+        backup = inflater.copy()
         try:
             out += inflater.decompress(source[start : start + piece])
         except zlib.error:
+            out += _salvage_bytes(backup, source[start : start + piece])
             break
         if len(out) >= SALVAGE_LIMIT:
+            break
+    return bytes(out)
+
+
+def _salvage_bytes(inflater: zlib._Decompress, piece: bytes) -> bytes:
+    """What `piece` decompresses to, a byte at a time, up to the byte zlib refuses."""
+    out = bytearray()
+    for index in range(len(piece)):
+        try:
+            out += inflater.decompress(piece[index : index + 1])
+        except zlib.error:
             break
     return bytes(out)
 

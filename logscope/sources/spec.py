@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from dataclasses import dataclass, field
 
 from logscope.record import Checkpoint
@@ -55,28 +56,60 @@ def is_ignored(path: str, prefixes: tuple[str, ...]) -> bool:
 
 @dataclass
 class Expansion:
-    """The sources found for a list of arguments, and one error line per argument that failed."""
+    """The sources found for a list of arguments, one error line per argument that failed, and
+    one warning line per path a directory or glob holds that is not read (not a regular file)."""
 
     sources: list[Source] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
-def expand_files(argument: str) -> list[str]:
+def expand_files(argument: str, skipped: list[str] | None = None) -> list[str]:
     """The regular files an argument names: itself, a directory's files (recursively), or a glob.
 
-    FIFOs and character devices are read as streams only when an argument names one itself."""
+    FIFOs and character devices are read as streams only when an argument names one itself; the
+    other paths a directory or glob holds that are not regular files (dangling symbolic links,
+    FIFOs, sockets, devices) are not read, each said in `skipped` (one line naming the path)."""
+    skipped = [] if skipped is None else skipped
     if any(char in GLOB_CHARS for char in argument):
         matches = glob.glob(argument, recursive=True)
-        return sorted(path for path in matches if os.path.isfile(path))
+        return [path for path in sorted(matches) if _is_regular(path, skipped)]
     if os.path.isdir(argument):
         found = []
         for root, dirs, files in os.walk(argument):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             paths = (os.path.join(root, name) for name in sorted(files) if not name.startswith("."))
             # Only regular files: a FIFO or device inside a directory is never waited on.
-            found.extend(path for path in paths if os.path.isfile(path))
+            found.extend(path for path in paths if _is_regular(path, skipped))
         return found
     return [argument]
+
+
+def _is_regular(path: str, skipped: list[str]) -> bool:
+    """Whether `path` is (a link to) a regular file; if not, and not a directory, say why in
+    `skipped`."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            skipped.append(f"{path}: skipped: a dangling symbolic link (to {os.readlink(path)})")
+        return False
+    except OSError as exc:
+        skipped.append(f"{path}: skipped: {exc.strerror or exc}")
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    if not stat.S_ISDIR(mode):  # a glob matching directories is not worth a line
+        skipped.append(f"{path}: skipped: {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}")
+    return False
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (name it on its own to read it as a stream)",
+    stat.S_IFCHR: "a character device (name it on its own to read it as a stream)",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def is_network_spec(argument: str) -> bool:
@@ -141,7 +174,7 @@ def expand_sources(
             result.sources += found.sources
             result.errors += found.errors
             continue
-        found_paths = expand_files(argument)
+        found_paths = expand_files(argument, result.skipped)
         paths = [path for path in found_paths if not is_ignored(path, ignore_prefixes)]
         if not found_paths:
             result.errors.append(f"{argument}: no files match")

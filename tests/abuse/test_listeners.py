@@ -127,3 +127,14 @@ def test_bad_limit_values_are_one_line_errors(tmp_path: Path) -> None:
         "ingest", "--follow", "udp://127.0.0.1:0?idle_timeout=5", "--db", str(tmp_path / "x.duckdb")
     )
     assert result.returncode == 2 and "unknown option 'idle_timeout'" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["max_message", "max_message_bytes"])
+@pytest.mark.parametrize("scheme", ["tcp", "udp"])
+def test_a_bad_size_names_the_option_key_as_typed(tmp_path: Path, key: str, scheme: str) -> None:
+    spec = f"{scheme}://127.0.0.1:0?{key}=lots"
+    result = run_cli("ingest", "--follow", spec, "--db", str(tmp_path / "x.duckdb"))
+    assert result.returncode == 2, result
+    assert result.stderr.splitlines() == [
+        f"logscope: error: {spec}: {key}: expected a size in bytes like 65536 or 64k"
+    ]

@@ -78,7 +78,7 @@ def parse_listen_spec(argument: str) -> ListenSpec:
         raise LogscopeError(f"{argument}: unknown listener scheme {scheme!r}", 2)
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key in ("max_message", "max_message_bytes"):
-            spec.max_message_bytes = _parse_size(argument, value)
+            spec.max_message_bytes = _parse_size(argument, key, value)
         elif key == "buffer" and not spec.is_stream:
             if not value.isdigit() or int(value) == 0:
                 raise LogscopeError(f"{argument}: buffer: expected a number of datagrams like 100000", 2)
@@ -105,12 +105,13 @@ def _parse_seconds(argument: str, value: str) -> float:
     return seconds
 
 
-def _parse_size(argument: str, value: str) -> int:
+def _parse_size(argument: str, key: str, value: str) -> int:
+    """A size in bytes (`64k`, `1m`) given as option `key` (named in the error as typed)."""
     text = value.strip().lower().removesuffix("b")
     suffix = text[-1:] if text[-1:] in _SUFFIXES else ""
     number = text[: len(text) - len(suffix)]
     if not number.isdigit() or int(number) == 0:
-        raise LogscopeError(f"{argument}: max_message: expected a size in bytes like 65536 or 64k", 2)
+        raise LogscopeError(f"{argument}: {key}: expected a size in bytes like 65536 or 64k", 2)
     return int(number) * _SUFFIXES[suffix]
 
 
