@@ -25,6 +25,7 @@ from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
 from logscope.parsing.vectorized.json_plan import JsonPlan, json_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+from logscope.pipeline.in_place_cut import cut_block_sql, cut_plan
 from logscope.pipeline.in_place_scan import (
     FALLBACK_TYPE,
     block_sql,
@@ -187,7 +188,9 @@ class InPlaceQuery:
         lines = f"SELECT line, {key} AS key FROM ({read_lines_sql(path, compressed, skip)}) scan"
         if isinstance(plan, RegexPlan):
             typed = typed_columns(plan)
-            select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
+            cut = cut_plan(plan)
+            block = cut_block_sql(cut, lines) if cut is not None else block_sql(plan, lines)
+            select = (cut or plan).select_sql(f"({block}) block", levels_name, tuple(typed.values()))
         else:
             typed = {}
             select = plan.select_sql(lines, levels_name)

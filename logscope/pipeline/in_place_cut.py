@@ -1,0 +1,98 @@
+"""A regex plan whose usual lines are cut by position (parsing/vectorized/cuts.py), in a file scan.
+
+`CutPlan` is the format's `RegexPlan` reading each group from its own column (`x_<name>`): on
+lines the strict pattern matches (`fast`), the cut; on the others, the group of the plan's RE2
+extraction, which runs only on them. The plan's SQL (times, typed values, levels, `ok`) is the
+same for both, so a cut line is checked as an extracted one is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from logscope.parsing.vectorized.cuts import Cut, cut_for, time_cut
+from logscope.parsing.vectorized.plans import RegexPlan
+from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+from logscope.pipeline.in_place_scan import _extract, _struct_names
+
+
+@dataclass
+class CutPlan(RegexPlan):
+    """A single-pattern `RegexPlan` with a cut for its usual lines (see the module docstring)."""
+
+    cut: Cut | None = None
+    time_struct: str = ""  # SQL: the time regex's struct cut from `x_<time field>` (fast lines)
+
+    def group_sql(self, name: str) -> str:
+        return sql_name(f"x_{name}") if name in self.cut.groups else "NULL"
+
+    def participating_sql(self, name: str) -> str | None:
+        return sql_name(f"w_{name}") if name in self.wrapped[0] else None
+
+    def matched_sql(self) -> str:
+        first = "first_ok AND " if self.parser.first_chars is not None else ""
+        return f"({first}fast OR {super().matched_sql()})"
+
+
+def cut_plan(plan: RegexPlan) -> CutPlan | None:
+    """`plan` with its format's cut, or None where the format has none."""
+    definition = plan.parser.definition
+    if len(definition.patterns) != 1 or len(plan.time_plans) > 1:
+        return None
+    spec = definition.time_formats[0] if definition.time_field and definition.time_formats else None
+    cut = cut_for(definition.patterns[0], spec)
+    if cut is None or set(cut.groups) != set(_struct_names(plan.patterns[0])) - _wrappers(plan):
+        return None
+    time_struct = ""
+    if plan.time_plans:
+        names = _struct_names(plan.time_plans[0].regex)
+        timed = time_cut(spec or "")
+        if timed is None or set(timed.parts) != set(names):
+            return None
+        text = sql_name(f"x_{definition.time_field}")
+        parts = ", ".join(
+            f"{name} := substr({text}, {timed.parts[name][0] + 1}, {timed.parts[name][1]})" for name in names
+        )
+        time_struct = f"struct_pack(__all := {text}, {parts})"
+    values = {item.name: getattr(plan, item.name) for item in fields(RegexPlan)}
+    return CutPlan(**values, cut=cut, time_struct=time_struct)
+
+
+def _wrappers(plan: RegexPlan) -> set[str]:
+    return {f"__w_{name}" for name in plan.wrapped[0]}
+
+
+def cut_block_sql(plan: CutPlan, lines: str) -> str:
+    """The columns `CutPlan.select_sql` reads, over `lines` (line, key): `fast`, per group its
+    text (`x_<name>`) and participation (`w_<name>`), the guard, the time parts."""
+    assert plan.cut is not None
+    cut = plan.cut
+    first = ""
+    if plan.parser.first_chars is not None:
+        chars = ", ".join(sql_literal(char) for char in sorted(plan.parser.first_chars))
+        first = f", substring(line, 1, 1) IN ({chars}) AS first_ok"
+    extract, pick = _extract(plan.patterns[0], "line", "m0")
+    fast = f"regexp_full_match(line, {sql_literal(cut.strict)})"
+    s0 = f"SELECT line, key, {fast} AS fast{first} FROM ({lines}) l"
+    s1 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS m0 FROM ({s0}) s0"
+    guard = plan.guards[0]
+    guarded = f", CASE WHEN fast THEN false ELSE regexp_matches(line, {sql_literal(guard)}) END AS g0"
+    s2 = f"SELECT * EXCLUDE (m0), {pick} AS p0{guarded if guard else ''} FROM ({s1}) s1"
+    columns = [
+        f"CASE WHEN fast THEN {sql} ELSE p0.{sql_name(name)} END AS {sql_name('x_' + name)}"
+        for name, sql in cut.groups.items()
+    ]
+    for name in sorted(plan.wrapped[0]):
+        taking = cut.participating.get(name, "false")
+        slow = f"CASE WHEN p0.{sql_name('__w_' + name)} <> '' THEN p0.{sql_name(name)} END"
+        columns.append(
+            f"CASE WHEN fast THEN CASE WHEN {taking} THEN {cut.groups[name]} END ELSE {slow} END"
+            f" AS {sql_name('w_' + name)}"
+        )
+    s3 = f"SELECT *, {', '.join(columns)} FROM ({s2}) s2"
+    if not plan.time_plans:
+        return s3
+    text = sql_name(f"x_{plan.parser.definition.time_field}")
+    extract, pick = _extract(plan.time_plans[0].regex, text, "n0")
+    s4 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS n0 FROM ({s3}) s3"
+    return f"SELECT *, CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0 FROM ({s4}) s4"
