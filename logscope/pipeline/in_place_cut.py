@@ -76,8 +76,10 @@ def cut_block_sql(plan: CutPlan, lines: str) -> str:
     s0 = f"SELECT line, key, {fast} AS fast{first} FROM ({lines}) l"
     s1 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS m0 FROM ({s0}) s0"
     guard = plan.guards[0]
-    guarded = f", CASE WHEN fast THEN false ELSE regexp_matches(line, {sql_literal(guard)}) END AS g0"
-    s2 = f"SELECT * EXCLUDE (m0), {pick} AS p0{guarded if guard else ''} FROM ({s1}) s1"
+    guarded = ""
+    if guard is not None:
+        guarded = f", CASE WHEN fast THEN false ELSE regexp_matches(line, {sql_literal(guard)}) END AS g0"
+    s2 = f"SELECT * EXCLUDE (m0), {pick} AS p0{guarded} FROM ({s1}) s1"
     columns = [
         f"CASE WHEN fast THEN {sql} ELSE p0.{sql_name(name)} END AS {sql_name('x_' + name)}"
         for name, sql in cut.groups.items()
