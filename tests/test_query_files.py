@@ -15,6 +15,7 @@ import pytest
 
 from logscope.parsing.registry import load_registry
 from logscope.pipeline.in_place import InPlaceQuery, retry_file
+from logscope.pipeline.in_place_cut import CutPlan
 
 CORPUS = Path("/work/shared/corpus/loghub")
 # Every column of `logs` but the receive time (`ts` too where a record has no time of its own),
@@ -279,3 +280,68 @@ def test_json_lines_with_a_key_the_first_lines_did_not_use(tmp_path: Path) -> No
     got, how = in_place_rows(path, head_bytes=4096)
     assert how == ["scanned by DuckDB (json)"]
     assert got == expected
+
+
+# Access lines around the strict pattern of the cut (parsing/vectorized/cuts.py): lines it matches
+# whose time or numbers the typed checks refuse, and lines it does not match that the format reads.
+AWKWARD_ACCESS = [
+    '10.0.0.1 - - [31/Feb/2026:10:00:00 +0000] "GET /feb HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:24:00:00 +0000] "GET /hour HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Foo/2026:10:00:00 +0000] "GET /month HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +9999] "GET /offset HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [2/Nov/2026:10:00:00 +0000] "GET /one-digit-day HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /big HTTP/1.1" 200 1234567890123456789 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 999 - "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 000 0 "-" "c"',
+    '10.0.0.1 - a[b [20/Nov/2026:10:00:00 +0000] "GET /bracket-user HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - "q" [20/Nov/2026:10:00:00 +0000] "GET /quoted-user HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1\t- - [20/Nov/2026:10:00:00 +0000] "GET /tab HTTP/1.1" 200 5 "-" "c"',
+    'é - - [20/Nov/2026:10:00:00 +0000] "GET /unicode-client HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1  - - [20/Nov/2026:10:00:00 +0000] "GET /two-spaces HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /a"b HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /a b c" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "get /lower HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET  /double HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /tab\tin HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /é HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "" 400 0 "-" "-"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "-" 400 0 "" ""',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "agent \\"quoted\\" v1"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "ref\\\\" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "é ✓" "c" 0.003 "x" \\ y',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "c" ',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "c"x',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "c""',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-"  "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 -0130] "GET /x HTTP/1.1" 200 - "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000]  "GET /x HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00\x0b+0000] "GET /vt HTTP/1.1" 200 5 "-" "c"',
+]
+
+
+@pytest.mark.slow
+def test_access_lines_around_the_cut_give_the_rows_ingest_stores(tmp_path: Path) -> None:
+    plain = [
+        f'10.0.0.{n % 7} - - [20/Nov/2026:10:{n % 60:02d}:00 +0000] "GET /x/{n} HTTP/1.1" {200 + n % 4 * 100}'
+        f' {n} "-" "curl/8.5.0"'
+        for n in range(300)
+    ]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(plain + AWKWARD_ACCESS * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (nginx_access)"]
+    assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_ACCESS)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want
+    query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = query.connect()
+    assert isinstance(query.files[0].plan, CutPlan)  # the cut took part
+    typed = "SELECT id, status, bytes, method, path, protocol, extra FROM nginx_access ORDER BY id"
+    got_typed = con.execute(typed).fetchall()
+    con.close()
+    db = tmp_path / "ingest.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    assert got_typed == con.execute(typed).fetchall()
+    con.close()

@@ -189,6 +189,7 @@ class InPlaceQuery:
         if isinstance(plan, RegexPlan):
             typed = typed_columns(plan)
             cut = cut_plan(plan)
+            file.plan = cut or plan
             block = cut_block_sql(cut, lines) if cut is not None else block_sql(plan, lines)
             select = (cut or plan).select_sql(f"({block}) block", levels_name, tuple(typed.values()))
         else:
