@@ -345,3 +345,53 @@ def test_access_lines_around_the_cut_give_the_rows_ingest_stores(tmp_path: Path)
     con = duckdb.connect(str(db), read_only=True)
     assert got_typed == con.execute(typed).fetchall()
     con.close()
+
+
+# BSD syslog lines around the SQL plan (parsing/vectorized/syslog_plan.py): the usual shape with
+# and without a priority, and lines it leaves to the parser.
+AWKWARD_SYSLOG = [
+    "<13>Feb 30 10:00:00 h a: impossible date",
+    "<13>Feb 29 10:00:00 h a: leap day",
+    "<13>Nov 20 24:00:00 h a: hour 24",
+    "<13>Nov 20 10:00:60 h a: second 60",
+    "<192>Nov 20 10:00:00 h a: priority too big",
+    "<013>Nov 20 10:00:00 h a: zero-padded priority",
+    "<13>Nov 20 10:00:00 h: a: host ending with a colon",
+    "<13>Nov  20 10:00:00 h a: two spaces and two digits",
+    "<13>Nov  5 10:00:00 h a: space-padded day",
+    "<13>Nov 20 10:00:00.5 h a[1]:no space after the colon",
+    "<13>Nov 20 10:00:00.1234567 h a: seven fraction digits",
+    "<13>Nov 20 10:00:00  h a: two spaces after the time",
+    "<13>Nov 20 10:00:00 h a[12345678901234567]: long pid",
+    "<13>Nov 20 10:00:00 h a[0x1f]: procid",
+    '<13>Nov 20 10:00:00 h a"b\\c[1]: quote and backslash in the app',
+    "<13>Nov 20 10:00:00 h a b: no tag",
+    "<13>Nov 20 10:00:00 h a[1: unclosed pid",
+    "<13>Nov 20 10:00:00 hé a: unicode host",
+    "<13>Nov 20 10:00:00 h a: unicode message é ✓ and an ERROR",
+    "<13>Nov 20 10:00:00 h\ta: tab",
+    "<13>1 2026-11-20T10:00:00Z h a 1 - - an RFC 5424 line",
+    "<13>Nov 20 10:00:00 h a:",
+    "<13>nov 20 10:00:00 h a: lower-case month",
+    "<13>Nov 20 10:00:00 h a: Segfault and failed",
+    "Nov 20 10:00:00 h a: no priority, an error",
+    "Nov 20 10:00:00 h sshd[1]: no priority, sshd",
+    "Nov 20 10:00:00 h a: no priority, quiet",
+]
+
+
+@pytest.mark.slow
+def test_bsd_syslog_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) -> None:
+    plain = [
+        f"<{(13, 0, 191, 34)[n % 4]}>Nov {n % 28 + 1:2d} 10:{n % 60:02d}:00 host{n % 3}"
+        f" {('cron', 'su[007]', 'app[x1]')[n % 3]}: message {n} {('error here', 'ok', 'WARN x', '')[n % 4]}"
+        for n in range(300)
+    ]
+    path = tmp_path / "messages.log"
+    path.write_text("\n".join(plain + AWKWARD_SYSLOG * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (syslog)"]
+    assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_SYSLOG)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want

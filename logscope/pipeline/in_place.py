@@ -25,6 +25,7 @@ from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
 from logscope.parsing.vectorized.json_plan import JsonPlan, json_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+from logscope.parsing.vectorized.syslog_plan import SyslogPlan, syslog_plan_for
 from logscope.pipeline.in_place_cut import cut_block_sql, cut_plan
 from logscope.pipeline.in_place_scan import (
     FALLBACK_TYPE,
@@ -60,7 +61,7 @@ class InPlaceFile:
     index: int
     relation: str = ""
     records: int = 0
-    plan: RegexPlan | JsonPlan | None = None
+    plan: RegexPlan | JsonPlan | SyslogPlan | None = None
     how: str = ""  # "scanned by DuckDB (nginx_access)" or why our parser reads it
     paths: list[str] = field(default_factory=list)
 
@@ -124,7 +125,7 @@ class InPlaceQuery:
         parser = SourceParser(self.registry, self.forced)
         sampled = head[:SAMPLE_LINES]
         records = parser.parse_batch(LineBatch(path, sampled, self.received_at))
-        reason = self._scan_refused(parser, head, more, path, compressed)
+        reason = self._scan_refused(parser, records, head, more, path, compressed)
         if index in self.read_by_parser:
             reason = "a line in a multiline or header-driven format"
         if isinstance(reason, str):
@@ -135,20 +136,28 @@ class InPlaceQuery:
         self._scan(con, file, parser, plan, records, head, path, compressed)
         return file
 
-    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | JsonPlan | str:
+    def _scan_refused(
+        self, parser, records, head, more, path, compressed
+    ) -> RegexPlan | JsonPlan | SyslogPlan | str:
         """The plan to scan the file with, or why our parser reads it."""
         if not more:
             return "small"
-        scores = parser.scores()
-        for candidate in parser.order:
-            if _holds_state(candidate) and scores.get(candidate.name):
-                return f"{candidate.name} is multiline or header-driven"
         if not parser.order:
             return "no formats"
+        # A stateful format that took a first line, or is tried first: its records span lines.
+        # One tried later takes only lines the scan's format refuses: those go to our parser
+        # line by line (`_per_line`), which asks for a retry if a stateful format takes one.
+        by_name = {candidate.name: candidate for candidate in parser.order}
+        for name in [parser.order[0].name, *sorted({record.format for record in records})]:
+            candidate = by_name.get(name)
+            if candidate is not None and _holds_state(candidate):
+                return f"{candidate.name} is multiline or header-driven"
         first = parser.order[0]
         clock = getattr(first, "clock", None)
         zone = getattr(first, "zone", None) or _utc()
-        plan: RegexPlan | JsonPlan | str = json_plan_for(first, zone, _json_objects(head))
+        plan: RegexPlan | JsonPlan | SyslogPlan | str = json_plan_for(first, zone, _json_objects(head))
+        if isinstance(plan, str):
+            plan = syslog_plan_for(first, zone)
         if isinstance(plan, str):
             plan = plan_for(first, zone, clock() if clock else None)
         if isinstance(plan, str):
