@@ -395,3 +395,41 @@ def test_bsd_syslog_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: 
     assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_SYSLOG)
     for want, row in zip(expected, got, strict=True):
         assert row == want
+
+
+@pytest.mark.slow
+def test_a_syslog_file_of_several_formats_is_scanned_by_each_in_turn(tmp_path: Path) -> None:
+    """postfix, then openssh, then bsd_syslog, as our parser tries them (in_place_chain.py)."""
+    apps = ("postfix/smtpd[37149]", "sshd[61688]", "kernel", "CRON[41103]", "systemd[1]", "nginx")
+    texts = (
+        "connect from unknown[192.0.2.146]",
+        "Failed password for invalid user admin from 203.0.113.79 port 5918 ssh2",
+        "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+        "4F1A2B3C4D: to=<a@example.com>, relay=x, delay=1, status=sent (250 ok)",
+        "warning: hostname does not resolve",
+        "Out of memory: killed process 1",
+    )
+    plain = [
+        f"Nov {n % 28 + 1:2d} 10:{n % 60:02d}:00 host-{n % 3} {apps[n % 6]}: {texts[n // 6 % 6]}"
+        for n in range(400)
+    ]
+    awkward = [
+        "Nov 20 10:00:00 h postfix/smtpd[x]: not a pid",
+        "Nov 20 10:00:00 h sshd(pam_unix)[12]: sshd with a sender",
+        "Nov 20 10:00:00 h sshd[1]: é unicode",
+        "Nov 20 10:00:00 h postfix/smtpd[1]: é unicode",
+        "Nov 31 10:00:00 h sshd[1]: impossible date",
+        "Nov 20 10:00:00 h   spaces: after the host",
+        "Nov 20 10:00:00 h Microsoft Word[12] (com.x): macOS",
+        "Nov 20 10:00:00 h",
+        "not a syslog line",
+        "",
+    ]
+    path = tmp_path / "messages"
+    path.write_text("\n".join(plain + awkward * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (postfix, openssh, bsd_syslog)"]
+    assert len(got) == len(expected) == 450 + 3 * len(awkward)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want
