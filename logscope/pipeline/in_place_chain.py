@@ -11,6 +11,7 @@ our parser (which tries the next formats, or makes a `raw` record).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -58,10 +59,15 @@ def chain_plans(order: list, first: RegexPlan | JsonPlan | SyslogPlan, plan_of, 
 def rejected_sql(plan: RegexPlan) -> str:
     """SQL over `line`: true where the format surely does not read it (`RegexPlan.rejected`)."""
     parts = []
-    for pattern, guard in zip(plan.patterns, plan.guards, strict=True):
+    for written, pattern, guard in zip(
+        plan.parser.definition.patterns, plan.patterns, plan.guards, strict=True
+    ):
         none = f"NOT regexp_matches(line, {sql_literal(pattern)})"
         if guard is not None:
             none += f" AND NOT regexp_matches(line, {sql_literal(guard)})"
+        literal = required_literal(written)
+        if literal is not None:  # without it no match: `contains` (memmem) before the DFA
+            none = f"NOT contains(line, {sql_literal(literal)}) OR ({none})"
         parts.append(f"({none})")
     refused = " AND ".join(parts)
     first_chars = plan.parser.first_chars
@@ -69,6 +75,58 @@ def rejected_sql(plan: RegexPlan) -> str:
         chars = ", ".join(sql_literal(char) for char in sorted(first_chars))
         refused = f"(substring(line, 1, 1) NOT IN ({chars}) OR {refused})"
     return refused
+
+
+def possible_sql(plan: RegexPlan) -> str:
+    """`NOT rejected_sql(plan)`, written so that a filter stops at the first test that decides
+    (DuckDB does not carry a NOT through an OR: the cheap `contains` would run after the DFA)."""
+    parts = []
+    for written, pattern, guard in zip(
+        plan.parser.definition.patterns, plan.patterns, plan.guards, strict=True
+    ):
+        some = f"regexp_matches(line, {sql_literal(pattern)})"
+        if guard is not None:
+            some = f"({some} OR regexp_matches(line, {sql_literal(guard)}))"
+        literal = required_literal(written)
+        if literal is not None:
+            some = f"contains(line, {sql_literal(literal)}) AND {some}"
+        parts.append(f"({some})")
+    possible = " OR ".join(parts)
+    first_chars = plan.parser.first_chars
+    if first_chars is not None:
+        chars = ", ".join(sql_literal(char) for char in sorted(first_chars))
+        possible = f"substring(line, 1, 1) IN ({chars}) AND ({possible})"
+    return possible
+
+
+def required_literal(pattern: str, shortest: int = 4) -> str | None:
+    """The longest text every match of a Python `pattern` holds (a run of literal characters
+    outside any repeat, alternative or case folding), if it has `shortest` characters or more."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    runs: list[str] = []
+    current: list[str] = []
+
+    def cut() -> None:
+        runs.append("".join(current))
+        current.clear()
+
+    def walk(sequence) -> None:
+        for op, av in sequence:
+            if op is _parser.LITERAL:
+                current.append(chr(av))
+            elif op is _parser.SUBPATTERN and not (av[1] & re.IGNORECASE):
+                walk(av[-1])
+            elif op is not _parser.AT:
+                cut()
+
+    parsed = _parser.parse(pattern)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    walk(parsed)
+    cut()
+    longest = max(runs, key=len)
+    return longest if len(longest) >= shortest else None
 
 
 def build_chain(
@@ -85,7 +143,7 @@ def build_chain(
         con.execute(f"CREATE TABLE {levels} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
         last = number == len(chain.plans) - 1
-        conditions = refused + ([] if last else [f"NOT ({rejected_sql(plan)})"])
+        conditions = refused + ([] if last else [possible_sql(plan)])
         own = f"SELECT * FROM ({lines}) l WHERE {' AND '.join(conditions)}" if conditions else lines
         if isinstance(plan, RegexPlan):
             typed = typed_columns(plan)
