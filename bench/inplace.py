@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 LOGSCOPE = [str(REPO / ".venv" / "bin" / "python"), "-m", "logscope"]
 NGINX_SQL = "SELECT count(*) AS n FROM nginx_access WHERE status >= 500"
 JSON_SQL = "SELECT count(*) AS n FROM logs WHERE level = 'error'"
-SYSLOG_SQL = "SELECT count(*) AS n FROM logs WHERE message LIKE '%error%'"
-LNAV_SYSLOG_SQL = "SELECT count(*) FROM syslog_log WHERE log_body LIKE '%error%'"
+SYSLOG_SQL = "SELECT count(*) AS n FROM logs WHERE message LIKE '%Failed password%'"
+LNAV_SYSLOG_SQL = "SELECT count(*) FROM syslog_log WHERE log_body LIKE '%Failed password%'"
 NGINX_FLOOR = (
     "SELECT count(*) FROM read_csv('{path}', columns={{'line':'VARCHAR'}}, header=false, auto_detect=false,"
     " delim='\x1f\x1e', quote='', escape='') WHERE TRY_CAST(regexp_extract(line, '\" ([0-9]{{3}}) ', 1)"

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from logscope.parsing.registry import load_registry
+from logscope.parsing.source_parser import SAMPLE_LINES
 from logscope.pipeline.in_place import InPlaceQuery, retry_file
 from logscope.pipeline.in_place_cut import CutPlan
 
@@ -237,6 +238,8 @@ AWKWARD_JSON = [
     '{"msg":"nan","v":NaN}',
     '{"msg":"big","v":123456789012345678901234}',
     '{"msg":"exponents","a":1e21,"b":1.5e200,"c":1e5,"d":1E-7,"e":2.5e-3}',
+    '{"msg":"exponents in arrays","a":[1e21, 2E+3],"b": 3e4,"c":[ -1.5e17]}',
+    '{"msg":"exponent-like strings","request_id":"c8e361705b81070a","v":"1e+5","w":"x:1e21"}',
     '{"msg":"unicode é ✓","path":"/a/b","q":"say \\"hi\\""}',
     '{"msg":"tab\\tin string","e":[],"z":{}}',
     "{}",
@@ -262,6 +265,24 @@ def test_json_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) 
     assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_JSON)
     for want, row in zip(expected, got, strict=True):
         assert row == want
+
+
+def test_json_ids_that_read_like_exponents_are_scanned(tmp_path: Path) -> None:
+    """Hex ids such as "c8e3…" hold a digit, an `e` and a digit: only numbers are checked for
+    exponents, so such lines are read by the SQL plan, not sent to our parser one by one."""
+    lines = [
+        f'{{"time":"2026-11-20T10:00:{n % 60:02d}Z","msg":"m","request_id":"{n:04d}e{n:011d}","e":"9E+9"}}'
+        for n in range(400)
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = query.connect()
+    assert query.files[0].how == "scanned by DuckDB (json)"
+    relation = query.files[0].relation
+    # Only the first lines, which detection read with our parser, are not the plan's.
+    not_ok = con.execute(f"SELECT count(*) FILTER (NOT ok), count(*) FROM ({relation})").fetchone()
+    assert not_ok == (SAMPLE_LINES, 400)
 
 
 @pytest.mark.slow
