@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from logscope.parsing.vectorized.cuts import Cut, cut_for, time_cut
+from logscope.parsing.vectorized.cuts import Cut, TimeCut, cut_for, time_cut
 from logscope.parsing.vectorized.plans import RegexPlan
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
 from logscope.pipeline.in_place_scan import _extract, _struct_names
@@ -22,6 +22,10 @@ class CutPlan(RegexPlan):
 
     cut: Cut | None = None
     time_struct: str = ""  # SQL: the time regex's struct cut from `x_<time field>` (fast lines)
+    native_time: str = ""  # SQL: µs of a fast line's time by DuckDB's strptime, or NULL (below)
+
+    def early_times(self) -> tuple[str, ...]:
+        return ("tf",) if self.native_time else ()
 
     def group_sql(self, name: str) -> str:
         return sql_name(f"x_{name}") if name in self.cut.groups else "NULL"
@@ -43,7 +47,7 @@ def cut_plan(plan: RegexPlan) -> CutPlan | None:
     cut = cut_for(definition.patterns[0], spec)
     if cut is None or set(cut.groups) != set(_struct_names(plan.patterns[0])) - _wrappers(plan):
         return None
-    time_struct = ""
+    time_struct = native = ""
     if plan.time_plans:
         names = _struct_names(plan.time_plans[0].regex)
         timed = time_cut(spec or "")
@@ -54,8 +58,35 @@ def cut_plan(plan: RegexPlan) -> CutPlan | None:
             f"{name} := substr({text}, {timed.parts[name][0] + 1}, {timed.parts[name][1]})" for name in names
         )
         time_struct = f"struct_pack(__all := {text}, {parts})"
+        native = native_time_sql(spec or "", timed, text)
     values = {item.name: getattr(plan, item.name) for item in fields(RegexPlan)}
-    return CutPlan(**values, cut=cut, time_struct=time_struct)
+    return CutPlan(**values, cut=cut, time_struct=time_struct, native_time=native)
+
+
+# The directives DuckDB's strptime reads as the time plan does (times.py) on a text of the fixed
+# shape: the same fields, the same calendar checks (it refuses 31/Feb, hour 24 and second 60,
+# which the plan refuses or leaves to it), the offset as sign * (hh * 3600 + mm * 60).
+_NATIVE = frozenset("YmdbHMSz")
+
+
+def native_time_sql(spec: str, timed: TimeCut, text: str) -> str:
+    """SQL giving the µs of a time `text` of the fixed shape by `strptime`, NULL where it does not
+    read it (the time plan then decides); '' where the spec is not one it reads alike.
+
+    Computing the time plan's fields from their texts costs a third of a nginx scan; strptime
+    reads the same text in one C++ call. Only specs naming the zone (`%z`) and a four-digit year
+    (so no year or zone is inferred), and year 0000, which strptime reads and the plan refuses,
+    is left to the plan."""
+    directives = set(spec[index + 1] for index, char in enumerate(spec[:-1]) if char == "%")
+    if not directives <= _NATIVE or not {"Y", "z", "d", "H", "M", "S"} <= directives:
+        return ""
+    if not directives & {"m", "b"}:
+        return ""
+    year_at = timed.parts["year4"][0] + 1
+    return (
+        f"CASE WHEN substr({text}, {year_at}, 4) <> '0000'"
+        f" THEN epoch_us(try_strptime({text}, {sql_literal(spec)})) END"
+    )
 
 
 def _wrappers(plan: RegexPlan) -> set[str]:
@@ -97,4 +128,9 @@ def cut_block_sql(plan: CutPlan, lines: str) -> str:
     text = sql_name(f"x_{plan.parser.definition.time_field}")
     extract, pick = _extract(plan.time_plans[0].regex, text, "n0")
     s4 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS n0 FROM ({s3}) s3"
-    return f"SELECT *, CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0 FROM ({s4}) s4"
+    if not plan.native_time:
+        return f"SELECT *, CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0 FROM ({s4}) s4"
+    # Where strptime read a fast line's time, the time plan gets no parts (NULL): it does nothing.
+    s5 = f"SELECT *, CASE WHEN fast THEN {plan.native_time} END AS tf FROM ({s4}) s4"
+    struct = f"CASE WHEN tf IS NOT NULL THEN NULL WHEN fast THEN {plan.time_struct} ELSE {pick} END"
+    return f"SELECT *, {struct} AS t0 FROM ({s5}) s5"
