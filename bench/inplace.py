@@ -8,7 +8,8 @@
 2. JSON lines: `logscope query` counting error records against DuckDB `read_json` alone.
 3. syslog: `logscope query` counting records of one program against lnav's `syslog_log`.
 4. With --big N: the nginx file repeated N times (10 M lines), the nginx query.
-Wall seconds and peak RSS of each whole process; the load average beside each figure.
+Wall seconds, CPU seconds (user + system) and peak RSS of each whole process; the load average
+beside each figure.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def duckdb_alone(sql: str) -> tuple[lnav.Run, int]:
 
 def report(label: str, run: lnav.Run, answer: int | None, lines: int) -> None:
     print(
-        f"{label:<44} {run.seconds:7.2f} s {run.peak_mb:7.0f} MB  answer {answer}"
+        f"{label:<44} {run.seconds:7.2f} s {run.cpu_s:6.2f} CPU-s {run.peak_mb:6.0f} MB  answer {answer}"
         f"  {lines / run.seconds:>12,.0f} lines/s  ({load()})",
         flush=True,
     )
