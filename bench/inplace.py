@@ -101,6 +101,8 @@ def main() -> None:
         run, answer = logscope_query(NGINX_SQL, big)
         report(f"nginx x{args.big}: logscope query SQL FILE", run, answer, lines * args.big)
         big.unlink()
+    if args.data:
+        out.rmdir()  # only the big file was written there
 
 
 def _generate(out: Path, lines: int) -> dict[str, Path]:

@@ -27,6 +27,18 @@ class CutPlan(RegexPlan):
     def early_times(self) -> tuple[str, ...]:
         return ("tf",) if self.native_time else ()
 
+    def carried(self) -> tuple[str, ...]:
+        return ("fast", *self.early_times())
+
+    def typed_sql(self, name: str, text: str, kind: str) -> str:
+        """On a fast line an integer group the strict pattern holds to ASCII digits is cast with
+        no check (the check is a regex match per value)."""
+        assert self.cut is not None
+        typed = super().typed_sql(name, text, kind)
+        if kind != "int" or name not in self.cut.digits:
+            return typed
+        return f"CASE WHEN fast THEN TRY_CAST({text} AS BIGINT) ELSE {typed} END"
+
     def group_sql(self, name: str) -> str:
         return sql_name(f"x_{name}") if name in self.cut.groups else "NULL"
 

@@ -91,6 +91,7 @@ class Cut:
     groups: dict[str, str]
     participating: dict[str, str]
     time_text: str  # SQL: the time group's text (the time cut's shape)
+    digits: frozenset[str] = frozenset()  # groups the strict pattern holds to 1-18 ASCII digits (or `-`)
 
 
 # Tokens of `\S+` in the strict form: printable ASCII without space, `"`, `[` or `]` (so the
@@ -106,6 +107,10 @@ _COMMON = (
     r"""^(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>(?P<method>[A-Z]+)"""
     r""" (?P<path>\S+)(?: (?P<protocol>[^"\s]+))?|[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-)\s*$"""
 )
+
+
+# `[0-9]{3}` and `(?:[0-9]{1,18}|-)` in the strict form: a BIGINT holds them.
+_DIGITS = frozenset({"status", "bytes"})
 
 
 def _access_prefix(time: TimeCut) -> tuple[str, dict[str, str]]:
@@ -146,12 +151,12 @@ def _nginx_combined(time: TimeCut) -> Cut:
         "extra": f"length(line) > {after}",
     }
     strict = f'{prefix} "[^"\\\\]*" "[^"\\\\]*"(?: .*)?'
-    return Cut(strict, groups, participating, groups["time"])
+    return Cut(strict, groups, participating, groups["time"], _DIGITS)
 
 
 def _common(time: TimeCut) -> Cut:
     prefix, groups = _access_prefix(time)
-    return Cut(prefix, groups, {"request": "true"}, groups["time"])
+    return Cut(prefix, groups, {"request": "true"}, groups["time"], _DIGITS)
 
 
 _CUTS = {_NGINX_COMBINED: _nginx_combined, _COMMON: _common}

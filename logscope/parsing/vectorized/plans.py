@@ -146,6 +146,14 @@ class RegexPlan:
         plans run (NULL elsewhere); none here (in_place_cut.py has one)."""
         return ()
 
+    def carried(self) -> tuple[str, ...]:
+        """Columns of the block the later stages read besides the groups (in_place_cut.py)."""
+        return self.early_times()
+
+    def typed_sql(self, name: str, text: str, kind: str) -> str:
+        """Field `name`'s typed value from its text (SQL `text`)."""
+        return _typed(text, kind)
+
     def level_text_sql(self) -> str:
         """The level group's text ('' when absent): the key of the level table."""
         field_name = self.parser.definition.level_field
@@ -193,7 +201,7 @@ class RegexPlan:
             if definition.host_field
             else "NULL",
             "time_text": self.group_sql(definition.time_field) if definition.time_field else "NULL",
-            **{name: name for name in self.early_times()},
+            **{name: name for name in self.carried()},
         }
         numbers: dict[str, str] = {}
         times: list[str] = []
@@ -298,7 +306,7 @@ def _field_stages(
             value_text = f"CASE WHEN {text} IN ({null_list}) THEN NULL ELSE {value_text} END"
         texts[f"f{index}"] = value_text
         kind = definition.types.get(name, "string")
-        typed[f"v{index}"] = _typed(f"f{index}", kind)
+        typed[f"v{index}"] = plan.typed_sql(name, f"f{index}", kind)
         if kind in ("int", "float"):
             checks.append(f"(f{index} IS NULL OR v{index} IS NOT NULL)")
         key = sql_literal(json.dumps(name) + ":")
