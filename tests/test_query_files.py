@@ -58,10 +58,17 @@ def in_place_rows(*paths: Path, head_bytes: int = 1 << 20) -> tuple[list[tuple],
         con.close()
 
 
+SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
 def sample_files(directory: Path) -> list[Path]:
-    """One file per format: its samples' lines, repeated past the lines detection samples."""
+    """One file per format: its samples' lines, repeated past the lines detection samples; and
+    the real syslog and JSON lines of sample_logs/ (those formats are code, with no samples)."""
     directory.mkdir()
     written = []
+    for name in ("syslog", "app.jsonl"):
+        written.append(directory / name)
+        written[-1].write_bytes((SAMPLE_LOGS / name).read_bytes())
     for parser in load_registry(UTC).ordered:
         definition = getattr(parser, "definition", parser)
         lines = [line for sample in getattr(definition, "samples", []) for line in sample.lines]
@@ -82,8 +89,12 @@ def test_every_format_sample_gives_the_rows_ingest_stores(tmp_path: Path) -> Non
     got, how = in_place_rows(tmp_path / "samples", head_bytes=512)
     assert len(got) == len(expected)
     assert got == expected
-    # The DuckDB scan (not only our parser) took part: regex formats are scanned.
+    # The DuckDB scan (not only our parser) took part: regex formats are scanned, access lines
+    # are cut, JSON lines have their SQL plan, a syslog file is scanned per format (the `syslog`
+    # plan, for files that format is tried first on, has its own test below).
     assert sum(item.startswith("scanned") for item in how) >= 5, how
+    for plan in ("(nginx_access)", "(json)", "(openssh, bsd_syslog)"):
+        assert f"scanned by DuckDB {plan}" in how, (plan, how)
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the Loghub corpus is not here")
@@ -103,6 +114,9 @@ def test_loghub_corpus_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
         assert len(got) == len(expected) == 2000 * len(files)
         assert got == expected
     assert sum(item.startswith("scanned") for item in how) >= 3, how
+    # Real syslog files: scanned by each format in turn (in_place_chain.py) or by one.
+    assert "scanned by DuckDB (openssh, bsd_syslog)" in how, how
+    assert "scanned by DuckDB (bsd_syslog)" in how, how
 
 
 @pytest.mark.slow
