@@ -8,7 +8,8 @@
 2. JSON lines: `logscope query` counting error records against DuckDB `read_json` alone.
 3. syslog: `logscope query` counting records of one program against lnav's `syslog_log`.
 4. With --big N: the nginx file repeated N times (10 M lines), the nginx query.
-Wall seconds and peak RSS of each whole process; the load average beside each figure.
+Wall seconds, CPU seconds (user + system) and peak RSS of each whole process; the load average
+beside each figure.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 LOGSCOPE = [str(REPO / ".venv" / "bin" / "python"), "-m", "logscope"]
 NGINX_SQL = "SELECT count(*) AS n FROM nginx_access WHERE status >= 500"
 JSON_SQL = "SELECT count(*) AS n FROM logs WHERE level = 'error'"
-SYSLOG_SQL = "SELECT count(*) AS n FROM logs WHERE message LIKE '%error%'"
-LNAV_SYSLOG_SQL = "SELECT count(*) FROM syslog_log WHERE log_body LIKE '%error%'"
+SYSLOG_SQL = "SELECT count(*) AS n FROM logs WHERE message LIKE '%Failed password%'"
+LNAV_SYSLOG_SQL = "SELECT count(*) FROM syslog_log WHERE log_body LIKE '%Failed password%'"
 NGINX_FLOOR = (
     "SELECT count(*) FROM read_csv('{path}', columns={{'line':'VARCHAR'}}, header=false, auto_detect=false,"
     " delim='\x1f\x1e', quote='', escape='') WHERE TRY_CAST(regexp_extract(line, '\" ([0-9]{{3}}) ', 1)"
@@ -54,7 +55,7 @@ def duckdb_alone(sql: str) -> tuple[lnav.Run, int]:
 
 def report(label: str, run: lnav.Run, answer: int | None, lines: int) -> None:
     print(
-        f"{label:<44} {run.seconds:7.2f} s {run.peak_mb:7.0f} MB  answer {answer}"
+        f"{label:<44} {run.seconds:7.2f} s {run.cpu_s:6.2f} CPU-s {run.peak_mb:6.0f} MB  answer {answer}"
         f"  {lines / run.seconds:>12,.0f} lines/s  ({load()})",
         flush=True,
     )
@@ -100,6 +101,8 @@ def main() -> None:
         run, answer = logscope_query(NGINX_SQL, big)
         report(f"nginx x{args.big}: logscope query SQL FILE", run, answer, lines * args.big)
         big.unlink()
+    if args.data:
+        out.rmdir()  # only the big file was written there
 
 
 def _generate(out: Path, lines: int) -> dict[str, Path]:

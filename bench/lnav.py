@@ -20,12 +20,14 @@ NGINX_QUERY = "SELECT count(*) FROM access_log WHERE sc_status >= 500"
 
 @dataclass
 class Run:
-    """One timed process: wall seconds, peak resident memory (MB), what it printed."""
+    """One timed process: wall seconds, peak resident memory (MB), what it printed, and the CPU
+    seconds it used (user + system, all threads: steadier than wall time on a shared machine)."""
 
     seconds: float
     peak_mb: float
     stdout: str
     returncode: int
+    cpu_s: float = 0.0
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> Run:
@@ -45,7 +47,8 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> Run:
     if process.returncode != 0:
         stderr = b"".join(err_chunks).decode()
         raise RuntimeError(f"{command[0]} failed ({process.returncode}): {stderr[-500:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, stdout, process.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, stdout, process.returncode, cpu)
 
 
 def _drain(process: subprocess.Popen, out: list[bytes], err: list[bytes]) -> None:

@@ -14,7 +14,9 @@ import duckdb
 import pytest
 
 from logscope.parsing.registry import load_registry
+from logscope.parsing.source_parser import SAMPLE_LINES
 from logscope.pipeline.in_place import InPlaceQuery, retry_file
+from logscope.pipeline.in_place_cut import CutPlan
 
 CORPUS = Path("/work/shared/corpus/loghub")
 # Every column of `logs` but the receive time (`ts` too where a record has no time of its own),
@@ -53,10 +55,17 @@ def in_place_rows(*paths: Path, head_bytes: int = 1 << 20) -> tuple[list[tuple],
         con.close()
 
 
+SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
 def sample_files(directory: Path) -> list[Path]:
-    """One file per format: its samples' lines, repeated past the lines detection samples."""
+    """One file per format: its samples' lines, repeated past the lines detection samples; and
+    the real syslog and JSON lines of sample_logs/ (those formats are code, with no samples)."""
     directory.mkdir()
     written = []
+    for name in ("syslog", "app.jsonl"):
+        written.append(directory / name)
+        written[-1].write_bytes((SAMPLE_LOGS / name).read_bytes())
     for parser in load_registry(UTC).ordered:
         definition = getattr(parser, "definition", parser)
         lines = [line for sample in getattr(definition, "samples", []) for line in sample.lines]
@@ -77,8 +86,12 @@ def test_every_format_sample_gives_the_rows_ingest_stores(tmp_path: Path) -> Non
     got, how = in_place_rows(tmp_path / "samples", head_bytes=512)
     assert len(got) == len(expected)
     assert got == expected
-    # The DuckDB scan (not only our parser) took part: regex formats are scanned.
+    # The DuckDB scan (not only our parser) took part: regex formats are scanned, access lines
+    # are cut, JSON lines have their SQL plan, a syslog file is scanned per format (the `syslog`
+    # plan, for files that format is tried first on, has its own test below).
     assert sum(item.startswith("scanned") for item in how) >= 5, how
+    for plan in ("(nginx_access)", "(json)", "(openssh, bsd_syslog)"):
+        assert f"scanned by DuckDB {plan}" in how, (plan, how)
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the Loghub corpus is not here")
@@ -98,6 +111,9 @@ def test_loghub_corpus_gives_the_rows_ingest_stores(tmp_path: Path) -> None:
         assert len(got) == len(expected) == 2000 * len(files)
         assert got == expected
     assert sum(item.startswith("scanned") for item in how) >= 3, how
+    # Real syslog files: scanned by each format in turn (in_place_chain.py) or by one.
+    assert "scanned by DuckDB (openssh, bsd_syslog)" in how, how
+    assert "scanned by DuckDB (bsd_syslog)" in how, how
 
 
 @pytest.mark.slow
@@ -236,6 +252,8 @@ AWKWARD_JSON = [
     '{"msg":"nan","v":NaN}',
     '{"msg":"big","v":123456789012345678901234}',
     '{"msg":"exponents","a":1e21,"b":1.5e200,"c":1e5,"d":1E-7,"e":2.5e-3}',
+    '{"msg":"exponents in arrays","a":[1e21, 2E+3],"b": 3e4,"c":[ -1.5e17]}',
+    '{"msg":"exponent-like strings","request_id":"c8e361705b81070a","v":"1e+5","w":"x:1e21"}',
     '{"msg":"unicode é ✓","path":"/a/b","q":"say \\"hi\\""}',
     '{"msg":"tab\\tin string","e":[],"z":{}}',
     "{}",
@@ -263,6 +281,24 @@ def test_json_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) 
         assert row == want
 
 
+def test_json_ids_that_read_like_exponents_are_scanned(tmp_path: Path) -> None:
+    """Hex ids such as "c8e3…" hold a digit, an `e` and a digit: only numbers are checked for
+    exponents, so such lines are read by the SQL plan, not sent to our parser one by one."""
+    lines = [
+        f'{{"time":"2026-11-20T10:00:{n % 60:02d}Z","msg":"m","request_id":"{n:04d}e{n:011d}","e":"9E+9"}}'
+        for n in range(400)
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = query.connect()
+    assert query.files[0].how == "scanned by DuckDB (json)"
+    relation = query.files[0].relation
+    # Only the first lines, which detection read with our parser, are not the plan's.
+    not_ok = con.execute(f"SELECT count(*) FILTER (NOT ok), count(*) FROM ({relation})").fetchone()
+    assert not_ok == (SAMPLE_LINES, 400)
+
+
 @pytest.mark.slow
 def test_json_lines_with_a_key_the_first_lines_did_not_use(tmp_path: Path) -> None:
     """The plan extracts the keys the head used; a later `ts`, `severity` or `host` is still read."""
@@ -279,3 +315,156 @@ def test_json_lines_with_a_key_the_first_lines_did_not_use(tmp_path: Path) -> No
     got, how = in_place_rows(path, head_bytes=4096)
     assert how == ["scanned by DuckDB (json)"]
     assert got == expected
+
+
+# Access lines around the strict pattern of the cut (parsing/vectorized/cuts.py): lines it matches
+# whose time or numbers the typed checks refuse, and lines it does not match that the format reads.
+AWKWARD_ACCESS = [
+    '10.0.0.1 - - [31/Feb/2026:10:00:00 +0000] "GET /feb HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:24:00:00 +0000] "GET /hour HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Foo/2026:10:00:00 +0000] "GET /month HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +9999] "GET /offset HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [2/Nov/2026:10:00:00 +0000] "GET /one-digit-day HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /big HTTP/1.1" 200 1234567890123456789 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 999 - "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 000 0 "-" "c"',
+    '10.0.0.1 - a[b [20/Nov/2026:10:00:00 +0000] "GET /bracket-user HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - "q" [20/Nov/2026:10:00:00 +0000] "GET /quoted-user HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1\t- - [20/Nov/2026:10:00:00 +0000] "GET /tab HTTP/1.1" 200 5 "-" "c"',
+    'é - - [20/Nov/2026:10:00:00 +0000] "GET /unicode-client HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1  - - [20/Nov/2026:10:00:00 +0000] "GET /two-spaces HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /a"b HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /a b c" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "get /lower HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET  /double HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /tab\tin HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /é HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "" 400 0 "-" "-"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "-" 400 0 "" ""',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "agent \\"quoted\\" v1"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "ref\\\\" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "é ✓" "c" 0.003 "x" \\ y',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "c" ',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "c"x',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" "c""',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-"  "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 -0130] "GET /x HTTP/1.1" 200 - "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000]  "GET /x HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00\x0b+0000] "GET /vt HTTP/1.1" 200 5 "-" "c"',
+]
+
+
+@pytest.mark.slow
+def test_access_lines_around_the_cut_give_the_rows_ingest_stores(tmp_path: Path) -> None:
+    plain = [
+        f'10.0.0.{n % 7} - - [20/Nov/2026:10:{n % 60:02d}:00 +0000] "GET /x/{n} HTTP/1.1" {200 + n % 4 * 100}'
+        f' {n} "-" "curl/8.5.0"'
+        for n in range(300)
+    ]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(plain + AWKWARD_ACCESS * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (nginx_access)"]
+    assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_ACCESS)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want
+    query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = query.connect()
+    assert isinstance(query.files[0].plan, CutPlan)  # the cut took part
+    typed = "SELECT id, status, bytes, method, path, protocol, extra FROM nginx_access ORDER BY id"
+    got_typed = con.execute(typed).fetchall()
+    con.close()
+    db = tmp_path / "ingest.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    assert got_typed == con.execute(typed).fetchall()
+    con.close()
+
+
+# BSD syslog lines around the SQL plan (parsing/vectorized/syslog_plan.py): the usual shape with
+# and without a priority, and lines it leaves to the parser.
+AWKWARD_SYSLOG = [
+    "<13>Feb 30 10:00:00 h a: impossible date",
+    "<13>Feb 29 10:00:00 h a: leap day",
+    "<13>Nov 20 24:00:00 h a: hour 24",
+    "<13>Nov 20 10:00:60 h a: second 60",
+    "<192>Nov 20 10:00:00 h a: priority too big",
+    "<013>Nov 20 10:00:00 h a: zero-padded priority",
+    "<13>Nov 20 10:00:00 h: a: host ending with a colon",
+    "<13>Nov  20 10:00:00 h a: two spaces and two digits",
+    "<13>Nov  5 10:00:00 h a: space-padded day",
+    "<13>Nov 20 10:00:00.5 h a[1]:no space after the colon",
+    "<13>Nov 20 10:00:00.1234567 h a: seven fraction digits",
+    "<13>Nov 20 10:00:00  h a: two spaces after the time",
+    "<13>Nov 20 10:00:00 h a[12345678901234567]: long pid",
+    "<13>Nov 20 10:00:00 h a[0x1f]: procid",
+    '<13>Nov 20 10:00:00 h a"b\\c[1]: quote and backslash in the app',
+    "<13>Nov 20 10:00:00 h a b: no tag",
+    "<13>Nov 20 10:00:00 h a[1: unclosed pid",
+    "<13>Nov 20 10:00:00 hé a: unicode host",
+    "<13>Nov 20 10:00:00 h a: unicode message é ✓ and an ERROR",
+    "<13>Nov 20 10:00:00 h\ta: tab",
+    "<13>1 2026-11-20T10:00:00Z h a 1 - - an RFC 5424 line",
+    "<13>Nov 20 10:00:00 h a:",
+    "<13>nov 20 10:00:00 h a: lower-case month",
+    "<13>Nov 20 10:00:00 h a: Segfault and failed",
+    "Nov 20 10:00:00 h a: no priority, an error",
+    "Nov 20 10:00:00 h sshd[1]: no priority, sshd",
+    "Nov 20 10:00:00 h a: no priority, quiet",
+]
+
+
+@pytest.mark.slow
+def test_bsd_syslog_lines_are_scanned_and_give_the_rows_ingest_stores(tmp_path: Path) -> None:
+    plain = [
+        f"<{(13, 0, 191, 34)[n % 4]}>Nov {n % 28 + 1:2d} 10:{n % 60:02d}:00 host{n % 3}"
+        f" {('cron', 'su[007]', 'app[x1]')[n % 3]}: message {n} {('error here', 'ok', 'WARN x', '')[n % 4]}"
+        for n in range(300)
+    ]
+    path = tmp_path / "messages.log"
+    path.write_text("\n".join(plain + AWKWARD_SYSLOG * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (syslog)"]
+    assert len(got) == len(expected) == 350 + 3 * len(AWKWARD_SYSLOG)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want
+
+
+@pytest.mark.slow
+def test_a_syslog_file_of_several_formats_is_scanned_by_each_in_turn(tmp_path: Path) -> None:
+    """postfix, then openssh, then bsd_syslog, as our parser tries them (in_place_chain.py)."""
+    apps = ("postfix/smtpd[37149]", "sshd[61688]", "kernel", "CRON[41103]", "systemd[1]", "nginx")
+    texts = (
+        "connect from unknown[192.0.2.146]",
+        "Failed password for invalid user admin from 203.0.113.79 port 5918 ssh2",
+        "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+        "4F1A2B3C4D: to=<a@example.com>, relay=x, delay=1, status=sent (250 ok)",
+        "warning: hostname does not resolve",
+        "Out of memory: killed process 1",
+    )
+    plain = [
+        f"Nov {n % 28 + 1:2d} 10:{n % 60:02d}:00 host-{n % 3} {apps[n % 6]}: {texts[n // 6 % 6]}"
+        for n in range(400)
+    ]
+    awkward = [
+        "Nov 20 10:00:00 h postfix/smtpd[x]: not a pid",
+        "Nov 20 10:00:00 h sshd(pam_unix)[12]: sshd with a sender",
+        "Nov 20 10:00:00 h sshd[1]: é unicode",
+        "Nov 20 10:00:00 h postfix/smtpd[1]: é unicode",
+        "Nov 31 10:00:00 h sshd[1]: impossible date",
+        "Nov 20 10:00:00 h   spaces: after the host",
+        "Nov 20 10:00:00 h Microsoft Word[12] (com.x): macOS",
+        "Nov 20 10:00:00 h",
+        "not a syslog line",
+        "",
+    ]
+    path = tmp_path / "messages"
+    path.write_text("\n".join(plain + awkward * 3 + plain[:50]) + "\n")
+    expected = ingested_rows(tmp_path, path)
+    got, how = in_place_rows(path, head_bytes=4096)
+    assert how == ["scanned by DuckDB (postfix, openssh, bsd_syslog)"]
+    assert len(got) == len(expected) == 450 + 3 * len(awkward)
+    for want, row in zip(expected, got, strict=True):
+        assert row == want

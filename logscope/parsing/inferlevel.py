@@ -74,4 +74,5 @@ def infer_level_sql(message: str) -> str:
     cases = " ".join(
         f"WHEN regexp_matches({message}, '{pattern}') THEN '{level}'" for level, pattern in LEVEL_PATTERNS
     )
-    return f"CASE {cases} END"
+    # Most messages hold none of the words: one DFA pass for all of them first (as `_ANY`).
+    return f"CASE WHEN NOT regexp_matches({message}, '{_ANY.pattern}') THEN NULL {cases} END"

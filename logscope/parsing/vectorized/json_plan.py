@@ -28,8 +28,9 @@ _KEYS = (*TIME_KEYS, *LEVEL_KEYS, *MESSAGE_KEYS, *HOST_KEYS)
 # Lines orjson may read otherwise than DuckDB's yyjson (or refuse): escapes (lone surrogates, keys
 # spelled with escapes), numbers beyond 64 bits or with digits a double cannot hold, NaN and
 # Infinity, trailing commas, positive exponents (a double of 1e16 or more: orjson writes `1e+21`
-# where yyjson writes `1e21`).
-_DOUBTFUL = r"\\u|[0-9]{16}|[0-9][eE]\+?[0-9]|NaN|Infinity|,[ \t\n\r]*[}\]]"
+# where yyjson writes `1e21`). An exponent is looked for in numbers only (a value after `:`, `,`
+# or `[`), not in strings: hex ids such as "c8e3…" would send a third of a file to the parser.
+_DOUBTFUL = r"\\u|[0-9]{16}|[:,\[][ \t\n\r]*-?[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]|NaN|Infinity|,[ \t\n\r]*[}\]]"
 _ISO = time_plan("iso")
 # The usual ISO shape, whose parts sit at fixed places: cut with substr, the same texts the ISO
 # regex gives (a regex extraction costs several times a DFA match).

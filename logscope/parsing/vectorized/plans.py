@@ -141,6 +141,19 @@ class RegexPlan:
         first = "first_ok AND " if self.parser.first_chars is not None else ""
         return f"{first}coalesce(CASE {' '.join(checks)} END, false)"
 
+    def early_times(self) -> tuple[str, ...]:
+        """Columns of the block holding a line's time in µs where it is known before the time
+        plans run (NULL elsewhere); none here (in_place_cut.py has one)."""
+        return ()
+
+    def carried(self) -> tuple[str, ...]:
+        """Columns of the block the later stages read besides the groups (in_place_cut.py)."""
+        return self.early_times()
+
+    def typed_sql(self, name: str, text: str, kind: str) -> str:
+        """Field `name`'s typed value from its text (SQL `text`)."""
+        return _typed(text, kind)
+
     def level_text_sql(self) -> str:
         """The level group's text ('' when absent): the key of the level table."""
         field_name = self.parser.definition.level_field
@@ -188,6 +201,7 @@ class RegexPlan:
             if definition.host_field
             else "NULL",
             "time_text": self.group_sql(definition.time_field) if definition.time_field else "NULL",
+            **{name: name for name in self.carried()},
         }
         numbers: dict[str, str] = {}
         times: list[str] = []
@@ -209,7 +223,7 @@ class RegexPlan:
         s1 = _select(texts, f"{block}")
         s2 = _select({"*": "*", **numbers}, f"({s1}) s1")
         s3 = _select({"*": "*", **time_values}, f"({s2}) s2")
-        time_names = [name for name in time_values if name != "il"]
+        time_names = [*self.early_times(), *(name for name in time_values if name != "il")]
         time_value = f"coalesce({', '.join(time_names)})" if time_names else "NULL"
         # '' from a group that may match empty: a bad time (rejects the line) or no time at all.
         empty_ok = "false" if definition.time_field in self.nullable_groups else "true"
@@ -292,7 +306,7 @@ def _field_stages(
             value_text = f"CASE WHEN {text} IN ({null_list}) THEN NULL ELSE {value_text} END"
         texts[f"f{index}"] = value_text
         kind = definition.types.get(name, "string")
-        typed[f"v{index}"] = _typed(f"f{index}", kind)
+        typed[f"v{index}"] = plan.typed_sql(name, f"f{index}", kind)
         if kind in ("int", "float"):
             checks.append(f"(f{index} IS NULL OR v{index} IS NOT NULL)")
         key = sql_literal(json.dumps(name) + ":")

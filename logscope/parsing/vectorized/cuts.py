@@ -1,0 +1,175 @@
+"""Fields cut by position where a strict pattern proves where they lie (`logscope query SQL FILE`).
+
+RE2 extracting a format's groups runs its submatch engine over every line: most of the cost of
+a scan (docs/benchmarks.md, "Querying files in place"). For a few common formats, a *strict*
+pattern describes the usual lines: printable ASCII tokens, no escaped quotes, a time in its
+fixed-width shape. Its DFA-only `regexp_full_match` is cheap, and on a line it matches, the
+format's own Python pattern has exactly one way to match, whose groups lie between known
+delimiters: DuckDB's `split_part`, `strpos` and `substr` cut them out, with no submatch engine.
+Each column is its own expression, so DuckDB computes only the groups a query reads.
+
+A strict pattern is written by hand for the exact pattern text of a format (a changed pattern has
+none); tests/test_cuts.py checks, on generated lines full of the delimiters, that wherever the
+strict pattern matches, Python's `re.match` gives the cut groups. Lines it does not match take the
+plan's full RE2 extraction, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Fixed-width shapes of the strftime directives: (RE2 shape, width, the time regex's group).
+_FIXED = {
+    "Y": ("[0-9]{4}", 4, "year4"),
+    "y": ("[0-9]{2}", 2, "year2"),
+    "m": ("[0-9]{2}", 2, "month"),
+    "d": ("[0-9]{2}", 2, "day"),
+    "e": ("[0-9]{2}", 2, "day"),
+    "b": ("[A-Za-z]{3}", 3, "month_abbr"),
+    "h": ("[A-Za-z]{3}", 3, "month_abbr"),
+    "H": ("[0-9]{2}", 2, "hour"),
+    "I": ("[0-9]{2}", 2, "hour12"),
+    "M": ("[0-9]{2}", 2, "minute"),
+    "S": ("[0-9]{2}", 2, "second"),
+    "p": ("[AaPp][Mm]", 2, "ampm"),
+    "z": ("[+-][0-9]{4}", 5, "utc_offset"),
+}
+
+
+_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+
+
+@dataclass(frozen=True)
+class TimeCut:
+    """A time format whose usual texts have one width: the RE2 shape of those texts and, per
+    group of the format's time regex (times.py long names), its offset and width in them."""
+
+    shape: str
+    width: int
+    parts: dict[str, tuple[int, int]]
+
+    def struct_sql(self, text: str) -> str:
+        """The struct the time regex gives for `text` (a text of `shape`), cut by position."""
+        items = ", ".join(
+            f"{name} := substr({text}, {offset + 1}, {width})" for name, (offset, width) in self.parts.items()
+        )
+        return f"struct_pack({items})"
+
+
+def time_cut(spec: str) -> TimeCut | None:
+    """The fixed-width form of a strftime `spec`, or None (names, `%f`, `%Z`, `%B`, `%s`...)."""
+    shape, parts, offset, index = [], {}, 0, 0
+    while index < len(spec):
+        char = spec[index]
+        if char == "%":
+            fixed = _FIXED.get(spec[index + 1 : index + 2])
+            if fixed is None:
+                return None
+            regex, width, name = fixed
+            if name in parts:
+                return None
+            shape.append(regex)
+            parts[name] = (offset, width)
+            offset += width
+            index += 2
+            continue
+        if not (char.isascii() and char.isprintable()) or char.isdigit():
+            return None  # a digit beside `\d{1,2}` could move the time regex's cut
+        shape.append(f"\\{char}" if char in _SPECIAL else char)
+        offset += 1
+        index += 1
+    return TimeCut("".join(shape), offset, parts)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A strict pattern (RE2, full match, no groups) and, for a line it matches, SQL over `line`
+    giving each group's text ('' where it took no part, as `regexp_extract` gives) and whether a
+    group that may match empty took part."""
+
+    strict: str
+    groups: dict[str, str]
+    participating: dict[str, str]
+    time_text: str  # SQL: the time group's text (the time cut's shape)
+    digits: frozenset[str] = frozenset()  # groups the strict pattern holds to 1-18 ASCII digits (or `-`)
+
+
+# Tokens of `\S+` in the strict form: printable ASCII without space, `"`, `[` or `]` (so the
+# first `[` and `"` of a line are the time's and the request's).
+_TOKEN = r"[!#-Z\\^-~]+"
+_REQUEST_ALT1 = r"[A-Z]+ [!#-~]+(?: [!#-~]+)?"
+_NGINX_COMBINED = (
+    r"""^(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>(?P<method>[A-Z]+)"""
+    r""" (?P<path>\S+)(?: (?P<protocol>[^"\s]+))?|[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-)"""
+    r""" "(?P<referer>[^"\\]*(?:\\.[^"\\]*)*)" "(?P<user_agent>[^"\\]*(?:\\.[^"\\]*)*)"(?: (?P<extra>.*))?$"""
+)
+_COMMON = (
+    r"""^(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>(?P<method>[A-Z]+)"""
+    r""" (?P<path>\S+)(?: (?P<protocol>[^"\s]+))?|[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-)\s*$"""
+)
+
+
+# `[0-9]{3}` and `(?:[0-9]{1,18}|-)` in the strict form: a BIGINT holds them.
+_DIGITS = frozenset({"status", "bytes"})
+
+
+def _access_prefix(time: TimeCut) -> tuple[str, dict[str, str]]:
+    """The strict form and the cuts shared by the combined and common formats, up to `bytes`."""
+    strict = f'{_TOKEN} {_TOKEN} {_TOKEN} \\[{time.shape}\\] "[ !#-~]*" [0-9]{{3}} (?:[0-9]{{1,18}}|-)'
+    request = "split_part(line, '\"', 2)"
+    alt1 = f"regexp_full_match({request}, {_literal(_REQUEST_ALT1)})"
+    numbers = "split_part(line, '\"', 3)"  # ' <status> <bytes> '
+    groups = {
+        "client": "split_part(line, ' ', 1)",
+        "ident": "split_part(line, ' ', 2)",
+        "user": "split_part(line, ' ', 3)",
+        "time": f"substr(line, strpos(line, '[') + 1, {time.width})",
+        "request": request,
+        "method": f"CASE WHEN {alt1} THEN split_part({request}, ' ', 1) ELSE '' END",
+        "path": f"CASE WHEN {alt1} THEN split_part({request}, ' ', 2) ELSE '' END",
+        "protocol": f"CASE WHEN {alt1} THEN split_part({request}, ' ', 3) ELSE '' END",
+        "status": f"substr({numbers}, 2, 3)",
+        "bytes": f"split_part({numbers}, ' ', 3)",
+    }
+    return strict, groups
+
+
+def _nginx_combined(time: TimeCut) -> Cut:
+    prefix, groups = _access_prefix(time)
+    # After the user agent's closing quote (the 6th: no part holds one), the rest is `extra`.
+    quotes = " + ".join(f"length(split_part(line, '\"', {part}))" for part in range(1, 7))
+    after = f"({quotes} + 6)"
+    groups |= {
+        "referer": "split_part(line, '\"', 4)",
+        "user_agent": "split_part(line, '\"', 6)",
+        "extra": f"substr(line, {after} + 2)",
+    }
+    participating = {
+        "request": "true",
+        "referer": "true",
+        "user_agent": "true",
+        "extra": f"length(line) > {after}",
+    }
+    strict = f'{prefix} "[^"\\\\]*" "[^"\\\\]*"(?: .*)?'
+    return Cut(strict, groups, participating, groups["time"], _DIGITS)
+
+
+def _common(time: TimeCut) -> Cut:
+    prefix, groups = _access_prefix(time)
+    return Cut(prefix, groups, {"request": "true"}, groups["time"], _DIGITS)
+
+
+_CUTS = {_NGINX_COMBINED: _nginx_combined, _COMMON: _common}
+
+
+def cut_for(pattern: str, time_spec: str | None) -> Cut | None:
+    """The cut for a format's `pattern` (its text as written) and time format, or None."""
+    make = _CUTS.get(pattern)
+    time = time_cut(time_spec) if time_spec else None
+    if make is None or time is None:
+        return None
+    return make(time)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

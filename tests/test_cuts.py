@@ -1,0 +1,175 @@
+"""Cuts (parsing/vectorized/cuts.py): wherever the strict pattern matches a line, Python's `re.match`
+of the format's own pattern gives the groups the cut gives, on lines full of the delimiters."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+
+import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logscope.parsing.registry import load_registry
+from logscope.parsing.vectorized.cuts import cut_for, time_cut
+from logscope.parsing.vectorized.times import time_plan
+
+REGISTRY = load_registry(UTC)
+FORMATS = {
+    parser.name: parser.definition
+    for parser in REGISTRY.ordered
+    if parser.name in ("nginx_access", "access_common")
+}
+CON = duckdb.connect()
+AWKWARD = ' "[]\\\t-/:+aZé0\x0b'
+
+
+def _piece(alphabet: str, max_size: int = 5) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, max_size=max_size)
+
+
+TOKENS = st.one_of(st.sampled_from(["-", "10.0.0.1", "frank", "a[b", 'q"t', "x\ty", "é"]), _piece(AWKWARD))
+TIMES = st.one_of(
+    st.sampled_from(
+        ["20/Nov/2026:10:00:00 +0000", "31/Feb/2026:25:61:61 -0130", "20/Foo/2026:10:00:00 +0000"]
+    ),
+    st.sampled_from(["2/Nov/2026:10:00:00 +0000", "20/Nov/2026:10:00:00 Z", "20/Nov/2026:10:00:00  +0000"]),
+    _piece("0123456789/:+ NovZ]", 27),
+)
+REQUESTS = st.one_of(
+    st.sampled_from(
+        ["GET / HTTP/1.1", "GET /a b c", "get /x", "-", "", "GET  /x", "GET /x ", 'GET /a"b HTTP/1.1']
+    ),
+    st.sampled_from(["POST /\ta HTTP/1.0", "GET /é HTTP/1.1", "GET /x HTTP/1.1 \\"]),
+    _piece('GET /"\\ \tHTP1.', 12),
+)
+QUOTED = st.one_of(st.sampled_from(["-", "", "curl/8.5.0", 'a \\"b\\" c', "x\\", "é ✓"]), _piece(AWKWARD, 8))
+NUMBERS = st.one_of(st.sampled_from(["200", "404", "-", "1" * 19, "20", "2000"]), _piece("0123456789- ", 4))
+TAILS = st.one_of(st.sampled_from(["", " 0.003", ' "x" y', " ", "x", '"']), _piece(AWKWARD, 6))
+
+
+@st.composite
+def access_lines(draw) -> str:
+    client, ident, user = draw(TOKENS), draw(TOKENS), draw(TOKENS)
+    head = f'{client} {ident} {user} [{draw(TIMES)}] "{draw(REQUESTS)}" {draw(NUMBERS)} {draw(NUMBERS)}'
+    return head + draw(st.sampled_from(["", " "])) + f' "{draw(QUOTED)}" "{draw(QUOTED)}"{draw(TAILS)}'
+
+
+def cut_groups(name: str, lines: list[str]) -> list[dict[str, str] | None]:
+    """Per line: None where the strict pattern does not match, else group -> (text, took part)."""
+    definition = FORMATS[name]
+    cut = cut_for(definition.patterns[0], definition.time_formats[0])
+    assert cut is not None
+    names = list(cut.groups)
+    columns = ", ".join(
+        [f"{sql} AS g{index}" for index, sql in enumerate(cut.groups.values())]
+        + [f"{cut.participating.get(group, 'true')} AS t{index}" for index, group in enumerate(names)]
+    )
+    strict = cut.strict.replace("'", "''")
+    rows = CON.execute(
+        f"SELECT regexp_full_match(line, '{strict}'), {columns}"
+        " FROM (SELECT unnest($1::VARCHAR[]) AS line, unnest(range(len($1))) AS n) ORDER BY n",
+        [lines],
+    ).fetchall()
+    result: list[dict[str, str] | None] = []
+    for row in rows:
+        if not row[0]:
+            result.append(None)
+            continue
+        texts, taking = row[1 : 1 + len(names)], row[1 + len(names) :]
+        result.append(
+            {group: (text if took else None) for group, text, took in zip(names, texts, taking, strict=True)}
+        )
+    return result
+
+
+def python_groups(name: str, line: str) -> dict[str, str | None] | None:
+    found = re.match(FORMATS[name].patterns[0], line)
+    if found is None:
+        return None
+    # A group that took no part: None in Python; the cut gives '' (as RE2 does) for groups that
+    # cannot match empty, and None through `participating` for those that can.
+    return {key: value for key, value in found.groupdict().items()}
+
+
+def check(name: str, lines: list[str]) -> int:
+    """The number of lines the strict pattern matched (each checked against Python)."""
+    matched = 0
+    for line, cut in zip(lines, cut_groups(name, lines), strict=True):
+        if cut is None:
+            continue
+        matched += 1
+        python = python_groups(name, line)
+        assert python is not None, line
+        for group, text in cut.items():
+            want = python[group]
+            assert text == want or (want is None and text == ""), (line, group, text, want)
+    return matched
+
+
+GOOD = [
+    '10.0.0.5 - - [26/Nov/2026:02:10:00 +0000] "POST /api/v1/items?x=1 HTTP/1.1" 502 - "-" "curl/8.5.0"',
+    '10.0.0.6 - u [26/Nov/2026:02:10:01 -0700] "GET /q HTTP/1.1" 200 5 "-" "agent v1" 0.003 "x"',
+    '::1 - - [26/Nov/2026:02:10:01 +0000] "-" 400 0 "é" "✓"',
+    '::1 - - [26/Nov/2026:02:10:01 +0000] "GET /a b c" 400 0 "" "" ',
+]
+
+
+def test_usual_lines_are_cut_as_python_reads_them() -> None:
+    assert check("nginx_access", GOOD) == len(GOOD)
+    common = [
+        '127.0.0.1 user-identifier frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326',
+        '192.0.2.9 - - [10/Oct/2000:13:55:37 -0700] "GET /missing HTTP/1.0" 404 -',
+        '::1 - - [26/Nov/2026:02:10:01 +0000] "" 400 0',
+    ]
+    assert check("access_common", common) == len(common)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(access_lines(), min_size=40, max_size=40))
+def test_cut_equals_python_on_awkward_lines(lines: list[str]) -> None:
+    check("nginx_access", lines)
+    check("access_common", lines)
+
+
+def _strict(name: str) -> str:
+    definition = FORMATS[name]
+    cut = cut_for(definition.patterns[0], definition.time_formats[0])
+    assert cut is not None
+    return cut.strict
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.from_regex(_strict("nginx_access"), fullmatch=True), min_size=20, max_size=20),
+    st.lists(st.from_regex(_strict("access_common"), fullmatch=True), min_size=20, max_size=20),
+)
+def test_every_line_the_strict_pattern_describes_is_cut_as_python_reads_it(
+    combined: list[str], common: list[str]
+) -> None:
+    assert check("nginx_access", combined) == len(combined)
+    assert check("access_common", common) == len(common)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.data())
+def test_time_cut_equals_the_time_regex(data) -> None:
+    """A text of the fixed-width shape: the time regex's groups are the cut's."""
+    spec = data.draw(
+        st.sampled_from(["%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%dT%H:%M:%S", "%b %d %H:%M:%S", "%Y%m%d %I:%M %p"])
+    )
+    timed = time_cut(spec)
+    assert timed is not None
+    plan = time_plan(spec)
+    for text in data.draw(st.lists(st.from_regex(timed.shape, fullmatch=True), min_size=10, max_size=10)):
+        found = re.match(plan.regex, text)
+        assert found is not None, (spec, text)
+        for name, (offset, width) in timed.parts.items():
+            assert found[name] == text[offset : offset + width], (spec, text, name)
+
+
+def test_time_cut_refuses_variable_widths() -> None:
+    assert time_cut("%Y-%m-%d %H:%M:%S.%f") is None
+    assert time_cut("%d %B %Y %H:%M") is None
+    assert time_cut("%H1%M") is None
+    assert time_cut("%d/%b/%Y:%H:%M:%S %z").width == 26

@@ -1,0 +1,41 @@
+"""The check before DuckDB's CSV reader scans a file (pipeline/in_place_scan.py): files it would
+split into other lines than our reader are refused, with the reason; others pass."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from logscope.pipeline.in_place_scan import DELIMITER, _refused, scan_ok
+
+LINE = b'10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "c"\n'
+
+
+@pytest.mark.parametrize(
+    ("inserted", "reason"),
+    [
+        (b"", None),
+        (b"\x1f alone \x1e apart", None),
+        ("unicode é ✓".encode(), None),
+        (b"crlf\r\n", "it holds carriage returns"),
+        (b"nul\x00byte", "it holds NUL bytes"),
+        (DELIMITER.encode(), "it holds the scan delimiter"),
+        (b"bad \xff utf-8", "it is not valid UTF-8"),
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True])
+def test_scan_ok_refuses_what_the_csv_reader_reads_otherwise(
+    tmp_path: Path, inserted: bytes, reason: str | None, compressed: bool
+) -> None:
+    data = LINE * 500 + inserted + b"\n" + LINE * 500
+    path = tmp_path / "access.log"
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    assert scan_ok(str(path), compressed) == reason
+
+
+def test_a_delimiter_across_two_blocks_is_found() -> None:
+    first, second = DELIMITER.encode()[:1], DELIMITER.encode()[1:]
+    assert _refused(iter([LINE + first, second + LINE])) == "it holds the scan delimiter"
+    assert _refused(iter([LINE + first, LINE])) is None
