@@ -188,6 +188,12 @@ class RuleEngine:
             self._advance(self.now)
             self._publish()
 
+    def evaluate_every(self, seconds: float) -> None:
+        """Live: evaluate at most one batch this often; what is committed meanwhile is merged (a
+        threaded engine; each evaluation has a fixed cost whatever its size)."""
+        if isinstance(self.runner, Threaded):
+            self.runner.period = seconds
+
     def start_clock(self, seconds: float = TICK_SECONDS) -> None:
         """Live mode: while no records arrive, event time moves on with the wall clock."""
         self._clock = threading.Thread(target=self._tick, args=(seconds,), name="alert-clock", daemon=True)

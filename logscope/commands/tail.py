@@ -32,12 +32,17 @@ from logscope.store.database import open_for_writing
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
 STOP_SECONDS = 5.0
-# The view shows new records at most every 0.1 s (tui/log_view.py LIVE_SECONDS): committing more
-# often costs the writer, the rules and the patterns stage CPU nobody sees.
-COMMIT_SECONDS = 0.1
+# Followed records are committed at most every 0.25 s, and so shown four times a second: each
+# commit costs the writer, the rules, the patterns stage and a redraw of the view a fixed amount
+# (bench/tui_follow.py: 0.1 s took ~12% of a core more at 200 lines/s than 0.25 s).
+COMMIT_SECONDS = 0.25
 # Patterns mined at most once a second while following (each round has a fixed cost; nobody
 # watches the patterns table change faster).
 MINING_SECONDS = 1.0
+# Live rules evaluate what was committed at most every 0.5 s (the alert clock's tick): each
+# evaluation costs a few queries and an alerts-table write however few records it takes, and an
+# alert shown half a second later is not one anybody misses.
+RULES_SECONDS = 0.5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -158,6 +163,7 @@ def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summar
     settings = run_settings(args, live_clock=True)
     settings.min_commit_seconds = COMMIT_SECONDS  # fewer commits for the writer, rules and patterns
     settings.mining_seconds = MINING_SECONDS
+    settings.rules.live_seconds = RULES_SECONDS
     run = IngestRun(con, registry, forced, settings, warn_error)
     run.add_sources(sources)  # files found at start are caught up in bulk
     shipping = lake_attachment(args)  # --lake: docs/lake.md
