@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from logscope.alerting import engine as engine_module
 from logscope.alerting import runner as runner_module
 from logscope.alerting.counting import Shortcuts, fast
 from logscope.alerting.engine import RuleEngine
@@ -644,3 +645,24 @@ def test_a_live_engine_merges_the_batches_committed_within_its_period(tmp_path: 
     assert results[30.0][0] == [2, 10]  # the first at once, the rest merged when the period ended
     assert results[0.0][1] == results[30.0][1] and results[30.0][1]
     assert results[30.0][2] < 10  # close() ended the wait
+
+
+def test_a_live_engine_writes_a_firing_alerts_moving_count_at_most_once_a_second(tmp_path: Path) -> None:
+    h = Harness(tmp_path, THRESHOLD)  # (in the caller's thread: only the store is deferred)
+    h.engine.evaluate_every(0.5)
+
+    def stored() -> list[tuple]:
+        return h.con.execute("SELECT state, count FROM alerts").fetchall()
+
+    h.feed(*[record(i, level="error") for i in range(3)])
+    assert stored() == [("firing", 3)]  # a change of state is written at once
+    h.feed(record(3, level="error"))
+    h.feed(record(4, level="error"))
+    assert stored() == [("firing", 3)]  # the count moved: written when a second has passed
+    time.sleep(engine_module.STORE_SECONDS)
+    h.feed(record(5, level="error"))
+    assert stored() == [("firing", 6)]
+    h.feed(record(6, level="error"))
+    h.engine.close()  # and whatever is left when the engine closes
+    assert stored() == [("firing", 7)]
+    h.con.close()
