@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
+import termios
+from collections.abc import Iterator
 
-from logscope.commands.common import (
-    add_db_option,
-    add_parse_options,
-    build_formats,
-    db_path,
-    examples,
-    warn,
-)
-from logscope.commands.lake import add_agent_options, lake_attachment
-from logscope.commands.reading import add_start_options, follow_options, run_settings
-from logscope.commands.rules import add_rule_options, report_alerts
+from logscope.commands.common import add_db_option, add_parse_options, db_path, examples, warn
+from logscope.commands.lake import add_agent_options
+from logscope.commands.reading import add_rule_options, add_start_options, follow_options
 from logscope.commands.services import add_service_options
+from logscope.commands.tail_start import BackgroundRun
 from logscope.errors import LogscopeError
 from logscope.output import plural
 from logscope.parsing.time_values import resolve_zone
-from logscope.pipeline.figures import Summary
-from logscope.pipeline.run import IngestRun
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
 from logscope.sources.spec import Expansion, expand_sources
@@ -31,18 +25,6 @@ from logscope.store.database import open_for_writing
 
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
-STOP_SECONDS = 5.0
-# Followed records are committed at most every 0.25 s, and so shown four times a second: each
-# commit costs the writer, the rules, the patterns stage and a redraw of the view a fixed amount
-# (bench/tui_follow.py: 0.1 s took ~12% of a core more at 200 lines/s than 0.25 s).
-COMMIT_SECONDS = 0.25
-# Patterns mined at most once a second while following (each round has a fixed cost; nobody
-# watches the patterns table change faster).
-MINING_SECONDS = 1.0
-# Live rules evaluate what was committed at most every 0.5 s (the alert clock's tick): each
-# evaluation costs a few queries and an alerts-table write however few records it takes, and an
-# alert shown half a second later is not one anybody misses.
-RULES_SECONDS = 0.5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -131,7 +113,6 @@ def take_keyboard_from_tty(sources: list[Source]) -> list[Source]:
 
 
 def run(args: argparse.Namespace) -> int:
-    registry, forced = build_formats(args)
     zone = resolve_zone(args.tz)
     path = db_path(args)
     con = open_for_writing(path)
@@ -141,11 +122,32 @@ def run(args: argparse.Namespace) -> int:
         if args.sources and not expansion.sources:
             raise LogscopeError("; ".join(expansion.errors) or "no sources")
         sources = take_keyboard_from_tty(expansion.sources)
-        summary = _run_app(con, args, registry, forced, sources, expansion.errors, zone, path)
+        with keys_kept_as_typed():
+            lines = _run_app(con, args, sources, expansion.errors, zone, path)
     finally:
         con.close()
-    warn(f"tail: {plural(summary.lines, 'record')} stored in {path}")
+    warn(f"tail: {plural(lines, 'record')} stored in {path}")
     return 0
+
+
+@contextlib.contextmanager
+def keys_kept_as_typed(fd: int = 0) -> Iterator[None]:
+    """Keys typed while the app starts wait as typed, for the app to read: no echo, and Enter
+    stays Enter (a line-editing terminal turns it into a newline, which the app reads as ctrl+j).
+    The terminal's settings are put back afterwards (the app restores what it found: these)."""
+    try:
+        before = termios.tcgetattr(fd)
+    except termios.error:
+        yield
+        return
+    raw = termios.tcgetattr(fd)
+    raw[0] &= ~(termios.ICRNL | termios.IXON)  # iflag
+    raw[3] &= ~(termios.ICANON | termios.ECHO | termios.IEXTEN)  # lflag (Ctrl+C still stops it)
+    termios.tcsetattr(fd, termios.TCSANOW, raw)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, before)
 
 
 def _memory_limit(text: str) -> str:
@@ -154,42 +156,25 @@ def _memory_limit(text: str) -> str:
     return text.strip()
 
 
-def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summary:
-    """Run the pipeline, rules and query service in threads while the app runs in this one."""
+def _run_app(con, args, sources, errors, zone, path) -> int:
+    """Draw the app, then assemble the pipeline, rules and query service in a thread and run
+    them there while the app runs in this one; the records stored."""
     from logscope.tui.app import LogscopeApp
     from logscope.tui.history import default_history_path
-    from logscope.tui.live import LiveFeed
 
-    settings = run_settings(args, live_clock=True)
-    settings.min_commit_seconds = COMMIT_SECONDS  # fewer commits for the writer, rules and patterns
-    settings.mining_seconds = MINING_SECONDS
-    settings.rules.live_seconds = RULES_SECONDS
-    run = IngestRun(con, registry, forced, settings, warn_error)
-    run.add_sources(sources)  # files found at start are caught up in bulk
-    shipping = lake_attachment(args)  # --lake: docs/lake.md
-    if shipping is not None:
-        run.attach(shipping)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(
-        con,
-        feed=LiveFeed(run.pipeline),
-        zone=zone,
-        subtitle=f"{names} → {path}",
-        freeze_heap=True,
-        history_path=default_history_path(),
+        con, zone=zone, subtitle=f"{names} → {path}", freeze_heap=True, history_path=default_history_path()
     )
-    run.on_error = app.report_error
     for error in errors:
         app.report_error(error)
+    background = BackgroundRun(app, con, args, sources, warn_error)
+    app.when_drawn = background.start  # (the first screen does not wait for formats and rules)
     try:
-        with run.running():
-            try:
-                app.run()
-            finally:
-                run.stop(STOP_SECONDS)
+        app.run()
     finally:
-        report_alerts(run, quiet=False)
-    return run.pipeline.summary
+        background.finish()
+    return background.lines
 
 
 def warn_error(message: str) -> None:

@@ -7,10 +7,12 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
-from logscope.store.bulk import id_span
+
+if TYPE_CHECKING:  # (the app starts before the pipeline's modules are loaded)
+    from logscope.pipeline.streaming import Pipeline
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class LiveFeed:
     def _on_records(self, records: list[Record]) -> None:
         if not records:
             return
+        from logscope.store.bulk import id_span  # (loaded with the pipeline)
+
         self.last_id = max(self.last_id, id_span(records)[1])
         self.committed += len(records)
         if self._notify is not None:
