@@ -20,17 +20,17 @@ if TYPE_CHECKING:
     from logscope.tui.app import LogscopeApp
 
 STOP_SECONDS = 5.0
-# Followed records are committed at most every 0.25 s, and so shown four times a second: each
-# commit costs the writer, the rules, the patterns stage and a redraw of the view a fixed amount
-# (bench/tui_follow.py: 0.1 s took ~12% of a core more at 200 lines/s than 0.25 s).
-COMMIT_SECONDS = 0.25
-# Patterns mined at most once a second while following (each round has a fixed cost; nobody
-# watches the patterns table change faster).
-MINING_SECONDS = 1.0
-# Live rules evaluate what was committed at most every 0.5 s (the alert clock's tick): each
-# evaluation costs a few queries and an alerts-table write however few records it takes, and an
-# alert shown half a second later is not one anybody misses.
-RULES_SECONDS = 0.5
+# Followed records are committed at most every 0.5 s, and so shown twice a second: each commit
+# costs the writer, the rules, the patterns stage and a redraw of the whole view a fixed amount
+# (bench/tui_follow.py, 200 lines/s: the redraws alone are ~6% of a core at two a second).
+COMMIT_SECONDS = 0.5
+# Patterns and change markers mined at most every 5 s while following (each round has a fixed
+# cost; nobody watches the patterns table change faster).
+MINING_SECONDS = 5.0
+# Live rules evaluate what was committed at most every 2 s: each evaluation costs a few queries
+# (~30 ms) however few records it takes; an alert shown 2 s after its record is still sooner than
+# Prometheus (15 s) or Grafana (1 min) evaluate. Firing times are event times, whatever this is.
+RULES_SECONDS = 2.0
 
 
 class BackgroundRun:
