@@ -70,7 +70,7 @@ def definitions_in(files: list[DefinitionFile]) -> list[FormatDefinition]:
     seen: dict[str, str] = {}
     result = []
     for file in files:
-        for definition in load_definitions(file.text, file.origin):
+        for definition in load_definitions(file.text, file.origin, trusted=file.builtin):
             definition.builtin = file.builtin
             if definition.name in seen:
                 raise LogscopeError(
