@@ -7,9 +7,10 @@ appends nginx access lines at --rates lines/s; once the program shows log lines 
 seconds more have passed, its CPU time (utime + stime from /proc) and RSS are read, again after
 --seconds, giving the share of one core, the RSS at the end (and its anonymous part: what is not
 shared library code) and the highest RSS seen, sampled every second. The first screen is the
-time from starting the program to five log lines on screen (capture-pane every 20 ms), and, for
-logscope, to its screen drawn (the status line, before the pipeline is assembled) and to the
-status line counting all 1,282 sample records, each with the CPU time the
+time from starting the program to five log lines on screen (capture-pane every 20 ms; logscope on
+a fresh database shows the files' ends as read until their records are stored, as lnav shows the
+raw lines), and, for logscope, to its screen drawn (the status line, before the pipeline is
+assembled) and to the status line counting all 1,282 sample records, each with the CPU time the
 process had used by then (user + system, all threads: what a loaded machine inflates least).
 logscope's modules are compiled to bytecode first, as an installed package's are.
 

@@ -54,3 +54,24 @@ def test_at_80x24_the_filter_hints_stay_apart_and_the_overview_opens_at_its_top(
         assert len(lines) == 24 and "Back to logs" in lines[-1]
     finally:
         terminal.close()
+
+
+@pytest.mark.slow
+def test_a_fresh_database_shows_the_files_end_before_its_records_are_stored(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    stamps = (f"2026-11-20T14:{n // 6000:02d}:{n // 100 % 60:02d}Z" for n in range(60000))
+    lines = [f"{stamp} INFO request {n} done" for n, stamp in enumerate(stamps)]
+    log.write_text("\n".join(lines) + "\n")
+    command = logscope_command("tail", str(log), "--db", str(tmp_path / "tail.duckdb"))
+    terminal = Terminal(command, 120, 30, {"XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        # The file's last line, as written, while the status says the records are not stored yet.
+        screen = terminal.wait_for(lambda text: "request 59999 done" in text, 60)
+        assert "storing their records" in screen, screen
+        assert "big.log 2026-11-20T14:09:59Z INFO request 59999 done" in screen, screen
+        # Then the stored records take their place: parsed, counted, the newest at the bottom.
+        parsed = re.compile(r"14:09:59 +big\.log +INFO +request 59999 done")
+        screen = terminal.wait_for(lambda text: "60,000/60,000" in text and bool(parsed.search(text)), 120)
+        assert "storing their records" not in screen
+    finally:
+        terminal.close()

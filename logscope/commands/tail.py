@@ -25,6 +25,8 @@ from logscope.store.database import open_for_writing
 
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
+# Lines read from the files' ends for a fresh database's first screen (more than a screen holds).
+FILE_END_LINES = 200
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -160,12 +162,15 @@ def _run_app(con, args, sources, errors, zone, path) -> int:
     """Draw the app, then assemble the pipeline, rules and query service in a thread and run
     them there while the app runs in this one; the records stored."""
     from logscope.tui.app import LogscopeApp
+    from logscope.tui.file_ends import file_ends
     from logscope.tui.history import default_history_path
 
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(
         con, zone=zone, subtitle=f"{names} → {path}", freeze_heap=True, history_path=default_history_path()
     )
+    if args.from_start:  # the files' ends show until the first records are stored (fresh database)
+        app.file_ends = tuple(file_ends(caught_up_files(sources), FILE_END_LINES))
     for error in errors:
         app.report_error(error)
     background = BackgroundRun(app, con, args, sources, warn_error)
@@ -175,6 +180,13 @@ def _run_app(con, args, sources, errors, zone, path) -> int:
     finally:
         background.finish()
     return background.lines
+
+
+def caught_up_files(sources: list[Source]) -> list[str]:
+    """The files read from their start before following (what the pipeline catches up in bulk)."""
+    from logscope.sources.tail.source import TailSource
+
+    return [path for source in sources if isinstance(source, TailSource) for path in source.catch_up_files()]
 
 
 def warn_error(message: str) -> None:

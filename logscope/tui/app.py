@@ -131,7 +131,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
     def compose(self) -> ComposeResult:
         yield FilterBar(id="filter-bar")
         with Horizontal(id="body"):
-            yield LogView(self.reader, self.zone, self.source_counts, id="log-view")
+            yield LogView(self.reader, self.zone, self.source_counts, self.file_ends, id="log-view")
             with Vertical(id="sidebar"):
                 yield AlertsPanel(self.zone, id="alerts")
                 yield SourceToggles(id="sources")
@@ -430,7 +430,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         state = "▶ following" if view.following else "⏸ paused · End resumes"
         parts = [
             "… filtering" if view.filtering else state,
-            f"{view.cursor + 1:,}/{view.total:,}" if view.total else "no records",
+            f"{view.cursor + 1:,}/{view.total:,}" if view.total else view.empty_status,
         ]
         described = self.filter_state.describe()
         if described:

@@ -35,6 +35,8 @@ class StartUp:
     and the keys that move the focus acted on at once (a mixin of LogscopeApp)."""
 
     feed: LiveFeed | None
+    # The ends of the files followed, shown until the first records are stored (tail sets them).
+    file_ends: tuple[tuple[str, str], ...] = ()
     freeze_heap: bool
     _field_types: dict[str, str] | None
     _early_keys: list[events.Key] | None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from rich.style import Style
+from rich.text import Text
 from textual.strip import Strip
 
 from logscope.tui.log_lines import SCROLL_STEP, LineRenderer
 from logscope.tui.log_reader import Row
+from logscope.tui.rendering import columns_for
 
 
 class ScreenLayout:
@@ -19,6 +21,7 @@ class ScreenLayout:
     cursor: int
     following: bool
     _layout: tuple[tuple, list[tuple[int, int]]]
+    file_ends: list[tuple[str, str]]  # (file name, line): shown until the first record is stored
 
     def action_toggle_wrap(self) -> None:
         """Wrap long lines under the text's start, or cut them at the edge (lnav's ctrl+w)."""
@@ -58,6 +61,8 @@ class ScreenLayout:
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        if self.file_ends and not self.last_id:
+            return self._file_end_line(y, width)
         layout = self._screen_layout()
         if y >= len(layout):
             return Strip.blank(width, self.rich_style)
@@ -67,6 +72,18 @@ class ScreenLayout:
             return Strip.blank(width, self.rich_style)
         strips = self._strips_of(row, selected=index == self.cursor)
         return strips[part] if part < len(strips) else Strip.blank(width, self.rich_style)
+
+    def _file_end_line(self, y: int, width: int) -> Strip:
+        """A line of the files' ends, as read (tui/file_ends.py), under its file's name."""
+        shown = self.file_ends[-max(1, self.scrollable_content_region.height) :]
+        if y >= len(shown):
+            return Strip.blank(width, self.rich_style)
+        name, line = shown[y]
+        text = Text(end="")
+        column = columns_for(width, {name for name, _ in shown}).source_width
+        text.append(name[:column].ljust(column), "dim")
+        text.append(" " + line)
+        return self.lines.plain_strip(text, width, self.rich_style, self.app.console)
 
     def _strips_of(self, row: Row, selected: bool = False) -> list[Strip]:
         cursor = None

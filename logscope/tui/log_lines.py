@@ -128,6 +128,10 @@ class LineRenderer:
             texts.append(text)
         return [self._strip(text, width, base, cursor, console) for text in texts]
 
+    def plain_strip(self, text: Text, width: int, base: Style, console: Console) -> Strip:
+        """A line of `text` cut (or padded) to `width`, over the `base` style."""
+        return self._strip(text, width, base, None, console)
+
     @staticmethod
     def _strip(text: Text, width: int, base: Style, cursor: Style | None, console: Console) -> Strip:
         text.no_wrap = True
