@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,7 +41,7 @@ from logscope.tui.filters import (
 )
 from logscope.tui.history import History
 from logscope.tui.level_toggles import LevelToggles
-from logscope.tui.live import LiveFeed, SourceLine, file_position
+from logscope.tui.live import LiveFeed, stored_sources
 from logscope.tui.log_reader import Histogram, LogReader, SourceCounts
 from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
@@ -122,8 +122,6 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         self._status_text = ""
         self._sidebar_chosen: bool | None = None  # shown or hidden with `b` (else by the width)
         self.firing = 0
-        # Called once the first screen is drawn (tail assembles its pipeline then).
-        self.when_drawn: Callable[[], None] | None = None
         self._early_keys: list[events.Key] | None = []  # keys typed before the log view had focus
 
     # --- layout ---------------------------------------------------------------------------
@@ -276,12 +274,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         if self.feed is not None:
             sources, self.ingest_rate = self.feed.sample(counts, offsets)
         else:
-            # (browsing, or the pipeline not assembled yet: how far the stored files were read)
-            sources = [
-                SourceLine(name, count, read_to=read_to, size=size)
-                for name, count in counts.items()
-                for read_to, size in [file_position(name, offsets)]
-            ]
+            sources = stored_sources(counts, offsets)  # (browsing, or before the pipeline is up)
         overview = self._overview_screen()
         if overview is not None:
             overview.show_histogram(histogram, alerts, markers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Callable
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ class StartUp:
     and the keys that move the focus acted on at once (a mixin of LogscopeApp)."""
 
     feed: LiveFeed | None
+    when_drawn: Callable[[], None] | None = None  # called once the first screen is drawn (tail's run)
     # The ends of the files followed, shown until the first records are stored (tail sets them).
     file_ends: tuple[tuple[str, str], ...] = ()
     freeze_heap: bool

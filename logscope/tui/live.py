@@ -42,6 +42,15 @@ def file_position(name: str, offsets: dict[tuple[int, int], int]) -> tuple[int |
     return offsets.get((found.st_dev, found.st_ino)), found.st_size
 
 
+def stored_sources(counts: dict[str, int], offsets: dict[tuple[int, int], int]) -> list[SourceLine]:
+    """The sources table from what is stored: each source's records and how far its file was read."""
+    return [
+        SourceLine(name, count, read_to=read_to, size=size)
+        for name, count in counts.items()
+        for read_to, size in [file_position(name, offsets)]
+    ]
+
+
 class LiveFeed:
     """Subscribes to the pipeline; calls `notify(last_id)` from the writer thread after each commit.
 
