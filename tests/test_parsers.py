@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import regex
 
 from logscope.errors import LogscopeError
@@ -178,3 +179,18 @@ def test_schema_errors_name_the_file_and_the_field() -> None:
     assert "field 'message': no group named 'text'" in schema_error(no_group)
     assert "field 'name'" in schema_error(FORMAT.replace('name = "demo"', 'name = "Demo-1"'))
     assert "not valid TOML" in schema_error("[[format]\n")
+
+
+def test_bundled_formats_pass_the_backtracking_check_they_skip_when_loaded() -> None:
+    """Loading trusts the bundled formats (the analysis cost every start ~50 ms): here they are
+    loaded untrusted, as a user's formats are, and every one passes."""
+    for file in builtin_files():
+        untrusted = load_definitions(file.text, file.origin)
+        trusted = load_definitions(file.text, file.origin, shipped=True)
+        assert [d.name for d in untrusted] == [d.name for d in trusted]
+
+
+def test_a_user_format_that_backtracks_exponentially_is_still_refused() -> None:
+    slow = FORMAT.replace(r"(?P<message>.*)$", r"(?P<message>(a+)+b)$")
+    with pytest.raises(LogscopeError, match="exponential time"):
+        load_definitions(slow, "mine.toml")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from logscope.alerting import engine as engine_module
 from logscope.alerting import runner as runner_module
 from logscope.alerting.counting import Shortcuts, fast
 from logscope.alerting.engine import RuleEngine
@@ -605,3 +607,62 @@ def test_open_alerts_added_a_stretch_at_a_time_give_the_alerts_of_stepping_throu
     if 'kind = "spike"' in rule:  # (ratio and absence: the bounds skip what a dry run would)
         assert max(quiet) >= 10  # ... and stretches with no alert open went through dry runs
     assert sum(1 for p in results[0][0] if p["event"] == "firing") >= 2
+
+
+def test_a_live_engine_merges_the_batches_committed_within_its_period(tmp_path: Path) -> None:
+    # Following, each evaluation has a fixed cost whatever its size: batches committed within
+    # `evaluate_every`'s period are evaluated as one, with the alerts one at a time gives, and
+    # closing does not wait out the period.
+    path = tmp_path / "rules.toml"
+    path.write_text(THRESHOLD)
+    ruleset = load_paths([str(path)])
+    batches = [[record(b * 2 + i, level="error") for i in range(2)] for b in range(6)]
+    results = {}
+    for period in (0.0, 30.0):
+        engine = RuleEngine(ruleset, threaded=True)
+        engine.evaluate_every(period)
+        evaluated: list[int] = []
+        process = engine.process
+
+        def counted(records, *rest, evaluated=evaluated, process=process, **kw):
+            evaluated.append(len(records))
+            process(records, *rest, **kw)
+
+        engine.process = counted
+        seen: list[tuple[str, str]] = []
+        engine.subscribe(
+            lambda changes, seen=seen: seen.extend((c.alert.rule.name, c.event) for c in changes)
+        )
+        started = time.monotonic()
+        engine.on_records(batches[0])
+        while not evaluated and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        for batch in batches[1:]:
+            engine.on_records(batch)
+        engine.close()
+        results[period] = (evaluated, seen, time.monotonic() - started)
+    assert sum(results[0.0][0]) == sum(results[30.0][0]) == 12
+    assert results[30.0][0] == [2, 10]  # the first at once, the rest merged when the period ended
+    assert results[0.0][1] == results[30.0][1] and results[30.0][1]
+    assert results[30.0][2] < 10  # close() ended the wait
+
+
+def test_a_live_engine_writes_a_firing_alerts_moving_count_at_most_once_a_second(tmp_path: Path) -> None:
+    h = Harness(tmp_path, THRESHOLD)  # (in the caller's thread: only the store is deferred)
+    h.engine.evaluate_every(0.5)
+
+    def stored() -> list[tuple]:
+        return h.con.execute("SELECT state, count FROM alerts").fetchall()
+
+    h.feed(*[record(i, level="error") for i in range(3)])
+    assert stored() == [("firing", 3)]  # a change of state is written at once
+    h.feed(record(3, level="error"))
+    h.feed(record(4, level="error"))
+    assert stored() == [("firing", 3)]  # the count moved: written when a second has passed
+    time.sleep(engine_module.STORE_SECONDS)
+    h.feed(record(5, level="error"))
+    assert stored() == [("firing", 6)]
+    h.feed(record(6, level="error"))
+    h.engine.close()  # and whatever is left when the engine closes
+    assert stored() == [("firing", 7)]
+    h.con.close()

@@ -44,6 +44,9 @@ TICK_SECONDS = 0.5
 # further than this behind the wall clock when it arrived. Older records are history (a file
 # caught up on, a replayed archive): they give the alerts `ingest` and `rules backtest` give.
 LIVE_LAG_US = 3600 * 1_000_000
+# Live: a firing alert's moving count and last time are written to the alerts table at most this
+# often (a change of state is written at once); each write is a transaction on the store.
+STORE_SECONDS = 1.0
 __all__ = ["MERGE_RECORDS", "RuleEngine", "format_field_types"]
 
 
@@ -103,6 +106,9 @@ class RuleEngine:
         self.history = history  # new_value rules' values stored before this run
         self.notifications = 0
         self._subscribers: list[ChangesCallback] = []
+        self._store_seconds = 0.0  # live: see evaluate_every
+        self._unstored: dict[int, Alert] = {}  # touched alerts not written yet, by alert id
+        self._stored_at = 0.0
         self._lock = threading.RLock()
         # (event time, monotonic time, wall-clock time in µs) when the last batch was seen
         self._anchor = (0, 0.0, 0)
@@ -189,6 +195,13 @@ class RuleEngine:
             self._advance(self.now)
             self._publish()
 
+    def evaluate_every(self, seconds: float) -> None:
+        """Live: evaluate at most one batch this often; what is committed meanwhile is merged (a
+        threaded engine; each evaluation has a fixed cost whatever its size)."""
+        if isinstance(self.runner, Threaded):
+            self.runner.period = seconds
+        self._store_seconds = STORE_SECONDS if seconds > 0 else 0.0
+
     def start_clock(self, seconds: float = TICK_SECONDS) -> None:
         """Live mode: while no records arrive, event time moves on with the wall clock."""
         self._clock = threading.Thread(target=self._tick, args=(seconds,), name="alert-clock", daemon=True)
@@ -199,7 +212,7 @@ class RuleEngine:
         deliver what is queued."""
         self._finish()
         with self._lock:
-            self._publish()
+            self._publish(flush=True)
         self.release()
         deadline = time.monotonic() + timeout
         for output in [*self.outputs, *self.actions.values()]:
@@ -256,6 +269,8 @@ class RuleEngine:
     def _tick(self, seconds: float) -> None:
         while not self._stop.wait(seconds):
             with self._lock:
+                if self._unstored:
+                    self._publish()  # (moving counts held back are written when due)
                 if self.now is None:
                     continue
                 anchor_ts, anchor_wall, wall_us = self._anchor
@@ -340,14 +355,19 @@ class RuleEngine:
             except (RuleSqlError, duckdb.Error) as exc:
                 self._disable(sql_rule.rule, str(exc) if isinstance(exc, RuleSqlError) else one_line(exc))
 
-    def _publish(self) -> None:
+    def _publish(self, flush: bool = False) -> None:
         changes, touched = self.outbox.take()
         if self._hold is not None:
             if changes or touched:
                 self._hold.changes.append((changes, touched))
             return
-        if self.store is not None and touched:
-            self._store(touched)
+        if self.store is not None:
+            self._unstored.update((alert.id, alert) for alert in touched)
+            due = time.monotonic() - self._stored_at >= self._store_seconds
+            if self._unstored and (flush or changes or due):
+                self._stored_at = time.monotonic()
+                unstored, self._unstored = list(self._unstored.values()), {}
+                self._store(unstored)
         self._deliver(changes)
 
     def _deliver(self, changes: list[Change], until: float | None = None) -> None:

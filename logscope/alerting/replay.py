@@ -198,9 +198,16 @@ class CatchUpThenLive:
     arrives live, as it comes. Subscribe `on_records` to the pipeline and call `caught_up` (in
     the writer's thread) where the catch-up ends: no live record is handed on before it."""
 
-    def __init__(self, replay: OrderedReplay, start_clock: bool = True, writer: object = None) -> None:
+    def __init__(
+        self,
+        replay: OrderedReplay,
+        start_clock: bool = True,
+        writer: object = None,
+        live_seconds: float = 0.0,
+    ) -> None:
         self.replay = replay
         self.start_clock = start_clock
+        self.live_seconds = live_seconds  # live: evaluate at most once this often (merging batches)
         self.writer = writer  # a LogWriter whose Arrow table of each batch the engine reuses
         self.live: RuleEngine | None = None
         self._lock = threading.Lock()
@@ -227,6 +234,7 @@ class CatchUpThenLive:
                 engine.on_error(f"rules: evaluating the records caught up on failed: {exc}")
             engine.release()
             engine.writer = self.writer
+            engine.evaluate_every(self.live_seconds)
             if self.start_clock:
                 engine.start_clock()
             self.live = engine

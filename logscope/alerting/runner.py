@@ -60,6 +60,12 @@ class Threaded:
         self._queue: queue.Queue[tuple[Sequence[Record], pa.Table | None] | None] | None
         self._queue = queue.Queue(QUEUE_BATCHES)
         self._ending = False  # take nothing more from the queue
+        # Live: a batch waits until this long after the previous one began, so that the batches
+        # committed meanwhile are evaluated as one (each evaluation has a fixed cost of several
+        # queries and an alerts-table write, whatever its size).
+        self.period = 0.0
+        self._began = 0.0
+        self._finishing = threading.Event()
         self._worker = threading.Thread(target=self._work, name="alert-engine", daemon=True)
         self._worker.start()
 
@@ -70,6 +76,7 @@ class Threaded:
     def finish(self) -> None:
         """Evaluate what is queued and stop the thread."""
         if self._queue is not None:
+            self._finishing.set()
             self._queue.put(None)
             self._worker.join()
             self._queue = None
@@ -122,6 +129,9 @@ class Threaded:
             return _NOTHING
         if item is None:
             return None
+        if wait and self.period > 0:
+            self._finishing.wait(max(0.0, self._began + self.period - time.monotonic()))
+        self._began = time.monotonic()
         parts, tables = [item[0]], [item[1]]
         count = len(item[0])
         while count < MERGE_RECORDS:

@@ -5,15 +5,40 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from logscope.commands.common import db_path
 from logscope.commands.services import service_settings
-from logscope.pipeline.rules import RuleSettings
-from logscope.pipeline.run import RunSettings
 from logscope.sources.spec import FollowOptions
 from logscope.store.checkpoints import load_checkpoints
+
+if TYPE_CHECKING:  # (the pipeline's modules: loaded by the run, after tail's first screen)
+    from logscope.pipeline.run import RunSettings
+
+
+def add_rule_options(parser: argparse.ArgumentParser) -> None:
+    """--rules, --no-default-rules, --alerts-out for verbs that run the rule engine."""
+    group = parser.add_argument_group("alert rules (docs/rules.md)")
+    group.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a rule file or directory of them; repeat for more",
+    )
+    group.add_argument(
+        "--no-default-rules",
+        dest="default_rules",
+        action="store_false",
+        help="do not load the bundled web/system/app rule packs",
+    )
+    group.add_argument(
+        "--alerts-out",
+        metavar="FILE",
+        help="also write alert notifications as JSON lines to FILE (- for stdout)",
+    )
 
 
 def add_start_options(parser: argparse.ArgumentParser, from_start_default: bool) -> None:
@@ -51,6 +76,9 @@ def database_files(path: str) -> tuple[str, ...]:
 
 def run_settings(args: argparse.Namespace, *, live_clock: bool, patterns: bool = True) -> RunSettings:
     """What a reading run attaches, from its options (docs/architecture.md, "The run")."""
+    from logscope.pipeline.rules import RuleSettings
+    from logscope.pipeline.run import RunSettings
+
     rules = RuleSettings(
         paths=args.rules, builtin=args.default_rules, alerts_out=args.alerts_out, live_clock=live_clock
     )

@@ -14,6 +14,7 @@ from logscope.alerting.ruletest import load_test_file, rules_under_test, run_tes
 from logscope.commands.common import add_parse_options, build_formats, examples, on_stop_signals, warn
 from logscope.commands.completion import rule_names
 from logscope.commands.lake import add_lake_option
+from logscope.commands.reading import add_rule_options as add_rule_options  # (ingest's, tail's)
 from logscope.errors import LogscopeError
 from logscope.metrics.logmetrics import checked_metrics
 from logscope.output import add_output_options, chosen_format, plural, write_rows
@@ -238,29 +239,6 @@ def _backtest_row(change: Change) -> tuple:
 
 
 # --- the rule engine in `ingest` ---------------------------------------------------------------
-
-
-def add_rule_options(parser: argparse.ArgumentParser) -> None:
-    """--rules, --no-default-rules, --alerts-out for verbs that run the rule engine."""
-    group = parser.add_argument_group("alert rules (docs/rules.md)")
-    group.add_argument(
-        "--rules",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a rule file or directory of them; repeat for more",
-    )
-    group.add_argument(
-        "--no-default-rules",
-        dest="default_rules",
-        action="store_false",
-        help="do not load the bundled web/system/app rule packs",
-    )
-    group.add_argument(
-        "--alerts-out",
-        metavar="FILE",
-        help="also write alert notifications as JSON lines to FILE (- for stdout)",
-    )
 
 
 def report_alerts(run: IngestRun, *, quiet: bool) -> None:

@@ -4,12 +4,15 @@ retention and `--metrics` (they run in pipeline/services.py)."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from logscope.commands.common import option_value
-from logscope.pipeline.services import ServiceSettings
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
 from logscope.store.retention import RetentionPolicy, parse_duration, parse_size
 from logscope.store.stats import DEFAULT_INTERVAL
+
+if TYPE_CHECKING:  # (the pipeline's modules: loaded by the run, after tail's first screen)
+    from logscope.pipeline.services import ServiceSettings
 
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,8 @@ def retention_policy(args: argparse.Namespace) -> RetentionPolicy:
 
 def service_settings(args: argparse.Namespace) -> ServiceSettings:
     """The services' settings from the options (verbs without some get the defaults)."""
+    from logscope.pipeline.services import ServiceSettings
+
     return ServiceSettings(
         stats_interval=getattr(args, "stats_interval", DEFAULT_INTERVAL),
         retention=retention_policy(args),

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
+import termios
+from collections.abc import Iterator
 
-from logscope.commands.common import (
-    add_db_option,
-    add_parse_options,
-    build_formats,
-    db_path,
-    examples,
-    warn,
-)
-from logscope.commands.lake import add_agent_options, lake_attachment
-from logscope.commands.reading import add_start_options, follow_options, run_settings
-from logscope.commands.rules import add_rule_options, report_alerts
+from logscope.commands.common import add_db_option, add_parse_options, db_path, examples, warn
+from logscope.commands.lake import add_agent_options
+from logscope.commands.reading import add_rule_options, add_start_options, follow_options
 from logscope.commands.services import add_service_options
+from logscope.commands.tail_start import BackgroundRun
 from logscope.errors import LogscopeError
 from logscope.output import plural
 from logscope.parsing.time_values import resolve_zone
-from logscope.pipeline.figures import Summary
-from logscope.pipeline.run import IngestRun
 from logscope.sources.base import Source, SourceContext
 from logscope.sources.readers import StdinReader, pump
 from logscope.sources.spec import Expansion, expand_sources
@@ -31,13 +25,8 @@ from logscope.store.database import open_for_writing
 
 # DuckDB's cache for the app's process: bounded, so memory stays flat however much is ingested.
 DEFAULT_MEMORY_LIMIT = "256MB"
-STOP_SECONDS = 5.0
-# The view shows new records at most every 0.1 s (tui/log_view.py LIVE_SECONDS): committing more
-# often costs the writer, the rules and the patterns stage CPU nobody sees.
-COMMIT_SECONDS = 0.1
-# Patterns mined at most once a second while following (each round has a fixed cost; nobody
-# watches the patterns table change faster).
-MINING_SECONDS = 1.0
+# Lines read from the files' ends for a fresh database's first screen (more than a screen holds).
+FILE_END_LINES = 200
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -126,7 +115,6 @@ def take_keyboard_from_tty(sources: list[Source]) -> list[Source]:
 
 
 def run(args: argparse.Namespace) -> int:
-    registry, forced = build_formats(args)
     zone = resolve_zone(args.tz)
     path = db_path(args)
     con = open_for_writing(path)
@@ -136,11 +124,32 @@ def run(args: argparse.Namespace) -> int:
         if args.sources and not expansion.sources:
             raise LogscopeError("; ".join(expansion.errors) or "no sources")
         sources = take_keyboard_from_tty(expansion.sources)
-        summary = _run_app(con, args, registry, forced, sources, expansion.errors, zone, path)
+        with keys_kept_as_typed():
+            lines = _run_app(con, args, sources, expansion.errors, zone, path)
     finally:
         con.close()
-    warn(f"tail: {plural(summary.lines, 'record')} stored in {path}")
+    warn(f"tail: {plural(lines, 'record')} stored in {path}")
     return 0
+
+
+@contextlib.contextmanager
+def keys_kept_as_typed(fd: int = 0) -> Iterator[None]:
+    """Keys typed while the app starts wait as typed, for the app to read: no echo, and Enter
+    stays Enter (a line-editing terminal turns it into a newline, which the app reads as ctrl+j).
+    The terminal's settings are put back afterwards (the app restores what it found: these)."""
+    try:
+        before = termios.tcgetattr(fd)
+    except termios.error:
+        yield
+        return
+    raw = termios.tcgetattr(fd)
+    raw[0] &= ~(termios.ICRNL | termios.IXON)  # iflag
+    raw[3] &= ~(termios.ICANON | termios.ECHO | termios.IEXTEN)  # lflag (Ctrl+C still stops it)
+    termios.tcsetattr(fd, termios.TCSANOW, raw)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, before)
 
 
 def _memory_limit(text: str) -> str:
@@ -149,41 +158,35 @@ def _memory_limit(text: str) -> str:
     return text.strip()
 
 
-def _run_app(con, args, registry, forced, sources, errors, zone, path) -> Summary:
-    """Run the pipeline, rules and query service in threads while the app runs in this one."""
+def _run_app(con, args, sources, errors, zone, path) -> int:
+    """Draw the app, then assemble the pipeline, rules and query service in a thread and run
+    them there while the app runs in this one; the records stored."""
     from logscope.tui.app import LogscopeApp
+    from logscope.tui.file_ends import file_ends
     from logscope.tui.history import default_history_path
-    from logscope.tui.live import LiveFeed
 
-    settings = run_settings(args, live_clock=True)
-    settings.min_commit_seconds = COMMIT_SECONDS  # fewer commits for the writer, rules and patterns
-    settings.mining_seconds = MINING_SECONDS
-    run = IngestRun(con, registry, forced, settings, warn_error)
-    run.add_sources(sources)  # files found at start are caught up in bulk
-    shipping = lake_attachment(args, con)  # --lake: docs/lake.md
-    if shipping is not None:
-        run.attach(shipping)
     names = ", ".join(source.name for source in sources[:3]) + (" …" if len(sources) > 3 else "")
     app = LogscopeApp(
-        con,
-        feed=LiveFeed(run.pipeline),
-        zone=zone,
-        subtitle=f"{names} → {path}",
-        freeze_heap=True,
-        history_path=default_history_path(),
+        con, zone=zone, subtitle=f"{names} → {path}", freeze_heap=True, history_path=default_history_path()
     )
-    run.on_error = app.report_error
+    if args.from_start:  # the files' ends show until the first records are stored (fresh database)
+        app.file_ends = tuple(file_ends(caught_up_files(sources), FILE_END_LINES))
     for error in errors:
         app.report_error(error)
+    background = BackgroundRun(app, con, args, sources, warn_error)
+    app.when_drawn = background.start  # (the first screen does not wait for formats and rules)
     try:
-        with run.running():
-            try:
-                app.run()
-            finally:
-                run.stop(STOP_SECONDS)
+        app.run()
     finally:
-        report_alerts(run, quiet=False)
-    return run.pipeline.summary
+        background.finish()
+    return background.lines
+
+
+def caught_up_files(sources: list[Source]) -> list[str]:
+    """The files read from their start before following (what the pipeline catches up in bulk)."""
+    from logscope.sources.tail.source import TailSource
+
+    return [path for source in sources if isinstance(source, TailSource) for path in source.catch_up_files()]
 
 
 def warn_error(message: str) -> None:

@@ -36,6 +36,9 @@ class RuleSettings:
     ruleset: RuleSet | None = None  # rules loaded already (then `paths` and `builtin` are not read)
     # The clock follows the wall clock once the run is caught up (a following run).
     live_clock: bool = False
+    # Once live, the rules evaluate at most once this often, merging the batches committed
+    # meanwhile (0: each batch as it comes).
+    live_seconds: float = 0.0
     # Every record in event-time order, as a backtest does; None: when the run reads only whole
     # files (the pipeline says, once its sources are added).
     in_order: bool | None = None
@@ -112,6 +115,7 @@ def rules_attached(
             outputs=outputs,
             in_order=in_order,
             live_clock=settings.live_clock,
+            live_seconds=settings.live_seconds,
             on_changes=lambda changes: [observe(changes) for observe in observers],
         ) as engine:
             attached = AttachedRules(engine, tally)
@@ -144,6 +148,7 @@ def alerts_attached(
     outputs: list | None = None,
     in_order: bool,
     live_clock: bool = False,
+    live_seconds: float = 0.0,
     on_changes: Callable[[list[Change]], None] | None = None,
 ) -> Iterator[Callable[[], RuleEngine]]:
     """The block runs the pipeline and gets a function giving the engine in use.
@@ -181,7 +186,9 @@ def alerts_attached(
     if in_order:
         pipeline.subscribe(replayer.on_records)
     else:
-        following = CatchUpThenLive(replayer, start_clock=live_clock, writer=pipeline.writer)
+        following = CatchUpThenLive(
+            replayer, start_clock=live_clock, writer=pipeline.writer, live_seconds=live_seconds
+        )
         pipeline.subscribe(following.on_records)
         pipeline.on_caught_up(following.caught_up)
 

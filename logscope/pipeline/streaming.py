@@ -320,9 +320,7 @@ class Pipeline:
         last_flush = 0.0
         running = len(self._sources)
         while running > 0:
-            timeout = max(0.0, deadline - time.monotonic()) if pending else 0.2
-            if pending and self._queue.empty():
-                timeout = min(timeout, max(0.0, last_flush + self.min_commit_seconds - time.monotonic()))
+            timeout = max(0.0, self._commit_at(deadline, last_flush) - time.monotonic()) if pending else 0.2
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
@@ -354,13 +352,8 @@ class Pipeline:
                 if item.checkpoint is not None:
                     checkpoints[item.checkpoint.key] = _checkpoint_before_held(item, parser)
             now = time.monotonic()
-            due = pending and (
-                len(pending) >= self.flush_rows
-                or now >= deadline
-                # Nothing more is waiting: commit now rather than at the deadline (low latency when
-                # following), but not more often than every min_commit_seconds.
-                or (self._queue.empty() and now - last_flush >= self.min_commit_seconds)
-            )
+            full = len(pending) >= self.flush_rows
+            due = pending and (full or now >= self._commit_at(deadline, last_flush))
             if due or (checkpoints and not pending) or (running == 0 and (pending or checkpoints)):
                 self._flush(pending, list(checkpoints.values()))
                 pending, checkpoints = [], {}
@@ -416,6 +409,14 @@ class Pipeline:
                 if parser.last_checkpoint is not None:
                     checkpoints[parser.last_checkpoint.key] = parser.last_checkpoint
         return released
+
+    def _commit_at(self, deadline: float, last_flush: float) -> float:
+        """When the pending records are committed: at their deadline, or at once if nothing more
+        is waiting (low latency when following); never sooner than min_commit_seconds after the
+        last commit (a follower's records trickle in: the deadline alone committed every 0.1 s
+        whatever min_commit_seconds said)."""
+        earliest = last_flush + self.min_commit_seconds
+        return earliest if self._queue.empty() else max(deadline, earliest)
 
     def _flush(self, records: list[Record], checkpoints: list[Checkpoint]) -> None:
         if self.writer is not None:

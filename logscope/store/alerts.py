@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
-import pyarrow as pa
 
-TIMESTAMP = pa.timestamp("us", tz="UTC")
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ALERTS_DDL = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -40,27 +41,35 @@ SELECT id, rule, kind, severity, state, group_key, labels::JSON, first_at, fired
 FROM _logscope_alerts
 """
 
-_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("rule", pa.string()),
-        ("kind", pa.string()),
-        ("severity", pa.string()),
-        ("state", pa.string()),
-        ("group_key", pa.string()),
-        ("labels", pa.string()),
-        ("first_at", TIMESTAMP),
-        ("fired_at", TIMESTAMP),
-        ("last_at", TIMESTAMP),
-        ("resolved_at", TIMESTAMP),
-        ("updated_at", TIMESTAMP),
-        ("count", pa.int64()),
-        ("value", pa.float64()),
-        ("summary", pa.string()),
-        ("example_ids", pa.list_(pa.int64())),
-        ("notifications", pa.int32()),
-    ]
-)
+
+@functools.cache
+def _schema() -> pa.Schema:
+    """The table's columns as Arrow types (pyarrow is imported once alerts are written: the
+    store's schema is opened before, for tail's first screen)."""
+    import pyarrow as pa
+
+    timestamp = pa.timestamp("us", tz="UTC")
+    return pa.schema(
+        [
+            ("id", pa.int64()),
+            ("rule", pa.string()),
+            ("kind", pa.string()),
+            ("severity", pa.string()),
+            ("state", pa.string()),
+            ("group_key", pa.string()),
+            ("labels", pa.string()),
+            ("first_at", timestamp),
+            ("fired_at", timestamp),
+            ("last_at", timestamp),
+            ("resolved_at", timestamp),
+            ("updated_at", timestamp),
+            ("count", pa.int64()),
+            ("value", pa.float64()),
+            ("summary", pa.string()),
+            ("example_ids", pa.list_(pa.int64())),
+            ("notifications", pa.int32()),
+        ]
+    )
 
 
 def next_alert_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -80,9 +89,11 @@ def write_alerts(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
         if deleted:
             con.execute("DELETE FROM alerts WHERE id IN (SELECT unnest(?::BIGINT[]))", [deleted])
         if rows:
+            import pyarrow as pa
+
             table = pa.Table.from_pylist(
                 [{**row, "labels": orjson.dumps(row["labels"], default=str).decode()} for row in rows],
-                schema=_SCHEMA,
+                schema=_schema(),
             )
             con.register("_logscope_alerts", table)
             con.execute(_UPSERT)

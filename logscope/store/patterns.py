@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from logscope.store.sql_text import string_literal, time_literal
 
@@ -46,21 +49,6 @@ JOIN patterns ON patterns.id = record_patterns.pattern_id
 ALL_PATTERN_DDL = (PATTERNS_DDL, RECORD_PATTERNS_DDL, LOGS_WITH_PATTERN_DDL)
 
 MINED_TO_KEY = "patterns_mined_to"  # in `meta`: the last `logs.id` mined
-
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-PATTERN_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("template", pa.string()),
-        ("first_seen", TIMESTAMP),
-        ("last_seen", TIMESTAMP),
-        ("count", pa.int64()),
-        ("example", pa.string()),
-        ("example_id", pa.int64()),
-        ("merged_into", pa.int64()),
-        ("shapes", pa.list_(pa.string())),
-    ]
-)
 
 
 @dataclass
@@ -142,7 +130,23 @@ def write_mined(
 
 
 def _patterns_table(rows: list[PatternRow]) -> pa.Table:
-    return pa.Table.from_pylist([row.__dict__ for row in rows], PATTERN_SCHEMA)
+    import pyarrow as pa  # (the store's schema is opened before pyarrow is needed: tail's first screen)
+
+    timestamp = pa.timestamp("us", tz="UTC")
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("template", pa.string()),
+            ("first_seen", timestamp),
+            ("last_seen", timestamp),
+            ("count", pa.int64()),
+            ("example", pa.string()),
+            ("example_id", pa.int64()),
+            ("merged_into", pa.int64()),
+            ("shapes", pa.list_(pa.string())),
+        ]
+    )
+    return pa.Table.from_pylist([row.__dict__ for row in rows], schema)
 
 
 @dataclass

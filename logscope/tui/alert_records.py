@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from logscope.alerting.kinds import KINDS
-from logscope.alerting.loader import load_paths
-from logscope.alerting.model import Rule
 from logscope.tui.alerts_panel import NAME_COLUMNS, alert_group_predicate, pick
 from logscope.tui.filters import FilterError, FilterState, TimeRange
 from logscope.tui.histogram import describe_span
 from logscope.tui.predicate import with_typed_fields
+
+if TYPE_CHECKING:
+    from logscope.alerting.model import Rule
 
 FIRED_COLUMNS = ("fired_at", "first_at", "ts")
 
@@ -22,6 +22,8 @@ FIRED_COLUMNS = ("fired_at", "first_at", "ts")
 @functools.cache
 def bundled_rules() -> dict[str, Rule]:
     """The bundled rule packs by name (the rules `tail` runs unless told not to)."""
+    from logscope.alerting.loader import load_paths  # (the rules engine, once an alert is chosen)
+
     return {rule.name: rule for rule in load_paths([], builtin=True).rules}
 
 
@@ -57,6 +59,8 @@ def window_filter(
 
 
 def _window_made_it_fire(rule: Rule) -> bool:
+    from logscope.alerting.kinds import KINDS  # (the rules engine, once an alert is chosen)
+
     kind = KINDS.get(rule.kind)
     return kind is not None and kind.window_made_it_fire
 

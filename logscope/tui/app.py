@@ -16,8 +16,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
-from logscope.alerting.engine import format_field_types
-from logscope.parsing.registry import builtin_registry
 from logscope.tui.alert_records import bundled_rules, window_filter
 from logscope.tui.alerts_panel import NAME_COLUMNS as ALERT_NAME_COLUMNS
 from logscope.tui.alerts_panel import (
@@ -27,6 +25,7 @@ from logscope.tui.alerts_panel import (
     alert_record_ids,
     pick,
 )
+from logscope.tui.app_start import StartUp
 from logscope.tui.change_markers import ChangeMarker, marked_records, read_markers
 from logscope.tui.compare_screen import CompareScreen
 from logscope.tui.detail_screen import DetailScreen
@@ -42,7 +41,7 @@ from logscope.tui.filters import (
 )
 from logscope.tui.history import History
 from logscope.tui.level_toggles import LevelToggles
-from logscope.tui.live import LiveFeed, SourceLine
+from logscope.tui.live import LiveFeed, stored_sources
 from logscope.tui.log_reader import Histogram, LogReader, SourceCounts
 from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
@@ -68,7 +67,7 @@ def search_place(place: tuple[int | None, int] | None) -> str:
     return f" ({ordinal:,}/{hits:,})" if ordinal is not None else f" ({hits:,} matches)"
 
 
-class LogscopeApp(ViewActions, ScreenActions, App[None]):
+class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
     """Reads what the pipeline commits from DuckDB; the pipeline runs in its own threads."""
 
     CSS_PATH = "app.tcss"
@@ -115,8 +114,7 @@ class LogscopeApp(ViewActions, ScreenActions, App[None]):
         self.poll_seconds = poll_seconds
         self.sub_title = subtitle
         self.filter_state = FilterState()
-        parsers = feed.pipeline.registry.ordered if feed is not None else builtin_registry(UTC).ordered
-        self.field_types = format_field_types(parsers)  # what a bare name in a filter is typed as
+        self._field_types: dict[str, str] | None = None
         self.ingest_rate: float | None = None
         self.alerts_available = False
         self.polls = 0
@@ -124,13 +122,14 @@ class LogscopeApp(ViewActions, ScreenActions, App[None]):
         self._status_text = ""
         self._sidebar_chosen: bool | None = None  # shown or hidden with `b` (else by the width)
         self.firing = 0
+        self._early_keys: list[events.Key] | None = []  # keys typed before the log view had focus
 
     # --- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield FilterBar(id="filter-bar")
         with Horizontal(id="body"):
-            yield LogView(self.reader, self.zone, self.source_counts, id="log-view")
+            yield LogView(self.reader, self.zone, self.source_counts, self.file_ends, id="log-view")
             with Vertical(id="sidebar"):
                 yield AlertsPanel(self.zone, id="alerts")
                 yield SourceToggles(id="sources")
@@ -159,6 +158,9 @@ class LogscopeApp(ViewActions, ScreenActions, App[None]):
             self.set_interval(self.poll_seconds, self.poll)
         if self.freeze_heap:
             self.call_after_refresh(self._freeze_heap)
+        if self.when_drawn is not None:
+            self.call_after_refresh(self.when_drawn)
+        self.call_after_refresh(self._start_replaying_early_keys)
 
     @staticmethod
     def _freeze_heap() -> None:
@@ -272,7 +274,7 @@ class LogscopeApp(ViewActions, ScreenActions, App[None]):
         if self.feed is not None:
             sources, self.ingest_rate = self.feed.sample(counts, offsets)
         else:
-            sources = [SourceLine(name, count) for name, count in counts.items()]
+            sources = stored_sources(counts, offsets)  # (browsing, or before the pipeline is up)
         overview = self._overview_screen()
         if overview is not None:
             overview.show_histogram(histogram, alerts, markers)
@@ -421,7 +423,7 @@ class LogscopeApp(ViewActions, ScreenActions, App[None]):
         state = "▶ following" if view.following else "⏸ paused · End resumes"
         parts = [
             "… filtering" if view.filtering else state,
-            f"{view.cursor + 1:,}/{view.total:,}" if view.total else "no records",
+            f"{view.cursor + 1:,}/{view.total:,}" if view.total else view.empty_status,
         ]
         described = self.filter_state.describe()
         if described:

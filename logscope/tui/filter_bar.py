@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -13,6 +14,15 @@ from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.history import History
 from logscope.tui.history_input import HistoryInput
 from logscope.tui.level_toggles import LevelToggles
+
+# The boxes' hints, and the shorter ones a narrow terminal (80 columns) has room for: a hint cut
+# off at the box's edge ran into the next box's ("texttime").
+FILTER_HINTS = (
+    "filter: level = 'error' AND source LIKE '%api%'  ·  text  ·  /regex/",
+    "filter: level = 'error' · text · /regex/",
+)
+TIME_HINTS = ("time: 15m · 2026-11-20T14:00..14:30", "time: 15m · 14:00..14:30")
+NARROW_COLUMNS = 120
 
 
 class FilterBar(Vertical):
@@ -33,18 +43,19 @@ class FilterBar(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
-            yield HistoryInput(
-                placeholder="filter: level = 'error' AND source LIKE '%api%'  ·  text  ·  /regex/",
-                id="filter",
-                compact=True,
-            )
-            yield Input(placeholder="time: 15m · 2026-11-20T14:00..14:30", id="time-range", compact=True)
+            yield HistoryInput(placeholder=FILTER_HINTS[0], id="filter", compact=True)
+            yield Input(placeholder=TIME_HINTS[0], id="time-range", compact=True)
         with Horizontal(id="toggle-row"):
             yield LevelToggles(id="levels")
             yield HistoryInput(placeholder="search (n / N)", id="search", compact=True)
         yield Label("", id="filter-error")
 
     history: History | None = None
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW_COLUMNS
+        self.query_one("#filter", Input).placeholder = FILTER_HINTS[narrow]
+        self.query_one("#time-range", Input).placeholder = TIME_HINTS[narrow]
 
     def use_history(self, history: History) -> None:
         """Recall filters and searches from (and keep them in) `history`."""

@@ -7,10 +7,12 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from logscope.pipeline.streaming import Pipeline
 from logscope.record import Record
-from logscope.store.bulk import id_span
+
+if TYPE_CHECKING:  # (the app starts before the pipeline's modules are loaded)
+    from logscope.pipeline.streaming import Pipeline
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,15 @@ def file_position(name: str, offsets: dict[tuple[int, int], int]) -> tuple[int |
     return offsets.get((found.st_dev, found.st_ino)), found.st_size
 
 
+def stored_sources(counts: dict[str, int], offsets: dict[tuple[int, int], int]) -> list[SourceLine]:
+    """The sources table from what is stored: each source's records and how far its file was read."""
+    return [
+        SourceLine(name, count, read_to=read_to, size=size)
+        for name, count in counts.items()
+        for read_to, size in [file_position(name, offsets)]
+    ]
+
+
 class LiveFeed:
     """Subscribes to the pipeline; calls `notify(last_id)` from the writer thread after each commit.
 
@@ -61,6 +72,8 @@ class LiveFeed:
     def _on_records(self, records: list[Record]) -> None:
         if not records:
             return
+        from logscope.store.bulk import id_span  # (loaded with the pipeline)
+
         self.last_id = max(self.last_id, id_span(records)[1])
         self.committed += len(records)
         if self._notify is not None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 
 from logscope.tui.log_lines import SCROLL_STEP, LineRenderer
 from logscope.tui.log_reader import Row
+from logscope.tui.rendering import columns_for
 
 
 class ScreenLayout:
@@ -19,6 +22,8 @@ class ScreenLayout:
     cursor: int
     following: bool
     _layout: tuple[tuple, list[tuple[int, int]]]
+    _frame: tuple[Style, int] | None = None  # the view's style and width while a frame is drawn
+    file_ends: list[tuple[str, str]]  # (file name, line): shown until the first record is stored
 
     def action_toggle_wrap(self) -> None:
         """Wrap long lines under the text's start, or cut them at the edge (lnav's ctrl+w)."""
@@ -56,24 +61,50 @@ class ScreenLayout:
         self.lines.clear()
         self.refresh()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """A frame's rows, the view's style and width read once for all of them (Textual works
+        each out from the widget's ancestors: ~10% of drawing a frame, read for every row)."""
+        self._frame = (self.rich_style, self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)  # type: ignore[misc]
+        finally:
+            self._frame = None
+
+    def _style_and_width(self) -> tuple[Style, int]:
+        return self._frame or (self.rich_style, self.scrollable_content_region.width)
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        base, width = self._style_and_width()
+        if self.file_ends and not self.last_id:
+            return self._file_end_line(y, width)
         layout = self._screen_layout()
         if y >= len(layout):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         index, part = layout[y]
         row = self._row(index)
         if row is None:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         strips = self._strips_of(row, selected=index == self.cursor)
-        return strips[part] if part < len(strips) else Strip.blank(width, self.rich_style)
+        return strips[part] if part < len(strips) else Strip.blank(width, base)
+
+    def _file_end_line(self, y: int, width: int) -> Strip:
+        """A line of the files' ends, as read (tui/file_ends.py), under its file's name."""
+        shown = self.file_ends[-max(1, self.scrollable_content_region.height) :]
+        if y >= len(shown):
+            return Strip.blank(width, self.rich_style)
+        name, line = shown[y]
+        text = Text(end="")
+        column = columns_for(width, {name for name, _ in shown}).source_width
+        text.append(name[:column].ljust(column), "dim")
+        text.append(" " + line)
+        return self.lines.plain_strip(text, width, self.rich_style, self.app.console)
 
     def _strips_of(self, row: Row, selected: bool = False) -> list[Strip]:
         cursor = None
         if selected:
             cursor = Style(bgcolor=self.get_component_rich_style("log-view--cursor").bgcolor)
-        width = self.scrollable_content_region.width
-        return self.lines.strips(row, width, self.rich_style, cursor, self.app.console)
+        base, width = self._style_and_width()
+        return self.lines.strips(row, width, base, cursor, self.app.console)
 
     def _height_of(self, index: int) -> int:
         row = self._row(index)

@@ -24,6 +24,7 @@ from logscope.tui.rendering import (
     styled_message,
 )
 
+NO_STYLE = Style()
 MARK_STYLE = "reverse"
 CHANGE_MARKER_STYLE = "bold black on cyan"
 # Columns the view moves sideways per left / right key.
@@ -127,15 +128,24 @@ class LineRenderer:
             texts.append(text)
         return [self._strip(text, width, base, cursor, console) for text in texts]
 
+    def plain_strip(self, text: Text, width: int, base: Style, console: Console) -> Strip:
+        """A line of `text` cut (or padded) to `width`, over the `base` style."""
+        return self._strip(text, width, base, None, console)
+
     @staticmethod
     def _strip(text: Text, width: int, base: Style, cursor: Style | None, console: Console) -> Strip:
         text.no_wrap = True
         text.truncate(width, overflow="ellipsis", pad=True)
-        segments = [
-            # The cursor's background goes over the line's (as a base style it would lose to it),
-            # but not over a background of the text's own (a search hit, a CRIT level).
-            Segment(segment.text, base + style + (cursor if cursor and not style.bgcolor else Style()))
-            for segment in text.render(console)
-            if (style := segment.style or Style()) is not None
-        ]
+        # The cursor's background goes over the line's (as a base style it would lose to it), but
+        # not over a background of the text's own (a search hit, a CRIT level). Each distinct
+        # style is combined once a line (rendering is most of what following costs the app).
+        combined: dict[Style | None, Style] = {}
+        segments = []
+        for segment in text.render(console):
+            style = combined.get(segment.style)
+            if style is None:
+                own = segment.style or NO_STYLE
+                style = base + own if cursor is None or own.bgcolor else base + own + cursor
+                combined[segment.style] = style
+            segments.append(Segment(segment.text, style))
         return Strip(segments, width).crop(0, width)

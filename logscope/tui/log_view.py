@@ -29,8 +29,9 @@ WINDOW_SCREENS = 2
 # few dozen objects the garbage collector walks at every full collection (a stall for everything).
 STRIP_CACHE_SCREENS = 3
 # New records are read and shown at most this often (a frame rate for following): each update
-# redraws the whole view, and the time it takes is time a key press may wait for.
-LIVE_SECONDS = 0.1
+# redraws the whole view (~30 ms of the app's thread at 180x45), and the time it takes is time a
+# key press may wait for.
+LIVE_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +122,16 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
             return self.ordinal is not None
 
     def __init__(
-        self, reader: LogReader, zone: tzinfo = UTC, counts: SourceCounts | None = None, **kwargs
+        self,
+        reader: LogReader,
+        zone: tzinfo = UTC,
+        counts: SourceCounts | None = None,
+        file_ends: Sequence[tuple[str, str]] = (),
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.reader = reader
+        self.file_ends = list(file_ends)  # a fresh database's first screen (tui/file_ends.py)
         self.counts = counts
         self.zone = zone
         self.state = FilterState()
@@ -278,6 +285,7 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
     def _show_update(self, update: LiveUpdate) -> None:
         previous_total = self.total
         self.last_id = update.upto
+        self.file_ends = []  # (the records stored take their place)
         if update.total is not None:
             self.total = update.total
             self._size_to_total()
@@ -313,6 +321,13 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         self._window, self._window_start = window, self.total - len(window)
         self._window_as_of = (self.last_id, self.total)
         return True
+
+    @property
+    def empty_status(self) -> str:
+        """The status line's count while there is no record to show."""
+        if self.file_ends and not self.last_id:
+            return "the files' ends as read · storing their records…"
+        return "no records"
 
     def current_row(self) -> Row | None:
         return self._row(self.cursor) if 0 <= self.cursor < self.total else None

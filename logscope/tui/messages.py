@@ -22,3 +22,15 @@ class SourceError(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class FeedReady(Message):
+    """The pipeline is assembled (after the first screen): its LiveFeed to follow."""
+
+    def __init__(self, feed: object) -> None:
+        super().__init__()
+        self.feed = feed
+
+
+class StartFailed(Message):
+    """Assembling the pipeline failed: the app ends (the error is raised in the app's thread)."""

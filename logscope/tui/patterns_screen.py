@@ -15,9 +15,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from logscope.commands.patterns import sparkline
-from logscope.store.patterns import PatternQuery, listing_sql
-
 if TYPE_CHECKING:
     from logscope.tui.app import LogscopeApp
 
@@ -41,6 +38,8 @@ def read_patterns(cursor: duckdb.DuckDBPyConnection) -> list[PatternLine]:
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'record_patterns'"
     ).fetchone()[0]:
         return []
+    from logscope.store.patterns import PatternQuery, listing_sql  # (pyarrow: when first opened)
+
     sql = listing_sql(PatternQuery(limit=LIMIT, buckets=TREND_BUCKETS))
     lines = []
     for pattern_id, count, points, first_seen, _last, template, _example in cursor.execute(sql).fetchall():
@@ -92,6 +91,7 @@ class PatternsScreen(Screen[None]):
         self._fill()
 
     def _fill(self) -> None:
+        from logscope.commands.patterns import sparkline
         from logscope.tui.rendering import format_time
 
         table = self.query_one(DataTable)

@@ -8,8 +8,6 @@ from collections.abc import Callable
 
 import duckdb
 
-from logscope.alerting.predicates import json_path
-from logscope.alerting.sandbox import RuleSqlError, expression_columns
 from logscope.tui.filters import FilterError
 
 # The logs table's columns: any other name in a filter is a field of the record.
@@ -50,6 +48,8 @@ def with_typed_fields(
     a name no format types takes the type its stored values have (`stored_type`). A name no
     record carries is an error if `untyped` (VARCHAR without `stored_type`, as in rules), else
     it is left alone. And the field names found."""
+    from logscope.alerting.sandbox import RuleSqlError, expression_columns  # (on the first filter)
+
     check_balanced(text)
     try:
         names = {name for name in expression_columns(con, text) if name.lower() not in LOG_COLUMNS}
@@ -70,6 +70,7 @@ def with_typed_fields(
     if not names:
         return text, []
     lowered = {name.lower(): name for name in names}
+    from logscope.alerting.predicates import json_path
 
     def replace(match: re.Match) -> str:
         _, quoted, bare, call, _ = match.groups()
