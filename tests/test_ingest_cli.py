@@ -242,10 +242,10 @@ def test_forced_format_keeps_other_lines_raw(tmp_path: Path, db: Path) -> None:
 def test_unknown_format_is_a_usage_error(tmp_path: Path, db: Path) -> None:
     log = tmp_path / "x.log"
     log.write_text("a\n")
-    result = run_cli("ingest", str(log), "--db", str(db), "--format", "nope")
+    result = run_cli("ingest", str(log), "--db", str(db), "--format", "qqqq")
     assert_clean_error(result, 2)
     assert result.stderr.splitlines() == [
-        "logscope: error: --format: unknown format 'nope'; `logscope formats list` names them all"
+        "logscope: error: --format: unknown format 'qqqq'; `logscope formats list` names them all"
     ]
 
 
