@@ -226,7 +226,7 @@ def tail_alerts(
             with (logs / name).open("a") as handle:
                 handle.write("".join(line + "\n" for line in lines))
             total += len(lines)
-            wait_until(lambda total=total: stored(db) >= total, timeout=20, what=f"{total} lines stored")
+            wait_until(lambda total=total: stored(db) >= total, timeout=90, what=f"{total} lines stored")
         time.sleep(1.0)  # the engine's queue: the last batch evaluated and its alerts written
         tmux(socket, "send-keys", "q")
         quit_ = lambda: status.exists() and status.read_text().strip() != ""  # noqa: E731
