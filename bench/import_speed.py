@@ -43,7 +43,9 @@ def ingest(tree: Path, path: Path, db: Path, rules: bool) -> lnav.Run:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, help="bench/data.py files already written there")
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--only", nargs="*", default=["nginx", "json"], choices=KINDS)

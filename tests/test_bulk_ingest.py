@@ -206,3 +206,26 @@ def test_plans_follow_the_order_formats_are_tried(tmp_path: Path) -> None:
     assert result.formats == {"openssh": 400, "bsd_syslog": 1600}
 
     assert rows(tmp_path / "bulk.duckdb") == streamed_rows(log, tmp_path / "stream.duckdb", registry)
+
+
+def test_stored_columns_come_in_event_time_order(tmp_path: Path) -> None:
+    """The rules' read-back of a block: sorted by (ts, id) whether or not the file was."""
+    from logscope.store.bulk import stored_columns
+
+    lines = nginx_lines(300)
+    lines[100], lines[200] = lines[200], lines[100]  # a block out of time order
+    lines[150] = lines[151]  # two records at the same instant
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    BulkImporter(LogWriter(con), builtin_registry(UTC)).import_file(str(log))
+    expected = con.execute("SELECT id, ts, message FROM logs WHERE id BETWEEN 5 AND 290 ORDER BY ts, id")
+    want = expected.fetchall()
+    table = stored_columns(con, 5, 290, ["message", "ts", "id"])
+    in_order = stored_columns(con, 5, 90, ["id"])
+    con.close()
+    assert table.column_names == ["message", "ts", "id"]
+    assert list(zip(table["id"].to_pylist(), table["message"].to_pylist(), strict=True)) == [
+        (row[0], row[2]) for row in want
+    ]
+    assert in_order["id"].to_pylist() == list(range(5, 91))
