@@ -229,3 +229,28 @@ def test_stored_columns_come_in_event_time_order(tmp_path: Path) -> None:
         (row[0], row[2]) for row in want
     ]
     assert in_order["id"].to_pylist() == list(range(5, 91))
+
+
+def test_import_settings_hold_only_while_the_import_runs(tmp_path: Path) -> None:
+    """The import caps DuckDB's memory and threads while it runs; the connection's own settings
+    come back after it, also when the import fails."""
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(nginx_lines(500)) + "\n")
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    con.execute("SET threads = 3")
+    con.execute("SET memory_limit = '512MiB'")  # (shown as set: restored exactly)
+    settings = "SELECT current_setting('threads'), current_setting('memory_limit')"
+    before = con.execute(settings).fetchall()
+    importer = BulkImporter(LogWriter(con), builtin_registry(UTC))
+    during = []
+    importer.import_file(str(log), progress=lambda *_: during.append(con.execute(settings).fetchall()))
+    after_import = con.execute(settings).fetchall()
+    with pytest.raises(FileNotFoundError):
+        importer.import_file(str(tmp_path / "missing.log"))
+    after_failure = con.execute(settings).fetchall()
+    stored = con.execute("SELECT count(*) FROM logs").fetchall()[0][0]
+    con.close()
+    assert during and all(row == [(1, "122.0 MiB")] for row in during), during  # 128MB
+    assert after_import == after_failure == before
+    assert before[0][0] == 3
+    assert stored == 500
