@@ -13,8 +13,14 @@ import pytest
 from conftest import REPO, run_cli
 
 from logscope.parsing.registry import FormatRegistry, builtin_registry, load_registry
+from logscope.parsing.source_parser import SAMPLE_LINES
 from logscope.parsing.vectorized.plans import plan_for
-from logscope.parsing.vectorized.re2 import group_min_widths, re2_pattern, wrap_nullable
+from logscope.parsing.vectorized.re2 import (
+    always_participating,
+    group_min_widths,
+    re2_pattern,
+    wrap_nullable,
+)
 from logscope.pipeline.bulk import BulkImporter
 from logscope.pipeline.streaming import Pipeline
 from logscope.sources.readers import FileReader
@@ -150,6 +156,33 @@ def test_plans_refuse_what_they_cannot_read_exactly() -> None:
     assert group_min_widths(r"(?P<a>x*)(?P<b>y+)") == {"a": 0, "b": 1}
     wrapped, names = wrap_nullable(r'^"(?P<a>[^"]*)" (?P<b>\d*)', {"a", "b"})
     assert wrapped == r'^(?P<__w_a>"(?P<a>[^"]*))"(?P<__w_b> (?P<b>\d*))' and names == {"a", "b"}
+
+
+def test_groups_in_every_match_need_no_wrapper(tmp_path: Path) -> None:
+    """A group that may match empty but takes part in every match gets no `__w_` capture (one
+    capture less for RE2 on every line), and its empty text is still stored as the streaming
+    path stores it, by the fast path."""
+    pattern = r"^(?P<x>a*)(?:(?P<y>b*))?(?P<z>c|(?P<w>d*))(?:(?P<v>e*))+(?=(?P<u>f))(?>(?P<t>g*))"
+    assert always_participating(pattern) == {"x", "z", "v", "t"}
+    registry = builtin_registry(UTC)
+    plan = plan_for(registry.get("nginx_access"), UTC)
+    assert not isinstance(plan, str)
+    assert plan.always == [{"request", "referer", "user_agent"}] and plan.wrapped == [{"extra"}]
+    assert "__w_request" not in plan.patterns[0] and "__w_extra" in plan.patterns[0]
+    empty = '10.0.0.{i} - - [26/Nov/2026:03:00:{i:02d} +0100] "" 400 0 "" ""'
+    lines = nginx_lines(2000) + [empty.format(i=i) for i in range(20)] + nginx_lines(30)
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    con = open_for_writing(str(tmp_path / "bulk.duckdb"))
+    result = BulkImporter(LogWriter(con), registry).import_file(str(log))
+    con.close()
+    assert result.records == 2050 and result.formats == {"nginx_access": 2050}
+    # Every line after the sampled ones, the empty groups too, is read by the plan, not Python.
+    assert result.fast_records == 2050 - SAMPLE_LINES
+    stored = rows(tmp_path / "bulk.duckdb")
+    assert stored == streamed_rows(log, tmp_path / "stream.duckdb", registry)
+    # (nginx_access reads '' as no value, as its null_values say: the keys are left out)
+    assert stored[2000][4]["client"] == "10.0.0.0" and "request" not in stored[2000][4]
 
 
 @pytest.mark.parametrize("zone", ["UTC", "+05:30"])
