@@ -13,8 +13,14 @@ import pytest
 from conftest import REPO, run_cli
 
 from logscope.parsing.registry import FormatRegistry, builtin_registry, load_registry
+from logscope.parsing.source_parser import SAMPLE_LINES
 from logscope.parsing.vectorized.plans import plan_for
-from logscope.parsing.vectorized.re2 import group_min_widths, re2_pattern, wrap_nullable
+from logscope.parsing.vectorized.re2 import (
+    always_participating,
+    group_min_widths,
+    re2_pattern,
+    wrap_nullable,
+)
 from logscope.pipeline.bulk import BulkImporter
 from logscope.pipeline.streaming import Pipeline
 from logscope.sources.readers import FileReader
@@ -152,6 +158,33 @@ def test_plans_refuse_what_they_cannot_read_exactly() -> None:
     assert wrapped == r'^(?P<__w_a>"(?P<a>[^"]*))"(?P<__w_b> (?P<b>\d*))' and names == {"a", "b"}
 
 
+def test_groups_in_every_match_need_no_wrapper(tmp_path: Path) -> None:
+    """A group that may match empty but takes part in every match gets no `__w_` capture (one
+    capture less for RE2 on every line), and its empty text is still stored as the streaming
+    path stores it, by the fast path."""
+    pattern = r"^(?P<x>a*)(?:(?P<y>b*))?(?P<z>c|(?P<w>d*))(?:(?P<v>e*))+(?=(?P<u>f))(?>(?P<t>g*))"
+    assert always_participating(pattern) == {"x", "z", "v", "t"}
+    registry = builtin_registry(UTC)
+    plan = plan_for(registry.get("nginx_access"), UTC)
+    assert not isinstance(plan, str)
+    assert plan.always == [{"request", "referer", "user_agent"}] and plan.wrapped == [{"extra"}]
+    assert "__w_request" not in plan.patterns[0] and "__w_extra" in plan.patterns[0]
+    empty = '10.0.0.{i} - - [26/Nov/2026:03:00:{i:02d} +0100] "" 400 0 "" ""'
+    lines = nginx_lines(2000) + [empty.format(i=i) for i in range(20)] + nginx_lines(30)
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    con = open_for_writing(str(tmp_path / "bulk.duckdb"))
+    result = BulkImporter(LogWriter(con), registry).import_file(str(log))
+    con.close()
+    assert result.records == 2050 and result.formats == {"nginx_access": 2050}
+    # Every line after the sampled ones, the empty groups too, is read by the plan, not Python.
+    assert result.fast_records == 2050 - SAMPLE_LINES
+    stored = rows(tmp_path / "bulk.duckdb")
+    assert stored == streamed_rows(log, tmp_path / "stream.duckdb", registry)
+    # (nginx_access reads '' as no value, as its null_values say: the keys are left out)
+    assert stored[2000][4]["client"] == "10.0.0.0" and "request" not in stored[2000][4]
+
+
 @pytest.mark.parametrize("zone", ["UTC", "+05:30"])
 @pytest.mark.slow
 def test_times_in_a_fixed_zone_are_planned(zone: str, tmp_path: Path) -> None:
@@ -206,3 +239,51 @@ def test_plans_follow_the_order_formats_are_tried(tmp_path: Path) -> None:
     assert result.formats == {"openssh": 400, "bsd_syslog": 1600}
 
     assert rows(tmp_path / "bulk.duckdb") == streamed_rows(log, tmp_path / "stream.duckdb", registry)
+
+
+def test_stored_columns_come_in_event_time_order(tmp_path: Path) -> None:
+    """The rules' read-back of a block: sorted by (ts, id) whether or not the file was."""
+    from logscope.store.bulk import stored_columns
+
+    lines = nginx_lines(300)
+    lines[100], lines[200] = lines[200], lines[100]  # a block out of time order
+    lines[150] = lines[151]  # two records at the same instant
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    BulkImporter(LogWriter(con), builtin_registry(UTC)).import_file(str(log))
+    expected = con.execute("SELECT id, ts, message FROM logs WHERE id BETWEEN 5 AND 290 ORDER BY ts, id")
+    want = expected.fetchall()
+    table = stored_columns(con, 5, 290, ["message", "ts", "id"])
+    in_order = stored_columns(con, 5, 90, ["id"])
+    con.close()
+    assert table.column_names == ["message", "ts", "id"]
+    assert list(zip(table["id"].to_pylist(), table["message"].to_pylist(), strict=True)) == [
+        (row[0], row[2]) for row in want
+    ]
+    assert in_order["id"].to_pylist() == list(range(5, 91))
+
+
+def test_import_settings_hold_only_while_the_import_runs(tmp_path: Path) -> None:
+    """The import caps DuckDB's memory and threads while it runs; the connection's own settings
+    come back after it, also when the import fails."""
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(nginx_lines(500)) + "\n")
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    con.execute("SET threads = 3")
+    con.execute("SET memory_limit = '512MiB'")  # (shown as set: restored exactly)
+    settings = "SELECT current_setting('threads'), current_setting('memory_limit')"
+    before = con.execute(settings).fetchall()
+    importer = BulkImporter(LogWriter(con), builtin_registry(UTC))
+    during = []
+    importer.import_file(str(log), progress=lambda *_: during.append(con.execute(settings).fetchall()))
+    after_import = con.execute(settings).fetchall()
+    with pytest.raises(FileNotFoundError):
+        importer.import_file(str(tmp_path / "missing.log"))
+    after_failure = con.execute(settings).fetchall()
+    stored = con.execute("SELECT count(*) FROM logs").fetchall()[0][0]
+    con.close()
+    assert during and all(row == [(1, "122.0 MiB")] for row in during), during  # 128MB
+    assert after_import == after_failure == before
+    assert before[0][0] == 3
+    assert stored == 500

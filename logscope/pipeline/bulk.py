@@ -115,7 +115,7 @@ class BulkImporter:
         run = _FileRun(self, source or path, on_records, checkpoint)
         start = checkpoint.offset if checkpoint is not None else 0
         run.result.skipped_bytes = start
-        with self.store.memory_limited():
+        with self.store.import_settings():
             reader = _BlockReader(path, block_bytes, run, start, whole_lines)
             return self._import(run, reader, progress, stop)
 

@@ -30,6 +30,11 @@ SKIP_TABLE = "_logscope_bulk_skip"
 # with 256MB, 450 MB with 128MB (same CPU time), 380 MB with 64MB (5-8% more CPU time): the
 # 128MB middle keeps room for wide rows (docs/benchmarks.md).
 BULK_MEMORY_LIMIT = "128MB"
+# DuckDB's threads during a bulk import: one. The import already runs two threads (the reader's
+# parsing beside DuckDB's insert); DuckDB's own workers on each block's query cost 26-27% more
+# CPU time for the same rows (300,000 nginx lines: 6.3 -> 4.6 CPU-s, JSON lines 4.1 -> 3.1) and,
+# on a busy machine, wall time too (docs/benchmarks.md, "Bulk import fast path").
+BULK_THREADS = 1
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
@@ -133,8 +138,26 @@ def stored_columns(
     """`columns` of the stored records with ids `first_id`..`last_id`, in event-time order (ties by
     id), typed as the writer's table (LOGS_SCHEMA)."""
     where = f"id BETWEEN {int(first_id)} AND {int(last_id)}"
-    table = con.sql(f"{_select(columns)} WHERE {where} ORDER BY ts, id").to_arrow_table()
-    return table.cast(_schema(columns))
+    wanted = list(dict.fromkeys([*columns, "id", "ts"]))
+    # Read in the order stored (a scan), sorted here only where the rows are not in event-time
+    # order already: a committed block mostly is, and DuckDB's sort of the wide rows cost twice
+    # the scan (docs/benchmarks.md, "Bulk import fast path").
+    table = con.sql(f"{_select(wanted)} WHERE {where}").to_arrow_table()
+    if not _in_time_order(table):
+        table = table.take(pc.sort_indices(table, [("ts", "ascending"), ("id", "ascending")]))
+    return table.select(columns).cast(_schema(columns))
+
+
+def _in_time_order(table: pa.Table) -> bool:
+    """Whether the rows are sorted by (ts, id): ids ascending and times never going back."""
+    if table.num_rows < 2:
+        return True
+    rows = table.num_rows - 1
+    ids, ts = table["id"], pc.cast(table["ts"], pa.int64())
+    return bool(
+        pc.all(pc.less(ids.slice(0, rows), ids.slice(1))).as_py()
+        and pc.all(pc.less_equal(ts.slice(0, rows), ts.slice(1))).as_py()
+    )
 
 
 def stored_column_batches(
@@ -205,15 +228,20 @@ class BulkStore:
         self.con.execute("SELECT 1").fetchall()
 
     @contextlib.contextmanager
-    def memory_limited(self, limit: str = BULK_MEMORY_LIMIT) -> Iterator[None]:
-        """Cap DuckDB's memory while a bulk import runs (its write path keeps a lot otherwise)."""
+    def import_settings(self, limit: str = BULK_MEMORY_LIMIT, threads: int = BULK_THREADS) -> Iterator[None]:
+        """Cap DuckDB's memory (its write path keeps a lot otherwise) and threads while a bulk
+        import runs; the settings before are restored after."""
         con = self.con
-        previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        previous = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchall()[0]
         con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET threads = {int(threads)}")
         try:
             yield
         finally:
-            con.execute(f"SET memory_limit = '{previous}'")
+            con.execute(f"SET memory_limit = '{previous[0]}'")
+            con.execute(f"SET threads = {int(previous[1])}")
 
     def parse(self, block: pa.Table, plan: BlockPlan) -> list[int]:
         """Register `block` for `write` as one more pass; the keys of lines its plan could not read.

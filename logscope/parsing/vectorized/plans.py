@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level_sql
 from logscope.parsing.regexformat import RegexFormat
 from logscope.parsing.vectorized.re2 import (
+    always_participating,
     group_min_widths,
     guard_regex,
     re2_pattern,
@@ -54,6 +55,8 @@ class RegexPlan:
     nullable_groups: set[str] = field(default_factory=set)
     # Per pattern, the nullable groups with a `__w_<name>` wrapper (see `wrap_nullable`).
     wrapped: list[set[str]] = field(default_factory=list)
+    # Per pattern, the nullable groups that take part in every match (no wrapper needed).
+    always: list[set[str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -123,10 +126,13 @@ class RegexPlan:
         for index, pattern in enumerate(self.parser.definition.patterns):
             if name not in re.compile(pattern).groupindex:
                 continue
-            if name not in self.wrapped[index]:
+            if name in self.always[index]:
+                value = f"p{index}.{sql_name(name)}"
+            elif name in self.wrapped[index]:
+                wrapper = sql_name(f"__w_{name}")
+                value = f"CASE WHEN p{index}.{wrapper} <> '' THEN p{index}.{sql_name(name)} END"
+            else:
                 return None
-            wrapper = sql_name(f"__w_{name}")
-            value = f"CASE WHEN p{index}.{wrapper} <> '' THEN p{index}.{sql_name(name)} END"
             cases.append(f"WHEN p{index} IS NOT NULL THEN {value}")
         return f"CASE {' '.join(cases)} END" if cases else "NULL"
 
@@ -261,11 +267,14 @@ def plan_for(parser: object, zone: tzinfo, now: datetime | None = None) -> Regex
         nullable |= {name for name, width in group_min_widths(pattern).items() if width == 0}
     patterns: list[str] = []
     wrapped: list[set[str]] = []
+    always: list[set[str]] = []
     for pattern in definition.patterns:
         converted = re2_pattern(pattern)
         if converted is None:
             return f"{parser.name}: a pattern RE2 cannot run the same way"
-        converted, names_wrapped = wrap_nullable(converted, nullable & set(re.compile(pattern).groupindex))
+        always.append(nullable & always_participating(pattern))
+        to_wrap = (nullable & set(re.compile(pattern).groupindex)) - always[-1]
+        converted, names_wrapped = wrap_nullable(converted, to_wrap)
         patterns.append(converted)
         wrapped.append(names_wrapped)
     zone_offset = fixed_offset(zone)
@@ -277,7 +286,7 @@ def plan_for(parser: object, zone: tzinfo, now: datetime | None = None) -> Regex
             return f"{parser.name}: time format {spec!r} needs the clock or a zone without daylight saving"
         time_plans.append(plan)
     guards = [guard_regex(pattern) for pattern in definition.patterns]
-    return RegexPlan(parser, patterns, guards, time_plans, zone_offset, years, nullable, wrapped)
+    return RegexPlan(parser, patterns, guards, time_plans, zone_offset, years, nullable, wrapped, always)
 
 
 def _field_stages(
