@@ -11,8 +11,6 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-import regex
-
 from logscope.errors import LogscopeError
 from logscope.parsing.inferlevel import INFERRED_FIELD
 from logscope.parsing.levels import normalize_level
@@ -130,6 +128,8 @@ def pattern_groups(pattern: str) -> tuple[str, ...]:
     try:
         return tuple(re.compile(pattern).groupindex)
     except re.error:
+        import regex  # imported when a pattern needs it (~10 ms of every start otherwise)
+
         return tuple(regex.compile(pattern).groupindex)
 
 
@@ -261,6 +261,8 @@ def _refuse_bad(checker: _Checker, key: str, pattern: str) -> None:
     """A pattern `regex` cannot compile is an error naming `key` (not checked when trusted)."""
     if checker.trusted:
         return
+    import regex
+
     try:
         regex.compile(pattern)
     except regex.error as exc:
