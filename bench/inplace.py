@@ -117,8 +117,9 @@ def _generate(out: Path, lines: int) -> dict[str, Path]:
 
 
 def _found(out: Path) -> dict[str, Path]:
+    """The data files in `out` by kind (nginx, json, syslog); `--only` needs just its own."""
     found = {path.name.split("-")[0]: path for path in out.iterdir()}
-    return {"nginx": found["nginx"], "json": found["json"], "syslog": found["syslog"]}
+    return {kind: found[kind] for kind in ("nginx", "json", "syslog") if kind in found}
 
 
 if __name__ == "__main__":

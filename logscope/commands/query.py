@@ -52,9 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
-    from logscope.store.database import MEMORY, open_for_reading
-
     if args.sql == "-" and "-" in args.files:
         raise LogscopeError("query: the SQL and a FILE cannot both be read from stdin", 2)
     sql = sys.stdin.read() if args.sql == "-" else args.sql
@@ -67,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         raise LogscopeError("query: --at needs --lake (a local database keeps no snapshots)", 2)
     if args.files:
         return _run_in_place(args, sql, fmt)
+    from logscope.store.client import connect_if_served, remove_stale_socket, socket_path
+    from logscope.store.database import MEMORY, open_for_reading
+
     path = db_path(args)
     client = connect_if_served(path) if path != MEMORY else None
     if client is not None:
@@ -134,7 +134,7 @@ def _print_result(con, sql: str, fmt: str, retry_file=None) -> None:
     first row is printed) raises _Retry."""
     import duckdb
 
-    from logscope.store.server import one_line_error  # the same one-line text on both paths
+    from logscope.store.statements import one_line_error  # the server answers with the same line
 
     try:
         result = con.execute(sql)

@@ -5,12 +5,11 @@ A file holds one or more `[[format]]` tables; docs/formats.md documents every ke
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
-
-import regex
 
 from logscope.errors import LogscopeError
 from logscope.parsing.inferlevel import INFERRED_FIELD
@@ -103,7 +102,7 @@ class FormatDefinition:
         """Every named group of the patterns, in order of first appearance."""
         names: list[str] = []
         for pattern in self.patterns:
-            for name in regex.compile(pattern).groupindex:
+            for name in pattern_groups(pattern):
                 if name not in names:
                     names.append(name)
         return names
@@ -122,12 +121,27 @@ class FormatDefinition:
         return types
 
 
+@functools.cache
+def pattern_groups(pattern: str) -> tuple[str, ...]:
+    """The named groups of a valid pattern, in order: read by `re` when it can (its compiled
+    pattern is then cached for parsing/regexformat.py), by `regex` otherwise; once per pattern."""
+    try:
+        return tuple(re.compile(pattern).groupindex)
+    except re.error:
+        import regex  # imported when a pattern needs it (~10 ms of every start otherwise)
+
+        return tuple(regex.compile(pattern).groupindex)
+
+
 class _Checker:
     """Raises errors that name the file, the format and the key."""
 
     def __init__(self, origin: str, where: str = "") -> None:
         self.origin = origin
         self.where = where
+        # A bundled format's patterns are proven by the tests; compiling each with `regex` and the
+        # backtracking check are skipped (tests/test_parsers.py loads them untrusted).
+        self.trusted = False
 
     def fail(self, key: str, problem: str) -> LogscopeError:
         place = f"{self.origin}: {self.where}" if self.where else f"{self.origin}:"
@@ -214,8 +228,9 @@ def _definition(table: Any, origin: str, index: int, shipped: bool = False) -> F
         patterns=checker.string_list(table, "patterns"),
         description=checker.string(table, "description") or "",
     )
+    checker.trusted = shipped
     _read_priority(checker, table, definition)
-    _read_patterns(checker, definition, shipped)
+    _read_patterns(checker, definition)
     _read_time(checker, table, definition)
     _read_level(checker, table, definition)
     definition.message_field = _group_option(checker, table, "message", definition)
@@ -234,21 +249,30 @@ def _read_priority(checker: _Checker, table: dict[str, Any], definition: FormatD
     definition.priority = priority
 
 
-def _read_patterns(checker: _Checker, definition: FormatDefinition, shipped: bool = False) -> None:
+def _read_patterns(checker: _Checker, definition: FormatDefinition) -> None:
     if not definition.patterns:
         raise checker.fail("patterns", "at least one regular expression is needed")
-    if shipped:
-        return
     for number, pattern in enumerate(definition.patterns, 1):
-        try:
-            regex.compile(pattern)
-        except regex.error as exc:
-            raise checker.fail(f"patterns[{number}]", f"bad regular expression: {exc}") from None
+        _refuse_bad(checker, f"patterns[{number}]", pattern)
         _refuse_exponential(checker, f"patterns[{number}]", pattern)
+
+
+def _refuse_bad(checker: _Checker, key: str, pattern: str) -> None:
+    """A pattern `regex` cannot compile is an error naming `key` (not checked when trusted)."""
+    if checker.trusted:
+        return
+    import regex
+
+    try:
+        regex.compile(pattern)
+    except regex.error as exc:
+        raise checker.fail(key, f"bad regular expression: {exc}") from None
 
 
 def _refuse_exponential(checker: _Checker, key: str, pattern: str) -> None:
     """A pattern that can backtrack exponentially would stall ingestion on one bad line."""
+    if checker.trusted:
+        return
     reason = exponential_reason(pattern)
     if reason is not None:
         raise checker.fail(
@@ -271,7 +295,7 @@ def _read_time(checker: _Checker, table: dict[str, Any], definition: FormatDefin
         raise checker.fail("time.carry", "must be true or false")
     definition.time_carry = carry
     in_continuation = definition.time_continuation is not None and definition.time_field in (
-        regex.compile(definition.time_continuation).groupindex
+        pattern_groups(definition.time_continuation)
     )
     if definition.time_field not in definition.group_names() and not in_continuation:
         raise checker.fail("time.field", f"no group named {definition.time_field!r} in the patterns")
@@ -294,11 +318,8 @@ def _read_time_continuation(
         raise checker.fail(
             "time.continuation", "needs multiline.continuation (records of one line have none)"
         )
-    try:
-        compiled = regex.compile(pattern)
-    except regex.error as exc:
-        raise checker.fail("time.continuation", f"bad regular expression: {exc}") from None
-    if definition.time_field not in compiled.groupindex:
+    _refuse_bad(checker, "time.continuation", pattern)
+    if definition.time_field not in pattern_groups(pattern):
         raise checker.fail("time.continuation", f"no group named {definition.time_field!r}")
     _refuse_exponential(checker, "time.continuation", pattern)
     definition.time_continuation = pattern
@@ -348,12 +369,9 @@ def _read_level_continuation(
         raise checker.fail(
             "level.continuation", "needs multiline.continuation (records of one line have none)"
         )
-    try:
-        compiled = regex.compile(pattern)
-    except regex.error as exc:
-        raise checker.fail("level.continuation", f"bad regular expression: {exc}") from None
+    _refuse_bad(checker, "level.continuation", pattern)
     group = definition.level_field or "level"
-    if group not in compiled.groupindex:
+    if group not in pattern_groups(pattern):
         raise checker.fail("level.continuation", f"no group named {group!r}")
     _refuse_exponential(checker, "level.continuation", pattern)
     definition.level_continuation = pattern
@@ -387,10 +405,7 @@ def _read_multiline(checker: _Checker, table: dict[str, Any], definition: Format
     continuation = checker.string(multiline, "continuation")
     if continuation is None:
         raise checker.fail("multiline.continuation", "missing")
-    try:
-        regex.compile(continuation)
-    except regex.error as exc:
-        raise checker.fail("multiline.continuation", f"bad regular expression: {exc}") from None
+    _refuse_bad(checker, "multiline.continuation", continuation)
     _refuse_exponential(checker, "multiline.continuation", continuation)
     definition.continuation = continuation
     max_lines = multiline.get("max_lines", DEFAULT_MAX_LINES)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import tzinfo
-from typing import Any
-
-import regex
+from typing import TYPE_CHECKING, Any
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.definition import FormatDefinition
@@ -17,7 +15,10 @@ from logscope.parsing.match_start import first_chars
 from logscope.parsing.regexsafety import GuardedPattern
 from logscope.parsing.time_formats import Clock, compile_time_formats
 
-Pattern = re.Pattern[str] | regex.Pattern[str]
+if TYPE_CHECKING:  # `regex` is imported when a pattern needs it (~10 ms of every start otherwise)
+    import regex
+
+    Pattern = re.Pattern[str] | regex.Pattern[str]
 _TRUE = frozenset(("true", "yes", "on", "1", "t", "y"))
 _FALSE = frozenset(("false", "no", "off", "0", "f", "n"))
 
@@ -27,6 +28,8 @@ def compile_pattern(pattern: str, flags: int = 0) -> Pattern:
     try:
         return re.compile(pattern, flags)
     except re.error:
+        import regex
+
         return regex.compile(pattern, flags)
 
 

@@ -20,8 +20,6 @@ import re
 import sys
 from typing import Any
 
-import regex
-
 try:
     from re import _constants as sre_constants  # type: ignore[attr-defined]
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -250,6 +248,8 @@ class GuardedPattern:
     decide in MATCH_TIMEOUT seconds counts as not matched (other formats, then `raw`, get it)."""
 
     def __init__(self, pattern: str, owner: str, flags: int = 0) -> None:
+        import regex  # only a user's format needs it: not imported on every start
+
         self.compiled = regex.compile(pattern, flags)
         self.pattern = pattern
         self.groupindex = self.compiled.groupindex

@@ -321,6 +321,8 @@ def _json_objects(lines: list[str]) -> list[dict]:
 
     objects = []
     for line in lines:
+        if not line.lstrip().startswith("{"):
+            continue  # not an object: skip orjson's error (its exception costs ~5 µs a line)
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:

@@ -138,7 +138,7 @@ def build_chain(
     refused: list[str] = []
     for number, plan in enumerate(chain.plans):
         levels = f"_inplace_levels_{tag}_{number}"
-        texts = level_texts(head, plan) if isinstance(plan, RegexPlan) else head_texts
+        texts = level_texts(con, head, plan) if isinstance(plan, RegexPlan) else head_texts
         con.register("_inplace_arrow", plan.level_table(texts))
         con.execute(f"CREATE TABLE {levels} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")

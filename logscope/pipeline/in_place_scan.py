@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,9 @@ from logscope.parsing.vectorized.plans import RegexPlan
 from logscope.parsing.vectorized.re2 import sql_literal
 from logscope.record import MAX_LINE_BYTES
 from logscope.sources.compressed import CompressedReader
+
+if TYPE_CHECKING:
+    import duckdb
 
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
 DELIMITER = "\x1f\x1e"
@@ -217,19 +221,18 @@ def _may_match_empty(regex: str) -> bool:
     return bool(pc.match_substring_regex(pa.array([""], pa.string()), regex)[0].as_py())
 
 
-def level_texts(head_lines: list[str], plan: RegexPlan) -> list[str]:
-    """The level texts the level table is made for: the first lines' and common spellings."""
-    from logscope.store.database import connect
-
+def level_texts(con: duckdb.DuckDBPyConnection, head_lines: list[str], plan: RegexPlan) -> list[str]:
+    """The level texts the level table is made for: the first lines' and common spellings (read
+    in `con`, the query's own connection: a second one costs its start-up)."""
     texts = set(_LEVEL_GUESSES) | set(plan.parser.definition.level_map) | {""}
     if plan.level_text_sql() and head_lines:
-        con = connect()  # configured as every logscope connection (store/database.py)
+        con.register("_inplace_level_head", plan.prepare_lines(head_lines))
         try:
-            con.register("head", plan.prepare_lines(head_lines))
-            rows = con.execute(f"SELECT DISTINCT {plan.level_text_sql()} FROM head").fetchall()
+            sql = f"SELECT DISTINCT {plan.level_text_sql()} FROM _inplace_level_head"
+            rows = con.execute(sql).fetchall()
             texts |= {row[0] for row in rows if row[0] is not None}
         finally:
-            con.close()
+            con.unregister("_inplace_level_head")
     return sorted(texts)
 
 

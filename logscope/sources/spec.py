@@ -6,12 +6,14 @@ import glob
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from logscope.record import Checkpoint
 from logscope.sources.base import Source
 from logscope.sources.readers import FileReader, StdinReader, StreamReader, is_stream_path
-from logscope.sources.tail.source import TailSource
-from logscope.sources.tail.watcher import Pattern
+
+if TYPE_CHECKING:  # the watcher is imported where a source is followed (`query FILE` follows none)
+    from logscope.sources.tail.source import TailSource
 
 GLOB_CHARS = frozenset("*?[")
 NETWORK_SCHEMES = ("tcp://", "udp://", "unix://", "unixgram://", "otlp://", "cmd:", "cmd+restart:")
@@ -135,6 +137,9 @@ def network_source(argument: str) -> Source:
 
 def follow_files(argument: str, options: FollowOptions) -> Expansion:
     """Followers for the files an argument names now and later (globs, directories)."""
+    from logscope.sources.tail.source import TailSource
+    from logscope.sources.tail.watcher import Pattern
+
     result = Expansion()
     root, _ = Pattern(argument).watch_root()
     if not os.path.isdir(root):
