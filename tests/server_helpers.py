@@ -87,3 +87,25 @@ def count(db: Path, where: str = "true") -> int:
     result = run_cli("query", "--db", str(db), "--csv", f"SELECT count(*) FROM logs WHERE {where}")
     assert result.returncode == 0, result.stderr
     return int(result.stdout.splitlines()[1])
+
+
+def follow_until_stored(db: Path, path: Path, lines: int, settle: float) -> tuple[int, str]:
+    """`logscope ingest --follow PATH` until `lines` records are stored (asked through the run's
+    query service: the database itself is locked by the run), `settle` seconds more, then SIGTERM;
+    its exit status and stderr."""
+    process = subprocess.Popen(
+        [*CLI, "ingest", "--follow", "--db", str(db), str(path)],
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    socket = str(db) + ".sock"
+    try:
+        wait_until(
+            lambda: process.poll() is not None or (service_state(socket) == "live" and count(db) >= lines)
+        )
+        time.sleep(settle)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    return process.returncode, stderr

@@ -8,12 +8,12 @@ import gzip
 import io
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import query_db, run_cli
+from server_helpers import follow_until_stored
 
 from logscope.sources.compressed import CompressedReader
 
@@ -136,25 +136,8 @@ def test_follow_reads_a_truncated_rotated_gz_once(tmp_path: Path, db: Path) -> N
     expected = recoverable_lines(path)
     old = time.time() - 60  # settled: not a file still being compressed
     os.utime(path, (old, old))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "logscope", "ingest", "--follow", "--db", str(db), str(logs)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                if query_db(db, "SELECT count(*) FROM logs")[0][0] >= expected:
-                    break
-            except Exception:
-                continue
-        time.sleep(2.5)  # two more rescans: the file must not be read again
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0, stderr
+    returncode, stderr = follow_until_stored(db, logs, expected, settle=2.5)  # 2 more rescans: not read again
+    assert returncode == 0, stderr
     assert_one_damage_line(stderr, path)
     assert stored(db)[:2] == (expected, expected)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import query_db, run_cli
+from server_helpers import follow_until_stored
 
 LINES = 20_000
 NGINX = '127.0.0.1 - - [10/Oct/2023:13:55:{s:02d} +0000] "GET /page/{i} HTTP/1.1" 200 {i} "-" "curl/8.0"\n'
@@ -108,23 +108,6 @@ def test_follow_reads_every_line_of_a_gz_with_a_bad_crc(tmp_path: Path, db: Path
     path = bad_crc(logs / "old.log.1.gz", generic_lines(LINES))
     old = time.time() - 60  # settled: not a file still being compressed
     os.utime(path, (old, old))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "logscope", "ingest", "--follow", "--db", str(db), str(logs)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                if query_db(db, "SELECT count(*) FROM logs")[0][0] >= LINES:
-                    break
-            except Exception:
-                continue
-        time.sleep(1)
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
+    _, stderr = follow_until_stored(db, logs, LINES, settle=1)
     assert_one_error(stderr, path)
     assert query_db(db, "SELECT count(*), count(DISTINCT message) FROM logs") == [(LINES, LINES)]
