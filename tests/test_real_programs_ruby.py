@@ -10,6 +10,7 @@ development.log, read one record per request.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -61,17 +62,23 @@ end
 LOGGER_LINE = re.compile(r"^[DIWEFA], \[\S+ #\d+\] +(\w+) -- ")
 
 
-@pytest.mark.slow
-def test_rails_production_log(tmp_path: Path, db: Path) -> None:
+def run_rails_app(tmp_path: Path, source: str, environment: str) -> tuple[Path, dt.datetime, dt.datetime]:
+    """Run the one-file Rails app `source` in `environment` (UTC), which logs to
+    ENVIRONMENT.log: the log and the times before and after (skips without Rails)."""
     ruby = program("ruby")
     if subprocess.run([ruby, "-e", 'require "action_controller/railtie"'], capture_output=True).returncode:
         pytest.skip("Rails is not installed (.ci/run installs ruby-railties)")
-    (tmp_path / "app.rb").write_text(RAILS_APP)
-    log = tmp_path / "production.log"
+    (tmp_path / "app.rb").write_text(source)
+    log = tmp_path / f"{environment}.log"
     start = now()
-    env = {"TZ": "UTC", "RAILS_ENV": "production", "PATH": "/usr/bin:/bin"}
+    env = {"TZ": "UTC", "RAILS_ENV": environment, "PATH": "/usr/bin:/bin"}
     subprocess.run([ruby, "app.rb", str(log)], cwd=tmp_path, env=env, check=True, capture_output=True)
-    end = now()
+    return log, start, now()
+
+
+@pytest.mark.slow
+def test_rails_production_log(tmp_path: Path, db: Path) -> None:
+    log, start, end = run_rails_app(tmp_path, RAILS_APP, "production")
     stored = ingest(log, db, "--tz", "UTC")
     assert_parsed(stored, {"ruby_logger"}, share=1.0)
     written = Counter(m[1] for m in map(LOGGER_LINE.match, log.read_text().splitlines()) if m)
@@ -131,15 +138,7 @@ end
 @pytest.mark.slow
 def test_rails_development_log(tmp_path: Path, db: Path) -> None:
     """One record per request (the only line with a time is its `Started`), level from its status."""
-    ruby = program("ruby")
-    if subprocess.run([ruby, "-e", 'require "action_controller/railtie"'], capture_output=True).returncode:
-        pytest.skip("Rails is not installed (.ci/run installs ruby-railties)")
-    (tmp_path / "app.rb").write_text(RAILS_DEVELOPMENT_APP)
-    log = tmp_path / "development.log"
-    start = now()
-    env = {"TZ": "UTC", "RAILS_ENV": "development", "PATH": "/usr/bin:/bin"}
-    subprocess.run([ruby, "app.rb", str(log)], cwd=tmp_path, env=env, check=True, capture_output=True)
-    end = now()
+    log, start, end = run_rails_app(tmp_path, RAILS_DEVELOPMENT_APP, "development")
     stored = ingest(log, db, "--tz", "UTC")
     assert_parsed(stored, {"rails_development"}, share=1.0)
     assert len(stored.rows) == count_lines(log, lambda line: line.startswith("Started ")) == 40
