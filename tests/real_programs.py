@@ -179,6 +179,20 @@ def go_program(folder: Path, source: str, module: str | None = None) -> tuple[Pa
     return folder / "prog", env
 
 
+def npm_program(root: Path, packages: list[str], source: str, what: str) -> Path:
+    """`packages` installed from the npm registry into `root`, `source` as its app.js: the
+    directory (skips without npm, or when the registry cannot be reached: `what` names them)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed (.ci/run installs it with apt-get)")
+    argv = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(root), *packages]
+    install = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if install.returncode != 0:
+        pytest.skip(f"npm could not install {what}: {install.stderr.strip()[-300:]}")
+    (root / "app.js").write_text(source)
+    return root
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(UTC)
 

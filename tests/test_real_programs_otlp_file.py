@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from real_programs import assert_parsed, assert_times_from_lines, free_port, ingest, now, program
+from real_programs import assert_parsed, assert_times_from_lines, free_port, ingest, now, npm_program, program
 
 ROUNDS = 10
 BATCH = 8  # records per export request, so lines hold 8, 8, 8 and 6 records
@@ -55,16 +54,8 @@ provider.shutdown();
 @pytest.fixture(scope="module")
 def otel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with the OpenTelemetry JS SDK's logs packages installed from the npm registry."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed (.ci/run installs it with apt-get)")
     root = tmp_path_factory.mktemp("otel-js")
-    argv = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(root), *PACKAGES]
-    install = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    if install.returncode != 0:
-        pytest.skip(f"npm could not install the OpenTelemetry JS SDK: {install.stderr.strip()[-300:]}")
-    (root / "app.js").write_text(OTEL_PROGRAM)
-    return root
+    return npm_program(root, PACKAGES, OTEL_PROGRAM, "the OpenTelemetry JS SDK")
 
 
 class _BodiesToLines(http.server.BaseHTTPRequestHandler):

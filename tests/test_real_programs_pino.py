@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from real_programs import assert_parsed, assert_times_from_lines, count_lines, ingest, now, program
+from real_programs import (
+    assert_parsed,
+    assert_times_from_lines,
+    count_lines,
+    ingest,
+    now,
+    npm_program,
+    program,
+)
 
 ROUNDS = 10
 PINO_PROGRAM = f"""const pino = require('pino');
@@ -34,20 +41,8 @@ LEVELS = {"info": ROUNDS, "warning": ROUNDS, "error": ROUNDS, "debug": ROUNDS, "
 @pytest.fixture(scope="module")
 def pino_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with pino and pino-pretty installed from the npm registry."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed (.ci/run installs it with apt-get)")
     root = tmp_path_factory.mktemp("pino")
-    install = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(root), "pino@10", "pino-pretty@13"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if install.returncode != 0:
-        pytest.skip(f"npm could not install pino and pino-pretty: {install.stderr.strip()[-300:]}")
-    (root / "app.js").write_text(PINO_PROGRAM)
-    return root
+    return npm_program(root, ["pino@10", "pino-pretty@13"], PINO_PROGRAM, "pino and pino-pretty")
 
 
 @pytest.mark.slow
