@@ -7,6 +7,7 @@ and Debian's `vhost_combined` access log) each run on a private port in a tempor
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
@@ -312,7 +313,10 @@ def test_haproxy_tcp_log(tmp_path: Path, db: Path) -> None:
                     conn, _ = echo.accept()
                 except TimeoutError:
                     continue
-                with conn:
+                # wait_port's probe closes at once, and haproxy resets the backend
+                # connection it opened for it: the echo must outlive that reset.
+                with conn, contextlib.suppress(OSError):
+                    conn.settimeout(10)
                     conn.sendall(conn.recv(100))
 
         server_thread = threading.Thread(target=serve, daemon=True)
