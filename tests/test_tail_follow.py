@@ -213,13 +213,14 @@ def test_files_appearing_while_following_are_read_from_their_start_even_with_fro
 
 def test_growth_is_noticed_by_inotify_write_events_when_the_sweep_is_off(tmp_path: Path) -> None:
     log, db = tmp_path / "app.log", tmp_path / "db.duckdb"
-    # A poll far away: only the write events can wake the reader in time.
+    # A poll far away: only the write events can wake the reader in time. (20 s, not less: a
+    # loaded CI machine may take seconds to schedule the reader; the poll would take 60.)
     with Tailing(db, str(log), growth_sweep_seconds=None, poll_seconds=60) as tail:
         append(log, *seq_lines(0, 10))
-        tail.wait_for(10, timeout=5)
+        tail.wait_for(10, timeout=20)
         os.rename(log, tmp_path / "app.log.1")
         append(log, *seq_lines(10, 20))
-        tail.wait_for(20, timeout=5)
+        tail.wait_for(20, timeout=20)
     assert stored_raw(db) == seq_lines(0, 20)
 
 
