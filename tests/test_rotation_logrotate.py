@@ -68,10 +68,10 @@ def rotate_repeatedly(tmp_path: Path, config: str, log: Path, writer: subprocess
     return done
 
 
-def sequence_numbers_on_disk(directory: Path) -> Counter[int]:
+def sequence_numbers_on_disk(directory: Path, pattern: str = "app.log*") -> Counter[int]:
     """Every `seq=N` still in the log files logrotate left (plain and compressed)."""
     counts: Counter[int] = Counter()
-    for path in directory.glob("app.log*"):
+    for path in directory.glob(pattern):
         if path.suffix in (".pid",):
             continue
         opener = gzip.open if path.suffix == ".gz" else open
@@ -118,13 +118,14 @@ def test_logrotate_copytruncate_mode_stores_every_line_left_on_disk_exactly_once
 ) -> None:
     # With "app.log*" the copies themselves are followed too: they must be recognized as read.
     stored = follow_through_rotations(tmp_path, COPYTRUNCATE, source, None)
-    on_disk = sequence_numbers_on_disk(tmp_path)
     doubled = sorted(n for n, times in stored.items() if times > 1)
     assert not doubled, f"{len(doubled)} lines stored twice, first {doubled[:10]}"
-    # The known hazard of copytruncate: a line written after the copy and before the truncate is
-    # in no file at all. Everything that is in some file must be stored; what is lost must be
-    # lost on disk too (and is at most a small share).
-    assert set(on_disk) <= set(stored), sorted(set(on_disk) - set(stored))[:10]
+    # The known hazards of copytruncate: a line written after the copy and before the truncate is
+    # in no file at all; and when only app.log is followed, a line the follower had not read yet
+    # when the file was truncated is left only in the copy (app.log.N), which it does not follow
+    # (on a loaded machine the follower can be that far behind). Everything still in app.log, and
+    # with "app.log*" everything in any file, must be stored; what is lost is a small share.
+    followed = sequence_numbers_on_disk(tmp_path, source)
+    assert set(followed) <= set(stored), sorted(set(followed) - set(stored))[:10]
     lost = set(range(LINES)) - set(stored)
-    assert not lost & set(on_disk)
     assert len(lost) < LINES // 20, f"{len(lost)} lines lost"
