@@ -176,6 +176,7 @@ class _Watch:
         self.reason: str | None = None
         self.interrupted_at = 0.0
         self.ended = False  # set by ADDRESS_CAP.release once the query is over
+        self.capped_by: str | None = None  # another query's reason, had it capped memory meanwhile
 
     def look(self, now: float, resident: int) -> None:
         if not self.baseline:
@@ -219,6 +220,15 @@ class _AddressCap:
                 if soft == resource.RLIM_INFINITY or cap < soft:
                     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
             self._holders.add(watch)
+        for other in WATCHDOG.watching():
+            if other is not watch and other.capped_by is None:
+                other.capped_by = _capped(watch.reason)
+
+    def reason(self) -> str | None:
+        """Why the cap is held (a watched query over its memory limit), or None when it is not."""
+        with self._lock:
+            held = next((watch.reason for watch in self._holders if watch.reason), None)
+        return held and _capped(held)
 
     def release(self, watch: _Watch) -> None:
         with self._lock:
@@ -232,6 +242,10 @@ class _AddressCap:
 
 
 ADDRESS_CAP = _AddressCap()
+
+
+def _capped(reason: str | None) -> str:
+    return f"ran out of memory while rule SQL over its limit was stopped ({reason})"
 
 
 class _Watchdog:
@@ -250,6 +264,10 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="rule-sql-watchdog", daemon=True)
                 self._thread.start()
         self._wake.set()
+
+    def watching(self) -> list[_Watch]:
+        with self._lock:
+            return list(self._watches)
 
     def remove(self, watch: _Watch) -> None:
         with self._lock:
@@ -280,11 +298,15 @@ def limited(
     them the query is interrupted and RuleLimitError says which limit it was."""
     watch = _Watch(con, seconds, memory)
     WATCHDOG.add(watch)
+    watch.capped_by = ADDRESS_CAP.reason()
     try:
         yield
     except duckdb.OutOfMemoryException as exc:
-        if watch.reason is not None:
-            raise RuleLimitError(watch.reason) from None
+        # Failed under the address-space cap another watched query put on (a rule's predicates,
+        # computed ahead, and its evaluation run at once): say so, with that query's reason.
+        reason = watch.reason or watch.capped_by
+        if reason is not None:
+            raise RuleLimitError(reason) from None
         raise RuleLimitError(f"ran out of the memory rule SQL may use: {one_line(exc)}") from None
     except duckdb.Error:
         if watch.reason is not None:
