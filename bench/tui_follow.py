@@ -5,8 +5,9 @@ Both run in a real terminal (tmux, 180x45), one at a time, alternating (logscope
 logscope, …) so that a shared machine's changing load weighs on both alike. A writer process
 appends nginx access lines at --rates lines/s; once the program shows log lines and --warmup
 seconds more have passed, its CPU time (utime + stime from /proc) and RSS are read, again after
---seconds, giving the share of one core, the RSS at the end (and its anonymous part: what is not
-shared library code) and the highest RSS seen, sampled every second. The first screen is the
+--seconds, giving the share of one core (and the CPU seconds it is made of), the RSS at the end
+(and its anonymous part: what is not shared library code), the highest RSS seen, sampled every
+second, and whether pyarrow's library was mapped into the process. The first screen is the
 time from starting the program to five log lines on screen (capture-pane every 20 ms; logscope on
 a fresh database shows the files' ends as read until their records are stored, as lnav shows the
 raw lines), and, for logscope, to its screen drawn (the status line, before the pipeline is
@@ -99,6 +100,10 @@ class Pane:
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def maps_arrow(self) -> bool:
+        """Whether Arrow's library is mapped into the program (pyarrow was imported)."""
+        return "libarrow" in Path(f"/proc/{self.pid}/maps").read_text()
+
     def close(self) -> None:
         self._tmux("kill-server")
 
@@ -163,9 +168,17 @@ def follow(work: Path, env: dict[str, str], program: str, rate: int, warmup: flo
         while time.monotonic() - began < seconds:
             peak = max(peak, pane.rss_mb())
             time.sleep(1.0)
-        share = (pane.cpu_seconds() - cpu) / (time.monotonic() - began)
+        used, elapsed = pane.cpu_seconds() - cpu, time.monotonic() - began
         rss = pane.rss_mb()
-        return {"cpu": share, "rss": rss, "anon": pane.rss_mb("RssAnon"), "peak": max(peak, rss)}
+        return {
+            "cpu": used / elapsed,
+            "cpu_seconds": used,
+            "seconds": elapsed,
+            "rss": rss,
+            "anon": pane.rss_mb("RssAnon"),
+            "peak": max(peak, rss),
+            "arrow": pane.maps_arrow(),
+        }
     finally:
         writer.kill()
         writer.wait()
@@ -202,10 +215,12 @@ def main() -> int:
                 for program in order:
                     load = load_average()
                     figures = follow(work, env, program, rate, args.warmup, args.seconds)
+                    arrow = ", pyarrow loaded" if figures["arrow"] else ""
                     print(
-                        f"following {rate:,} lines/s, {program}: {figures['cpu']:.1%} of a core,"
+                        f"following {rate:,} lines/s, {program}: {figures['cpu']:.1%} of a core"
+                        f" ({figures['cpu_seconds']:.2f} CPU-s in {figures['seconds']:.1f} s),"
                         f" RSS {figures['rss']:.0f} MB ({figures['anon']:.0f} MB anonymous,"
-                        f" peak {figures['peak']:.0f} MB) (load {load})",
+                        f" peak {figures['peak']:.0f} MB{arrow}) (load {load})",
                         flush=True,
                     )
     return 0
