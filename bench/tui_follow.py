@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_logs"
 TICKS = os.sysconf("SC_CLK_TCK")
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d")
+MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
+ARROW_FILES = re.compile(r"pyarrow|libarrow|libparquet|numpy|openblas|gfortran")
 
 WRITER = r"""
 import sys, time
@@ -100,12 +102,35 @@ class Pane:
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def memory_parts(self) -> dict[str, float]:
+        """RSS in MB by what holds it (/proc/PID/smaps): anonymous memory (the heaps: Python's
+        objects, DuckDB's and Arrow's buffers), DuckDB's library, pyarrow's and numpy's libraries
+        (their code and data pages), and every other file mapped."""
+        parts = dict.fromkeys(("anonymous", "duckdb", "arrow+numpy", "other files"), 0.0)
+        part = "anonymous"
+        for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if MAPPING.match(line):
+                part = holder(fields[5] if len(fields) > 5 else "")
+            elif fields and fields[0] == "Rss:":
+                parts[part] += int(fields[1]) / 1024
+        return parts
+
     def maps_arrow(self) -> bool:
         """Whether Arrow's library is mapped into the program (pyarrow was imported)."""
         return "libarrow" in Path(f"/proc/{self.pid}/maps").read_text()
 
     def close(self) -> None:
         self._tmux("kill-server")
+
+
+def holder(mapped: str) -> str:
+    """Which part of memory_parts a mapping of `mapped` (a path, `[heap]`, or nothing) is."""
+    if not mapped.startswith("/"):
+        return "anonymous"
+    if "duckdb" in mapped:
+        return "duckdb"
+    return "arrow+numpy" if ARROW_FILES.search(mapped) else "other files"
 
 
 def logscope(sources: str, db: Path) -> str:
@@ -178,6 +203,7 @@ def follow(work: Path, env: dict[str, str], program: str, rate: int, warmup: flo
             "anon": pane.rss_mb("RssAnon"),
             "peak": max(peak, rss),
             "arrow": pane.maps_arrow(),
+            "parts": pane.memory_parts(),
         }
     finally:
         writer.kill()
@@ -223,6 +249,9 @@ def main() -> int:
                         f" peak {figures['peak']:.0f} MB{arrow}) (load {load})",
                         flush=True,
                     )
+                    if program == "logscope":
+                        parts = ", ".join(f"{name} {mb:.0f}" for name, mb in figures["parts"].items())
+                        print(f"  its RSS in MB: {parts}", flush=True)
     return 0
 
 
