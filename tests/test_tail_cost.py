@@ -1,13 +1,17 @@
-"""What following costs is paced by commits: `tail` commits a followed file's lines at most once
-a second (COMMIT_SECONDS; each commit costs the writer, the rules, the patterns stage and a redraw a
-fixed amount), and loses none of them. The real TailSource, Pipeline and LogWriter on a file a
-thread keeps growing; the bound is a least gap between the commits' starts, which load can only
-widen."""
+"""What following costs (issue 15): `tail` commits a followed file's lines at most once a second
+(COMMIT_SECONDS; each commit costs the writer, the rules, the patterns stage and a redraw a fixed
+amount) and loses none of them; and what it imports before its first screen leaves out pyarrow,
+numpy and the pipeline (loaded in a thread once the screen is drawn: tail_start.BackgroundRun).
+
+The cadence test runs the real TailSource, Pipeline and LogWriter on a file a thread keeps growing;
+its bound is a least gap between the commits' starts, which load can only widen."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -73,3 +77,25 @@ def test_tail_commits_a_followed_file_at_most_once_a_second_and_loses_no_line(
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(while_growing)]
     assert min(gaps) >= ONCE_A_SECOND - 0.001, f"commits began {gaps} s apart, under {ONCE_A_SECOND} s"
     assert stored == sum(count for _, count in commits) == written[0]
+
+
+# What `logscope tail` imports before it draws (cli → commands.tail → _run_app's imports).
+BEFORE_THE_FIRST_SCREEN = (
+    "logscope.cli",
+    "logscope.commands.tail",
+    "logscope.commands.tail_start",
+    "logscope.tui.app",
+    "logscope.tui.file_ends",
+    "logscope.tui.history",
+)
+# Loaded after it: ~45 MB of RSS and ~0.3 s of CPU for pyarrow and numpy alone.
+AFTER_THE_FIRST_SCREEN = ("pyarrow", "numpy", "logscope.pipeline.run", "logscope.alerting.engine")
+
+
+def test_what_tail_imports_before_its_first_screen_leaves_out_pyarrow_numpy_and_the_pipeline() -> None:
+    probe = (
+        f"import sys\nfor name in {BEFORE_THE_FIRST_SCREEN!r}: __import__(name)\n"
+        f"print(' '.join(name for name in {AFTER_THE_FIRST_SCREEN!r} if name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [], f"imported before tail's first screen: {result.stdout}"
