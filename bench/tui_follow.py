@@ -5,8 +5,9 @@ Both run in a real terminal (tmux, 180x45), one at a time, alternating (logscope
 logscope, …) so that a shared machine's changing load weighs on both alike. A writer process
 appends nginx access lines at --rates lines/s; once the program shows log lines and --warmup
 seconds more have passed, its CPU time (utime + stime from /proc) and RSS are read, again after
---seconds, giving the share of one core, the RSS at the end (and its anonymous part: what is not
-shared library code) and the highest RSS seen, sampled every second. The first screen is the
+--seconds, giving the share of one core (and the CPU seconds it is made of), the RSS at the end
+(and its anonymous part: what is not shared library code), the highest RSS seen, sampled every
+second, and whether pyarrow's library was mapped into the process. The first screen is the
 time from starting the program to five log lines on screen (capture-pane every 20 ms; logscope on
 a fresh database shows the files' ends as read until their records are stored, as lnav shows the
 raw lines), and, for logscope, to its screen drawn (the status line, before the pipeline is
@@ -36,6 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_logs"
 TICKS = os.sysconf("SC_CLK_TCK")
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d")
+MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
+ARROW_FILES = re.compile(r"pyarrow|libarrow|libparquet|numpy|openblas|gfortran")
 
 WRITER = r"""
 import sys, time
@@ -99,8 +102,35 @@ class Pane:
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def memory_parts(self) -> dict[str, float]:
+        """RSS in MB by what holds it (/proc/PID/smaps): anonymous memory (the heaps: Python's
+        objects, DuckDB's and Arrow's buffers), DuckDB's library, pyarrow's and numpy's libraries
+        (their code and data pages), and every other file mapped."""
+        parts = dict.fromkeys(("anonymous", "duckdb", "arrow+numpy", "other files"), 0.0)
+        part = "anonymous"
+        for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if MAPPING.match(line):
+                part = holder(fields[5] if len(fields) > 5 else "")
+            elif fields and fields[0] == "Rss:":
+                parts[part] += int(fields[1]) / 1024
+        return parts
+
+    def maps_arrow(self) -> bool:
+        """Whether Arrow's library is mapped into the program (pyarrow was imported)."""
+        return "libarrow" in Path(f"/proc/{self.pid}/maps").read_text()
+
     def close(self) -> None:
         self._tmux("kill-server")
+
+
+def holder(mapped: str) -> str:
+    """Which part of memory_parts a mapping of `mapped` (a path, `[heap]`, or nothing) is."""
+    if not mapped.startswith("/"):
+        return "anonymous"
+    if "duckdb" in mapped:
+        return "duckdb"
+    return "arrow+numpy" if ARROW_FILES.search(mapped) else "other files"
 
 
 def logscope(sources: str, db: Path) -> str:
@@ -163,9 +193,18 @@ def follow(work: Path, env: dict[str, str], program: str, rate: int, warmup: flo
         while time.monotonic() - began < seconds:
             peak = max(peak, pane.rss_mb())
             time.sleep(1.0)
-        share = (pane.cpu_seconds() - cpu) / (time.monotonic() - began)
+        used, elapsed = pane.cpu_seconds() - cpu, time.monotonic() - began
         rss = pane.rss_mb()
-        return {"cpu": share, "rss": rss, "anon": pane.rss_mb("RssAnon"), "peak": max(peak, rss)}
+        return {
+            "cpu": used / elapsed,
+            "cpu_seconds": used,
+            "seconds": elapsed,
+            "rss": rss,
+            "anon": pane.rss_mb("RssAnon"),
+            "peak": max(peak, rss),
+            "arrow": pane.maps_arrow(),
+            "parts": pane.memory_parts(),
+        }
     finally:
         writer.kill()
         writer.wait()
@@ -202,12 +241,17 @@ def main() -> int:
                 for program in order:
                     load = load_average()
                     figures = follow(work, env, program, rate, args.warmup, args.seconds)
+                    arrow = ", pyarrow loaded" if figures["arrow"] else ""
                     print(
-                        f"following {rate:,} lines/s, {program}: {figures['cpu']:.1%} of a core,"
+                        f"following {rate:,} lines/s, {program}: {figures['cpu']:.1%} of a core"
+                        f" ({figures['cpu_seconds']:.2f} CPU-s in {figures['seconds']:.1f} s),"
                         f" RSS {figures['rss']:.0f} MB ({figures['anon']:.0f} MB anonymous,"
-                        f" peak {figures['peak']:.0f} MB) (load {load})",
+                        f" peak {figures['peak']:.0f} MB{arrow}) (load {load})",
                         flush=True,
                     )
+                    if program == "logscope":
+                        parts = ", ".join(f"{name} {mb:.0f}" for name, mb in figures["parts"].items())
+                        print(f"  its RSS in MB: {parts}", flush=True)
     return 0
 
 

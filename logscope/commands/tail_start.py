@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from logscope.tui.app import LogscopeApp
 
 STOP_SECONDS = 5.0
-# Followed records are committed at most every 0.5 s, and so shown twice a second: each commit
-# costs the writer, the rules, the patterns stage and a redraw of the whole view a fixed amount
-# (bench/tui_follow.py, 200 lines/s: the redraws alone are ~6% of a core at two a second).
-COMMIT_SECONDS = 0.5
+# Followed records are committed at most once a second, and so shown once a second (as `less +F`
+# polls): each commit costs the writer, the rules, the patterns stage and a redraw of the whole
+# view a fixed amount, the same for 10 lines as for 1,000 (bench/tui_follow.py, 200 lines/s:
+# 0.5 s took 17-18% of a core under load, 1 s 14-15%; docs/benchmarks.md, "Fourth round").
+COMMIT_SECONDS = 1.0
 # Patterns and change markers mined at most every 5 s while following (each round has a fixed
 # cost; nobody watches the patterns table change faster).
 MINING_SECONDS = 5.0

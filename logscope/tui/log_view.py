@@ -28,10 +28,10 @@ WINDOW_SCREENS = 2
 # Rendered lines kept, in screens: each is a Strip with its derived strips and their caches, a
 # few dozen objects the garbage collector walks at every full collection (a stall for everything).
 STRIP_CACHE_SCREENS = 3
-# New records are read and shown at most this often (a frame rate for following): each update
-# redraws the whole view (~30 ms of the app's thread at 180x45), and the time it takes is time a
-# key press may wait for.
-LIVE_SECONDS = 0.5
+# New records are read and shown at most this often (a frame rate for following, matched to
+# tail's commits): each update redraws the whole view (~30 ms of the app's thread at 180x45), and
+# the time it takes is time a key press may wait for.
+LIVE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
