@@ -261,6 +261,16 @@ AWKWARD_JSON = [
     "[1, 2, 3]",
     "not json at all",
     '{"msg": "spaces", "level" : "info" , "n" : 2 }',
+    # The shape strptime reads (`tn` in json_plan.py), with dates and times it must refuse.
+    '{"time":"2028-02-29T23:59:59.999Z","level":"info","msg":"leap day"}',
+    '{"time":"2026-02-29T10:00:00.123Z","level":"info","msg":"no leap day"}',
+    '{"time":"2026-11-20T24:00:00.000Z","level":"info","msg":"hour 24"}',
+    '{"time":"2026-11-20T23:59:60.000Z","level":"info","msg":"leap second"}',
+    '{"time":"0000-01-01T00:00:00.000Z","level":"info","msg":"year zero"}',
+    '{"time":"1969-12-31T23:59:59.001Z","level":"info","msg":"before the epoch"}',
+    # The usual keys (the plain lines'), one twice or in another order (`usual_keys`).
+    '{"time":"2026-11-20T10:00:00.123Z","level":"info","msg":"a","status":200,"ms":1.0,"msg":"b"}',
+    '{"level":"info","time":"2026-11-20T10:00:00.123Z","msg":"a","status":200,"ms":1.0}',
 ]
 
 
