@@ -478,3 +478,17 @@ def test_a_syslog_file_of_several_formats_is_scanned_by_each_in_turn(tmp_path: P
     assert len(got) == len(expected) == 450 + 3 * len(awkward)
     for want, row in zip(expected, got, strict=True):
         assert row == want
+    # Each format's typed view: the plans' values on their own lines, the parser's elsewhere.
+    views = [
+        "SELECT id, app, pid, queue_id, outcome FROM postfix ORDER BY id",
+        "SELECT id, app, pid FROM openssh ORDER BY id",
+        "SELECT id, app, pid, user, action, pam FROM cron ORDER BY id",
+        "SELECT id, app, pid, address FROM bsd_syslog ORDER BY id",
+    ]
+    con = duckdb.connect(str(tmp_path / "ingest.duckdb"), read_only=True)
+    stored = [con.execute(view).fetchall() for view in views]
+    con.close()
+    query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = query.connect()
+    assert [con.execute(view).fetchall() for view in views] == stored
+    assert all(stored), [len(rows) for rows in stored]

@@ -158,6 +158,7 @@ def _nested(chain: Chain, lines: str, levels: list[str]) -> Chain:
     )
     rows = f"SELECT line AS __line, key AS __key, CASE {whens} ELSE {last} END AS __stream FROM ({lines}) l"
     carry = ["__line", "__key", "__stream"]
+    typed_columns_sql = []  # a plan's typed values, on its own rows only
     for number, plan in enumerate(list(chain.plans)):
         own = (
             f"SELECT *, CASE WHEN __stream = {number} THEN __line END AS line, __key AS key"
@@ -169,17 +170,16 @@ def _nested(chain: Chain, lines: str, levels: list[str]) -> Chain:
         rows = f"SELECT {', '.join(carry)}, {', '.join(results)} FROM ({select}) s{number}"
         carry += [f"r{number}_{column}" for column in _RESULTS]
         carry += [f"c{number}_{column}" for column in typed.values()]
+        typed_columns_sql += [
+            f"CASE WHEN __stream = {number} THEN c{number}_{column} END AS c{number}_{column}"
+            for column in typed.values()
+        ]
         chain.typed[plan.name] = {name: f"c{number}_{column}" for name, column in typed.items()}
 
     def by_stream(column: str) -> str:
         return f"CASE __stream {' '.join(f'WHEN {n} THEN r{n}_{column}' for n in range(last + 1))} END"
 
     names = " ".join(f"WHEN {n} THEN {sql_literal(plan.name)}" for n, plan in enumerate(chain.plans))
-    typed_columns_sql = [
-        f"CASE WHEN __stream = {number} THEN {column} END AS {column}"
-        for number, columns in enumerate(chain.typed.values())
-        for column in columns.values()
-    ]
     picked = ["__key AS key", *(f"{by_stream(column)} AS {column}" for column in _RESULTS)]
     picked += ["__line AS raw", f"CASE __stream {names} END AS fmt", *typed_columns_sql]
     chain.select = f"SELECT {', '.join(picked)} FROM ({rows}) chained"
