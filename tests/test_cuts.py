@@ -18,7 +18,7 @@ REGISTRY = load_registry(UTC)
 FORMATS = {
     parser.name: parser.definition
     for parser in REGISTRY.ordered
-    if parser.name in ("nginx_access", "access_common")
+    if parser.name in ("nginx_access", "access_common", "bsd_syslog", "openssh")
 }
 CON = duckdb.connect()
 AWKWARD = ' "[]\\\t-/:+aZé0\x0b'
@@ -65,11 +65,12 @@ def cut_groups(name: str, lines: list[str]) -> list[dict[str, str] | None]:
         [f"{sql} AS g{index}" for index, sql in enumerate(cut.groups.values())]
         + [f"{cut.participating.get(group, 'true')} AS t{index}" for index, group in enumerate(names)]
     )
-    strict = cut.strict.replace("'", "''")
+    given = "SELECT unnest($1::VARCHAR[]) AS line, unnest(range(len($1))) AS n"
+    head = cut.head_sql()
+    if head is not None:
+        given = f"SELECT *, {head} AS __head FROM ({given}) g"
     rows = CON.execute(
-        f"SELECT regexp_full_match(line, '{strict}'), {columns}"
-        " FROM (SELECT unnest($1::VARCHAR[]) AS line, unnest(range(len($1))) AS n) ORDER BY n",
-        [lines],
+        f"SELECT {cut.fast_sql()}, {columns} FROM ({given}) lines ORDER BY n", [lines]
     ).fetchall()
     result: list[dict[str, str] | None] = []
     for row in rows:
@@ -149,6 +150,65 @@ def test_every_line_the_strict_pattern_describes_is_cut_as_python_reads_it(
 ) -> None:
     assert check("nginx_access", combined) == len(combined)
     assert check("access_common", common) == len(common)
+
+
+SYSLOG_GOOD = [
+    "Nov 20 00:00:00 db-1 kernel: Failed password for invalid user admin from 203.0.113.79 port 5918 ssh2",
+    "Nov 20 00:00:00 web-1 CRON[41103]: Accepted publickey for deploy from 10.0.10.14 port 63249 ssh2",
+    "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186",
+    "Jun 19 04:09:11 h sshd[1]: ",
+    "Jun 19 04:09:11 h sshd[1]: é ✓ \x0b tab\there",
+    "Jun 19 04:09:11 a:b app\\x[7]:  two spaces",
+]
+SYSLOG_PIECES = " :[]()0123456789aZé\t\x0b"
+SYSLOG_TIMES = st.sampled_from(
+    [
+        "Nov 20 00:00:00",
+        "Nov  5 00:00:00",
+        "Nov 5 00:00:00",
+        "nov 20 00:00:00",
+        "Feb 31 25:61:61",
+        "Nov 20 0:00:00",
+    ]
+)
+SYSLOG_HOSTS = st.one_of(st.sampled_from(["db-1", "a:", ":", "a[b]", "", "é", "x y"]), _piece(SYSLOG_PIECES))
+SYSLOG_TAGS = st.one_of(
+    st.sampled_from(
+        ["kernel", "CRON[1]", "sshd[24200]", "sshd(pam)[1]", "a b", "x[]", "p[" + "1" * 19 + "]"]
+    ),
+    _piece(SYSLOG_PIECES, 8),
+)
+SYSLOG_AFTER = st.sampled_from([": ", ":", ":  ", " (addr): ", "[1]: ", " ", ""])
+
+
+@st.composite
+def syslog_lines(draw) -> str:
+    time, host, tag = draw(SYSLOG_TIMES), draw(SYSLOG_HOSTS), draw(SYSLOG_TAGS)
+    return f"{time} {host} {tag}{draw(SYSLOG_AFTER)}{draw(_piece(SYSLOG_PIECES, 8))}"
+
+
+def test_usual_syslog_lines_are_cut_as_python_reads_them() -> None:
+    assert check("bsd_syslog", SYSLOG_GOOD) == len(SYSLOG_GOOD)
+    assert check("openssh", SYSLOG_GOOD) == 3
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(syslog_lines(), min_size=40, max_size=40))
+def test_syslog_cut_equals_python_on_awkward_lines(lines: list[str]) -> None:
+    check("bsd_syslog", lines)
+    check("openssh", lines)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.from_regex(_strict("bsd_syslog"), fullmatch=True), min_size=20, max_size=20),
+    st.lists(st.from_regex(_strict("openssh"), fullmatch=True), min_size=20, max_size=20),
+)
+def test_every_syslog_line_the_strict_pattern_describes_is_cut_as_python_reads_it(
+    bsd: list[str], openssh: list[str]
+) -> None:
+    assert check("bsd_syslog", bsd) == len(bsd)
+    assert check("openssh", openssh) == len(openssh)
 
 
 @settings(max_examples=20, deadline=None)

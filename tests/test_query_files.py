@@ -261,6 +261,16 @@ AWKWARD_JSON = [
     "[1, 2, 3]",
     "not json at all",
     '{"msg": "spaces", "level" : "info" , "n" : 2 }',
+    # The shape strptime reads (`tn` in json_plan.py), with dates and times it must refuse.
+    '{"time":"2028-02-29T23:59:59.999Z","level":"info","msg":"leap day"}',
+    '{"time":"2026-02-29T10:00:00.123Z","level":"info","msg":"no leap day"}',
+    '{"time":"2026-11-20T24:00:00.000Z","level":"info","msg":"hour 24"}',
+    '{"time":"2026-11-20T23:59:60.000Z","level":"info","msg":"leap second"}',
+    '{"time":"0000-01-01T00:00:00.000Z","level":"info","msg":"year zero"}',
+    '{"time":"1969-12-31T23:59:59.001Z","level":"info","msg":"before the epoch"}',
+    # The usual keys (the plain lines'), one twice or in another order (`usual_keys`).
+    '{"time":"2026-11-20T10:00:00.123Z","level":"info","msg":"a","status":200,"ms":1.0,"msg":"b"}',
+    '{"level":"info","time":"2026-11-20T10:00:00.123Z","msg":"a","status":200,"ms":1.0}',
 ]
 
 
@@ -468,3 +478,17 @@ def test_a_syslog_file_of_several_formats_is_scanned_by_each_in_turn(tmp_path: P
     assert len(got) == len(expected) == 450 + 3 * len(awkward)
     for want, row in zip(expected, got, strict=True):
         assert row == want
+    # Each format's typed view: the plans' values on their own lines, the parser's elsewhere.
+    views = [
+        "SELECT id, app, pid, queue_id, outcome FROM postfix ORDER BY id",
+        "SELECT id, app, pid FROM openssh ORDER BY id",
+        "SELECT id, app, pid, user, action, pam FROM cron ORDER BY id",
+        "SELECT id, app, pid, address FROM bsd_syslog ORDER BY id",
+    ]
+    con = duckdb.connect(str(tmp_path / "ingest.duckdb"), read_only=True)
+    stored = [con.execute(view).fetchall() for view in views]
+    con.close()
+    query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
+    con = query.connect()
+    assert [con.execute(view).fetchall() for view in views] == stored
+    assert all(stored), [len(rows) for rows in stored]

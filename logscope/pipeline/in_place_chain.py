@@ -1,12 +1,12 @@
-"""The formats a scanned file's lines are tried in, as SQL: one stream of lines per format.
+"""The formats a scanned file's lines are tried in, as SQL: one scan, each line read by one plan.
 
 Our parser tries each line with the detected formats in order and keeps the first that reads it.
 A syslog file, for instance, is `postfix`, then `openssh`, then `bsd_syslog`. A format's regex
 plan tells, by RE2's DFA alone, the lines it surely refuses (no pattern matches, where RE2 and
-Python agree: `RegexPlan.rejected`). Stream k holds the lines every format before it surely
-refuses and its own does not; its plan reads them (`ok`) or leaves them to our parser. The last
-stream holds all the lines the formats before it refuse: the ones its plan does not read go to
-our parser (which tries the next formats, or makes a `raw` record).
+Python agree: `RegexPlan.rejected`). Plan k reads the lines every format before it surely
+refuses and its own does not (`ok`), or leaves them to our parser; the last plan reads all the
+lines the formats before it refuse: the ones it does not read go to our parser (which tries the
+next formats, or makes a `raw` record). The file is read once (`_nested`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from logscope.pipeline.in_place_scan import block_sql, level_texts, typed_column
 
 MAX_CHAIN = 4  # formats planned in the order lines are tried
 _OUT = "key, ts_us, level, message, host, fields, raw, ok"
+_RESULTS = ("ts_us", "level", "message", "host", "fields", "ok")
 
 
 @dataclass
@@ -56,30 +57,11 @@ def chain_plans(order: list, first: RegexPlan | JsonPlan | SyslogPlan, plan_of, 
     return Chain(plans)
 
 
-def rejected_sql(plan: RegexPlan) -> str:
-    """SQL over `line`: true where the format surely does not read it (`RegexPlan.rejected`)."""
-    parts = []
-    for written, pattern, guard in zip(
-        plan.parser.definition.patterns, plan.patterns, plan.guards, strict=True
-    ):
-        none = f"NOT regexp_matches(line, {sql_literal(pattern)})"
-        if guard is not None:
-            none += f" AND NOT regexp_matches(line, {sql_literal(guard)})"
-        literal = required_literal(written)
-        if literal is not None:  # without it no match: `contains` (memmem) before the DFA
-            none = f"NOT contains(line, {sql_literal(literal)}) OR ({none})"
-        parts.append(f"({none})")
-    refused = " AND ".join(parts)
-    first_chars = plan.parser.first_chars
-    if first_chars is not None:
-        chars = ", ".join(sql_literal(char) for char in sorted(first_chars))
-        refused = f"(substring(line, 1, 1) NOT IN ({chars}) OR {refused})"
-    return refused
-
-
 def possible_sql(plan: RegexPlan) -> str:
-    """`NOT rejected_sql(plan)`, written so that a filter stops at the first test that decides
-    (DuckDB does not carry a NOT through an OR: the cheap `contains` would run after the DFA)."""
+    """SQL over `line`: false where the format surely does not read it (`RegexPlan.rejected`: a
+    first character it cannot start with, or no pattern matching where RE2 and `re` agree),
+    written so that DuckDB stops at the first test that decides (`contains`, memmem, before the
+    DFA)."""
     parts = []
     for written, pattern, guard in zip(
         plan.parser.definition.patterns, plan.patterns, plan.guards, strict=True
@@ -132,39 +114,87 @@ def required_literal(pattern: str, shortest: int = 4) -> str | None:
 def build_chain(
     con: duckdb.DuckDBPyConnection, chain: Chain, lines: str, head: list[str], head_texts: list[str], tag: int
 ) -> Chain:
-    """Fill `chain.select` and `chain.typed`: a stream per plan over `lines` (line, key), and
-    the level tables the plans join (made in `con`)."""
-    streams: list[tuple[str, str, dict[str, str]]] = []  # (select, format, typed columns)
-    refused: list[str] = []
+    """Fill `chain.select` and `chain.typed`: the plans' rows over `lines` (line, key), and the
+    level tables the plans join (made in `con`)."""
+    levels = []
     for number, plan in enumerate(chain.plans):
-        levels = f"_inplace_levels_{tag}_{number}"
+        levels.append(f"_inplace_levels_{tag}_{number}")
         texts = level_texts(con, head, plan) if isinstance(plan, RegexPlan) else head_texts
         con.register("_inplace_arrow", plan.level_table(texts))
-        con.execute(f"CREATE TABLE {levels} AS SELECT * FROM _inplace_arrow")
+        con.execute(f"CREATE TABLE {levels[-1]} AS SELECT * FROM _inplace_arrow")
         con.unregister("_inplace_arrow")
-        last = number == len(chain.plans) - 1
-        conditions = refused + ([] if last else [possible_sql(plan)])
-        own = f"SELECT * FROM ({lines}) l WHERE {' AND '.join(conditions)}" if conditions else lines
-        if isinstance(plan, RegexPlan):
-            typed = typed_columns(plan)
-            cut = cut_plan(plan)
-            chain.plans[number] = cut or plan
-            block = cut_block_sql(cut, own) if cut is not None else block_sql(plan, own)
-            select = (cut or plan).select_sql(f"({block}) block", levels, tuple(typed.values()))
-            streams.append((select, plan.name, typed))
-            refused.append(rejected_sql(plan))
-        else:
-            streams.append((plan.select_sql(own, levels), plan.name, {}))
-    columns = [
-        f"c{number}_{column}" for number, (_, _, typed) in enumerate(streams) for column in typed.values()
-    ]
-    parts = []
-    for number, (select, name, typed) in enumerate(streams):
-        mine = {f"c{number}_{column}": column for column in typed.values()}
-        values = "".join(
-            f", {mine[column]} AS {column}" if column in mine else f", NULL AS {column}" for column in columns
+    if len(chain.plans) == 1:
+        return _single(chain, lines, levels[0])
+    return _nested(chain, lines, levels)
+
+
+def _single(chain: Chain, lines: str, levels: str) -> Chain:
+    """One plan reads every line."""
+    plan = chain.plans[0]
+    if not isinstance(plan, RegexPlan):
+        chain.select = (
+            f"SELECT {_OUT}, {sql_literal(plan.name)} AS fmt FROM ({plan.select_sql(lines, levels)}) s0"
         )
-        parts.append(f"SELECT {_OUT}, {sql_literal(name)} AS fmt{values} FROM ({select}) s{number}")
-        chain.typed[name] = {field: f"c{number}_{column}" for field, column in typed.items()}
-    chain.select = " UNION ALL ".join(parts)
+        chain.typed[plan.name] = {}
+        return chain
+    select, typed = _regex_select(chain, 0, lines, levels, ())
+    columns = "".join(f", {column} AS c0_{column}" for column in typed.values())
+    chain.select = f"SELECT {_OUT}, {sql_literal(plan.name)} AS fmt{columns} FROM ({select}) s0"
+    chain.typed[plan.name] = {name: f"c0_{column}" for name, column in typed.items()}
     return chain
+
+
+def _nested(chain: Chain, lines: str, levels: list[str]) -> Chain:
+    """Several regex plans over one scan of the file: each line is given the number of the plan
+    that reads it (`__stream`: the first whose format does not surely refuse it, else the last),
+    once; then the plans run one after the other over the same rows, each seeing the line only
+    on its own rows (NULL elsewhere, which its functions skip), and carrying the results of the
+    plans before it. DuckDB reads the file once and tests each line against each format once
+    (a UNION ALL of one filtered scan per plan read it once per plan, and tested every earlier
+    format again in each)."""
+    last = len(chain.plans) - 1
+    whens = " ".join(
+        f"WHEN {possible_sql(plan)} THEN {number}" for number, plan in enumerate(chain.plans[:last])
+    )
+    rows = f"SELECT line AS __line, key AS __key, CASE {whens} ELSE {last} END AS __stream FROM ({lines}) l"
+    carry = ["__line", "__key", "__stream"]
+    typed_columns_sql = []  # a plan's typed values, on its own rows only
+    for number, plan in enumerate(list(chain.plans)):
+        own = (
+            f"SELECT *, CASE WHEN __stream = {number} THEN __line END AS line, __key AS key"
+            f" FROM ({rows}) r{number}"
+        )
+        select, typed = _regex_select(chain, number, own, levels[number], tuple(carry))
+        results = [f"{column} AS r{number}_{column}" for column in _RESULTS]
+        results += [f"{column} AS c{number}_{column}" for column in typed.values()]
+        rows = f"SELECT {', '.join(carry)}, {', '.join(results)} FROM ({select}) s{number}"
+        carry += [f"r{number}_{column}" for column in _RESULTS]
+        carry += [f"c{number}_{column}" for column in typed.values()]
+        typed_columns_sql += [
+            f"CASE WHEN __stream = {number} THEN c{number}_{column} END AS c{number}_{column}"
+            for column in typed.values()
+        ]
+        chain.typed[plan.name] = {name: f"c{number}_{column}" for name, column in typed.items()}
+
+    def by_stream(column: str) -> str:
+        return f"CASE __stream {' '.join(f'WHEN {n} THEN r{n}_{column}' for n in range(last + 1))} END"
+
+    names = " ".join(f"WHEN {n} THEN {sql_literal(plan.name)}" for n, plan in enumerate(chain.plans))
+    picked = ["__key AS key", *(f"{by_stream(column)} AS {column}" for column in _RESULTS)]
+    picked += ["__line AS raw", f"CASE __stream {names} END AS fmt", *typed_columns_sql]
+    chain.select = f"SELECT {', '.join(picked)} FROM ({rows}) chained"
+    return chain
+
+
+def _regex_select(
+    chain: Chain, number: int, lines: str, levels: str, carry: tuple[str, ...]
+) -> tuple[str, dict[str, str]]:
+    """Plan `number`'s rows over `lines` (with its cut where the format has one), and its typed
+    columns (field -> column)."""
+    plan = chain.plans[number]
+    assert isinstance(plan, RegexPlan)
+    typed = typed_columns(plan)
+    cut = cut_plan(plan)
+    chain.plans[number] = cut or plan
+    block = cut_block_sql(cut, lines, carry) if cut is not None else block_sql(plan, lines, carry)
+    return (cut or plan).select_sql(f"({block}) block", levels, tuple(typed.values()), carry), typed

@@ -105,9 +105,10 @@ def _wrappers(plan: RegexPlan) -> set[str]:
     return {f"__w_{name}" for name in plan.wrapped[0]}
 
 
-def cut_block_sql(plan: CutPlan, lines: str) -> str:
+def cut_block_sql(plan: CutPlan, lines: str, carry: tuple[str, ...] = ()) -> str:
     """The columns `CutPlan.select_sql` reads, over `lines` (line, key): `fast`, per group its
-    text (`x_<name>`) and participation (`w_<name>`), the guard, the time parts."""
+    text (`x_<name>`) and participation (`w_<name>`), the guard, the time parts; the `carry`
+    columns of `lines` passed through."""
     assert plan.cut is not None
     cut = plan.cut
     first = ""
@@ -115,8 +116,12 @@ def cut_block_sql(plan: CutPlan, lines: str) -> str:
         chars = ", ".join(sql_literal(char) for char in sorted(plan.parser.first_chars))
         first = f", substring(line, 1, 1) IN ({chars}) AS first_ok"
     extract, pick = _extract(plan.patterns[0], "line", "m0")
-    fast = f"regexp_full_match(line, {sql_literal(cut.strict)})"
-    s0 = f"SELECT line, key, {fast} AS fast{first} FROM ({lines}) l"
+    carried = "".join(f", {name}" for name in carry)
+    head = cut.head_sql()
+    if head is not None:
+        lines = f"SELECT *, {head} AS __head FROM ({lines}) h"
+        carried += ", __head"
+    s0 = f"SELECT line, key{carried}, {cut.fast_sql()} AS fast{first} FROM ({lines}) l"
     s1 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS m0 FROM ({s0}) s0"
     guard = plan.guards[0]
     guarded = ""

@@ -167,10 +167,11 @@ def _struct_names(regex: str) -> list[str]:
     return [kind.field(index).name for index in range(kind.num_fields)]
 
 
-def block_sql(plan: RegexPlan, lines: str) -> str:
-    """The columns `plan.prepare` makes with pyarrow, computed by DuckDB over `lines` (line, key)."""
-    raw = ["line", "key"]
-    picked = ["line", "key"]
+def block_sql(plan: RegexPlan, lines: str, carry: tuple[str, ...] = ()) -> str:
+    """The columns `plan.prepare` makes with pyarrow, computed by DuckDB over `lines` (line, key,
+    and the `carry` columns, passed through)."""
+    raw = ["line", "key", *carry]
+    picked = ["line", "key", *carry]
     first_chars = plan.parser.first_chars
     if first_chars is not None:
         chars = ", ".join(sql_literal(char) for char in sorted(first_chars))

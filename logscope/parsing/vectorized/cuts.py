@@ -16,6 +16,7 @@ plan's full RE2 extraction, as before.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # Fixed-width shapes of the strftime directives: (RE2 shape, width, the time regex's group).
@@ -92,6 +93,24 @@ class Cut:
     participating: dict[str, str]
     time_text: str  # SQL: the time group's text (the time cut's shape)
     digits: frozenset[str] = frozenset()  # groups the strict pattern holds to 1-18 ASCII digits (or `-`)
+    # An RE2 pattern with named groups matching the start of the strict lines, where the rest of
+    # the line needs no check: one anchored `regexp_extract` (column `__head`, which `groups`
+    # read) both tells a strict line and cuts it, and stops at the end of the head.
+    head: str = ""
+
+    def head_sql(self) -> str | None:
+        """SQL over `line`: the head's struct (`__all` '' where it does not match), or None."""
+        if not self.head:
+            return None
+        names = ["__all", *re.findall(r"\(\?P<(\w+)>", self.head)]
+        listed = ", ".join(_literal(name) for name in names)
+        return f"regexp_extract(line, {_literal(f'^(?P<__all>{self.head})')}, [{listed}])"
+
+    def fast_sql(self) -> str:
+        """SQL: whether the line is a strict one (over `line`, and `__head` where there is a head)."""
+        if self.head:
+            return "__head.__all <> ''"
+        return f"regexp_full_match(line, {_literal(self.strict)})"
 
 
 # Tokens of `\S+` in the strict form: printable ASCII without space, `"`, `[` or `]` (so the
@@ -159,7 +178,55 @@ def _common(time: TimeCut) -> Cut:
     return Cut(prefix, groups, {"request": "true"}, groups["time"], _DIGITS)
 
 
-_CUTS = {_NGINX_COMBINED: _nginx_combined, _COMMON: _common}
+# BSD syslog text files (parsers/systems.toml): `Mmm dd hh:mm:ss host app[pid]: message`.
+_BSD_SYSLOG = (
+    r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d) (?:(?P<host>\S*[^\s:]) +)?(?:(?P<app>[^\[\]:]+?"
+    r"|[^\[\]:]*\[[^\]]*\][^\[\]:]*?)(?:\[(?P<pid>\d+)\])?(?: \((?P<address>[^)]*)\))?: ?)?(?P<message>.*)$"
+)
+_OPENSSH = (
+    r"^(?P<time>[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d) (?P<host>\S+) (?P<app>sshd(?:\([^)]*\))?)"
+    r"\[(?P<pid>\d+)\]: (?P<message>.*)$"
+)
+# The usual head of a syslog line: a year-less time with a two-digit day (`Nov  5`, whose two
+# spaces the patterns also read, is left to the extraction), a host token, a tag without spaces,
+# brackets or colons, an optional pid of ASCII digits, then `: `. The message is the rest, any
+# text (`.*` reads every character of a line alike in `re` and RE2, and the inferred level's
+# patterns are exact on any text).
+_SYSLOG_TIME = "(?P<time>[A-Z][a-z]{2} [0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})"
+_SYSLOG_PID = r"\[(?P<pid>[0-9]{1,18})\]"
+_SYSLOG_GROUPS = {
+    "time": "__head.time",
+    "host": "__head.host",
+    "app": "__head.app",
+    "pid": "__head.pid",
+    "message": "substr(line, length(__head.__all) + 1)",  # the head is ASCII: characters are bytes
+}
+
+
+def _bsd_syslog(time: TimeCut) -> Cut | None:
+    r"""On a line with this head, the host is the whole token (greedy `\S*[^\s:]`, and the rest
+    always matches), the lazy `app` stops at the first `[` or `:` (its first alternative), the pid
+    is taken, there is no `(address)`, ` ?` takes the space after the colon."""
+    if time.width != 15:
+        return None
+    head = rf"{_SYSLOG_TIME} (?P<host>[!-~]*[!-9;-~]) (?P<app>[!-9;-Z\\^-~]+)(?:{_SYSLOG_PID})?: "
+    groups = {**_SYSLOG_GROUPS, "address": "''"}
+    return Cut(_unnamed(head) + ".*", groups, {"address": "false"}, groups["time"], _PID, head)
+
+
+def _openssh(time: TimeCut) -> Cut | None:
+    if time.width != 15:
+        return None
+    head = rf"{_SYSLOG_TIME} (?P<host>[!-~]+) (?P<app>sshd){_SYSLOG_PID}: "
+    return Cut(_unnamed(head) + ".*", dict(_SYSLOG_GROUPS), {}, _SYSLOG_GROUPS["time"], _PID, head)
+
+
+def _unnamed(pattern: str) -> str:
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
+
+
+_PID = frozenset({"pid"})
+_CUTS = {_NGINX_COMBINED: _nginx_combined, _COMMON: _common, _BSD_SYSLOG: _bsd_syslog, _OPENSSH: _openssh}
 
 
 def cut_for(pattern: str, time_spec: str | None) -> Cut | None:

@@ -188,9 +188,12 @@ class RegexPlan:
             }
         )
 
-    def select_sql(self, block: str, levels: str, extra: tuple[str, ...] = ()) -> str:
-        """Rows (key, ts_us, level, message, host, fields, raw, ok, *extra) for every line of
-        `block`; `extra` names more columns of the last stage (the typed values `v<i>`).
+    def select_sql(
+        self, block: str, levels: str, extra: tuple[str, ...] = (), carry: tuple[str, ...] = ()
+    ) -> str:
+        """Rows (key, ts_us, level, message, host, fields, raw, ok, *extra, *carry) for every line
+        of `block`; `extra` names more columns of the last stage (the typed values `v<i>`),
+        `carry` columns of `block` passed through unchanged.
 
         Three nested SELECTs, so that each group text, number and typed value is computed once:
         texts (s1), numbers and typed values (s2), times (s3), then the row."""
@@ -208,6 +211,7 @@ class RegexPlan:
             else "NULL",
             "time_text": self.group_sql(definition.time_field) if definition.time_field else "NULL",
             **{name: name for name in self.carried()},
+            **{name: name for name in carry},
         }
         numbers: dict[str, str] = {}
         times: list[str] = []
@@ -242,7 +246,7 @@ class RegexPlan:
         return (
             f"SELECT key, CASE WHEN nullif(time_text, '') IS NOT NULL THEN {time_value} END AS ts_us, "
             f"{level} AS level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok"
-            f"{''.join(', ' + name for name in extra)}"
+            f"{''.join(', ' + name for name in (*extra, *carry))}"
             f" FROM ({s3}) s3 LEFT JOIN {levels} lv ON lv.text = s3.level_text"
         )
 
