@@ -2,13 +2,12 @@
 
 A file is read in blocks of complete lines (never whole: memory stays bounded). The first lines
 go through the streaming `SourceParser`, which detects the format exactly as the streaming path
-does. When the detected format has a vectorized plan (parsing/vectorized/plans.py), each block is
-parsed by RE2 and the plan's SQL in a private DuckDB connection, both in the reader thread
-(parsing/vectorized/sql_block.py), otherwise (JSON lines, logfmt, ...) by the format's own
-`parse` per line straight into Arrow columns (parsing/vectorized/per_line.py), in the reader
-thread, and written in one transaction (store/bulk.py); the lines the plan cannot read exactly,
-and everything after them that a multiline format holds, go through the same `SourceParser`,
-line by line, in order. Multiline formats have no plan: their blocks go through `parse_batch` whole.
+does. When the detected format has a vectorized plan (parsing/vectorized/plans.py), each block is parsed by
+RE2 and DuckDB, otherwise (JSON lines, logfmt, ...) by the format's own `parse` per line straight
+into Arrow columns (parsing/vectorized/per_line.py), in the reader thread, and written in one transaction
+(store/bulk.py); the lines the plan cannot read exactly, and everything after them that a
+multiline format holds, go through the same `SourceParser`, line by line, in order. Multiline
+formats have no plan: their blocks go through `parse_batch` whole.
 Either way the stored rows equal the streaming path's (tests/test_bulk_identity.py).
 """
 
@@ -30,7 +29,6 @@ from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.source_parser import SourceParser
 from logscope.parsing.vectorized.per_line import ParserPlan, parser_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
-from logscope.parsing.vectorized.sql_block import SqlBlockPlan
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
 from logscope.sources.lines import Extras, LineSplitter
@@ -43,7 +41,7 @@ MAX_FALLBACK_SHARE = 0.2
 MAX_PLANS = 3  # formats planned in the order lines are tried
 JUDGED_BLOCK_LINES = 1000  # smaller blocks (a file's tail) say too little to drop the plan
 
-Plan = RegexPlan | SqlBlockPlan | ParserPlan
+Plan = RegexPlan | ParserPlan
 
 Progress = Callable[[int, int], None]
 RecordsCallback = Callable[[list[Record]], None]
@@ -423,8 +421,7 @@ def _plan_for(parser: Parser) -> Plan | str:
     """The vectorized plan for the format, else the per-line one, else why there is none."""
     clock = getattr(parser, "clock", None)
     planned = plan_for(parser, getattr(parser, "zone", UTC), clock() if clock else None)
-    # The regex plan's SQL runs in the reader thread too, once per block (sql_block.py).
-    return parser_plan_for(parser) if isinstance(planned, str) else SqlBlockPlan(planned)
+    return parser_plan_for(parser) if isinstance(planned, str) else planned
 
 
 def _sampling_left(parser: SourceParser) -> int:
