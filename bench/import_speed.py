@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/import_speed.py --data DIR                      # this tree only
     .venv/bin/python bench/import_speed.py --data DIR --before /tmp/base   # alternated with another
+    .venv/bin/python bench/import_speed.py --data DIR --before /tmp/base --before /tmp/main   # three
 
 Each run is the whole CLI process (`python -m logscope ingest -q --db FRESH FILE`, bundled rules
 on; `--no-rules` adds `--no-default-rules` runs) into a fresh database: wall seconds, lines/s and
 CPU seconds and peak RSS (`wait4`), with the load average read just before it (the machine is shared).
-`--before DIR` runs the same commands from another checkout of the package (`git archive` of a
+`--before DIR` (repeatable) runs the same commands from another checkout of the package (`git archive` of a
 commit: run from there, its `logscope/` is the one imported), alternated with this tree,
 so both are measured in the same minutes (docs/benchmarks.md, "Bulk import fast path").
 """
@@ -77,7 +78,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="bench/data.py files already written there")
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--only", nargs="*", default=["nginx", "json"], choices=KINDS)
-    parser.add_argument("--before", type=Path, help="another checkout to alternate with")
+    parser.add_argument(
+        "--before", type=Path, action="append", default=[], help="another checkout (repeatable)"
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
         "--no-rules", choices=["both", "only"], help="also (both) or only time --no-default-rules"
@@ -85,7 +88,9 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="logscope-import-"))
     files = {kind: data.write_dataset(kind, args.lines, args.data or work) for kind in args.only}
-    trees = [("after", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
+    trees = [("after", ROOT)] + [
+        ("before" if len(args.before) == 1 else f"before {tree}", tree.resolve()) for tree in args.before
+    ]
     modes = {"both": [True, False], "only": [False]}.get(args.no_rules, [True])
     print("| tree | file | rules | seconds | lines/s | CPU s | peak RSS MB | load |")
     print("|---|---|---|---|---|---|---|---|")
