@@ -16,6 +16,7 @@ from logscope.tui.live import LiveFeed
 from logscope.tui.messages import FeedReady, StartFailed
 
 if TYPE_CHECKING:
+    from logscope.pipeline.catch_up import CatchUpFiles
     from logscope.tui.filter_bar import FilterBar
     from logscope.tui.log_view import LogView
 
@@ -39,6 +40,8 @@ class StartUp:
     when_drawn: Callable[[], None] | None = None  # called once the first screen is drawn (tail's run)
     # The ends of the files followed, shown until the first records are stored (tail sets them).
     file_ends: tuple[tuple[str, str], ...] = ()
+    # The files being imported, for filters and SQL over them in place meanwhile (tail sets it).
+    catch_up: CatchUpFiles | None = None
     freeze_heap: bool
     _field_types: dict[str, str] | None
     _early_keys: list[events.Key] | None

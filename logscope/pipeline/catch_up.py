@@ -1,0 +1,140 @@
+"""The files `tail` is still importing, answered where they lie (issue 17).
+
+`logscope tail BIGFILE` stores the file block by block from its start; until that import has
+caught up, a filter or a SQL statement would see only the part stored so far. `CatchUpFiles`
+answers them over the whole files with the in-place engine (pipeline/in_place.py): the same
+`logs` table and format views, at DuckDB's speed, with no import. Its rows carry the ids the
+import gives the same records (it stores the files in this order, one id per record, after
+`base_id`), so the log view joins the stored part and the rest at the import's newest id, with
+no row twice and none missing as the import moves on (tui/log_reader.py).
+
+That holds while the files are imported from their first byte after `base_id`: `tail` makes one
+only then (a fresh import, commands/tail.py). pyarrow and the engine are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from logscope.parsing.base import Parser
+    from logscope.parsing.registry import FormatRegistry
+
+# The columns of `logs`, as the store's table has them.
+LOG_COLUMNS = "id, ts, received_at, source, host, format, level, message, fields, raw"
+# Rows a filter may keep from the part not stored yet: beyond this, the view keeps to the stored
+# part (the rows are held in memory until the import has stored them).
+MAX_ROWS = 200_000
+MEMORY_LIMIT = "512MB"
+
+
+class TooManyRows(Exception):
+    """A filter keeps more rows of the part not stored yet than the view holds (MAX_ROWS)."""
+
+
+class CatchUpFiles:
+    """SQL over files being imported, in place; safe to call from any thread (one at a time)."""
+
+    def __init__(self, paths: list[str], base_id: int) -> None:
+        self.paths = list(paths)
+        self.base_id = base_id  # the store's newest id before the import began
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._engine: Any = None
+        self.how = ""  # how the engine reads the files (scanned by DuckDB, or our parser)
+
+    def _connection(self, registry: FormatRegistry, forced: Parser | None) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            from logscope.pipeline.in_place import InPlaceQuery
+
+            self._engine = InPlaceQuery(self.paths, registry, forced)
+            self._con = self._engine.connect(memory_limit=MEMORY_LIMIT)
+            self.how = "; ".join(file.how for file in self._engine.files)
+        return self._con
+
+    def rows_after(
+        self,
+        registry: FormatRegistry,
+        forced: Parser | None,
+        after_id: int,
+        where: str = "true",
+        params: list | None = None,
+        limit: int = MAX_ROWS,
+    ) -> pa.Table:
+        """The records with ids above `after_id` (the store's newest) that `where` keeps, every
+        column of `logs`, ids as the import gives them; TooManyRows past `limit`."""
+        offset = int(self.base_id)
+        sql = (
+            f"SELECT id + {offset} AS id, ts, received_at, source, host, format, level, message,"
+            f" CAST(fields AS VARCHAR) AS fields, raw FROM logs"
+            f" WHERE id > {int(after_id) - offset} AND ({where}) LIMIT {int(limit) + 1}"
+        )
+        with self._lock:
+            cursor = self._connection(registry, forced)
+            table = cursor.execute(sql, params or []).to_arrow_table()
+        if table.num_rows > limit:
+            raise TooManyRows(f"more than {limit:,} records not stored yet match")
+        return table
+
+    def run_sql(
+        self, registry: FormatRegistry, forced: Parser | None, sql: str, limit: int
+    ) -> tuple[list[str], list[tuple], bool]:
+        """Columns, up to `limit` rows and whether there were more, of `sql` over the whole files."""
+        with self._lock:
+            cursor = self._connection(registry, forced)
+            result = cursor.execute(sql)
+            if result.description is None:
+                return [], [], False
+            columns = [column[0] for column in result.description]
+            rows = result.fetchmany(limit + 1)
+        return columns, rows[:limit], len(rows) > limit
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+
+def fresh_import(con: duckdb.DuckDBPyConnection, paths: list[str]) -> CatchUpFiles | None:
+    """The files `paths` as the import about to start will store them, or None when there is
+    none or an earlier run stored a part of one (its records would not get the ids counted here)."""
+    import duckdb
+
+    files = [path for path in paths if _regular(path)]
+    if not files:
+        return None
+    try:
+        rows = con.execute('SELECT dev, inode FROM checkpoints WHERE "offset" > 0').fetchall()
+    except duckdb.CatalogException:
+        rows = []
+    read = {(dev, inode) for dev, inode in rows}
+    if any(_identity(path) in read for path in files):
+        return None
+    base_id = con.execute("SELECT coalesce(max(id), 0) FROM logs").fetchone()[0]
+    return CatchUpFiles(files, int(base_id))
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _identity(path: str) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
+def import_progress(read: int, total: int) -> int:
+    """The share of the import done, in whole percent (never 100 before the end)."""
+    if total <= 0:
+        return 100
+    return min(99, read * 100 // total) if read < total else 100
