@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from textual import events
 from textual.screen import Screen
 
+from logscope.tui.in_place_rows import wants_in_place
 from logscope.tui.live import LiveFeed
 from logscope.tui.messages import FeedReady, StartFailed
 
 if TYPE_CHECKING:
     from logscope.pipeline.catch_up import CatchUpFiles
     from logscope.tui.filter_bar import FilterBar
+    from logscope.tui.filters import FilterState
     from logscope.tui.log_view import LogView
 
 # Keys of the log view that move the focus to a box of the filter bar, which the text typed next
@@ -44,6 +46,8 @@ class StartUp:
     catch_up: CatchUpFiles | None = None
     freeze_heap: bool
     _field_types: dict[str, str] | None
+    filter_state: FilterState
+    apply_filter: Callable[[FilterState], None]
     _early_keys: list[events.Key] | None
     main: Screen
     screen: Screen
@@ -79,6 +83,8 @@ class StartUp:
         self.feed.connect(self._notify_committed)
         if self.main.query("#log-view"):
             self.log_view.records_committed(self.feed.last_id)
+            if self.catch_up is not None and wants_in_place(self.filter_state):
+                self.apply_filter(self.filter_state)  # typed before: now over the whole file too
         if self.freeze_heap:  # the pipeline's long-lived objects too (without a collection now:
             gc.freeze()  # a stall here would hold up the keys typed as the first records show)
 
