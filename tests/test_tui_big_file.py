@@ -45,7 +45,7 @@ def test_a_filter_while_the_import_is_behind_finds_lines_not_imported_yet(tmp_pa
         # Both lines, the first stored long ago, the last far beyond the import: read in place.
         assert "/unique-near-start" in found, found
         status = status_line(found)
-        assert re.search(r"importing \d+% · filter over the whole file", status), status
+        assert re.search(r"importing \d+% · filter over the whole file in place", status), status
         percent = int(re.search(r"importing (\d+)%", status).group(1))
         assert percent < 90, status
         # The import catches up: the same two lines, now from the store.

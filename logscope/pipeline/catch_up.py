@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,6 +32,7 @@ LOG_COLUMNS = "id, ts, received_at, source, host, format, level, message, fields
 # part (the rows are held in memory until the import has stored them).
 MAX_ROWS = 200_000
 MEMORY_LIMIT = "512MB"
+FILTER_SQL = "SELECT id FROM logs"  # what a filter's connection is made for: logs, with ids
 
 
 class TooManyRows(Exception):
@@ -45,18 +46,26 @@ class CatchUpFiles:
         self.paths = list(paths)
         self.base_id = base_id  # the store's newest id before the import began
         self._lock = threading.Lock()
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._engine: Any = None
+        # Connections by the SQL they were made for: views are made only for the formats it
+        # names (binding every format's view costs seconds), `id` only where it is read.
+        self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
         self.how = ""  # how the engine reads the files (scanned by DuckDB, or our parser)
 
-    def _connection(self, registry: FormatRegistry, forced: Parser | None) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            from logscope.pipeline.in_place import InPlaceQuery
+    def _connection(
+        self, registry: FormatRegistry, forced: Parser | None, sql: str = FILTER_SQL
+    ) -> duckdb.DuckDBPyConnection:
+        """The locked in-place connection for `sql` (the filters' one is kept, and the last other)."""
+        from logscope.pipeline.in_place import InPlaceQuery, mentions_ids
 
-            self._engine = InPlaceQuery(self.paths, registry, forced)
-            self._con = self._engine.connect(memory_limit=MEMORY_LIMIT)
-            self.how = "; ".join(file.how for file in self._engine.files)
-        return self._con
+        names = {parser.name for parser in registry.ordered}
+        key = FILTER_SQL if sql == FILTER_SQL else _views_key(sql, names, mentions_ids(sql))
+        if key not in self._cons:
+            for other in [other for other in self._cons if other != FILTER_SQL]:
+                self._cons.pop(other).close()
+            engine = InPlaceQuery(self.paths, registry, forced)
+            self._cons[key] = engine.connect(sql, memory_limit=MEMORY_LIMIT)
+            self.how = "; ".join(file.how for file in engine.files)
+        return self._cons[key]
 
     def rows_after(
         self,
@@ -87,7 +96,7 @@ class CatchUpFiles:
     ) -> tuple[list[str], list[tuple], bool]:
         """Columns, up to `limit` rows and whether there were more, of `sql` over the whole files."""
         with self._lock:
-            cursor = self._connection(registry, forced)
+            cursor = self._connection(registry, forced, sql)
             result = cursor.execute(sql)
             if result.description is None:
                 return [], [], False
@@ -97,9 +106,17 @@ class CatchUpFiles:
 
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            for con in self._cons.values():
+                con.close()
+            self._cons.clear()
+
+
+def _views_key(sql: str, names: set[str], with_ids: bool) -> str:
+    """What a connection made for `sql` holds: the format views it names, and whether ids."""
+    import re
+
+    words = set(re.findall(r"\w+", sql.lower()))
+    return ",".join(sorted(names & words)) + (" with ids" if with_ids else "")
 
 
 def fresh_import(con: duckdb.DuckDBPyConnection, paths: list[str]) -> CatchUpFiles | None:

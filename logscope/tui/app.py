@@ -427,6 +427,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
             "… filtering" if view.filtering else state,
             f"{view.cursor + 1:,}/{view.total:,}" if view.total else view.empty_status,
         ]
+        parts.append(in_place_status(view.state, self.feed, self.catch_up))
         described = self.filter_state.describe()
         if described:
             parts.append(f"filter: {described}")
@@ -434,7 +435,6 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
             parts.append(f"search: {view.search.pattern}{search_place(view.search_place)}")
         if self.ingest_rate is not None:
             parts.append(f"{self.ingest_rate:,.0f} rec/s")
-        parts.append(in_place_status(view.state, self.feed, self.catch_up))
         firing = self.main.query_one("#alerts", AlertsPanel).firing
         if firing and not self.main.query_one("#sidebar").display:
             parts.append(f"{firing} {'alert' if firing == 1 else 'alerts'} firing (a)")

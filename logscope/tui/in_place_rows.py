@@ -121,5 +121,5 @@ def in_place_status(state: FilterState, feed: LiveFeed | None, catch_up: CatchUp
     if percent is None:
         return ""
     if rows is not None:
-        return f"importing {percent}% · filter over the whole file (the rest read in place)"
-    return f"importing {percent}% · filters and SQL read the whole file in place"
+        return f"importing {percent}% · filter over the whole file in place"
+    return f"importing {percent}% · filter and SQL over the whole file in place"
