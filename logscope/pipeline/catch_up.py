@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from logscope.pipeline.catch_up_rows import by_views
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,6 +51,8 @@ class CatchUpFiles:
         # Connections by the SQL they were made for: views are made only for the formats it
         # names (binding every format's view costs seconds), `id` only where it is read.
         self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._engines: dict[str, Any] = {}  # the InPlaceQuery behind each connection
+        self._parsers: dict[str, Any] = {}  # a streaming parser per file (catch_up_rows.py)
         self.how = ""  # how the engine reads the files (scanned by DuckDB, or our parser)
 
     def _connection(
@@ -63,7 +67,15 @@ class CatchUpFiles:
             for other in [other for other in self._cons if other != FILTER_SQL]:
                 self._cons.pop(other).close()
             engine = InPlaceQuery(self.paths, registry, forced)
-            self._cons[key] = engine.connect(sql, memory_limit=MEMORY_LIMIT)
+            made_for = sql
+            if key == FILTER_SQL:  # with the views of the formats detected (catch_up_rows.py)
+                from logscope.pipeline.catch_up_rows import detected
+
+                self._parsers = detected(self.paths, registry, forced, engine.received_at)
+                names = {parser.name for found in self._parsers.values() for parser in found.order[:4]}
+                made_for = ", ".join([sql, *sorted(names)])
+            self._cons[key] = engine.connect(made_for, memory_limit=MEMORY_LIMIT)
+            self._engines[key] = engine
             self.how = "; ".join(file.how for file in engine.files)
         return self._cons[key]
 
@@ -78,18 +90,48 @@ class CatchUpFiles:
     ) -> pa.Table:
         """The records with ids above `after_id` (the store's newest) that `where` keeps, every
         column of `logs`, ids as the import gives them; TooManyRows past `limit`."""
+        import duckdb
+
         offset = int(self.base_id)
-        sql = (
-            f"SELECT id + {offset} AS id, ts, received_at, source, host, format, level, message,"
-            f" CAST(fields AS VARCHAR) AS fields, raw FROM logs"
-            f" WHERE id > {int(after_id) - offset} AND ({where}) LIMIT {int(limit) + 1}"
-        )
+        after_key = int(after_id) - offset
         with self._lock:
             cursor = self._connection(registry, forced)
-            table = cursor.execute(sql, params or []).to_arrow_table()
+            table = None
+            rewritten = by_views(where, self._typed(registry)) if self._parsers else None
+            if rewritten is not None:
+                try:
+                    table = self._by_views(cursor, rewritten, after_key, where, params or [], limit)
+                except (duckdb.Error, ValueError):
+                    table = None  # (the views could not answer it: over `logs`, below)
+            if table is None:
+                sql = (
+                    f"SELECT id, ts, received_at, source, host, format, level, message,"
+                    f" CAST(fields AS VARCHAR) AS fields, raw FROM logs"
+                    f" WHERE id > {after_key} AND ({where}) LIMIT {int(limit) + 1}"
+                )
+                table = cursor.execute(sql, params or []).to_arrow_table()
         if table.num_rows > limit:
             raise TooManyRows(f"more than {limit:,} records not stored yet match")
-        return table
+        import pyarrow.compute as pc
+
+        ids = pc.add(table.column("id"), offset)
+        return table.set_column(table.schema.get_field_index("id"), "id", ids)
+
+    def _typed(self, registry: FormatRegistry) -> dict[str, set[str]]:
+        """The formats whose view the filters' connection has, and their typed fields."""
+        names = {name for file in self._engines[FILTER_SQL].files for name in file.typed}
+        return {name: set(registry.field_types(name)) for name in sorted(names)}
+
+    def _by_views(self, cursor, rewritten, after_key, where, params, limit):
+        """`where`'s rows found through the format views' typed columns (catch_up_rows.py)."""
+        from logscope.pipeline.catch_up_rows import candidates_sql, kept_rows
+
+        sql = f"{candidates_sql(rewritten, after_key)} LIMIT {int(limit) + 1}"
+        found = cursor.execute(sql).to_arrow_table()
+        if found.num_rows > limit:
+            raise TooManyRows(f"more than {limit:,} records not stored yet may match")
+        engine = self._engines[FILTER_SQL]
+        return kept_rows(cursor, found, self._parsers, engine.received_at, where, params)
 
     def run_sql(
         self, registry: FormatRegistry, forced: Parser | None, sql: str, limit: int
