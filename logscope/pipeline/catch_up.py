@@ -19,8 +19,6 @@ import stat
 import threading
 from typing import TYPE_CHECKING, Any
 
-from logscope.pipeline.catch_up_rows import by_views
-
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
@@ -91,6 +89,8 @@ class CatchUpFiles:
         """The records with ids above `after_id` (the store's newest) that `where` keeps, every
         column of `logs`, ids as the import gives them; TooManyRows past `limit`."""
         import duckdb
+
+        from logscope.pipeline.catch_up_rows import by_views
 
         offset = int(self.base_id)
         after_key = int(after_id) - offset

@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from logscope.parsing.vectorized.re2 import sql_literal, sql_name
-
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
@@ -54,6 +52,8 @@ def detected(paths: list[str], registry, forced, received_at: int) -> dict[str, 
 def by_views(where: str, typed: dict[str, set[str]]) -> dict[str, str] | None:
     """`where` for each format's view (typed fields as its columns), or None where a view cannot
     answer it (it reads `fields` or `format` otherwise)."""
+    from logscope.parsing.vectorized.re2 import sql_name
+
     rewritten = {}
     for name, fields in typed.items():
 
@@ -71,6 +71,8 @@ def by_views(where: str, typed: dict[str, set[str]]) -> dict[str, str] | None:
 def candidates_sql(rewritten: dict[str, str], after_key: int) -> str:
     """The ids, sources and lines that may pass: those each view's filter keeps, and every line
     of a format without a view among them."""
+    from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+
     parts = [
         f"SELECT id, source, raw FROM {sql_name(name)} WHERE id > {after_key} AND ({where})"
         for name, where in rewritten.items()
