@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from test_query_files import cli
 
-from logscope.pipeline.catch_up import CatchUpFiles, TooManyRows, fresh_import
+from logscope.pipeline.catch_up import CatchUpFiles, Closed, TooManyRows, fresh_import
 from logscope.store.database import open_for_writing
 from logscope.tui.filters import FilterState, TextMatch
 from logscope.tui.in_place_rows import InPlaceRows
@@ -210,3 +210,29 @@ def test_no_in_place_reading_for_a_file_an_earlier_run_stored_a_part_of(tmp_path
         assert fresh_import(con, [str(path), str(tmp_path / "missing.log")]).paths == [str(path)]
     finally:
         con.close()
+
+
+def test_closing_stops_a_query_under_way(imported: tuple[Path, Path]) -> None:
+    """Quitting tail while a filter is read in place does not wait for the scan to end."""
+    import threading
+    import time
+
+    path, _ = imported
+    catch_up = CatchUpFiles([str(path)], 0)
+    registry, forced = _formats()
+    catch_up.rows_after(registry, forced, 0, "false", [])  # the connection, made
+    failed: list[BaseException] = []
+
+    def slow_query() -> None:
+        try:  # a cross join of the file with itself: minutes, were it not stopped
+            catch_up.run_sql(registry, forced, "SELECT count(*) FROM logs a, logs b WHERE a.raw < b.raw", 1)
+        except (duckdb.Error, Closed) as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=slow_query)
+    worker.start()
+    started = time.monotonic()
+    catch_up.close()
+    worker.join(30)
+    assert not worker.is_alive() and time.monotonic() - started < 10
+    assert failed  # interrupted, or refused if it had not started

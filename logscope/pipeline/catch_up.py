@@ -39,6 +39,10 @@ class TooManyRows(Exception):
     """A filter keeps more rows of the part not stored yet than the view holds (MAX_ROWS)."""
 
 
+class Closed(Exception):
+    """The files are no longer read in place (tail is ending)."""
+
+
 class CatchUpFiles:
     """SQL over files being imported, in place; safe to call from any thread (one at a time)."""
 
@@ -51,12 +55,15 @@ class CatchUpFiles:
         self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
         self._engines: dict[str, Any] = {}  # the InPlaceQuery behind each connection
         self._parsers: dict[str, Any] = {}  # a streaming parser per file (catch_up_rows.py)
+        self._closed = False
         self.how = ""  # how the engine reads the files (scanned by DuckDB, or our parser)
 
     def _connection(
         self, registry: FormatRegistry, forced: Parser | None, sql: str = FILTER_SQL
     ) -> duckdb.DuckDBPyConnection:
         """The locked in-place connection for `sql` (the filters' one is kept, and the last other)."""
+        if self._closed:
+            raise Closed("tail is ending: nothing more is read in place")
         from logscope.pipeline.in_place import InPlaceQuery, mentions_ids
 
         names = {parser.name for parser in registry.ordered}
@@ -147,10 +154,17 @@ class CatchUpFiles:
         return columns, rows[:limit], len(rows) > limit
 
     def close(self) -> None:
-        with self._lock:
+        """Stop a query under way (quitting does not wait for a scan), then close."""
+        self._closed = True
+        while not self._lock.acquire(timeout=0.1):
+            for con in list(self._cons.values()):
+                con.interrupt()  # (again: a statement may start after the last interrupt)
+        try:
             for con in self._cons.values():
                 con.close()
             self._cons.clear()
+        finally:
+            self._lock.release()
 
 
 def _views_key(sql: str, names: set[str], with_ids: bool) -> str:

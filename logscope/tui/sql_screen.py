@@ -99,9 +99,11 @@ class SqlScreen(Screen[None]):
         catch_up, feed = getattr(self.app, "catch_up", None), getattr(self.app, "feed", None)
         if catch_up is None or importing(feed) is None:
             return None
+        from logscope.pipeline.catch_up import Closed
+
         try:
             return catch_up.run_sql(feed.pipeline.registry, feed.pipeline.forced, sql, MAX_ROWS)
-        except duckdb.CatalogException:
+        except (duckdb.CatalogException, Closed):
             return None
 
     def show_results(
