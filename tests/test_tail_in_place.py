@@ -236,3 +236,67 @@ def test_closing_stops_a_query_under_way(imported: tuple[Path, Path]) -> None:
     worker.join(30)
     assert not worker.is_alive() and time.monotonic() - started < 10
     assert failed  # interrupted, or refused if it had not started
+
+
+@pytest.mark.slow
+def test_after_records_stored_before_the_file_the_seam_holds_and_id_filters_keep_to_the_store(
+    imported: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A database holding 100 records of another source before tail imports the file: the file's
+    records get ids from 101, and so do the rows held from it."""
+    path, full = imported
+    store = tmp_path / "tail.duckdb"
+    open_for_writing(str(store)).close()  # the store's tables
+    con = duckdb.connect(str(store))
+    con.execute(f"ATTACH '{full}' AS finished (READ_ONLY)")
+    con.execute(
+        "INSERT INTO logs SELECT * REPLACE ('other.log' AS source) FROM finished.logs WHERE id <= 100"
+    )
+    con.close()
+    con = open_for_writing(str(store))
+    catch_up = fresh_import(con, [str(path)])
+    con.close()
+    assert catch_up is not None and catch_up.base_id == 100
+    state = FilterState(predicate="TRY_CAST(json_extract_string(fields, '$.\"status\"') AS BIGINT) = 404")
+    rows = InPlaceRows(catch_up, *_formats())
+    held = state.with_changes(in_place=rows)
+
+    def stored_up_to(last_id: int) -> None:
+        con = duckdb.connect(str(store))
+        try:
+            con.execute(f"ATTACH '{full}' AS finished (READ_ONLY)")
+            stored = con.execute("SELECT max(id) FROM logs").fetchone()[0]
+            con.execute(
+                "INSERT INTO logs SELECT * REPLACE (id + 100 AS id) FROM finished.logs"
+                " WHERE id > ? AND id <= ?",
+                [stored - 100, last_id - 100],
+            )
+        finally:
+            con.close()
+
+    def view(state: FilterState) -> list[tuple]:
+        con = open_for_writing(str(store))
+        reader = LogReader(con)
+        try:
+            if state.in_place is not None and not state.in_place.loaded.is_set():
+                state.in_place.load(reader, state)
+            return normal(shown(reader, state))
+        finally:
+            reader.close()
+            con.close()
+
+    try:
+        stored_up_to(100 + 2500)
+        during = view(held)
+        assert rows.table is not None and min(rows.table.column("id").to_pylist()) > 2600
+        stored_up_to(100 + LINES)
+        assert during == view(state) == view(held)  # the finished import's rows, each once
+        # The file's 404s and those of the 100 before it (line 5, a 404's place, holds no format).
+        assert len(during) == (LINES // 4 - 1) + (25 - 1)
+        by_id = InPlaceRows(catch_up, *_formats())
+        by_id.load(
+            LogReader(open_for_writing(str(tmp_path / "other.duckdb"))), FilterState(predicate="id > 5")
+        )
+        assert by_id.table is None and "filter on id" in by_id.error
+    finally:
+        catch_up.close()

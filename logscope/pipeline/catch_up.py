@@ -15,6 +15,7 @@ only then (a fresh import, commands/tail.py). pyarrow and the engine are loaded 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 from typing import TYPE_CHECKING, Any
@@ -35,11 +36,15 @@ MEMORY_LIMIT = "512MB"
 FILTER_SQL = "SELECT id FROM logs"  # what a filter's connection is made for: logs, with ids
 
 
-class TooManyRows(Exception):
+class NotReadInPlace(Exception):
+    """Why a filter reads the stored part only."""
+
+
+class TooManyRows(NotReadInPlace):
     """A filter keeps more rows of the part not stored yet than the view holds (MAX_ROWS)."""
 
 
-class Closed(Exception):
+class Closed(NotReadInPlace):
     """The files are no longer read in place (tail is ending)."""
 
 
@@ -101,6 +106,8 @@ class CatchUpFiles:
 
         offset = int(self.base_id)
         after_key = int(after_id) - offset
+        if offset and re.search(r"\bid\b", where, re.IGNORECASE):
+            raise NotReadInPlace("a filter on id (the file's ids there are counted from 1)")
         with self._lock:
             cursor = self._connection(registry, forced)
             table = None

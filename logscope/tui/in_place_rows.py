@@ -41,13 +41,13 @@ class InPlaceRows:
 
     def load(self, reader: LogReader, state: FilterState) -> None:
         """Run the filter over what the store does not hold yet (in the calling thread)."""
-        from logscope.pipeline.catch_up import Closed, TooManyRows
+        from logscope.pipeline.catch_up import NotReadInPlace
 
         after = reader.max_id()
         where, params = state.where(None)
         try:
             table = self.catch_up.rows_after(self.registry, self.forced, after, where, params)
-        except (TooManyRows, Closed, duckdb.Error) as exc:
+        except (NotReadInPlace, duckdb.Error) as exc:
             self.error = str(exc).splitlines()[0]
         else:
             ids = table.column("id")
