@@ -116,6 +116,8 @@ class CatchUpFiles:
                 try:
                     table = self._by_views(cursor, rewritten, after_key, where, params or [], limit)
                 except (duckdb.Error, ValueError):
+                    if self._closed:  # interrupted: tail is ending
+                        raise Closed("tail is ending: nothing more is read in place") from None
                     table = None  # (the views could not answer it: over `logs`, below)
             if table is None:
                 sql = (
