@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -87,9 +88,43 @@ class CatchUpFiles:
             self._cons[key] = engine.connect(made_for, memory_limit=MEMORY_LIMIT)
             self._engines[key] = engine
             self.how = "; ".join(file.how for file in engine.files)
+            if self._closed:  # closed while this was made
+                self._close_all()
+                raise Closed("tail is ending: nothing more is read in place")
         return self._cons[key]
 
-    def rows_after(
+    def rows_after(self, *args, **kwargs) -> pa.Table:
+        """See `_rows_after`; run in a daemon thread of its own (see `_apart`)."""
+        return self._apart(self._rows_after, *args, **kwargs)
+
+    def run_sql(self, *args, **kwargs) -> tuple[list[str], list[tuple], bool]:
+        """See `_run_sql`; run in a daemon thread of its own (see `_apart`)."""
+        return self._apart(self._run_sql, *args, **kwargs)
+
+    def _apart(self, work, *args, **kwargs):
+        """`work(...)` in a daemon thread, waited for until it ends or the files are closed: the
+        caller (a worker of the app's, which the interpreter waits for at exit) is let go at once
+        when tail ends, even during what cannot be interrupted (making the connection)."""
+        outcome: list = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, work(*args, **kwargs)))
+            except BaseException as exc:  # (raised again in the caller's thread)
+                outcome.append((False, exc))
+
+        thread = threading.Thread(target=run, name="tail-in-place", daemon=True)
+        thread.start()
+        while thread.is_alive() and not self._closed:
+            thread.join(0.1)
+        if not outcome:
+            raise Closed("tail is ending: nothing more is read in place")
+        done, value = outcome[0]
+        if not done:
+            raise value
+        return value
+
+    def _rows_after(
         self,
         registry: FormatRegistry,
         forced: Parser | None,
@@ -149,7 +184,7 @@ class CatchUpFiles:
         engine = self._engines[FILTER_SQL]
         return kept_rows(cursor, found, self._parsers, engine.received_at, where, params)
 
-    def run_sql(
+    def _run_sql(
         self, registry: FormatRegistry, forced: Parser | None, sql: str, limit: int
     ) -> tuple[list[str], list[tuple], bool]:
         """Columns, up to `limit` rows and whether there were more, of `sql` over the whole files."""
@@ -162,18 +197,25 @@ class CatchUpFiles:
             rows = result.fetchmany(limit + 1)
         return columns, rows[:limit], len(rows) > limit
 
-    def close(self) -> None:
-        """Stop a query under way (quitting does not wait for a scan), then close."""
+    def close(self, wait_seconds: float = 1.0) -> None:
+        """Stop a query under way and close, waiting at most `wait_seconds` (quitting does not
+        wait for a scan): a connection still being made is closed by its maker, which sees this."""
         self._closed = True
+        deadline = time.monotonic() + wait_seconds
         while not self._lock.acquire(timeout=0.1):
             for con in list(self._cons.values()):
                 con.interrupt()  # (again: a statement may start after the last interrupt)
+            if time.monotonic() > deadline:
+                return
         try:
-            for con in self._cons.values():
-                con.close()
-            self._cons.clear()
+            self._close_all()
         finally:
             self._lock.release()
+
+    def _close_all(self) -> None:
+        for con in self._cons.values():
+            con.close()
+        self._cons.clear()
 
 
 def _views_key(sql: str, names: set[str], with_ids: bool) -> str:

@@ -91,6 +91,12 @@ class StartUp:
     def on_start_failed(self, message: StartFailed) -> None:
         self.exit()
 
+    def on_unmount(self) -> None:
+        """The app is ending: a filter or statement reading the files in place is let go at once
+        (the event loop waits for its worker threads before the app returns)."""
+        if self.catch_up is not None:
+            self.catch_up.close(wait_seconds=0)
+
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")
 
