@@ -161,6 +161,7 @@ def _memory_limit(text: str) -> str:
 def _run_app(con, args, sources, errors, zone, path) -> int:
     """Draw the app, then assemble the pipeline, rules and query service in a thread and run
     them there while the app runs in this one; the records stored."""
+    from logscope.pipeline.catch_up import fresh_import
     from logscope.tui.app import LogscopeApp
     from logscope.tui.file_ends import file_ends
     from logscope.tui.history import default_history_path
@@ -170,7 +171,9 @@ def _run_app(con, args, sources, errors, zone, path) -> int:
         con, zone=zone, subtitle=f"{names} → {path}", freeze_heap=True, history_path=default_history_path()
     )
     if args.from_start:  # the files' ends show until the first records are stored (fresh database)
-        app.file_ends = tuple(file_ends(caught_up_files(sources), FILE_END_LINES))
+        catching_up = caught_up_files(sources)
+        app.file_ends = tuple(file_ends(catching_up, FILE_END_LINES))
+        app.catch_up = fresh_import(con, catching_up)  # filters and SQL read them in place meanwhile
     for error in errors:
         app.report_error(error)
     background = BackgroundRun(app, con, args, sources, warn_error)
@@ -178,6 +181,8 @@ def _run_app(con, args, sources, errors, zone, path) -> int:
     try:
         app.run()
     finally:
+        if app.catch_up is not None:
+            app.catch_up.close()
         background.finish()
     return background.lines
 

@@ -40,6 +40,7 @@ from logscope.tui.filters import (
     text_match,
 )
 from logscope.tui.history import History
+from logscope.tui.in_place_rows import in_place_status, with_in_place
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, stored_sources
 from logscope.tui.log_reader import Histogram, LogReader, SourceCounts
@@ -382,6 +383,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         return sql
 
     def apply_filter(self, state: FilterState) -> None:
+        state = with_in_place(state, self.catch_up, self.feed)  # the import behind: the whole file
         self.filter_state = state
         self.filter_bar.levels.show_hidden(state.hidden_levels)
         self.log_view.set_filter(state)
@@ -410,7 +412,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         self.main.set_focus(self.log_view)
 
     def show_detail(self, record_id: int) -> None:
-        record = self.reader.record(record_id)
+        record = self.reader.record(record_id, self.log_view.state)
         if record is None:
             return
         before, after = self.reader.neighbours(record["source"], record["ts_us"], record_id, NEIGHBOURS)
@@ -425,6 +427,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
             "… filtering" if view.filtering else state,
             f"{view.cursor + 1:,}/{view.total:,}" if view.total else view.empty_status,
         ]
+        parts.append(in_place_status(view.state, self.feed, self.catch_up))
         described = self.filter_state.describe()
         if described:
             parts.append(f"filter: {described}")
@@ -436,7 +439,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         if firing and not self.main.query_one("#sidebar").display:
             parts.append(f"{firing} {'alert' if firing == 1 else 'alerts'} firing (a)")
         status = self.main.query_one("#status", Label)
-        text = " · ".join(parts)
+        text = " · ".join(part for part in parts if part)
         if text != self._status_text:  # one line of fixed size: no layout needed
             self._status_text = text
             status.update(text, layout=False)

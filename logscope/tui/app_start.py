@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 from textual import events
 from textual.screen import Screen
 
+from logscope.tui.in_place_rows import wants_in_place
 from logscope.tui.live import LiveFeed
 from logscope.tui.messages import FeedReady, StartFailed
 
 if TYPE_CHECKING:
+    from logscope.pipeline.catch_up import CatchUpFiles
     from logscope.tui.filter_bar import FilterBar
+    from logscope.tui.filters import FilterState
     from logscope.tui.log_view import LogView
 
 # Keys of the log view that move the focus to a box of the filter bar, which the text typed next
@@ -39,8 +42,12 @@ class StartUp:
     when_drawn: Callable[[], None] | None = None  # called once the first screen is drawn (tail's run)
     # The ends of the files followed, shown until the first records are stored (tail sets them).
     file_ends: tuple[tuple[str, str], ...] = ()
+    # The files being imported, for filters and SQL over them in place meanwhile (tail sets it).
+    catch_up: CatchUpFiles | None = None
     freeze_heap: bool
     _field_types: dict[str, str] | None
+    filter_state: FilterState
+    apply_filter: Callable[[FilterState], None]
     _early_keys: list[events.Key] | None
     main: Screen
     screen: Screen
@@ -76,11 +83,19 @@ class StartUp:
         self.feed.connect(self._notify_committed)
         if self.main.query("#log-view"):
             self.log_view.records_committed(self.feed.last_id)
+            if self.catch_up is not None and wants_in_place(self.filter_state):
+                self.apply_filter(self.filter_state)  # typed before: now over the whole file too
         if self.freeze_heap:  # the pipeline's long-lived objects too (without a collection now:
             gc.freeze()  # a stall here would hold up the keys typed as the first records show)
 
     def on_start_failed(self, message: StartFailed) -> None:
         self.exit()
+
+    def on_unmount(self) -> None:
+        """The app is ending: a filter or statement reading the files in place is let go at once
+        (the event loop waits for its worker threads before the app returns)."""
+        if self.catch_up is not None:
+            self.catch_up.close(wait_seconds=0)
 
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 import regex
 
@@ -83,6 +84,9 @@ class FilterState:
     time_text: str = ""  # the time range as typed
     pattern: int | None = None  # only records of this log pattern (the patterns view's Enter)
     hidden_patterns: frozenset[int] = frozenset()  # records of these patterns hidden (`h` there)
+    # The records of files not stored yet that this filter keeps (tui/in_place_rows.py): not
+    # compared, a state's meaning is what it keeps.
+    in_place: Any = field(default=None, compare=False, repr=False)
 
     def with_changes(self, **changes) -> FilterState:
         return replace(self, **changes)

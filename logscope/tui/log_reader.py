@@ -14,6 +14,7 @@ import duckdb
 import orjson
 
 from logscope.tui.filters import FilterError, FilterState, TextMatch
+from logscope.tui.in_place_rows import logs_relation
 
 VIEW_COLUMNS = "id, epoch_us(ts) AS ts_us, source, level, message, format, host, fields"
 # The text the log view shows after the level (rendering.display_text), built in SQL: a search
@@ -131,6 +132,7 @@ class LogReader:
         # What catalog look-ups found, shared with the readers made for other threads: the alerts
         # table's columns once it exists (it never goes away).
         self._found = {} if found is None else found
+        self._registered: dict[str, object] = {}  # in-place rows registered on this cursor
         self.cursor.execute("SET TimeZone = 'UTC'")
 
     def for_thread(self) -> LogReader:
@@ -139,6 +141,11 @@ class LogReader:
 
     def close(self) -> None:
         self.cursor.close()
+
+    def _logs(self, state: FilterState | None) -> str:
+        """What `logs` is for `state`: the table, or the table and the rows of files not stored
+        yet that the filter keeps (tui/in_place_rows.py)."""
+        return logs_relation(self.cursor, self._registered, state)
 
     def _all(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.cursor.execute(sql, params or []).fetchall()
@@ -196,20 +203,24 @@ class LogReader:
         if upto_id is not None:
             extra += " AND id <= ?"
             extra_params.append(upto_id)
+        logs = self._logs(state)
         where, params = self._where(state, extra, extra_params)
-        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
+        return self._one(f"SELECT count(*) FROM {logs} WHERE {where}", params)[0]
 
     def count_new(self, state: FilterState, after_id: int, upto_id: int) -> tuple[int, int]:
         """How many records with after_id < id <= upto_id the filter keeps, and their earliest time."""
+        logs = self._logs(state)
         where, params = self._where(state, "id > ? AND id <= ?", [after_id, upto_id])
-        count, earliest = self._one(f"SELECT count(*), epoch_us(min(ts)) FROM logs WHERE {where}", params)
+        count, earliest = self._one(f"SELECT count(*), epoch_us(min(ts)) FROM {logs} WHERE {where}", params)
         return count, earliest if earliest is not None else 0
 
     def newest_rows(self, state: FilterState, after_id: int, upto_id: int, limit: int) -> list[Row]:
         """The last `limit` records, in time order, among after_id < id <= upto_id."""
+        logs = self._logs(state)
         where, params = self._where(state, "id > ? AND id <= ?", [after_id, upto_id])
         rows = self._all(
-            f"SELECT {VIEW_COLUMNS} FROM logs WHERE {where} {_ORDER_DESC} LIMIT ?", [*params, limit]
+            f"SELECT {VIEW_COLUMNS} FROM {logs} WHERE {where} {_ORDER_DESC} LIMIT ?",
+            [*params, limit],
         )
         return [Row(*row) for row in reversed(rows)]
 
@@ -238,20 +249,21 @@ class LogReader:
         if limit <= 0:
             return []
         upto_id = self.max_id() if upto_id is None else upto_id
+        logs = self._logs(state)
         where, params = self._where(state, "id <= ?", [upto_id])
         if total is not None and offset > total // 2:
             from_end = max(0, total - offset - limit)
             bound = self._tail_bound(state, from_end + limit, upto_id)
             if bound is not None:  # few rows pass: read their columns at once
-                sql = f"SELECT {VIEW_COLUMNS} FROM logs WHERE {where} AND ts >= {_TS} {_ORDER_DESC}"
+                sql = f"SELECT {VIEW_COLUMNS} FROM {logs} WHERE {where} AND ts >= {_TS} {_ORDER_DESC}"
                 sql += " LIMIT ? OFFSET ?"
                 return [Row(*row) for row in reversed(self._all(sql, [*params, bound, limit, from_end]))]
-            sql = f"SELECT id FROM logs WHERE {where} {_ORDER_DESC} LIMIT ? OFFSET ?"
+            sql = f"SELECT id FROM {logs} WHERE {where} {_ORDER_DESC} LIMIT ? OFFSET ?"
             ids = [row[0] for row in self._all(sql, [*params, limit, from_end])][::-1]
         else:
-            sql = f"SELECT id FROM logs WHERE {where} {_ORDER} LIMIT ? OFFSET ?"
+            sql = f"SELECT id FROM {logs} WHERE {where} {_ORDER} LIMIT ? OFFSET ?"
             ids = [row[0] for row in self._all(sql, [*params, limit, offset])]
-        return self.rows_by_id(ids)
+        return self.rows_by_id(ids, state)
 
     def _tail_bound(self, state: FilterState, count: int, upto_id: int) -> int | None:
         """A time no later than that of the `count`-th newest record the filter keeps (id <= upto_id).
@@ -264,9 +276,10 @@ class LogReader:
             return None
         span = max(16 * count, 4096)
         while span < upto_id:
+            logs = self._logs(state)
             where, params = self._where(state, "id > ? AND id <= ?", [upto_id - span, upto_id])
             earliest, found = self._one(
-                f"SELECT epoch_us(min(ts)), count(*) FROM (SELECT ts FROM logs WHERE {where}"
+                f"SELECT epoch_us(min(ts)), count(*) FROM (SELECT ts FROM {logs} WHERE {where}"
                 f" {_ORDER_DESC} LIMIT ?)",
                 [*params, count],
             )
@@ -275,15 +288,16 @@ class LogReader:
             span *= 16
         return None
 
-    def rows_by_id(self, ids: list[int]) -> list[Row]:
+    def rows_by_id(self, ids: list[int], state: FilterState | None = None) -> list[Row]:
         if not ids:
             return []
+        logs = self._logs(state)
         found = {
             row[0]: Row(*row)
             # The BETWEEN lets DuckDB skip row groups by their id range (zone maps); the ids as one
             # list parameter bind faster than as an IN list of literals.
             for row in self._all(
-                f"SELECT {VIEW_COLUMNS} FROM logs WHERE id BETWEEN ? AND ? AND list_contains(?, id)",
+                f"SELECT {VIEW_COLUMNS} FROM {logs} WHERE id BETWEEN ? AND ? AND list_contains(?, id)",
                 [min(ids), max(ids), ids],
             )
         }
@@ -293,8 +307,9 @@ class LogReader:
         """The index in the filtered view (of records with id <= `upto_id`) of the record at (ts, id)."""
         before = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
         bound, bound_params = (" AND id <= ?", [upto_id]) if upto_id is not None else ("", [])
+        logs = self._logs(state)
         where, params = self._where(state, before + bound, [ts, ts, record_id, *bound_params])
-        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
+        return self._one(f"SELECT count(*) FROM {logs} WHERE {where}", params)[0]
 
     def find(
         self,
@@ -316,8 +331,9 @@ class LogReader:
         else:
             after = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
             order = "ORDER BY ts DESC, id DESC"
+        logs = self._logs(state)
         where, params = self._where(state, f"{sql} AND {after}", [*values, ts, ts, record_id])
-        row = self._one(f"SELECT epoch_us(ts), id FROM logs WHERE {where} {order} LIMIT 1", params)
+        row = self._one(f"SELECT epoch_us(ts), id FROM {logs} WHERE {where} {order} LIMIT 1", params)
         return (row[0], row[1]) if row else None
 
     def count_matches(
@@ -334,23 +350,25 @@ class LogReader:
         if before is not None:
             earlier = "(ts < make_timestamptz(?::BIGINT) OR (ts = make_timestamptz(?::BIGINT) AND id < ?))"
             sql, values = f"{sql} AND {earlier}", [*values, before[0], before[0], before[1]]
+        logs = self._logs(state)
         where, params = self._where(state, sql, values)
-        return self._one(f"SELECT count(*) FROM logs WHERE {where}", params)[0]
+        return self._one(f"SELECT count(*) FROM {logs} WHERE {where}", params)[0]
 
     # --- the detail view ----------------------------------------------------------------
 
-    def record(self, record_id: int) -> dict[str, Any] | None:
+    def record(self, record_id: int, state: FilterState | None = None) -> dict[str, Any] | None:
         """Every column of one record; `fields` decoded."""
+        logs = self._logs(state)
         result = self.cursor.execute(
             "SELECT id, ts, received_at, source, host, format, level, message, fields, raw"
-            " FROM logs WHERE id = ?",
+            f" FROM {logs} WHERE id = ?",
             [record_id],
         )
         row = result.fetchone()
         if row is None:
             return None
         record = dict(zip([c[0] for c in result.description], row, strict=True))
-        record["ts_us"] = self._one("SELECT epoch_us(ts) FROM logs WHERE id = ?", [record_id])[0]
+        record["ts_us"] = self._one(f"SELECT epoch_us(ts) FROM {logs} WHERE id = ?", [record_id])[0]
         if record["fields"]:
             record["fields"] = orjson.loads(record["fields"])
         return record
@@ -376,8 +394,9 @@ class LogReader:
     ) -> Histogram | None:
         """Counts per level in `buckets` equal slices of the filtered records' time span, or of
         `window` (start, end in µs) within it: the overview zoomed in."""
+        logs = self._logs(state)
         where, params = self._where(state)
-        span = self._one(f"SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM logs WHERE {where}", params)
+        span = self._one(f"SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM {logs} WHERE {where}", params)
         if span[0] is None or buckets <= 0:
             return None
         first, last = span
@@ -389,7 +408,8 @@ class LogReader:
             where = f"({where}) AND ts BETWEEN {_TS} AND {_TS}"
             params = [*params, start, start + bucket_us * buckets - 1]
         rows = self._all(
-            f"SELECT (epoch_us(ts) - ?) // ? AS bucket, level, count(*) FROM logs WHERE {where} GROUP BY ALL",
+            f"SELECT (epoch_us(ts) - ?) // ? AS bucket, level, count(*) FROM {logs} WHERE {where}"
+            " GROUP BY ALL",
             [start, bucket_us, *params],
         )
         used = buckets if window else max((row[0] for row in rows), default=0) + 1

@@ -201,6 +201,11 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         self, reader: LogReader, state: FilterState, last_id: int, height: int
     ) -> tuple[int, int, int, list[Row]]:
         """The newest id counted, how many records `state` keeps, and the rows of the last window."""
+        rows = state.in_place
+        if rows is not None:  # the records not stored yet, read where the files lie
+            if not rows.loaded.is_set():
+                rows.load(reader, state)
+            last_id = max(last_id, rows.last_id)
         kept = self.counts.kept(reader, state) if self.counts is not None else None
         if kept is not None:
             total, last_id = kept  # level and source toggles: counted per cell, no scan
@@ -249,6 +254,8 @@ class LogView(SearchJumps, ScreenLayout, ScrollView, can_focus=True):
         """New records up to `last_id` are in the store: read those the filter keeps in a worker
         thread (at most every LIVE_SECONDS), then count and show them."""
         self._latest_seen = max(self._latest_seen, last_id)
+        if self.state.in_place is not None:  # held rows the store now has all of are let go
+            self.state.in_place.release_if_stored(last_id)
         if self.filtering or self._live_reading or self._latest_seen <= self.last_id:
             return  # a filter being loaded, or the read under way, catches up when it is shown
         self._live_reading = True

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from logscope.tui.history import History
 from logscope.tui.history_input import HistoryInput
+from logscope.tui.in_place_rows import importing
 from logscope.tui.log_reader import LogReader, one_line_error
 from logscope.tui.sql_completion import SqlInput, SqlNames
 
@@ -81,16 +82,33 @@ class SqlScreen(Screen[None]):
         reader = self.reader.for_thread()
         started = time.perf_counter()
         try:
-            columns, rows, more = reader.run_sql(sql, MAX_ROWS)
+            answered = self._in_place(sql)
+            columns, rows, more = answered or reader.run_sql(sql, MAX_ROWS)
         except duckdb.Error as exc:
             self.app.call_from_thread(self.show_error, one_line_error(exc))
             return
         finally:
             reader.close()
         seconds = time.perf_counter() - started
-        self.app.call_from_thread(self.show_results, columns, rows, more, seconds)
+        where = " · over the whole file, read in place (the import is behind)" if answered else ""
+        self.app.call_from_thread(self.show_results, columns, rows, more, seconds, where)
 
-    def show_results(self, columns: list[str], rows: list[tuple], more: bool, seconds: float) -> None:
+    def _in_place(self, sql: str) -> tuple[list[str], list[tuple], bool] | None:
+        """`sql` over the files being imported, where they lie, while the import is behind (the
+        tables of the store other than `logs` and the format views are not there: None then)."""
+        catch_up, feed = getattr(self.app, "catch_up", None), getattr(self.app, "feed", None)
+        if catch_up is None or importing(feed) is None:
+            return None
+        from logscope.pipeline.catch_up import Closed
+
+        try:
+            return catch_up.run_sql(feed.pipeline.registry, feed.pipeline.forced, sql, MAX_ROWS)
+        except (duckdb.CatalogException, Closed):
+            return None
+
+    def show_results(
+        self, columns: list[str], rows: list[tuple], more: bool, seconds: float, where: str = ""
+    ) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
         cells = [[cell(value) for value in row] for row in rows]
@@ -100,7 +118,7 @@ class SqlScreen(Screen[None]):
             table.add_column(name, width=min(width, MAX_COLUMN_WIDTH))
         table.add_rows(cells)
         shown = f"first {len(rows):,} rows" if more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
-        self.show_status(shown, error=False)
+        self.show_status(shown + where, error=False)
         self.last_seconds = seconds
         self.running = False
 
