@@ -18,22 +18,19 @@ pytestmark = pytest.mark.xdist_group("packaging")
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(out),
-            str(REPO),
-        ],
-        check=True,
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(REPO)],
         capture_output=True,
+        text=True,
         cwd=out,
     )
+    # The isolated build fetches pyproject.toml's build backend (setuptools>=77) from the package
+    # index at test time: without the index that is a skip saying so, not a failure. (A build
+    # requirement that cannot be met at all also fails `pip install -e .` before the tests run.)
+    if built.returncode != 0 and "install build dependencies" in built.stderr:
+        reasons = [line.strip() for line in built.stderr.splitlines() if "ERROR:" in line]
+        pytest.skip(f"pip could not install the build backend: {(reasons or ['no reason given'])[-1]}")
+    assert built.returncode == 0, built.stderr
     return next(out.glob("logscope-*.whl"))
 
 

@@ -124,8 +124,12 @@ def test_logrotate_copytruncate_mode_stores_every_line_left_on_disk_exactly_once
     # in no file at all; and when only app.log is followed, a line the follower had not read yet
     # when the file was truncated is left only in the copy (app.log.N), which it does not follow
     # (on a loaded machine the follower can be that far behind). Everything still in app.log, and
-    # with "app.log*" everything in any file, must be stored; what is lost is a small share.
+    # with "app.log*" everything in any file, must be stored.
     followed = sequence_numbers_on_disk(tmp_path, source)
     assert set(followed) <= set(stored), sorted(set(followed) - set(stored))[:10]
-    lost = set(range(LINES)) - set(stored)
-    assert len(lost) < LINES // 20, f"{len(lost)} lines lost"
+    # Of the lines lost, only those still in some file can be the follower's doing, and they are a
+    # small share. Those in no file are logrotate's copy-to-truncate window, which no follower can
+    # read and whose length is the scheduler's (a run at load 11 lost 2,693 of 40,000 there while every
+    # line on disk was stored), so they are not counted: a follower that drops lines still fails.
+    lost_on_disk = (set(range(LINES)) - set(stored)) & set(sequence_numbers_on_disk(tmp_path))
+    assert len(lost_on_disk) < LINES // 20, f"{len(lost_on_disk)} lines in the copies lost"

@@ -654,11 +654,16 @@ def test_a_live_engine_writes_a_firing_alerts_moving_count_at_most_once_a_second
     def stored() -> list[tuple]:
         return h.con.execute("SELECT state, count FROM alerts").fetchall()
 
+    before_first_write = time.monotonic()
     h.feed(*[record(i, level="error") for i in range(3)])
     assert stored() == [("firing", 3)]  # a change of state is written at once
     h.feed(record(3, level="error"))
     h.feed(record(4, level="error"))
-    assert stored() == [("firing", 3)]  # the count moved: written when a second has passed
+    # The count moved: written when a second has passed. Asserted while less than a second has
+    # passed since before the first write, which a loaded machine need not manage in these few
+    # steps (then a second write is allowed, and the next step shows the count did move on).
+    if time.monotonic() - before_first_write < engine_module.STORE_SECONDS:
+        assert stored() == [("firing", 3)]
     time.sleep(engine_module.STORE_SECONDS)
     h.feed(record(5, level="error"))
     assert stored() == [("firing", 6)]

@@ -39,10 +39,15 @@ def test_query_while_lines_keep_arriving_then_same_answer_from_the_file(tmp_path
         producer.start()
         try:
             wait_until(lambda: count(db) > 0)  # the first lines are in (a loaded machine is slow)
-            seen = []
-            for _ in range(4):
-                seen.append(count(db))  # through the socket: the file is held by the ingest process
+            # Through the socket (the file is held by the ingest process), until the count has grown:
+            # a loaded machine can go longer than the 0.9 s of four looks without a commit. An
+            # ingest that never commits while following still fails, after 30 s.
+            seen = [count(db)]
+            deadline = time.monotonic() + 30
+            while len(seen) < 4 or seen[-1] == seen[0]:
+                assert time.monotonic() < deadline, f"the count never grew while lines arrived: {seen}"
                 time.sleep(0.3)
+                seen.append(count(db))
         finally:
             stop_writing.set()
             producer.join()

@@ -81,8 +81,12 @@ class Tailing:
             self.raw.extend(record.raw for record in records)
             self._seen.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[str]:
-        """Wait until `count` records in all were committed (this run); the raw lines so far."""
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[str]:
+        """Wait until `count` records in all were committed (this run); the raw lines so far.
+
+        (30 s: it only bounds how long a failure takes. The follower polls every 0.2 s and sweeps
+        every 0.05 s, so no slower path can meet the wait in its place; a loaded 2-core CI machine
+        can take seconds to schedule the reader, as 7db57dc saw.)"""
         deadline = time.monotonic() + timeout
         with self._seen:
             while len(self.raw) < count:

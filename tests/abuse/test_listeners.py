@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import query_db, run_cli
+from server_helpers import count, wait_until
 from test_network_listeners import Follower
 
 
@@ -24,6 +25,20 @@ def closed_by_peer(sock: socket.socket, wait: float) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+def closed_now(sock: socket.socket) -> bool:
+    """Whether the other end has closed `sock` already (without waiting)."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def send_lines(port: int, lines: list[bytes]) -> None:
@@ -41,7 +56,11 @@ def test_1100_idle_connections_do_not_lock_a_new_sender_out(tmp_path: Path) -> N
     port = follower.port()
     idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(1100)]
     try:
-        time.sleep(1.5)  # they have been quiet for a while now
+        # The listener keeps 1,024 and closes the other 76: once it has, it has accepted them all,
+        # and their quiet time counts from then (from accept, which a loaded machine can run well
+        # after connect() returned). 1.5 s later they have been quiet for a while now.
+        wait_until(lambda: sum(map(closed_now, idle)) == len(idle) - 1024, timeout=60)
+        time.sleep(1.5)
         started = time.monotonic()
         send_lines(port, [b"new sender %d\n" % number for number in range(500)])
         assert time.monotonic() - started < 10
@@ -102,7 +121,11 @@ def test_one_client_is_held_to_its_share(tmp_path: Path) -> None:
     assert closed_by_peer(fifth, 5)
     talking.clear()
     talker.join()
-    time.sleep(1.5)  # now the four are quiet: a new connection takes the place of the quietest
+    # Quiet counts from when the listener last handed a connection's lines on: once they are all
+    # stored that has happened (a loaded machine can lag behind the sender). 1.5 s later the four
+    # are quiet: a new connection takes the place of the quietest.
+    wait_until(lambda: count(db, "message = 'busy'") == sent[0], timeout=60)
+    time.sleep(1.5)
     send_lines(port, [b"newcomer\n"])
     for sock in busy:
         sock.close()
