@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from logscope.commands.common import build_formats
+from logscope.commands.common import build_formats, db_path
 from logscope.commands.lake import lake_attachment
 from logscope.commands.reading import run_settings
 from logscope.sources.base import Source
@@ -98,8 +98,29 @@ class BackgroundRun:
         self.app.post_feed(LiveFeed(run.pipeline))
         return run
 
+    def browsing(self) -> bool:
+        """No SOURCE (and nothing that needs a run: --lake, --metrics, --rules, --alerts-out):
+        nothing new arrives, so nothing needs the pipeline, the rules or the patterns stage."""
+        args = self.args
+        needs_run = (getattr(args, "lake", None), args.metrics, args.rules, args.alerts_out)
+        return not self.sources and not any(needs_run)
+
+    def _serve(self) -> None:
+        """Browse: only the query service (with `stats` and retention), through which other
+        processes query, mark and vacuum while this one holds the database. The app reads the
+        stored alerts, patterns and markers itself; pyarrow (~70 MB) is never loaded."""
+        from logscope.commands.services import service_settings
+        from logscope.pipeline.services import database_served
+
+        settings = service_settings(self.args)
+        with database_served(self.con, db_path(self.args), settings, self.app.report_error):
+            self._app_ended.wait()
+
     def _main(self) -> None:
         try:
+            if self.browsing():
+                self._serve()
+                return
             self.run = self._build()
             with self.run.running():
                 try:

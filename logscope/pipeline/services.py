@@ -8,12 +8,11 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from logscope.metrics.service import metrics_running
-from logscope.pipeline.streaming import Pipeline
 from logscope.store.database import MEMORY
 from logscope.store.markers import Marker, insert_markers
 from logscope.store.retention import DEFAULT_INTERVAL as RETENTION_INTERVAL
@@ -27,6 +26,9 @@ from logscope.store.stats import (
     file_facts,
     latest_stats,
 )
+
+if TYPE_CHECKING:  # (the pipeline and the metrics bring pyarrow: a browsing `tail` has neither)
+    from logscope.pipeline.streaming import Pipeline
 
 RulesInfo = Callable[[], dict[str, Any]]
 Report = Callable[[str], None]
@@ -83,6 +85,9 @@ def services_attached(
 
     When the block ends, a last retention pass runs (so a finished `ingest --max-db-size` leaves
     the database within its limit) and the final figures are written."""
+    from logscope.metrics.service import metrics_running
+
+    figures = partial(source_figures, pipeline)
     with (
         metrics_running(
             settings.metrics,
@@ -94,16 +99,24 @@ def services_attached(
             builtin_rules=builtin_rules,
             quiet=settings.quiet,
         ),
-        _serve_database(con, db_path, pipeline, settings, report, rules_info) as server,
+        _serve_database(con, db_path, figures, settings, report, rules_info) as server,
     ):
         yield server
+
+
+def database_served(
+    con: duckdb.DuckDBPyConnection, db_path: str, settings: ServiceSettings, report: Report
+) -> contextlib.AbstractContextManager[QueryServer | None]:
+    """The query service, `stats` and retention for a process that holds the database and reads
+    nothing into it (a `tail` browsing a database): other processes query and mark through it."""
+    return _serve_database(con, db_path, dict, settings, report, rules_info=None)
 
 
 @contextlib.contextmanager
 def _serve_database(
     con: duckdb.DuckDBPyConnection,
     db_path: str,
-    pipeline: Pipeline,
+    figures: Callable[[], dict[str, dict[str, Any]]],
     settings: ServiceSettings,
     report: Report,
     rules_info: RulesInfo | None,
@@ -111,7 +124,7 @@ def _serve_database(
     if db_path == MEMORY:
         yield None
         return
-    stats = StatsWriter(con, lambda: source_figures(pipeline), settings.stats_interval, on_error=report)
+    stats = StatsWriter(con, figures, settings.stats_interval, on_error=report)
     policy = settings.retention
     retention = RetentionWorker(con, policy, db_path, settings.retention_interval, on_error=report)
 

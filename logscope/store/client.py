@@ -18,13 +18,15 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
-import pyarrow as pa
 
 from logscope.errors import LogscopeError
 from logscope.store.database import connect
+
+if TYPE_CHECKING:  # (pyarrow loads with the first Arrow answer: a browsing `tail` serves without it)
+    import pyarrow as pa
 
 SOCKET_SUFFIX = ".sock"
 HEADER = struct.Struct(">cI")
@@ -157,6 +159,8 @@ class RemoteResult:
     def arrow(self) -> pa.RecordBatchReader:
         """The rows as an Arrow stream, read as it is consumed (the answer's end is checked once
         the stream is read through)."""
+        import pyarrow as pa
+
         frames = _ArrowFrames(self._client.sock)
         try:
             stream = pa.ipc.open_stream(frames)
@@ -175,6 +179,8 @@ class RemoteResult:
         raise LogscopeError(f"{self._client.path}: the query service failed: {exc}") from exc
 
     def _batches(self, frames: _ArrowFrames, stream=None) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
         try:
             yield from stream if stream is not None else pa.ipc.open_stream(frames)
             if frames.trailer is None:

@@ -19,10 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from logscope.errors import LogscopeError
 from logscope.store.client import (
@@ -37,6 +36,9 @@ from logscope.store.client import (
     socket_path,
 )
 from logscope.store.statements import READ_ONLY_TXN, one_line_error, refusal
+
+if TYPE_CHECKING:  # (pyarrow loads with the first answer: a browsing `tail` serves without it)
+    import pyarrow as pa
 
 BATCH_ROWS = 10_000
 REQUEST_LIMIT = 4 * 1024 * 1024
@@ -199,6 +201,8 @@ class _Client:
         self._stream(reader)
 
     def _stream(self, reader: pa.RecordBatchReader) -> None:
+        import pyarrow as pa
+
         sink = _FrameSink(self.sock)
         rows = 0
         try:
