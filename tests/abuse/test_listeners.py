@@ -27,20 +27,6 @@ def closed_by_peer(sock: socket.socket, wait: float) -> bool:
         return False
 
 
-def closed_now(sock: socket.socket) -> bool:
-    """Whether the other end has closed `sock` already (without waiting)."""
-    timeout = sock.gettimeout()
-    sock.settimeout(0)
-    try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
-        return True
-    finally:
-        sock.settimeout(timeout)
-
-
 def send_lines(port: int, lines: list[bytes]) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sender:
         sender.sendall(b"".join(lines))
@@ -56,11 +42,7 @@ def test_1100_idle_connections_do_not_lock_a_new_sender_out(tmp_path: Path) -> N
     port = follower.port()
     idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(1100)]
     try:
-        # The listener keeps 1,024 and closes the other 76: once it has, it has accepted them all,
-        # and their quiet time counts from then (from accept, which a loaded machine can run well
-        # after connect() returned). 1.5 s later they have been quiet for a while now.
-        wait_until(lambda: sum(map(closed_now, idle)) == len(idle) - 1024, timeout=60)
-        time.sleep(1.5)
+        time.sleep(1.5)  # they have been quiet for a while now
         started = time.monotonic()
         send_lines(port, [b"new sender %d\n" % number for number in range(500)])
         assert time.monotonic() - started < 10
