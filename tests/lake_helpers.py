@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -18,9 +19,17 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, drawn at random below the kernel's ephemeral range and above the tests'
+    fixed 25xxx-28xxx. Asking the kernel for port 0 gave two clusters started at once the same
+    port (51001, the first above CI's reserved 40000-50999): the second postmaster could not bind."""
+    while True:
+        port = random.randrange(29000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class PostgresCluster:
@@ -40,9 +49,29 @@ class PostgresCluster:
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         self.data = self.root / "data"
-        self.port = _free_port()
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "logscope", "--no-sync")
+        self._start_on_a_free_port()
+
+    def _start_on_a_free_port(self, tries: int = 5) -> None:
+        """Start on a free port; another port when the one chosen was taken before the postmaster
+        bound it (the port stays the cluster's for later stops and starts)."""
+        for _ in range(tries - 1):
+            self.port = _free_port()
+            try:
+                self.start()
+                return
+            except subprocess.CalledProcessError:
+                if "Address already in use" not in self.server_log():
+                    raise
+        self.port = _free_port()
         self.start()
+
+    def server_log(self) -> str:
+        """What the postmaster wrote (its log file, readable by the test's user)."""
+        try:
+            return (self.root / "log").read_text(errors="replace")
+        except OSError as error:
+            return f"(log unreadable: {error})"
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(PG_BIN / program), *args]
@@ -52,7 +81,12 @@ class PostgresCluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        try:
+            log = str(self.root / "log")
+            self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+        except subprocess.CalledProcessError as failure:
+            failure.add_note(f"postmaster log:\n{self.server_log()[-2000:]}")
+            raise
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
