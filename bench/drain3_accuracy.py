@@ -17,8 +17,8 @@ from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "logscope" / "patterns"))  # logscope/patterns/accuracy.py
-from accuracy import LOGHUB_SYSTEMS, grouping_accuracy, structured_rows  # noqa: E402  (stdlib only)
+sys.path.insert(0, str(REPO))  # not installed there: the modules on this import's way are stdlib only
+from logscope.patterns.accuracy import LOGHUB_SYSTEMS, grouping_accuracy, structured_rows  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "loghub"
 

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,14 +70,18 @@ def running(
     log_name: str = "server.out",
     user: str | None = None,
     stop_signal: int = signal.SIGTERM,
+    port: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server in its own process group with TZ=UTC; stop it (and only it) on exit."""
+    """Run a server in its own process group with TZ=UTC (given a `port`, until it listens on
+    127.0.0.1:`port`); stop it (and only it) on exit."""
     env = {**os.environ, "TZ": "UTC"}
     out = (cwd / log_name).open("wb")
     process = subprocess.Popen(
         argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, user=user
     )
     try:
+        if port is not None:
+            wait_port(port, process)
         yield process
     finally:
         stop(process, stop_signal)
@@ -145,6 +149,11 @@ def wait_port(port: int, process: subprocess.Popen[bytes] | None = None, timeout
         return port_open(port)
 
     wait_for(ready, f"127.0.0.1:{port}", timeout)
+
+
+def get_statuses(port: int, paths: Iterable[str], proxy: str | None = None) -> list[int]:
+    """The HTTP status of a GET of each path from 127.0.0.1:`port`, in order (see `http_get`)."""
+    return [http_get(f"http://127.0.0.1:{port}{path}", proxy) for path in paths]
 
 
 def http_get(url: str, proxy: str | None = None) -> int:

@@ -9,10 +9,12 @@ message counts as right when its true group is reproduced exactly. docs/patterns
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import UTC
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, REPO
 
 from logscope.parsing.registry import builtin_registry
 from logscope.parsing.source_parser import SourceParser
@@ -41,6 +43,20 @@ def test_grouping_accuracy_counts_only_groups_reproduced_exactly() -> None:
     assert grouping_accuracy(truth, [1, 1, 1, 1, 3]) == pytest.approx(1 / 5)  # a and b merged
     assert grouping_accuracy(truth, [1, 2, 3, 3, 4]) == pytest.approx(3 / 5)  # a split
     assert grouping_accuracy(truth, [7, 7, 8, 8, 8]) == pytest.approx(2 / 5)  # c merged into b
+
+
+def test_the_drain3_bench_imports_the_measure_with_the_standard_library_only() -> None:
+    """bench/drain3_accuracy.py runs from a virtualenv that has drain3 but none of logscope's
+    dependencies: its import of logscope.patterns.accuracy must need nothing else."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from logscope.patterns import accuracy;"
+        " print(len(accuracy.LOGHUB_SYSTEMS))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(REPO)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "16\n"
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"loghub corpus not present at {CORPUS}")

@@ -27,7 +27,6 @@ from real_programs import (
     running,
     shared_dir,
     wait_for,
-    wait_port,
 )
 
 # Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one MariaDB server (a module
@@ -97,8 +96,7 @@ def mariadb() -> Iterator[Run]:
             f"--server-audit-file-path={root}/audit.log",
             "--server-audit-events=CONNECT,QUERY,TABLE",
         ]
-        with running(argv, cwd=root) as server:
-            wait_port(MARIADB_PORT, server)
+        with running(argv, cwd=root, port=MARIADB_PORT) as server:
             connect = [client, "--no-defaults", f"--socket={root}/sock", "-uroot"]
             subprocess.run([*connect, "--force"], input=_sql_workload(), capture_output=True, text=True)
             refused = subprocess.run([*connect, "-pwrong", "-e", "SELECT 1"], capture_output=True, text=True)
@@ -207,8 +205,7 @@ def test_redis_server_log(db: Path) -> None:
             "--loglevel",
             "verbose",
         ]
-        with running(argv, cwd=root) as server:
-            wait_port(REDIS_PORT, server)
+        with running(argv, cwd=root, port=REDIS_PORT) as server:
             for n in range(40):
                 subprocess.run([cli, "-p", str(REDIS_PORT), "SET", f"k{n}", "v"], capture_output=True)
             subprocess.run([cli, "-p", str(REDIS_PORT), "BGSAVE"], capture_output=True)
@@ -258,8 +255,7 @@ def test_postgresql_default_stderr_log(db: Path) -> None:
             "-c",
             "log_statement=all",
         ]
-        with running(argv, cwd=root, log_name="postgresql.log", user=user, stop_signal=2) as server:
-            wait_port(POSTGRES_PORT, server)
+        with running(argv, cwd=root, log_name="postgresql.log", user=user, stop_signal=2, port=POSTGRES_PORT):
             psql = [program("psql"), "-h", str(root), "-p", str(POSTGRES_PORT), "-U", "postgres"]
             script = "\n".join(f"SELECT {n};" for n in range(QUERIES))
             script += "\nSELECT *\nFROM nosuch\nWHERE id = 1;\nDO $$BEGIN RAISE WARNING 'careful'; END$$;\n"

@@ -21,7 +21,6 @@ from real_programs import (
     program,
     running,
     wait_for,
-    wait_port,
 )
 
 PROMETHEUS_PORT = free_port(47480)
@@ -64,8 +63,7 @@ def test_prometheus_logfmt(name: str, tmp_path: Path, db: Path) -> None:
         argv = [binary, f"--web.listen-address=127.0.0.1:{port}"]
     log = tmp_path / f"{name}.log"
     start = now()
-    with running(argv, cwd=tmp_path, log_name=log.name) as server:
-        wait_port(port, server)
+    with running(argv, cwd=tmp_path, log_name=log.name, port=port):
         assert http_get(f"http://127.0.0.1:{port}/metrics") == 200
         if name == "prometheus":
             wait_for(lambda: "Scrape failed" in log.read_text(), "a failed scrape")

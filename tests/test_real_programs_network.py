@@ -19,14 +19,13 @@ from real_programs import (
     assert_times_from_lines,
     count_lines,
     free_port,
-    http_get,
+    get_statuses,
     ingest,
     now,
     program,
     running,
     shared_dir,
     wait_for,
-    wait_port,
 )
 
 MOSQUITTO_PORT = free_port(47482)
@@ -59,8 +58,7 @@ def test_mosquitto_log(tmp_path: Path, db: Path) -> None:
             f"listener {MOSQUITTO_PORT} 127.0.0.1\nallow_anonymous true\nlog_dest file {log}\nlog_type all\n"
         )
         start = now()
-        with running([mosquitto, "-c", str(root / "mosquitto.conf")], cwd=root) as broker:
-            wait_port(MOSQUITTO_PORT, broker)
+        with running([mosquitto, "-c", str(root / "mosquitto.conf")], cwd=root, port=MOSQUITTO_PORT):
             for _ in range(10):
                 with socket.create_connection(("127.0.0.1", MOSQUITTO_PORT), timeout=5) as client:
                     client.sendall(MQTT_CONNECT)
@@ -163,11 +161,8 @@ def test_lighttpd_error_and_access_logs(tmp_path: Path, db: Path) -> None:
             'index-file.names = ("index.html")\n'
         )
         start = now()
-        with running([lighttpd, "-D", "-f", str(root / "lighttpd.conf")], cwd=root) as server:
-            wait_port(LIGHTTPD_PORT, server)
-            statuses = [
-                http_get(f"http://127.0.0.1:{LIGHTTPD_PORT}{path}") for path in ["/"] * 30 + ["/nope"] * 5
-            ]
+        with running([lighttpd, "-D", "-f", str(root / "lighttpd.conf")], cwd=root, port=LIGHTTPD_PORT):
+            statuses = get_statuses(LIGHTTPD_PORT, ["/"] * 30 + ["/nope"] * 5)
             assert statuses.count(404) == 5
         wait_for(lambda: "server stopped" in (root / "error.log").read_text(), "lighttpd to stop")
         end = now()
@@ -225,9 +220,8 @@ def test_caddy_json_logs(tmp_path: Path, db: Path) -> None:
         "--adapter",
         "caddyfile",
     ]
-    with running(argv, cwd=tmp_path) as server:
-        wait_port(CADDY_PORT, server)
-        statuses = [http_get(f"http://127.0.0.1:{CADDY_PORT}{path}") for path in ["/"] * 20 + ["/nope"] * 5]
+    with running(argv, cwd=tmp_path, port=CADDY_PORT):
+        statuses = get_statuses(CADDY_PORT, ["/"] * 20 + ["/nope"] * 5)
         assert statuses.count(404) == 5
     end = now()
     access = ingest(tmp_path / "access.log", db)

@@ -19,7 +19,6 @@ from real_programs import (
     program,
     running,
     wait_for,
-    wait_port,
 )
 
 FPM_PORT = free_port(47460)
@@ -80,8 +79,7 @@ def test_php_fpm_log(tmp_path: Path, db: Path) -> None:
     (tmp_path / "good.conf").write_text(_fpm_conf(tmp_path, 1))
     (tmp_path / "bad.conf").write_text(_fpm_conf(tmp_path, 0))
     start = now()
-    with running([fpm, "--fpm-config", str(tmp_path / "good.conf"), "-R"], cwd=tmp_path) as server:
-        wait_port(FPM_PORT, server)
+    with running([fpm, "--fpm-config", str(tmp_path / "good.conf"), "-R"], cwd=tmp_path, port=FPM_PORT):
         wait_for(lambda: "ready to handle connections" in log.read_text(), "php-fpm to be ready")
     # A pool with no children: php-fpm refuses to start and says why.
     subprocess.run([fpm, "--fpm-config", str(tmp_path / "bad.conf"), "-R"], cwd=tmp_path, capture_output=True)

@@ -23,14 +23,13 @@ from real_programs import (
     count_lines,
     debian_python_module,
     free_port,
-    http_get,
+    get_statuses,
     ingest,
     ingest_all,
     now,
     program,
     running,
     wait_for,
-    wait_port,
 )
 
 # Under pytest-xdist (--dist loadgroup) the whole module runs in one worker: one real run of every logging
@@ -153,11 +152,8 @@ def test_gunicorn_error_and_access_logs(tmp_path: Path, db: Path) -> None:
         "error.log",
         "webapp:app",
     ]
-    with running(argv, cwd=tmp_path) as server:
-        wait_port(GUNICORN_PORT, server)
-        statuses = [
-            http_get(f"http://127.0.0.1:{GUNICORN_PORT}{path}") for path in ["/"] * 40 + ["/boom"] * 5
-        ]
+    with running(argv, cwd=tmp_path, port=GUNICORN_PORT):
+        statuses = get_statuses(GUNICORN_PORT, ["/"] * 40 + ["/boom"] * 5)
         assert statuses.count(500) == 5
     end = now()
     errors = ingest(tmp_path / "error.log", db)
@@ -179,9 +175,8 @@ def test_uvicorn_console_log(tmp_path: Path, db: Path) -> None:
     python = debian_python_module("uvicorn")
     _wsgi_app(tmp_path)
     argv = [python, "-m", "uvicorn", "--port", str(UVICORN_PORT), "webapp:asgi"]
-    with running(argv, cwd=tmp_path, log_name="uvicorn.log", stop_signal=signal.SIGINT) as server:
-        wait_port(UVICORN_PORT, server)
-        statuses = [http_get(f"http://127.0.0.1:{UVICORN_PORT}{path}") for path in ["/"] * 40 + ["/boom"] * 5]
+    with running(argv, cwd=tmp_path, log_name="uvicorn.log", stop_signal=signal.SIGINT, port=UVICORN_PORT):
+        statuses = get_statuses(UVICORN_PORT, ["/"] * 40 + ["/boom"] * 5)
         assert statuses.count(500) == 5
     log = tmp_path / "uvicorn.log"
     stored = ingest(log, db)
@@ -208,11 +203,8 @@ def test_http_server_request_log(tmp_path: Path, db: Path) -> None:
         "--directory",
         str(tmp_path / "www"),
     ]
-    with running(argv, cwd=tmp_path, log_name="http.log") as server:
-        wait_port(HTTP_SERVER_PORT, server)
-        statuses = [
-            http_get(f"http://127.0.0.1:{HTTP_SERVER_PORT}{path}") for path in ["/"] * 90 + ["/nope"] * 10
-        ]
+    with running(argv, cwd=tmp_path, log_name="http.log", port=HTTP_SERVER_PORT):
+        statuses = get_statuses(HTTP_SERVER_PORT, ["/"] * 90 + ["/nope"] * 10)
         assert statuses.count(404) == 10
     end = now()
     log = tmp_path / "http.log"
@@ -240,9 +232,8 @@ def test_flask_development_server(tmp_path: Path, db: Path) -> None:
     )
     start = now()
     argv = [python, "-m", "flask", "--app", "app", "run", "--port", str(FLASK_PORT)]
-    with running(argv, cwd=tmp_path, log_name="flask.log") as server:
-        wait_port(FLASK_PORT, server)
-        statuses = [http_get(f"http://127.0.0.1:{FLASK_PORT}{path}") for path in ["/"] * 300 + ["/fail"] * 5]
+    with running(argv, cwd=tmp_path, log_name="flask.log", port=FLASK_PORT):
+        statuses = get_statuses(FLASK_PORT, ["/"] * 300 + ["/fail"] * 5)
         assert statuses.count(500) == 5
     end = now()
     log = tmp_path / "flask.log"
@@ -284,10 +275,9 @@ def test_django_runserver(tmp_path: Path, db: Path) -> None:
         "--settings=settings",
         f"--pythonpath={tmp_path}",
     ]
-    with running(argv, cwd=tmp_path, log_name="runserver.log") as server:
-        wait_port(DJANGO_PORT, server)
+    with running(argv, cwd=tmp_path, log_name="runserver.log", port=DJANGO_PORT):
         paths = ["/"] * 60 + ["/boom"] * 5 + ["/missing"] * 5
-        statuses = [http_get(f"http://127.0.0.1:{DJANGO_PORT}{path}") for path in paths]
+        statuses = get_statuses(DJANGO_PORT, paths)
         assert (statuses.count(500), statuses.count(404)) == (5, 5)
         # runserver writes a request's line after answering it: wait for the last one
         log = tmp_path / "runserver.log"
@@ -329,9 +319,8 @@ def test_uwsgi_with_log_date(tmp_path: Path, db: Path) -> None:
         "--logto",
         str(log),
     ]
-    with running(argv, cwd=tmp_path, stop_signal=signal.SIGINT) as server:
-        wait_port(UWSGI_PORT, server)
-        statuses = [http_get(f"http://127.0.0.1:{UWSGI_PORT}{path}") for path in ["/"] * 50 + ["/boom"] * 5]
+    with running(argv, cwd=tmp_path, stop_signal=signal.SIGINT, port=UWSGI_PORT):
+        statuses = get_statuses(UWSGI_PORT, ["/"] * 50 + ["/boom"] * 5)
         assert statuses.count(200) == 50
     end = now()
     stored = ingest(log, db)

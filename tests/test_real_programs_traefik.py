@@ -18,6 +18,7 @@ from real_programs import (
     assert_times_from_lines,
     count_lines,
     free_port,
+    get_statuses,
     http_get,
     ingest_all,
     now,
@@ -86,7 +87,7 @@ def test_traefik_json_access_log_and_own_log(tmp_path: Path, db: Path) -> None:
         wait_port(BACKEND_PORT, web)
         wait_port(WEB_PORT, proxy)
         wait_for(lambda: http_get(f"http://127.0.0.1:{WEB_PORT}/") == 200, "Traefik's routers")
-        statuses = [http_get(f"http://127.0.0.1:{WEB_PORT}{path}") for path in PATHS]
+        statuses = get_statuses(WEB_PORT, PATHS)
         assert statuses == [200] * 10 + [404] * 5 + [502] * 5
         wait_for(lambda: count_lines(access, bool) >= len(PATHS) + 1, "the access log")
     end = now()

@@ -21,6 +21,7 @@ from real_programs import (
     assert_times_from_lines,
     count_lines,
     free_port,
+    get_statuses,
     http_get,
     ingest,
     now,
@@ -109,7 +110,7 @@ def test_nginx_and_haproxy_on_stderr_and_through_rsyslog(tmp_path: Path) -> None
         ):
             wait_port(NGINX_PORT, web)
             wait_port(HAPROXY_PORT, proxy)
-            statuses = Counter(http_get(f"http://127.0.0.1:{HAPROXY_PORT}{path}") for path in PATHS)
+            statuses = Counter(get_statuses(HAPROXY_PORT, PATHS))
             assert statuses == {200: REQUESTS - 20, 404: 10, 502: 10}
             wait_for(
                 lambda: count_lines(root / "haproxy.log", lambda line: "haproxy[" in line) >= REQUESTS,
@@ -184,8 +185,7 @@ def test_squid_access_and_cache_logs(tmp_path: Path) -> None:
     with shared_dir("squid") as root:
         (root / "squid.conf").write_text(_squid_conf(root))
         start = now()
-        with running([squid, "-N", "-f", f"{root}/squid.conf"], cwd=root) as server:
-            wait_port(SQUID_PORT, server)
+        with running([squid, "-N", "-f", f"{root}/squid.conf"], cwd=root, port=SQUID_PORT) as server:
             proxy = f"http://127.0.0.1:{SQUID_PORT}"
             statuses = Counter(http_get(f"http://127.0.0.1:{CLOSED_PORT}/n{n}", proxy) for n in range(50))
             assert statuses == {503: 50}
@@ -245,10 +245,9 @@ def test_apache_error_log_and_vhost_combined(tmp_path: Path) -> None:
         (root / "httpd.conf").write_text(_apache_conf(root))
         start = now()
         argv = [apache2, "-f", f"{root}/httpd.conf", "-DFOREGROUND"]
-        with running(argv, cwd=root) as server:
-            wait_port(APACHE_PORT, server)
+        with running(argv, cwd=root, port=APACHE_PORT):
             paths = ["/"] * 80 + ["/missing"] * 10 + ["/secret"] * 10
-            statuses = Counter(http_get(f"http://127.0.0.1:{APACHE_PORT}{path}") for path in paths)
+            statuses = Counter(get_statuses(APACHE_PORT, paths))
             assert statuses == {200: 80, 404: 10, 403: 10}
         end = now()
         access = ingest(root / "other_vhosts_access.log", tmp_path / "apache.duckdb")
@@ -324,8 +323,7 @@ def test_haproxy_tcp_log(tmp_path: Path, db: Path) -> None:
         (tmp_path / "haproxy.cfg").write_text(_haproxy_tcp_conf())
         start = now()
         argv = [haproxy, "-f", str(tmp_path / "haproxy.cfg"), "-db"]
-        with running(argv, cwd=tmp_path, log_name="haproxy.stderr") as proxy:
-            wait_port(HAPROXY_TCP_PORT, proxy)
+        with running(argv, cwd=tmp_path, log_name="haproxy.stderr", port=HAPROXY_TCP_PORT):
             assert [_exchange(HAPROXY_TCP_PORT) for _ in range(20)] == [b"ping\n"] * 20
             assert {_exchange(HAPROXY_TCP_DEAD_PORT) for _ in range(3)} == {b""}
             wait_for(

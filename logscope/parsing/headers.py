@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from datetime import tzinfo
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from logscope.parsing.base import Parsed
 from logscope.parsing.conventions import read_time_text
 from logscope.parsing.levels import normalize_level
 from logscope.parsing.time_values import parse_iso, parse_time_value
 
-_W3C_DIRECTIVES = frozenset(("Version", "Fields", "Software", "Date", "Start-Date", "End-Date", "Remark"))
 _W3C_INTS = frozenset(
     ("sc-status", "sc-substatus", "sc-win32-status", "sc-bytes", "cs-bytes", "time-taken", "s-port", "c-port")
 )
@@ -58,7 +58,52 @@ class HeaderParser:
         return type(self)(self.zone)
 
 
-class W3CParser(HeaderParser):
+class DirectiveParser(HeaderParser):
+    """W3C and Zeek: `#` lines are directives, and the lines after them columns they declare.
+    What differs is data: `directives` (a name -> what its value sets, None: kept only), how a
+    directive line splits (`_split`), the column separator and whether blank lines are skipped."""
+
+    directives: ClassVar[dict[str, Callable[[Any, str], None] | None]]
+    skip_blank = False
+
+    def __init__(self, zone: tzinfo) -> None:
+        super().__init__(zone)
+        self._separator: str | None = None
+        self._fields: list[str] | None = None
+        self._unset = "-"
+        self._file_ts: int | None = None  # the file's own time (W3C #Date, Zeek #open)
+
+    def parse(self, line: str) -> Parsed | None:
+        if line.startswith("#"):
+            return self._directive(line.rstrip("\r"))
+        if self._fields is None or self._separator is None or (self.skip_blank and not line.strip()):
+            return None
+        text = line.rstrip("\r")
+        values = text.split(self._separator)
+        if len(values) != len(self._fields):
+            return None
+        return self._record(text, values)
+
+    def _directive(self, text: str) -> Parsed | None:
+        split = self._split(text)
+        if split is None or split[0] not in self.directives:
+            return None
+        name, value = split
+        read = self.directives[name]
+        if read is not None:
+            read(self, value)
+        return self._file_ts, None, text, {"directive": name}, None
+
+    def _split(self, text: str) -> tuple[str, str] | None:
+        """A directive line's name and value, or None when it is not one."""
+        raise NotImplementedError
+
+    def _record(self, text: str, values: list[str]) -> Parsed | None:
+        """A line of as many values as there are columns."""
+        raise NotImplementedError
+
+
+class W3CParser(DirectiveParser):
     """W3C extended log format (IIS); see the module docstring."""
 
     name = "w3c"
@@ -66,24 +111,32 @@ class W3CParser(HeaderParser):
     priority = 80
     continuation = "a blank line"
     max_lines = 1000
+    skip_blank = True
 
     def __init__(self, zone: tzinfo) -> None:
         super().__init__(zone)
-        self._fields: list[str] | None = None
-        self._date_ts: int | None = None
+        self._separator = " "
 
     def continues(self, line: str) -> bool:
         return not line.strip()
 
-    def parse(self, line: str) -> Parsed | None:
-        if line.startswith("#"):
-            return self._directive(line)
-        if self._fields is None or not line.strip():
-            return None
-        values = line.rstrip("\r").split(" ")
-        if len(values) != len(self._fields):
-            return None
-        row = dict(zip(self._fields, values, strict=True))
+    def _read_fields(self, value: str) -> None:
+        self._fields = value.split()
+
+    def _read_date(self, value: str) -> None:
+        self._file_ts = parse_iso(value, self.zone)
+
+    directives: ClassVar[dict[str, Callable[[Any, str], None] | None]] = {
+        "Version": None, "Fields": _read_fields, "Software": None, "Date": _read_date,
+        "Start-Date": _read_date, "End-Date": None, "Remark": None,
+    }  # fmt: skip
+
+    def _split(self, text: str) -> tuple[str, str] | None:
+        name, colon, value = text[1:].partition(":")
+        return (name, value.strip()) if colon else None
+
+    def _record(self, text: str, values: list[str]) -> Parsed | None:
+        row = dict(zip(self._fields or (), values, strict=True))
         ts = self._time(row)
         if ts is None and ("date" in row or "time" in row):
             return None
@@ -92,25 +145,14 @@ class W3CParser(HeaderParser):
             if value == "-" or key in ("date", "time"):
                 continue
             fields[key] = int(value) if key in _W3C_INTS and value.isdigit() else value
-        return ts, _status_level(row.get("sc-status")), line.rstrip("\r"), fields or None, None
-
-    def _directive(self, line: str) -> Parsed | None:
-        name, colon, value = line[1:].partition(":")
-        if not colon or name not in _W3C_DIRECTIVES:
-            return None
-        value = value.strip()
-        if name == "Fields":
-            self._fields = value.split()
-        elif name in ("Date", "Start-Date"):
-            self._date_ts = parse_iso(value, self.zone)
-        return self._date_ts, None, line.rstrip("\r"), {"directive": name}, None
+        return ts, _status_level(row.get("sc-status")), text, fields or None, None
 
     def _time(self, row: dict[str, str]) -> int | None:
         date, clock = row.get("date"), row.get("time")
         if date and clock:
             return parse_iso(f"{date}T{clock}", self.zone)
-        if clock and self._date_ts is not None:  # only a time of day: the #Date's day
-            return parse_iso(f"{_day_of(self._date_ts)}T{clock}", self.zone)
+        if clock and self._file_ts is not None:  # only a time of day: the #Date's day
+            return parse_iso(f"{_day_of(self._file_ts)}T{clock}", self.zone)
         return None
 
 
@@ -120,7 +162,7 @@ def _day_of(ts: int) -> str:
     return us_to_datetime(ts).date().isoformat()
 
 
-class ZeekParser(HeaderParser):
+class ZeekParser(DirectiveParser):
     """Zeek (Bro) TSV logs; see the module docstring."""
 
     name = "zeek"
@@ -129,24 +171,46 @@ class ZeekParser(HeaderParser):
 
     def __init__(self, zone: tzinfo) -> None:
         super().__init__(zone)
-        self._separator: str | None = None
-        self._fields: list[str] | None = None
         self._types: list[str] = []
-        self._unset = "-"
         self._empty = "(empty)"
-        self._open_ts: int | None = None
 
-    def parse(self, line: str) -> Parsed | None:
-        if line.startswith("#"):
-            return self._directive(line)
-        if self._fields is None or self._separator is None:
+    def _read_fields(self, value: str) -> None:
+        self._fields = value.split(self._separator)
+
+    def _read_types(self, value: str) -> None:
+        self._types = value.split(self._separator)
+
+    def _read_unset(self, value: str) -> None:
+        self._unset = value
+
+    def _read_empty(self, value: str) -> None:
+        self._empty = value
+
+    def _read_open(self, value: str) -> None:
+        self._file_ts = _zeek_time(value, self.zone)
+
+    directives: ClassVar[dict[str, Callable[[Any, str], None] | None]] = {
+        "fields": _read_fields, "types": _read_types, "unset_field": _read_unset,
+        "empty_field": _read_empty, "open": _read_open, "set_separator": None, "path": None,
+        "close": None,
+    }  # fmt: skip
+
+    def _directive(self, text: str) -> Parsed | None:
+        if text.startswith("#separator "):  # the one directive before the separator is known
+            self._separator = _unescape(text[len("#separator ") :])
+            return None if not self._separator else (None, None, text, {"directive": "separator"}, None)
+        return super()._directive(text)
+
+    def _split(self, text: str) -> tuple[str, str] | None:
+        if self._separator is None:
             return None
-        values = line.rstrip("\r").split(self._separator)
-        if len(values) != len(self._fields):
-            return None
+        name, _, value = text[1:].partition(self._separator)
+        return name, value
+
+    def _record(self, text: str, values: list[str]) -> Parsed | None:
         fields: dict[str, Any] = {}
         ts = None
-        for index, (key, value) in enumerate(zip(self._fields, values, strict=True)):
+        for index, (key, value) in enumerate(zip(self._fields or (), values, strict=True)):
             if value == self._unset:
                 continue
             kind = self._types[index] if index < len(self._types) else "string"
@@ -156,30 +220,7 @@ class ZeekParser(HeaderParser):
                     return None
                 continue
             fields[key] = "" if value == self._empty else _typed(value, kind)
-        return ts, None, line.rstrip("\r"), fields or None, None
-
-    def _directive(self, line: str) -> Parsed | None:
-        text = line.rstrip("\r")
-        if text.startswith("#separator "):
-            self._separator = _unescape(text[len("#separator ") :])
-            return None if not self._separator else (None, None, text, {"directive": "separator"}, None)
-        if self._separator is None:
-            return None
-        name, _, value = text[1:].partition(self._separator)
-        parts = value.split(self._separator)
-        if name == "fields":
-            self._fields = parts
-        elif name == "types":
-            self._types = parts
-        elif name == "unset_field":
-            self._unset = value
-        elif name == "empty_field":
-            self._empty = value
-        elif name == "open":
-            self._open_ts = _zeek_time(value, self.zone)
-        elif name not in ("set_separator", "path", "close"):
-            return None
-        return self._open_ts, None, text, {"directive": name}, None
+        return ts, None, text, fields or None, None
 
 
 def _unescape(text: str) -> str:

@@ -12,12 +12,11 @@ sequence of bounded or disjoint pieces, so matching is linear in the line.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from logscope.parsing.time_values import LocalCalendar, infer_year, offset_seconds
+from logscope.parsing.time_values import LocalCalendar, offset_seconds
 
 Clock = Callable[[], datetime]
 
@@ -101,8 +100,6 @@ class LeadingTime:
         self.clock = clock
         self.calendar = LocalCalendar(zone, clock)
         self._cache: dict[str, int | None] = {}
-        self._years: dict[tuple[int, int], int] = {}
-        self._years_checked = 0.0
 
     def find(self, line: str, want_spec: bool = False) -> LeadingTimeMatch | None:
         """The time the line starts with (after an optional `<PRI>`, bracket or leading word)."""
@@ -192,7 +189,7 @@ class LeadingTime:
         day = _day_of(layout, parts)
         if month is None or day is None:
             return None
-        year = int(parts["Y"]) if parts.get("Y") else self._inferred_year(month, day)
+        year = int(parts["Y"]) if parts.get("Y") else self.calendar.year_of(month, day)
         try:
             days = self.calendar.day_number(year, month, day)
         except ValueError:
@@ -231,16 +228,6 @@ class LeadingTime:
         if name:
             return int(ZONE_NAMES[name] * 3600)
         return self.calendar.offset_at(local, days, hour)
-
-    def _inferred_year(self, month: int, day: int) -> int:
-        mono = time.monotonic()
-        if mono - self._years_checked > 600:
-            self._years.clear()
-            self._years_checked = mono
-        year = self._years.get((month, day))
-        if year is None:
-            year = self._years[(month, day)] = infer_year(month, day, self.calendar.now())
-        return year
 
 
 _SYSLOG_LEVELS = ("fatal", "critical", "critical", "error", "warning", "notice", "info", "debug")

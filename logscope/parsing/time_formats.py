@@ -8,11 +8,10 @@ zone offset per local hour. No `strptime` per line.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
-from logscope.parsing.time_values import LocalCalendar, epoch_to_us, infer_year, offset_seconds, parse_iso
+from logscope.parsing.time_values import LocalCalendar, epoch_to_us, offset_seconds, parse_iso
 from logscope.parsing.time_values import fixed_offset as _fixed_offset  # noqa: F401  (vectorized/times.py)
 
 TimeReader = Callable[[str], "int | None"]
@@ -59,8 +58,6 @@ _DIRECTIVES: dict[str, str] = {
 }
 _UTC_NAMES = frozenset(("UTC", "GMT", "Z", "UT"))
 _CACHE_LIMIT = 8192
-# A year-less reader re-reads the clock at most this often (seconds), so a long follow crosses New Year.
-_CLOCK_REFRESH = 600.0
 
 
 class TimeFormatError(ValueError):
@@ -110,10 +107,7 @@ class _PatternReader:
         self.time_only = not ({"Y", "y", "m", "b", "B", "d", "s"} & set(self.regex.groupindex))
         self.zone = zone
         self.calendar = LocalCalendar(zone, clock)
-        self.clock = clock
         self.cache: dict[str, int | None] = {}
-        self.year_cache: dict[tuple[int, int], int] = {}
-        self.year_checked = 0.0
 
     def __call__(self, text: str) -> int | None:
         if self.time_only:  # the same text means another moment tomorrow: no string cache
@@ -168,18 +162,7 @@ class _PatternReader:
         if two is not None:
             value = int(two)
             return 2000 + value if value < 69 else 1900 + value
-        return self._inferred_year(month, day)
-
-    def _inferred_year(self, month: int, day: int) -> int:
-        now_mono = time.monotonic()
-        if now_mono - self.year_checked > _CLOCK_REFRESH:
-            self.year_cache.clear()
-            self.year_checked = now_mono
-        year = self.year_cache.get((month, day))
-        if year is None:
-            now = self.clock() if self.clock else datetime.now(self.zone)
-            year = self.year_cache[(month, day)] = infer_year(month, day, now)
-        return year
+        return self.calendar.year_of(month, day)
 
     def _offset(self, parts: dict[str, str | None], local: int, days: int, hour: int) -> int:
         explicit = parts.get("z")

@@ -89,6 +89,7 @@ def infer_year(month: int, day: int, now: datetime) -> int:
 
 
 EPOCH_DATE = date(1970, 1, 1)
+YEAR_REFRESH = 600.0  # seconds a LocalCalendar keeps the years it inferred
 
 
 def offset_seconds(text: str) -> int:
@@ -122,6 +123,8 @@ class LocalCalendar:
         self._offsets: dict[int, int] = {}  # local hour (since the epoch) -> offset
         self._today: tuple[int, int] = (0, 0)
         self._today_checked = -1.0
+        self._years: dict[tuple[int, int], int] = {}
+        self._years_checked = 0.0
 
     def day_number(self, year: int, month: int, day: int) -> int:
         """Days from 1970-01-01 to the date."""
@@ -143,6 +146,18 @@ class LocalCalendar:
             delta = moment.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
             offset = self._offsets[key] = int(delta.total_seconds())
         return offset
+
+    def year_of(self, month: int, day: int) -> int:
+        """The year of a year-less date (`infer_year` from now), re-read at most every
+        `YEAR_REFRESH` seconds so that a long follow crosses New Year."""
+        mono = time.monotonic()
+        if mono - self._years_checked > YEAR_REFRESH:
+            self._years.clear()
+            self._years_checked = mono
+        year = self._years.get((month, day))
+        if year is None:
+            year = self._years[(month, day)] = infer_year(month, day, self.now())
+        return year
 
     def now(self) -> datetime:
         """Now in the zone (from the clock when there is one: tests, replays)."""

@@ -1,6 +1,7 @@
 """Grouping accuracy as the logpai benchmark defines it (Zhu et al., ICSE-SEIP 2019), and the
 Loghub 2k samples it is measured on (tests/test_patterns_accuracy.py, bench/drain3_accuracy.py).
-Standard library only: the drain3 bench loads this file without logscope installed."""
+Standard library only (as are logscope/__init__.py and patterns/__init__.py): the drain3 bench
+imports it without logscope's dependencies installed."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.record import Checkpoint, Record
-from logscope.store.writer import LOGS_SCHEMA, TIMESTAMP, LogWriter, upsert_checkpoints
+from logscope.store.writer import LOGS_SCHEMA, LogWriter, record_columns, upsert_checkpoints
 
 BLOCK_TABLE = "_logscope_bulk_block"
 LEVELS_TABLE = "_logscope_bulk_levels"
@@ -181,29 +181,10 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _dump_fields(fields: dict | None) -> str | None:
-    if not fields:
-        return None
-    return orjson.dumps(fields, default=str).decode()
-
-
 def records_table(keyed: list[tuple[int, Record]]) -> pa.Table:
     """Records the streaming parser made, with the line number each starts at."""
     records = [record for _, record in keyed]
-    return pa.table(
-        {
-            "key": pa.array([key for key, _ in keyed], pa.int64()),
-            "ts": pa.array([r.ts if r.ts is not None else r.received_at for r in records], TIMESTAMP),
-            "received_at": pa.array([r.received_at for r in records], TIMESTAMP),
-            "source": pa.array([r.source for r in records], pa.string()),
-            "host": pa.array([r.host for r in records], pa.string()),
-            "format": pa.array([r.format for r in records], pa.string()),
-            "level": pa.array([r.level for r in records], pa.string()),
-            "message": pa.array([r.message for r in records], pa.string()),
-            "fields": pa.array([_dump_fields(r.fields) for r in records], pa.string()),
-            "raw": pa.array([r.raw for r in records], pa.string()),
-        }
-    )
+    return pa.table({"key": pa.array([key for key, _ in keyed], pa.int64()), **record_columns(records)})
 
 
 class BlockPlan(Protocol):

@@ -88,21 +88,23 @@ class LogWriter:
 
 
 def _to_arrow(records: list[Record]) -> pa.Table:
-    received = [r.received_at for r in records]
-    return pa.table(
-        {
-            "id": pa.array([r.id for r in records], pa.int64()),
-            "ts": pa.array([r.ts if r.ts is not None else r.received_at for r in records], TIMESTAMP),
-            "received_at": pa.array(received, TIMESTAMP),
-            "source": pa.array([r.source for r in records], pa.string()),
-            "host": pa.array([r.host for r in records], pa.string()),
-            "format": pa.array([r.format for r in records], pa.string()),
-            "level": pa.array([r.level for r in records], pa.string()),
-            "message": pa.array([r.message for r in records], pa.string()),
-            "fields": pa.array([_dump_fields(r.fields) for r in records], pa.string()),
-            "raw": pa.array([r.raw for r in records], pa.string()),
-        }
-    )
+    return pa.table({"id": pa.array([r.id for r in records], pa.int64()), **record_columns(records)})
+
+
+def record_columns(records: list[Record]) -> dict[str, pa.Array]:
+    """The `logs` columns after `id`, as Arrow arrays (a record without a time has the time it
+    was received)."""
+    return {
+        "ts": pa.array([r.ts if r.ts is not None else r.received_at for r in records], TIMESTAMP),
+        "received_at": pa.array([r.received_at for r in records], TIMESTAMP),
+        "source": pa.array([r.source for r in records], pa.string()),
+        "host": pa.array([r.host for r in records], pa.string()),
+        "format": pa.array([r.format for r in records], pa.string()),
+        "level": pa.array([r.level for r in records], pa.string()),
+        "message": pa.array([r.message for r in records], pa.string()),
+        "fields": pa.array([_dump_fields(r.fields) for r in records], pa.string()),
+        "raw": pa.array([r.raw for r in records], pa.string()),
+    }
 
 
 def upsert_checkpoints(con: duckdb.DuckDBPyConnection, checkpoints: list[Checkpoint]) -> None:

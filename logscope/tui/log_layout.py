@@ -29,17 +29,15 @@ class ScreenLayout:
         """Wrap long lines under the text's start, or cut them at the edge (lnav's ctrl+w)."""
         self.lines.wrap = not self.lines.wrap
         self.lines.x_offset = 0
-        self.lines.clear()
-        self._size_to_total()
-        if self.following:
-            self._show_end()
-        else:
-            self._move_cursor(self.cursor)
-        self.refresh()
+        self._relayout()
 
     def action_toggle_details(self) -> None:
         """Show the current record's fields pretty-printed under it, or not (lnav's `p`)."""
         self.lines.details = not self.lines.details
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """Lay the rows out anew (their heights changed), keeping the end or the cursor in view."""
         self.lines.clear()
         self._size_to_total()
         if self.following:

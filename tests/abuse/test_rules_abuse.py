@@ -79,6 +79,17 @@ def nginx_sample(tmp_path: Path) -> Path:
     return path
 
 
+def rule_commands(tmp_path: Path, rules: Path) -> dict[str, list[str]]:
+    """The commands that read a rule file: `rules check`, and `rules backtest` and `ingest` (into
+    x.duckdb, default rules too) of the nginx sample."""
+    log = str(nginx_sample(tmp_path))
+    return {
+        "check": ["rules", "check", str(rules)],
+        "backtest": ["rules", "backtest", str(rules), log],
+        "ingest": ["ingest", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), log],
+    }
+
+
 GOOD_RULE = """
 [[rule]]
 name = "server_errors"
@@ -101,7 +112,8 @@ where = "(WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM t) SELECT c
 @pytest.mark.slow
 def test_an_endless_recursive_query_is_refused_by_rules_check_within_seconds(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, ENDLESS)
-    status, stderr, seconds, peak = run_measured("rules", "check", str(rules))
+    commands = rule_commands(tmp_path, rules)
+    status, stderr, seconds, peak = run_measured(*commands["check"])
     assert status == 2, stderr
     assert "Traceback" not in stderr
     assert (
@@ -110,9 +122,7 @@ def test_an_endless_recursive_query_is_refused_by_rules_check_within_seconds(tmp
     assert seconds < 30, seconds
     assert peak < GIB, peak
     # ingest checks the rules first: the same one-line refusal, nothing read, no hang.
-    status, stderr, seconds, _ = run_measured(
-        "ingest", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), str(nginx_sample(tmp_path))
-    )
+    status, stderr, seconds, _ = run_measured(*commands["ingest"])
     assert status == 2 and "rule 'endless'" in stderr and "Traceback" not in stderr, stderr
     assert seconds < 30, seconds
 
@@ -164,17 +174,15 @@ def test_sigint_stops_an_ingest_whose_rule_runs_endlessly(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_repeating_a_records_text_is_refused_before_it_can_take_gigabytes(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, '[[rule]]\nname = "huge"\nwhere = "length(repeat(message, 100000000)) > 0"\n')
-    status, stderr, seconds, peak = run_measured("rules", "check", str(rules))
+    commands = rule_commands(tmp_path, rules)
+    status, stderr, seconds, peak = run_measured(*commands["check"])
     assert status == 2, stderr
     assert seconds < 30 and peak < GIB, (seconds, peak)
     assert f"{rules}: rule 'huge': field 'where': repeat(): only of a constant" in stderr
-    log = nginx_sample(tmp_path)
-    status, stderr, _, peak = run_measured(
-        "ingest", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), str(log)
-    )
+    status, stderr, _, peak = run_measured(*commands["ingest"])
     assert status == 2 and "rule 'huge'" in stderr and "Traceback" not in stderr, stderr
     assert peak < GIB, peak
-    status, stderr, _, peak = run_measured("rules", "backtest", str(rules), str(log))
+    status, stderr, _, peak = run_measured(*commands["backtest"])
     assert status == 2 and "rule 'huge'" in stderr and "Traceback" not in stderr, stderr
     assert peak < GIB, peak
 
@@ -214,7 +222,7 @@ def test_a_summary_format_width_of_a_billion_is_refused(tmp_path: Path) -> None:
     rules = rule_file(
         tmp_path, '[[rule]]\nname = "wide"\nwhere = "status >= 500"\nsummary = "{count:>999999999}"\n'
     )
-    status, stderr, _, peak = run_measured("rules", "backtest", str(rules), str(nginx_sample(tmp_path)))
+    status, stderr, _, peak = run_measured(*rule_commands(tmp_path, rules)["backtest"])
     assert status == 2, stderr
     assert (
         f"{rules}: rule 'wide': field 'summary': {{count:>999999999}}: a width or precision of at most 1,000"
@@ -226,17 +234,14 @@ def test_a_summary_format_width_of_a_billion_is_refused(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_sql_rule_counting_text_fails_rules_check_not_the_backtest(tmp_path: Path) -> None:
     rules = rule_file(tmp_path, '[[rule]]\nname = "abc"\nkind = "sql"\nquery = "SELECT \'abc\' AS count"\n')
-    result = run_cli("rules", "check", str(rules))
+    commands = rule_commands(tmp_path, rules)
+    result = run_cli(*commands["check"])
     assert_clean_error(result, 2)
     assert (
         f"{rules}: rule 'abc': field 'query': column 'count' must be a number, but its type is VARCHAR"
         in result.stderr
     )
-    log = str(nginx_sample(tmp_path))
-    for command in (
-        ["rules", "backtest", str(rules), log],
-        ["ingest", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), log],
-    ):
+    for command in (commands["backtest"], commands["ingest"]):
         result = run_cli(*command)
         assert_clean_error(result, 2)
         assert "column 'count' must be a number" in result.stderr
@@ -289,12 +294,7 @@ def test_a_rule_file_with_invalid_utf8_is_a_one_line_error_naming_it(tmp_path: P
     rules = tmp_path / "bad.toml"
     rules.write_bytes(b'[[rule]]\nname = "x"\nwhere = "message = \'\xff\xfe\'"\n')
     expected = f"{rules}: not valid UTF-8: byte 0xff on line 3 (TOML files are UTF-8)"
-    log = str(nginx_sample(tmp_path))
-    for command in (
-        ["rules", "check", str(rules)],
-        ["rules", "backtest", str(rules), log],
-        ["ingest", "--db", str(tmp_path / "x.duckdb"), "--rules", str(rules), log],
-    ):
+    for command in rule_commands(tmp_path, rules).values():  # check, backtest, ingest
         result = run_cli(*command)
         assert_clean_error(result, 2)
         assert expected in result.stderr, result.stderr
