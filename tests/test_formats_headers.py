@@ -33,6 +33,14 @@ def test_iis_w3c_columns_come_from_the_fields_directive(tmp_path: Path) -> None:
     assert rows[4][1:5] == ("2007-03-03 10:23:40", "info", "24.252.248.163", "/images/9a.jpg")
 
 
+def test_an_empty_zeek_separator_is_not_a_crash(tmp_path: Path) -> None:
+    log = tmp_path / "empty_separator.log"
+    log.write_text("#separator \n#fields\tts\tuid\n1591367999.305988\tCazOhH2qDUiJTWMCY\n")
+    result = run_cli("ingest", "--format", "zeek", "--db", str(tmp_path / "z.duckdb"), str(log))
+    assert result.returncode == 0 and "failed" not in result.stderr, result.stderr
+    assert query_db(tmp_path / "z.duckdb", "SELECT count(*) FROM logs") == [(3,)]  # kept as raw
+
+
 @pytest.mark.slow
 def test_blank_lines_between_directives_join_them_and_status_gives_levels(tmp_path: Path) -> None:
     text = (

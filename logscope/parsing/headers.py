@@ -197,7 +197,7 @@ class ZeekParser(DirectiveParser):
 
     def _directive(self, text: str) -> Parsed | None:
         if text.startswith("#separator "):  # the one directive before the separator is known
-            self._separator = _unescape(text[len("#separator ") :])
+            self._separator = _unescape(text[len("#separator ") :]) or None  # empty: not Zeek's
             return None if not self._separator else (None, None, text, {"directive": "separator"}, None)
         return super()._directive(text)
 
