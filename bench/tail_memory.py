@@ -149,7 +149,9 @@ def dump():
 import collections
 # Knobs for trying a setting without changing logscope (empty: as logscope runs):
 # RSS_ARENA_MAX=N: glibc's M_ARENA_MAX; RSS_DUCKDB_SQL: run on every DuckDB connection opened;
-# RSS_TRIM_SECONDS: malloc_trim(0) every so many seconds.
+# RSS_TRIM_SECONDS: malloc_trim(0) every so many seconds; RSS_CHECKPOINT_SECONDS: run
+# RSS_CHECKPOINT_SQL (CHECKPOINT) on the store every so many seconds (failures are printed);
+# RSS_TRACE_REGISTER=1: count what each place registers with DuckDB.
 if os.environ.get("RSS_ARENA_MAX"):
     ctypes.CDLL(None).mallopt(-8, int(os.environ["RSS_ARENA_MAX"]))
 if os.environ.get("RSS_DUCKDB_SQL"):
@@ -182,12 +184,13 @@ if os.environ.get("RSS_CHECKPOINT_SECONDS"):  # CHECKPOINT the store every so ma
                 try:
                     cur = con.cursor()
                     if cur.execute(DATABASES).fetchone()[0].split(":", 1)[1]:
-                        cur.execute("CHECKPOINT")
+                        cur.execute(os.environ.get("RSS_CHECKPOINT_SQL", "CHECKPOINT"))
                         cur.close()
                         break
                     cur.close()
                 except Exception as exc:
-                    print(exc, file=sys.stderr)
+                    with open(out + ".errors", "a") as errors:
+                        errors.write(f"checkpoint: {exc}\n")
     threading.Thread(target=_checkpoint, daemon=True, name="checkpoint").start()
 REGISTERED = collections.Counter()
 if os.environ.get("RSS_TRACE_REGISTER"):  # which code registers what with DuckDB
@@ -279,6 +282,8 @@ def main() -> int:
             while not dump.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
             inside = dump.read_text() if dump.exists() else "(no dump)\n"
+            errors = Path(f"{dump}.errors")
+            inside += errors.read_text()[-2000:] if errors.exists() else ""
         finally:
             writer.kill()
             writer.wait()
