@@ -211,6 +211,18 @@ def follow(work: Path, env: dict[str, str], program: str, rate: int, warmup: flo
         pane.close()
 
 
+def compile_logscope() -> None:
+    """Compile logscope's modules to bytecode, as an installed package's are."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "logscope")], check=True)
+
+
+def terminal_env(work: Path) -> dict[str, str]:
+    """The environment the programs run in: a terminal, UTC, and a home of their own in `work`."""
+    home = work / "home"
+    home.mkdir()
+    return {"TERM": "xterm-256color", "TZ": "UTC", "HOME": str(home), "XDG_CONFIG_HOME": str(home)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,12 +236,10 @@ def main() -> int:
         if shutil.which(tool) is None:
             print(f"bench/tui_follow.py: needs {tool} (apt-get install {tool})", file=sys.stderr)
             return 2
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "logscope")], check=True)
+    compile_logscope()
     with tempfile.TemporaryDirectory(prefix="tui-follow-") as tmp:
         work = Path(tmp)
-        home = work / "home"
-        home.mkdir()
-        env = {"TERM": "xterm-256color", "TZ": "UTC", "HOME": str(home), "XDG_CONFIG_HOME": str(home)}
+        env = terminal_env(work)
         orders = [("logscope", "lnav") if n % 2 == 0 else ("lnav", "logscope") for n in range(args.rounds)]
         for order in orders:
             for program in order:

@@ -85,11 +85,12 @@ def services_attached(
 
     When the block ends, a last retention pass runs (so a finished `ingest --max-db-size` leaves
     the database within its limit) and the final figures are written."""
-    from logscope.metrics.service import metrics_running
-
     figures = partial(source_figures, pipeline)
-    with (
-        metrics_running(
+    metrics: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if settings.metrics:  # (prometheus_client is imported only for an endpoint: ~1.3 MB)
+        from logscope.metrics.service import metrics_running
+
+        metrics = metrics_running(
             settings.metrics,
             con,
             pipeline,
@@ -98,9 +99,8 @@ def services_attached(
             rule_paths=rule_paths or [],
             builtin_rules=builtin_rules,
             quiet=settings.quiet,
-        ),
-        _serve_database(con, db_path, figures, settings, report, rules_info) as server,
-    ):
+        )
+    with metrics, _serve_database(con, db_path, figures, settings, report, rules_info) as server:
         yield server
 
 
