@@ -32,6 +32,7 @@ CHECK_SECONDS = 3.0  # `rules check` runs expressions over no records: anything 
 MEMORY_BYTES = 1 << 30
 WATCH_SECONDS = 0.05  # how often the watchdog looks at the clock and the memory
 CAP_SLACK_BYTES = 64 << 20  # room the other threads keep while a query over its limit is capped
+LIFTED_SECONDS = 5.0  # an out-of-memory failure this soon after a cap was lifted is blamed on it
 # Functions whose result grows with an argument, and the largest constant that argument may be:
 # one call could otherwise build gigabytes before any limit is looked at.
 # (DuckDB computes 2,048 records at a time before anything can stop it, and a line may hold 1 MiB.)
@@ -203,6 +204,7 @@ class _AddressCap:
         self._lock = threading.Lock()
         self._holders: set[_Watch] = set()
         self._previous: tuple[int, int] | None = None
+        self._lifted: tuple[float, str] | None = None  # when the last cap was lifted, and why held
 
     def hold(self, watch: _Watch) -> None:
         with self._lock:
@@ -230,6 +232,16 @@ class _AddressCap:
             held = next((watch.reason for watch in self._holders if watch.reason), None)
         return held and _capped(held)
 
+    def recent_reason(self, seconds: float = LIFTED_SECONDS) -> str | None:
+        """Why the cap is held, or was until less than `seconds` ago: a query whose allocation
+        failed under the cap may only report it after the query over its limit ended and lifted it."""
+        held = self.reason()
+        if held is not None:
+            return held
+        with self._lock:
+            lifted = self._lifted
+        return lifted[1] if lifted and time.monotonic() - lifted[0] < seconds else None
+
     def release(self, watch: _Watch) -> None:
         with self._lock:
             watch.ended = True  # (the watchdog may look at it once more)
@@ -239,6 +251,7 @@ class _AddressCap:
             if not self._holders and self._previous is not None:
                 resource.setrlimit(resource.RLIMIT_AS, self._previous)
                 self._previous = None
+                self._lifted = (time.monotonic(), _capped(watch.reason))
 
 
 ADDRESS_CAP = _AddressCap()
@@ -304,7 +317,7 @@ def limited(
     except duckdb.OutOfMemoryException as exc:
         # Failed under the address-space cap another watched query put on (a rule's predicates,
         # computed ahead, and its evaluation run at once): say so, with that query's reason.
-        reason = watch.reason or watch.capped_by
+        reason = watch.reason or watch.capped_by or ADDRESS_CAP.recent_reason()
         if reason is not None:
             raise RuleLimitError(reason) from None
         raise RuleLimitError(f"ran out of the memory rule SQL may use: {one_line(exc)}") from None

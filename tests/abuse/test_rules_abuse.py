@@ -210,7 +210,12 @@ def test_a_rule_whose_memory_grows_on_the_records_is_stopped_near_its_limit(tmp_
     over = "used more than 1024 MB of memory (the limit of rule SQL)"
     disabled = f"logscope: error: {rules}: rule 'hungry' failed and is disabled: "
     capped = f"ran out of memory while rule SQL over its limit was stopped ({over})"
-    assert {disabled + over, disabled + capped} & set(stderr.splitlines()), stderr
+    # (CI once saw the third: "ran out of the memory rule SQL may use: Out of Memory Error: Failed
+    # to allocate block of 8388608 bytes (bad allocation)", where the failed query had not seen
+    # the cap; the sandbox now blames a cap lifted less than 5 s before.)
+    plain = "ran out of the memory rule SQL may use: Out of Memory Error: "
+    said = [line for line in stderr.splitlines() if line.startswith(disabled)]
+    assert len(said) == 1 and said[0].removeprefix(disabled).startswith((over, capped, plain)), stderr
     assert peak < 2 * GIB, peak  # 1 GiB above what the process held, and what it held
     assert seconds < 45, seconds
     assert query_db(db, "SELECT count(*) FROM logs") == [(749,)]
