@@ -127,3 +127,13 @@ def test_the_pattern_miner_imports_nothing_of_logscope_but_itself(name: str) -> 
         if module.startswith("logscope.") and not module.startswith("logscope.patterns.")
     )
     assert not bad, f"{path.relative_to(REPO)} imports {bad}: the miner stands alone"
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """A module over ~500 lines is a smell (docs/architecture.md): split it along a seam."""
+    long = {
+        str(path.relative_to(REPO)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert long == {}

@@ -13,8 +13,9 @@ from test_tui_helpers import SIZE, START_US, make_db, plain, settle
 from textual.widgets import Input, OptionList
 
 from logscope.store.alerts import write_alerts
-from logscope.tui.app import LogscopeApp, search_place
+from logscope.tui.app import LogscopeApp
 from logscope.tui.filters import FilterError
+from logscope.tui.log_search import search_place
 from logscope.tui.predicate import check_balanced, with_typed_fields
 
 

@@ -44,6 +44,7 @@ from logscope.tui.in_place_rows import in_place_status, with_in_place
 from logscope.tui.level_toggles import LevelToggles
 from logscope.tui.live import LiveFeed, stored_sources
 from logscope.tui.log_reader import Histogram, LogReader, SourceCounts
+from logscope.tui.log_search import search_place
 from logscope.tui.log_view import LogView
 from logscope.tui.messages import RecordsCommitted, SourceError
 from logscope.tui.overview_screen import OverviewScreen
@@ -56,16 +57,6 @@ from logscope.tui.sql_screen import SqlScreen
 NEIGHBOURS = 5
 # Narrower terminals start without the side panel (alerts, sources): the log lines need the room.
 WIDE_ENOUGH_FOR_SIDEBAR = 100
-
-
-def search_place(place: tuple[int | None, int] | None) -> str:
-    """` (3/12)`: which match the cursor is on, of how many."""
-    if place is None:
-        return ""
-    ordinal, hits = place
-    if not hits:
-        return " (no match)"
-    return f" ({ordinal:,}/{hits:,})" if ordinal is not None else f" ({hits:,} matches)"
 
 
 class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):

@@ -125,3 +125,13 @@ class SearchJumps:
             return
         ts, mark = min(ahead) if forward else max(ahead)
         self._move_cursor(self.reader.position(self.state, ts, mark, self.last_id))
+
+
+def search_place(place: tuple[int | None, int] | None) -> str:
+    """` (3/12)`: which match the cursor is on, of how many."""
+    if place is None:
+        return ""
+    ordinal, hits = place
+    if not hits:
+        return " (no match)"
+    return f" ({ordinal:,}/{hits:,})" if ordinal is not None else f" ({hits:,} matches)"
