@@ -8,6 +8,8 @@ match, and every built-in pattern is shown linear on 1 MiB lines.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from conftest import assert_clean_error, query_db, run_cli
 
 from logscope.parsing.loader import builtin_files, definitions_in
 from logscope.parsing.regexsafety import MATCH_TIMEOUT, exponential_reason
+from logscope.parsing.registry import builtin_registry
 
 CATASTROPHIC = """
 [[format]]
@@ -165,5 +168,62 @@ def _timed(compiled: regex.Pattern[str], line: str, name: str) -> float:
             compiled.match(line, timeout=max(5.0, MATCH_TIMEOUT))
         except TimeoutError:
             pytest.fail(f"{name}: over 5 s on a {len(line):,}-character line starting {line[:40]!r}")
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+# The formats written in code (their regexes live in logscope/parsing/*.py, not in parsers/*.toml),
+# each with a line of its own to make hostile lines from.
+CODE_FORMAT_SAMPLES = {
+    "generic": '2026-12-06T10:00:20Z level=info msg="hello"',
+    "syslog": "Nov  3 09:23:38 host app[12]: hello world",
+    "syslog5424": '<34>1 2026-10-11T22:14:15.003Z mymachine su 12 ID47 [ex@1 a="b"] hello',
+    "logfmt": 'ts=2026-12-06T10:00:20Z level=info msg="hello" a=1',
+    "json": '{"ts":"2026-12-06T10:00:20Z","msg":"x"}',
+    "otlp_json": '{"resourceLogs":[]}',
+    "csv": "a,b,c",
+    "w3c": "2026-01-01 00:00:00 GET /",
+    "zeek": "1.0\tx",
+}
+
+
+def _code_hostile_lines(sample: str, size: int) -> list[str]:
+    """_hostile_lines, and runs the code parsers pivot on (keys, brackets, escaped quotes)."""
+    head = sample[: max(1, len(sample) // 2)]
+    extra = [head + char * size for char in "<>@{}\\'"]
+    extra += [
+        "2026-12-06T10:00:20Z " + "level=" * (size // 6),
+        "Nov  3 09:23:38 " + "[a" * (size // 2),
+        'a="' + '\\"' * (size // 2),
+    ]
+    return _hostile_lines(sample, size) + extra
+
+
+@pytest.mark.parametrize("name", sorted(CODE_FORMAT_SAMPLES))
+@pytest.mark.slow
+def test_every_code_format_is_linear_on_a_1_mib_line(name: str) -> None:
+    """As for the bundled patterns: each hostile 1 MiB line is parsed in under 2 s, and 4x the
+    text costs under 10x the time (quadratic would be 16x; anything under 0.125 s passes)."""
+    parser = builtin_registry(dt.UTC).get(name)
+    sample = CODE_FORMAT_SAMPLES[name]
+    pairs = zip(_code_hostile_lines(sample, MIB // 4), _code_hostile_lines(sample, MIB), strict=True)
+    for small, large in pairs:
+        ratios = []
+        for _ in range(3):  # a busy machine can slow one measurement: quadratic fails all three
+            small_time, large_time = _parse_time(parser, small), _parse_time(parser, large)
+            assert large_time < 2.0, (name, large[:40], large_time)
+            ratios.append(large_time / max(small_time, 0.0125))
+            if ratios[-1] < 10:
+                break
+        assert min(ratios) < 10, (name, large[:40], ratios)
+
+
+def _parse_time(parser, line: str) -> float:
+    """The best of three parses (a line the format refuses, by None or by an error, counts too)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        with contextlib.suppress(Exception):  # refusing a hostile line is fine; taking long is not
+            parser.parse(line)
         best = min(best, time.perf_counter() - started)
     return best
