@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import query_db, run_cli
+from deploylog import NEW_ERROR, deploy_log
 from servicelog import START, service_log
 from test_alert_identity import (
     ALERTS_SQL,
@@ -37,7 +38,7 @@ MIGRATION = "schema migration <*> failed on <*>"  # the error message new in the
 
 
 def iso(at: dt.datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def test_check_knows_the_kind_and_names_a_bad_option(tmp_path: Path) -> None:
@@ -121,13 +122,38 @@ def backtest(logs: Path, rules: Path) -> tuple[list[dict], list[tuple]]:
 def test_a_new_error_message_fires_at_its_first_occurrence_in_ingest_tail_and_backtest(
     tmp_path: Path,
 ) -> None:
-    rules = tmp_path / "new_pattern.toml"
-    rules.write_text(RULES)
     whole = tmp_path / "whole" / "logs"
     whole.mkdir(parents=True)
     templates, _, _ = service_log(whole / "service.jsonl")
     first = START + dt.timedelta(seconds=templates.index(MIGRATION))
-    lines = (whole / "service.jsonl").read_text().splitlines()
+    anything = assert_fires_alike(tmp_path, whole / "service.jsonl", MIGRATION, first)
+    assert MIGRATION + ")" in anything  # (and the user names first seen in the second half)
+    assert not any("payment" in pattern for pattern in anything)  # learnt in the first 10 minutes
+
+
+@pytest.mark.slow  # (minutes on a loaded machine)
+@needs_tmux
+def test_on_the_deploy_log_the_new_error_fires_at_its_first_line_in_ingest_tail_and_backtest(
+    tmp_path: Path,
+) -> None:
+    # The log of the compare tests (tests/deploylog.py): a deploy in the middle, after which a new
+    # error message appears and the error rate doubles; `compare` reports both (test_compare.py).
+    whole = tmp_path / "whole" / "logs"
+    whole.mkdir(parents=True)
+    log = deploy_log(whole / "service.jsonl")
+    assert log.first_new_error is not None and log.first_new_error >= log.deploy_at
+    anything = assert_fires_alike(tmp_path, log.path, NEW_ERROR, log.first_new_error)
+    assert not any("payment" in pattern for pattern in anything)  # the old error: learnt
+
+
+def assert_fires_alike(tmp_path: Path, path: Path, template: str, first: dt.datetime) -> set[str]:
+    """new_error_pattern fires once, for `template`, at `first`, in ingest; backtest and tail
+    (catching up on the first 1,000 lines, then following the rest) give the same alerts.
+    Returns the patterns new_pattern_any fired for."""
+    rules = tmp_path / "new_pattern.toml"
+    rules.write_text(RULES)
+    whole = path.parent
+    lines = path.read_text().splitlines()
 
     db, out = tmp_path / "ingest.duckdb", tmp_path / "ingest.jsonl"
     args = ["--no-default-rules", "--rules", str(rules), "--db", str(db), "--alerts-out", str(out)]
@@ -137,11 +163,8 @@ def test_a_new_error_message_fires_at_its_first_occurrence_in_ingest_tail_and_ba
     errors = [event for event in ingested[1] if event[2] == "new_error_pattern"]
     assert errors == [
         (iso(first), "firing", "new_error_pattern", 1,
-         f"new_error_pattern: new pattern first seen (pattern={MIGRATION})"),
+         f"new_error_pattern: new pattern first seen (pattern={template})"),
     ]  # fmt: skip
-    anything = {event[4].split("pattern=")[1] for event in ingested[1] if event[2] == "new_pattern_any"}
-    assert MIGRATION + ")" in anything  # (and the user names first seen in the second half)
-    assert not any("payment" in pattern for pattern in anything)  # learnt in the first 10 minutes
 
     table, events = backtest(whole, rules)
     assert events == ingested[1]
@@ -149,12 +172,11 @@ def test_a_new_error_message_fires_at_its_first_occurrence_in_ingest_tail_and_ba
         (row[1], row[4], iso(dt.datetime.fromtimestamp(row[5] / 1e6, dt.UTC))) for row in ingested[0]
     ]
 
-    # tail catches up on the first 1,000 lines, then follows the rest (the new error among it).
     growing = tmp_path / "growing" / "logs"
     growing.mkdir(parents=True)
-    (growing / "service.jsonl").write_text("\n".join(lines[:1000]) + "\n")
+    (growing / path.name).write_text("\n".join(lines[:1000]) + "\n")
     tail_db = tmp_path / "tail.duckdb"
-    appended = [("service.jsonl", lines[start : start + 250]) for start in range(1000, len(lines), 250)]
+    appended = [(path.name, lines[start : start + 250]) for start in range(1000, len(lines), 250)]
     followed = tail_alerts(
         growing, tail_db, tmp_path / "tail.jsonl", f"logscope-np-{tmp_path.name}", appended, rules=rules
     )
@@ -163,6 +185,7 @@ def test_a_new_error_message_fires_at_its_first_occurrence_in_ingest_tail_and_ba
         (examples_as_lines(ingested[0], db), ingested[1]),
         (examples_as_lines(followed[0], tail_db), followed[1]),
     )
+    return {event[4].split("pattern=")[1] for event in ingested[1] if event[2] == "new_pattern_any"}
 
 
 def test_patterns_stored_before_the_run_are_known(tmp_path: Path) -> None:
