@@ -7,6 +7,7 @@ import re
 from datetime import UTC
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -140,16 +141,12 @@ def _strict(name: str) -> str:
     return cut.strict
 
 
+@pytest.mark.parametrize("name", ["nginx_access", "access_common", "bsd_syslog", "openssh"])
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(st.from_regex(_strict("nginx_access"), fullmatch=True), min_size=20, max_size=20),
-    st.lists(st.from_regex(_strict("access_common"), fullmatch=True), min_size=20, max_size=20),
-)
-def test_every_line_the_strict_pattern_describes_is_cut_as_python_reads_it(
-    combined: list[str], common: list[str]
-) -> None:
-    assert check("nginx_access", combined) == len(combined)
-    assert check("access_common", common) == len(common)
+@given(data=st.data())
+def test_every_line_the_strict_pattern_describes_is_cut_as_python_reads_it(name: str, data) -> None:
+    lines = data.draw(st.lists(st.from_regex(_strict(name), fullmatch=True), min_size=20, max_size=20))
+    assert check(name, lines) == len(lines)
 
 
 SYSLOG_GOOD = [
@@ -197,18 +194,6 @@ def test_usual_syslog_lines_are_cut_as_python_reads_them() -> None:
 def test_syslog_cut_equals_python_on_awkward_lines(lines: list[str]) -> None:
     check("bsd_syslog", lines)
     check("openssh", lines)
-
-
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(st.from_regex(_strict("bsd_syslog"), fullmatch=True), min_size=20, max_size=20),
-    st.lists(st.from_regex(_strict("openssh"), fullmatch=True), min_size=20, max_size=20),
-)
-def test_every_syslog_line_the_strict_pattern_describes_is_cut_as_python_reads_it(
-    bsd: list[str], openssh: list[str]
-) -> None:
-    assert check("bsd_syslog", bsd) == len(bsd)
-    assert check("openssh", openssh) == len(openssh)
 
 
 @settings(max_examples=20, deadline=None)
