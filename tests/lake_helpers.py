@@ -55,21 +55,22 @@ class PostgresCluster:
     def _start_on_a_free_port(self, tries: int = 5) -> None:
         """Start on a free port; another port when the one chosen was taken before the postmaster
         bound it (the port stays the cluster's for later stops and starts)."""
-        for _ in range(tries - 1):
-            self.port = _free_port()
+        for attempt in range(1, tries + 1):
+            self.port, logged = _free_port(), len(self.server_log())
             try:
                 self.start()
                 return
             except subprocess.CalledProcessError:
-                if "Address already in use" not in self.server_log():
+                # (the log is appended to: only this attempt's lines say why it failed)
+                if attempt == tries or "Address already in use" not in self.server_log()[logged:]:
                     raise
-        self.port = _free_port()
-        self.start()
 
     def server_log(self) -> str:
         """What the postmaster wrote (its log file, readable by the test's user)."""
         try:
             return (self.root / "log").read_text(errors="replace")
+        except FileNotFoundError:  # not started yet
+            return ""
         except OSError as error:
             return f"(log unreadable: {error})"
 
