@@ -32,7 +32,6 @@ CHECK_SECONDS = 3.0  # `rules check` runs expressions over no records: anything 
 MEMORY_BYTES = 1 << 30
 WATCH_SECONDS = 0.05  # how often the watchdog looks at the clock and the memory
 CAP_SLACK_BYTES = 64 << 20  # room the other threads keep while a query over its limit is capped
-LIFTED_SECONDS = 5.0  # an out-of-memory failure this soon after a cap was lifted is blamed on it
 # Functions whose result grows with an argument, and the largest constant that argument may be:
 # one call could otherwise build gigabytes before any limit is looked at.
 # (DuckDB computes 2,048 records at a time before anything can stop it, and a line may hold 1 MiB.)
@@ -177,7 +176,7 @@ class _Watch:
         self.reason: str | None = None
         self.interrupted_at = 0.0
         self.ended = False  # set by ADDRESS_CAP.release once the query is over
-        self.capped_by: str | None = None  # another query's reason, had it capped memory meanwhile
+        self.caps_before = ADDRESS_CAP.caps_before_now()  # to tell a cap held while it ran
 
     def look(self, now: float, resident: int) -> None:
         if not self.baseline:
@@ -204,7 +203,8 @@ class _AddressCap:
         self._lock = threading.Lock()
         self._holders: set[_Watch] = set()
         self._previous: tuple[int, int] | None = None
-        self._lifted: tuple[float, str] | None = None  # when the last cap was lifted, and why held
+        self._caps = 0  # how many times a cap has been put on
+        self._last_reason: str | None = None  # why the last one was
 
     def hold(self, watch: _Watch) -> None:
         with self._lock:
@@ -214,6 +214,8 @@ class _AddressCap:
             if not size:
                 return  # no /proc: the interrupt is all there is
             if not self._holders:
+                self._caps += 1
+                self._last_reason = _capped(watch.reason)
                 self._previous = resource.getrlimit(resource.RLIMIT_AS)
                 soft, hard = self._previous
                 cap = size + CAP_SLACK_BYTES
@@ -222,25 +224,19 @@ class _AddressCap:
                 if soft == resource.RLIM_INFINITY or cap < soft:
                     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
             self._holders.add(watch)
-        for other in WATCHDOG.watching():
-            if other is not watch and other.capped_by is None:
-                other.capped_by = _capped(watch.reason)
 
-    def reason(self) -> str | None:
-        """Why the cap is held (a watched query over its memory limit), or None when it is not."""
+    def caps_before_now(self) -> int:
+        """The caps put on before now, not counting one in force: a query that starts under a cap
+        runs under it."""
         with self._lock:
-            held = next((watch.reason for watch in self._holders if watch.reason), None)
-        return held and _capped(held)
+            return self._caps - 1 if self._holders else self._caps
 
-    def recent_reason(self, seconds: float = LIFTED_SECONDS) -> str | None:
-        """Why the cap is held, or was until less than `seconds` ago: a query whose allocation
-        failed under the cap may only report it after the query over its limit ended and lifted it."""
-        held = self.reason()
-        if held is not None:
-            return held
+    def reason_since(self, caps_before: int) -> str | None:
+        """Why memory was capped while a query that started after `caps_before` caps ran (another
+        query over its limit), or None. A query whose allocation failed under the cap may only
+        report it after that other query ended and lifted it."""
         with self._lock:
-            lifted = self._lifted
-        return lifted[1] if lifted and time.monotonic() - lifted[0] < seconds else None
+            return self._last_reason if self._holders or self._caps != caps_before else None
 
     def release(self, watch: _Watch) -> None:
         with self._lock:
@@ -251,7 +247,6 @@ class _AddressCap:
             if not self._holders and self._previous is not None:
                 resource.setrlimit(resource.RLIMIT_AS, self._previous)
                 self._previous = None
-                self._lifted = (time.monotonic(), _capped(watch.reason))
 
 
 ADDRESS_CAP = _AddressCap()
@@ -311,13 +306,12 @@ def limited(
     them the query is interrupted and RuleLimitError says which limit it was."""
     watch = _Watch(con, seconds, memory)
     WATCHDOG.add(watch)
-    watch.capped_by = ADDRESS_CAP.reason()
     try:
         yield
     except duckdb.OutOfMemoryException as exc:
         # Failed under the address-space cap another watched query put on (a rule's predicates,
         # computed ahead, and its evaluation run at once): say so, with that query's reason.
-        reason = watch.reason or watch.capped_by or ADDRESS_CAP.recent_reason()
+        reason = watch.reason or ADDRESS_CAP.reason_since(watch.caps_before)
         if reason is not None:
             raise RuleLimitError(reason) from None
         raise RuleLimitError(f"ran out of the memory rule SQL may use: {one_line(exc)}") from None
