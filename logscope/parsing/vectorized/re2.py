@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 import warnings
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 # Characters Python's `\s` matches and RE2's does not (RE2: tab, newline, form feed, CR, space).
 _PY_ONLY_SPACES = r"[\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _NON_ASCII = r"[^\x00-\x7f]"
@@ -82,6 +79,9 @@ def re2_pattern(pattern: str) -> str | None:
     if scanned is None:
         return None
     converted = f"^(?:{scanned})"
+    import pyarrow as pa  # the modules that only quote SQL names need not load it
+    import pyarrow.compute as pc
+
     try:
         pc.extract_regex(pa.array([""], pa.string()), converted)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
