@@ -240,19 +240,22 @@ class _Checker:
         return value
 
 
-def load_definitions(text: str, origin: str, shipped: bool = False) -> list[Any]:
+def load_definitions(
+    text: str, origin: str, shipped: bool = False, document: dict[str, Any] | None = None
+) -> list[Any]:
     """Every format (`[[format]]`) and JSON schema (`[[json_schema]]`, parsing/jsonschemas.py) in
     one TOML document; a LogscopeError naming file and field otherwise.
 
     `shipped`: the definitions come with logscope, whose patterns `logscope formats check` proves
     in the tests; compiling each with `regex` and the backtracking check are skipped (most of a
-    command's start-up otherwise)."""
+    command's start-up otherwise). `document`: `text` already parsed (parsing/toml_cache.py)."""
     from logscope.parsing.jsonschemas import check_schema_names, read_schema
 
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
+    if document is None:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
     checker = _Checker(origin)
     checker.known_keys(document, frozenset(("format", "json_schema")))
     tables = document.get("format", [])
