@@ -7,10 +7,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import orjson
 import pytest
 
-from logscope.parsing.definition import load_definitions
+from logscope.parsing.definition import FormatDefinition, load_definitions
 from logscope.parsing.loader import builtin_files, definitions_in
+from logscope.parsing.match_start import first_chars, worked_out
 from logscope.parsing.toml_cache import PREFIX, cache_dir, parsed_documents
 
 
@@ -37,6 +39,22 @@ def test_the_bundled_definitions_read_back_equal_the_parsed_ones(cache_home: Pat
     assert kept(cache_home) == [written]
 
 
+def test_the_bundled_patterns_first_characters_are_kept_with_them(cache_home: Path) -> None:
+    """Detection asks every format for its patterns' first characters: those read back equal
+    those worked out from each pattern, for every bundled pattern."""
+    files = builtin_files()
+    definitions_in(files)
+    (path,) = kept(cache_home)
+    known = orjson.loads(path.read_bytes())["first_chars"]
+    patterns = {p for d in definitions_in(files) if isinstance(d, FormatDefinition) for p in d.patterns}
+    assert set(known) == patterns and len(patterns) > 100
+    for pattern in patterns:
+        worked = worked_out(pattern)
+        assert known[pattern] == (None if worked is None else sorted(worked)), pattern
+        assert first_chars(pattern) == worked
+    assert sum(chars is not None for chars in known.values()) > 50
+
+
 def test_an_edited_file_is_parsed_again_and_replaces_the_old_cache(cache_home: Path) -> None:
     files = [("a.toml", 'x = "one"\n'), ("b.toml", "y = [1, 2]\n")]
     assert parsed_documents(files) == {"a.toml": {"x": "one"}, "b.toml": {"y": [1, 2]}}
@@ -52,11 +70,13 @@ def test_a_damaged_cache_is_parsed_again_and_rewritten(cache_home: Path) -> None
     files = [("a.toml", 'x = "one"\n')]
     parsed_documents(files)
     (path,) = kept(cache_home)
-    path.write_bytes(b'{"a.toml": {"x": "kept"}}')
+    path.write_bytes(b'{"documents": {"a.toml": {"x": "kept"}}, "first_chars": {}}')
     assert parsed_documents(files) == {"a.toml": {"x": "kept"}}  # read back, not parsed
-    path.write_bytes(b'{"a.toml": {"x": "forged"')  # cut short
+    path.write_bytes(b'{"documents": {"a.toml": {"x": "forged"')  # cut short
     assert parsed_documents(files) == {"a.toml": {"x": "one"}}
-    path.write_bytes(b'{"other.toml": {}}')  # not these files
+    path.write_bytes(b'{"documents": {"other.toml": {}}, "first_chars": {}}')  # not these files
+    assert parsed_documents(files) == {"a.toml": {"x": "one"}}
+    path.write_bytes(b'{"a.toml": {"x": "forged"}}')  # another layout
     assert parsed_documents(files) == {"a.toml": {"x": "one"}}
     assert kept(cache_home) == [path] and b"forged" not in path.read_bytes()
 

@@ -6,6 +6,9 @@ same documents back with orjson ~4 ms. The documents are kept in
 Python's version and every file's name and text, so an edited or added file (or another Python)
 gives another name and a fresh parse. A document JSON cannot hold exactly (a TOML date) is never
 kept; a cache that cannot be read or written is ignored: the files are parsed, as before.
+
+With them, the first characters of each of their patterns (parsing/match_start.py, ~20 ms for
+all, which detection asks of every format): the digest covers match_start.py's text too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from logscope.parsing import match_start
+
 PREFIX = "formats-"
 
 
@@ -31,24 +36,55 @@ def cache_dir() -> Path:
 def parsed_documents(files: list[tuple[str, str]]) -> dict[str, Any] | None:
     """origin -> the parsed TOML document of each (origin, text), from the cache or parsed now
     (and kept); None if a file is not valid TOML (the caller's parse reports it)."""
-    path = cache_dir() / f"{PREFIX}{_digest(files)}.json"
+    path = _cache_path(files)
     try:
-        documents = orjson.loads(path.read_bytes())
+        kept = orjson.loads(path.read_bytes()) if path is not None else {}
+        documents, known = kept["documents"], kept["first_chars"]
         if isinstance(documents, dict) and list(documents) == [origin for origin, _ in files]:
+            match_start.remember(known)
             return documents
-    except (OSError, orjson.JSONDecodeError):
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         pass
     try:
         documents = {origin: tomllib.loads(text) for origin, text in files}
     except tomllib.TOMLDecodeError:
         return None
-    _keep(path, documents)
+    known = {}
+    for pattern in _patterns(documents):
+        chars = match_start.worked_out(pattern)
+        known[pattern] = None if chars is None else sorted(chars)
+    match_start.remember(known)
+    if path is not None:
+        _keep(path, {"documents": documents, "first_chars": known})
     return documents
+
+
+def _cache_path(files: list[tuple[str, str]]) -> Path | None:
+    """Where the documents of `files` are kept (None if match_start.py's text cannot be read)."""
+    try:
+        return cache_dir() / f"{PREFIX}{_digest(files)}.json"
+    except OSError:
+        return None
+
+
+def _patterns(documents: dict[str, Any]) -> set[str]:
+    """The `patterns` of every `[[format]]` table (the rest is checked when they are read)."""
+    found: set[str] = set()
+    for document in documents.values():
+        tables = document.get("format", [])
+        for table in tables if isinstance(tables, list) else []:
+            patterns = table.get("patterns", []) if isinstance(table, dict) else []
+            if isinstance(patterns, str):
+                patterns = [patterns]
+            if isinstance(patterns, list):
+                found.update(pattern for pattern in patterns if isinstance(pattern, str))
+    return found
 
 
 def _digest(files: list[tuple[str, str]]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(sys.version.encode())
+    digest.update(Path(match_start.__file__).read_bytes())
     for origin, text in files:
         for part in (origin, text):
             encoded = part.encode("utf-8", "surrogatepass")
@@ -56,12 +92,12 @@ def _digest(files: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def _keep(path: Path, documents: dict[str, Any]) -> None:
-    """Write the documents where `parsed_documents` looks (atomically), replacing older ones;
-    nothing if JSON would not give them back exactly or the directory cannot be written."""
+def _keep(path: Path, kept: dict[str, Any]) -> None:
+    """Write what `parsed_documents` reads back (atomically), replacing older ones; nothing if
+    JSON would not give it back exactly or the directory cannot be written."""
     try:
-        data = orjson.dumps(documents)
-        if orjson.loads(data) != documents:
+        data = orjson.dumps(kept)
+        if orjson.loads(data) != kept:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
