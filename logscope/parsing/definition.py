@@ -143,11 +143,12 @@ def pattern_groups(pattern: str) -> tuple[str, ...]:
 _GROUP_OPENERS = re.compile(r"P<(?P<name>[A-Za-z_][A-Za-z_0-9]*)>|[:=!>]|<[=!]|P=|[aiLmsu-]+[:)]")
 
 
-def scanned_groups(pattern: str) -> tuple[str, ...] | None:
+def scanned_groups(pattern: str, unnamed: bool = True) -> tuple[str, ...] | None:
     """The named groups of `pattern` read from its text, in order (as `re` numbers them), or None
     where the text has anything this reading could get wrong (a verbose flag, a comment group, a
-    `[` or `[:` inside a class, a name twice, a `(?` construct other than the usual ones): the
-    caller then compiles it. `(?P<` inside a class or after a backslash opens no group."""
+    `[` or `[:` inside a class, a name twice, a `(?` construct other than the usual ones), or an
+    unnamed capturing group when not `unnamed`: the caller then compiles it. `(?P<` inside a class
+    or after a backslash opens no group."""
     names: list[str] = []
     index, end = 0, len(pattern)
     while index < end:
@@ -168,6 +169,8 @@ def scanned_groups(pattern: str) -> tuple[str, ...] | None:
                     return None
                 names.append(name)
             index = opener.end()
+        elif char == "(" and not unnamed:
+            return None
         else:
             index += 1
     return tuple(names)

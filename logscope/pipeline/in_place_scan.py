@@ -14,15 +14,14 @@ import codecs
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from logscope.parsing.definition import scanned_groups
 from logscope.parsing.vectorized.plans import RegexPlan
-from logscope.parsing.vectorized.re2 import sql_literal
+from logscope.parsing.vectorized.re2 import re2_matches_empty, sql_literal
 from logscope.record import MAX_LINE_BYTES
 from logscope.sources.compressed import CompressedReader
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pyarrow: imported where the fallback parser runs (a file whose lines all
+    # pass the plan's checks needs none)
     import duckdb
 
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
@@ -138,7 +137,15 @@ def read_lines_sql(path: str, compressed: bool, skip: int) -> str:
 
 
 def _struct_names(regex: str) -> list[str]:
-    """The capture groups of an RE2 pattern, in order (as `regexp_extract` numbers them)."""
+    """The capture groups of an RE2 pattern, in order (as `regexp_extract` numbers them): read
+    from its text where that is plain and every group is named (all of logscope's), else as
+    pyarrow's `extract_regex` (RE2 too) names them."""
+    names = scanned_groups(regex, unnamed=False)
+    if names is not None:
+        return list(names)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     kind = pc.extract_regex(pa.array([""], pa.string()), regex).type
     return [kind.field(index).name for index in range(kind.num_fields)]
 
@@ -195,28 +202,37 @@ def _extract(regex: str, text: str, column: str) -> tuple[str, str]:
 
 
 def _may_match_empty(regex: str) -> bool:
-    return bool(pc.match_substring_regex(pa.array([""], pa.string()), regex)[0].as_py())
+    return re2_matches_empty(regex)
 
 
 def level_texts(con: duckdb.DuckDBPyConnection, head_lines: list[str], plan: RegexPlan) -> list[str]:
-    """The level texts the level table is made for: the first lines' and common spellings (read
-    in `con`, the query's own connection: a second one costs its start-up)."""
+    """The level texts the level table is made for: those of the first lines and common
+    spellings. The first lines' are read with the format's Python patterns: where RE2 would read
+    a line otherwise, that line is not `ok` whatever its text (a text missing here only sends
+    lines to the fallback parser), so no Arrow table of the lines is made (`con`: unused)."""
+    del con
     texts = set(_LEVEL_GUESSES) | set(plan.parser.definition.level_map) | {""}
-    if plan.level_text_sql() and head_lines:
-        con.register("_inplace_level_head", plan.prepare_lines(head_lines))
-        try:
-            sql = f"SELECT DISTINCT {plan.level_text_sql()} FROM _inplace_level_head"
-            rows = con.execute(sql).fetchall()
-            texts |= {row[0] for row in rows if row[0] is not None}
-        finally:
-            con.unregister("_inplace_level_head")
+    field_name = plan.parser.definition.level_field
+    if field_name is None:
+        return sorted(texts)
+    patterns = plan.parser.patterns
+    for line in head_lines:
+        for pattern in patterns:
+            match = pattern.match(line)
+            if match is not None:
+                text = match.groupdict().get(field_name)
+                texts.add(text or "")
+                break
     return sorted(texts)
 
 
 def fallback_function(parse_line: Callable[[str], tuple[str, tuple | None]]) -> Callable:
     """A vectorized DuckDB function: per line, what the streaming parser makes of it."""
 
-    def parse_lines(lines: pa.Array) -> pa.Array:
+    # No annotations: DuckDB evaluates them, and pyarrow is imported only when this runs.
+    def parse_lines(lines):
+        import pyarrow as pa
+
         formats, ts, levels, messages, hosts, fields = [], [], [], [], [], []
         for line in lines.to_pylist():
             name, parsed = parse_line(line)
