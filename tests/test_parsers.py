@@ -9,9 +9,10 @@ import pytest
 import regex
 
 from logscope.errors import LogscopeError
-from logscope.parsing.definition import FormatDefinition, load_definitions, pattern_groups, scanned_groups
+from logscope.parsing.definition import FormatDefinition, load_definitions, pattern_groups
 from logscope.parsing.loader import builtin_files, definitions_in
 from logscope.parsing.match_start import first_chars
+from logscope.parsing.pattern_text import scanned_groups
 from logscope.parsing.regexformat import RegexFormat, compile_pattern
 from logscope.parsing.registry import builtin_registry, parser_for
 from logscope.parsing.source_parser import SourceParser
