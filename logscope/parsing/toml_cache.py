@@ -60,10 +60,11 @@ def parsed_documents(files: list[tuple[str, str]]) -> dict[str, Any] | None:
 
 
 def _cache_path(files: list[tuple[str, str]]) -> Path | None:
-    """Where the documents of `files` are kept (None if match_start.py's text cannot be read)."""
+    """Where the documents of `files` are kept (None if match_start.py's text cannot be read or
+    there is no home directory)."""
     try:
         return cache_dir() / f"{PREFIX}{_digest(files)}.json"
-    except OSError:
+    except (OSError, RuntimeError):
         return None
 
 
