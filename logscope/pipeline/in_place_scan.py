@@ -14,7 +14,7 @@ import codecs
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from logscope.parsing.definition import scanned_groups
+from logscope.parsing.pattern_text import scanned_groups
 from logscope.parsing.vectorized.plans import RegexPlan
 from logscope.parsing.vectorized.re2 import re2_matches_empty, sql_literal
 from logscope.record import MAX_LINE_BYTES
