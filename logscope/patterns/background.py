@@ -74,4 +74,4 @@ class BackgroundMining:
             self.versions.catch_up()
         except Exception as exc:  # the records stay stored; the next round looks again
             self.on_error(f"markers: {type(exc).__name__}: {' '.join(str(exc).split())}")
-        allocator.trim()  # what the round's reads and writes freed in DuckDB
+        allocator.purge()  # what the round's reads and writes freed in DuckDB

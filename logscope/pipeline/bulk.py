@@ -130,7 +130,7 @@ class BulkImporter:
                     run.block([], None, True)  # what was read is kept, held records included
                     break
                 run.block(lines, extras, final, prepared, end)
-                allocator.trim()  # the block's freed DuckDB pages, before the next block's work
+                allocator.purge()  # the block's freed DuckDB pages, before the next block's work
                 if progress is not None:
                     progress(consumed - counted, len(lines))
                 counted = consumed
