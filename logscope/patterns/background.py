@@ -14,7 +14,6 @@ from collections.abc import Callable
 import duckdb
 
 from logscope.patterns.stage import PatternStage
-from logscope.store import allocator
 from logscope.store.version_markers import VersionMarkers
 
 # Least time between two mining rounds (each is one transaction).
@@ -74,4 +73,3 @@ class BackgroundMining:
             self.versions.catch_up()
         except Exception as exc:  # the records stay stored; the next round looks again
             self.on_error(f"markers: {type(exc).__name__}: {' '.join(str(exc).split())}")
-        allocator.purge()  # what the round's reads and writes freed in DuckDB

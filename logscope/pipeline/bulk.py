@@ -32,7 +32,6 @@ from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
 from logscope.sources.lines import Extras, LineSplitter
-from logscope.store import allocator
 from logscope.store.bulk import BulkStore
 from logscope.store.writer import LogWriter
 
@@ -130,7 +129,6 @@ class BulkImporter:
                     run.block([], None, True)  # what was read is kept, held records included
                     break
                 run.block(lines, extras, final, prepared, end)
-                allocator.purge()  # the block's freed DuckDB pages, before the next block's work
                 if progress is not None:
                     progress(consumed - counted, len(lines))
                 counted = consumed
