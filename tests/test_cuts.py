@@ -263,10 +263,25 @@ def test_valid_time_shape_is_every_day_of_every_month_and_every_offset() -> None
     assert not any(valid.fullmatch(text) for text in refused)
 
 
-def test_no_valid_shape_without_a_year_day_and_month() -> None:
-    assert time_cut("%b %d %H:%M:%S").valid == ""
+def test_no_valid_shape_without_a_day_and_month_or_with_a_two_digit_year() -> None:
     assert time_cut("%Y%m%d %I:%M %p").valid == ""
     assert time_cut("%d/%m/%y %H:%M").valid == ""
+    assert time_cut("%Y-%m %H:%M").valid == ""
+
+
+def test_year_less_valid_shape_is_every_day_but_29_february() -> None:
+    """A year-less time (syslog) takes the inferred year: every day of every month is valid in
+    any year but 29 Feb; the syslog heads hold their time to it."""
+    valid = re.compile(time_cut("%b %d %H:%M:%S").valid)
+    days = [date(2023, 1, 1) + timedelta(days=n) for n in range(365)]
+    assert all(valid.fullmatch(f"{day:%b %d} 23:59:59") for day in days)
+    refused = ["Feb 29 10:00:00", "Apr 31 10:00:00", "Nov 20 24:00:00", "Nov 20 10:00:60", "Nov 00 10:00:00"]
+    assert not any(valid.fullmatch(text) for text in [*refused, "nov 20 10:00:00", "Nov  5 10:00:00"])
+    for name in ("bsd_syslog", "openssh"):
+        definition = FORMATS[name]
+        cut = cut_for(definition.patterns[0], definition.time_formats[0])
+        assert cut is not None and cut.valid_time
+        assert not re.match(cut.strict, "Feb 29 10:00:00 h sshd[1]: x")
 
 
 def test_time_cut_refuses_variable_widths() -> None:

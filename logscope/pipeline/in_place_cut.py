@@ -54,6 +54,11 @@ class CutPlan(RegexPlan):
     def proved_sql(self) -> str | None:
         return "fast" if self.proved else None
 
+    def check_time_index(self) -> int | None:
+        # Proved without strptime: the value's time struct (t0) is the cut's on fast lines, so
+        # the checks read their own (t1, the extraction's, NULL on fast lines).
+        return 1 if self.proved and self.time_plans and not self.native_time else None
+
     def check_group_sql(self, name: str) -> str:
         # Not fast: the extraction's group (NULL on fast lines, where no check is read).
         return RegexPlan.group_sql(self, name) if self.proved else self.group_sql(name)
@@ -99,7 +104,7 @@ def proves(plan: CutPlan) -> bool:
     each group that may match empty tells an empty match from no part."""
     assert plan.cut is not None
     definition = plan.parser.definition
-    if not (plan.cut.valid_time and plan.native_time):
+    if not plan.cut.valid_time:
         return False
     for name in definition.field_names():
         kind = definition.types.get(name, "string")
@@ -183,12 +188,14 @@ def cut_block_sql(plan: CutPlan, lines: str, carry: tuple[str, ...] = ()) -> str
     text = plan.check_group_sql(plan.parser.definition.time_field or "")
     extract, pick = _extract(plan.time_plans[0].regex, text, "n0")
     s4 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS n0 FROM ({s3}) s3"
-    if plan.proved:
+    if plan.proved and plan.native_time:
         # A fast line's time is strptime's (`tf`, never NULL there): the time plan gets no parts.
         s5 = f"SELECT *, CASE WHEN fast THEN {plan.native_time} END AS tf FROM ({s4}) s4"
         return f"SELECT *, CASE WHEN NOT fast THEN {pick} END AS t0 FROM ({s5}) s5"
     if not plan.native_time:
-        return f"SELECT *, CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0 FROM ({s4}) s4"
+        value = f"CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0"
+        checked = f", CASE WHEN NOT fast THEN {pick} END AS t1" if plan.check_time_index() else ""
+        return f"SELECT *, {value}{checked} FROM ({s4}) s4"
     # Where strptime read a fast line's time, the time plan gets no parts (NULL): it does nothing.
     s5 = f"SELECT *, CASE WHEN fast THEN {plan.native_time} END AS tf FROM ({s4}) s4"
     struct = f"CASE WHEN tf IS NOT NULL THEN NULL WHEN fast THEN {plan.time_struct} ELSE {pick} END"

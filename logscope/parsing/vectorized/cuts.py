@@ -111,7 +111,9 @@ def _valid_shape(pieces: list[str | int], parts: dict[str, tuple[int, int]]) -> 
     """The valid form of a shape (`pieces`: per directive its bounded regex, the index in
     `_MONTHS` of the day's or month's regex, '' where it has none), one alternative per month
     length."""
-    if "" in pieces or "day" not in parts or "year4" not in parts:
+    # No year: it is inferred (times.py `year_map_sql`), a real year, so every day but 29 Feb is
+    # valid in it. A two-digit year has no bounded form here.
+    if "" in pieces or "day" not in parts or "year2" in parts:
         return ""
     if ("month" in parts) == ("month_abbr" in parts):
         return ""
@@ -233,7 +235,7 @@ _OPENSSH = (
 # brackets or colons, an optional pid of ASCII digits, then `: `. The message is the rest, any
 # text (`.*` reads every character of a line alike in `re` and RE2, and the inferred level's
 # patterns are exact on any text).
-_SYSLOG_TIME = "(?P<time>[A-Z][a-z]{2} [0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})"
+_SYSLOG_TIME = "[A-Z][a-z]{2} [0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 _SYSLOG_PID = r"\[(?P<pid>[0-9]{1,18})\]"
 _SYSLOG_GROUPS = {
     "time": "__head.time",
@@ -250,16 +252,24 @@ def _bsd_syslog(time: TimeCut) -> Cut | None:
     is taken, there is no `(address)`, ` ?` takes the space after the colon."""
     if time.width != 15:
         return None
-    head = rf"{_SYSLOG_TIME} (?P<host>[!-~]*[!-9;-~]) (?P<app>[!-9;-Z\\^-~]+)(?:{_SYSLOG_PID})?: "
+    head = rf"{_syslog_time(time)} (?P<host>[!-~]*[!-9;-~]) (?P<app>[!-9;-Z\\^-~]+)(?:{_SYSLOG_PID})?: "
     groups = {**_SYSLOG_GROUPS, "address": "''"}
-    return Cut(_unnamed(head) + ".*", groups, {"address": "false"}, groups["time"], _PID, head)
+    valid = bool(time.valid)
+    return Cut(_unnamed(head) + ".*", groups, {"address": "false"}, groups["time"], _PID, head, valid)
 
 
 def _openssh(time: TimeCut) -> Cut | None:
     if time.width != 15:
         return None
-    head = rf"{_SYSLOG_TIME} (?P<host>[!-~]+) (?P<app>sshd){_SYSLOG_PID}: "
-    return Cut(_unnamed(head) + ".*", dict(_SYSLOG_GROUPS), {}, _SYSLOG_GROUPS["time"], _PID, head)
+    head = rf"{_syslog_time(time)} (?P<host>[!-~]+) (?P<app>sshd){_SYSLOG_PID}: "
+    groups = dict(_SYSLOG_GROUPS)
+    return Cut(_unnamed(head) + ".*", groups, {}, groups["time"], _PID, head, bool(time.valid))
+
+
+def _syslog_time(time: TimeCut) -> str:
+    """The head's time group: only valid times where the spec has a valid shape (then a fast
+    line's time passes the time plan's checks: in_place_cut.py `proves`)."""
+    return f"(?P<time>{time.valid or _SYSLOG_TIME})"
 
 
 def _unnamed(pattern: str) -> str:

@@ -166,6 +166,11 @@ class RegexPlan:
         texts, so that a query computes a group's value only when it reads it (in_place_cut.py)."""
         return None
 
+    def check_time_index(self) -> int | None:
+        """The index of the time struct (`t<index>`) the checks read with the first time plan,
+        where it is not the value's (see `proved_sql`), or None."""
+        return None
+
     def check_group_sql(self, name: str) -> str:
         """The text of group `name` the checks read (on lines `proved_sql` does not hold on)."""
         return self.group_sql(name)
@@ -245,12 +250,19 @@ class RegexPlan:
         texts.update(field_texts)
         numbers.update(typed)
         time_values = {f"tv{index}": value for index, value in enumerate(times)}
+        checked_index = self.check_time_index()
+        if checked_index is not None:
+            staged = self.time_plans[0].columns(checked_index, self.zone_offset, self.year_map)
+            assert staged is not None
+            texts.update(staged[0])
+            numbers.update(staged[1])
+            time_values["ktv"] = staged[2]
         if definition.level_infer:
             time_values["il"] = infer_level_sql("message")
         s1 = _select(texts, f"{block}")
         s2 = _select({"*": "*", **numbers}, f"({s1}) s1")
         s3 = _select({"*": "*", **time_values}, f"({s2}) s2")
-        planned = [name for name in time_values if name != "il"]
+        planned = [name for name in time_values if name not in ("il", "ktv")]
         time_names = [*self.early_times(), *planned]
         time_value = f"coalesce({', '.join(time_names)})" if time_names else "NULL"
         # '' from a group that may match empty: a bad time (rejects the line) or no time at all.
@@ -261,6 +273,8 @@ class RegexPlan:
             # Checked only where not proved: the time plan's values alone (no early time).
             checked_time = "check_time_text"
             checked_value = f"coalesce({', '.join(planned)})" if planned else "NULL"
+            if checked_index is not None:
+                checked_value = "ktv"
         ts_ok = (
             f"CASE WHEN {checked_time} IS NULL THEN true WHEN {checked_time} = '' THEN {empty_ok}"
             f" ELSE {checked_value} IS NOT NULL END"
