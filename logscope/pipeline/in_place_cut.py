@@ -100,8 +100,9 @@ def cut_plan(plan: RegexPlan) -> CutPlan | None:
 
 def proves(plan: CutPlan) -> bool:
     """Whether a fast line passes every check of the plan but `matched` and the level's: its time
-    is one strptime reads (`Cut.valid_time`), its typed values integers of at most 18 digits, and
-    each group that may match empty tells an empty match from no part."""
+    is a valid one (`Cut.valid_time`: strptime, or the time plan with the inferred year, reads
+    it), its typed values integers of at most 18 digits, and each group that may match empty
+    tells an empty match from no part."""
     assert plan.cut is not None
     definition = plan.parser.definition
     if not plan.cut.valid_time:
