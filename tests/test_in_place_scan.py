@@ -39,3 +39,25 @@ def test_a_delimiter_across_two_blocks_is_found() -> None:
     first, second = DELIMITER.encode()[:1], DELIMITER.encode()[1:]
     assert _refused(iter([LINE + first, second + LINE])) == "it holds the scan delimiter"
     assert _refused(iter([LINE + first, LINE])) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # A character of two bytes across two blocks; then a short last block, read into the
+        # buffer that still holds the first block's non-ASCII bytes past its end.
+        (b"a" * 63 + "é".encode() + b"b" * 40 + b"\n", None),
+        (b"a" * 63 + b"\xc3" + b"(" + b"b" * 40 + b"\n", "it is not valid UTF-8"),
+        (b"a" * 63 + DELIMITER.encode() + b"b\n", "it holds the scan delimiter"),
+        (b"a" * 20 + "é".encode() * 30 + b"\n" + b"c" * 10 + b"\n", None),
+        (b"a" * 128 + b"\n" + b"b" * 10 + b"\r\n", "it holds carriage returns"),
+        (b"a" * 64 + "é".encode()[:1], "it is not valid UTF-8"),  # cut off at the end
+    ],
+)
+def test_blocks_read_into_one_buffer_give_the_whole_file_s_answer(
+    tmp_path: Path, data: bytes, reason: str | None
+) -> None:
+    path = tmp_path / "small-blocks.log"
+    path.write_bytes(data)
+    assert scan_ok(str(path), False, block_bytes=64) == reason
+    assert scan_ok(str(path), False) == reason  # one block

@@ -9,9 +9,10 @@ import pytest
 import regex
 
 from logscope.errors import LogscopeError
-from logscope.parsing.definition import load_definitions
+from logscope.parsing.definition import FormatDefinition, load_definitions, pattern_groups
 from logscope.parsing.loader import builtin_files, definitions_in
 from logscope.parsing.match_start import first_chars
+from logscope.parsing.pattern_text import scanned_groups
 from logscope.parsing.regexformat import RegexFormat, compile_pattern
 from logscope.parsing.registry import builtin_registry, parser_for
 from logscope.parsing.source_parser import SourceParser
@@ -71,6 +72,59 @@ def test_first_chars() -> None:
     assert first_chars(r"^\S+ ") is None  # too broad to filter on
     assert first_chars(r"^(?:x)?.*") is None  # can start with anything
     assert first_chars(r"(?i)^error") == frozenset("eE")
+
+
+def test_group_names_read_from_the_text_equal_re_s() -> None:
+    """Loading reads a pattern's group names from its text (the compile waits for first use):
+    for every bundled pattern the reading gives what `re` gives, and refuses nothing."""
+    definitions = [d for d in definitions_in(builtin_files()) if isinstance(d, FormatDefinition)]
+    texts = [
+        text
+        for definition in definitions
+        for text in [*definition.patterns, definition.continuation, definition.time_continuation]
+        if text
+    ]
+    assert len(texts) > 100
+    for text in texts:
+        assert scanned_groups(text) == tuple(re.compile(text).groupindex), text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "names"),
+    [
+        (r"^\(?P<a>x\) (?P<b>y)", ("b",)),  # an escaped parenthesis opens no group
+        (r"^[(?P<z>]+ (?P<b>y)", ("b",)),  # nor one inside a class
+        (r"^[](?P<z>]+ (?P<b>y)", ("b",)),  # a `]` first in a class is a literal
+        (r"^[^]x]+(?P<a>\d)(?-i:q)?(?=a)(?<!b)(?>c)(?P=a)", ("a",)),
+        (r"(?i)^(?P<a>\d)(?:q)(?<=a)(?P<b>x)", ("a", "b")),
+        (r"(?x) (?P<a>\d) # (?P<b>", None),  # verbose: comments could hold anything
+        (r"^(?#(?P<a>)(?P<b>x)", None),  # a comment group
+        (r"^[[:alpha:]](?P<a>x)", None),  # `re` and `regex` read `[[:` differently
+        (r"^(?P<a>x)|(?P<a>y)", None),  # a name twice (`regex` allows it)
+        (r"^(?<a>x)", None),  # `regex`'s spelling
+    ],
+)
+def test_group_names_read_from_the_text_on_awkward_patterns(pattern: str, names: tuple | None) -> None:
+    assert scanned_groups(pattern) == names
+    if names is not None:
+        assert pattern_groups(pattern) == tuple(re.compile(pattern).groupindex) == names
+
+
+def test_the_registry_compiles_a_pattern_on_its_first_use() -> None:
+    """Loading compiles none of the ~150 bundled patterns; detection compiles those of the formats
+    whose first characters allow the lines' (an nginx line: no format starting with `[` or `<`)."""
+    registry = builtin_registry(UTC)
+    regex_formats = [parser for parser in registry.ordered if isinstance(parser, RegexFormat)]
+    assert len(regex_formats) > 50
+    assert not any("patterns" in vars(parser) for parser in regex_formats)
+    line = '10.0.0.1 - - [20/Nov/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
+    parser = SourceParser(registry)
+    (record,) = parser.parse_batch(LineBatch("t", [line], 0))
+    assert record.format == "nginx_access"
+    compiled = {parser.name for parser in regex_formats if "patterns" in vars(parser)}
+    assert "nginx_access" in compiled
+    bracketed = {p.name for p in regex_formats if p.first_chars is not None and "1" not in p.first_chars}
+    assert bracketed and not compiled & bracketed
 
 
 def test_every_builtin_sample_passes_its_own_prefilter() -> None:

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             raise LogscopeError("; ".join(expansion.errors) or "no sources")
         sources = take_keyboard_from_tty(expansion.sources)
         with keys_kept_as_typed():
-            lines = _run_app(con, args, sources, expansion.errors, zone, path)
+            lines = _run_app(con, args, sources, expansion.errors + expansion.skipped, zone, path)
     finally:
         con.close()
     warn(f"tail: {plural(lines, 'record')} stored in {path}")

@@ -14,6 +14,7 @@ from typing import Any
 from logscope.errors import LogscopeError
 from logscope.parsing.inferlevel import INFERRED_FIELD
 from logscope.parsing.levels import normalize_level
+from logscope.parsing.pattern_text import scanned_groups
 from logscope.parsing.regexsafety import exponential_reason
 from logscope.parsing.time_formats import NAMED_FORMATS, TimeFormatError, pattern_to_regex
 from logscope.record import LEVELS
@@ -123,8 +124,12 @@ class FormatDefinition:
 
 @functools.cache
 def pattern_groups(pattern: str) -> tuple[str, ...]:
-    """The named groups of a valid pattern, in order: read by `re` when it can (its compiled
-    pattern is then cached for parsing/regexformat.py), by `regex` otherwise; once per pattern."""
+    """The named groups of a valid pattern, in order: read from its text where that is plain
+    (`scanned_groups`: no compile, which waits for the pattern's first use), else by `re`, or by
+    `regex` for what only it understands; once per pattern."""
+    scanned = scanned_groups(pattern)
+    if scanned is not None:
+        return scanned
     try:
         return tuple(re.compile(pattern).groupindex)
     except re.error:
@@ -179,19 +184,22 @@ class _Checker:
         return value
 
 
-def load_definitions(text: str, origin: str, shipped: bool = False) -> list[Any]:
+def load_definitions(
+    text: str, origin: str, shipped: bool = False, document: dict[str, Any] | None = None
+) -> list[Any]:
     """Every format (`[[format]]`) and JSON schema (`[[json_schema]]`, parsing/jsonschemas.py) in
     one TOML document; a LogscopeError naming file and field otherwise.
 
     `shipped`: the definitions come with logscope, whose patterns `logscope formats check` proves
     in the tests; compiling each with `regex` and the backtracking check are skipped (most of a
-    command's start-up otherwise)."""
+    command's start-up otherwise). `document`: `text` already parsed (parsing/toml_cache.py)."""
     from logscope.parsing.jsonschemas import check_schema_names, read_schema
 
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
+    if document is None:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise LogscopeError(f"{origin}: not valid TOML: {exc}", 2) from exc
     checker = _Checker(origin)
     checker.known_keys(document, frozenset(("format", "json_schema")))
     tables = document.get("format", [])

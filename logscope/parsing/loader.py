@@ -9,6 +9,7 @@ from pathlib import Path
 
 from logscope.errors import LogscopeError, not_utf8
 from logscope.parsing.definition import FormatDefinition, load_definitions
+from logscope.parsing.toml_cache import parsed_documents
 
 BUILTIN_PACKAGE = "logscope.builtin.parsers"
 
@@ -71,8 +72,12 @@ def definitions_in(files: list[DefinitionFile]) -> list[FormatDefinition]:
     """The definitions of several files; a name defined twice among them is an error."""
     seen: dict[str, str] = {}
     result = []
+    documents = None
+    if files and all(file.builtin for file in files):  # the bundled files: parsed once (cached)
+        documents = parsed_documents([(file.origin, file.text) for file in files])
     for file in files:
-        for definition in load_definitions(file.text, file.origin, shipped=file.builtin):
+        document = documents.get(file.origin) if documents is not None else None
+        for definition in load_definitions(file.text, file.origin, shipped=file.builtin, document=document):
             definition.builtin = file.builtin
             if definition.name in seen:
                 raise LogscopeError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import tzinfo
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from logscope.parsing.base import Parsed
@@ -56,18 +57,10 @@ class RegexFormat:
         # The zone and clock times are read with (the bulk-import plans read them the same way).
         self.zone = zone
         self.clock = clock
-        self.field_types = definition.field_types()
-        self.patterns = [self._compile(pattern) for pattern in definition.patterns]
-        self.first_chars = _union_first_chars(definition.patterns)
-        self.continuation = self._compile(definition.continuation) if definition.continuation else None
+        # The patterns, their first characters, the time reader and the field types are made on
+        # first use (properties below): a command uses a few of the ~90 formats it loads.
         self.max_lines = definition.max_lines
         self._time_field = definition.time_field
-        self._read_time = (
-            compile_time_formats(definition.time_formats, zone, clock) if definition.time_field else None
-        )
-        self.time_continuation = (
-            self._compile(definition.time_continuation) if definition.time_continuation else None
-        )
         self.carries_time = definition.time_carry
         self._level_field = definition.level_field
         self._level_map = definition.level_map
@@ -79,9 +72,6 @@ class RegexFormat:
         self._level_keep = definition.level_keep
         self._level_default = definition.level_default
         self._level_infer = definition.level_infer
-        self.level_continuation = (
-            self._compile(definition.level_continuation) if definition.level_continuation else None
-        )
         self._message_field = definition.message_field
         self._host_field = definition.host_field
         self._converters = {
@@ -91,6 +81,40 @@ class RegexFormat:
         }
         self._converter_items = tuple(self._converters.items())
         self._nulls = frozenset(definition.null_values)
+
+    @cached_property
+    def patterns(self) -> list[Pattern | GuardedPattern]:
+        return [self._compile(pattern) for pattern in self.definition.patterns]
+
+    @cached_property
+    def first_chars(self) -> frozenset[str] | None:
+        return _union_first_chars(self.definition.patterns)
+
+    @cached_property
+    def field_types(self) -> dict[str, str]:
+        return self.definition.field_types()
+
+    @cached_property
+    def continuation(self) -> Pattern | GuardedPattern | None:
+        pattern = self.definition.continuation
+        return self._compile(pattern) if pattern else None
+
+    @cached_property
+    def time_continuation(self) -> Pattern | GuardedPattern | None:
+        pattern = self.definition.time_continuation
+        return self._compile(pattern) if pattern else None
+
+    @cached_property
+    def level_continuation(self) -> Pattern | GuardedPattern | None:
+        pattern = self.definition.level_continuation
+        return self._compile(pattern) if pattern else None
+
+    @cached_property
+    def _read_time(self) -> Callable[[str], int | None] | None:
+        definition = self.definition
+        if not definition.time_field:
+            return None
+        return compile_time_formats(definition.time_formats, self.zone, self.clock)
 
     def _compile(self, pattern: str) -> Pattern | GuardedPattern:
         """Built-in patterns (proven linear by tests) on `re`; a user's under a time limit."""

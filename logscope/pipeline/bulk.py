@@ -30,7 +30,7 @@ from logscope.parsing.source_parser import SourceParser
 from logscope.parsing.vectorized.per_line import ParserPlan, parser_plan_for
 from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.record import Checkpoint, LineBatch, Record, now_us
-from logscope.sources.compressed import open_log
+from logscope.sources.compressed import read_blocks
 from logscope.sources.lines import Extras, LineSplitter
 from logscope.store.bulk import BulkStore
 from logscope.store.writer import LogWriter
@@ -59,28 +59,6 @@ class BulkResult:
     skipped_bytes: int = 0  # (uncompressed) bytes an earlier run had read already
     checkpoint: Checkpoint | None = None  # how far the file is read now
     damage: str | None = None  # a compressed file's damaged end, one line (read up to it)
-
-
-def read_blocks(
-    path: str, block_bytes: int = BLOCK_BYTES, start: int = 0, damage: list[str] | None = None
-) -> Iterator[tuple[bytes, int]]:
-    """The file's bytes from (uncompressed) offset `start` in blocks, with the bytes of the file
-    consumed so far (gzip by magic). Damaged gzip data is read to its last recoverable byte and
-    the damage (one line naming the file) appended to `damage`."""
-    raw, unzipped = open_log(path)
-    with raw:
-        if unzipped is not None:
-            unzipped.skip(start)
-            while data := unzipped.read(block_bytes):
-                yield data, unzipped.consumed
-            if unzipped.damage and damage is not None:
-                damage.append(unzipped.damage)
-        else:
-            raw.seek(start)
-            consumed = start
-            while data := raw.read(block_bytes):
-                consumed += len(data)
-                yield data, consumed
 
 
 class BulkImporter:

@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -22,30 +23,24 @@ from logscope.errors import LogscopeError
 from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
-from logscope.parsing.vectorized.json_plan import JsonPlan, json_plan_for
-from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
-from logscope.parsing.vectorized.syslog_plan import SyslogPlan, syslog_plan_for
-from logscope.pipeline.in_place_chain import build_chain, chain_plans
-from logscope.pipeline.in_place_scan import (
-    FALLBACK_TYPE,
-    fallback_function,
-    read_lines_sql,
-    scan_ok,
-)
+from logscope.pipeline.in_place_rows import FROM_US as _FROM_US
+from logscope.pipeline.in_place_rows import create_records_table, insert_records
 from logscope.record import LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
 from logscope.sources.lines import LineSplitter
 from logscope.sources.readers import FileReader, StdinReader
 from logscope.sources.spec import expand_sources
-from logscope.store.bulk import records_table
 from logscope.store.database import MEMORY, connect
 from logscope.store.views import COMMON_COLUMNS, _field_column
 
+if TYPE_CHECKING:  # the plans (and pyarrow, which they import) only for a file DuckDB scans
+    from logscope.parsing.vectorized.json_plan import JsonPlan
+    from logscope.parsing.vectorized.plans import RegexPlan
+    from logscope.parsing.vectorized.syslog_plan import SyslogPlan
+
 HEAD_BYTES = 1 << 20
 READ_BYTES = 8 << 20
-# µs since the epoch -> TIMESTAMPTZ, exactly (as store/bulk.py writes it).
-_FROM_US = "(to_timestamp(({us}) // 1000000) + to_microseconds(({us}) % 1000000))"
 _ROW_COLUMNS = ("ts", "received_at", "source", "host", "format", "level", "message", "fields", "raw")
 
 
@@ -153,6 +148,11 @@ class InPlaceQuery:
             candidate = by_name.get(name)
             if candidate is not None and _holds_state(candidate):
                 return f"{candidate.name} is multiline or header-driven"
+        from logscope.parsing.vectorized.json_plan import json_plan_for
+        from logscope.parsing.vectorized.plans import plan_for
+        from logscope.parsing.vectorized.syslog_plan import syslog_plan_for
+        from logscope.pipeline.in_place_scan import scan_ok
+
         first = parser.order[0]
         clock = getattr(first, "clock", None)
         zone = getattr(first, "zone", None) or _utc()
@@ -167,13 +167,14 @@ class InPlaceQuery:
         return f"DuckDB would split it otherwise: {refused}" if refused else plan
 
     def _scan(self, con, file, parser, plan, head_records, head, path, compressed) -> None:
+        from logscope.pipeline.in_place_chain import build_chain, chain_plans
+        from logscope.pipeline.in_place_scan import FALLBACK_TYPE, fallback_function, read_lines_sql
+
         tag = file.index
         file.paths = [path]
         head_name, function = f"_inplace_head_{tag}", f"_inplace_parse_{tag}"
-        keyed = list(enumerate(head_records))
-        con.register("_inplace_arrow", records_table(keyed))
-        con.execute(f"CREATE TABLE {head_name} AS SELECT * FROM _inplace_arrow")
-        con.unregister("_inplace_arrow")
+        create_records_table(con, head_name, "VARCHAR")
+        insert_records(con, head_name, list(enumerate(head_records)))
         con.create_function(
             function,
             fallback_function(_per_line(parser, file.index)),
@@ -222,17 +223,12 @@ class InPlaceQuery:
         """Our parser reads the whole file, block by block, into an in-memory table."""
         file.how = f"read by our parser ({reason})"
         table = f"_inplace_file_{file.index}"
-        con.execute(
-            f"CREATE TABLE {table} (key BIGINT, ts TIMESTAMPTZ, received_at TIMESTAMPTZ, source VARCHAR,"
-            " host VARCHAR, format VARCHAR, level VARCHAR, message VARCHAR, fields JSON, raw VARCHAR)"
-        )
+        create_records_table(con, table, "JSON")
         parser = SourceParser(self.registry, self.forced)
         for records in _parse_blocks(parser, file.source, path, self.received_at, self.damage):
             keyed = [(file.records + number, record) for number, record in enumerate(records)]
             file.records += len(records)
-            con.register("_inplace_arrow", records_table(keyed))
-            con.execute(f"INSERT INTO {table} SELECT * FROM _inplace_arrow")
-            con.unregister("_inplace_arrow")
+            insert_records(con, table, keyed)
         file.relation = f"SELECT *, false AS ok, fields AS fb_fields FROM {table}"
         return file
 
@@ -342,6 +338,8 @@ def _json_level_texts(records: list[Record]) -> list[str]:
 
 def _regex_plan(candidate: Parser) -> RegexPlan | str:
     """The regex plan of a format tried after the first one (the chain, in_place_chain.py)."""
+    from logscope.parsing.vectorized.plans import plan_for
+
     clock = getattr(candidate, "clock", None)
     return plan_for(candidate, getattr(candidate, "zone", None) or _utc(), clock() if clock else None)
 
@@ -375,7 +373,7 @@ def _utc():
 def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
     """The file's first complete lines (a block, or more until they outnumber the sampled ones),
     and whether more of the file follows them."""
-    from logscope.pipeline.bulk import read_blocks
+    from logscope.sources.compressed import read_blocks
 
     splitter = LineSplitter()
     lines: list[str] = []
@@ -392,7 +390,7 @@ def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
 
 def _count_lines(path: str) -> int:
     """Lines in the file as our reader splits it (a last line without its newline counts)."""
-    from logscope.pipeline.bulk import read_blocks
+    from logscope.sources.compressed import read_blocks
 
     count, last = 0, b"\n"
     for block, _ in read_blocks(path, READ_BYTES):
@@ -406,7 +404,7 @@ def _parse_blocks(
 ) -> Iterator[list[Record]]:
     """The records of a file (stdin when `path` is None), a block at a time, as ingest makes them;
     a damaged gzip file's damage (one line) is appended to `damage` and its cut-off line dropped."""
-    from logscope.pipeline.bulk import read_blocks
+    from logscope.sources.compressed import read_blocks
 
     splitter = LineSplitter()
     damaged_before = len(damage)

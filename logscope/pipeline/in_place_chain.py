@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from logscope.parsing.vectorized.json_plan import JsonPlan
+from logscope.parsing.vectorized.level_tables import create_table
 from logscope.parsing.vectorized.plans import RegexPlan
 from logscope.parsing.vectorized.re2 import sql_literal
 from logscope.parsing.vectorized.syslog_plan import SyslogPlan
@@ -125,9 +126,7 @@ def build_chain(
     for number, plan in enumerate(chain.plans):
         levels.append(f"_inplace_levels_{tag}_{number}")
         texts = level_texts(con, head, plan) if isinstance(plan, RegexPlan) else head_texts
-        con.register("_inplace_arrow", plan.level_table(texts))
-        con.execute(f"CREATE TABLE {levels[-1]} AS SELECT * FROM _inplace_arrow")
-        con.unregister("_inplace_arrow")
+        create_table(con, levels[-1], plan.level_columns(texts))  # as SQL: no pyarrow
     if len(chain.plans) == 1:
         return _single(chain, lines, levels[0])
     return _nested(chain, lines, levels)

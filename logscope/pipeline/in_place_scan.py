@@ -11,25 +11,22 @@ function runs that parser on the line, so every row equals what `ingest` stores.
 from __future__ import annotations
 
 import codecs
-import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from logscope.parsing.pattern_text import scanned_groups
 from logscope.parsing.vectorized.plans import RegexPlan
-from logscope.parsing.vectorized.re2 import sql_literal
+from logscope.parsing.vectorized.re2 import re2_matches_empty, sql_literal
 from logscope.record import MAX_LINE_BYTES
 from logscope.sources.compressed import CompressedReader
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pyarrow: imported where the fallback parser runs (a file whose lines all
+    # pass the plan's checks needs none)
     import duckdb
 
 # A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
 DELIMITER = "\x1f\x1e"
 SCAN_BLOCK = 8 << 20
-MAP_BYTES = 64 << 20  # a multiple of mmap.ALLOCATIONGRANULARITY
 FALLBACK_TYPE = (
     "STRUCT(format VARCHAR, ts_us BIGINT, level VARCHAR, message VARCHAR, host VARCHAR, fields VARCHAR)"
 )
@@ -70,70 +67,48 @@ _LEVEL_GUESSES = [
 ]
 
 
-def scan_ok(path: str, compressed: bool) -> str | None:
+def scan_ok(path: str, compressed: bool, block_bytes: int = SCAN_BLOCK) -> str | None:
     """Why DuckDB's CSV reader would not split the file into the lines our reader gives, or None.
 
-    It also ends lines at a lone CR, does not read NUL as U+FFFD, and refuses bad UTF-8."""
+    It also ends lines at a lone CR, does not read NUL as U+FFFD, and refuses bad UTF-8. One pass
+    over the file, a block at a time into one buffer: each check runs on the block while it is
+    in the CPU's cache (`memchr` for the bytes, `isascii`, and the UTF-8 decoder only on a block
+    that is not ASCII)."""
     if compressed:
         with open(path, "rb") as raw:
             unzipped = CompressedReader(raw, path)
-            refused = _refused(iter(lambda: unzipped.read(SCAN_BLOCK), b""))
+            refused = _refused(iter(lambda: unzipped.read(block_bytes), b""))
             # DuckDB fails on a damaged gzip file: our reader keeps what precedes the damage.
             return refused or ("it is damaged" if unzipped.damage else None)
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        for start in range(0, size, MAP_BYTES):
-            refused = _window_refused(handle.fileno(), start, min(MAP_BYTES + 1, size - start))
-            if refused:
-                return refused
-        # The UTF-8 check reads only blocks that are not ASCII (mapped a window at a time too).
-        return _refused(_mapped_blocks(handle.fileno(), size), checked=True)
+    with open(path, "rb", buffering=0) as handle:
+        return _refused(_read_into(handle, bytearray(block_bytes)))
 
 
-def _window_refused(fd: int, start: int, length: int) -> str | None:
-    """CR, NUL or the delimiter in `length` bytes at `start` (one byte past the window, so a
-    delimiter across two windows is found): memchr over a mapping, no copy. A window at a time,
-    unmapped after, so the mapped pages do not add up in the process's resident memory."""
-    import mmap
-
-    with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start) as mapped:
-        for byte, reason in ((b"\r", "carriage returns"), (b"\x00", "NUL bytes")):
-            if mapped.find(byte) >= 0:
-                return f"it holds {reason}"
-        # One byte first: memchr, where a two-byte find is a slower search (17x here).
-        if mapped.find(DELIMITER[:1].encode()) >= 0 and mapped.find(DELIMITER.encode()) >= 0:
-            return "it holds the scan delimiter"
-    return None
+def _read_into(handle, buffer: bytearray) -> Iterator[bytearray]:
+    """The file's blocks, each read into `buffer` (a shorter copy for the last one)."""
+    while size := handle.readinto(buffer):
+        yield buffer if size == len(buffer) else buffer[:size]
 
 
-def _mapped_blocks(fd: int, size: int) -> Iterator[bytes]:
-    import mmap
-
-    for start in range(0, size, MAP_BYTES):
-        with mmap.mmap(fd, min(MAP_BYTES, size - start), access=mmap.ACCESS_READ, offset=start) as mapped:
-            for offset in range(0, len(mapped), SCAN_BLOCK):
-                yield mapped[offset : offset + SCAN_BLOCK]
-
-
-def _refused(blocks: Iterator[bytes], checked: bool = False) -> str | None:
-    """`scan_ok` over blocks (`checked`: CR, NUL and the delimiter are known to be absent)."""
+def _refused(blocks: Iterator[bytes | bytearray]) -> str | None:
+    """`scan_ok` over blocks."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     delimiter = DELIMITER.encode()
     tail = b""
     for block in blocks:
-        if not checked:
-            if b"\r" in block:
-                return "it holds carriage returns"
-            if b"\x00" in block:
-                return "it holds NUL bytes"
-            if delimiter in tail + block[:1] or (delimiter[:1] in block and delimiter in block):
-                return "it holds the scan delimiter"
+        if b"\r" in block:
+            return "it holds carriage returns"
+        if b"\x00" in block:
+            return "it holds NUL bytes"
+        # One byte first: memchr, where a two-byte find is a slower search (17x here).
+        if delimiter in tail + block[:1] or (delimiter[:1] in block and delimiter in block):
+            return "it holds the scan delimiter"
         if not block.isascii():
             try:
                 decoder.decode(block)
             except UnicodeDecodeError:
                 return "it is not valid UTF-8"
-        tail = block[-1:]
+        tail = bytes(block[-1:])
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -162,7 +137,15 @@ def read_lines_sql(path: str, compressed: bool, skip: int) -> str:
 
 
 def _struct_names(regex: str) -> list[str]:
-    """The capture groups of an RE2 pattern, in order (as `regexp_extract` numbers them)."""
+    """The capture groups of an RE2 pattern, in order (as `regexp_extract` numbers them): read
+    from its text where that is plain and every group is named (all of logscope's), else as
+    pyarrow's `extract_regex` (RE2 too) names them."""
+    names = scanned_groups(regex, unnamed=False)
+    if names is not None:
+        return list(names)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     kind = pc.extract_regex(pa.array([""], pa.string()), regex).type
     return [kind.field(index).name for index in range(kind.num_fields)]
 
@@ -219,28 +202,37 @@ def _extract(regex: str, text: str, column: str) -> tuple[str, str]:
 
 
 def _may_match_empty(regex: str) -> bool:
-    return bool(pc.match_substring_regex(pa.array([""], pa.string()), regex)[0].as_py())
+    return re2_matches_empty(regex)
 
 
 def level_texts(con: duckdb.DuckDBPyConnection, head_lines: list[str], plan: RegexPlan) -> list[str]:
-    """The level texts the level table is made for: the first lines' and common spellings (read
-    in `con`, the query's own connection: a second one costs its start-up)."""
+    """The level texts the level table is made for: those of the first lines and common
+    spellings. The first lines' are read with the format's Python patterns: where RE2 would read
+    a line otherwise, that line is not `ok` whatever its text (a text missing here only sends
+    lines to the fallback parser), so no Arrow table of the lines is made (`con`: unused)."""
+    del con
     texts = set(_LEVEL_GUESSES) | set(plan.parser.definition.level_map) | {""}
-    if plan.level_text_sql() and head_lines:
-        con.register("_inplace_level_head", plan.prepare_lines(head_lines))
-        try:
-            sql = f"SELECT DISTINCT {plan.level_text_sql()} FROM _inplace_level_head"
-            rows = con.execute(sql).fetchall()
-            texts |= {row[0] for row in rows if row[0] is not None}
-        finally:
-            con.unregister("_inplace_level_head")
+    field_name = plan.parser.definition.level_field
+    if field_name is None:
+        return sorted(texts)
+    patterns = plan.parser.patterns
+    for line in head_lines:
+        for pattern in patterns:
+            match = pattern.match(line)
+            if match is not None:
+                text = match.groupdict().get(field_name)
+                texts.add(text or "")
+                break
     return sorted(texts)
 
 
 def fallback_function(parse_line: Callable[[str], tuple[str, tuple | None]]) -> Callable:
     """A vectorized DuckDB function: per line, what the streaming parser makes of it."""
 
-    def parse_lines(lines: pa.Array) -> pa.Array:
+    # No annotations: DuckDB evaluates them, and pyarrow is imported only when this runs.
+    def parse_lines(lines):
+        import pyarrow as pa
+
         formats, ts, levels, messages, hosts, fields = [], [], [], [], [], []
         for line in lines.to_pylist():
             name, parsed = parse_line(line)

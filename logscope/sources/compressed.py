@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -20,6 +21,7 @@ INPUT_BYTES = 256 * 1024
 # At most this much is recovered from the input chunk in which corruption was found.
 SALVAGE_LIMIT = 64 * 1024 * 1024
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+READ_BLOCK = 8 << 20  # `read_blocks`' default block
 
 
 class CompressedReader:
@@ -168,3 +170,25 @@ def open_log(path: str) -> tuple[BinaryIO, CompressedReader | None]:
         raw.close()
         raise
     return raw, None
+
+
+def read_blocks(
+    path: str, block_bytes: int = READ_BLOCK, start: int = 0, damage: list[str] | None = None
+) -> Iterator[tuple[bytes, int]]:
+    """The file's bytes from (uncompressed) offset `start` in blocks, with the bytes of the file
+    consumed so far (gzip by magic). Damaged gzip data is read to its last recoverable byte and
+    the damage (one line naming the file) appended to `damage`."""
+    raw, unzipped = open_log(path)
+    with raw:
+        if unzipped is not None:
+            unzipped.skip(start)
+            while data := unzipped.read(block_bytes):
+                yield data, unzipped.consumed
+            if unzipped.damage and damage is not None:
+                damage.append(unzipped.damage)
+        else:
+            raw.seek(start)
+            consumed = start
+            while data := raw.read(block_bytes):
+                consumed += len(data)
+                yield data, consumed

@@ -150,6 +150,8 @@ def follow_files(argument: str, options: FollowOptions) -> Expansion:
         source = options.tail_source = TailSource(options)
         result.sources.append(source)
     source.add(argument)
+    if os.path.isdir(argument) or any(char in GLOB_CHARS for char in argument):
+        expand_files(argument, result.skipped)  # what it holds now that is not followed, said once
     return result
 
 
@@ -178,6 +180,7 @@ def expand_sources(
             found = follow_files(argument, follow)
             result.sources += found.sources
             result.errors += found.errors
+            result.skipped += found.skipped
             continue
         found_paths = expand_files(argument, result.skipped)
         paths = [path for path in found_paths if not is_ignored(path, ignore_prefixes)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ class SourceLine:
     records: int
     lines: int | None = None
     bytes: int | None = None
-    rate: float | None = None  # lines per second since the previous sample
+    rate: float | None = None  # lines per second over the last RATE_SECONDS
     errors: int | None = None
     drops: int | None = None
     done: bool = False
@@ -51,6 +52,28 @@ def stored_sources(counts: dict[str, int], offsets: dict[tuple[int, int], int]) 
     ]
 
 
+RATE_SECONDS = 5.0
+
+
+class WindowRate:
+    """A counter's rate over the last `seconds`, as Prometheus' `rate` reads one: a bulk import
+    commits a block a second or so, and a rate since the previous sample alone jumps between 0
+    and twice the true figure."""
+
+    def __init__(self, seconds: float = RATE_SECONDS) -> None:
+        self.seconds = seconds
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, now: float, count: int) -> float | None:
+        """Note the counter at `now`; its rate over the window (None at the first sample)."""
+        samples = self._samples
+        samples.append((now, count))
+        while len(samples) > 2 and now - samples[1][0] >= self.seconds:
+            samples.popleft()
+        first_at, first = samples[0]
+        return (count - first) / (now - first_at) if now > first_at else None
+
+
 class LiveFeed:
     """Subscribes to the pipeline; calls `notify(last_id)` from the writer thread after each commit.
 
@@ -62,8 +85,8 @@ class LiveFeed:
         self.last_id = 0
         self.committed = 0
         self._notify: Callable[[int], None] | None = None
-        self._previous: dict[str, tuple[float, int]] = {}
-        self._total_previous: tuple[float, int] | None = None
+        self._rates: dict[str, WindowRate] = {}
+        self._total_rate = WindowRate()
         pipeline.subscribe(self._on_records)
 
     def connect(self, notify: Callable[[int], None]) -> None:
@@ -82,7 +105,7 @@ class LiveFeed:
     def sample(
         self, record_counts: dict[str, int], offsets: dict[tuple[int, int], int] | None = None
     ) -> tuple[list[SourceLine], float]:
-        """The sources with their rates since the last sample, and the overall ingest rate;
+        """The sources with their rates over the last RATE_SECONDS, and the overall ingest rate;
         `offsets` (checkpoints by device and inode) tell how far files were read in every run."""
         now = time.monotonic()
         lines = []
@@ -92,9 +115,7 @@ class LiveFeed:
             if stats is None:
                 lines.append(SourceLine(name, record_counts.get(name, 0)))
                 continue
-            before = self._previous.get(name)
-            rate = (stats.lines - before[1]) / (now - before[0]) if before and now > before[0] else None
-            self._previous[name] = (now, stats.lines)
+            rate = self._rates.setdefault(name, WindowRate()).add(now, stats.lines)
             lines.append(
                 SourceLine(
                     name,
@@ -108,8 +129,4 @@ class LiveFeed:
                     *file_position(name, offsets or {}),
                 )
             )
-        total = self.committed
-        previous = self._total_previous
-        rate = (total - previous[1]) / (now - previous[0]) if previous and now > previous[0] else 0.0
-        self._total_previous = (now, total)
-        return lines, rate
+        return lines, self._total_rate.add(now, self.committed) or 0.0

@@ -5,11 +5,15 @@ run succeeds. lnav and Vector warn the same way; before, they were skipped witho
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import query_db, run_cli
+from conftest import cli_env, query_db, run_cli
 
 
 @pytest.fixture
@@ -65,3 +69,40 @@ def test_query_in_place_and_parse_say_what_they_skip(logs: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
     assert warnings(result.stderr) == expected_warnings(logs)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_follow_of_a_directory_says_what_it_skips_and_stops_on_a_signal(
+    logs: Path, db: Path, signum: int
+) -> None:
+    """Before, `--follow DIR` opened the FIFO the directory holds to read its first bytes and
+    waited there for a writer, before the signal handlers were set: no warning, and SIGTERM
+    killed it with nothing said."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "logscope", "ingest", "--db", str(db), "--follow", str(logs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _stored_rows(db) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert warnings(stderr) == expected_warnings(logs)
+    assert query_db(db, "SELECT count(*) FROM logs") == [(2,)]
+
+
+def _stored_rows(db: Path) -> int:
+    """The rows a following ingest has stored so far (through its query service)."""
+    from logscope.store.client import connect_if_served
+
+    client = connect_if_served(str(db))
+    if client is None:
+        return 0
+    with client:
+        return next(iter(client.query("SELECT count(*) FROM logs").rows()))[0]

@@ -16,13 +16,16 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import tzinfo
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from logscope.parsing.conventions import HOST_KEYS, LEVEL_KEYS, MESSAGE_KEYS, TIME_KEYS
 from logscope.parsing.levels import _NAMES, _NUMERIC, normalize_level
+from logscope.parsing.vectorized.level_tables import LevelColumns, arrow_table
 from logscope.parsing.vectorized.re2 import sql_literal
 from logscope.parsing.vectorized.times import _epoch_sql, fixed_offset, time_plan
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _KEYS = (*TIME_KEYS, *LEVEL_KEYS, *MESSAGE_KEYS, *HOST_KEYS)
 # Lines orjson may read otherwise than DuckDB's yyjson (or refuse): escapes (lone surrogates, keys
@@ -69,6 +72,9 @@ class JsonPlan:
     name: str = "json"
 
     def level_table(self, texts: list[str]) -> pa.Table:
+        return arrow_table(self.level_columns(texts))
+
+    def level_columns(self, texts: list[str]) -> LevelColumns:
         """Level text (strings as written, numbers as `#<n>`) -> normalized level, for the texts
         the normalizer reads (others are not `ok`)."""
         names = {
@@ -77,13 +83,7 @@ class JsonPlan:
         rows = {text: normalize_level(text) for text in names}
         rows.update({f"#{number}": level for number, level in _NUMERIC.items()})
         kept = {text: level for text, level in rows.items() if level is not None}
-        return pa.table(
-            {
-                "text": pa.array(list(kept), pa.string()),
-                "level": pa.array(list(kept.values()), pa.string()),
-                "exact": pa.array([True] * len(kept), pa.bool_()),
-            }
-        )
+        return {"text": list(kept), "level": list(kept.values()), "exact": [True] * len(kept)}
 
     def select_sql(self, lines: str, levels: str) -> str:
         """Rows (key, ts_us, level, message, host, fields, raw, ok) for every line of `lines`."""

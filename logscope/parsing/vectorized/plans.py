@@ -19,12 +19,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level_sql
 from logscope.parsing.regexformat import RegexFormat
+from logscope.parsing.vectorized.level_tables import LevelColumns, arrow_table
 from logscope.parsing.vectorized.re2 import (
     always_participating,
     group_min_widths,
@@ -35,6 +34,9 @@ from logscope.parsing.vectorized.re2 import (
     wrap_nullable,
 )
 from logscope.parsing.vectorized.times import TimePlan, fixed_offset, time_plan, year_map_sql
+
+if TYPE_CHECKING:  # imported where a block is prepared (a query over files in place needs none)
+    import pyarrow as pa
 
 _INT = r"^[+-]?[0-9]+$"
 _FLOAT = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
@@ -63,10 +65,15 @@ class RegexPlan:
         return self.parser.name
 
     def prepare_lines(self, lines: list[str]) -> pa.Table:
+        import pyarrow as pa
+
         return self.prepare(pa.array(lines, pa.string()))
 
     def prepare(self, lines: pa.Array) -> pa.Table:
         """The Arrow columns the SQL reads: per pattern its group struct, line checks, time parts."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         columns: dict[str, pa.Array] = {"line": lines}
         first_chars = self.parser.first_chars
         if first_chars is not None:
@@ -88,6 +95,8 @@ class RegexPlan:
     def rejected(self, table: pa.Table) -> pa.Array:
         """Lines `prepare` shows the format surely does not accept (so the next format is tried):
         a first character it cannot start with, or no pattern matching where RE2 and `re` agree."""
+        import pyarrow.compute as pc
+
         refused = None
         for index in range(len(self.patterns)):
             none = pc.is_null(table.column(f"p{index}"))
@@ -101,6 +110,9 @@ class RegexPlan:
 
     def _first_group(self, structs: list[pa.Array], name: str) -> pa.Array:
         """Group `name` of the first pattern that matched each line (null where none did)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         result = pa.nulls(len(structs[0]), pa.string())
         for struct in reversed(structs):
             if name in {struct.type.field(i).name for i in range(struct.type.num_fields)}:
@@ -185,6 +197,9 @@ class RegexPlan:
         return f"coalesce({self.group_sql(field_name)}, '')" if field_name else "''"
 
     def level_table(self, texts: list[str]) -> pa.Table:
+        return arrow_table(self.level_columns(texts))
+
+    def level_columns(self, texts: list[str]) -> LevelColumns:
         """Level text -> normalized level, computed by the parser itself once per distinct text.
 
         `exact` is false where '' may mean an empty match or no match, and the two differ."""
@@ -199,13 +214,7 @@ class RegexPlan:
             else:
                 levels.append(level_of(text))
                 exact.append(True)
-        return pa.table(
-            {
-                "text": pa.array(texts, pa.string()),
-                "level": pa.array(levels, pa.string()),
-                "exact": pa.array(exact, pa.bool_()),
-            }
-        )
+        return {"text": list(texts), "level": levels, "exact": exact}
 
     def select_sql(
         self, block: str, levels: str, extra: tuple[str, ...] = (), carry: tuple[str, ...] = ()

@@ -8,11 +8,13 @@ which Python `re` and RE2 may read a pattern differently.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
+import threading
 import warnings
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import duckdb
 
 # Characters Python's `\s` matches and RE2's does not (RE2: tab, newline, form feed, CR, space).
 _PY_ONLY_SPACES = r"[\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
@@ -82,11 +84,41 @@ def re2_pattern(pattern: str) -> str | None:
     if scanned is None:
         return None
     converted = f"^(?:{scanned})"
+    return converted if re2_accepts(converted) else None
+
+
+def re2_accepts(pattern: str) -> bool:
+    """Whether RE2 runs `pattern`: DuckDB's (a query over files in place), and pyarrow's when it
+    is loaded (the bulk import, which imports it first; one that is not need not load it)."""
     try:
-        pc.extract_regex(pa.array([""], pa.string()), converted)
+        re2_matches_empty(pattern)
+    except duckdb.Error:
+        return False
+    if "pyarrow" not in sys.modules:
+        return True
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.extract_regex(pa.array([""], pa.string()), pattern)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return converted
+        return False
+    return True
+
+
+_RE2_LOCK = threading.Lock()
+_RE2_CONNECTION: list[duckdb.DuckDBPyConnection] = []  # made on first use
+
+
+@functools.cache
+def re2_matches_empty(pattern: str) -> bool:
+    """Whether RE2 (DuckDB's `regexp_matches`) finds a match of `pattern` in ''; a duckdb.Error if
+    RE2 refuses the pattern."""
+    with _RE2_LOCK:
+        if not _RE2_CONNECTION:
+            _RE2_CONNECTION.append(duckdb.connect())
+        row = _RE2_CONNECTION[0].execute("SELECT regexp_matches('', $1)", [pattern]).fetchone()
+    return bool(row and row[0])
 
 
 _SPECIAL = frozenset(".^$*+?{}[]\\|()")

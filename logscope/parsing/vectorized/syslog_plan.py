@@ -16,15 +16,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from logscope.parsing.inferlevel import INFERRED_FIELD, infer_level_sql
 from logscope.parsing.levels import SYSLOG_SEVERITY
 from logscope.parsing.syslog import FACILITIES, MONTHS, SEVERITIES
 from logscope.parsing.time_values import infer_year
+from logscope.parsing.vectorized.level_tables import LevelColumns, arrow_table
 from logscope.parsing.vectorized.re2 import sql_literal
 from logscope.parsing.vectorized.times import _days_from_civil, _days_in_month, fixed_offset
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _HOST = r"[!-Z\\^-~]{0,254}[!-9;-Z\\^-~]"  # `[^\s\[\]]{1,255}`, not ending with `:`
 _APP = r"[!-9;-Z\\^-~]{1,128}"  # `[^\s\[\]:]{1,128}`
@@ -46,18 +49,19 @@ class SyslogPlan:
     name: str = "syslog"
 
     def level_table(self, texts: list[str]) -> pa.Table:
+        return arrow_table(self.level_columns(texts))
+
+    def level_columns(self, texts: list[str]) -> LevelColumns:
         """Priority (as an integer's text) -> level, facility and severity, as `decode_priority`."""
         del texts  # every priority is in the table
         priorities = range(192)
-        return pa.table(
-            {
-                "text": pa.array([str(number) for number in priorities], pa.string()),
-                "level": pa.array([SYSLOG_SEVERITY[number % 8] for number in priorities], pa.string()),
-                "facility": pa.array([FACILITIES[number // 8] for number in priorities], pa.string()),
-                "severity": pa.array([SEVERITIES[number % 8] for number in priorities], pa.string()),
-                "exact": pa.array([True] * 192, pa.bool_()),
-            }
-        )
+        return {
+            "text": [str(number) for number in priorities],
+            "level": [SYSLOG_SEVERITY[number % 8] for number in priorities],
+            "facility": [FACILITIES[number // 8] for number in priorities],
+            "severity": [SEVERITIES[number % 8] for number in priorities],
+            "exact": [True] * 192,
+        }
 
     def select_sql(self, lines: str, levels: str) -> str:
         """Rows (key, ts_us, level, message, host, fields, raw, ok) for every line of `lines`."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import uuid
 from collections import Counter
@@ -51,11 +52,16 @@ def is_gzip(path: str) -> bool:
     """By magic bytes, or by name: a `.gz` file still being created has no magic bytes yet."""
     if path.endswith(".gz"):
         return True
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(2) == GZIP_MAGIC
+    try:  # (non-blocking: a FIFO a directory holds is not waited on; it is not a regular file)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and os.pread(fd, 2, 0) == GZIP_MAGIC
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_gzip_head(path: str) -> bytes:

@@ -403,7 +403,9 @@ class TailSource:
 
     def _open(self, path: str) -> int | None:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            # O_NONBLOCK: a FIFO that a directory or glob holds must not block the open (it is
+            # closed below, not being a regular file); a regular file's reads ignore the flag.
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:

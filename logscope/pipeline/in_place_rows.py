@@ -1,0 +1,65 @@
+"""Records our parser made, into a DuckDB table of the in-place query (pipeline/in_place.py).
+
+A few rows (a file's first lines, a small file) go in as SQL text: pyarrow's import and DuckDB's
+first Arrow scan cost ~0.15 CPU-s, a hundred rows as VALUES ~5 ms. More go in as an Arrow table.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import orjson
+
+from logscope.record import Record
+
+# Up to this many rows and characters of lines as SQL text (~0.05 ms a row; Arrow's fixed cost
+# is ~0.15 s).
+FEW_ROWS = 1000
+FEW_CHARS = 4 << 20
+COLUMNS = "key, ts, received_at, source, host, format, level, message, fields, raw"
+# µs since the epoch -> TIMESTAMPTZ, exactly (as store/bulk.py writes it).
+FROM_US = "(to_timestamp(({us}) // 1000000) + to_microseconds(({us}) % 1000000))"
+
+
+def create_records_table(con: duckdb.DuckDBPyConnection, table: str, fields_type: str) -> None:
+    """An empty table of keyed records (`fields` as `fields_type`: VARCHAR or JSON)."""
+    con.execute(
+        f"CREATE TABLE {table} (key BIGINT, ts TIMESTAMPTZ, received_at TIMESTAMPTZ, source VARCHAR,"
+        f" host VARCHAR, format VARCHAR, level VARCHAR, message VARCHAR, fields {fields_type}, raw VARCHAR)"
+    )
+
+
+def insert_records(con: duckdb.DuckDBPyConnection, table: str, keyed: list[tuple[int, Record]]) -> None:
+    """Append records with their keys to `table` (a record without a time has the time it was
+    received, as the store writes it)."""
+    if not keyed:
+        return
+    if len(keyed) > FEW_ROWS or sum(len(record.raw) for _, record in keyed) > FEW_CHARS:
+        from logscope.store.bulk import records_table
+
+        con.register("_inplace_arrow", records_table(keyed))
+        con.execute(f"INSERT INTO {table} SELECT * FROM _inplace_arrow")
+        con.unregister("_inplace_arrow")
+        return
+    rows = ", ".join(_row(key, record) for key, record in keyed)
+    con.execute(f"INSERT INTO {table} ({COLUMNS}) VALUES {rows}")
+
+
+def _row(key: int, record: Record) -> str:
+    ts = record.ts if record.ts is not None else record.received_at
+    fields = orjson.dumps(record.fields, default=str).decode() if record.fields else None
+    values = [
+        str(int(key)),
+        FROM_US.format(us=int(ts)),
+        FROM_US.format(us=int(record.received_at)),
+        *map(_text, (record.source, record.host, record.format, record.level, record.message, fields)),
+        _text(record.raw),
+    ]
+    return f"({', '.join(values)})"
+
+
+def _text(value: str | None) -> str:
+    """A SQL string literal (NULL for None); a NUL, which ends a literal, as chr(0)."""
+    if value is None:
+        return "NULL"
+    literal = "'" + value.replace("'", "''") + "'"
+    return literal.replace("\x00", "' || chr(0) || '") if "\x00" in value else literal
