@@ -4,7 +4,7 @@ of the format's own pattern gives the groups the cut gives, on lines full of the
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -211,6 +211,77 @@ def test_time_cut_equals_the_time_regex(data) -> None:
         assert found is not None, (spec, text)
         for name, (offset, width) in timed.parts.items():
             assert found[name] == text[offset : offset + width], (spec, text, name)
+
+
+VALID_SPECS = ["%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
+
+
+def _strptime_us(texts: list[str], spec: str) -> list[int | None]:
+    rows = CON.execute(
+        "SELECT epoch_us(try_strptime(t, $2))"
+        " FROM (SELECT unnest($1::VARCHAR[]) AS t, unnest(range(len($1))) AS n) ORDER BY n",
+        [texts, spec],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _python_us(text: str, spec: str) -> int:
+    parsed = datetime.strptime(text, spec)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1_000_000)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.data())
+def test_every_valid_time_is_read_by_strptime_as_python_reads_it(data) -> None:
+    """The valid shape (what makes a fast line's checks provable) admits only texts DuckDB's
+    strptime reads, to Python's value."""
+    spec = data.draw(st.sampled_from(VALID_SPECS))
+    valid = time_cut(spec).valid
+    texts = data.draw(st.lists(st.from_regex(valid, fullmatch=True), min_size=30, max_size=30))
+    assert _strptime_us(texts, spec) == [_python_us(text, spec) for text in texts]
+
+
+def test_valid_time_shape_is_every_day_of_every_month_and_every_offset() -> None:
+    """Exhaustive over the parts the shape bounds: every day of a non-leap year but 29 Feb, every
+    hour, minute and second, every offset within ±23:59; and the texts it refuses."""
+    spec = "%d/%b/%Y:%H:%M:%S %z"
+    valid = re.compile(time_cut(spec).valid)
+    days = [date(2023, 1, 1) + timedelta(days=n) for n in range(365)]
+    texts = [f"{day:%d/%b/%Y}:10:00:00 +0000" for day in days]
+    texts += [f"01/Jan/2024:{h:02d}:{m:02d}:{m:02d} +0000" for h in range(24) for m in range(60)]
+    texts += [
+        f"01/Jan/2024:10:00:00 {sign}{h:02d}{m:02d}" for sign in "+-" for h in range(24) for m in range(60)
+    ]
+    texts += ["28/Feb/1000:00:00:00 +0000", "31/Dec/9999:23:59:59 -2359"]
+    assert all(valid.fullmatch(text) for text in texts)
+    assert _strptime_us(texts, spec) == [_python_us(text, spec) for text in texts]
+    refused = ["29/Feb/2024:10:00:00 +0000", "29/Feb/2023:10:00:00 +0000", "31/Apr/2026:10:00:00 +0000"]
+    refused += ["20/Nov/2026:24:00:00 +0000", "20/Nov/2026:10:60:00 +0000", "20/Nov/2026:10:00:60 +0000"]
+    refused += ["20/Nov/0000:10:00:00 +0000", "20/Nov/2026:10:00:00 +2400", "20/Nov/2026:10:00:00 +0060"]
+    refused += ["20/nov/2026:10:00:00 +0000", "00/Nov/2026:10:00:00 +0000", "32/Jan/2026:10:00:00 +0000"]
+    assert not any(valid.fullmatch(text) for text in refused)
+
+
+def test_no_valid_shape_without_a_day_and_month_or_with_a_two_digit_year() -> None:
+    assert time_cut("%Y%m%d %I:%M %p").valid == ""
+    assert time_cut("%d/%m/%y %H:%M").valid == ""
+    assert time_cut("%Y-%m %H:%M").valid == ""
+
+
+def test_year_less_valid_shape_is_every_day_but_29_february() -> None:
+    """A year-less time (syslog) takes the inferred year: every day of every month is valid in
+    any year but 29 Feb; the syslog heads hold their time to it."""
+    valid = re.compile(time_cut("%b %d %H:%M:%S").valid)
+    days = [date(2023, 1, 1) + timedelta(days=n) for n in range(365)]
+    assert all(valid.fullmatch(f"{day:%b %d} 23:59:59") for day in days)
+    refused = ["Feb 29 10:00:00", "Apr 31 10:00:00", "Nov 20 24:00:00", "Nov 20 10:00:60", "Nov 00 10:00:00"]
+    assert not any(valid.fullmatch(text) for text in [*refused, "nov 20 10:00:00", "Nov  5 10:00:00"])
+    for name in ("bsd_syslog", "openssh"):
+        definition = FORMATS[name]
+        cut = cut_for(definition.patterns[0], definition.time_formats[0])
+        assert cut is not None and cut.valid_time
+        assert not re.match(cut.strict, "Feb 29 10:00:00 h sshd[1]: x")
 
 
 def test_time_cut_refuses_variable_widths() -> None:

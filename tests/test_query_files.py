@@ -362,6 +362,17 @@ AWKWARD_ACCESS = [
     '10.0.0.1 - - [20/Nov/2026:10:00:00 -0130] "GET /x HTTP/1.1" 200 - "-" "c"',
     '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000]  "GET /x HTTP/1.1" 200 5 "-" "c"',
     '10.0.0.1 - - [20/Nov/2026:10:00:00\x0b+0000] "GET /vt HTTP/1.1" 200 5 "-" "c"',
+    # Around the valid time shape (fast lines pass the checks unread, in_place_cut.py `proves`).
+    '10.0.0.1 - - [29/Feb/2024:10:00:00 +0000] "GET /leap HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [29/Feb/2023:10:00:00 +0000] "GET /not-leap HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [31/Apr/2026:10:00:00 +0000] "GET /apr HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [30/Apr/2026:23:59:59 -2359] "GET /edge HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [28/Feb/2026:00:00:00 +2359] "GET /edge HTTP/1.1" 200 5 "" "-"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +2400] "GET /offset HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/0999:10:00:00 +0000] "GET /year HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/0000:10:00:00 +0000] "GET /year0 HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:60 +0000] "GET /second HTTP/1.1" 200 5 "-" "c"',
+    '10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 600 123456789012345678 "-" "c"',
 ]
 
 
@@ -383,6 +394,7 @@ def test_access_lines_around_the_cut_give_the_rows_ingest_stores(tmp_path: Path)
     query = InPlaceQuery([str(path)], load_registry(UTC), head_bytes=4096)
     con = query.connect()
     assert isinstance(query.files[0].plan, CutPlan)  # the cut took part
+    assert query.files[0].plan.proved  # and its fast lines skipped the checks
     typed = "SELECT id, status, bytes, method, path, protocol, extra FROM nginx_access ORDER BY id"
     got_typed = con.execute(typed).fetchall()
     con.close()
@@ -464,6 +476,17 @@ def test_a_syslog_file_of_several_formats_is_scanned_by_each_in_turn(tmp_path: P
         "Nov 20 10:00:00 h sshd[1]: é unicode",
         "Nov 20 10:00:00 h postfix/smtpd[1]: é unicode",
         "Nov 31 10:00:00 h sshd[1]: impossible date",
+        # Around the valid time shape of the cuts' heads (a fast line's checks are not read).
+        "Feb 29 10:00:00 h sshd[1]: leap day",
+        "Feb 29 10:00:00 h kernel: leap day",
+        "Feb 30 10:00:00 h kernel: impossible date",
+        "Feb 28 23:59:59 h kernel: last day",
+        "Apr 31 10:00:00 h sshd[1]: impossible date",
+        "Dec 31 23:59:59 h sshd[1]: last day",
+        "Nov 20 24:00:00 h kernel: hour 24",
+        "Nov 20 10:00:60 h kernel: second 60",
+        "Nov 00 10:00:00 h kernel: day 0",
+        "Nov 20 10:00:00 h kernel[123456789012345678]: long pid",
         "Nov 20 10:00:00 h   spaces: after the host",
         "Nov 20 10:00:00 h Microsoft Word[12] (com.x): macOS",
         "Nov 20 10:00:00 h",

@@ -77,8 +77,13 @@ def possible_sql(plan: RegexPlan) -> str:
     possible = " OR ".join(parts)
     first_chars = plan.parser.first_chars
     if first_chars is not None:
-        chars = ", ".join(sql_literal(char) for char in sorted(first_chars))
-        possible = f"substring(line, 1, 1) IN ({chars}) AND ({possible})"
+        # Last, and a scalar test: an `IN` list is planned as a join, run on every line before
+        # the CASE; this runs only where the rest holds (0.13 CPU-s less per million syslog
+        # lines, docs/benchmarks.md). One character is in the string of the set's characters
+        # only as one of them (UTF-8 is self-synchronizing); '' is in every string.
+        chars = sql_literal("".join(sorted(first_chars)))
+        first = "substring(line, 1, 1)"
+        possible = f"({possible}) AND {first} <> '' AND contains({chars}, {first})"
     return possible
 
 

@@ -23,6 +23,9 @@ class CutPlan(RegexPlan):
     cut: Cut | None = None
     time_struct: str = ""  # SQL: the time regex's struct cut from `x_<time field>` (fast lines)
     native_time: str = ""  # SQL: µs of a fast line's time by DuckDB's strptime, or NULL (below)
+    # A fast line passes every check (`proves`, below): the checks read the extraction's groups,
+    # so that a query computes only the cuts it reads (docs/benchmarks.md, fifth round).
+    proved: bool = False
 
     def early_times(self) -> tuple[str, ...]:
         return ("tf",) if self.native_time else ()
@@ -43,7 +46,25 @@ class CutPlan(RegexPlan):
         return sql_name(f"x_{name}") if name in self.cut.groups else "NULL"
 
     def participating_sql(self, name: str) -> str | None:
-        return sql_name(f"w_{name}") if name in self.wrapped[0] else None
+        if name in self.wrapped[0]:
+            return sql_name(f"w_{name}")
+        # A group every match of the pattern takes part in: on a fast line too (the line matches).
+        return self.group_sql(name) if name in self.always[0] else None
+
+    def proved_sql(self) -> str | None:
+        return "fast" if self.proved else None
+
+    def check_time_index(self) -> int | None:
+        # Proved without strptime: the value's time struct (t0) is the cut's on fast lines, so
+        # the checks read their own (t1, the extraction's, NULL on fast lines).
+        return 1 if self.proved and self.time_plans and not self.native_time else None
+
+    def check_group_sql(self, name: str) -> str:
+        # Not fast: the extraction's group (NULL on fast lines, where no check is read).
+        return RegexPlan.group_sql(self, name) if self.proved else self.group_sql(name)
+
+    def check_participating_sql(self, name: str) -> str | None:
+        return RegexPlan.participating_sql(self, name) if self.proved else self.participating_sql(name)
 
     def matched_sql(self) -> str:
         first = "first_ok AND " if self.parser.first_chars is not None else ""
@@ -72,7 +93,28 @@ def cut_plan(plan: RegexPlan) -> CutPlan | None:
         time_struct = f"struct_pack(__all := {text}, {parts})"
         native = native_time_sql(spec or "", timed, text)
     values = {item.name: getattr(plan, item.name) for item in fields(RegexPlan)}
-    return CutPlan(**values, cut=cut, time_struct=time_struct, native_time=native)
+    made = CutPlan(**values, cut=cut, time_struct=time_struct, native_time=native)
+    made.proved = proves(made)
+    return made
+
+
+def proves(plan: CutPlan) -> bool:
+    """Whether a fast line passes every check of the plan but `matched` and the level's: its time
+    is a valid one (`Cut.valid_time`: strptime, or the time plan with the inferred year, reads
+    it), its typed values integers of at most 18 digits, and each group that may match empty
+    tells an empty match from no part."""
+    assert plan.cut is not None
+    definition = plan.parser.definition
+    if not plan.cut.valid_time:
+        return False
+    for name in definition.field_names():
+        kind = definition.types.get(name, "string")
+        if kind in ("int", "float") and (kind != "int" or name not in plan.cut.digits):
+            return False
+        ambiguous = name in plan.nullable_groups and "" not in definition.null_values
+        if ambiguous and plan.participating_sql(name) is None:
+            return False
+    return True
 
 
 # The directives DuckDB's strptime reads as the time plan does (times.py) on a text of the fixed
@@ -142,11 +184,19 @@ def cut_block_sql(plan: CutPlan, lines: str, carry: tuple[str, ...] = ()) -> str
     s3 = f"SELECT *, {', '.join(columns)} FROM ({s2}) s2"
     if not plan.time_plans:
         return s3
-    text = sql_name(f"x_{plan.parser.definition.time_field}")
+    # On lines that are not fast, the time text is the extraction's (x_<time> would make it
+    # computed on every line where the checks read it).
+    text = plan.check_group_sql(plan.parser.definition.time_field or "")
     extract, pick = _extract(plan.time_plans[0].regex, text, "n0")
     s4 = f"SELECT *, CASE WHEN NOT fast THEN {extract} END AS n0 FROM ({s3}) s3"
+    if plan.proved and plan.native_time:
+        # A fast line's time is strptime's (`tf`, never NULL there): the time plan gets no parts.
+        s5 = f"SELECT *, CASE WHEN fast THEN {plan.native_time} END AS tf FROM ({s4}) s4"
+        return f"SELECT *, CASE WHEN NOT fast THEN {pick} END AS t0 FROM ({s5}) s5"
     if not plan.native_time:
-        return f"SELECT *, CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0 FROM ({s4}) s4"
+        value = f"CASE WHEN fast THEN {plan.time_struct} ELSE {pick} END AS t0"
+        checked = f", CASE WHEN NOT fast THEN {pick} END AS t1" if plan.check_time_index() else ""
+        return f"SELECT *, {value}{checked} FROM ({s4}) s4"
     # Where strptime read a fast line's time, the time plan gets no parts (NULL): it does nothing.
     s5 = f"SELECT *, CASE WHEN fast THEN {plan.native_time} END AS tf FROM ({s4}) s4"
     struct = f"CASE WHEN tf IS NOT NULL THEN NULL WHEN fast THEN {plan.time_struct} ELSE {pick} END"

@@ -39,6 +39,24 @@ _FIXED = {
 
 _SPECIAL = frozenset(".^$*+?{}[]\\|()")
 
+# The directives whose texts a *valid* shape admits only where they make a time (no 31 Apr, no
+# 29 Feb, no hour 24, no second 60, no year 0000, offsets within ±23:59): `valid` in TimeCut.
+_VALID = {
+    "Y": "[1-9][0-9]{3}",
+    "H": "(?:[01][0-9]|2[0-3])",
+    "M": "[0-5][0-9]",
+    "S": "[0-5][0-9]",
+    "z": "[+-](?:[01][0-9]|2[0-3])[0-5][0-9]",
+}
+# Per month length: the days, the month names (`%b`), the month numbers (`%m`). 29 Feb is left
+# out (valid in leap years only): such lines take the exact path.
+_MONTHS = (
+    ("(?:0[1-9]|[12][0-9]|3[01])", "(?:Jan|Mar|May|Jul|Aug|Oct|Dec)", "(?:0[13578]|1[02])"),
+    ("(?:0[1-9]|[12][0-9]|30)", "(?:Apr|Jun|Sep|Nov)", "(?:0[469]|11)"),
+    ("(?:0[1-9]|1[0-9]|2[0-8])", "Feb", "02"),
+)
+_MONTH_PARTS = {"d": 0, "b": 1, "m": 2}
+
 
 @dataclass(frozen=True)
 class TimeCut:
@@ -48,6 +66,9 @@ class TimeCut:
     shape: str
     width: int
     parts: dict[str, tuple[int, int]]
+    # The part of `shape` holding only valid times, each of which DuckDB's `strptime` reads as
+    # Python does (in_place_cut.py), or '' (a directive it cannot bound, or no day and month).
+    valid: str = ""
 
     def struct_sql(self, text: str) -> str:
         """The struct the time regex gives for `text` (a text of `shape`), cut by position."""
@@ -60,16 +81,19 @@ class TimeCut:
 def time_cut(spec: str) -> TimeCut | None:
     """The fixed-width form of a strftime `spec`, or None (names, `%f`, `%Z`, `%B`, `%s`...)."""
     shape, parts, offset, index = [], {}, 0, 0
+    valid: list[str | int] = []
     while index < len(spec):
         char = spec[index]
         if char == "%":
-            fixed = _FIXED.get(spec[index + 1 : index + 2])
+            directive = spec[index + 1 : index + 2]
+            fixed = _FIXED.get(directive)
             if fixed is None:
                 return None
             regex, width, name = fixed
             if name in parts:
                 return None
             shape.append(regex)
+            valid.append(_VALID.get(directive, _MONTH_PARTS.get(directive, "")))
             parts[name] = (offset, width)
             offset += width
             index += 2
@@ -77,9 +101,26 @@ def time_cut(spec: str) -> TimeCut | None:
         if not (char.isascii() and char.isprintable()) or char.isdigit():
             return None  # a digit beside `\d{1,2}` could move the time regex's cut
         shape.append(f"\\{char}" if char in _SPECIAL else char)
+        valid.append(shape[-1])
         offset += 1
         index += 1
-    return TimeCut("".join(shape), offset, parts)
+    return TimeCut("".join(shape), offset, parts, _valid_shape(valid, parts))
+
+
+def _valid_shape(pieces: list[str | int], parts: dict[str, tuple[int, int]]) -> str:
+    """The valid form of a shape (`pieces`: per directive its bounded regex, the index in
+    `_MONTHS` of the day's or month's regex, '' where it has none), one alternative per month
+    length."""
+    # No year: it is inferred (times.py `year_map_sql`), a real year, so every day but 29 Feb is
+    # valid in it. A two-digit year has no bounded form here.
+    if "" in pieces or "day" not in parts or "year2" in parts:
+        return ""
+    if ("month" in parts) == ("month_abbr" in parts):
+        return ""
+    choices = [
+        "".join(months[piece] if isinstance(piece, int) else piece for piece in pieces) for months in _MONTHS
+    ]
+    return "(?:" + "|".join(choices) + ")"
 
 
 @dataclass(frozen=True)
@@ -97,6 +138,7 @@ class Cut:
     # the line needs no check: one anchored `regexp_extract` (column `__head`, which `groups`
     # read) both tells a strict line and cuts it, and stops at the end of the head.
     head: str = ""
+    valid_time: bool = False  # the strict pattern holds the time to `TimeCut.valid`
 
     def head_sql(self) -> str | None:
         """SQL over `line`: the head's struct (`__all` '' where it does not match), or None."""
@@ -134,7 +176,8 @@ _DIGITS = frozenset({"status", "bytes"})
 
 def _access_prefix(time: TimeCut) -> tuple[str, dict[str, str]]:
     """The strict form and the cuts shared by the combined and common formats, up to `bytes`."""
-    strict = f'{_TOKEN} {_TOKEN} {_TOKEN} \\[{time.shape}\\] "[ !#-~]*" [0-9]{{3}} (?:[0-9]{{1,18}}|-)'
+    numbers = "[0-9]{3} (?:[0-9]{1,18}|-)"
+    strict = f'{_TOKEN} {_TOKEN} {_TOKEN} \\[{time.valid or time.shape}\\] "[ !#-~]*" {numbers}'
     request = "split_part(line, '\"', 2)"
     alt1 = f"regexp_full_match({request}, {_literal(_REQUEST_ALT1)})"
     numbers = "split_part(line, '\"', 3)"  # ' <status> <bytes> '
@@ -170,12 +213,12 @@ def _nginx_combined(time: TimeCut) -> Cut:
         "extra": f"length(line) > {after}",
     }
     strict = f'{prefix} "[^"\\\\]*" "[^"\\\\]*"(?: .*)?'
-    return Cut(strict, groups, participating, groups["time"], _DIGITS)
+    return Cut(strict, groups, participating, groups["time"], _DIGITS, valid_time=bool(time.valid))
 
 
 def _common(time: TimeCut) -> Cut:
     prefix, groups = _access_prefix(time)
-    return Cut(prefix, groups, {"request": "true"}, groups["time"], _DIGITS)
+    return Cut(prefix, groups, {"request": "true"}, groups["time"], _DIGITS, valid_time=bool(time.valid))
 
 
 # BSD syslog text files (parsers/systems.toml): `Mmm dd hh:mm:ss host app[pid]: message`.
@@ -192,7 +235,7 @@ _OPENSSH = (
 # brackets or colons, an optional pid of ASCII digits, then `: `. The message is the rest, any
 # text (`.*` reads every character of a line alike in `re` and RE2, and the inferred level's
 # patterns are exact on any text).
-_SYSLOG_TIME = "(?P<time>[A-Z][a-z]{2} [0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})"
+_SYSLOG_TIME = "[A-Z][a-z]{2} [0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 _SYSLOG_PID = r"\[(?P<pid>[0-9]{1,18})\]"
 _SYSLOG_GROUPS = {
     "time": "__head.time",
@@ -209,16 +252,24 @@ def _bsd_syslog(time: TimeCut) -> Cut | None:
     is taken, there is no `(address)`, ` ?` takes the space after the colon."""
     if time.width != 15:
         return None
-    head = rf"{_SYSLOG_TIME} (?P<host>[!-~]*[!-9;-~]) (?P<app>[!-9;-Z\\^-~]+)(?:{_SYSLOG_PID})?: "
+    head = rf"{_syslog_time(time)} (?P<host>[!-~]*[!-9;-~]) (?P<app>[!-9;-Z\\^-~]+)(?:{_SYSLOG_PID})?: "
     groups = {**_SYSLOG_GROUPS, "address": "''"}
-    return Cut(_unnamed(head) + ".*", groups, {"address": "false"}, groups["time"], _PID, head)
+    valid = bool(time.valid)
+    return Cut(_unnamed(head) + ".*", groups, {"address": "false"}, groups["time"], _PID, head, valid)
 
 
 def _openssh(time: TimeCut) -> Cut | None:
     if time.width != 15:
         return None
-    head = rf"{_SYSLOG_TIME} (?P<host>[!-~]+) (?P<app>sshd){_SYSLOG_PID}: "
-    return Cut(_unnamed(head) + ".*", dict(_SYSLOG_GROUPS), {}, _SYSLOG_GROUPS["time"], _PID, head)
+    head = rf"{_syslog_time(time)} (?P<host>[!-~]+) (?P<app>sshd){_SYSLOG_PID}: "
+    groups = dict(_SYSLOG_GROUPS)
+    return Cut(_unnamed(head) + ".*", groups, {}, groups["time"], _PID, head, bool(time.valid))
+
+
+def _syslog_time(time: TimeCut) -> str:
+    """The head's time group: only valid times where the spec has a valid shape (then a fast
+    line's time passes the time plan's checks: in_place_cut.py `proves`)."""
+    return f"(?P<time>{time.valid or _SYSLOG_TIME})"
 
 
 def _unnamed(pattern: str) -> str:

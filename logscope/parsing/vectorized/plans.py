@@ -172,6 +172,25 @@ class RegexPlan:
         """Field `name`'s typed value from its text (SQL `text`)."""
         return _typed(text, kind)
 
+    def proved_sql(self) -> str | None:
+        """SQL: lines whose every check holds without being computed (only `matched` and the
+        level's exactness are), or None. Where it is set, the checks read `check_group_sql`'s
+        texts, so that a query computes a group's value only when it reads it (in_place_cut.py)."""
+        return None
+
+    def check_time_index(self) -> int | None:
+        """The index of the time struct (`t<index>`) the checks read with the first time plan,
+        where it is not the value's (see `proved_sql`), or None."""
+        return None
+
+    def check_group_sql(self, name: str) -> str:
+        """The text of group `name` the checks read (on lines `proved_sql` does not hold on)."""
+        return self.group_sql(name)
+
+    def check_participating_sql(self, name: str) -> str | None:
+        """`participating_sql` for the checks (see `check_group_sql`)."""
+        return self.participating_sql(name)
+
     def level_text_sql(self) -> str:
         """The level group's text ('' when absent): the key of the level table."""
         field_name = self.parser.definition.level_field
@@ -222,6 +241,9 @@ class RegexPlan:
             **{name: name for name in self.carried()},
             **{name: name for name in carry},
         }
+        if self.proved_sql() is not None:
+            time_field = definition.time_field
+            texts["check_time_text"] = self.check_group_sql(time_field) if time_field else "NULL"
         numbers: dict[str, str] = {}
         times: list[str] = []
         for index, plan in enumerate(self.time_plans):
@@ -237,24 +259,42 @@ class RegexPlan:
         texts.update(field_texts)
         numbers.update(typed)
         time_values = {f"tv{index}": value for index, value in enumerate(times)}
+        checked_index = self.check_time_index()
+        if checked_index is not None:
+            staged = self.time_plans[0].columns(checked_index, self.zone_offset, self.year_map)
+            assert staged is not None
+            texts.update(staged[0])
+            numbers.update(staged[1])
+            time_values["ktv"] = staged[2]
         if definition.level_infer:
             time_values["il"] = infer_level_sql("message")
         s1 = _select(texts, f"{block}")
         s2 = _select({"*": "*", **numbers}, f"({s1}) s1")
         s3 = _select({"*": "*", **time_values}, f"({s2}) s2")
-        time_names = [*self.early_times(), *(name for name in time_values if name != "il")]
+        planned = [name for name in time_values if name not in ("il", "ktv")]
+        time_names = [*self.early_times(), *planned]
         time_value = f"coalesce({', '.join(time_names)})" if time_names else "NULL"
         # '' from a group that may match empty: a bad time (rejects the line) or no time at all.
         empty_ok = "false" if definition.time_field in self.nullable_groups else "true"
+        proved = self.proved_sql()
+        checked_time, checked_value = "time_text", time_value
+        if proved is not None:
+            # Checked only where not proved: the time plan's values alone (no early time).
+            checked_time = "check_time_text"
+            checked_value = f"coalesce({', '.join(planned)})" if planned else "NULL"
+            if checked_index is not None:
+                checked_value = "ktv"
         ts_ok = (
-            f"CASE WHEN time_text IS NULL THEN true WHEN time_text = '' THEN {empty_ok}"
-            f" ELSE {time_value} IS NOT NULL END"
+            f"CASE WHEN {checked_time} IS NULL THEN true WHEN {checked_time} = '' THEN {empty_ok}"
+            f" ELSE {checked_value} IS NOT NULL END"
         )
-        ok = " AND ".join(["matched", ts_ok, *checks, "lv.exact"])
+        ok = f"coalesce({' AND '.join(['matched', ts_ok, *checks, 'lv.exact'])}, false)"
+        if proved is not None:
+            ok = f"CASE WHEN {proved} THEN coalesce(matched AND lv.exact, false) ELSE {ok} END"
         level = "coalesce(lv.level, il)" if definition.level_infer else "lv.level"
         return (
             f"SELECT key, CASE WHEN nullif(time_text, '') IS NOT NULL THEN {time_value} END AS ts_us, "
-            f"{level} AS level, message, host, {fields} AS fields, line AS raw, coalesce({ok}, false) AS ok"
+            f"{level} AS level, message, host, {fields} AS fields, line AS raw, {ok} AS ok"
             f"{''.join(', ' + name for name in (*extra, *carry))}"
             f" FROM ({s3}) s3 LEFT JOIN {levels} lv ON lv.text = s3.level_text"
         )
@@ -309,33 +349,53 @@ def _field_stages(
     (with `extra_parts`: SQL giving `"key":value` text or NULL)."""
     definition = plan.parser.definition
     nulls = list(definition.null_values)
-    null_list = ", ".join(sql_literal(value) for value in nulls)
     texts: dict[str, str] = {}
     typed: dict[str, str] = {}
     checks: list[str] = []
     parts: list[str] = []
+    separate = plan.proved_sql() is not None  # checks read their own texts (`check_group_sql`)
     for index, name in enumerate(definition.field_names()):
-        text = plan.group_sql(name)
-        value_text = f"nullif({text}, '')"
-        participating = plan.participating_sql(name) if name in plan.nullable_groups else None
-        if participating is not None:
-            text = value_text = participating
-        elif name in plan.nullable_groups and "" not in nulls:
-            # An empty match and a group that took no part both read as '': only Python can tell.
-            texts[f"c{index}"] = f"({text} IS NULL OR {text} <> '')"
-            checks.append(f"c{index}")
-        if null_list:
-            value_text = f"CASE WHEN {text} IN ({null_list}) THEN NULL ELSE {value_text} END"
-        texts[f"f{index}"] = value_text
+        nullable = name in plan.nullable_groups
         kind = definition.types.get(name, "string")
+        participating = plan.participating_sql(name) if nullable else None
+        value_text, empty = _field_text(plan.group_sql(name), participating, nullable, nulls)
+        texts[f"f{index}"] = value_text
         typed[f"v{index}"] = plan.typed_sql(name, f"f{index}", kind)
+        prefix = ""
+        if separate:
+            participating = plan.check_participating_sql(name) if nullable else None
+            checked, empty = _field_text(plan.check_group_sql(name), participating, nullable, nulls)
+            prefix = "k"
+            if kind in ("int", "float"):
+                texts[f"kf{index}"] = checked
+                typed[f"kv{index}"] = plan.typed_sql(name, f"kf{index}", kind)
+        if empty is not None:
+            texts[f"{prefix}c{index}"] = empty
+            checks.append(f"{prefix}c{index}")
         if kind in ("int", "float"):
-            checks.append(f"(f{index} IS NULL OR v{index} IS NOT NULL)")
+            checks.append(f"({prefix}f{index} IS NULL OR {prefix}v{index} IS NOT NULL)")
         key = sql_literal(json.dumps(name) + ":")
         parts.append(f"CASE WHEN v{index} IS NOT NULL THEN {key} || to_json(v{index}) END")
     parts += extra_parts
     body = f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'" if parts else "'{}'"
     return texts, typed, checks, f"nullif({body}, '{{}}')"
+
+
+def _field_text(
+    text: str, participating: str | None, nullable: bool, nulls: list[str]
+) -> tuple[str, str | None]:
+    """A field's value text from its group's `text`, and the check that an empty match is told
+    from a group that took no part (None where none is needed)."""
+    value_text, empty = f"nullif({text}, '')", None
+    if participating is not None:
+        text = value_text = participating
+    elif nullable and "" not in nulls:
+        # An empty match and a group that took no part both read as '': only Python can tell.
+        empty = f"({text} IS NULL OR {text} <> '')"
+    if nulls:
+        null_list = ", ".join(sql_literal(value) for value in nulls)
+        value_text = f"CASE WHEN {text} IN ({null_list}) THEN NULL ELSE {value_text} END"
+    return value_text, empty
 
 
 def _typed(text: str, kind: str) -> str:
