@@ -38,6 +38,7 @@ LAYER_OF = {
     "record": "model",
     "errors": "model",
     "text": "model",
+    "duckdb_config": "model",
     "__init__": "model",
     "builtin": "model",  # the bundled format and rule files (data; its __init__ locates them)
 }

@@ -8,19 +8,13 @@ from pathlib import Path
 
 import duckdb
 
+from logscope.duckdb_config import SAFE_CONFIG
 from logscope.errors import LogscopeError
 from logscope.store.schema import ALL_DDL, SCHEMA_VERSION
 
 MEMORY = ":memory:"
 # How long a writer waits for a lock another process holds briefly (a direct `query`).
 LOCK_WAIT_SECONDS = 2.0
-# Every DuckDB instance logscope opens: extensions are never downloaded or loaded by themselves
-# (those logscope uses are built into the duckdb wheel), community extensions never.
-SAFE_CONFIG: dict[str, str | bool] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-}
 
 
 def connect(

@@ -138,6 +138,7 @@ def test_every_connection_logscope_opens_is_configured(tmp_path: Path) -> None:
     assert sorted(calls) == [
         "logscope/alerting/sandbox.py",
         "logscope/lake/connect.py",
+        "logscope/parsing/vectorized/re2.py",
         "logscope/store/database.py",
     ]
     lake_calls = [
@@ -146,6 +147,12 @@ def test_every_connection_logscope_opens_is_configured(tmp_path: Path) -> None:
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "duckdb.connect"
     ]
     assert lake_calls == ["duckdb.connect(':memory:', config=dict(SAFE_CONFIG))"]
+    # The format plans ask RE2 questions of a private in-memory instance: safe, no file access.
+    from logscope.parsing.vectorized import re2
+
+    re2.re2_matches_empty("a*")
+    values = re2._RE2_CONNECTION[0].execute(_SETTINGS_SQL).fetchone()
+    assert values == (False, False, False, False)
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ import warnings
 
 import duckdb
 
+from logscope.duckdb_config import SAFE_CONFIG
+
 # Characters Python's `\s` matches and RE2's does not (RE2: tab, newline, form feed, CR, space).
 _PY_ONLY_SPACES = r"[\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _NON_ASCII = r"[^\x00-\x7f]"
@@ -106,6 +108,7 @@ def re2_accepts(pattern: str) -> bool:
     return True
 
 
+RE2_CONFIG = {**SAFE_CONFIG, "enable_external_access": False}
 _RE2_LOCK = threading.Lock()
 _RE2_CONNECTION: list[duckdb.DuckDBPyConnection] = []  # made on first use
 
@@ -116,7 +119,8 @@ def re2_matches_empty(pattern: str) -> bool:
     RE2 refuses the pattern."""
     with _RE2_LOCK:
         if not _RE2_CONNECTION:
-            _RE2_CONNECTION.append(duckdb.connect())
+            # (nothing but RE2 is asked: no files, no extensions)
+            _RE2_CONNECTION.append(duckdb.connect(":memory:", config=RE2_CONFIG))
         row = _RE2_CONNECTION[0].execute("SELECT regexp_matches('', $1)", [pattern]).fetchone()
     return bool(row and row[0])
 
