@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from logscope.parsing.vectorized.re2 import sql_literal, sql_name
+from logscope.parsing.vectorized.re2 import sql_name, sql_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -40,8 +40,6 @@ def create_table(con: duckdb.DuckDBPyConnection, table: str, columns: LevelColum
 
 
 def _literal(value: str | bool | None) -> str:
-    if value is None:
-        return "NULL"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return sql_literal(value).replace("\x00", "' || chr(0) || '")
+    return sql_text(value)

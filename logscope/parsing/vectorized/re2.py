@@ -27,6 +27,14 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def sql_text(value: str | None) -> str:
+    """A value as a SQL string expression: NULL for None, a NUL (which ends a literal) as chr(0)."""
+    if value is None:
+        return "NULL"
+    literal = sql_literal(value)
+    return literal.replace("\x00", "' || chr(0) || '") if "\x00" in value else literal
+
+
 def sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
