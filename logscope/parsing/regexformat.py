@@ -96,18 +96,15 @@ class RegexFormat:
 
     @cached_property
     def continuation(self) -> Pattern | GuardedPattern | None:
-        pattern = self.definition.continuation
-        return self._compile(pattern) if pattern else None
+        return self._compile_if(self.definition.continuation)
 
     @cached_property
     def time_continuation(self) -> Pattern | GuardedPattern | None:
-        pattern = self.definition.time_continuation
-        return self._compile(pattern) if pattern else None
+        return self._compile_if(self.definition.time_continuation)
 
     @cached_property
     def level_continuation(self) -> Pattern | GuardedPattern | None:
-        pattern = self.definition.level_continuation
-        return self._compile(pattern) if pattern else None
+        return self._compile_if(self.definition.level_continuation)
 
     @cached_property
     def _read_time(self) -> Callable[[str], int | None] | None:
@@ -115,6 +112,9 @@ class RegexFormat:
         if not definition.time_field:
             return None
         return compile_time_formats(definition.time_formats, self.zone, self.clock)
+
+    def _compile_if(self, pattern: str | None) -> Pattern | GuardedPattern | None:
+        return self._compile(pattern) if pattern else None
 
     def _compile(self, pattern: str) -> Pattern | GuardedPattern:
         """Built-in patterns (proven linear by tests) on `re`; a user's under a time limit."""
