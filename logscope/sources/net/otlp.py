@@ -170,22 +170,25 @@ class OtlpReceiver:
             self._in_flight += 1
         content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         answer_type = content_type if content_type in (PROTOBUF, JSON) else JSON
-        status = 500
+        status, retry = 500, False
         try:
-            body = self._accept_safely(handler, content_type, ctx)
-            status = 200
-        except Rejection as problem:
-            status = problem.status
-            body = status_body(str(problem), answer_type, bad_request=problem.bad)
-            if status < 500 and status != 429:  # the client's mistake, not throttling
-                self._note_bad(str(problem), handler)
-            self._discard_body(handler)
-            _answer(handler, status, body, answer_type, retry=problem.retry)
-        else:
-            _answer(handler, 200, body, answer_type)
+            try:
+                body = self._accept_safely(handler, content_type, ctx)
+                status = 200
+            except Rejection as problem:
+                status, retry = problem.status, problem.retry
+                body = status_body(str(problem), answer_type, bad_request=problem.bad)
+                if status < 500 and status != 429:  # the client's mistake, not throttling
+                    self._note_bad(str(problem), handler)
+                self._discard_body(handler)
+            finally:
+                # Counted before the answer goes out: a client that has its answer (and then
+                # reads /metrics) finds its request counted.
+                with self._lock:
+                    self.requests[status] += 1
+            _answer(handler, status, body, answer_type, retry=retry)
         finally:
             with self._lock:
-                self.requests[status] += 1
                 self._in_flight -= 1
 
     def _accept_safely(self, handler: BaseHTTPRequestHandler, content_type: str, ctx: SourceContext) -> bytes:
