@@ -87,6 +87,25 @@ def arrow_held():
                 held[f"{owner}.{key}"] += value.nbytes / (1 << 20)
     return held.most_common(12)
 
+def jemalloc():
+    # DuckDB's own jemalloc (symbols duckdb_je_*), which mallinfo2 does not see.
+    try:
+        import duckdb
+        module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
+        mallctl = ctypes.CDLL(module.__file__).duckdb_je_mallctl
+    except Exception as exc:
+        return f"duckdb jemalloc: {exc}"
+    size_t = ctypes.c_size_t
+    mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(size_t), ctypes.c_void_p, size_t]
+    epoch, size = ctypes.c_uint64(1), size_t(8)
+    mallctl(b"epoch", ctypes.byref(epoch), ctypes.byref(size), ctypes.byref(epoch), size.value)
+    parts = []
+    for name in ("allocated", "active", "metadata", "resident", "mapped", "retained"):
+        value, size = size_t(), size_t(ctypes.sizeof(size_t))
+        if mallctl(f"stats.{name}".encode(), ctypes.byref(value), ctypes.byref(size), None, 0) == 0:
+            parts.append(f"{name} {value.value / (1 << 20):.1f}")
+    return "duckdb jemalloc (MB): " + ", ".join(parts)
+
 def dump():
     lines = []
     mb = 1 << 20
@@ -99,6 +118,24 @@ def dump():
                      f" {info.hblkhd / mb:.1f} MB, releasable top {info.keepcost / mb:.1f} MB")
     except Exception as exc:
         lines.append(f"mallinfo2: {exc}")
+    lines.append(jemalloc())
+    if os.environ.get("RSS_RECLAIM"):  # what giving back freed memory now would return
+        def rss():
+            return {l.split(":")[0]: int(l.split()[1]) / 1024
+                    for l in open("/proc/self/smaps_rollup").read().splitlines()[1:]}["Rss"]
+        steps = [f"now {rss():.1f}"]
+        module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
+        je = ctypes.CDLL(module.__file__).duckdb_je_mallctl
+        je.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        je(b"arena.4096.purge", None, None, None, 0)
+        steps.append(f"duckdb jemalloc purged {rss():.1f}")
+        ctypes.CDLL(None).malloc_trim(0)
+        steps.append(f"malloc_trim {rss():.1f}")
+        gc.collect()
+        ctypes.CDLL(None).malloc_trim(0)
+        steps.append(f"gc + malloc_trim {rss():.1f}")
+        lines.append("reclaim, RSS MB: " + ", ".join(steps))
+    lines.append(f"python: {sys.getallocatedblocks()} blocks allocated")
     seen = set()
     for con in connections():
         try:
@@ -119,6 +156,9 @@ def dump():
         except Exception as exc:
             lines.append(f"duckdb connection: {type(exc).__name__}: {exc}")
     names = sorted(sys.modules)
+    if os.environ.get("RSS_MODULES_OUT"):
+        with open(os.environ["RSS_MODULES_OUT"], "w") as f:
+            f.write("\n".join(names) + "\n")
     tops = collections.Counter(n.split(".")[0] for n in names)
     by_package = ", ".join(f"{k} {v}" for k, v in tops.most_common(15))
     lines.append(f"modules: {len(names)}; by package: {by_package}")
@@ -151,7 +191,8 @@ import collections
 # RSS_ARENA_MAX=N: glibc's M_ARENA_MAX; RSS_DUCKDB_SQL: run on every DuckDB connection opened;
 # RSS_TRIM_SECONDS: malloc_trim(0) every so many seconds; RSS_CHECKPOINT_SECONDS: run
 # RSS_CHECKPOINT_SQL (CHECKPOINT) on the store every so many seconds (failures are printed);
-# RSS_TRACE_REGISTER=1: count what each place registers with DuckDB.
+# RSS_TRACE_REGISTER=1: count what each place registers with DuckDB;
+# RSS_JE_PURGE_SECONDS: purge DuckDB's own jemalloc (arena.4096.purge) every so many seconds.
 if os.environ.get("RSS_ARENA_MAX"):
     ctypes.CDLL(None).mallopt(-8, int(os.environ["RSS_ARENA_MAX"]))
 if os.environ.get("RSS_DUCKDB_SQL"):
@@ -192,6 +233,32 @@ if os.environ.get("RSS_CHECKPOINT_SECONDS"):  # CHECKPOINT the store every so ma
                     with open(out + ".errors", "a") as errors:
                         errors.write(f"checkpoint: {exc}\n")
     threading.Thread(target=_checkpoint, daemon=True, name="checkpoint").start()
+if os.environ.get("RSS_JE_PURGE_SECONDS"):  # purge DuckDB's jemalloc every so many seconds
+    import time
+    def _purge():
+        import duckdb
+        module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
+        mallctl = ctypes.CDLL(module.__file__).duckdb_je_mallctl
+        mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        while True:
+            time.sleep(float(os.environ["RSS_JE_PURGE_SECONDS"]))
+            mallctl(b"arena.4096.purge", None, None, None, 0)
+    threading.Thread(target=_purge, daemon=True, name="purge").start()
+if os.environ.get("RSS_LEAN_ARROW"):  # pyarrow without numpy, DuckDB without pyarrow.dataset
+    sys.modules["numpy"] = None
+    import pyarrow, pyarrow.compute
+    del sys.modules["numpy"]
+    sys.modules["pyarrow.dataset"] = None
+if os.environ.get("RSS_WHO_IMPORTS"):  # write the stack that first imports this module
+    import traceback
+    class _Who:
+        def find_spec(self, name, path=None, target=None):
+            if name == os.environ["RSS_WHO_IMPORTS"]:
+                with open(out + ".who", "a") as f:
+                    f.write(f"--- {threading.current_thread().name}\n" + "".join(traceback.format_stack()))
+                sys.meta_path.remove(self)
+            return None
+    sys.meta_path.insert(0, _Who())
 REGISTERED = collections.Counter()
 if os.environ.get("RSS_TRACE_REGISTER"):  # which code registers what with DuckDB
     import duckdb
@@ -256,6 +323,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--prefill", type=int, default=0, help="lines the file holds before tail starts")
+    parser.add_argument("--tail-args", default="", help="more arguments for `logscope tail`")
     args = parser.parse_args()
     compile_logscope()
     with tempfile.TemporaryDirectory(prefix="tail-memory-") as tmp:
@@ -268,7 +336,7 @@ def main() -> int:
         trace = "-X tracemalloc=1 " if args.tracemalloc else ""
         command = (
             f"{shlex.quote(sys.executable)} {trace}-c {shlex.quote(PROBE)} {shlex.quote(str(dump))}"
-            f" tail {shlex.quote(str(log))} --db {shlex.quote(str(db))}"
+            f" tail {shlex.quote(str(log))} --db {shlex.quote(str(db))} {args.tail_args}"
         )
         pane = Pane(f"sh -c {shlex.quote('cd ' + shlex.quote(str(REPO)) + ' && exec ' + command)}", env)
         try:
@@ -284,6 +352,8 @@ def main() -> int:
             inside = dump.read_text() if dump.exists() else "(no dump)\n"
             errors = Path(f"{dump}.errors")
             inside += errors.read_text()[-2000:] if errors.exists() else ""
+            who = Path(f"{dump}.who")
+            inside += who.read_text() if who.exists() else ""
         finally:
             writer.kill()
             writer.wait()
