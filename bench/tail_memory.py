@@ -149,6 +149,12 @@ def dump():
                 cur.close(); continue
             seen.add(key)
             parts = ", ".join(f"{tag} {used / mb:.1f}" for tag, used, _ in rows)
+            tables = cur.execute(
+                "SELECT database_name || '.' || table_name || ':' || estimated_size"
+                " FROM duckdb_tables() WHERE temporary OR database_name <> current_database()"
+                " ORDER BY estimated_size DESC LIMIT 12"
+            ).fetchall()
+            lines.append(f"  temporary/attached tables: {', '.join(t[0] for t in tables)}")
             lines.append(f"duckdb {dbs}: memory_limit {settings[0]}, threads {settings[1]},"
                          f" flush threshold {settings[2]}, background threads {settings[3]};"
                          f" duckdb_memory {total / mb:.1f} MB ({parts})")
@@ -239,7 +245,8 @@ if os.environ.get("RSS_JE_PURGE_SECONDS"):  # purge DuckDB's jemalloc every so m
         import duckdb
         module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
         mallctl = ctypes.CDLL(module.__file__).duckdb_je_mallctl
-        mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        pointer = ctypes.c_void_p
+        mallctl.argtypes = [ctypes.c_char_p, pointer, pointer, pointer, ctypes.c_size_t]
         while True:
             time.sleep(float(os.environ["RSS_JE_PURGE_SECONDS"]))
             mallctl(b"arena.4096.purge", None, None, None, 0)

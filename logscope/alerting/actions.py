@@ -12,8 +12,6 @@ import queue
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -135,6 +133,9 @@ class WebhookAction(ConfiguredAction):
     """POSTs the alert JSON to a URL, with a timeout and retries (exponential backoff)."""
 
     def deliver(self, payload: dict[str, Any]) -> None:
+        import urllib.error  # (here: ~1 MB of modules every run with rules would hold otherwise)
+        import urllib.request
+
         spec = self.spec
         body = orjson.dumps(payload, default=str)
         headers = {"Content-Type": "application/json", "User-Agent": "logscope", **spec.headers}

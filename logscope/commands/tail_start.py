@@ -32,6 +32,9 @@ MINING_SECONDS = 5.0
 # (~30 ms) however few records it takes; an alert shown 2 s after its record is still sooner than
 # Prometheus (15 s) or Grafana (1 min) evaluate. Firing times are event times, whatever this is.
 RULES_SECONDS = 2.0
+# DuckDB's freed pages handed back after a commit at most this often (store/allocator.py): its
+# own jemalloc kept 10-20 MB of them resident while following (docs/benchmarks.md).
+PURGE_SECONDS = 1.0
 
 
 class BackgroundRun:
@@ -81,7 +84,11 @@ class BackgroundRun:
             raise self.error
 
     def _build(self) -> IngestRun:
+        from logscope.lean_arrow import import_lean
+
+        import_lean()  # pyarrow without numpy and pyarrow.dataset: ~20 MB of a following tail
         from logscope.pipeline.run import IngestRun
+        from logscope.store import allocator
         from logscope.tui.live import LiveFeed
 
         registry, forced = build_formats(self.args)
@@ -91,6 +98,7 @@ class BackgroundRun:
         settings.rules.live_seconds = RULES_SECONDS
         run = IngestRun(self.con, registry, forced, settings, self.warn_error)
         run.add_sources(self.sources)  # files found at start are caught up in bulk
+        run.pipeline.after_commit(allocator.purging_every(PURGE_SECONDS))
         shipping = lake_attachment(self.args, self.con)  # --lake: docs/lake.md
         if shipping is not None:
             run.attach(shipping)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -44,6 +43,8 @@ class DetailScreen(ModalScreen[None]):
         self.zone = zone
 
     def compose(self) -> ComposeResult:
+        from rich.syntax import Syntax  # (here: pygments is ~1.5 MB that following never uses)
+
         record = self.record
         with VerticalScroll(id="detail"):
             yield Static(self._header(), id="detail-header")
