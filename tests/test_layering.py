@@ -39,6 +39,7 @@ LAYER_OF = {
     "errors": "model",
     "text": "model",
     "duckdb_config": "model",
+    "lean_arrow": "model",  # how a long-running process imports pyarrow (without numpy)
     "__init__": "model",
     "builtin": "model",  # the bundled format and rule files (data; its __init__ locates them)
 }
