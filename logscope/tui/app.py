@@ -210,7 +210,7 @@ class LogscopeApp(StartUp, ViewActions, ScreenActions, App[None]):
         """What the overview's charts need (filter, bars, zoomed window), read on the UI thread;
         None if closed."""
         overview = self._overview_screen()
-        if overview is None:
+        if overview is None or not overview.composed:
             return None
         return self.filter_state, overview.histogram_columns, overview.window
 

@@ -103,12 +103,20 @@ class OverviewScreen(Screen[None]):
         yield Footer()
 
     @property
+    def composed(self) -> bool:
+        """Whether its widgets are there: a snapshot read before the screen was pushed may
+        arrive before they are (the next poll fills them)."""
+        return bool(self.query(HistogramChart))
+
+    @property
     def histogram_columns(self) -> int:
         return self.query_one(HistogramChart).columns
 
     def show_histogram(
         self, histogram: Histogram | None, alerts: list | None = None, markers: list = ()
     ) -> None:
+        if not self.composed:
+            return
         self.query_one(HistogramChart).show(histogram, markers)
         self.query_one(ErrorRateChart).show(histogram, alerts or [], markers)
         self.query_one("#chart-title", Label).update(self._title(histogram))
@@ -136,6 +144,8 @@ class OverviewScreen(Screen[None]):
         self.post_message(self.Zoomed())
 
     def show_sources(self, sources: list[SourceLine], ingest_rate: float | None, total: int) -> None:
+        if not self.composed:
+            return
         rows = [
             (
                 line.name,
