@@ -13,6 +13,7 @@ import pytest
 from conftest import query_db
 
 from logscope.alerting import replay as replay_module
+from logscope.alerting.batches import concat
 from logscope.alerting.fieldkeys import keys_read
 from logscope.alerting.loader import load_paths
 from logscope.alerting.predicates import PredicateEvaluator
@@ -20,6 +21,7 @@ from logscope.alerting.sandbox import open_sandbox
 from logscope.cli import main
 from logscope.parsing.registry import builtin_registry
 from logscope.pipeline.bulk import BulkImporter
+from logscope.record import Record
 from logscope.store.bulk import stored_columns
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -208,3 +210,32 @@ def test_rules_reading_some_fields_alert_alike_through_the_cli(tmp_path: Path, m
     traced = ingest(tmp_path, log, RULES + WHOLE, "traced", True, monkeypatch)
     assert traced[2] and all(keys is None for keys in traced[2])
     assert "traced" in {n["rule"] for n in map(json.loads, traced[1].splitlines())}
+
+
+def test_read_back_batches_merge_with_a_writers_batch(tmp_path: Path) -> None:
+    """Batches queued up together are merged (alerting/runner.py): one read back from the store
+    (the rules' columns, `fields` narrowed) and one the writer committed (every column) merge
+    into the columns both have, values unchanged (pa.concat_tables refused them)."""
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    writer = LogWriter(con)
+    at = 1_780_000_000_000_000
+
+    def batch(first: int) -> list[Record]:
+        return [
+            Record(
+                at + n, at, "/var/log/app.log", None, "json", "info", f"m{n}", {"user": f"u{n}", "x": 1}, "r"
+            )
+            for n in range(first, first + 3)
+        ]
+
+    writer.write(batch(0))
+    read_back = stored_columns(con, 1, 3, ["id", "ts", "source", "level", "fields"], ["user"])
+    writer.write(batch(3))
+    live = writer.last_table
+    con.close()
+    merged = concat([read_back, live])
+    assert merged.column_names == ["id", "ts", "source", "level", "fields"]
+    assert merged["id"].to_pylist() == [1, 2, 3, 4, 5, 6]
+    assert merged["source"].to_pylist() == ["/var/log/app.log"] * 6
+    assert merged["fields"].to_pylist()[2:4] == ['{"user":"u2"}', '{"user":"u3","x":1}']
+    assert concat([read_back, read_back]).schema == read_back.schema  # (alike: kept as they are)
