@@ -243,7 +243,13 @@ class BulkStore:
     @contextlib.contextmanager
     def import_settings(self, limit: str = BULK_MEMORY_LIMIT, threads: int = BULK_THREADS) -> Iterator[None]:
         """Cap DuckDB's memory (its write path keeps a lot otherwise) and threads while a bulk
-        import runs; the settings before are restored after."""
+        import runs; the settings before are restored after.
+
+        What the import left in the write-ahead log is checkpointed before, under the cap: DuckDB
+        skips its automatic checkpoint while other transactions run (the rules' and the patterns'
+        reads), and the first commit after the import (an alert, a marker) then checkpointed
+        several blocks with the memory limit restored, 300-400 MB more for a second
+        (docs/benchmarks.md, "Bulk import fast path")."""
         con = self.con
         previous = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('threads')"
@@ -252,6 +258,8 @@ class BulkStore:
         con.execute(f"SET threads = {int(threads)}")
         try:
             yield
+            with contextlib.suppress(duckdb.Error):  # (declined: the next commit's checkpoint does it)
+                con.execute("CHECKPOINT")
         finally:
             con.execute(f"SET memory_limit = '{previous[0]}'")
             con.execute(f"SET threads = {int(previous[1])}")
