@@ -30,6 +30,16 @@ def same_records(table: pa.Table, records: Sequence[Record]) -> bool:
     return ids[0].as_py() == records[0].id and ids[-1].as_py() == records[-1].id
 
 
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Tables of batches as one. Where their columns differ (records read back from the store
+    carry only the columns the rules read, a writer's table every column: the last batch caught
+    up on and the first live one, queued together), the columns they all have."""
+    if all(table.schema.equals(tables[0].schema) for table in tables):
+        return pa.concat_tables(tables)
+    names = [name for name in tables[0].column_names if all(name in table.column_names for table in tables)]
+    return pa.concat_tables([table.select(names) for table in tables])
+
+
 class Joined(Sequence[Record]):
     """Batches that queued up together, as one sequence; nothing is copied until it is read."""
 

@@ -10,6 +10,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from logscope.alerting.fieldkeys import keys_read
 from logscope.alerting.model import Rule
 from logscope.alerting.sandbox import (
     CHECK_SECONDS,
@@ -93,6 +94,9 @@ class Compiled:
     record_columns: list[str]
     field_columns: dict[str, str]  # field name -> DuckDB type
     sql: str
+    # The keys of `fields` the rules read (field columns and constant lookups such as
+    # `fields->>'exception'`), None if they may read any: records read back for them need only these.
+    field_keys: frozenset[str] | None = None
 
 
 @dataclass
@@ -128,8 +132,10 @@ class PredicateEvaluator:
         used: set[str] = {"id", "ts"}
         field_types: dict[str, str] = {}
         plans = []
+        expressions: list[str] = []
         for rule in rules:
             names: set[str] = set()
+            expressions += [rule.where, rule.total, *rule.extract.values()]
             for key, expression in (("where", rule.where), ("total", rule.total)):
                 try:
                     names |= expression_columns(self.con, expression)
@@ -158,7 +164,11 @@ class PredicateEvaluator:
         if field_types:
             used.add("fields")  # field columns are read from the record's fields as JSON
         record_columns = [name for name in RECORD_COLUMNS if name in used]
-        return Compiled(plans, record_columns, field_types, self._query(plans, record_columns, field_types))
+        keys = keys_read(self.con, expressions) if "fields" in used else None
+        if keys is not None:
+            keys |= set(field_types)
+        sql = self._query(plans, record_columns, field_types)
+        return Compiled(plans, record_columns, field_types, sql, keys)
 
     def _type_of(self, rule: Rule, name: str) -> str:
         return rule.field_types.get(name) or self.format_types.get(name) or "VARCHAR"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -37,6 +37,9 @@ from logscope.store.bulk import StoredRecords, id_span, stored_columns, stored_r
 # fixed cost per batch (about 55 ms with 50 rules) weighs little.
 REPLAY_ROWS = MERGE_RECORDS
 SPECULATE = True  # evaluate while importing when blocks come in time order (tests turn it off)
+# Records read back with `fields` holding only the keys the rules read (store/bulk.py
+# narrowed_fields; tests turn it off to compare).
+NARROW_FIELDS = True
 
 EngineFactory = Callable[[bool], RuleEngine]  # held -> a new engine
 # -> (bytes imported, bytes in all, whether every record is handed on)
@@ -64,7 +67,9 @@ class OrderedReplay:
         self.held = SPECULATE
         self.engine = make_engine(self.held)
         self.ordered = self.held and not self.engine.sql_rules
-        self.columns = list(self.engine.evaluator.compiled.record_columns)
+        compiled = self.engine.evaluator.compiled
+        self.columns = list(compiled.record_columns)
+        self.field_keys = compiled.field_keys if NARROW_FIELDS else None  # (None: every key)
         self.next_id = first_id  # the first id not yet seen
         self.last_ts: int | None = None  # the latest event time taken (µs)
         self.last_instant_fed = False  # whether its records were fed whole (none held back)
@@ -99,7 +104,9 @@ class OrderedReplay:
             self._unheld()
             cursor = self.con.cursor()  # (the store's connection may serve queries meanwhile)
             try:
-                for records in batches_in_time_order(cursor, self.first_id, self.columns, self.rows):
+                for records in batches_in_time_order(
+                    cursor, self.first_id, self.columns, self.rows, self.field_keys
+                ):
                     self.engine.on_records(records)
             finally:
                 cursor.close()
@@ -146,7 +153,7 @@ class OrderedReplay:
             self.ordered = False
             return
         self.next_id = last + 1
-        table = stored_columns(cursor, first, last, self.columns)
+        table = stored_columns(cursor, first, last, self.columns, self.field_keys)
         if not table.num_rows:
             return
         ts = pc.cast(table["ts"], pa.int64())
@@ -255,12 +262,17 @@ def _still_to_come(progress: tuple[int, int, bool] | None, imported: int) -> flo
 
 
 def batches_in_time_order(
-    con: duckdb.DuckDBPyConnection, first_id: int, columns: list[str], rows: int = REPLAY_ROWS
+    con: duckdb.DuckDBPyConnection,
+    first_id: int,
+    columns: list[str],
+    rows: int = REPLAY_ROWS,
+    field_keys: Collection[str] | None = None,
 ) -> Iterator[StoredRecords]:
     """`columns` of the stored records from id `first_id` on, in event-time order (ties by id),
-    about `rows` at a time: a batch never ends inside an instant."""
+    about `rows` at a time: a batch never ends inside an instant (`fields` holding only
+    `field_keys`, if given)."""
     rest: pa.Table | None = None
-    for records in stored_records_in_time_order(con, first_id, rows, columns):
+    for records in stored_records_in_time_order(con, first_id, rows, columns, field_keys):
         table = records.table if rest is None else pa.concat_tables([rest, records.table])
         while table.num_rows > rows:
             cut = instant_cut(pc.cast(table["ts"], pa.int64()), rows)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from logscope.alerting.batches import Joined
+from logscope.alerting.batches import Joined, concat
 from logscope.alerting.lifecycle import Alert, Change
 from logscope.alerting.priority import lower_thread_priority
 from logscope.record import Record
@@ -148,7 +148,7 @@ class Threaded:
         records = parts[0] if len(parts) == 1 else Joined(parts)
         table = None
         if all(t is not None for t in tables):
-            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            table = tables[0] if len(tables) == 1 else concat(tables)
         return records, table
 
     def _predicates_ahead(

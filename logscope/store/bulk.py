@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Protocol
 
 import duckdb
@@ -121,11 +121,16 @@ _STORED_FROM = (
 
 
 def stored_records_in_time_order(
-    con: duckdb.DuckDBPyConnection, first_id: int = 0, rows: int = 50_000, columns: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    first_id: int = 0,
+    rows: int = 50_000,
+    columns: list[str] | None = None,
+    field_keys: Collection[str] | None = None,
 ) -> Iterator[StoredRecords]:
     """The stored records from id `first_id` on, in event-time order (ties by id), `rows` at a time
-    (only `columns`, if given: Records cannot be made from those, only the table read)."""
-    select = _STORED_FROM if columns is None else _select(columns)
+    (only `columns`, if given: Records cannot be made from those, only the table read; `fields`
+    holding only `field_keys`, if given: see `narrowed_fields`)."""
+    select = _STORED_FROM if columns is None else _select(columns, field_keys)
     reader = con.sql(f"{select} WHERE id >= {int(first_id)} ORDER BY ts, id").to_arrow_reader(rows)
     schema = LOGS_SCHEMA if columns is None else _schema(columns)
     for batch in reader:
@@ -133,16 +138,21 @@ def stored_records_in_time_order(
 
 
 def stored_columns(
-    con: duckdb.DuckDBPyConnection, first_id: int, last_id: int, columns: list[str]
+    con: duckdb.DuckDBPyConnection,
+    first_id: int,
+    last_id: int,
+    columns: list[str],
+    field_keys: Collection[str] | None = None,
 ) -> pa.Table:
     """`columns` of the stored records with ids `first_id`..`last_id`, in event-time order (ties by
-    id), typed as the writer's table (LOGS_SCHEMA)."""
+    id), typed as the writer's table (LOGS_SCHEMA); `fields` holding only `field_keys`, if given
+    (`narrowed_fields`)."""
     where = f"id BETWEEN {int(first_id)} AND {int(last_id)}"
     wanted = list(dict.fromkeys([*columns, "id", "ts"]))
     # Read in the order stored (a scan), sorted here only where the rows are not in event-time
     # order already: a committed block mostly is, and DuckDB's sort of the wide rows cost twice
     # the scan (docs/benchmarks.md, "Bulk import fast path").
-    table = con.sql(f"{_select(wanted)} WHERE {where}").to_arrow_table()
+    table = con.sql(f"{_select(wanted, field_keys)} WHERE {where}").to_arrow_table()
     if not _in_time_order(table):
         table = table.take(pc.sort_indices(table, [("ts", "ascending"), ("id", "ascending")]))
     return table.select(columns).cast(_schema(columns))
@@ -168,9 +178,31 @@ def stored_column_batches(
     return con.sql(f"{_select(columns)} WHERE {where}").to_arrow_reader(rows)
 
 
-def _select(columns: list[str]) -> str:
-    names = ", ".join("fields::VARCHAR AS fields" if name == "fields" else name for name in columns)
-    return f"SELECT {names} FROM logs"
+def _select(columns: list[str], field_keys: Collection[str] | None = None) -> str:
+    if "fields" not in columns or field_keys is None:
+        names = ", ".join("fields::VARCHAR AS fields" if name == "fields" else name for name in columns)
+        return f"SELECT {names} FROM logs"
+    keys = sorted(field_keys)
+    names = ", ".join(narrowed_fields(keys) if name == "fields" else name for name in columns)
+    if not keys:
+        return f"SELECT {names} FROM logs"
+    paths = ", ".join(sql_literal("/" + key.replace("~", "~0").replace("/", "~1")) for key in keys)
+    return f"SELECT {names} FROM (SELECT *, json_extract(fields, [{paths}]) AS __values FROM logs) logs"
+
+
+def narrowed_fields(keys: list[str]) -> str:
+    """`fields` as JSON text holding only `keys` (those of them a record has, its values as DuckDB
+    writes them), from `__values`, their values in the order of `keys` (`json_extract` by a list
+    of JSON pointers: one parse a record). Every lookup of one of them by name (`->>`, `->`,
+    `json_extract`...) gives what it gives on the whole text, which is several times larger
+    (docs/benchmarks.md, "Bulk import fast path")."""
+    members = [
+        f"CASE WHEN __values[{number}] IS NOT NULL"
+        f" THEN {sql_literal(orjson.dumps(key).decode() + ':')} || __values[{number}] END"
+        for number, key in enumerate(keys, start=1)
+    ]
+    text = f"'{{' || concat_ws(',', {', '.join(members)}) || '}}'" if members else "'{}'"
+    return f"CASE WHEN fields IS NOT NULL THEN {text} END AS fields"
 
 
 def _schema(columns: list[str]) -> pa.Schema:
@@ -211,7 +243,13 @@ class BulkStore:
     @contextlib.contextmanager
     def import_settings(self, limit: str = BULK_MEMORY_LIMIT, threads: int = BULK_THREADS) -> Iterator[None]:
         """Cap DuckDB's memory (its write path keeps a lot otherwise) and threads while a bulk
-        import runs; the settings before are restored after."""
+        import runs; the settings before are restored after.
+
+        What the import left in the write-ahead log is checkpointed before, under the cap: DuckDB
+        skips its automatic checkpoint while other transactions run (the rules' and the patterns'
+        reads), and the first commit after the import (an alert, a marker) then checkpointed
+        several blocks with the memory limit restored, 300-400 MB more for a second
+        (docs/benchmarks.md, "Bulk import fast path")."""
         con = self.con
         previous = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('threads')"
@@ -220,6 +258,8 @@ class BulkStore:
         con.execute(f"SET threads = {int(threads)}")
         try:
             yield
+            with contextlib.suppress(duckdb.Error):  # (declined: the next commit's checkpoint does it)
+                con.execute("CHECKPOINT")
         finally:
             con.execute(f"SET memory_limit = '{previous[0]}'")
             con.execute(f"SET threads = {int(previous[1])}")
