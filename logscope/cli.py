@@ -38,6 +38,12 @@ Each command's --help ends with examples of its own; docs/cli.md covers output f
 pipes, exit statuses and shell completion."""
 
 
+# Verbs whose run moves records through pyarrow: it is imported without numpy and keeps DuckDB
+# from importing pyarrow.dataset, neither of which they use (logscope/lean_arrow.py; `tail` does
+# the same when its pipeline starts).
+LEAN_ARROW_VERBS = frozenset({"ingest"})
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of `only` that verb, or the overview of all of them. A verb imports only its
     own module, and the overview none: `logscope --help` loads no DuckDB, Arrow or rules."""
@@ -51,6 +57,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
     for verb, summary in VERBS.items():
         if verb == only:
+            if verb in LEAN_ARROW_VERBS:
+                from logscope.lean_arrow import import_lean
+
+                import_lean()
             importlib.import_module(f"logscope.commands.{verb}").register(subparsers)
         else:
             subparsers.add_parser(verb, help=summary, add_help=False)

@@ -88,3 +88,35 @@ def test_a_following_tail_has_pyarrow_without_numpy_or_pyarrow_dataset(tmp_path:
     finally:
         terminal.close()
     assert "Traceback" not in screen
+
+
+def test_ingest_runs_with_lean_pyarrow_and_its_rules_fire(tmp_path: Path) -> None:
+    """`logscope ingest` (the real CLI entry, in a fresh interpreter) imports pyarrow the lean way:
+    its bulk path, the rules' read-back and pattern mining run without numpy or pyarrow.dataset,
+    and the bundled rules still fire on the sample incident."""
+    db = tmp_path / "lean.duckdb"
+    sample = Path(__file__).resolve().parent.parent / "sample_logs"
+    program = (
+        "import sys\nfrom logscope.cli import main\n"
+        f"code = main(['ingest', '-q', '--db', {str(db)!r}, {str(sample)!r}])\n"
+        "print(code, 'numpy' in sys.modules, sys.modules.get('pyarrow.dataset', 'absent'))\n"
+    )
+    assert run_python(program) == ["0 False None"]
+    fired = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logscope",
+            "query",
+            "--db",
+            str(db),
+            "--format",
+            "csv",
+            "SELECT rule FROM alerts ORDER BY rule",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert "web_5xx_burst" in fired, fired
