@@ -104,6 +104,8 @@ def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
     """SQL over the files named, read where they lie (logscope/pipeline/in_place.py)."""
     from logscope.pipeline.in_place import InPlaceQuery, retry_file
 
+    args.exit_at_once = True  # everything is in memory: nothing to keep when the rows are out
+
     registry, forced = build_formats(args)
     query = InPlaceQuery(args.files, registry, forced)
     while True:
