@@ -4,12 +4,13 @@ split into other lines than our reader are refused, with the reason; others pass
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
 
 from logscope.pipeline.in_place_scan import DELIMITER, _refused, scan_ok
-from logscope.pipeline.scan_check import PlainChecks
+from logscope.pipeline.scan_check import PlainChecks, named_plain_files
 
 LINE = b'10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "c"\n'
 
@@ -110,3 +111,20 @@ def test_a_file_the_child_cannot_read_raises_here_as_it_would_have(tmp_path: Pat
     with pytest.raises(FileNotFoundError):
         checks.answer(str(path))
     assert checks.child is None
+
+
+def test_only_plain_regular_files_named_are_checked_early(tmp_path: Path) -> None:
+    plain, packed, fifo = tmp_path / "a.log", tmp_path / "b.log.gz", tmp_path / "fifo"
+    plain.write_bytes(LINE)
+    packed.write_bytes(gzip.compress(LINE))
+    os.mkfifo(fifo)  # not opened: a pipe's bytes are the query's to read
+    names = [
+        str(plain),
+        str(packed),
+        str(fifo),
+        str(tmp_path),
+        str(tmp_path / "*.log"),
+        "-",
+        str(tmp_path / "gone"),
+    ]
+    assert named_plain_files(names) == [str(plain)]

@@ -12,6 +12,7 @@ import pytest
 
 from logscope.parsing.registry import load_registry
 from logscope.pipeline.in_place import InPlaceQuery
+from logscope.pipeline.scan_check import PlainChecks
 from tests.test_query_files import ROWS, ingested_rows
 
 IDS = "SELECT source, min(id), max(id), count(*) FROM logs GROUP BY source ORDER BY min(id)"
@@ -74,3 +75,19 @@ def test_refused_files_give_the_rows_ingest_stores(tmp_path: Path, child_bytes: 
         ]
     finally:
         con.close()
+
+
+def test_files_checked_before_the_query_is_built_are_not_checked_again(tmp_path: Path) -> None:
+    """commands/query.py starts the check of the files named before DuckDB is imported."""
+    (tmp_path / "logs").mkdir()
+    paths, hows = files(tmp_path / "logs")
+    early = PlainChecks([str(paths[1])], child_bytes=0)
+    assert early.child is not None
+    query = InPlaceQuery([str(paths[1]), str(paths[2])], load_registry(UTC), head_bytes=4096, checks=early)
+    con = query.connect()
+    try:
+        assert [file.how for file in query.files] == [hows[1], hows[2]]
+        assert early.answers == {str(paths[1]): "it holds carriage returns"}
+    finally:
+        con.close()
+        early.close()

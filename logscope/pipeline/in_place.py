@@ -70,10 +70,12 @@ class InPlaceQuery:
         forced: Parser | None = None,
         head_bytes: int = HEAD_BYTES,
         child_bytes: int = CHILD_BYTES,
+        checks: PlainChecks | None = None,
     ) -> None:
         self.arguments = arguments
         self.head_bytes = head_bytes  # the first block, detected by our parser (tests make it small)
         self.child_bytes = child_bytes  # plain files this big are checked by a child (scan_check.py)
+        self.early = checks  # the caller's, started before DuckDB was imported (commands/query.py)
         self.registry = registry
         self.forced = forced
         self.received_at = now_us()
@@ -96,12 +98,15 @@ class InPlaceQuery:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         paths = [source.name for source in expansion.sources if isinstance(source, FileReader)]
         compressed = {path: _compressed(path) for path in paths}
-        checks = PlainChecks([path for path in compressed if not compressed[path]], self.child_bytes)
+        early = self.early.in_child if self.early is not None else []
+        plain = [path for path in compressed if not compressed[path] and path not in early]
+        checks = PlainChecks(plain, self.child_bytes)
         try:
             for index, source in enumerate(expansion.sources):
                 last = index == len(expansion.sources) - 1
                 if isinstance(source, FileReader):
-                    file = self._file(con, source.name, index, last, compressed[source.name], checks)
+                    checker = self.early if source.name in early else checks
+                    file = self._file(con, source.name, index, last, compressed[source.name], checker)
                     self.files.append(file)
                 elif isinstance(source, StdinReader):
                     self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))

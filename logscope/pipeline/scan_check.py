@@ -120,6 +120,23 @@ class PlainChecks:
         return True
 
 
+def named_plain_files(names: list[str]) -> list[str]:
+    """The names that are regular files, not gzip (those `query SQL FILE` may scan as they are)."""
+    from logscope.sources.compressed import GZIP_MAGIC
+
+    plain = []
+    for name in names:
+        if not os.path.isfile(name):  # a glob, a directory, a pipe: the query expands or reads it
+            continue
+        try:
+            with open(name, "rb") as handle:
+                if handle.read(2) != GZIP_MAGIC:
+                    plain.append(name)
+        except OSError:
+            continue  # the query reports it
+    return plain
+
+
 def _size(path: str) -> int:
     """The file's size; -1 where it cannot be read (checked here, which raises the error)."""
     try:
