@@ -127,4 +127,5 @@ def test_only_plain_regular_files_named_are_checked_early(tmp_path: Path) -> Non
         "-",
         str(tmp_path / "gone"),
     ]
-    assert named_plain_files(names) == [str(plain)]
+    assert named_plain_files(names, least=0) == [str(plain)]
+    assert named_plain_files(names, least=len(LINE) + 1) == []  # too small for a child

@@ -120,13 +120,16 @@ class PlainChecks:
         return True
 
 
-def named_plain_files(names: list[str]) -> list[str]:
-    """The names that are regular files, not gzip (those `query SQL FILE` may scan as they are)."""
+def named_plain_files(names: list[str], least: int = CHILD_BYTES) -> list[str]:
+    """The names that are regular files of `least` bytes or more, not gzip (those a child would
+    check for `query SQL FILE`); the others are not opened."""
     from logscope.sources.compressed import GZIP_MAGIC
 
     plain = []
     for name in names:
         if not os.path.isfile(name):  # a glob, a directory, a pipe: the query expands or reads it
+            continue
+        if _size(name) < least:
             continue
         try:
             with open(name, "rb") as handle:
