@@ -77,9 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         from logscope.commands.completion import complete
 
         complete(build_parser, verb_of)  # answers the shell and exits
+    program = argv is None  # the process's own command line, not a caller's list
     argv = sys.argv[1:] if argv is None else argv
     verb = verb_of(argv)
     args = build_parser(verb if verb in VERBS else None).parse_args(argv)
+    code = _handled(args)
+    if program and getattr(args, "exit_at_once", False):
+        exit_at_once(code)
+    return code
+
+
+def _handled(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except LogscopeError as exc:
@@ -93,3 +101,15 @@ def main(argv: list[str] | None = None) -> int:
 
         quiet_closed_stdout()
         return 0
+
+
+def exit_at_once(code: int) -> None:
+    """End the process with `code` once its output is written, without Python's finalization,
+    for a command that keeps nothing but what it printed (`query SQL FILE`): freeing each module's
+    objects, numpy and DuckDB's took ~0.07 s of its ~1 s (docs/benchmarks.md)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # the reader went away, or the stream is closed
+        pass
+    os._exit(code)

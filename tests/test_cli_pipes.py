@@ -172,3 +172,26 @@ def test_a_missing_database_is_one_line(tmp_path: Path) -> None:
         assert result.stderr == (
             "logscope: error: none.duckdb: no database here yet (run `logscope ingest` first)\n"
         )
+
+
+@pytest.mark.slow
+def test_query_over_files_ends_at_once_with_all_its_output_and_status(tmp_path: Path) -> None:
+    """`query SQL FILE` ends without Python's finalization (cli.py `exit_at_once`): what it
+    printed is still all written, into a file or a pipe, and the status is kept."""
+    lines = [
+        f'10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] "GET /{n} HTTP/1.1" 200 {n} "-" "c"' for n in range(30000)
+    ]
+    (tmp_path / "access.log").write_text("\n".join(lines) + "\n")
+    run = shell(
+        "logscope query --tsv 'SELECT raw FROM logs ORDER BY id' access.log 2>ls.err > out.tsv", tmp_path
+    )
+    assert (run.status, run.stderr) == (0, "")
+    assert (tmp_path / "out.tsv").read_text().splitlines() == ["raw", *lines]
+    run = shell("logscope query --tsv 'SELECT raw FROM logs' access.log 2>ls.err | head -1", tmp_path)
+    assert (run.status, run.stderr, run.stdout) == (0, "", "raw\n")
+    run = shell("logscope query 'SELECT * FROM nothing_here' access.log 2>ls.err", tmp_path)
+    assert (
+        run.status == 1
+        and run.stderr.startswith("logscope: error: Catalog Error")
+        and run.stderr.count("\n") == 1
+    )

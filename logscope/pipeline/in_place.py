@@ -26,6 +26,7 @@ from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
 from logscope.pipeline.in_place_rows import FROM_US as _FROM_US
 from logscope.pipeline.in_place_rows import create_records_table, insert_records
+from logscope.pipeline.scan_check import CHILD_BYTES, PlainChecks
 from logscope.record import LineBatch, Record, now_us
 from logscope.sources.compressed import open_log
 from logscope.sources.lines import LineSplitter
@@ -68,9 +69,13 @@ class InPlaceQuery:
         registry: FormatRegistry,
         forced: Parser | None = None,
         head_bytes: int = HEAD_BYTES,
+        child_bytes: int = CHILD_BYTES,
+        checks: PlainChecks | None = None,
     ) -> None:
         self.arguments = arguments
         self.head_bytes = head_bytes  # the first block, detected by our parser (tests make it small)
+        self.child_bytes = child_bytes  # plain files this big are checked by a child (scan_check.py)
+        self.early = checks  # the caller's, started before DuckDB was imported (commands/query.py)
         self.registry = registry
         self.forced = forced
         self.received_at = now_us()
@@ -91,14 +96,24 @@ class InPlaceQuery:
         con = connect(MEMORY, external_access=True)
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
-        for index, source in enumerate(expansion.sources):
-            last = index == len(expansion.sources) - 1
-            if isinstance(source, FileReader):
-                self.files.append(self._file(con, source.name, index, last))
-            elif isinstance(source, StdinReader):
-                self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))
-            else:
-                raise LogscopeError(f"{source.name}: only files and - can be queried in place")
+        paths = [source.name for source in expansion.sources if isinstance(source, FileReader)]
+        compressed = {path: _compressed(path) for path in paths}
+        early = self.early.in_child if self.early is not None else []
+        plain = [path for path in compressed if not compressed[path] and path not in early]
+        checks = PlainChecks(plain, self.child_bytes)
+        try:
+            for index, source in enumerate(expansion.sources):
+                last = index == len(expansion.sources) - 1
+                if isinstance(source, FileReader):
+                    checker = self.early if source.name in early else checks
+                    file = self._file(con, source.name, index, last, compressed[source.name], checker)
+                    self.files.append(file)
+                elif isinstance(source, StdinReader):
+                    self.files.append(self._python(con, InPlaceFile("stdin", index), None, "standard input"))
+                else:
+                    raise LogscopeError(f"{source.name}: only files and - can be queried in place")
+        finally:
+            checks.close()
         self._views(con, sql)
         # The plans join each line to the small level table; DuckDB's estimate of a CSV scan is
         # low, so it would build its hash table on the lines: all of them held (760 MB for 1 M
@@ -112,16 +127,15 @@ class InPlaceQuery:
 
     # --- one file --------------------------------------------------------------------------
 
-    def _file(self, con: duckdb.DuckDBPyConnection, path: str, index: int, last: bool) -> InPlaceFile:
+    def _file(
+        self, con, path: str, index: int, last: bool, compressed: bool, checks: PlainChecks
+    ) -> InPlaceFile:
         file = InPlaceFile(path, index)
-        raw, unzipped = open_log(path)
-        raw.close()
-        compressed = unzipped is not None
         head, more = _head_lines(path, self.head_bytes)
         parser = SourceParser(self.registry, self.forced)
         sampled = head[:SAMPLE_LINES]
         records = parser.parse_batch(LineBatch(path, sampled, self.received_at))
-        reason = self._scan_refused(parser, records, head, more, path, compressed)
+        reason = self._scan_refused(parser, records, head, more)
         if index in self.read_by_parser:
             reason = "a line in a multiline or header-driven format"
         if isinstance(reason, str):
@@ -130,11 +144,16 @@ class InPlaceQuery:
         if not last:  # only the files after it need its line count (their ids follow its)
             file.records = _count_lines(path)
         self._scan(con, file, parser, plan, records, head, path, compressed)
+        from logscope.pipeline.in_place_scan import scan_ok
+
+        # Asked last: a big plain file is checked by a child process meanwhile (scan_check.py).
+        refused = scan_ok(path, compressed) if compressed else checks.answer(path)
+        if refused:
+            reason = f"DuckDB would split it otherwise: {refused}"
+            return self._python(con, InPlaceFile(path, index), path, reason)
         return file
 
-    def _scan_refused(
-        self, parser, records, head, more, path, compressed
-    ) -> RegexPlan | JsonPlan | SyslogPlan | str:
+    def _scan_refused(self, parser, records, head, more) -> RegexPlan | JsonPlan | SyslogPlan | str:
         """The plan to scan the file with, or why our parser reads it."""
         if not more:
             return "small"
@@ -151,7 +170,6 @@ class InPlaceQuery:
         from logscope.parsing.vectorized.json_plan import json_plan_for
         from logscope.parsing.vectorized.plans import plan_for
         from logscope.parsing.vectorized.syslog_plan import syslog_plan_for
-        from logscope.pipeline.in_place_scan import scan_ok
 
         first = parser.order[0]
         clock = getattr(first, "clock", None)
@@ -161,27 +179,18 @@ class InPlaceQuery:
             plan = syslog_plan_for(first, zone)
         if isinstance(plan, str):
             plan = plan_for(first, zone, clock() if clock else None)
-        if isinstance(plan, str):
-            return plan
-        refused = scan_ok(path, compressed)
-        return f"DuckDB would split it otherwise: {refused}" if refused else plan
+        return plan
 
     def _scan(self, con, file, parser, plan, head_records, head, path, compressed) -> None:
         from logscope.pipeline.in_place_chain import build_chain, chain_plans
-        from logscope.pipeline.in_place_scan import FALLBACK_TYPE, fallback_function, read_lines_sql
+        from logscope.pipeline.in_place_scan import create_fallback, read_lines_sql
 
         tag = file.index
         file.paths = [path]
         head_name, function = f"_inplace_head_{tag}", f"_inplace_parse_{tag}"
         create_records_table(con, head_name, "VARCHAR")
         insert_records(con, head_name, list(enumerate(head_records)))
-        con.create_function(
-            function,
-            fallback_function(_per_line(parser, file.index)),
-            ["VARCHAR"],
-            FALLBACK_TYPE,
-            type="arrow",
-        )
+        create_fallback(con, function, _per_line(parser, file.index))
         skip = len(head_records)
         # Counting lines (a window, in the scan's order) serializes the scan: only done when the
         # SQL may read `id`.
@@ -386,6 +395,12 @@ def _head_lines(path: str, head_bytes: int) -> tuple[list[str], bool]:
         if len(lines) > SAMPLE_LINES:
             return lines, next(blocks, None) is not None or splitter.pending_bytes > 0
     return lines, False
+
+
+def _compressed(path: str) -> bool:
+    raw, unzipped = open_log(path)
+    raw.close()
+    return unzipped is not None
 
 
 def _count_lines(path: str) -> int:

@@ -10,13 +10,15 @@ function runs that parser on the line, so every row equals what `ingest` stores.
 
 from __future__ import annotations
 
-import codecs
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from logscope.parsing.pattern_text import scanned_groups
 from logscope.parsing.vectorized.plans import RegexPlan
 from logscope.parsing.vectorized.re2 import re2_matches_empty, sql_literal
+from logscope.pipeline.scan_check import DELIMITER, SCAN_BLOCK, plain_refused
+from logscope.pipeline.scan_check import refused as _refused
 from logscope.record import MAX_LINE_BYTES
 from logscope.sources.compressed import CompressedReader
 
@@ -24,9 +26,6 @@ if TYPE_CHECKING:  # pyarrow: imported where the fallback parser runs (a file wh
     # pass the plan's checks needs none)
     import duckdb
 
-# A delimiter (two bytes) and no quote: a line is one column (`scan_ok` refuses files holding it).
-DELIMITER = "\x1f\x1e"
-SCAN_BLOCK = 8 << 20
 FALLBACK_TYPE = (
     "STRUCT(format VARCHAR, ts_us BIGINT, level VARCHAR, message VARCHAR, host VARCHAR, fields VARCHAR)"
 )
@@ -68,52 +67,15 @@ _LEVEL_GUESSES = [
 
 
 def scan_ok(path: str, compressed: bool, block_bytes: int = SCAN_BLOCK) -> str | None:
-    """Why DuckDB's CSV reader would not split the file into the lines our reader gives, or None.
-
-    It also ends lines at a lone CR, does not read NUL as U+FFFD, and refuses bad UTF-8. One pass
-    over the file, a block at a time into one buffer: each check runs on the block while it is
-    in the CPU's cache (`memchr` for the bytes, `isascii`, and the UTF-8 decoder only on a block
-    that is not ASCII)."""
-    if compressed:
-        with open(path, "rb") as raw:
-            unzipped = CompressedReader(raw, path)
-            refused = _refused(iter(lambda: unzipped.read(block_bytes), b""))
-            # DuckDB fails on a damaged gzip file: our reader keeps what precedes the damage.
-            return refused or ("it is damaged" if unzipped.damage else None)
-    with open(path, "rb", buffering=0) as handle:
-        return _refused(_read_into(handle, bytearray(block_bytes)))
-
-
-def _read_into(handle, buffer: bytearray) -> Iterator[bytearray]:
-    """The file's blocks, each read into `buffer` (a shorter copy for the last one)."""
-    while size := handle.readinto(buffer):
-        yield buffer if size == len(buffer) else buffer[:size]
-
-
-def _refused(blocks: Iterator[bytes | bytearray]) -> str | None:
-    """`scan_ok` over blocks."""
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    delimiter = DELIMITER.encode()
-    tail = b""
-    for block in blocks:
-        if b"\r" in block:
-            return "it holds carriage returns"
-        if b"\x00" in block:
-            return "it holds NUL bytes"
-        # One byte first: memchr, where a two-byte find is a slower search (17x here).
-        if delimiter in tail + block[:1] or (delimiter[:1] in block and delimiter in block):
-            return "it holds the scan delimiter"
-        if not block.isascii():
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError:
-                return "it is not valid UTF-8"
-        tail = bytes(block[-1:])
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "it is not valid UTF-8"
-    return None
+    """Why DuckDB's CSV reader would not split the file into the lines our reader gives, or None
+    (pipeline/scan_check.py `refused`)."""
+    if not compressed:
+        return plain_refused(path, block_bytes)
+    with open(path, "rb") as raw:
+        unzipped = CompressedReader(raw, path)
+        refused = _refused(iter(lambda: unzipped.read(block_bytes), b""))
+        # DuckDB fails on a damaged gzip file: our reader keeps what precedes the damage.
+        return refused or ("it is damaged" if unzipped.damage else None)
 
 
 def read_lines_sql(path: str, compressed: bool, skip: int) -> str:
@@ -224,6 +186,19 @@ def level_texts(con: duckdb.DuckDBPyConnection, head_lines: list[str], plan: Reg
                 texts.add(text or "")
                 break
     return sorted(texts)
+
+
+def create_fallback(
+    con: duckdb.DuckDBPyConnection, name: str, parse_line: Callable[[str], tuple[str, tuple | None]]
+) -> None:
+    """Register `fallback_function(parse_line)` in `con` as `name`.
+
+    DuckDB imports numpy for any Python function, and numpy's OpenBLAS then starts a thread per
+    core that spins after the import: 0.04 s more for the import and up to 0.05 CPU-s beside the
+    scan, for linear algebra nothing here does (docs/benchmarks.md). So one BLAS thread, unless
+    the environment says otherwise (read when numpy is first imported)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    con.create_function(name, fallback_function(parse_line), ["VARCHAR"], FALLBACK_TYPE, type="arrow")
 
 
 def fallback_function(parse_line: Callable[[str], tuple[str, tuple | None]]) -> Callable:
