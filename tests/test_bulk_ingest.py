@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from datetime import UTC
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from logscope.parsing.vectorized.re2 import (
 from logscope.pipeline.bulk import BulkImporter
 from logscope.pipeline.streaming import Pipeline
 from logscope.sources.readers import FileReader
+from logscope.store.bulk import checkpoint
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
 
@@ -306,3 +308,50 @@ def test_the_import_checkpoints_what_it_wrote_while_its_memory_cap_holds(tmp_pat
     assert stored == 3000
     assert logged and logged[-1] > 0  # (written to the log as it came)
     assert not after
+
+
+def test_the_import_checkpoint_waits_for_another_connections_write(tmp_path: Path) -> None:
+    """A write transaction open elsewhere when the import ends (the pattern miner commits a block
+    every few tenths of a second beside it) makes DuckDB decline a CHECKPOINT: the import tries
+    again until it runs, so its rows still leave the write-ahead log under its memory cap."""
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(nginx_lines(3000)) + "\n")
+    path = tmp_path / "a.duckdb"
+    con = open_for_writing(str(path))
+    other = con.cursor()
+    other.execute("CREATE TABLE side (x INTEGER PRIMARY KEY, y INTEGER)")
+    wal = Path(f"{path}.wal")
+    held: list[threading.Timer] = []
+
+    def hold_a_write(*_: int) -> None:  # after each block's commit
+        if not held:  # (an upsert, as the miner's: a plain INSERT does not hold a CHECKPOINT off)
+            other.begin()
+            other.execute("INSERT OR REPLACE INTO side VALUES (1, 2)")
+            held.append(threading.Timer(0.3, other.commit))
+            held[0].start()
+
+    BulkImporter(LogWriter(con), builtin_registry(UTC)).import_file(str(log), progress=hold_a_write)
+    after = wal.exists() and wal.stat().st_size
+    held[0].join()
+    stored = con.execute("SELECT count(*) FROM logs").fetchall()[0][0]
+    side = con.execute("SELECT count(*) FROM side").fetchall()[0][0]
+    con.close()
+    assert (stored, side) == (3000, 1)
+    assert not after
+
+
+def test_the_checkpoint_gives_up_after_its_wait(tmp_path: Path) -> None:
+    """A write transaction that stays open is not waited for longer than asked."""
+    con = open_for_writing(str(tmp_path / "a.duckdb"))
+    other = con.cursor()
+    other.execute("CREATE TABLE side (x INTEGER PRIMARY KEY, y INTEGER)")
+    other.begin()
+    other.execute("INSERT OR REPLACE INTO side VALUES (1, 2)")
+    started = time.monotonic()
+    declined = checkpoint(con, wait=0.2)
+    waited = time.monotonic() - started
+    other.commit()
+    ran = checkpoint(con, wait=0.2)
+    con.close()
+    assert (declined, ran) == (False, True)
+    assert 0.2 <= waited < 1.5

@@ -9,6 +9,7 @@ streaming path numbers records in the order it writes them.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Protocol
@@ -35,6 +36,9 @@ BULK_MEMORY_LIMIT = "128MB"
 # CPU time for the same rows (300,000 nginx lines: 6.3 -> 4.6 CPU-s, JSON lines 4.1 -> 3.1) and,
 # on a busy machine, wall time too (docs/benchmarks.md, "Bulk import fast path").
 BULK_THREADS = 1
+# How long the end of an import waits for other connections' write transactions (a mined block's,
+# an alert's: tens of milliseconds each) to let its CHECKPOINT run (docs/benchmarks.md).
+CHECKPOINT_WAIT_SECONDS = 2.0
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
@@ -229,6 +233,27 @@ class BlockPlan(Protocol):
     def select_sql(self, block: str, levels: str) -> str: ...
 
 
+def checkpoint(con: duckdb.DuckDBPyConnection, wait: float = CHECKPOINT_WAIT_SECONDS) -> bool:
+    """CHECKPOINT, trying again for up to `wait` seconds while another connection's write
+    transaction makes DuckDB decline it; whether it ran (if not, the next commit's does).
+
+    DuckDB declines it while another connection's transaction has upserted or created something
+    (the pattern miner's `INSERT OR REPLACE`, beside the import; a plain INSERT does not): one try
+    was declined in 6 of 7 runs of a million nginx lines, and the alerts' or a view's commit then
+    checkpointed the import's last 24-130 MB of log uncapped (DuckDB 385 MB in use)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            con.execute("CHECKPOINT")
+            return True
+        except duckdb.TransactionException:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        except duckdb.Error:
+            return False
+
+
 class BulkStore:
     """Runs a plan's SQL over a block and writes the block's records with the writer's ids."""
 
@@ -245,11 +270,11 @@ class BulkStore:
         """Cap DuckDB's memory (its write path keeps a lot otherwise) and threads while a bulk
         import runs; the settings before are restored after.
 
-        What the import left in the write-ahead log is checkpointed before, under the cap: DuckDB
-        skips its automatic checkpoint while other transactions run (the rules' and the patterns'
-        reads), and the first commit after the import (an alert, a marker) then checkpointed
-        several blocks with the memory limit restored, 300-400 MB more for a second
-        (docs/benchmarks.md, "Bulk import fast path")."""
+        What the import left in the write-ahead log is checkpointed before, under the cap (see
+        `checkpoint`): DuckDB skips its automatic checkpoint while other transactions run (the
+        rules' and the patterns' reads), and the first commit after the import (an alert, a
+        marker, a view) then checkpointed several blocks with the memory limit restored, 300-400
+        MB more for a second (docs/benchmarks.md, "Bulk import fast path")."""
         con = self.con
         previous = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('threads')"
@@ -258,8 +283,7 @@ class BulkStore:
         con.execute(f"SET threads = {int(threads)}")
         try:
             yield
-            with contextlib.suppress(duckdb.Error):  # (declined: the next commit's checkpoint does it)
-                con.execute("CHECKPOINT")
+            checkpoint(con)
         finally:
             con.execute(f"SET memory_limit = '{previous[0]}'")
             con.execute(f"SET threads = {int(previous[1])}")
