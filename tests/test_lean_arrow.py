@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import REPO, query_db
 from terminal import Terminal, logscope_command, needs_tmux
 from test_tail_browse import logscope_pid, wait_until
 
@@ -95,27 +96,12 @@ def test_ingest_runs_with_lean_pyarrow_and_its_rules_fire(tmp_path: Path) -> Non
     its bulk path, the rules' read-back and pattern mining run without numpy or pyarrow.dataset,
     and the bundled rules still fire on the sample incident."""
     db = tmp_path / "lean.duckdb"
-    sample = Path(__file__).resolve().parent.parent / "sample_logs"
+    sample = REPO / "sample_logs"
     program = (
         "import sys\nfrom logscope.cli import main\n"
         f"code = main(['ingest', '-q', '--db', {str(db)!r}, {str(sample)!r}])\n"
         "print(code, 'numpy' in sys.modules, sys.modules.get('pyarrow.dataset', 'absent'))\n"
     )
     assert run_python(program) == ["0 False None"]
-    fired = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "logscope",
-            "query",
-            "--db",
-            str(db),
-            "--csv",
-            "SELECT rule FROM alerts ORDER BY rule",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split()
+    fired = [rule for (rule,) in query_db(db, "SELECT rule FROM alerts ORDER BY rule")]
     assert "web_5xx_burst" in fired, fired
