@@ -89,21 +89,12 @@ def arrow_held():
 
 def jemalloc():
     # DuckDB's own jemalloc (symbols duckdb_je_*), which mallinfo2 does not see.
-    try:
-        import duckdb
-        module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
-        mallctl = ctypes.CDLL(module.__file__).duckdb_je_mallctl
-    except Exception as exc:
-        return f"duckdb jemalloc: {exc}"
-    size_t = ctypes.c_size_t
-    mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(size_t), ctypes.c_void_p, size_t]
-    epoch, size = ctypes.c_uint64(1), size_t(8)
-    mallctl(b"epoch", ctypes.byref(epoch), ctypes.byref(size), ctypes.byref(epoch), size.value)
-    parts = []
-    for name in ("allocated", "active", "metadata", "resident", "mapped", "retained"):
-        value, size = size_t(), size_t(ctypes.sizeof(size_t))
-        if mallctl(f"stats.{name}".encode(), ctypes.byref(value), ctypes.byref(size), None, 0) == 0:
-            parts.append(f"{name} {value.value / (1 << 20):.1f}")
+    from logscope.store import allocator
+    if not allocator.available():
+        return "duckdb jemalloc: not in this DuckDB"
+    names = ("allocated", "active", "metadata", "resident", "mapped", "retained")
+    values = {name: allocator.stat(name) for name in names}
+    parts = [f"{name} {value / (1 << 20):.1f}" for name, value in values.items() if value is not None]
     return "duckdb jemalloc (MB): " + ", ".join(parts)
 
 def dump():
@@ -124,10 +115,8 @@ def dump():
             return {l.split(":")[0]: int(l.split()[1]) / 1024
                     for l in open("/proc/self/smaps_rollup").read().splitlines()[1:]}["Rss"]
         steps = [f"now {rss():.1f}"]
-        module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
-        je = ctypes.CDLL(module.__file__).duckdb_je_mallctl
-        je.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-        je(b"arena.4096.purge", None, None, None, 0)
+        from logscope.store import allocator
+        allocator.purge()
         steps.append(f"duckdb jemalloc purged {rss():.1f}")
         ctypes.CDLL(None).malloc_trim(0)
         steps.append(f"malloc_trim {rss():.1f}")
@@ -243,19 +232,14 @@ if os.environ.get("RSS_JE_PURGE_SECONDS"):  # purge DuckDB's jemalloc every so m
     import time
     def _purge():
         import duckdb
-        module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
-        mallctl = ctypes.CDLL(module.__file__).duckdb_je_mallctl
-        pointer = ctypes.c_void_p
-        mallctl.argtypes = [ctypes.c_char_p, pointer, pointer, pointer, ctypes.c_size_t]
+        from logscope.store import allocator
         while True:
             time.sleep(float(os.environ["RSS_JE_PURGE_SECONDS"]))
-            mallctl(b"arena.4096.purge", None, None, None, 0)
+            allocator.purge()
     threading.Thread(target=_purge, daemon=True, name="purge").start()
 if os.environ.get("RSS_LEAN_ARROW"):  # pyarrow without numpy, DuckDB without pyarrow.dataset
-    sys.modules["numpy"] = None
-    import pyarrow, pyarrow.compute
-    del sys.modules["numpy"]
-    sys.modules["pyarrow.dataset"] = None
+    from logscope.lean_arrow import import_lean
+    import_lean()
 if os.environ.get("RSS_WHO_IMPORTS"):  # write the stack that first imports this module
     import traceback
     class _Who:

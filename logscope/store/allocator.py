@@ -55,13 +55,19 @@ def purge() -> bool:
 
 def resident_bytes() -> int | None:
     """Bytes of memory DuckDB's allocator holds in RAM (in use or freed and kept), or None."""
+    return stat("resident")
+
+
+def stat(name: str) -> int | None:
+    """jemalloc's `stats.<name>` in bytes, refreshed now (allocated, active, metadata, resident,
+    mapped, retained), or None without that allocator."""
     mallctl = _mallctl()
     if mallctl is None:
         return None
     epoch, size = ctypes.c_uint64(1), _SIZE(ctypes.sizeof(ctypes.c_uint64))
     mallctl(b"epoch", ctypes.byref(epoch), ctypes.byref(size), ctypes.byref(epoch), size.value)
     value, size = _SIZE(), _SIZE(ctypes.sizeof(_SIZE))
-    if mallctl(b"stats.resident", ctypes.byref(value), ctypes.byref(size), None, 0) != 0:
+    if mallctl(f"stats.{name}".encode(), ctypes.byref(value), ctypes.byref(size), None, 0) != 0:
         return None
     return value.value
 
