@@ -231,7 +231,6 @@ if os.environ.get("RSS_CHECKPOINT_SECONDS"):  # CHECKPOINT the store every so ma
 if os.environ.get("RSS_JE_PURGE_SECONDS"):  # purge DuckDB's jemalloc every so many seconds
     import time
     def _purge():
-        import duckdb
         from logscope.store import allocator
         while True:
             time.sleep(float(os.environ["RSS_JE_PURGE_SECONDS"]))

@@ -24,7 +24,9 @@ _MALLCTL_ARENAS_ALL = 4096  # jemalloc's "every arena" index (MALLCTL_ARENAS_ALL
 
 @cache
 def _mallctl():  # -> the C function, or None
-    """DuckDB's `mallctl`, if its native module exports one."""
+    """DuckDB's `mallctl`, if its native module exports one (cached: the module is loaded first)."""
+    import duckdb  # noqa: F401  (loads the native module)
+
     module = sys.modules.get("_duckdb") or sys.modules.get("duckdb.duckdb")
     path = getattr(module, "__file__", None)
     if path is None:
@@ -40,8 +42,6 @@ def _mallctl():  # -> the C function, or None
 
 def available() -> bool:
     """Whether DuckDB's allocator can be told to purge (DuckDB's Linux builds)."""
-    import duckdb  # noqa: F401  (loads the native module)
-
     return _mallctl() is not None
 
 
