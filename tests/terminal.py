@@ -27,11 +27,17 @@ needs_tmux = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt
 SAMPLE_LOGS = REPO / "sample_logs"
 
 
+def tmux_socket_name(prefix: str) -> str:
+    """A tmux server name no other test shares: `tmp_path.name` repeats across xdist workers and
+    concurrent pytest runs (each numbers its own temporary directories from 0)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
 class Terminal:
     """One tmux server (its own socket) running one command in a window of `width` x `height`."""
 
     def __init__(self, command: str, width: int = 180, height: int = 45, env: dict[str, str] | None = None):
-        self.socket = f"logscope-term-{uuid.uuid4().hex[:10]}"
+        self.socket = tmux_socket_name("logscope-term")
         self.width, self.height = width, height
         settings = {"TZ": "UTC", "TERM": "xterm-256color", **(env or {})}
         exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in settings.items())

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, query_db, run_cli
+from terminal import tmux_socket_name
 from test_tail_support import live_query
 
 TMUX = shutil.which("tmux")
@@ -268,7 +269,7 @@ def test_sample_logs_give_the_same_alerts_in_ingest_tail_and_backtest(tmp_path: 
     assert ("2026-11-20T14:06:30.000Z", "firing", "web_5xx_burst") in [event[:3] for event in events]
     assert "web_4xx_spike" not in {row[1] for row in table}
     assert_same("backtest", ingested, backtest_alerts(logs))
-    socket = f"logscope-identity-{tmp_path.name}"
+    socket = tmux_socket_name("logscope-identity")
     tailed = tail_alerts(logs, tmp_path / "tail.duckdb", tmp_path / "tail.jsonl", socket)
     assert_same("tail", ingested, tailed)
 
@@ -298,7 +299,7 @@ def test_an_hour_of_mixed_logs_gives_the_same_alerts_caught_up_or_followed(tmp_p
     split = START + dt.timedelta(minutes=58)
     growing = tmp_path / "growing" / "logs"
     write_logs(growing, hour, split)
-    socket = f"logscope-identity-{tmp_path.name}"
+    socket = tmux_socket_name("logscope-identity")
     tail_db = tmp_path / "tail.duckdb"
     followed = tail_alerts(growing, tail_db, tmp_path / "tail.jsonl", socket, runs_from(hour, split))
     assert followed[0], "tail stored no alerts"

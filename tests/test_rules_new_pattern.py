@@ -12,6 +12,7 @@ import pytest
 from conftest import query_db, run_cli
 from deploylog import NEW_ERROR, deploy_log
 from servicelog import START, service_log
+from terminal import tmux_socket_name
 from test_alert_identity import (
     ALERTS_SQL,
     assert_same,
@@ -181,7 +182,7 @@ def assert_fires_alike(tmp_path: Path, path: Path, template: str, first: dt.date
     tail_db = tmp_path / "tail.duckdb"
     appended = [(path.name, lines[start : start + 250]) for start in range(1000, len(lines), 250)]
     followed = tail_alerts(
-        growing, tail_db, tmp_path / "tail.jsonl", f"logscope-np-{tmp_path.name}", appended, rules=rules
+        growing, tail_db, tmp_path / "tail.jsonl", tmux_socket_name("logscope-np"), appended, rules=rules
     )
     assert_same(
         "tail",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, query_db, run_cli
+from terminal import tmux_socket_name
 from test_tui_tail import TMUX, tmux, wait_until
 
 from logscope.demo.fleet import simulate
@@ -60,7 +61,7 @@ def test_fleet_sends_syslog_over_udp(tmp_path: Path) -> None:
 def test_demo_shows_the_fleet_and_its_alerts_then_quits(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     status = tmp_path / "status"
-    socket_name = f"logscope-test-{tmp_path.name}"
+    socket_name = tmux_socket_name("logscope-test")
     command = (
         f"sleep 0.5; cd {shlex.quote(str(REPO))} && TZ=UTC {shlex.quote(sys.executable)} -m logscope demo"
         f" --dir {shlex.quote(str(workdir))} --speed 60; echo $? > {shlex.quote(str(status))}; sleep 30"

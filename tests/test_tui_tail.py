@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, assert_clean_error, query_db, run_cli
+from terminal import tmux_socket_name
 
 TMUX = shutil.which("tmux")
 needs_tmux = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
@@ -35,7 +36,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 def test_piped_stdin_shows_lines_and_quits_on_q(tmp_path: Path) -> None:
     db = tmp_path / "tail.duckdb"
     status = tmp_path / "status"
-    socket = f"logscope-test-{tmp_path.name}"
+    socket = tmux_socket_name("logscope-test")
     lines = 'level=info msg="hello from a pipe"\\nlevel=error msg="second piped line"\\n'
     command = (
         f"sleep 0.5; cd {shlex.quote(str(REPO))} && printf '{lines}' | TZ=UTC {shlex.quote(sys.executable)}"
@@ -71,7 +72,7 @@ def test_tail_follows_a_growing_file_and_answers_queries_meanwhile(tmp_path: Pat
     log.write_text('level=info msg="before start"\n')
     db = tmp_path / "follow.duckdb"
     status = tmp_path / "status"
-    socket = f"logscope-test-{tmp_path.name}"
+    socket = tmux_socket_name("logscope-test")
     command = (
         f"sleep 0.5; cd {shlex.quote(str(REPO))} && TZ=UTC {shlex.quote(sys.executable)} -m logscope tail"
         f" {shlex.quote(str(log.parent))} --db {shlex.quote(str(db))};"
