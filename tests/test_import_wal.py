@@ -19,6 +19,7 @@ from logscope.patterns.background import BackgroundMining
 from logscope.pipeline.bulk import BulkImporter
 from logscope.sources.tail.identity import CheckpointBook
 from logscope.sources.tail.resume import import_checkpoint
+from logscope.store.bulk import IMPORT_CHECKPOINT_SCALE
 from logscope.store.checkpoints import load_checkpoints
 from logscope.store.database import open_for_writing
 from logscope.store.writer import LogWriter
@@ -27,14 +28,15 @@ sys.path.insert(0, str(REPO / "bench"))
 from import_speed import FileSizeSampler
 
 BLOCK_BYTES = 64 << 10
-THRESHOLD = 1 << 20  # the connection's wal_autocheckpoint in the test
+SETTING = 256 << 10  # the connection's wal_autocheckpoint in the test
+THRESHOLD = IMPORT_CHECKPOINT_SCALE * SETTING  # where the import checkpoints
 # A 64 KiB block of these lines adds ~270 KB to the log (raw, message, fields, the mined patterns).
 BLOCK_IN_LOG = 5 * BLOCK_BYTES
 
 
 def test_the_write_ahead_log_stays_bounded_beside_the_miner_and_a_reader(tmp_path: Path) -> None:
     """With the miner mining each block beside the import and a reader's transaction open all
-    along (a query, the TUI), the log holds at most DuckDB's threshold plus one block's rows,
+    along (a query, the TUI), the log holds at most the import's threshold plus one block's rows,
     read after each block and every 2 ms. Before, every commit of the import updated its
     checkpoint row, and DuckDB refuses the automatic checkpoint of a commit that updated rows
     while another transaction is open: the log kept the whole import (11 MB here, 130 MB for a
@@ -42,7 +44,7 @@ def test_the_write_ahead_log_stays_bounded_beside_the_miner_and_a_reader(tmp_pat
     log, path = tmp_path / "access.log", tmp_path / "a.duckdb"
     log.write_text("\n".join(nginx_lines(30_000)) + "\n")
     con = open_for_writing(str(path))
-    con.execute(f"SET wal_autocheckpoint = '{THRESHOLD // 1024}KiB'")
+    con.execute(f"SET wal_autocheckpoint = '{SETTING // 1024}KiB'")
     mining = BackgroundMining(con, on_error=lambda message: None, round_seconds=0.0)
     reader = con.cursor()
     reader.begin()
@@ -67,7 +69,7 @@ def test_the_write_ahead_log_stays_bounded_beside_the_miner_and_a_reader(tmp_pat
     mined = con.execute("SELECT count(*) FROM record_patterns").fetchall()
     restored = con.execute("SELECT current_setting('wal_autocheckpoint')").fetchall()
     con.close()
-    assert restored == [("1.0 MiB",)]  # off during the import only
+    assert restored == [("256.0 KiB",)]  # off during the import only
     assert stored == [(30_000, 30_000)]
     assert mined == [(30_000,)]
     assert len(sizes) > 20

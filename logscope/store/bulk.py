@@ -41,11 +41,15 @@ BULK_THREADS = 1
 # an alert's: tens of milliseconds each) to let its CHECKPOINT run (docs/benchmarks.md).
 CHECKPOINT_WAIT_SECONDS = 2.0
 # During a bulk import DuckDB's automatic checkpoint is off and the import checkpoints itself,
-# between blocks, once the write-ahead log holds what DuckDB's would have (`wal_autocheckpoint`,
-# 16 MiB unless set), so the log holds at most that plus one block's rows. DuckDB's own, beside
-# the pattern miner's and the markers' commits, ran in whichever connection committed next, beside
-# the import's insert: peaks of 950-1,010 MB against 510-530 MB (docs/benchmarks.md, "Bulk import
-# fast path", eighth round). While the import checkpoints itself: DuckDB's threshold, out of reach.
+# between blocks, in its thread, once the write-ahead log holds IMPORT_CHECKPOINT_SCALE times
+# DuckDB's threshold (`wal_autocheckpoint`, 16 MiB unless set): the log holds at most that plus one
+# block's rows. DuckDB's own checkpoint, once the miner no longer held it off, ran in whichever
+# connection committed next (the miner's, the markers'), beside the import's insert: peaks of
+# 950-1,014 MB against 510-530 MB. At 16 MiB a checkpoint came after nearly every block and
+# rewrote the row groups begun before: 8.2-9.7 CPU-s of checkpoints for a million nginx lines,
+# 4.1-4.8 at 64 MiB, 2.3 at 128 MiB (docs/benchmarks.md, "Bulk import fast path", eighth round).
+IMPORT_CHECKPOINT_SCALE = 4
+# While the import checkpoints itself: DuckDB's threshold, out of reach.
 _NO_AUTOMATIC_CHECKPOINT = "1TB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
@@ -287,7 +291,7 @@ class BulkStore:
         self.writer = writer
         self.con = writer.con
         self.wal_path = _wal_path(self.con)
-        self.checkpoint_bytes = 16 << 20  # the connection's `wal_autocheckpoint`, once importing
+        self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE << 24  # set from `wal_autocheckpoint`
         self._passes: list[tuple[str, str]] = []  # (select, format) per parse() of the block
         self._registered: list[str] = []
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
@@ -310,7 +314,7 @@ class BulkStore:
         ).fetchall()[0]
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET threads = {int(threads)}")
-        self.checkpoint_bytes = _size_bytes(previous[2])
+        self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE * _size_bytes(previous[2])
         con.execute(f"SET wal_autocheckpoint = '{_NO_AUTOMATIC_CHECKPOINT}'")
         try:
             yield
