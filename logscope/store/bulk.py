@@ -43,12 +43,13 @@ CHECKPOINT_WAIT_SECONDS = 2.0
 # During a bulk import DuckDB's automatic checkpoint is off and the import checkpoints itself,
 # between blocks, in its thread, once the write-ahead log holds IMPORT_CHECKPOINT_SCALE times
 # DuckDB's threshold (`wal_autocheckpoint`, 16 MiB unless set): the log holds at most that plus one
-# block's rows. DuckDB's own checkpoint, once the miner no longer held it off, ran in whichever
-# connection committed next (the miner's, the markers'), beside the import's insert: peaks of
-# 950-1,014 MB against 510-530 MB. At 16 MiB a checkpoint came after nearly every block and
-# rewrote the row groups begun before: 8.2-9.7 CPU-s of checkpoints for a million nginx lines,
-# 4.1-4.8 at 64 MiB, 2.3 at 128 MiB (docs/benchmarks.md, "Bulk import fast path", eighth round).
-IMPORT_CHECKPOINT_SCALE = 4
+# block's rows, however long the file. DuckDB's own checkpoint, once the miner no longer held it
+# off, ran in whichever connection committed next (the miner's, the markers'), beside the
+# import's insert: peaks of 950-1,014 MB against 510-530 MB. Each checkpoint costs ~0.4 CPU-s
+# more than the rows it writes (a million nginx lines: 8.2-9.7 CPU-s of checkpoints at 16 MiB,
+# 3.7-4.8 at 64 MiB, 2.3 at 128 MiB): at 128 MiB the import's CPU time is the same as before,
+# at 64 MiB 1.5-3 CPU-s more (docs/benchmarks.md, "Bulk import fast path", eighth round).
+IMPORT_CHECKPOINT_SCALE = 8
 # While the import checkpoints itself: DuckDB's threshold, out of reach.
 _NO_AUTOMATIC_CHECKPOINT = "1TB"
 
