@@ -3,10 +3,10 @@
 DuckDB (1.5) refuses the automatic checkpoint of a commit while another connection's open
 transaction has updated rows (an UPDATE, or an `INSERT OR REPLACE` that found its key), and it
 refuses a committing transaction's own checkpoint when that transaction has updated rows and any
-other transaction, even a read, is open. A DELETE and a plain INSERT hold off neither. The pattern
-miner's, the version markers' and the import's checkpoint rows replaced that way beside a bulk
-import let its write-ahead log grow to 130 MB, then be checkpointed by whichever commit came
-next, without the import's memory cap (docs/benchmarks.md, "Bulk import fast path").
+other transaction, even a read, is open. A DELETE and a plain INSERT hold off neither. Upserted,
+the pattern miner's rows, the version markers' and the import's own checkpoint rows let a bulk
+import's write-ahead log grow to 130 MB, then be checkpointed by whichever commit came next,
+without the import's memory cap (docs/benchmarks.md, "Bulk import fast path", eighth round).
 
 Both statements run in the caller's transaction: call these inside one (`con.begin()`), so that
 no reader ever sees the key missing."""
