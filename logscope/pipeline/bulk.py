@@ -107,6 +107,7 @@ class BulkImporter:
                     run.block([], None, True)  # what was read is kept, held records included
                     break
                 run.block(lines, extras, final, prepared, end)
+                self.store.checkpoint_if_due()
                 if progress is not None:
                     progress(consumed - counted, len(lines))
                 counted = consumed

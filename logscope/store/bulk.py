@@ -9,6 +9,7 @@ streaming path numbers records in the order it writes them.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -39,6 +40,18 @@ BULK_THREADS = 1
 # How long the end of an import waits for other connections' write transactions (a mined block's,
 # an alert's: tens of milliseconds each) to let its CHECKPOINT run (docs/benchmarks.md).
 CHECKPOINT_WAIT_SECONDS = 2.0
+# During a bulk import DuckDB's automatic checkpoint is off and the import checkpoints itself,
+# between blocks, in its thread, once the write-ahead log holds IMPORT_CHECKPOINT_SCALE times
+# DuckDB's threshold (`wal_autocheckpoint`, 16 MiB unless set): the log holds at most that plus one
+# block's rows, however long the file. DuckDB's own checkpoint, once the miner no longer held it
+# off, ran in whichever connection committed next (the miner's, the markers'), beside the
+# import's insert: peaks of 950-1,014 MB against 510-530 MB. Each checkpoint costs ~0.4 CPU-s
+# more than the rows it writes (a million nginx lines: 8.2-9.7 CPU-s of checkpoints at 16 MiB,
+# 3.7-4.8 at 64 MiB, 2.3 at 128 MiB): at 128 MiB the import's CPU time is the same as before,
+# at 64 MiB 1.5-3 CPU-s more (docs/benchmarks.md, "Bulk import fast path", eighth round).
+IMPORT_CHECKPOINT_SCALE = 8
+# While the import checkpoints itself: DuckDB's threshold, out of reach.
+_NO_AUTOMATIC_CHECKPOINT = "1TB"
 
 # µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
 _FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
@@ -237,10 +250,11 @@ def checkpoint(con: duckdb.DuckDBPyConnection, wait: float = CHECKPOINT_WAIT_SEC
     """CHECKPOINT, trying again for up to `wait` seconds while another connection's write
     transaction makes DuckDB decline it; whether it ran (if not, the next commit's does).
 
-    DuckDB declines it while another connection's transaction has upserted or created something
-    (the pattern miner's `INSERT OR REPLACE`, beside the import; a plain INSERT does not): one try
-    was declined in 6 of 7 runs of a million nginx lines, and the alerts' or a view's commit then
-    checkpointed the import's last 24-130 MB of log uncapped (DuckDB 385 MB in use)."""
+    DuckDB declines it while another connection's open transaction has updated rows (an UPDATE,
+    an `INSERT OR REPLACE`; a plain INSERT or DELETE does not: store/replace.py). The miner's
+    upserts beside the import had it declined in 6 of 7 runs of a million nginx lines, and the
+    alerts' or a view's commit then checkpointed the import's last 24-130 MB of log uncapped
+    (DuckDB 385 MB in use); the miner no longer upserts, an alert's upsert still can."""
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -254,12 +268,31 @@ def checkpoint(con: duckdb.DuckDBPyConnection, wait: float = CHECKPOINT_WAIT_SEC
             return False
 
 
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def _size_bytes(text: str) -> int:
+    """A size as DuckDB shows a setting ('16.0 MiB', '976.5 KiB', '0 bytes') in bytes."""
+    number, _, unit = text.strip().partition(" ")
+    return int(float(number) * _UNITS.get(unit, 1))
+
+
+def _wal_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The write-ahead log of the connection's database file (None in memory)."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return f"{rows[0][0]}.wal" if rows and rows[0][0] else None
+
+
 class BulkStore:
     """Runs a plan's SQL over a block and writes the block's records with the writer's ids."""
 
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
         self.con = writer.con
+        self.wal_path = _wal_path(self.con)
+        self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE << 24  # set from `wal_autocheckpoint`
         self._passes: list[tuple[str, str]] = []  # (select, format) per parse() of the block
         self._registered: list[str] = []
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
@@ -268,25 +301,41 @@ class BulkStore:
     @contextlib.contextmanager
     def import_settings(self, limit: str = BULK_MEMORY_LIMIT, threads: int = BULK_THREADS) -> Iterator[None]:
         """Cap DuckDB's memory (its write path keeps a lot otherwise) and threads while a bulk
-        import runs; the settings before are restored after.
+        import runs, and turn DuckDB's automatic checkpoint off (the import checkpoints itself:
+        `checkpoint_if_due`); the settings before are restored after.
 
         What the import left in the write-ahead log is checkpointed before, under the cap (see
-        `checkpoint`): DuckDB skips its automatic checkpoint while other transactions run (the
-        rules' and the patterns' reads), and the first commit after the import (an alert, a
-        marker, a view) then checkpointed several blocks with the memory limit restored, 300-400
-        MB more for a second (docs/benchmarks.md, "Bulk import fast path")."""
+        `checkpoint`): the first commit after the import (an alert, a marker, a view) would
+        otherwise checkpoint it with the memory limit restored, 300-400 MB more for a second
+        (docs/benchmarks.md, "Bulk import fast path")."""
         con = self.con
         previous = con.execute(
-            "SELECT current_setting('memory_limit'), current_setting('threads')"
+            "SELECT current_setting('memory_limit'), current_setting('threads'),"
+            " current_setting('wal_autocheckpoint')"
         ).fetchall()[0]
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET threads = {int(threads)}")
+        self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE * _size_bytes(previous[2])
+        con.execute(f"SET wal_autocheckpoint = '{_NO_AUTOMATIC_CHECKPOINT}'")
         try:
             yield
             checkpoint(con)
         finally:
             con.execute(f"SET memory_limit = '{previous[0]}'")
             con.execute(f"SET threads = {int(previous[1])}")
+            con.execute(f"SET wal_autocheckpoint = '{previous[2]}'")
+
+    def checkpoint_if_due(self) -> bool:
+        """CHECKPOINT (under the import's settings, in this thread, between two blocks) once the
+        write-ahead log holds `checkpoint_bytes`; whether it ran. Declined (another connection's
+        update is open: see `checkpoint`), it is tried again after the next block."""
+        if self.wal_path is None:
+            return False
+        try:
+            size = os.path.getsize(self.wal_path)
+        except OSError:
+            return False
+        return size >= self.checkpoint_bytes and checkpoint(self.con, wait=0.1)
 
     def parse(self, block: pa.Table, plan: BlockPlan) -> list[int]:
         """Register `block` for `write` as one more pass; the keys of lines its plan could not read.

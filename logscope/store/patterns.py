@@ -13,6 +13,7 @@ import duckdb
 if TYPE_CHECKING:
     import pyarrow as pa
 
+from logscope.store.replace import replace_meta, replace_rows
 from logscope.store.sql_text import string_literal, time_literal
 
 PATTERNS_DDL = """
@@ -118,11 +119,11 @@ def write_mined(
             con.register("_logscope_mined", block)
             con.execute("INSERT INTO record_patterns SELECT id, pattern_id FROM _logscope_mined")
             con.unregister("_logscope_mined")
-        if rows:
+        if rows:  # no UPDATE: it would hold off the import's checkpoints (store/replace.py)
             con.register("_logscope_patterns", _patterns_table(rows))
-            con.execute("INSERT OR REPLACE INTO patterns SELECT * FROM _logscope_patterns")
+            replace_rows(con, "patterns", "_logscope_patterns")
             con.unregister("_logscope_patterns")
-        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [MINED_TO_KEY, str(upto)])
+        replace_meta(con, MINED_TO_KEY, str(upto))
         con.commit()
     except BaseException:
         con.rollback()

@@ -13,6 +13,7 @@ import duckdb
 import orjson
 
 from logscope.store.markers import FROM_VERSION, Marker, add_markers
+from logscope.store.replace import replace_meta
 
 SCANNED_TO_KEY = "version_markers_scanned_to"  # in `meta`: the last `logs.id` looked at
 SEEN_KEY = "version_markers_seen"  # in `meta`: each source's latest version, as JSON
@@ -81,8 +82,8 @@ class VersionMarkers:
         con.begin()
         try:
             add_markers(con, markers)
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SCANNED_TO_KEY, str(upto)])
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SEEN_KEY, orjson.dumps(seen).decode()])
+            replace_meta(con, SCANNED_TO_KEY, str(upto))
+            replace_meta(con, SEEN_KEY, orjson.dumps(seen).decode())
             con.commit()
         except BaseException:
             con.rollback()

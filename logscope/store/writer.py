@@ -9,6 +9,7 @@ import orjson
 import pyarrow as pa
 
 from logscope.record import Checkpoint, Record
+from logscope.store.replace import replace_rows
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 # The `logs` table's columns as Arrow, `fields` as JSON text.
@@ -33,16 +34,14 @@ SELECT id, ts, received_at, source, host, format, level, message, fields::JSON, 
 FROM _logscope_batch
 """
 
-_UPSERT_CHECKPOINTS = """
-INSERT OR REPLACE INTO checkpoints
-SELECT key, dev, inode, fingerprint, "offset", now() FROM _logscope_checkpoints
-"""
-# A follower commits one or two checkpoints a time, already stored: an UPDATE by key costs less
-# than half the upsert of a registered table (~3 ms against ~6.5 ms of CPU on every commit).
-_UPDATE_CHECKPOINT = """
-UPDATE checkpoints SET dev = ?, inode = ?, fingerprint = ?, "offset" = ?, updated_at = now() WHERE key = ?
-"""
+# A checkpoint is replaced by a DELETE and an INSERT, never updated: an UPDATE in a commit makes
+# DuckDB refuse that commit's automatic checkpoint while any other transaction (the pattern
+# miner's, the rules' reads) is open, and the write-ahead log grew to 130 MB beside a bulk import
+# (store/replace.py). A follower commits one or two checkpoints a time: by key, statement by
+# statement, costs less than through a registered table.
+_DELETE_CHECKPOINT = "DELETE FROM checkpoints WHERE key = ?"
 _INSERT_CHECKPOINT = "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, now())"
+_CHECKPOINT_COLUMNS = 'key, dev, inode, fingerprint, "offset", now()'
 FEW_CHECKPOINTS = 4
 
 
@@ -112,12 +111,11 @@ def upsert_checkpoints(con: duckdb.DuckDBPyConnection, checkpoints: list[Checkpo
     if 0 < len(checkpoints) <= FEW_CHECKPOINTS:
         for point in checkpoints:
             identity = [point.dev, point.inode, point.fingerprint, point.offset]
-            updated = con.execute(_UPDATE_CHECKPOINT, [*identity, point.key]).fetchone()
-            if not updated or not updated[0]:
-                con.execute(_INSERT_CHECKPOINT, [point.key, *identity])
+            con.execute(_DELETE_CHECKPOINT, [point.key])
+            con.execute(_INSERT_CHECKPOINT, [point.key, *identity])
     elif checkpoints:
         con.register("_logscope_checkpoints", _checkpoints_to_arrow(checkpoints))
-        con.execute(_UPSERT_CHECKPOINTS)
+        replace_rows(con, "checkpoints", "_logscope_checkpoints", "key", _CHECKPOINT_COLUMNS)
         con.unregister("_logscope_checkpoints")
 
 

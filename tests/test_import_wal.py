@@ -1,0 +1,109 @@
+"""A bulk import keeps DuckDB's write-ahead log bounded beside the pattern miner and readers, and a
+`kill -9` in its middle loses and repeats nothing (issue 17; docs/benchmarks.md, "Bulk import fast
+path", eighth round)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC
+from pathlib import Path
+
+from conftest import REPO, cli_env, query_db, run_cli_process
+from test_bulk_ingest import nginx_lines
+
+from logscope.parsing.registry import builtin_registry
+from logscope.patterns.background import BackgroundMining
+from logscope.pipeline.bulk import BulkImporter
+from logscope.sources.tail.identity import CheckpointBook
+from logscope.sources.tail.resume import import_checkpoint
+from logscope.store.bulk import IMPORT_CHECKPOINT_SCALE
+from logscope.store.checkpoints import load_checkpoints
+from logscope.store.database import open_for_writing
+from logscope.store.writer import LogWriter
+
+sys.path.insert(0, str(REPO / "bench"))
+from import_speed import FileSizeSampler
+
+BLOCK_BYTES = 64 << 10
+SETTING = 256 << 10  # the connection's wal_autocheckpoint in the test
+THRESHOLD = IMPORT_CHECKPOINT_SCALE * SETTING  # where the import checkpoints
+# A 64 KiB block of these lines adds ~270 KB to the log (raw, message, fields, the mined patterns).
+BLOCK_IN_LOG = 5 * BLOCK_BYTES
+
+
+def test_the_write_ahead_log_stays_bounded_beside_the_miner_and_a_reader(tmp_path: Path) -> None:
+    """With the miner mining each block beside the import and a reader's transaction open all
+    along (a query, the TUI), the log holds at most the import's threshold plus one block's rows,
+    read after each block and every 2 ms. Before, every commit of the import updated its
+    checkpoint row, and DuckDB refuses the automatic checkpoint of a commit that updated rows
+    while another transaction is open: the log kept the whole import (11 MB here, 130 MB for a
+    million nginx lines)."""
+    log, path = tmp_path / "access.log", tmp_path / "a.duckdb"
+    log.write_text("\n".join(nginx_lines(30_000)) + "\n")
+    con = open_for_writing(str(path))
+    con.execute(f"SET wal_autocheckpoint = '{SETTING // 1024}KiB'")
+    mining = BackgroundMining(con, on_error=lambda message: None, round_seconds=0.0)
+    reader = con.cursor()
+    reader.begin()
+    reader.execute("SELECT count(*) FROM logs").fetchall()
+    wal = Path(f"{path}.wal")
+    sizes: list[int] = []
+    sampler = FileSizeSampler(wal, interval=0.002)
+
+    def after_block(*_: int) -> None:
+        sizes.append(wal.stat().st_size if wal.exists() else 0)
+        mining.wake()
+
+    book = CheckpointBook(load_checkpoints(con))
+    importer = BulkImporter(LogWriter(con), builtin_registry(UTC))
+    importer.import_file(
+        str(log), progress=after_block, block_bytes=BLOCK_BYTES, checkpoint=import_checkpoint(book, str(log))
+    )
+    peak = sampler.stop() * 1e6
+    reader.commit()
+    mining.close()
+    stored = con.execute("SELECT count(*), count(DISTINCT raw) FROM logs").fetchall()
+    mined = con.execute("SELECT count(*) FROM record_patterns").fetchall()
+    restored = con.execute("SELECT current_setting('wal_autocheckpoint')").fetchall()
+    con.close()
+    assert restored == [("256.0 KiB",)]  # off during the import only
+    assert stored == [(30_000, 30_000)]
+    assert mined == [(30_000,)]
+    assert len(sizes) > 20
+    assert THRESHOLD // 2 < max(sizes) < THRESHOLD, sizes  # it grew, and was checkpointed at its threshold
+    assert peak <= THRESHOLD + BLOCK_IN_LOG, (peak, sizes)
+
+
+def test_kill_9_in_the_middle_of_an_import_then_ingest_again_stores_every_line_once(
+    tmp_path: Path,
+) -> None:
+    """`ingest` killed while it writes (blocks committed, the log being written, the miner
+    beside it), then run again: the second run replays the log, resumes after the last
+    committed block and stores every line exactly once, in order; the patterns cover them all."""
+    log, db = tmp_path / "access.log", tmp_path / "db.duckdb"
+    lines = nginx_lines(150_000)
+    log.write_text("\n".join(lines) + "\n")
+    wal = Path(f"{db}.wal")
+    command = [sys.executable, "-m", "logscope", "ingest", "-q", "--db", str(db), str(log)]
+    process = subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (wal.exists() and wal.stat().st_size > 1 << 20) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    running = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert running, "the import ended before the kill"
+    again = run_cli_process("ingest", "-q", "--db", str(db), str(log))
+    assert again.returncode == 0, again.stderr
+    stored = [row[0] for row in query_db(db, "SELECT raw FROM logs ORDER BY id")]
+    assert len(stored) == len(lines)
+    assert stored == lines
+    ids = query_db(db, "SELECT min(id), max(id), count(DISTINCT id) FROM logs")
+    assert ids == [(1, len(lines), len(lines))]
+    mined = query_db(db, "SELECT count(*), count(DISTINCT id) FROM record_patterns")
+    assert mined == [(len(lines), len(lines))]
+    assert query_db(db, "SELECT sum(count) FROM patterns WHERE merged_into IS NULL") == [(len(lines),)]
