@@ -23,6 +23,7 @@ from logscope.errors import LogscopeError
 from logscope.lake.config import LakeConfig
 from logscope.lake.connect import CONNECT_TIMEOUT_SECONDS, one_line, open_lake
 from logscope.lake.schema import LOCAL_COLUMNS, create_tables
+from logscope.store.replace import replace_meta
 from logscope.store.retention import SHIPPED_TO_KEY
 
 # A commit at most this often while records arrive (few, large commits: DuckLake's commit
@@ -201,10 +202,15 @@ class Shipper:
     def _note_shipped(self) -> None:
         """Tell local retention what the lake holds (it may delete those records, not the rest).
         Should this fail, retention keeps more than it could: nothing is lost."""
+        local = self.local
         with contextlib.suppress(duckdb.Error):
-            self.local.execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [SHIPPED_TO_KEY, str(self.state.shipped_id)]
-            )
+            local.begin()
+            try:
+                replace_meta(local, SHIPPED_TO_KEY, str(self.state.shipped_id))
+                local.commit()
+            except duckdb.Error:
+                local.rollback()
+                raise
 
     def _connected(self) -> duckdb.DuckDBPyConnection:
         if self._lake is None:

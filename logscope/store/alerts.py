@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
+from logscope.store.replace import replace_rows
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -34,12 +36,11 @@ CREATE TABLE IF NOT EXISTS alerts (
 )
 """
 
-_UPSERT = """
-INSERT OR REPLACE INTO alerts
-SELECT id, rule, kind, severity, state, group_key, labels::JSON, first_at, fired_at, last_at,
-       resolved_at, updated_at, count, value, summary, example_ids, notifications
-FROM _logscope_alerts
-"""
+# The registered rows' columns in the table's order (replaced by id: store/replace.py).
+_COLUMNS = (
+    "id, rule, kind, severity, state, group_key, labels::JSON, first_at, fired_at, last_at,"
+    " resolved_at, updated_at, count, value, summary, example_ids, notifications"
+)
 
 
 @functools.cache
@@ -79,7 +80,8 @@ def next_alert_id(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def write_alerts(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]], deleted: Iterable[int] = ()):
-    """Upsert alert rows (dicts with the table's columns, times in µs); delete `deleted` ids."""
+    """Write alert rows (dicts with the table's columns, times in µs) in place of those with their ids;
+    delete `deleted` ids."""
     rows = list(rows)
     deleted = list(deleted)
     if not rows and not deleted:
@@ -96,7 +98,7 @@ def write_alerts(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
                 schema=_schema(),
             )
             con.register("_logscope_alerts", table)
-            con.execute(_UPSERT)
+            replace_rows(con, "alerts", "_logscope_alerts", columns=_COLUMNS)
             con.unregister("_logscope_alerts")
         con.commit()
     except BaseException:
