@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     verb = verb_of(argv)
     args = build_parser(verb if verb in VERBS else None).parse_args(argv)
+    args.own_process = program  # a verb may then change what this process imports
     code = _handled(args)
     if program and getattr(args, "exit_at_once", False):
         exit_at_once(code)

@@ -196,9 +196,17 @@ def create_fallback(
     DuckDB imports numpy for any Python function, and numpy's OpenBLAS then starts a thread per
     core that spins after the import: 0.04 s more for the import and up to 0.05 CPU-s beside the
     scan, for linear algebra nothing here does (docs/benchmarks.md). So one BLAS thread, unless
-    the environment says otherwise (read when numpy is first imported)."""
+    the environment says otherwise (read when numpy is first imported). A process that keeps
+    numpy out (`query SQL FILE`, lean_arrow.py) gives DuckDB a stand-in instead: no import."""
+    from logscope.lean_arrow import numpy_kept_out, numpy_stand_in
+
+    function = fallback_function(parse_line)
+    if numpy_kept_out():
+        with numpy_stand_in():
+            con.create_function(name, function, ["VARCHAR"], FALLBACK_TYPE, type="arrow")
+        return
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    con.create_function(name, fallback_function(parse_line), ["VARCHAR"], FALLBACK_TYPE, type="arrow")
+    con.create_function(name, function, ["VARCHAR"], FALLBACK_TYPE, type="arrow")
 
 
 def fallback_function(parse_line: Callable[[str], tuple[str, tuple | None]]) -> Callable:
