@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from terminal import SAMPLE_LOGS, Terminal, background_at, logscope_command, needs_tmux
+from terminal import SAMPLE_LOGS, Terminal, background_at, foreground_at, logscope_command, needs_tmux
 
 pytestmark = needs_tmux
 
@@ -213,6 +213,26 @@ def test_enter_on_an_alert_shows_the_records_of_its_window(tail: Terminal) -> No
     assert shown is not None and int(shown[2]) >= 20, status_line(screen)
     assert rows and all("nginx_access.log ERROR" in row for row in rows)
     assert all(re.search(r" status=5\d\d ", row) for row in rows)
+
+
+@pytest.mark.slow
+def test_the_chosen_alert_carries_the_log_cursor_background(tail: Terminal) -> None:
+    """With the alerts list focused, the chosen alert is marked as the log view's cursor row is,
+    not by Textual's bright block cursor, on which the count's magenta and the state's red were
+    hard to read."""
+    time.sleep(2)  # every sample line read: the alerts stay put
+    tail.wait_for("web_5xx_burst")
+    tail.keys("a", "Home")
+    time.sleep(0.5)
+    lines = tail.lines()
+    styled = tail.styled_lines()
+    alert_row = next(i for i, line in enumerate(lines) if "●" in line or "○" in line)
+    count_column = lines[alert_row].index("×")
+    cursor_row = log_rows(tail)[-1]  # following: the cursor is on the last line
+    cursor = background_at(styled[cursor_row], 0)
+    assert cursor is not None
+    assert background_at(styled[alert_row], count_column) == cursor, tail.text()
+    assert foreground_at(styled[alert_row], count_column) not in (None, cursor)
 
 
 @pytest.mark.slow
