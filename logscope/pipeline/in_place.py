@@ -24,7 +24,6 @@ from logscope.parsing.base import Parser
 from logscope.parsing.registry import FormatRegistry
 from logscope.parsing.source_parser import SAMPLE_LINES, SourceParser
 from logscope.parsing.vectorized.re2 import sql_literal, sql_name
-from logscope.pipeline.in_place_rows import FROM_US as _FROM_US
 from logscope.pipeline.in_place_rows import create_records_table, insert_records
 from logscope.pipeline.scan_check import CHILD_BYTES, PlainChecks
 from logscope.record import LineBatch, Record, now_us
@@ -33,6 +32,7 @@ from logscope.sources.lines import LineSplitter
 from logscope.sources.readers import FileReader, StdinReader
 from logscope.sources.spec import expand_sources
 from logscope.store.database import MEMORY, connect
+from logscope.store.sql_text import from_microseconds
 from logscope.store.views import COMMON_COLUMNS, _field_column
 
 if TYPE_CHECKING:  # the plans (and pyarrow, which they import) only for a file DuckDB scans
@@ -203,11 +203,11 @@ class InPlaceQuery:
         file.typed = chain.typed
         typed_list = [column for columns in chain.typed.values() for column in columns.values()]
         select = chain.select
-        received = _FROM_US.format(us=self.received_at)
+        received = from_microseconds(self.received_at)
         fb = "CASE WHEN ok THEN {plan} ELSE fb.{name} END"
         scanned = (
             f"SELECT key,"
-            f" coalesce({_FROM_US.format(us=fb.format(plan='ts_us', name='ts_us'))},"
+            f" coalesce({from_microseconds(fb.format(plan='ts_us', name='ts_us'))},"
             f" {received}) AS ts,"
             f" {received} AS received_at, {sql_literal(file.source)} AS source,"
             f" {fb.format(plan='host', name='host')} AS host,"

@@ -11,14 +11,13 @@ import orjson
 
 from logscope.parsing.vectorized.re2 import sql_text
 from logscope.record import Record
+from logscope.store.sql_text import from_microseconds
 
 # Up to this many rows and characters of lines as SQL text (~0.05 ms a row; Arrow's fixed cost
 # is ~0.15 s).
 FEW_ROWS = 1000
 FEW_CHARS = 4 << 20
 COLUMNS = "key, ts, received_at, source, host, format, level, message, fields, raw"
-# µs since the epoch -> TIMESTAMPTZ, exactly (as store/bulk.py writes it).
-FROM_US = "(to_timestamp(({us}) // 1000000) + to_microseconds(({us}) % 1000000))"
 
 
 def create_records_table(con: duckdb.DuckDBPyConnection, table: str, fields_type: str) -> None:
@@ -50,8 +49,8 @@ def _row(key: int, record: Record) -> str:
     fields = orjson.dumps(record.fields, default=str).decode() if record.fields else None
     values = [
         str(int(key)),
-        FROM_US.format(us=int(ts)),
-        FROM_US.format(us=int(record.received_at)),
+        from_microseconds(int(ts)),
+        from_microseconds(int(record.received_at)),
     ]
     texts = (record.source, record.host, record.format, record.level, record.message, fields, record.raw)
     values += map(sql_text, texts)

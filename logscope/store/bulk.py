@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.record import Checkpoint, Record
+from logscope.store.sql_text import from_microseconds
 from logscope.store.writer import LOGS_SCHEMA, LogWriter, record_columns, upsert_checkpoints
 
 BLOCK_TABLE = "_logscope_bulk_block"
@@ -52,9 +53,6 @@ CHECKPOINT_WAIT_SECONDS = 2.0
 IMPORT_CHECKPOINT_SCALE = 8
 # While the import checkpoints itself: DuckDB's threshold, out of reach.
 _NO_AUTOMATIC_CHECKPOINT = "1TB"
-
-# µs since the epoch -> TIMESTAMPTZ, exactly and whatever the session time zone.
-_FROM_US = "(to_timestamp({us} // 1000000) + to_microseconds({us} % 1000000))"
 
 
 class StoredRecords(Sequence[Record]):
@@ -389,8 +387,8 @@ class BulkStore:
         con = self.con
         first_id = self.writer.next_id
         parts = []
-        received = _FROM_US.format(us=received_at)
-        ts = f"coalesce({_FROM_US.format(us='ts_us')}, {received})"
+        received = from_microseconds(received_at)
+        ts = f"coalesce({from_microseconds('ts_us')}, {received})"
         key = f"key + {int(key_offset)}"
         where = "ok" if not skip else f"ok AND {key} NOT IN (SELECT key FROM {SKIP_TABLE})"
         for select, format_name in self._passes:

@@ -14,3 +14,9 @@ def string_literal(text: str) -> str:
 def time_literal(value: dt.datetime) -> str:
     """An aware datetime as a TIMESTAMPTZ literal (in UTC)."""
     return f"TIMESTAMPTZ {string_literal(value.astimezone(dt.UTC).isoformat())}"
+
+
+def from_microseconds(us: str | int) -> str:
+    """SQL for the TIMESTAMPTZ `us` µs after the epoch (a SQL expression or a number), exact
+    whatever the session's time zone."""
+    return f"(to_timestamp(({us}) // 1000000) + to_microseconds(({us}) % 1000000))"
