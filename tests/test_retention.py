@@ -42,6 +42,8 @@ def test_durations_and_sizes() -> None:
     assert parse_duration("90s") == 90 and parse_duration("2w") == 14 * 86400
     assert parse_size("2GB") == 2_000_000_000 and parse_size("500MiB") == 500 * 1024**2
     assert parse_size("1.5k") == 1500 and parse_size("4096") == 4096
+    # As DuckDB shows a size setting (store/bulk.py reads `wal_autocheckpoint` so).
+    assert parse_size("16.0 MiB") == 16 * 1024**2 and parse_size("0 bytes") == 0
     for bad in ("7", "d7", "7x", "1d 2"):
         with pytest.raises(LogscopeError):
             parse_duration(bad)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.record import Checkpoint, Record
+from logscope.store.retention import parse_size
 from logscope.store.sql_text import from_microseconds
 from logscope.store.writer import LOGS_SCHEMA, LogWriter, record_columns, upsert_checkpoints
 
@@ -266,15 +267,6 @@ def checkpoint(con: duckdb.DuckDBPyConnection, wait: float = CHECKPOINT_WAIT_SEC
             return False
 
 
-_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
-
-
-def _size_bytes(text: str) -> int:
-    """A size as DuckDB shows a setting ('16.0 MiB', '976.5 KiB', '0 bytes') in bytes."""
-    number, _, unit = text.strip().partition(" ")
-    return int(float(number) * _UNITS.get(unit, 1))
-
-
 def _wal_path(con: duckdb.DuckDBPyConnection) -> str | None:
     """The write-ahead log of the connection's database file (None in memory)."""
     rows = con.execute(
@@ -313,7 +305,7 @@ class BulkStore:
         ).fetchall()[0]
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET threads = {int(threads)}")
-        self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE * _size_bytes(previous[2])
+        self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE * parse_size(previous[2])
         con.execute(f"SET wal_autocheckpoint = '{_NO_AUTOMATIC_CHECKPOINT}'")
         try:
             yield

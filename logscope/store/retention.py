@@ -41,7 +41,7 @@ SHIPPED_TO_KEY = "lake_shipped_to"  # in `meta`: the last `logs.id` the lake hol
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.I)
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*", re.I)
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b(?:ytes)?)?\s*", re.I)
 
 
 def parse_duration(text: str) -> float:
@@ -55,7 +55,8 @@ def parse_duration(text: str) -> float:
 
 def parse_size(text: str) -> int:
     """Bytes in `2GB`, `500MB`, `1.5GiB`, `800k` or a plain number: KB/MB/GB are powers of 1000,
-    KiB/MiB/GiB powers of 1024."""
+    KiB/MiB/GiB powers of 1024. DuckDB's display of a size setting reads too ('16.0 MiB',
+    '0 bytes')."""
     match = _SIZE.fullmatch(text)
     if not match or (match.group(3) and not match.group(2)):
         raise LogscopeError(f"{text!r}: not a size (use e.g. 2GB, 500MB, 1.5GiB)", 2)
