@@ -10,6 +10,7 @@ function runs that parser on the line, so every row equals what `ingest` stores.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -200,13 +201,13 @@ def create_fallback(
     numpy out (`query SQL FILE`, lean_arrow.py) gives DuckDB a stand-in instead: no import."""
     from logscope.lean_arrow import numpy_kept_out, numpy_stand_in
 
-    function = fallback_function(parse_line)
     if numpy_kept_out():
-        with numpy_stand_in():
-            con.create_function(name, function, ["VARCHAR"], FALLBACK_TYPE, type="arrow")
-        return
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    con.create_function(name, function, ["VARCHAR"], FALLBACK_TYPE, type="arrow")
+        registering = numpy_stand_in()
+    else:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        registering = contextlib.nullcontext()
+    with registering:
+        con.create_function(name, fallback_function(parse_line), ["VARCHAR"], FALLBACK_TYPE, type="arrow")
 
 
 def fallback_function(parse_line: Callable[[str], tuple[str, tuple | None]]) -> Callable:
