@@ -97,8 +97,9 @@ class InPlaceQuery:
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
         paths = [source.name for source in expansion.sources if isinstance(source, FileReader)]
-        compressed = {path: _compressed(path) for path in paths}
         early = self.early.in_child if self.early is not None else []
+        # The early checks' files were opened for their gzip magic already: plain ones.
+        compressed = {path: path not in early and _compressed(path) for path in paths}
         plain = [path for path in compressed if not compressed[path] and path not in early]
         checks = PlainChecks(plain, self.child_bytes)
         try:
