@@ -7,8 +7,9 @@ Python's version and every file's name and text, so an edited or added file (or 
 gives another name and a fresh parse. A document JSON cannot hold exactly (a TOML date) is never
 kept; a cache that cannot be read or written is ignored: the files are parsed, as before.
 
-With them, the first characters of each of their patterns (parsing/match_start.py, ~20 ms for
-all, which detection asks of every format): the digest covers match_start.py's text too.
+With them, the first characters of each of their patterns and its gate (parsing/match_start.py,
+~20 and ~30 ms for all, which detection asks of every format): the digest covers match_start.py's
+text too.
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ def parsed_documents(files: list[tuple[str, str]]) -> dict[str, Any] | None:
     path = _cache_path(files)
     try:
         kept = orjson.loads(path.read_bytes()) if path is not None else {}
-        documents, known = kept["documents"], kept["first_chars"]
-        if isinstance(documents, dict) and list(documents) == [origin for origin, _ in files]:
+        documents, known, gates = kept["documents"], kept["first_chars"], kept["gates"]
+        if (
+            isinstance(gates, dict)
+            and isinstance(documents, dict)
+            and list(documents) == [o for o, _ in files]
+        ):
             match_start.remember(known)
+            match_start.remember_gates(gates)
             return documents
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         pass
@@ -49,13 +55,15 @@ def parsed_documents(files: list[tuple[str, str]]) -> dict[str, Any] | None:
         documents = {origin: tomllib.loads(text) for origin, text in files}
     except tomllib.TOMLDecodeError:
         return None
-    known = {}
+    known, gates = {}, {}
     for pattern in _patterns(documents):
         chars = match_start.worked_out(pattern)
         known[pattern] = None if chars is None else sorted(chars)
+        gates[pattern] = match_start.gate(pattern)
     match_start.remember(known)
+    match_start.remember_gates(gates)
     if path is not None:
-        _keep(path, {"documents": documents, "first_chars": known})
+        _keep(path, {"documents": documents, "first_chars": known, "gates": gates})
     return documents
 
 
