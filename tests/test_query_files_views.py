@@ -11,6 +11,7 @@ import pytest
 from logscope.parsing.registry import load_registry
 from logscope.pipeline.catch_up import _views_key
 from logscope.pipeline.in_place import InPlaceQuery
+from tests.test_query_files_refused import access_lines, write
 
 COUNT = "SELECT count(*), sum(status) FROM nginx_access WHERE status >= 500"
 
@@ -23,14 +24,7 @@ def views(con) -> set[str]:
 
 @pytest.fixture
 def access_log(tmp_path: Path) -> Path:
-    lines = [
-        f'10.0.0.{n % 7} - - [20/Nov/2026:10:{n % 60:02d}:00 +0000] "GET /x/{n} HTTP/1.1" {200 + n % 4 * 100}'
-        f' {n} "-" "curl/8.5.0"'
-        for n in range(2000)
-    ]
-    path = tmp_path / "access.log"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write(tmp_path / "access.log", access_lines(2000, "x"))
 
 
 @pytest.mark.parametrize(
