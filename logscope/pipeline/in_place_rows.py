@@ -10,9 +10,9 @@ from __future__ import annotations
 import duckdb
 import orjson
 
-from logscope.parsing.vectorized.re2 import sql_text
+from logscope.parsing.vectorized.re2 import split_columns, sql_text
 from logscope.record import Record
-from logscope.store.sql_text import from_microseconds, split_columns
+from logscope.store.sql_text import from_microseconds
 
 # Up to this many rows and characters of lines as SQL text (~0.05 ms a row; Arrow's fixed cost
 # is ~0.15 s).

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from logscope.parsing.vectorized.re2 import sql_name, sql_text
-from logscope.store.sql_text import split_columns
+from logscope.parsing.vectorized.re2 import split_columns, sql_name, sql_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
