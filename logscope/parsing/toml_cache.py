@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,8 @@ def parsed_documents(files: list[tuple[str, str]]) -> dict[str, Any] | None:
             return documents
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         pass
+    import tomllib  # only when the cache does not answer
+
     try:
         documents = {origin: tomllib.loads(text) for origin, text in files}
     except tomllib.TOMLDecodeError:
