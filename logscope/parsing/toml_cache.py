@@ -14,7 +14,10 @@ text too.
 
 from __future__ import annotations
 
-import hashlib
+try:  # hashlib's blake2b itself, without hashlib's OpenSSL part (~2 ms of every start)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 import os
 import sys
 from pathlib import Path
@@ -92,7 +95,7 @@ def _patterns(documents: dict[str, Any]) -> set[str]:
 
 
 def _digest(files: list[tuple[str, str]]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(sys.version.encode())
     digest.update(Path(match_start.__file__).read_bytes())
     for origin, text in files:
