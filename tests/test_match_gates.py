@@ -133,3 +133,17 @@ def test_detecting_nginx_compiles_few_patterns() -> None:
     compiled = [candidate.name for candidate in regex_formats if "patterns" in vars(candidate)]
     assert "nginx_access" in compiled and "jenkins" not in compiled
     assert len(compiled) < len(digit_first) / 3, compiled
+
+
+def test_a_user_format_s_patterns_are_not_gated() -> None:
+    """A user's patterns run under a guard (maybe on `regex`), the gates on `re`: only bundled
+    formats are gated, even where a user's pattern is a bundled one's text."""
+    import dataclasses
+
+    from logscope.parsing.registry import parser_for
+
+    bundled = next(d for d in DEFINITIONS if d.name == "nginx_access")
+    assert parser_for(bundled, UTC)._gates is not None
+    users = dataclasses.replace(bundled, builtin=False)
+    assert parser_for(users, UTC)._gates is None
+    assert parser_for(users, UTC).may_match("anything at all")

@@ -92,7 +92,10 @@ class RegexFormat:
 
     @cached_property
     def _gates(self) -> list[re.Pattern[str]] | None:
-        """Each pattern's gate (match_start.py: its first items), if every pattern has one."""
+        """Each pattern's gate (match_start.py: its first items), if every pattern has one: a
+        bundled format's (its patterns run on `re`, as the gates do; a user's under a guard)."""
+        if not self.definition.builtin:
+            return None
         texts = [known_gate(pattern) for pattern in self.definition.patterns]
         return None if None in texts else [re.compile(text) for text in texts]  # type: ignore[arg-type]
 
