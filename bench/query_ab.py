@@ -4,7 +4,8 @@
 
 Each round runs the base tree and this one (`python -m logscope` with PYTHONPATH set to each,
 this venv), in turn order swapped every round; per run: wall, CPU seconds of the process and its
-children (wait4), peak RSS, the answer and the load; then medians. The base tree: e.g.
+children (wait4), peak RSS, the answer and the load; then medians. Each tree has its own formats
+cache under /tmp/query_ab-cache (warm after its first run). The base tree: e.g.
 `git archive integration | tar -x -C DIR`. Use bench/inplace.py for lnav and the floor.
 """
 
@@ -26,6 +27,9 @@ def run(tree: Path, sql: str, path: str) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak MB, last word of the output) of one query process from `tree`."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(tree)
+    # Each tree keeps its own formats cache (parsing/toml_cache.py): two trees whose match_start.py
+    # differ would otherwise replace each other's at every run, and both pay the TOML parse.
+    env["XDG_CACHE_HOME"] = f"/tmp/query_ab-cache/{str(tree.resolve()).strip('/').replace('/', '_')}"
     start = time.perf_counter()
     command = [PYTHON, "-m", "logscope", "query", "--csv", sql, path]
     process = subprocess.Popen(

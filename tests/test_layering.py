@@ -40,6 +40,7 @@ LAYER_OF = {
     "text": "model",
     "duckdb_config": "model",
     "lean_arrow": "model",  # how a long-running process imports pyarrow (without numpy)
+    "lean_duckdb": "model",  # how `query SQL FILE` imports DuckDB (without importlib.metadata)
     "__init__": "model",
     "builtin": "model",  # the bundled format and rule files (data; its __init__ locates them)
 }

@@ -15,7 +15,9 @@ from logscope.parsing.vectorized.plans import plan_for
 from logscope.parsing.vectorized.syslog_plan import syslog_plan_for
 
 REGISTRY = builtin_registry(UTC)
-TEXTS = ["", "ERROR", "warn", "it's", "nul\x00byte", "500", "x" * 300, "🙂"]
+TEXTS = ["", "ERROR", "warn", "it's", "500", "x" * 300, "🙂"]
+# Texts one literal a column cannot hold (a NUL, the separator, the NULL mark): VALUES rows then.
+TEXT_LISTS = [TEXTS, [*TEXTS, "nul\x00byte"], [*TEXTS, "a\x1fb"], [*TEXTS, "\x1e"]]
 
 
 def plans() -> dict[str, object]:
@@ -29,10 +31,11 @@ def plans() -> dict[str, object]:
     return found
 
 
+@pytest.mark.parametrize("texts", TEXT_LISTS)
 @pytest.mark.parametrize("name", ["nginx_access", "apache_error", "syslog", "json"])
-def test_the_sql_level_table_holds_the_arrow_one_s_rows(name: str) -> None:
+def test_the_sql_level_table_holds_the_arrow_one_s_rows(name: str, texts: list[str]) -> None:
     plan = plans()[name]
-    columns = plan.level_columns(TEXTS)  # type: ignore[attr-defined]
+    columns = plan.level_columns(texts)  # type: ignore[attr-defined]
     con = duckdb.connect()
     create_table(con, "from_sql", columns)
     con.register("arrow", arrow_table(columns))
@@ -42,4 +45,4 @@ def test_the_sql_level_table_holds_the_arrow_one_s_rows(name: str) -> None:
     rows = con.execute("SELECT * FROM from_sql ORDER BY ALL").fetchall()
     assert rows == con.execute("SELECT * FROM from_arrow ORDER BY ALL").fetchall()
     assert len(rows) == len(columns["text"]) > 0
-    assert plan.level_table(TEXTS).num_rows == len(rows)  # type: ignore[attr-defined]
+    assert plan.level_table(texts).num_rows == len(rows)  # type: ignore[attr-defined]

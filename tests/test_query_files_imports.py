@@ -155,7 +155,8 @@ def test_a_process_that_keeps_numpy_out_registers_the_fallback_and_gives_the_sam
 
 def test_the_cli_keeps_numpy_out_and_answers_as_in_a_process_with_numpy(tmp_path: Path) -> None:
     """`python -m logscope query SQL FILE` (its own process: numpy kept out) over a file whose odd
-    lines go to the fallback parser: no numpy imported, the same rows as InPlaceQuery here."""
+    lines go to the fallback parser: no numpy (nor importlib.metadata) imported, the same rows as
+    InPlaceQuery here."""
     from datetime import UTC
 
     from logscope.parsing.registry import load_registry
@@ -174,6 +175,7 @@ def test_the_cli_keeps_numpy_out_and_answers_as_in_a_process_with_numpy(tmp_path
     assert done.returncode == 0, done.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "pyarrow" in imported and "numpy" not in imported  # the fallback ran, without numpy
+    assert "duckdb._version" in imported and "importlib.metadata" not in imported  # lean_duckdb.py
     query = InPlaceQuery([str(path)], load_registry(UTC))
     con = query.connect()
     try:

@@ -118,13 +118,15 @@ def _run_in_place(args: argparse.Namespace, sql: str, fmt: str) -> int:
 
 
 def _query_in_place(args: argparse.Namespace, sql: str, fmt: str, checks: PlainChecks) -> int:
+    if getattr(args, "own_process", False):
+        from logscope.lean_arrow import keep_numpy_out
+        from logscope.lean_duckdb import import_duckdb
+
+        keep_numpy_out()  # never used here: DuckDB's Python functions need not import it
+        import_duckdb()  # without importlib.metadata, which DuckDB imports for its version
     from logscope.pipeline.in_place import InPlaceQuery, retry_file
 
     args.exit_at_once = True  # everything is in memory: nothing to keep when the rows are out
-    if getattr(args, "own_process", False):
-        from logscope.lean_arrow import keep_numpy_out
-
-        keep_numpy_out()  # never used here: DuckDB's Python functions need not import it
 
     registry, forced = build_formats(args)
     query = InPlaceQuery(args.files, registry, forced, checks=checks)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +195,8 @@ def load_definitions(
     from logscope.parsing.jsonschemas import check_schema_names, read_schema
 
     if document is None:
+        import tomllib  # (a bundled file's document comes from the cache: ~2 ms of every start)
+
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

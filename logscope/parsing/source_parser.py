@@ -37,6 +37,7 @@ class SourceParser:
         self.forced = fresh(forced) if forced else None
         self._base = [self.forced] if self.forced else [fresh(parser) for parser in registry.ordered]
         self._candidates = list(self._base)
+        self._ranked = True  # whether `_candidates` is in the order the scores so far give
         self._scores = dict.fromkeys((parser.name for parser in self._base), 0)
         self._sampled = 0
         self._wins: dict[str, int] = {}  # sampled lines each format took (not only accepted)
@@ -71,6 +72,7 @@ class SourceParser:
     @property
     def order(self) -> list[Parser]:
         """The formats in the order lines are tried (settled once sampling ends)."""
+        self._rank()
         return list(self._candidates)
 
     def scores(self) -> dict[str, int]:
@@ -161,6 +163,8 @@ class SourceParser:
     def _match(self, line: str) -> tuple[Parser | None, Parsed | None]:
         if self._sampled < SAMPLE_LINES and self.forced is None:
             return self._sample(line)
+        if not self._ranked:
+            self._rank()
         first = line[:1]
         candidates = self._by_first.get(first)
         if candidates is None:
@@ -177,6 +181,9 @@ class SourceParser:
         # Every format is tried; the most specific that accepts the line takes it (a catch-all
         # such as `json` or `generic` that scored earlier does not take it from one that has not).
         for parser in _accepting(self._base, line[:1]):
+            may_match = getattr(parser, "may_match", None)
+            if may_match is not None and not may_match(line):
+                continue  # its patterns surely refuse the line: not compiled for it
             parsed = parser.parse(line)
             if parsed is not None:
                 self._scores[parser.name] += 1
@@ -184,12 +191,15 @@ class SourceParser:
                     found = (parser, parsed)
         if found[0] is not None:
             self._wins[found[0].name] = self._wins.get(found[0].name, 0) + 1
-        self._rank()
+        self._ranked = False  # ranked when the order is next asked for (not after every line)
         return found
 
     def _rank(self) -> None:
         """Formats that matched any sampled line first, in their specificity order (a generic
         format matching more lines must not take them from a specific one); the rest after."""
+        if self._ranked:
+            return
+        self._ranked = True
         base = {parser.name: index for index, parser in enumerate(self._base)}
         self._candidates.sort(key=lambda parser: (self._group(parser), base[parser.name]))
         self._by_first.clear()

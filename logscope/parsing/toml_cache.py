@@ -7,16 +7,19 @@ Python's version and every file's name and text, so an edited or added file (or 
 gives another name and a fresh parse. A document JSON cannot hold exactly (a TOML date) is never
 kept; a cache that cannot be read or written is ignored: the files are parsed, as before.
 
-With them, the first characters of each of their patterns (parsing/match_start.py, ~20 ms for
-all, which detection asks of every format): the digest covers match_start.py's text too.
+With them, the first characters of each of their patterns and its gate (parsing/match_start.py,
+~20 and ~30 ms for all, which detection asks of every format): the digest covers match_start.py's
+text too.
 """
 
 from __future__ import annotations
 
-import hashlib
+try:  # hashlib's blake2b itself, without hashlib's OpenSSL part (~2 ms of every start)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +42,32 @@ def parsed_documents(files: list[tuple[str, str]]) -> dict[str, Any] | None:
     path = _cache_path(files)
     try:
         kept = orjson.loads(path.read_bytes()) if path is not None else {}
-        documents, known = kept["documents"], kept["first_chars"]
-        if isinstance(documents, dict) and list(documents) == [origin for origin, _ in files]:
+        documents, known, gates = kept["documents"], kept["first_chars"], kept["gates"]
+        if (
+            isinstance(gates, dict)
+            and isinstance(documents, dict)
+            and list(documents) == [o for o, _ in files]
+        ):
             match_start.remember(known)
+            match_start.remember_gates(gates)
             return documents
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         pass
+    import tomllib  # only when the cache does not answer
+
     try:
         documents = {origin: tomllib.loads(text) for origin, text in files}
     except tomllib.TOMLDecodeError:
         return None
-    known = {}
+    known, gates = {}, {}
     for pattern in _patterns(documents):
         chars = match_start.worked_out(pattern)
         known[pattern] = None if chars is None else sorted(chars)
+        gates[pattern] = match_start.gate(pattern)
     match_start.remember(known)
+    match_start.remember_gates(gates)
     if path is not None:
-        _keep(path, {"documents": documents, "first_chars": known})
+        _keep(path, {"documents": documents, "first_chars": known, "gates": gates})
     return documents
 
 
@@ -83,7 +95,7 @@ def _patterns(documents: dict[str, Any]) -> set[str]:
 
 
 def _digest(files: list[tuple[str, str]]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(sys.version.encode())
     digest.update(Path(match_start.__file__).read_bytes())
     for origin, text in files:

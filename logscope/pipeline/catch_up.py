@@ -219,11 +219,12 @@ class CatchUpFiles:
 
 
 def _views_key(sql: str, names: set[str], with_ids: bool) -> str:
-    """What a connection made for `sql` holds: the format views it names, and whether ids."""
+    """What a connection made for `sql` holds: the views it names (`logs` and format views), and
+    whether ids."""
     import re
 
     words = set(re.findall(r"\w+", sql.lower()))
-    return ",".join(sorted(names & words)) + (" with ids" if with_ids else "")
+    return ",".join(sorted((names | {"logs"}) & words)) + (" with ids" if with_ids else "")
 
 
 def fresh_import(con: duckdb.DuckDBPyConnection, paths: list[str]) -> CatchUpFiles | None:

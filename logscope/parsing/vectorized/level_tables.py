@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from logscope.parsing.vectorized.re2 import sql_name, sql_text
+from logscope.parsing.vectorized.re2 import split_columns, sql_name, sql_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,8 +27,16 @@ def arrow_table(columns: LevelColumns) -> pa.Table:
 
 
 def create_table(con: duckdb.DuckDBPyConnection, table: str, columns: LevelColumns) -> None:
-    """`CREATE TABLE table` holding `columns` (the rows as SQL VALUES)."""
+    """`CREATE TABLE table` holding `columns` (the rows as SQL text: one literal a column where
+    the texts allow, else VALUES)."""
     names = list(columns)
+    texts = {sql_name(name): [_text(value) for value in columns[name]] for name in names}
+    split = split_columns(texts)
+    if split is not None:
+        exact = sql_name("exact")
+        picked = ", ".join(f"{name} = 'true' AS {name}" if name == exact else name for name in texts)
+        con.execute(f"CREATE TABLE {table} AS SELECT {picked} FROM ({split}) columns")
+        return
     kinds = ", ".join(f"{sql_name(name)} {'BOOLEAN' if name == 'exact' else 'VARCHAR'}" for name in names)
     con.execute(f"CREATE TABLE {table} ({kinds})")
     rows = [
@@ -37,6 +45,12 @@ def create_table(con: duckdb.DuckDBPyConnection, table: str, columns: LevelColum
     ]
     if rows:
         con.execute(f"INSERT INTO {table} VALUES {', '.join(rows)}")
+
+
+def _text(value: str | bool | None) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _literal(value: str | bool | None) -> str:
