@@ -32,7 +32,7 @@ from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.compressed import read_blocks
 from logscope.sources.lines import Extras, LineSplitter
-from logscope.store.bulk import BulkStore
+from logscope.store.bulk import ROW_GROUP_ROWS, BulkStore
 from logscope.store.writer import LogWriter
 
 BLOCK_BYTES = 8 << 20
@@ -81,8 +81,11 @@ class BulkImporter:
         on_records: RecordsCallback | None = None,
         checkpoint: Checkpoint | None = None,
         whole_lines: bool = False,
+        commit_rows: int = ROW_GROUP_ROWS,
     ) -> BulkResult:
-        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block.
+        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` after each
+        commit, which comes once the blocks written hold `commit_rows` rows or more (and DuckDB's
+        last row group of them is more than half full: store/bulk.py `commit_due`).
 
         With a `checkpoint`, reading starts at its offset, and each block's rows are committed
         with the checkpoint moved past them (sources/tail/resume.py). With `whole_lines`, a last
@@ -93,6 +96,7 @@ class BulkImporter:
         run = _FileRun(self, source or path, on_records, checkpoint)
         start = checkpoint.offset if checkpoint is not None else 0
         run.result.skipped_bytes = start
+        self.store.commit_rows = commit_rows
         with self.store.import_settings():
             reader = _BlockReader(path, block_bytes, run, start, whole_lines)
             return self._import(run, reader, progress, stop)
@@ -100,19 +104,28 @@ class BulkImporter:
     def _import(
         self, run: _FileRun, reader: _BlockReader, progress: Progress | None, stop: threading.Event | None
     ) -> BulkResult:
-        counted = 0
+        counted = written = lines_read = 0  # bytes handed to `progress`, bytes and lines written
         try:
             for lines, extras, consumed, prepared, final, end in reader:
-                if stop is not None and stop.is_set() and not final:
+                stopping = stop is not None and stop.is_set() and not final
+                if stopping:
                     run.block([], None, True)  # what was read is kept, held records included
+                else:
+                    run.block(lines, extras, final, prepared, end)
+                    written, lines_read = consumed, lines_read + len(lines)
+                # Progress (and the commit hooks it runs) once the blocks written are committed.
+                if run.commit(final or stopping):
+                    self.store.checkpoint_if_due()
+                    if progress is not None:
+                        progress(written - counted, lines_read)
+                    counted, lines_read = written, 0
+                if stopping:
                     break
-                run.block(lines, extras, final, prepared, end)
-                self.store.checkpoint_if_due()
-                if progress is not None:
-                    progress(consumed - counted, len(lines))
-                counted = consumed
         finally:
-            reader.close()
+            try:
+                run.commit(True)  # the blocks written before an error, as each was before
+            finally:
+                reader.close()
         run.result.damage = reader.damage[0] if reader.damage else None
         return run.result
 
@@ -295,7 +308,6 @@ class _FileRun:
         if final:
             keyed += self._release(first_key + len(lines))
         not_ok_set = set(not_ok)
-        first_id = self.importer.writer.next_id
         formats = self.importer.store.write(
             source=self.source,
             received_at=received_at,
@@ -309,11 +321,20 @@ class _FileRun:
         self.result.fast_records += fast
         self.result.records += sum(formats.values())
         self.result.formats.update(formats)
-        if self.on_records is not None and formats:
-            self.on_records(self.importer.store.records_since(first_id))
+
+    def commit(self, final: bool = False) -> bool:
+        """Commit the blocks written once the store's transaction holds enough rows (`final`: in
+        any case) and hand their records on, a block at a time; whether all written is committed."""
+        store = self.importer.store
+        spans = store.commit_if_due(final)
+        if self.on_records is not None:
+            for span in spans:
+                self.on_records(store.committed_records(span))
+        return store.open_from is None
 
     def _write_records(self, lines, extras, keyed, received_at, final) -> None:
         """No plan (yet): the streaming parser takes the block whole, as the streaming path does."""
+        self.commit(True)  # the blocks before are committed (and handed on) first
         records = [record for _, record in sorted(keyed, key=lambda item: item[0])]
         batch = LineBatch(self.source, lines, received_at, None, extras, final=final)
         if lines or final:

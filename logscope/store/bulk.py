@@ -54,6 +54,29 @@ CHECKPOINT_WAIT_SECONDS = 2.0
 IMPORT_CHECKPOINT_SCALE = 8
 # While the import checkpoints itself: DuckDB's threshold, out of reach.
 _NO_AUTOMATIC_CHECKPOINT = "1TB"
+# DuckDB's row group (rows). A transaction's full row groups are written to the database file as
+# it inserts ("optimistic writes"), and at commit they join the table as written when the
+# transaction holds at least a row group (DuckDB's LocalStorage::Flush; else its rows are inserted
+# again and logged): the write-ahead log then holds where they are, not their rows, and needs no
+# checkpoint. A commit's last row group is partly full; a full checkpoint merges neighbouring
+# row groups that fit in fewer (RowGroupCollection::ScheduleVacuumTasks) and writes them again,
+# the old blocks left free (a million nginx lines committed a row group and a part at a time:
+# 267 MB of file, 120 MB of it free, for 155 MB of rows). Two parts of more than half a row group
+# never fit in one: so a bulk import's transaction spans blocks until its last row group is more
+# than half full (docs/benchmarks.md, "Bulk import fast path", ninth round).
+ROW_GROUP_ROWS = 122_880
+# ...or until it holds this many rows, however full its last row group.
+MAX_COMMIT_ROWS = 8 * ROW_GROUP_ROWS
+
+
+def commit_due(rows: int, least: int = ROW_GROUP_ROWS) -> bool:
+    """Whether a bulk import's transaction of `rows` rows is committed after this block: once it
+    holds `least` rows and (if that is a row group or more) its last row group is more than half
+    full, or it holds MAX_COMMIT_ROWS."""
+    if rows < least:
+        return False
+    half = ROW_GROUP_ROWS // 2
+    return least < ROW_GROUP_ROWS or rows >= MAX_COMMIT_ROWS or rows % ROW_GROUP_ROWS > half
 
 
 class StoredRecords(Sequence[Record]):
@@ -285,6 +308,9 @@ class BulkStore:
         self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE << 24  # set from `wal_autocheckpoint`
         self._passes: list[tuple[str, str]] = []  # (select, format) per parse() of the block
         self._registered: list[str] = []
+        self.commit_rows = ROW_GROUP_ROWS  # the least rows a transaction commits (commit_due)
+        self.open_from: int | None = None  # the first id of the open transaction, if one is open
+        self._spans: list[tuple[int, int]] = []  # (first, last id) of each block written in it
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
         self.con.execute("SELECT 1").fetchall()
 
@@ -319,7 +345,7 @@ class BulkStore:
         """CHECKPOINT (under the import's settings, in this thread, between two blocks) once the
         write-ahead log holds `checkpoint_bytes`; whether it ran. Declined (another connection's
         update is open: see `checkpoint`), it is tried again after the next block."""
-        if self.wal_path is None:
+        if self.wal_path is None or self.open_from is not None:
             return False
         try:
             size = os.path.getsize(self.wal_path)
@@ -354,10 +380,30 @@ class BulkStore:
                 self.con.unregister(name)
         self._registered, self._passes = [], []
 
-    def records_since(self, first_id: int) -> StoredRecords:
-        """The records written from id `first_id` on, as the streaming path hands them on (a
-        record without a time of its own has ts None), read as one Arrow table when first used."""
-        return StoredRecords.in_store(self.con.cursor(), first_id, self.writer.next_id - 1)
+    def commit_if_due(self, final: bool = False) -> list[tuple[int, int]]:
+        """Commit the open transaction when due (`commit_due`; `final`: in any case); the (first,
+        last) ids of the blocks committed, empty if none was."""
+        if self.open_from is None:
+            return []
+        if not final and not commit_due(self.writer.next_id - self.open_from, self.commit_rows):
+            return []
+        self.con.commit()
+        spans, self._spans, self.open_from = self._spans, [], None
+        return spans
+
+    def rollback(self) -> None:
+        """Roll the open transaction back, and the writer's ids with it."""
+        if self.open_from is None:
+            return
+        self.con.rollback()
+        self.writer.rows_written -= self.writer.next_id - self.open_from
+        self.writer.next_id = self.open_from
+        self._spans, self.open_from = [], None
+
+    def committed_records(self, span: tuple[int, int]) -> StoredRecords:
+        """The committed records with ids `span` (first, last), as the streaming path hands them on
+        (a record without a time of its own has ts None), read as one Arrow table when first used."""
+        return StoredRecords.in_store(self.con.cursor(), *span)
 
     def write(
         self,
@@ -370,8 +416,8 @@ class BulkStore:
         all_parsed: bool = False,
         checkpoints: list[Checkpoint] | None = None,
     ) -> Counter[str]:
-        """Insert the block's rows, and the `checkpoints` that cover them, in one transaction;
-        returns the rows written per format.
+        """Insert the block's rows, and the `checkpoints` that cover them, in the open transaction
+        (begun if none is: `commit_if_due` commits it); returns the rows written per format.
 
         `all_parsed`: every line of the block is an `ok` row, so ids follow the line numbers
         without sorting."""
@@ -395,39 +441,61 @@ class BulkStore:
                 "SELECT key, ts, received_at, source, host, format, level, message, fields, raw "
                 f"FROM {FALLBACK_TABLE}"
             )
-        if not parts:
-            self.writer.write([], checkpoints or [])
-            return Counter()
-        con.begin()
+        if self.open_from is None:
+            con.begin()
+            self.open_from = first_id
         try:
             if skip:
                 con.register(SKIP_TABLE, pa.table({"key": pa.array(skip, pa.int64())}))
             if fallback:
                 con.register(FALLBACK_TABLE, records_table(fallback))
-            union = " UNION ALL ".join(parts)
-            contiguous = all_parsed and len(self._passes) == 1 and not fallback and not skip
-            ids = (
-                f"key - {int(key_offset)} + {first_id}"
-                if contiguous
-                else f"{first_id} - 1 + row_number() OVER (ORDER BY key)"
+            formats = self._insert(
+                parts, first_id, key_offset, fallback, all_parsed and not fallback and not skip
             )
-            count = con.execute(
-                f"INSERT INTO logs SELECT {ids}, ts, received_at,"
-                f" source, host, format, level, message, fields::JSON, raw FROM ({union})",
-            ).fetchall()
-            formats = con.execute(
-                f"SELECT format, count(*) FROM logs WHERE id >= {first_id} GROUP BY 1"
-            ).fetchall()
             upsert_checkpoints(con, checkpoints or [])
-            con.commit()
         except BaseException:
-            con.rollback()
+            self.rollback()
             raise
         finally:
             for name in (SKIP_TABLE, FALLBACK_TABLE):
                 with contextlib.suppress(Exception):
                     con.unregister(name)
-        written = int(count[0][0]) if count else 0
+        written = sum(formats.values())
         self.writer.next_id = first_id + written
         self.writer.rows_written += written
-        return Counter(dict(formats))
+        if written:
+            self._spans.append((first_id, first_id + written - 1))
+        return formats
+
+    def _insert(
+        self,
+        parts: list[str],
+        first_id: int,
+        key_offset: int,
+        fallback: list[tuple[int, Record]],
+        contiguous: bool,
+    ) -> Counter[str]:
+        """INSERT the union of `parts` with ids from `first_id` on; the rows per format."""
+        if not parts:
+            return Counter()
+        con = self.con
+        union = " UNION ALL ".join(parts)
+        ids = (
+            f"key - {int(key_offset)} + {first_id}"
+            if contiguous and len(self._passes) == 1
+            else f"{first_id} - 1 + row_number() OVER (ORDER BY key)"
+        )
+        count = con.execute(
+            f"INSERT INTO logs SELECT {ids}, ts, received_at,"
+            f" source, host, format, level, message, fields::JSON, raw FROM ({union})",
+        ).fetchall()[0][0]
+        if len(self._passes) > 1:
+            where = f"id >= {first_id}"
+            return Counter(
+                dict(con.execute(f"SELECT format, count(*) FROM logs WHERE {where} GROUP BY 1").fetchall())
+            )
+        # One plan at most: its rows are those the streaming parser did not make.
+        formats = Counter(record.format for _, record in fallback)
+        if count > len(fallback):
+            formats[self._passes[0][1]] += count - len(fallback)
+        return formats
