@@ -32,7 +32,7 @@ from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.compressed import read_blocks
 from logscope.sources.lines import Extras, LineSplitter
-from logscope.store.bulk import ROW_GROUP_ROWS, BulkStore
+from logscope.store.bulk import ROW_GROUP_ROWS, BulkStore, Parsed
 from logscope.store.writer import LogWriter
 
 BLOCK_BYTES = 8 << 20
@@ -130,8 +130,18 @@ class BulkImporter:
         return run.result
 
 
-# lines, their extras, bytes of the file consumed, the plan's Arrow table, final, end offset
-_Item = tuple[list[str], Extras | None, int, pa.Table | None, bool, int]
+@dataclass
+class Prepared:
+    """A block read ahead for the first plan: its Arrow table, and what the plan's `ok` pass
+    made of it (store/bulk.py `BulkStore.parse_ahead`)."""
+
+    plan: Plan
+    table: pa.Table
+    parsed: Parsed
+
+
+# lines, their extras, bytes of the file consumed, the block prepared, final, end offset
+_Item = tuple[list[str], Extras | None, int, Prepared | None, bool, int]
 
 
 class _BlockReader:
@@ -195,11 +205,11 @@ class _BlockReader:
         except BaseException as exc:  # handed to the importing thread, which raises it
             self._put(exc)
 
-    def _prepare(self, lines: list[str]) -> pa.Table | None:
+    def _prepare(self, lines: list[str]) -> Prepared | None:
         plan = self.run.plan
         if plan is None or not lines:
             return None
-        return prepare_block(plan, lines)
+        return self.run.prepare(plan, lines)
 
 
 def prepare_block(plan: Plan, lines: list[str], keys: list[int] | None = None) -> pa.Table:
@@ -236,7 +246,7 @@ class _FileRun:
         lines: list[str],
         extras: Extras | None,
         final: bool,
-        prepared: pa.Table | None = None,
+        prepared: Prepared | None = None,
         end_offset: int | None = None,
     ) -> None:
         """Parse and write one block; `end_offset`: the file offset after its lines (None: the
@@ -266,14 +276,21 @@ class _FileRun:
         finally:
             store.done()
 
-    def _parse_passes(self, plans: list[Plan], lines: list[str], prepared: pa.Table | None) -> list[int]:
+    def prepare(self, plan: Plan, lines: list[str]) -> Prepared:
+        """The block's Arrow table for `plan`, and its `ok` pass (in the reader thread, while the
+        importing thread writes the block before)."""
+        table = prepare_block(plan, lines)
+        return Prepared(plan, table, self.importer.store.parse_ahead(table, plan))
+
+    def _parse_passes(self, plans: list[Plan], lines: list[str], prepared: Prepared | None) -> list[int]:
         """Parse the block with the first plan, the lines it surely rejects with the next, and so
         on, as the streaming parser tries the formats in order; the lines left to that parser."""
         store = self.importer.store
-        table = prepared if prepared is not None else prepare_block(plans[0], lines)
+        ahead = prepared if prepared is not None and prepared.plan is plans[0] else None
+        table = ahead.table if ahead is not None else prepare_block(plans[0], lines)
         uncertain: list[int] = []
         for number, plan in enumerate(plans):
-            not_ok = store.parse(table, plan)
+            not_ok = store.parse(table, plan, ahead.parsed if ahead is not None and not number else None)
             if number == len(plans) - 1 or not not_ok:
                 break
             rejected = pc.filter(table.column("key"), plan.rejected(table)).to_pylist()

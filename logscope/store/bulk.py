@@ -229,6 +229,11 @@ class BlockPlan(Protocol):
     def select_sql(self, block: str, levels: str) -> str: ...
 
 
+# What a plan's `ok` pass made of a block: the keys of the lines it could not read, and the
+# levels table its SQL joins (None if the plan has none).
+Parsed = tuple[list[int], pa.Table | None]
+
+
 class BulkStore:
     """Runs a plan's SQL over a block and writes the block's records with the writer's ids."""
 
@@ -242,6 +247,7 @@ class BulkStore:
         self.commit_rows = ROW_GROUP_ROWS  # the least rows a transaction commits (commit_due)
         self.open_from: int | None = None  # the first id of the open transaction, if one is open
         self._spans: list[tuple[int, int]] = []  # (first, last id) of each block written in it
+        self._ahead = writer.con.cursor()  # the reader thread's `parse_ahead`
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
         self.con.execute("SELECT 1").fetchall()
 
@@ -284,25 +290,52 @@ class BulkStore:
             return False
         return size >= self.checkpoint_bytes and checkpoint(self.con, wait=0.1)
 
-    def parse(self, block: pa.Table, plan: BlockPlan) -> list[int]:
-        """Register `block` for `write` as one more pass; the keys of lines its plan could not read.
+    def parse_ahead(self, block: pa.Table, plan: BlockPlan) -> Parsed:
+        """The `ok` pass of `parse`, run by another thread (the reader's, on the block it reads
+        ahead) through a connection of its own while this one writes."""
+        con, names = self._ahead, (f"{BLOCK_TABLE}_ahead", f"{LEVELS_TABLE}_ahead")
+        con.register(names[0], block)
+        try:
+            return self._ok_pass(con, *names, plan)
+        finally:
+            for name in names:
+                with contextlib.suppress(Exception):
+                    con.unregister(name)
+
+    def parse(self, block: pa.Table, plan: BlockPlan, parsed: Parsed | None = None) -> list[int]:
+        """Register `block` for `write` as one more pass; the keys of lines its plan could not read
+        (`parsed`: as `parse_ahead` found them).
 
         `plan.select_sql(block_table, levels_table)` gives the plan's rows. Nothing is
-        materialized: this pass computes only what `ok` needs (DuckDB prunes the rest), and `write`
-        computes the rows as it inserts them. Call `done` after `write`."""
+        materialized: the `ok` pass computes only what `ok` needs (DuckDB prunes the rest), and
+        `write` computes the rows as it inserts them. Call `done` after `write`."""
         con = self.con
         tag = len(self._passes)
         block_name, levels_name = f"{BLOCK_TABLE}_{tag}", f"{LEVELS_TABLE}_{tag}"
         con.register(block_name, block)
         self._registered += [block_name, levels_name]
+        if parsed is None:
+            parsed = self._ok_pass(con, block_name, levels_name, plan)
+        elif parsed[1] is not None:
+            con.register(levels_name, parsed[1])
+        self._passes.append((plan.select_sql(block_name, levels_name), plan.name))
+        return parsed[0]
+
+    @staticmethod
+    def _ok_pass(
+        con: duckdb.DuckDBPyConnection, block_name: str, levels_name: str, plan: BlockPlan
+    ) -> Parsed:
+        """Register the block's levels table as `levels_name`; the keys of the lines the plan
+        could not read, and that table."""
         levels_sql = plan.level_text_sql()
+        levels = None
         if levels_sql is not None:
             texts = con.execute(f"SELECT DISTINCT {levels_sql} FROM {block_name}").fetchall()
-            con.register(levels_name, plan.level_table([row[0] for row in texts]))
+            levels = plan.level_table([row[0] for row in texts])
+            con.register(levels_name, levels)
         select = plan.select_sql(block_name, levels_name)
-        self._passes.append((select, plan.name))
         rows = con.execute(f"SELECT key FROM ({select}) WHERE NOT ok ORDER BY key").fetchall()
-        return [row[0] for row in rows]
+        return [row[0] for row in rows], levels
 
     def done(self) -> None:
         """Forget the blocks `parse` registered."""
