@@ -351,7 +351,11 @@ class BulkStore:
             return []
         if not final and not commit_due(self.writer.next_id - self.open_from, self.commit_rows):
             return []
-        self.con.commit()
+        try:
+            self.con.commit()
+        except BaseException:
+            self.rollback()  # nothing of it is stored: its ids are given again
+            raise
         spans, self._spans, self.open_from = self._spans, [], None
         return spans
 
@@ -359,7 +363,8 @@ class BulkStore:
         """Roll the open transaction back, and the writer's ids with it."""
         if self.open_from is None:
             return
-        self.con.rollback()
+        with contextlib.suppress(duckdb.TransactionException):  # a failed commit ended it
+            self.con.rollback()
         self.writer.rows_written -= self.writer.next_id - self.open_from
         self.writer.next_id = self.open_from
         self._spans, self.open_from = [], None
