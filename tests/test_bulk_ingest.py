@@ -141,10 +141,12 @@ def test_blocks_bound_what_is_held_in_memory(tmp_path: Path) -> None:
             stop.set()
 
     importer = BulkImporter(LogWriter(con), builtin_registry(UTC))
-    result = importer.import_file(str(log), progress=progress, stop=stop, block_bytes=64 * 1024)
+    result = importer.import_file(
+        str(log), progress=progress, stop=stop, block_bytes=64 * 1024, commit_rows=1
+    )
     stored = con.execute("SELECT count(*) FROM logs").fetchall()[0][0]
     con.close()
-    assert max(sizes) < 1000  # 64 KB blocks of ~120-byte lines
+    assert max(sizes) < 1000  # 64 KB blocks of ~120-byte lines, each committed
     assert stored == result.records == sum(sizes) < 20_000
 
 

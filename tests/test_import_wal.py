@@ -60,7 +60,11 @@ def test_the_write_ahead_log_stays_bounded_beside_the_miner_and_a_reader(tmp_pat
     book = CheckpointBook(load_checkpoints(con))
     importer = BulkImporter(LogWriter(con), builtin_registry(UTC))
     importer.import_file(
-        str(log), progress=after_block, block_bytes=BLOCK_BYTES, checkpoint=import_checkpoint(book, str(log))
+        str(log),
+        progress=after_block,
+        block_bytes=BLOCK_BYTES,
+        checkpoint=import_checkpoint(book, str(log)),
+        commit_rows=1,  # each block its own transaction, its rows through the log
     )
     peak = sampler.stop() * 1e6
     reader.commit()
@@ -80,17 +84,18 @@ def test_the_write_ahead_log_stays_bounded_beside_the_miner_and_a_reader(tmp_pat
 def test_kill_9_in_the_middle_of_an_import_then_ingest_again_stores_every_line_once(
     tmp_path: Path,
 ) -> None:
-    """`ingest` killed while it writes (blocks committed, the log being written, the miner
-    beside it), then run again: the second run replays the log, resumes after the last
-    committed block and stores every line exactly once, in order; the patterns cover them all."""
+    """`ingest` killed while it writes (the sampled lines committed, a transaction of blocks
+    writing its row groups to the database file, the miner beside it), then run again: the
+    second run replays the log, resumes after the last committed block and stores every line
+    exactly once, in order; the patterns cover them all."""
     log, db = tmp_path / "access.log", tmp_path / "db.duckdb"
     lines = nginx_lines(150_000)
     log.write_text("\n".join(lines) + "\n")
-    wal = Path(f"{db}.wal")
     command = [sys.executable, "-m", "logscope", "ingest", "-q", "--db", str(db), str(log)]
     process = subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not (wal.exists() and wal.stat().st_size > 1 << 20) and time.monotonic() < deadline:
+    # The import's transaction writes its full row groups to the database file as it goes.
+    while not (db.exists() and db.stat().st_size > 4 << 20) and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.3)
     running = process.poll() is None
@@ -107,3 +112,37 @@ def test_kill_9_in_the_middle_of_an_import_then_ingest_again_stores_every_line_o
     mined = query_db(db, "SELECT count(*), count(DISTINCT id) FROM record_patterns")
     assert mined == [(len(lines), len(lines))]
     assert query_db(db, "SELECT sum(count) FROM patterns WHERE merged_into IS NULL") == [(len(lines),)]
+
+
+def test_a_transaction_of_row_groups_keeps_its_rows_out_of_the_log(tmp_path: Path) -> None:
+    """With the default commits, a transaction spans blocks until it holds a row group and more:
+    DuckDB writes its row groups to the database file, the log holds only where they are (a few
+    KB for 20 MB of rows), no checkpoint copies them, and no block of the file is left free.
+    Subscribers get each block's records once committed, in order."""
+    log, path = tmp_path / "access.log", tmp_path / "a.duckdb"
+    lines = nginx_lines(130_000)
+    log.write_text("\n".join(lines) + "\n")
+    con = open_for_writing(str(path))
+    wal = Path(f"{path}.wal")
+    sampler = FileSizeSampler(wal, interval=0.002)
+    handed: list[tuple[int, int, int]] = []  # first id, last id, committed rows seen then
+
+    def on_records(records) -> None:
+        committed = con.cursor().execute("SELECT count(*) FROM logs").fetchall()[0][0]
+        handed.append((records[0].id, records[-1].id, committed))
+
+    result = BulkImporter(LogWriter(con), builtin_registry(UTC)).import_file(
+        str(log), block_bytes=1 << 20, on_records=on_records
+    )
+    peak = sampler.stop()
+    stored = con.execute("SELECT count(*), min(id), max(id) FROM logs").fetchall()
+    free = con.execute("SELECT free_blocks FROM pragma_database_size()").fetchall()
+    con.close()
+    assert result.records == len(lines)
+    assert stored == [(len(lines), 1, len(lines))]
+    assert peak * 1e6 < 1 << 20, peak  # not the rows (a block alone logs ~5 MB)
+    assert free == [(0,)]
+    assert len(handed) > 10  # a block at a time
+    assert [first for first, _, _ in handed] == [1] + [last + 1 for _, last, _ in handed[:-1]]
+    assert handed[-1][1] == len(lines)
+    assert all(committed >= last for _, last, committed in handed)

@@ -32,7 +32,7 @@ from logscope.parsing.vectorized.plans import RegexPlan, plan_for
 from logscope.record import Checkpoint, LineBatch, Record, now_us
 from logscope.sources.compressed import read_blocks
 from logscope.sources.lines import Extras, LineSplitter
-from logscope.store.bulk import BulkStore
+from logscope.store.bulk import ROW_GROUP_ROWS, BulkStore, Parsed
 from logscope.store.writer import LogWriter
 
 BLOCK_BYTES = 8 << 20
@@ -81,8 +81,11 @@ class BulkImporter:
         on_records: RecordsCallback | None = None,
         checkpoint: Checkpoint | None = None,
         whole_lines: bool = False,
+        commit_rows: int = ROW_GROUP_ROWS,
     ) -> BulkResult:
-        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` per block.
+        """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` after each
+        commit, which comes once the blocks written hold `commit_rows` rows or more (and DuckDB's
+        last row group of them is more than half full: store/bulk.py `commit_due`).
 
         With a `checkpoint`, reading starts at its offset, and each block's rows are committed
         with the checkpoint moved past them (sources/tail/resume.py). With `whole_lines`, a last
@@ -93,6 +96,7 @@ class BulkImporter:
         run = _FileRun(self, source or path, on_records, checkpoint)
         start = checkpoint.offset if checkpoint is not None else 0
         run.result.skipped_bytes = start
+        self.store.commit_rows = commit_rows
         with self.store.import_settings():
             reader = _BlockReader(path, block_bytes, run, start, whole_lines)
             return self._import(run, reader, progress, stop)
@@ -100,25 +104,44 @@ class BulkImporter:
     def _import(
         self, run: _FileRun, reader: _BlockReader, progress: Progress | None, stop: threading.Event | None
     ) -> BulkResult:
-        counted = 0
+        counted = written = lines_read = 0  # bytes handed to `progress`, bytes and lines written
         try:
             for lines, extras, consumed, prepared, final, end in reader:
-                if stop is not None and stop.is_set() and not final:
+                stopping = stop is not None and stop.is_set() and not final
+                if stopping:
                     run.block([], None, True)  # what was read is kept, held records included
+                else:
+                    run.block(lines, extras, final, prepared, end)
+                    written, lines_read = consumed, lines_read + len(lines)
+                # Progress (and the commit hooks it runs) once the blocks written are committed.
+                if run.commit(final or stopping):
+                    self.store.checkpoint_if_due()
+                    if progress is not None:
+                        progress(written - counted, lines_read)
+                    counted, lines_read = written, 0
+                if stopping:
                     break
-                run.block(lines, extras, final, prepared, end)
-                self.store.checkpoint_if_due()
-                if progress is not None:
-                    progress(consumed - counted, len(lines))
-                counted = consumed
         finally:
-            reader.close()
+            try:
+                run.commit(True)  # the blocks written before an error, as each was before
+            finally:
+                reader.close()
         run.result.damage = reader.damage[0] if reader.damage else None
         return run.result
 
 
-# lines, their extras, bytes of the file consumed, the plan's Arrow table, final, end offset
-_Item = tuple[list[str], Extras | None, int, pa.Table | None, bool, int]
+@dataclass
+class Prepared:
+    """A block read ahead for the first plan: its Arrow table, and what the plan's `ok` pass
+    made of it (store/bulk.py `BulkStore.parse_ahead`)."""
+
+    plan: Plan
+    table: pa.Table
+    parsed: Parsed
+
+
+# lines, their extras, bytes of the file consumed, the block prepared, final, end offset
+_Item = tuple[list[str], Extras | None, int, Prepared | None, bool, int]
 
 
 class _BlockReader:
@@ -182,11 +205,11 @@ class _BlockReader:
         except BaseException as exc:  # handed to the importing thread, which raises it
             self._put(exc)
 
-    def _prepare(self, lines: list[str]) -> pa.Table | None:
+    def _prepare(self, lines: list[str]) -> Prepared | None:
         plan = self.run.plan
         if plan is None or not lines:
             return None
-        return prepare_block(plan, lines)
+        return self.run.prepare(plan, lines)
 
 
 def prepare_block(plan: Plan, lines: list[str], keys: list[int] | None = None) -> pa.Table:
@@ -223,7 +246,7 @@ class _FileRun:
         lines: list[str],
         extras: Extras | None,
         final: bool,
-        prepared: pa.Table | None = None,
+        prepared: Prepared | None = None,
         end_offset: int | None = None,
     ) -> None:
         """Parse and write one block; `end_offset`: the file offset after its lines (None: the
@@ -253,14 +276,21 @@ class _FileRun:
         finally:
             store.done()
 
-    def _parse_passes(self, plans: list[Plan], lines: list[str], prepared: pa.Table | None) -> list[int]:
+    def prepare(self, plan: Plan, lines: list[str]) -> Prepared:
+        """The block's Arrow table for `plan`, and its `ok` pass (in the reader thread, while the
+        importing thread writes the block before)."""
+        table = prepare_block(plan, lines)
+        return Prepared(plan, table, self.importer.store.parse_ahead(table, plan))
+
+    def _parse_passes(self, plans: list[Plan], lines: list[str], prepared: Prepared | None) -> list[int]:
         """Parse the block with the first plan, the lines it surely rejects with the next, and so
         on, as the streaming parser tries the formats in order; the lines left to that parser."""
         store = self.importer.store
-        table = prepared if prepared is not None else prepare_block(plans[0], lines)
+        ahead = prepared if prepared is not None and prepared.plan is plans[0] else None
+        table = ahead.table if ahead is not None else prepare_block(plans[0], lines)
         uncertain: list[int] = []
         for number, plan in enumerate(plans):
-            not_ok = store.parse(table, plan)
+            not_ok = store.parse(table, plan, ahead.parsed if ahead is not None and not number else None)
             if number == len(plans) - 1 or not not_ok:
                 break
             rejected = pc.filter(table.column("key"), plan.rejected(table)).to_pylist()
@@ -295,7 +325,6 @@ class _FileRun:
         if final:
             keyed += self._release(first_key + len(lines))
         not_ok_set = set(not_ok)
-        first_id = self.importer.writer.next_id
         formats = self.importer.store.write(
             source=self.source,
             received_at=received_at,
@@ -309,11 +338,20 @@ class _FileRun:
         self.result.fast_records += fast
         self.result.records += sum(formats.values())
         self.result.formats.update(formats)
-        if self.on_records is not None and formats:
-            self.on_records(self.importer.store.records_since(first_id))
+
+    def commit(self, final: bool = False) -> bool:
+        """Commit the blocks written once the store's transaction holds enough rows (`final`: in
+        any case) and hand their records on, a block at a time; whether all written is committed."""
+        store = self.importer.store
+        spans = store.commit_if_due(final)
+        if self.on_records is not None:
+            for span in spans:
+                self.on_records(store.committed_records(span))
+        return store.open_from is None
 
     def _write_records(self, lines, extras, keyed, received_at, final) -> None:
         """No plan (yet): the streaming parser takes the block whole, as the streaming path does."""
+        self.commit(True)  # the blocks before are committed (and handed on) first
         records = [record for _, record in sorted(keyed, key=lambda item: item[0])]
         batch = LineBatch(self.source, lines, received_at, None, extras, final=final)
         if lines or final:

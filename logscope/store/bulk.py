@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Protocol
@@ -21,6 +20,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logscope.record import Checkpoint, Record
+from logscope.store.bulk_commits import (
+    BULK_MEMORY_LIMIT,
+    BULK_THREADS,
+    IMPORT_CHECKPOINT_SCALE,
+    NO_AUTOMATIC_CHECKPOINT,
+    ROW_GROUP_ROWS,
+    checkpoint,
+    commit_due,
+    wal_path,
+)
 from logscope.store.retention import parse_size
 from logscope.store.sql_text import from_microseconds
 from logscope.store.writer import LOGS_SCHEMA, LogWriter, record_columns, upsert_checkpoints
@@ -29,31 +38,6 @@ BLOCK_TABLE = "_logscope_bulk_block"
 LEVELS_TABLE = "_logscope_bulk_levels"
 FALLBACK_TABLE = "_logscope_bulk_fallback"
 SKIP_TABLE = "_logscope_bulk_skip"
-# DuckDB's memory limit during a bulk import: without it, writing a million wide rows peaks near
-# 800 MB (buffers DuckDB frees only at its limit). A million nginx lines peak at about 530 MB
-# with 256MB, 450 MB with 128MB (same CPU time), 380 MB with 64MB (5-8% more CPU time): the
-# 128MB middle keeps room for wide rows (docs/benchmarks.md).
-BULK_MEMORY_LIMIT = "128MB"
-# DuckDB's threads during a bulk import: one. The import already runs two threads (the reader's
-# parsing beside DuckDB's insert); DuckDB's own workers on each block's query cost 26-27% more
-# CPU time for the same rows (300,000 nginx lines: 6.3 -> 4.6 CPU-s, JSON lines 4.1 -> 3.1) and,
-# on a busy machine, wall time too (docs/benchmarks.md, "Bulk import fast path").
-BULK_THREADS = 1
-# How long the end of an import waits for other connections' write transactions (a mined block's,
-# an alert's: tens of milliseconds each) to let its CHECKPOINT run (docs/benchmarks.md).
-CHECKPOINT_WAIT_SECONDS = 2.0
-# During a bulk import DuckDB's automatic checkpoint is off and the import checkpoints itself,
-# between blocks, in its thread, once the write-ahead log holds IMPORT_CHECKPOINT_SCALE times
-# DuckDB's threshold (`wal_autocheckpoint`, 16 MiB unless set): the log holds at most that plus one
-# block's rows, however long the file. DuckDB's own checkpoint, once the miner no longer held it
-# off, ran in whichever connection committed next (the miner's, the markers'), beside the
-# import's insert: peaks of 950-1,014 MB against 510-530 MB. Each checkpoint costs ~0.4 CPU-s
-# more than the rows it writes (a million nginx lines: 8.2-9.7 CPU-s of checkpoints at 16 MiB,
-# 3.7-4.8 at 64 MiB, 2.3 at 128 MiB): at 128 MiB the import's CPU time is the same as before,
-# at 64 MiB 1.5-3 CPU-s more (docs/benchmarks.md, "Bulk import fast path", eighth round).
-IMPORT_CHECKPOINT_SCALE = 8
-# While the import checkpoints itself: DuckDB's threshold, out of reach.
-_NO_AUTOMATIC_CHECKPOINT = "1TB"
 
 
 class StoredRecords(Sequence[Record]):
@@ -245,34 +229,9 @@ class BlockPlan(Protocol):
     def select_sql(self, block: str, levels: str) -> str: ...
 
 
-def checkpoint(con: duckdb.DuckDBPyConnection, wait: float = CHECKPOINT_WAIT_SECONDS) -> bool:
-    """CHECKPOINT, trying again for up to `wait` seconds while another connection's write
-    transaction makes DuckDB decline it; whether it ran (if not, the next commit's does).
-
-    DuckDB declines it while another connection's open transaction has updated rows (an UPDATE,
-    an `INSERT OR REPLACE`; a plain INSERT or DELETE does not: store/replace.py). The miner's
-    upserts beside the import had it declined in 6 of 7 runs of a million nginx lines, and the
-    alerts' or a view's commit then checkpointed the import's last 24-130 MB of log uncapped
-    (DuckDB 385 MB in use); the miner no longer upserts, an alert's upsert still can."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            con.execute("CHECKPOINT")
-            return True
-        except duckdb.TransactionException:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        except duckdb.Error:
-            return False
-
-
-def _wal_path(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The write-ahead log of the connection's database file (None in memory)."""
-    rows = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    return f"{rows[0][0]}.wal" if rows and rows[0][0] else None
+# What a plan's `ok` pass made of a block: the keys of the lines it could not read, and the
+# levels table its SQL joins (None if the plan has none).
+Parsed = tuple[list[int], pa.Table | None]
 
 
 class BulkStore:
@@ -281,10 +240,14 @@ class BulkStore:
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
         self.con = writer.con
-        self.wal_path = _wal_path(self.con)
+        self.wal_path = wal_path(self.con)
         self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE << 24  # set from `wal_autocheckpoint`
         self._passes: list[tuple[str, str]] = []  # (select, format) per parse() of the block
         self._registered: list[str] = []
+        self.commit_rows = ROW_GROUP_ROWS  # the least rows a transaction commits (commit_due)
+        self.open_from: int | None = None  # the first id of the open transaction, if one is open
+        self._spans: list[tuple[int, int]] = []  # (first, last id) of each block written in it
+        self._ahead = writer.con.cursor()  # the reader thread's `parse_ahead`
         # Finish whatever result the connection still holds (register() refuses to run otherwise).
         self.con.execute("SELECT 1").fetchall()
 
@@ -306,7 +269,7 @@ class BulkStore:
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET threads = {int(threads)}")
         self.checkpoint_bytes = IMPORT_CHECKPOINT_SCALE * parse_size(previous[2])
-        con.execute(f"SET wal_autocheckpoint = '{_NO_AUTOMATIC_CHECKPOINT}'")
+        con.execute(f"SET wal_autocheckpoint = '{NO_AUTOMATIC_CHECKPOINT}'")
         try:
             yield
             checkpoint(con)
@@ -319,7 +282,7 @@ class BulkStore:
         """CHECKPOINT (under the import's settings, in this thread, between two blocks) once the
         write-ahead log holds `checkpoint_bytes`; whether it ran. Declined (another connection's
         update is open: see `checkpoint`), it is tried again after the next block."""
-        if self.wal_path is None:
+        if self.wal_path is None or self.open_from is not None:
             return False
         try:
             size = os.path.getsize(self.wal_path)
@@ -327,25 +290,52 @@ class BulkStore:
             return False
         return size >= self.checkpoint_bytes and checkpoint(self.con, wait=0.1)
 
-    def parse(self, block: pa.Table, plan: BlockPlan) -> list[int]:
-        """Register `block` for `write` as one more pass; the keys of lines its plan could not read.
+    def parse_ahead(self, block: pa.Table, plan: BlockPlan) -> Parsed:
+        """The `ok` pass of `parse`, run by another thread (the reader's, on the block it reads
+        ahead) through a connection of its own while this one writes."""
+        con, names = self._ahead, (f"{BLOCK_TABLE}_ahead", f"{LEVELS_TABLE}_ahead")
+        con.register(names[0], block)
+        try:
+            return self._ok_pass(con, *names, plan)
+        finally:
+            for name in names:
+                with contextlib.suppress(Exception):
+                    con.unregister(name)
+
+    def parse(self, block: pa.Table, plan: BlockPlan, parsed: Parsed | None = None) -> list[int]:
+        """Register `block` for `write` as one more pass; the keys of lines its plan could not read
+        (`parsed`: as `parse_ahead` found them).
 
         `plan.select_sql(block_table, levels_table)` gives the plan's rows. Nothing is
-        materialized: this pass computes only what `ok` needs (DuckDB prunes the rest), and `write`
-        computes the rows as it inserts them. Call `done` after `write`."""
+        materialized: the `ok` pass computes only what `ok` needs (DuckDB prunes the rest), and
+        `write` computes the rows as it inserts them. Call `done` after `write`."""
         con = self.con
         tag = len(self._passes)
         block_name, levels_name = f"{BLOCK_TABLE}_{tag}", f"{LEVELS_TABLE}_{tag}"
         con.register(block_name, block)
         self._registered += [block_name, levels_name]
+        if parsed is None:
+            parsed = self._ok_pass(con, block_name, levels_name, plan)
+        elif parsed[1] is not None:
+            con.register(levels_name, parsed[1])
+        self._passes.append((plan.select_sql(block_name, levels_name), plan.name))
+        return parsed[0]
+
+    @staticmethod
+    def _ok_pass(
+        con: duckdb.DuckDBPyConnection, block_name: str, levels_name: str, plan: BlockPlan
+    ) -> Parsed:
+        """Register the block's levels table as `levels_name`; the keys of the lines the plan
+        could not read, and that table."""
         levels_sql = plan.level_text_sql()
+        levels = None
         if levels_sql is not None:
             texts = con.execute(f"SELECT DISTINCT {levels_sql} FROM {block_name}").fetchall()
-            con.register(levels_name, plan.level_table([row[0] for row in texts]))
+            levels = plan.level_table([row[0] for row in texts])
+            con.register(levels_name, levels)
         select = plan.select_sql(block_name, levels_name)
-        self._passes.append((select, plan.name))
         rows = con.execute(f"SELECT key FROM ({select}) WHERE NOT ok ORDER BY key").fetchall()
-        return [row[0] for row in rows]
+        return [row[0] for row in rows], levels
 
     def done(self) -> None:
         """Forget the blocks `parse` registered."""
@@ -354,10 +344,35 @@ class BulkStore:
                 self.con.unregister(name)
         self._registered, self._passes = [], []
 
-    def records_since(self, first_id: int) -> StoredRecords:
-        """The records written from id `first_id` on, as the streaming path hands them on (a
-        record without a time of its own has ts None), read as one Arrow table when first used."""
-        return StoredRecords.in_store(self.con.cursor(), first_id, self.writer.next_id - 1)
+    def commit_if_due(self, final: bool = False) -> list[tuple[int, int]]:
+        """Commit the open transaction when due (`commit_due`; `final`: in any case); the (first,
+        last) ids of the blocks committed, empty if none was."""
+        if self.open_from is None:
+            return []
+        if not final and not commit_due(self.writer.next_id - self.open_from, self.commit_rows):
+            return []
+        try:
+            self.con.commit()
+        except BaseException:
+            self.rollback()  # nothing of it is stored: its ids are given again
+            raise
+        spans, self._spans, self.open_from = self._spans, [], None
+        return spans
+
+    def rollback(self) -> None:
+        """Roll the open transaction back, and the writer's ids with it."""
+        if self.open_from is None:
+            return
+        with contextlib.suppress(duckdb.TransactionException):  # a failed commit ended it
+            self.con.rollback()
+        self.writer.rows_written -= self.writer.next_id - self.open_from
+        self.writer.next_id = self.open_from
+        self._spans, self.open_from = [], None
+
+    def committed_records(self, span: tuple[int, int]) -> StoredRecords:
+        """The committed records with ids `span` (first, last), as the streaming path hands them on
+        (a record without a time of its own has ts None), read as one Arrow table when first used."""
+        return StoredRecords.in_store(self.con.cursor(), *span)
 
     def write(
         self,
@@ -370,8 +385,8 @@ class BulkStore:
         all_parsed: bool = False,
         checkpoints: list[Checkpoint] | None = None,
     ) -> Counter[str]:
-        """Insert the block's rows, and the `checkpoints` that cover them, in one transaction;
-        returns the rows written per format.
+        """Insert the block's rows, and the `checkpoints` that cover them, in the open transaction
+        (begun if none is: `commit_if_due` commits it); returns the rows written per format.
 
         `all_parsed`: every line of the block is an `ok` row, so ids follow the line numbers
         without sorting."""
@@ -395,39 +410,61 @@ class BulkStore:
                 "SELECT key, ts, received_at, source, host, format, level, message, fields, raw "
                 f"FROM {FALLBACK_TABLE}"
             )
-        if not parts:
-            self.writer.write([], checkpoints or [])
-            return Counter()
-        con.begin()
+        if self.open_from is None:
+            con.begin()
+            self.open_from = first_id
         try:
             if skip:
                 con.register(SKIP_TABLE, pa.table({"key": pa.array(skip, pa.int64())}))
             if fallback:
                 con.register(FALLBACK_TABLE, records_table(fallback))
-            union = " UNION ALL ".join(parts)
-            contiguous = all_parsed and len(self._passes) == 1 and not fallback and not skip
-            ids = (
-                f"key - {int(key_offset)} + {first_id}"
-                if contiguous
-                else f"{first_id} - 1 + row_number() OVER (ORDER BY key)"
+            formats = self._insert(
+                parts, first_id, key_offset, fallback, all_parsed and not fallback and not skip
             )
-            count = con.execute(
-                f"INSERT INTO logs SELECT {ids}, ts, received_at,"
-                f" source, host, format, level, message, fields::JSON, raw FROM ({union})",
-            ).fetchall()
-            formats = con.execute(
-                f"SELECT format, count(*) FROM logs WHERE id >= {first_id} GROUP BY 1"
-            ).fetchall()
             upsert_checkpoints(con, checkpoints or [])
-            con.commit()
         except BaseException:
-            con.rollback()
+            self.rollback()
             raise
         finally:
             for name in (SKIP_TABLE, FALLBACK_TABLE):
                 with contextlib.suppress(Exception):
                     con.unregister(name)
-        written = int(count[0][0]) if count else 0
+        written = sum(formats.values())
         self.writer.next_id = first_id + written
         self.writer.rows_written += written
-        return Counter(dict(formats))
+        if written:
+            self._spans.append((first_id, first_id + written - 1))
+        return formats
+
+    def _insert(
+        self,
+        parts: list[str],
+        first_id: int,
+        key_offset: int,
+        fallback: list[tuple[int, Record]],
+        contiguous: bool,
+    ) -> Counter[str]:
+        """INSERT the union of `parts` with ids from `first_id` on; the rows per format."""
+        if not parts:
+            return Counter()
+        con = self.con
+        union = " UNION ALL ".join(parts)
+        ids = (
+            f"key - {int(key_offset)} + {first_id}"
+            if contiguous and len(self._passes) == 1
+            else f"{first_id} - 1 + row_number() OVER (ORDER BY key)"
+        )
+        count = con.execute(
+            f"INSERT INTO logs SELECT {ids}, ts, received_at,"
+            f" source, host, format, level, message, fields::JSON, raw FROM ({union})",
+        ).fetchall()[0][0]
+        if len(self._passes) > 1:
+            where = f"id >= {first_id}"
+            return Counter(
+                dict(con.execute(f"SELECT format, count(*) FROM logs WHERE {where} GROUP BY 1").fetchall())
+            )
+        # One plan at most: its rows are those the streaming parser did not make.
+        formats = Counter(record.format for _, record in fallback)
+        if count > len(fallback):
+            formats[self._passes[0][1]] += count - len(fallback)
+        return formats
