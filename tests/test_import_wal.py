@@ -146,3 +146,28 @@ def test_a_transaction_of_row_groups_keeps_its_rows_out_of_the_log(tmp_path: Pat
     assert [first for first, _, _ in handed] == [1] + [last + 1 for _, last, _ in handed[:-1]]
     assert handed[-1][1] == len(lines)
     assert all(committed >= last for _, last, committed in handed)
+
+
+def test_rows_too_wide_to_wait_for_a_row_group_are_committed_a_block_at_a_time(tmp_path: Path) -> None:
+    """A row group of 2 KB lines is ~250 MB that DuckDB would hold in memory until it fills: such
+    rows are committed a block at a time (MAX_HELD_BYTES), where narrow rows wait for one."""
+    handed: dict[str, list[tuple[int, int]]] = {}
+    for kind, width, count in (("wide", 2000, 20_000), ("narrow", 0, 130_000)):
+        log, path = tmp_path / f"{kind}.log", tmp_path / f"{kind}.duckdb"
+        lines = [line + " " + "x" * width if width else line for line in nginx_lines(count)]
+        log.write_text("\n".join(lines) + "\n")
+        con = open_for_writing(str(path))
+        seen = handed[kind] = []  # the last id handed on, the rows committed then
+
+        def on_records(records, con=con, seen=seen) -> None:
+            committed = con.cursor().execute("SELECT count(*) FROM logs").fetchall()[0][0]
+            seen.append((records[-1].id, committed))
+
+        BulkImporter(LogWriter(con), builtin_registry(UTC)).import_file(
+            str(log), block_bytes=1 << 20, on_records=on_records
+        )
+        assert con.execute("SELECT count(*) FROM logs").fetchall() == [(len(lines),)]
+        con.close()
+    assert len(handed["wide"]) > 30
+    assert all(committed == last for last, committed in handed["wide"])  # each block its own
+    assert any(committed > last for last, committed in handed["narrow"])  # blocks spanned

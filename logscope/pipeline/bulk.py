@@ -114,7 +114,7 @@ class BulkImporter:
                     run.block(lines, extras, final, prepared, end)
                     written, lines_read = consumed, lines_read + len(lines)
                 # Progress (and the commit hooks it runs) once the blocks written are committed.
-                if run.commit(final or stopping):
+                if run.commit(final or stopping, written - counted):
                     self.store.checkpoint_if_due()
                     if progress is not None:
                         progress(written - counted, lines_read)
@@ -339,11 +339,12 @@ class _FileRun:
         self.result.records += sum(formats.values())
         self.result.formats.update(formats)
 
-    def commit(self, final: bool = False) -> bool:
-        """Commit the blocks written once the store's transaction holds enough rows (`final`: in
-        any case) and hand their records on, a block at a time; whether all written is committed."""
+    def commit(self, final: bool = False, held_bytes: int = 0) -> bool:
+        """Commit the blocks written (`held_bytes` of the file) once the store's transaction holds
+        enough rows (`final`: in any case) and hand their records on, a block at a time; whether
+        all written is committed."""
         store = self.importer.store
-        spans = store.commit_if_due(final)
+        spans = store.commit_if_due(final, held_bytes)
         if self.on_records is not None:
             for span in spans:
                 self.on_records(store.committed_records(span))

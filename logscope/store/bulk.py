@@ -344,12 +344,14 @@ class BulkStore:
                 self.con.unregister(name)
         self._registered, self._passes = [], []
 
-    def commit_if_due(self, final: bool = False) -> list[tuple[int, int]]:
-        """Commit the open transaction when due (`commit_due`; `final`: in any case); the (first,
-        last) ids of the blocks committed, empty if none was."""
+    def commit_if_due(self, final: bool = False, held_bytes: int = 0) -> list[tuple[int, int]]:
+        """Commit the open transaction when due (`commit_due`, its rows read from `held_bytes` of
+        the file; `final`: in any case); the (first, last) ids of the blocks committed, empty if
+        none was."""
         if self.open_from is None:
             return []
-        if not final and not commit_due(self.writer.next_id - self.open_from, self.commit_rows):
+        rows = self.writer.next_id - self.open_from
+        if not final and not commit_due(rows, self.commit_rows, held_bytes):
             return []
         try:
             self.con.commit()

@@ -9,7 +9,10 @@ import duckdb
 # DuckDB's memory limit during a bulk import: without it, writing a million wide rows peaks near
 # 800 MB (buffers DuckDB frees only at its limit). A million nginx lines peak at about 530 MB
 # with 256MB, 450 MB with 128MB (same CPU time), 380 MB with 64MB (5-8% more CPU time): the
-# 128MB middle keeps room for wide rows (docs/benchmarks.md).
+# 128MB middle keeps room for wide rows (docs/benchmarks.md). With transactions spanning blocks,
+# 64MB peaked 50-80 MB lower at the same speed, but the limit holds for the whole database: the
+# miner's and the rules' connections beside the import then failed with DuckDB's out-of-memory
+# error (tests/test_rules_replay.py).
 BULK_MEMORY_LIMIT = "128MB"
 # DuckDB's threads during a bulk import: one. The import already runs two threads (the reader's
 # parsing beside DuckDB's insert); DuckDB's own workers on each block's query cost 26-27% more
@@ -44,12 +47,22 @@ NO_AUTOMATIC_CHECKPOINT = "1TB"
 ROW_GROUP_ROWS = 122_880
 # ...or until it holds this many rows, however full its last row group.
 MAX_COMMIT_ROWS = 8 * ROW_GROUP_ROWS
+# DuckDB holds the row group it fills in memory. Rows so wide that a row group and a half of them
+# would come from more of the file than this are committed a block at a time, through the log, as
+# before transactions spanned blocks: 150,000 JSON lines of 2 KB (300 MB) peaked at 1.14-1.21 GB
+# waiting for row groups, 697-724 MB a block at a time (10.7 s; 11.4-11.6 s before); capped at
+# 64 MB a transaction instead, 724 MB but 13.1 s. nginx (~160 bytes a line) and the bench's JSON
+# lines (~170) are far below the width this allows (~360 bytes).
+MAX_HELD_BYTES = 64 << 20
 
 
-def commit_due(rows: int, least: int = ROW_GROUP_ROWS) -> bool:
-    """Whether a bulk import's transaction of `rows` rows is committed after this block: once it
-    holds `least` rows and (if that is a row group or more) its last row group is more than half
-    full, or it holds MAX_COMMIT_ROWS."""
+def commit_due(rows: int, least: int = ROW_GROUP_ROWS, held_bytes: int = 0) -> bool:
+    """Whether a bulk import's transaction of `rows` rows, read from `held_bytes` of the file, is
+    committed after this block: once it holds `least` rows and (if that is a row group or more)
+    its last row group is more than half full, or it holds MAX_COMMIT_ROWS; at once if its rows
+    are too wide to wait for a row group and a half (MAX_HELD_BYTES)."""
+    if rows and held_bytes * (ROW_GROUP_ROWS + ROW_GROUP_ROWS // 2) > MAX_HELD_BYTES * rows:
+        return True
     if rows < least:
         return False
     half = ROW_GROUP_ROWS // 2
