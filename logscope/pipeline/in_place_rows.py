@@ -56,23 +56,30 @@ def _texts(keyed: list[tuple[int, Record]]) -> dict[str, list[str | None]]:
     columns: dict[str, list[str | None]] = {name: [] for name in COLUMNS.split(", ")}
     lists = list(columns.values())
     for key, record in keyed:
-        ts = record.ts if record.ts is not None else record.received_at
-        fields = orjson.dumps(record.fields, default=str).decode() if record.fields else None
-        values = (str(int(key)), str(int(ts)), str(int(record.received_at)), record.source, record.host)
-        values += (record.format, record.level, record.message, fields, record.raw)
-        for column, value in zip(lists, values, strict=True):
+        for column, value in zip(lists, _values(key, record), strict=True):
             column.append(value)
     return columns
 
 
 def _row(key: int, record: Record) -> str:
+    key_text, ts, received_at, *texts = _values(key, record)
+    values = [key_text, from_microseconds(ts), from_microseconds(received_at), *map(sql_text, texts)]
+    return f"({', '.join(values)})"
+
+
+def _values(key: int, record: Record) -> tuple:
+    """A record's values in the order of COLUMNS, as texts (times as µs; None for NULL)."""
     ts = record.ts if record.ts is not None else record.received_at
     fields = orjson.dumps(record.fields, default=str).decode() if record.fields else None
-    values = [
+    return (
         str(int(key)),
-        from_microseconds(int(ts)),
-        from_microseconds(int(record.received_at)),
-    ]
-    texts = (record.source, record.host, record.format, record.level, record.message, fields, record.raw)
-    values += map(sql_text, texts)
-    return f"({', '.join(values)})"
+        str(int(ts)),
+        str(int(record.received_at)),
+        record.source,
+        record.host,
+        record.format,
+        record.level,
+        record.message,
+        fields,
+        record.raw,
+    )
