@@ -31,7 +31,7 @@ from logscope.store.bulk_commits import (
     wal_path,
 )
 from logscope.store.retention import parse_size
-from logscope.store.sql_text import from_microseconds
+from logscope.store.sql_text import from_microseconds, string_literal
 from logscope.store.writer import LOGS_SCHEMA, LogWriter, record_columns, upsert_checkpoints
 
 BLOCK_TABLE = "_logscope_bulk_block"
@@ -186,7 +186,7 @@ def _select(columns: list[str], field_keys: Collection[str] | None = None) -> st
     names = ", ".join(narrowed_fields(keys) if name == "fields" else name for name in columns)
     if not keys:
         return f"SELECT {names} FROM logs"
-    paths = ", ".join(sql_literal("/" + key.replace("~", "~0").replace("/", "~1")) for key in keys)
+    paths = ", ".join(string_literal("/" + key.replace("~", "~0").replace("/", "~1")) for key in keys)
     return f"SELECT {names} FROM (SELECT *, json_extract(fields, [{paths}]) AS __values FROM logs) logs"
 
 
@@ -198,7 +198,7 @@ def narrowed_fields(keys: list[str]) -> str:
     (docs/benchmarks.md, "Bulk import fast path")."""
     members = [
         f"CASE WHEN __values[{number}] IS NOT NULL"
-        f" THEN {sql_literal(orjson.dumps(key).decode() + ':')} || __values[{number}] END"
+        f" THEN {string_literal(orjson.dumps(key).decode() + ':')} || __values[{number}] END"
         for number, key in enumerate(keys, start=1)
     ]
     text = f"'{{' || concat_ws(',', {', '.join(members)}) || '}}'" if members else "'{}'"
@@ -207,10 +207,6 @@ def narrowed_fields(keys: list[str]) -> str:
 
 def _schema(columns: list[str]) -> pa.Schema:
     return pa.schema([LOGS_SCHEMA.field(name) for name in columns])
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def records_table(keyed: list[tuple[int, Record]]) -> pa.Table:
@@ -403,7 +399,7 @@ class BulkStore:
         for select, format_name in self._passes:
             parts.append(
                 f"SELECT {key} AS key, {ts} AS ts, {received} AS received_at,"
-                f" {sql_literal(source)} AS source, host, {sql_literal(format_name)} AS format,"
+                f" {string_literal(source)} AS source, host, {string_literal(format_name)} AS format,"
                 f" level, message, fields, raw FROM ({select})"
                 f" WHERE {where}"
             )

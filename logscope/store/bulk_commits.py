@@ -77,7 +77,7 @@ def checkpoint(con: duckdb.DuckDBPyConnection, wait: float = CHECKPOINT_WAIT_SEC
     an `INSERT OR REPLACE`; a plain INSERT or DELETE does not: store/replace.py). The miner's
     upserts beside the import had it declined in 6 of 7 runs of a million nginx lines, and the
     alerts' or a view's commit then checkpointed the import's last 24-130 MB of log uncapped
-    (DuckDB 385 MB in use); the miner no longer upserts, an alert's upsert still can."""
+    (DuckDB 385 MB in use); the miner, the markers and the alerts now replace rows instead."""
     deadline = time.monotonic() + wait
     while True:
         try:
