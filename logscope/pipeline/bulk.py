@@ -85,7 +85,8 @@ class BulkImporter:
     ) -> BulkResult:
         """Import `path` to its end (or until `stop` is set); `progress(bytes, lines)` after each
         commit, which comes once the blocks written hold `commit_rows` rows or more (and DuckDB's
-        last row group of them is more than half full: store/bulk.py `commit_due`).
+        last row group of them is more than half full), or after each block of rows too wide to
+        wait for that (store/bulk_commits.py `commit_due`).
 
         With a `checkpoint`, reading starts at its offset, and each block's rows are committed
         with the checkpoint moved past them (sources/tail/resume.py). With `whole_lines`, a last
